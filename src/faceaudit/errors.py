@@ -1,0 +1,76 @@
+"""One exception hierarchy for everything faceaudit refuses.
+
+Every error a user can cause (bad image, bad file, policy refusal, tampered ledger, …) is a
+subclass of :class:`FaceAuditError`, so the CLI and the service can turn any of them into a
+one-line message or an HTTP problem+json body without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class FaceAuditError(Exception):
+    """Base class of every error faceaudit raises on purpose.
+
+    ``code`` is a short stable identifier (used as the problem+json ``type`` suffix);
+    ``http_status`` is the status the service answers with.
+    """
+
+    code = "faceaudit-error"
+    http_status = 400
+
+
+class ImageError(FaceAuditError):
+    """An image could not be used."""
+
+    code = "image-error"
+    http_status = 422
+
+
+class UnreadableImageError(ImageError):
+    """The bytes are not an image Pillow can identify (empty, text, unknown format)."""
+
+    code = "image-unreadable"
+
+
+class TruncatedImageError(ImageError):
+    """The image header is valid but its data ends early or is corrupt."""
+
+    code = "image-truncated"
+
+
+class ImageTooLargeError(ImageError):
+    """The image exceeds the byte or pixel limit (decompression bomb guard)."""
+
+    code = "image-too-large"
+    http_status = 413
+
+
+class UnsupportedImageError(ImageError):
+    """The image decodes but its mode or layout cannot be converted to RGB."""
+
+    code = "image-unsupported"
+
+
+class NoFaceError(ImageError):
+    """No face was found where one was required."""
+
+    code = "no-face"
+
+
+class ModelError(FaceAuditError):
+    """A model file is missing, malformed or incompatible."""
+
+    code = "model-error"
+    http_status = 500
+
+
+class CalibrationError(FaceAuditError):
+    """A calibration file is missing, malformed, or cannot support the target FMR."""
+
+    code = "calibration-error"
+
+
+class InputDataError(FaceAuditError):
+    """A dataset, table or attributes file given by the user is malformed."""
+
+    code = "input-data-error"

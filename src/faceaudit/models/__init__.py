@@ -1,0 +1,1 @@
+"""Embedding backends: one :class:`~faceaudit.models.base.Embedder` interface, several models."""

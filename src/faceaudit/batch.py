@@ -1,0 +1,414 @@
+"""Embed a whole folder or list of images: every core, a progress bar, a cache, Parquet out.
+
+A folder with one sub-folder per identity is a *labelled dataset*: each image is taken to show
+its identity, so only its primary face (the one nearest the image centre) is kept. A plain list of
+files keeps every face. Images where no face is found are reported; ``no_face="centre"`` embeds a
+centre crop for them instead, as LFW benchmarks do.
+
+Results are cached per (file SHA-256, backend id, detector settings) in a SQLite file in the user
+cache directory, so a rerun does no model work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+from faceaudit.errors import FaceAuditError, InputDataError
+from faceaudit.models.registry import DEFAULT_BACKEND
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"}
+NO_FACE_CHOICES = ("skip", "centre")
+STAGES = ("decode", "detect", "align", "embed")
+
+
+def cache_dir() -> Path:
+    """faceaudit's cache directory: ``$FACEAUDIT_CACHE`` or the user cache dir."""
+    from platformdirs import user_cache_dir
+
+    return Path(os.environ.get("FACEAUDIT_CACHE") or user_cache_dir("faceaudit"))
+
+
+@dataclass(frozen=True)
+class EmbedSettings:
+    """What decides an image's embeddings besides its bytes (part of the cache key)."""
+
+    backend: str = DEFAULT_BACKEND
+    model: str | None = None
+    detector: str = "hog"
+    upsample: int = 1
+    no_face: str = "skip"
+    primary_only: bool = True
+
+    def key(self, sha256: str, backend_id: str) -> str:
+        """Cache key for one file's bytes under these settings."""
+        mode = "primary" if self.primary_only else "all"
+        return f"{sha256}|{backend_id}|{self.detector}|{self.upsample}|{self.no_face}|{mode}"
+
+
+@dataclass
+class ImageFaces:
+    """What one image produced: boxes, detector scores, embeddings (may be empty)."""
+
+    boxes: np.ndarray  # (n, 4) int32
+    scores: np.ndarray  # (n,) float32
+    embeddings: np.ndarray  # (n, dim) float32
+    face_indices: np.ndarray  # (n,) int32: index among the detector's faces (-1: centre crop)
+    error: str | None = None
+
+
+@dataclass
+class EmbedRun:
+    """Everything a batch run produced besides the table: what failed and where time went."""
+
+    n_images: int = 0
+    n_cached: int = 0
+    no_face: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+
+
+# ---------------------------------------------------------------- worker side
+
+_WORKER: dict = {}
+
+
+def _worker_init(settings: EmbedSettings, threads: int) -> None:
+    os.environ["FACEAUDIT_THREADS"] = str(threads)
+    _WORKER["settings"] = settings
+
+
+def _primary(faces: list, image: np.ndarray) -> int:
+    height, width = image.shape[:2]
+    centre = np.array([width / 2, height / 2])
+    dists = [
+        np.linalg.norm(np.array([(f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2]) - centre)
+        for f in faces
+    ]
+    return int(np.argmin(dists))
+
+
+def process_images(
+    items: Sequence[tuple[str, bytes]], settings: EmbedSettings
+) -> tuple[list[ImageFaces], dict[str, float]]:
+    """Decode, detect, align and embed a chunk of images (one batched model call).
+
+    ``items`` are (label, file bytes). Returns one :class:`ImageFaces` per item and the seconds
+    spent in each stage.
+    """
+    from faceaudit.faces.align import face_chips
+    from faceaudit.faces.detect import centre_face, detect_faces
+    from faceaudit.faces.image import load_image
+    from faceaudit.models.registry import get_embedder
+
+    embedder = get_embedder(settings.backend, settings.model)
+    seconds = dict.fromkeys(STAGES, 0.0)
+    chips, owners, per_image = [], [], []
+    for position, (_label, data) in enumerate(items):
+        t0 = time.perf_counter()
+        try:
+            image = load_image(data)
+        except FaceAuditError as exc:
+            per_image.append(ImageFaces(*_empty(embedder.dim), error=str(exc)))
+            continue
+        t1 = time.perf_counter()
+        faces = detect_faces(image, detector=settings.detector, upsample=settings.upsample)
+        indices = list(range(len(faces)))
+        if faces and settings.primary_only:
+            keep = _primary(faces, image)
+            faces, indices = [faces[keep]], [keep]
+        if not faces and settings.no_face == "centre":
+            faces, indices = [centre_face(image)], [-1]
+        t2 = time.perf_counter()
+        image_chips = face_chips(image, faces, embedder.chip)
+        t3 = time.perf_counter()
+        seconds["decode"] += t1 - t0
+        seconds["detect"] += t2 - t1
+        seconds["align"] += t3 - t2
+        chips.extend(image_chips)
+        owners.extend([position] * len(faces))
+        per_image.append(
+            ImageFaces(
+                boxes=np.array([f.box for f in faces], dtype=np.int32).reshape(-1, 4),
+                scores=np.array([f.score for f in faces], dtype=np.float32),
+                embeddings=np.zeros((len(faces), embedder.dim), dtype=np.float32),
+                face_indices=np.array(indices, dtype=np.int32),
+            )
+        )
+    t4 = time.perf_counter()
+    if chips:
+        vectors = embedder.embed(np.stack(chips))
+        owners_arr = np.array(owners)
+        for position, result in enumerate(per_image):
+            if result.error is None and len(result.scores):
+                result.embeddings = vectors[owners_arr == position]
+    seconds["embed"] += time.perf_counter() - t4
+    return per_image, seconds
+
+
+def _empty(dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return (
+        np.zeros((0, 4), np.int32),
+        np.zeros(0, np.float32),
+        np.zeros((0, dim), np.float32),
+        np.zeros(0, np.int32),
+    )
+
+
+def _worker_chunk(items: list[tuple[str, bytes]]) -> tuple[list[ImageFaces], dict[str, float]]:
+    return process_images(items, _WORKER["settings"])
+
+
+# ---------------------------------------------------------------- cache
+
+
+class EmbeddingCache:
+    """SQLite cache of per-image results, keyed by :meth:`EmbedSettings.key`."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=60)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS faces (key TEXT PRIMARY KEY, boxes BLOB, scores BLOB,"
+            " embeddings BLOB, face_indices BLOB, dim INTEGER)"
+        )
+
+    def get(self, key: str) -> ImageFaces | None:
+        """The cached result for ``key``, or None."""
+        row = self._db.execute(
+            "SELECT boxes, scores, embeddings, face_indices, dim FROM faces WHERE key = ?", (key,)
+        ).fetchone()
+        if row is None:
+            return None
+        boxes, scores, embeddings, indices, dim = row
+        return ImageFaces(
+            boxes=np.frombuffer(boxes, np.int32).reshape(-1, 4),
+            scores=np.frombuffer(scores, np.float32),
+            embeddings=np.frombuffer(embeddings, np.float32).reshape(-1, dim),
+            face_indices=np.frombuffer(indices, np.int32),
+        )
+
+    def put_many(self, rows: Iterable[tuple[str, ImageFaces]]) -> None:
+        """Store results (images that failed to decode are not cached)."""
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO faces VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        key,
+                        r.boxes.astype(np.int32).tobytes(),
+                        r.scores.astype(np.float32).tobytes(),
+                        r.embeddings.astype(np.float32).tobytes(),
+                        r.face_indices.astype(np.int32).tobytes(),
+                        r.embeddings.shape[1],
+                    )
+                    for key, r in rows
+                    if r.error is None
+                ],
+            )
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+
+# ---------------------------------------------------------------- driver
+
+
+def list_dataset(root: Path) -> tuple[list[Path], list[str]]:
+    """Image files of a folder with one sub-folder per identity, and their identities."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputDataError(f"{root}: not a folder")
+    paths, identities = [], []
+    for person in sorted(p for p in root.iterdir() if p.is_dir()):
+        for image in sorted(person.iterdir()):
+            if image.suffix.lower() in IMAGE_SUFFIXES and image.is_file():
+                paths.append(image)
+                identities.append(person.name)
+    if not paths:
+        raise InputDataError(f"{root}: no images in identity sub-folders")
+    return paths, identities
+
+
+def _backend_id(settings: EmbedSettings) -> str:
+    if settings.backend == "onnx":
+        from faceaudit.models.onnx_model import file_sha256
+
+        return f"onnx:{file_sha256(Path(settings.model))[:12]}"
+    return f"{settings.backend}:1"
+
+
+def embed_paths(
+    paths: Sequence[Path],
+    identities: Sequence[str] | None,
+    settings: EmbedSettings,
+    *,
+    root: Path | None = None,
+    workers: int | None = None,
+    chunk: int = 16,
+    progress: bool = True,
+    use_cache: bool = True,
+) -> tuple[pa.Table, EmbedRun]:
+    """Embed ``paths`` and return the faces table and a run summary.
+
+    Columns: ``path`` (relative to ``root`` when given), ``identity``, ``face_index``, ``box``
+    [left, top, right, bottom], ``det_score``, ``embedding`` (unit-norm float32).
+    """
+    if settings.no_face not in NO_FACE_CHOICES:
+        raise InputDataError(f"no_face must be one of {', '.join(NO_FACE_CHOICES)}")
+    backend_id = _backend_id(settings)
+    run = EmbedRun(n_images=len(paths))
+    labels = [str(p.relative_to(root)) if root else str(p) for p in paths]
+    cache = EmbeddingCache(cache_dir() / "embeddings.sqlite") if use_cache else None
+    results: list[ImageFaces | None] = [None] * len(paths)
+    keys: list[str] = [""] * len(paths)
+    todo: list[tuple[int, bytes]] = []
+    for i, path in enumerate(paths):
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            run.errors[labels[i]] = f"cannot read: {exc.strerror}"
+            continue
+        keys[i] = settings.key(hashlib.sha256(data).hexdigest(), backend_id)
+        cached = cache.get(keys[i]) if cache else None
+        if cached is not None:
+            results[i] = cached
+            run.n_cached += 1
+        else:
+            todo.append((i, data))
+    chunks = [todo[j : j + chunk] for j in range(0, len(todo), chunk)]
+    workers = workers or len(os.sched_getaffinity(0))
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), disable=not progress or not todo, transient=True,
+    ) as bar:
+        task = bar.add_task(f"embedding ({backend_id})", total=len(todo))
+        for batch, (faces, seconds) in zip(
+            chunks, _run_chunks(chunks, labels, settings, workers), strict=True
+        ):
+            for (i, _), result in zip(batch, faces, strict=True):
+                results[i] = result
+            for stage, value in seconds.items():
+                run.stage_seconds[stage] += value
+            if cache:
+                cache.put_many((keys[i], r) for (i, _), r in zip(batch, faces, strict=True))
+            bar.advance(task, len(batch))
+    if cache:
+        cache.close()
+    table = _to_table(results, labels, identities, run)
+    meta = {
+        "backend_id": backend_id,
+        "detector": settings.detector,
+        "upsample": settings.upsample,
+        "no_face_policy": settings.no_face,
+        "no_face": run.no_face,
+        "errors": run.errors,
+    }
+    table = table.replace_schema_metadata({"faceaudit": json.dumps(meta)})
+    return table, run
+
+
+def _run_chunks(chunks, labels, settings, workers):
+    as_items = [[(labels[i], data) for i, data in c] for c in chunks]
+    if workers <= 1 or len(chunks) <= 1:
+        for items in as_items:
+            yield process_images(items, settings)
+        return
+    context = mp.get_context("spawn")
+    with context.Pool(workers, initializer=_worker_init, initargs=(settings, 1)) as pool:
+        yield from pool.imap(_worker_chunk, as_items)
+
+
+def _to_table(
+    results: list[ImageFaces | None],
+    labels: list[str],
+    identities: Sequence[str] | None,
+    run: EmbedRun,
+) -> pa.Table:
+    cols: dict[str, list] = {k: [] for k in ("path", "identity", "face_index", "box", "det_score")}
+    vectors = []
+    for i, result in enumerate(results):
+        if result is None:
+            continue
+        if result.error is not None:
+            run.errors[labels[i]] = result.error
+            continue
+        if len(result.scores) == 0:
+            run.no_face.append(labels[i])
+            continue
+        for j in range(len(result.scores)):
+            cols["path"].append(labels[i])
+            cols["identity"].append(identities[i] if identities is not None else None)
+            cols["face_index"].append(int(result.face_indices[j]))
+            cols["box"].append(result.boxes[j].tolist())
+            cols["det_score"].append(float(result.scores[j]))
+            vectors.append(result.embeddings[j])
+    dim = vectors[0].shape[0] if vectors else 128
+    matrix = np.asarray(vectors, dtype=np.float32).reshape(-1, dim)
+    return pa.table(
+        {
+            "path": pa.array(cols["path"], pa.string()),
+            "identity": pa.array(cols["identity"], pa.string()),
+            "face_index": pa.array(cols["face_index"], pa.int32()),
+            "box": pa.array(cols["box"], pa.list_(pa.int32())),
+            "det_score": pa.array(cols["det_score"], pa.float32()),
+            "embedding": pa.FixedSizeListArray.from_arrays(
+                pa.array(matrix.ravel(), pa.float32()), dim
+            ),
+        }
+    )
+
+
+def embed_dataset(
+    root: Path,
+    out: Path | None = None,
+    *,
+    backend: str = DEFAULT_BACKEND,
+    model: Path | None = None,
+    no_face: str = "skip",
+    detector: str = "hog",
+    upsample: int = 1,
+    workers: int | None = None,
+    progress: bool = True,
+) -> pa.Table:
+    """Embed a labelled dataset (one sub-folder per identity, primary face per image).
+
+    Writes Parquet to ``out`` when given. The table's schema metadata (key ``faceaudit``) holds
+    the backend id, the images with no face, and the images that could not be decoded.
+    """
+    root = Path(root)
+    paths, identities = list_dataset(root)
+    settings = EmbedSettings(backend, str(model) if model else None, detector, upsample, no_face)
+    table, _ = embed_paths(
+        paths, identities, settings, root=root, workers=workers, progress=progress
+    )
+    if out is not None:
+        pq.write_table(table, out)
+    return table
+
+
+def embeddings_matrix(table: pa.Table) -> np.ndarray:
+    """The ``embedding`` column as a float32 (N, dim) matrix (no copy when possible)."""
+    column = table.column("embedding").combine_chunks()
+    dim = column.type.list_size
+    return column.values.to_numpy(zero_copy_only=False).reshape(-1, dim).astype(np.float32)
+
+
+def table_metadata(table: pa.Table) -> dict:
+    """The ``faceaudit`` entry of a faces table's schema metadata (empty dict if absent)."""
+    raw = (table.schema.metadata or {}).get(b"faceaudit")
+    return json.loads(raw) if raw else {}

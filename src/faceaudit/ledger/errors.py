@@ -1,0 +1,18 @@
+"""Errors raised by the ledger."""
+
+from __future__ import annotations
+
+from faceaudit.errors import FaceAuditError
+
+
+class LedgerError(FaceAuditError):
+    """The ledger cannot be used: bad event, unreadable or tampered file, unusable key."""
+
+    code = "ledger-error"
+    http_status = 500
+
+
+class LedgerEventError(LedgerError):
+    """An event given to ``Ledger.append`` is invalid (unknown action, biometric payload, …)."""
+
+    code = "ledger-bad-event"

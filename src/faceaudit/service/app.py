@@ -1,0 +1,43 @@
+"""The application factory: ``create_app(home)`` → a FastAPI app serving one deployment home."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from faceaudit import __version__
+from faceaudit.home import Home
+from faceaudit.service.context import ServiceContext
+from faceaudit.service.jobs import AuditJobs
+from faceaudit.service.keys import KeyStore
+from faceaudit.service.limits import BodySizeLimitMiddleware, RateLimiter
+from faceaudit.service.problems import install_problem_handlers
+from faceaudit.service.routes import health
+from faceaudit.service.settings import ServiceSettings
+
+DESCRIPTION = """\
+faceaudit's REST service: the same core as the CLI (every call passes through the deployment
+policy and is written to the tamper-evident ledger). Authenticate with an API key created by
+`faceaudit keys create --role ROLE --actor NAME`, sent as `X-API-Key` or
+`Authorization: Bearer`. Every error is `application/problem+json`. See docs/api.md for the role
+matrix.
+"""
+
+
+def create_app(home: Home, settings: ServiceSettings | None = None) -> FastAPI:
+    """Build the service for ``home`` (created if missing) with ``settings`` (defaults if None)."""
+    settings = settings or ServiceSettings()
+    home.ensure()
+    context = ServiceContext(
+        home=home,
+        settings=settings,
+        keys=KeyStore(home),
+        limiter=RateLimiter(settings.rate_per_minute, settings.burst),
+        jobs=AuditJobs(home, workers=settings.audit_workers),
+    )
+    app = FastAPI(title="faceaudit", version=__version__, description=DESCRIPTION,
+                  docs_url="/docs", redoc_url=None)
+    app.state.context = context
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.include_router(health.router)
+    return app

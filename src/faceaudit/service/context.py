@@ -1,0 +1,50 @@
+"""Everything one running service shares between requests."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from fastapi import Request
+
+from faceaudit.home import Home
+from faceaudit.service.keys import KeyStore
+from faceaudit.service.limits import RateLimiter
+from faceaudit.service.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from faceaudit.deployment import Deployment
+    from faceaudit.service.jobs import AuditJobs
+
+
+@dataclass
+class ServiceContext:
+    """The deployment home, its key store, the rate limiter, the audit jobs and the core.
+
+    ``deployment`` is the same :class:`~faceaudit.deployment.Deployment` the CLI uses, created on
+    first use (the face model inside it loads lazily, once per process).
+    """
+
+    home: Home
+    settings: ServiceSettings
+    keys: KeyStore
+    limiter: RateLimiter
+    jobs: AuditJobs
+    _deployment: Deployment | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def deployment(self) -> Deployment:
+        """The deployment core shared by every request."""
+        with self._lock:
+            if self._deployment is None:
+                from faceaudit.deployment import Deployment
+
+                self._deployment = Deployment(self.home)
+            return self._deployment
+
+
+def get_context(request: Request) -> ServiceContext:
+    """FastAPI dependency: the service context stored on the application."""
+    return request.app.state.context

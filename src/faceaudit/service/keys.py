@@ -1,0 +1,159 @@
+"""API keys: random bearer tokens stored only as SHA-256 hashes, each with a role and an actor.
+
+A token is ``fa_`` + 43 url-safe base64 characters (32 random bytes); it is shown once, at
+creation. The store (SQLite at ``home.keys_path``) keeps the key id, the token's SHA-256, the
+role, the actor (the name written into every ledger event made with the key), and the creation
+and revocation times.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from faceaudit.home import Home
+from faceaudit.service.problems import KeyStoreError
+
+TOKEN_PREFIX = "fa_"
+
+
+class Role(StrEnum):
+    """What a key may do; see the role matrix in ``docs/api.md``."""
+
+    ADMIN = "admin"
+    ENROLLER = "enroller"
+    OPERATOR = "operator"
+    REVIEWER = "reviewer"
+    AUDITOR = "auditor"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """One stored key (never the token itself)."""
+
+    key_id: str
+    role: Role
+    actor: str
+    created_at: str
+    revoked_at: str | None
+
+    def to_dict(self) -> dict:
+        """Return the key as a JSON-ready dict."""
+        data = asdict(self)
+        data["role"] = str(self.role)
+        return data
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY,
+    token_sha256 TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+)
+"""
+
+
+def hash_token(token: str) -> str:
+    """Return the hex SHA-256 of a token (what the store keeps)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def parse_role(role: str) -> Role:
+    """Return ``role`` as a :class:`Role`, or raise :class:`KeyStoreError` naming the choices."""
+    try:
+        return Role(role)
+    except ValueError:
+        choices = ", ".join(r.value for r in Role)
+        raise KeyStoreError(f"unknown role {role!r}; choose one of {choices}") from None
+
+
+class KeyStore:
+    """The hashed API keys of one deployment home."""
+
+    def __init__(self, home: Home) -> None:
+        self.path = home.keys_path
+        home.ensure()
+        with self._connect() as db:
+            db.execute(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            yield db
+        finally:
+            db.close()
+
+    def create(self, role: str, actor: str) -> tuple[ApiKey, str]:
+        """Create a key; return it with its token (the only time the token is available)."""
+        parsed = parse_role(role)
+        actor = actor.strip()
+        if not actor:
+            raise KeyStoreError("actor must not be empty")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        key = ApiKey(
+            key_id=secrets.token_hex(6),
+            role=parsed,
+            actor=actor,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            revoked_at=None,
+        )
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, NULL)",
+                (key.key_id, hash_token(token), str(key.role), key.actor, key.created_at),
+            )
+        return key, token
+
+    def revoke(self, key_id: str) -> ApiKey:
+        """Revoke a key by id (idempotent); raise :class:`KeyStoreError` if unknown."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._connect() as db:
+            db.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+                (now, key_id),
+            )
+            row = db.execute(
+                "SELECT key_id, role, actor, created_at, revoked_at FROM api_keys WHERE key_id = ?",
+                (key_id,),
+            ).fetchone()
+        if row is None:
+            raise KeyStoreError(f"no key with id {key_id!r}")
+        return _row_to_key(row)
+
+    def list(self) -> list[ApiKey]:
+        """Return every key, active and revoked, oldest first."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT key_id, role, actor, created_at, revoked_at FROM api_keys "
+                "ORDER BY created_at, key_id"
+            ).fetchall()
+        return [_row_to_key(row) for row in rows]
+
+    def authenticate(self, token: str) -> ApiKey | None:
+        """Return the active key for ``token``, or None when it is unknown or revoked."""
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            return None
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT key_id, role, actor, created_at, revoked_at FROM api_keys "
+                "WHERE token_sha256 = ? AND revoked_at IS NULL",
+                (hash_token(token),),
+            ).fetchone()
+        return None if row is None else _row_to_key(row)
+
+
+def _row_to_key(row: tuple) -> ApiKey:
+    return ApiKey(key_id=row[0], role=Role(row[1]), actor=row[2], created_at=row[3],
+                  revoked_at=row[4])

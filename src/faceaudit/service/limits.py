@@ -1,0 +1,107 @@
+"""Request limits: a cap on body size (ASGI middleware) and a per-key token-bucket rate limit."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from faceaudit.service.problems import RateLimitedError, UploadTooLargeError, problem_response
+
+_DRAIN_LIMIT = 256 * 1024 * 1024
+
+
+class BodySizeLimitMiddleware:
+    """Answer 413 problem+json when a request body exceeds ``max_bytes``.
+
+    A declared ``Content-Length`` over the limit is refused before anything is read; otherwise the
+    body is read (and counted) up front, so chunked uploads cannot slip past the limit, and then
+    replayed to the application.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the ASGI app with the body limit applied to HTTP requests."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Drain (and discard) a bounded amount of the body so that well-behaved clients, which
+        # send the whole body before reading, get the 413 rather than a reset connection.
+        drained = 0
+        more = True
+        while more and drained < _DRAIN_LIMIT:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            drained += len(message.get("body", b""))
+            more = message.get("more_body", False)
+        error = UploadTooLargeError(f"request body exceeds the limit of {self.max_bytes} bytes")
+        response = problem_response(error.http_status, error.code, str(error),
+                                    headers={"Connection": "close"})
+        await response(scope, receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class RateLimiter:
+    """Per-key token bucket: ``rate_per_minute`` sustained, ``burst`` at once. Thread-safe."""
+
+    def __init__(self, rate_per_minute: float, burst: int) -> None:
+        self.rate = rate_per_minute / 60.0
+        self.burst = float(burst)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key_id: str) -> None:
+        """Spend one token for ``key_id`` or raise :class:`RateLimitedError` with Retry-After."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key_id, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens < 1.0:
+                self._buckets[key_id] = (tokens, now)
+                raise RateLimitedError(max(1, math.ceil((1.0 - tokens) / self.rate)))
+            self._buckets[key_id] = (tokens - 1.0, now)

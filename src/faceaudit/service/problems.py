@@ -1,0 +1,172 @@
+"""Errors as RFC 9457 ``application/problem+json`` — the only error shape a client ever sees.
+
+Every :class:`~faceaudit.errors.FaceAuditError` becomes a problem whose ``type`` is
+``https://faceaudit.dev/problems/<code>`` (stable), with ``title``, ``status`` and ``detail``.
+HTTP errors raised by the framework (404, 405, …) and request validation errors (422) get the same
+shape, and a catch-all turns any unexpected exception into a 500 problem without a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from faceaudit.errors import FaceAuditError
+
+PROBLEM_BASE = "https://faceaudit.dev/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+log = logging.getLogger("faceaudit.service")
+
+
+class ServiceError(FaceAuditError):
+    """Base of the errors only the service raises (authentication, limits, unknown ids)."""
+
+    code = "service-error"
+    http_status = 400
+
+
+class AuthenticationError(ServiceError):
+    """No API key, or a key that is unknown or revoked."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class PermissionDeniedError(ServiceError):
+    """The key is valid but its role may not call this endpoint."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class UploadTooLargeError(ServiceError):
+    """The request body exceeds the service's upload limit."""
+
+    code = "upload-too-large"
+    http_status = 413
+
+
+class RateLimitedError(ServiceError):
+    """The key has used up its request budget; retry after ``retry_after`` seconds."""
+
+    code = "rate-limited"
+    http_status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"rate limit exceeded; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class NotFoundError(ServiceError):
+    """The requested resource (audit job, report) does not exist."""
+
+    code = "not-found"
+    http_status = 404
+
+
+class KeyStoreError(ServiceError):
+    """An API key operation was given bad input (unknown role, unknown key id)."""
+
+    code = "key-error"
+    http_status = 400
+
+
+class PayloadError(ServiceError):
+    """The request payload is well-formed HTTP but unusable (e.g. an empty upload)."""
+
+    code = "invalid-payload"
+    http_status = 422
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    """Build one problem+json response with a stable ``type`` derived from ``code``."""
+    try:
+        title = HTTPStatus(status).phrase
+    except ValueError:
+        title = "Error"
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if extra:
+        body.update(extra)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def error_response(exc: FaceAuditError) -> JSONResponse:
+    """Turn a typed faceaudit error into its problem response (adds Retry-After, rule, …)."""
+    headers: dict[str, str] = {}
+    extra: dict[str, Any] = {}
+    if isinstance(exc, RateLimitedError):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, AuthenticationError):
+        headers["WWW-Authenticate"] = 'Bearer realm="faceaudit"'
+    rule = getattr(exc, "rule", None)
+    if isinstance(rule, str):
+        extra["rule"] = rule
+    detail = str(exc) or exc.__class__.__doc__ or exc.code
+    return problem_response(exc.http_status, exc.code, detail, headers=headers, extra=extra)
+
+
+_HTTP_CODES = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    413: "upload-too-large",
+    415: "unsupported-media-type",
+    429: "rate-limited",
+}
+
+
+async def _faceaudit_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, FaceAuditError)
+    return error_response(exc)
+
+
+async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, f"http-{exc.status_code}")
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return problem_response(exc.status_code, code, detail, headers=exc.headers)
+
+
+async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": [str(part) for part in err.get("loc", ())], "msg": str(err.get("msg", ""))}
+        for err in exc.errors()
+    ]
+    detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors) or "invalid request"
+    return problem_response(422, "invalid-request", detail, extra={"errors": errors})
+
+
+async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(500, "internal-error", "the server failed to handle this request")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Register the handlers that make every error response problem+json."""
+    app.add_exception_handler(FaceAuditError, _faceaudit_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_handler)
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(Exception, _unexpected_handler)

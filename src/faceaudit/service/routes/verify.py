@@ -1,0 +1,41 @@
+"""``POST /v1/verify``: 1:1 comparison of two images, or of an image and an enrolled subject."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+
+from faceaudit.service.auth import require
+from faceaudit.service.context import ServiceContext, get_context
+from faceaudit.service.keys import ApiKey, Role
+from faceaudit.service.problems import PayloadError
+from faceaudit.service.uploads import read_upload
+
+router = APIRouter(prefix="/v1", tags=["verify"])
+
+
+@router.post("/verify")
+def verify(
+    key: Annotated[ApiKey, Depends(require(Role.OPERATOR))],
+    ctx: Annotated[ServiceContext, Depends(get_context)],
+    image_a: Annotated[UploadFile, File(description="The probe image.")],
+    image_b: Annotated[UploadFile | None, File(description="A second image.")] = None,
+    subject_id: Annotated[str | None, Form(description="Or: an enrolled subject.")] = None,
+    purpose: Annotated[str | None, Form()] = None,
+    case: Annotated[str | None, Form()] = None,
+) -> dict[str, Any]:
+    """Compare ``image_a`` with ``image_b`` or with ``subject_id``'s templates (exactly one).
+
+    Returns the score, the threshold at the policy's target FMR, and whether it is a match.
+    """
+    if (image_b is None) == (subject_id is None):
+        raise PayloadError("give exactly one of image_b or subject_id")
+    return ctx.deployment.verify(
+        actor=key.actor,
+        image_a=read_upload(image_a),
+        image_b=None if image_b is None else read_upload(image_b),
+        subject_id=subject_id,
+        purpose=purpose,
+        case=case,
+    )

@@ -1,0 +1,73 @@
+"""CLI: ``faceaudit serve`` and ``faceaudit keys create|revoke|list`` (registered by cli.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from faceaudit.errors import FaceAuditError
+from faceaudit.home import resolve_home
+from faceaudit.service.keys import KeyStore
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", help="Deployment home (default: $FACEAUDIT_HOME or ~/.faceaudit)."),
+]
+
+keys_app = typer.Typer(help="Create, revoke and list the service's API keys.",
+                       no_args_is_help=True)
+
+
+def _fail(error: FaceAuditError) -> typer.Exit:
+    typer.echo(f"error: {error}", err=True)
+    return typer.Exit(2)
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    home: HomeOption = None,
+) -> None:
+    """Run the REST service (OpenAPI at /docs) for one deployment home."""
+    import uvicorn
+
+    from faceaudit.service.app import create_app
+
+    uvicorn.run(create_app(resolve_home(home)), host=host, port=port, log_level="info")
+
+
+@keys_app.command("create")
+def create_key(
+    role: Annotated[str, typer.Option(help="admin, enroller, operator, reviewer or auditor.")],
+    actor: Annotated[str, typer.Option(help="Name written into every ledger event.")],
+    home: HomeOption = None,
+) -> None:
+    """Create a key and print it once (JSON): only its hash is stored."""
+    try:
+        key, token = KeyStore(resolve_home(home)).create(role, actor)
+    except FaceAuditError as error:
+        raise _fail(error) from None
+    typer.echo(json.dumps({**key.to_dict(), "key": token}))
+
+
+@keys_app.command("revoke")
+def revoke_key(
+    key_id: Annotated[str, typer.Argument(help="The key id shown by create or list.")],
+    home: HomeOption = None,
+) -> None:
+    """Revoke a key: it stops working at once."""
+    try:
+        key = KeyStore(resolve_home(home)).revoke(key_id)
+    except FaceAuditError as error:
+        raise _fail(error) from None
+    typer.echo(json.dumps(key.to_dict()))
+
+
+@keys_app.command("list")
+def list_keys(home: HomeOption = None) -> None:
+    """List every key (id, role, actor, created, revoked) as JSON lines; never the tokens."""
+    for key in KeyStore(resolve_home(home)).list():
+        typer.echo(json.dumps(key.to_dict()))

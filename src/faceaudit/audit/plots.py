@@ -88,8 +88,13 @@ def det_plot(
             px, py = operating_points[label]
             if px > 0 and py > 0:
                 ax.plot(
-                    [px], [py], marker=style["marker"], markersize=10, color=style["color"],
-                    markeredgecolor="black", linestyle="none",
+                    [px],
+                    [py],
+                    marker=style["marker"],
+                    markersize=10,
+                    color=style["color"],
+                    markeredgecolor="black",
+                    linestyle="none",
                 )
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -142,9 +147,7 @@ def fmr_heatmap(
                 text, colour = "n/a", "black"
             elif v == 0:
                 text, colour = "0", "black"
-                ax.add_patch(
-                    plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", lw=0)
-                )
+                ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", lw=0))
             else:
                 text = f"{v:.1e}"
                 colour = "white" if logm[i, j] < mid else "black"
@@ -174,9 +177,7 @@ def score_histograms(
     fig, axes = plt.subplots(
         rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False, sharex=True
     )
-    for ax, (label, (edges, genuine, impostor)) in zip(
-        axes.flat, histograms.items(), strict=False
-    ):
+    for ax, (label, (edges, genuine, impostor)) in zip(axes.flat, histograms.items(), strict=False):
         e = np.asarray(edges, dtype=float)
         widths = np.diff(e)
         for counts, name, colour, hatch in (
@@ -193,7 +194,7 @@ def score_histograms(
         ax.set_title(label, fontsize="medium")
         ax.set_xlabel("Similarity score")
         ax.set_ylabel("Density")
-    for ax in list(axes.flat)[len(histograms):]:
+    for ax in list(axes.flat)[len(histograms) :]:
         ax.set_visible(False)
     if histograms:
         axes.flat[0].legend(fontsize="small")

@@ -1,0 +1,502 @@
+"""Render an audit's ``report.json`` dict into one self-contained ``report.html``.
+
+The page is built only from the report dict (schema ``faceaudit.audit/1``, see
+``docs/report-schema.md``); nothing is recomputed. Plots are PNG data URIs from
+:mod:`faceaudit.audit.plots`, the stylesheet is inlined, there is no JavaScript, and a
+Content-Security-Policy forbids any external resource, so the file works offline. Parts a
+given input does not produce (a rates-only audit has no DET curves or heatmap) are shown as
+"not available for this input".
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from faceaudit import __version__
+from faceaudit.audit import plots
+from faceaudit.errors import InputDataError
+
+SCHEMA = "faceaudit.audit/1"
+_TEMPLATES = Path(__file__).parent / "templates"
+_DASH = "—"
+
+_SUMMARY_LABELS = {
+    "fmr_ratio": "FMR max/min ratio",
+    "fnmr_ratio": "FNMR max/min ratio",
+    "fmr_difference": "FMR max − min",
+    "fnmr_difference": "FNMR max − min",
+    "inequity": "Inequity rate (FMR ratio^α · FNMR ratio^(1−α))",
+    "fdr": "FDR (fairness discrepancy rate)",
+    "garbe": "GARBE (Gini aggregation rate)",
+    "ser": "SER (skewed error ratio)",
+    "std": "STD of accuracy (percentage points)",
+}
+
+
+class ReportFormatError(InputDataError):
+    """The dict given to :func:`write_html` is not a ``faceaudit.audit/1`` report."""
+
+    code = "report-format"
+
+
+def write_html(report: dict, out_dir: Path) -> Path:
+    """Write ``out_dir/report.html`` rendered from ``report`` and return its path.
+
+    ``report`` is the dict written to ``report.json`` (schema ``faceaudit.audit/1``).
+    Raises :class:`ReportFormatError` when it is not such a report.
+    """
+    if not isinstance(report, Mapping) or report.get("schema") != SCHEMA:
+        found = report.get("schema") if isinstance(report, Mapping) else type(report).__name__
+        raise ReportFormatError(f"expected a {SCHEMA!r} report, got schema {found!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "report.html"
+    path.write_text(render_html(report), encoding="utf-8")
+    return path
+
+
+def render_html(report: Mapping[str, Any]) -> str:
+    """Return the HTML text of the report (see :func:`write_html`)."""
+    return _environment().get_template("report.html.j2").render(**_view(report))
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=False,
+    )
+
+
+# --- formatting -----------------------------------------------------------------------------
+
+
+def _num(v: float | None, spec: str = ".3g") -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return _DASH
+    if v == 0:
+        return "0"
+    return format(v, spec)
+
+
+def _target(t: float | None) -> str:
+    if t is None:
+        return "as given"
+    exponent = round(math.log10(t)) if t > 0 else 0
+    if t > 0 and math.isclose(t, 10.0**exponent):
+        return f"1e{exponent}"
+    return format(t, ".3g")
+
+
+def _count(n: int | None) -> str:
+    return _DASH if n is None else f"{n:,}"
+
+
+def _estimate(e: Mapping[str, Any] | None, spec: str = ".3g") -> str:
+    if not e or e.get("value") is None:
+        note = (e or {}).get("note")
+        return f"not estimated ({note})" if note else _DASH
+    text = _num(e["value"], spec)
+    if e.get("low") is not None and e.get("high") is not None:
+        text += f" [{_num(e['low'], spec)}, {_num(e['high'], spec)}]"
+    return text
+
+
+def _row(cells: Sequence[str], css: str = "") -> dict[str, Any]:
+    return {"cells": list(cells), "css": css}
+
+
+def _table(caption: str, headers: Sequence[str], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"caption": caption, "headers": list(headers), "rows": rows}
+
+
+# --- the view model ---------------------------------------------------------------------------
+
+
+def _view(r: Mapping[str, Any]) -> dict[str, Any]:
+    prov = r.get("provenance") or {}
+    targets = r.get("targets") or []
+    primary = _primary_target(r)
+    by = ", ".join(prov.get("by") or [])
+    return {
+        "title": "faceaudit demographic audit" + (f" by {by}" if by else ""),
+        "version": prov.get("faceaudit_version", __version__),
+        "schema": r.get("schema", SCHEMA),
+        "provenance": _provenance(prov),
+        "gate": _gate(r.get("gate")),
+        "warnings": list(r.get("warnings") or []),
+        "summary": _summary(primary),
+        "data_notes": _data_notes(r.get("data") or {}, by),
+        "data_table": _data_table(r.get("data") or {}),
+        "thresholds_table": _thresholds_table(targets),
+        "group_tables": _group_tables(targets, r.get("per_group") or []),
+        "fairness_tables": _fairness_tables(targets),
+        "fairness_notes": _fairness_notes(targets, prov.get("alpha")),
+        "det_figure": _det_figure(r.get("det"), primary),
+        "heatmap_figures": _heatmap_figures(targets),
+        "score_figure": _score_figure(r.get("histograms"), primary),
+    }
+
+
+def _primary_target(r: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    targets = r.get("targets") or []
+    for t in targets:
+        if t.get("target_fmr") == r.get("primary_target"):
+            return t
+    return targets[len(targets) // 2] if targets else None
+
+
+def _provenance(p: Mapping[str, Any]) -> list[tuple[str, str]]:
+    reps = p.get("bootstrap_reps")
+    boot = (
+        _DASH
+        if reps is None
+        else (
+            "off"
+            if reps == 0
+            else f"{reps:,} reps, resampling {p.get('bootstrap_unit', 'identity')}"
+        )
+    )
+    items = [
+        ("Backend", p.get("backend_id") or "not recorded"),
+        ("Input", f"{p.get('input_kind', '?')}: {p.get('input', '?')}"),
+        ("Attributes", p.get("attributes")),
+        ("Grouped by", ", ".join(p.get("by") or []) or None),
+        ("Protocol", p.get("protocol")),
+        ("Created (UTC)", p.get("created_at")),
+        ("faceaudit", p.get("faceaudit_version")),
+        ("Seed", p.get("seed")),
+        ("Bootstrap", boot),
+        ("Confidence", _num(p["confidence"]) if p.get("confidence") is not None else None),
+        ("α", _num(p["alpha"]) if p.get("alpha") is not None else None),
+        ("Score bin width", _num(p.get("score_bin_width")) if p.get("score_bin_width") else None),
+        ("Duration", f"{p['duration_s']:.1f} s" if p.get("duration_s") is not None else None),
+    ]
+    return [(k, str(v)) for k, v in items if v is not None]
+
+
+def _gate(g: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not g or not g.get("rules"):
+        return None
+    rules = g["rules"]
+    failed = [x for x in rules if x.get("status") != "pass"]
+    if g.get("passed"):
+        text = f"all {len(rules)} condition(s) hold."
+    else:
+        text = (
+            f"{len(failed)} of {len(rules)} condition(s) violated: "
+            + "; ".join(
+                f"{x.get('expression')} ({x.get('status')}, value {_num(x.get('value'))})"
+                for x in failed
+            )
+            + "."
+        )
+    rows = [
+        _row(
+            [
+                str(x.get("expression")),
+                _target(x.get("target_fmr")),
+                _num(x.get("value")),
+                f"{x.get('op')} {_num(x.get('limit'))}",
+                str(x.get("status", "")).upper(),
+                x.get("note") or "",
+            ],
+            "" if x.get("status") == "pass" else "fail",
+        )
+        for x in rules
+    ]
+    table = _table(
+        "Gate conditions (a condition fails when “value op limit” holds)",
+        ["Condition", "Target FMR", "Value", "Fails when", "Status", "Note"],
+        rows,
+    )
+    return {"passed": bool(g.get("passed")), "text": text, "table": table}
+
+
+def _supported_values(target: Mapping[str, Any], key: str) -> list[tuple[str, float]]:
+    return [
+        (g["group"], g[key]["value"])
+        for g in target.get("groups") or []
+        if g.get("supported", True) and (g.get(key) or {}).get("value") is not None
+    ]
+
+
+def _summary(t: Mapping[str, Any] | None) -> list[str]:
+    if not t:
+        return []
+    where = (
+        f"At FMR {_target(t['target_fmr'])}"
+        + (f" (global threshold {_num(t.get('threshold'), '.4g')})" if t.get("threshold") else "")
+        if t.get("target_fmr") is not None
+        else "In the given rates"
+    )
+    if t.get("target_fmr") is not None and not t.get("supported", True):
+        return [f"{where}: this target is unsupported by the data (rule of three)."]
+    sentences = []
+    summaries = t.get("summaries") or {}
+    for key, name in (("fmr", "FMR"), ("fnmr", "FNMR")):
+        values = _supported_values(t, key)
+        if len(values) < 2:
+            continue
+        lo = min(values, key=lambda kv: kv[1])
+        hi = max(values, key=lambda kv: kv[1])
+        sentences.append(
+            f"{where}, {name} ranges from {_num(lo[1])} ({lo[0]}) to {_num(hi[1])} ({hi[0]}):"
+            f" ratio {_estimate(summaries.get(f'{key}_ratio'))}."
+        )
+    return sentences
+
+
+def _data_notes(d: Mapping[str, Any], by: str) -> list[str]:
+    notes = []
+    if d.get("images") is not None:
+        notes.append(
+            f"{_count(d.get('images'))} images read; {_count(d.get('templates'))} templates "
+            f"of {_count(d.get('identities'))} identities used."
+        )
+    if d.get("genuine_pairs") is not None:
+        notes.append(
+            f"{_count(d.get('genuine_pairs'))} genuine and {_count(d.get('impostor_pairs'))} "
+            "impostor comparisons in all (within and across groups)."
+        )
+    missing = d.get("missing_labels") or {}
+    if missing.get("images"):
+        per_attr = ", ".join(f"{k}: {v:,}" for k, v in (missing.get("attributes") or {}).items())
+        notes.append(
+            f"{missing['images']:,} images ({missing.get('identities', 0):,} identities) lack a "
+            f"label{' for ' + by if by else ''} and were left out, not mixed in"
+            + (f" ({per_attr})." if per_attr else ".")
+        )
+    if d.get("no_face"):
+        notes.append(f"{d['no_face']:,} images had no detectable face and were skipped.")
+    return notes
+
+
+def _data_table(d: Mapping[str, Any]) -> dict[str, Any] | None:
+    groups = d.get("groups") or []
+    if not groups:
+        return None
+    rows = [
+        _row(
+            [
+                str(g.get("group")),
+                _count(g.get("templates")),
+                _count(g.get("identities")),
+                _count(g.get("genuine_pairs")),
+                _count(g.get("impostor_pairs")),
+            ]
+        )
+        for g in groups
+    ]
+    return _table(
+        "Images and comparisons per group (pairs with both images in the group)",
+        ["Group", "Templates", "Identities", "Genuine pairs", "Impostor pairs"],
+        rows,
+    )
+
+
+def _thresholds_table(targets: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    if not any(t.get("target_fmr") is not None for t in targets):
+        return None
+    rows = [
+        _row(
+            [
+                _target(t.get("target_fmr")),
+                "supported" if t.get("supported") else "UNSUPPORTED (not estimated)",
+                _count(t.get("required_pairs")),
+                _num(t.get("threshold"), ".4g"),
+                _num(t.get("achieved_fmr")),
+            ],
+            "" if t.get("supported") else "muted",
+        )
+        for t in targets
+    ]
+    return _table(
+        "Global thresholds, set on all impostor comparisons",
+        ["Target FMR", "Rule of three", "Impostor pairs needed", "Threshold", "Achieved FMR"],
+        rows,
+    )
+
+
+def _group_tables(
+    targets: Sequence[Mapping[str, Any]], per_group: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    tables = []
+    for t in targets:
+        rows = [
+            _row(
+                [
+                    str(g.get("group")),
+                    "yes" if g.get("supported", True) else "no",
+                    _estimate(g.get("fmr")),
+                    _estimate(g.get("fnmr")),
+                    _estimate(g.get("accuracy"), ".4f"),
+                    _num(g.get("group_threshold"), ".4g"),
+                    _num(g.get("fnmr_at_group_threshold")),
+                    _count(g.get("impostor_pairs")),
+                    _count(g.get("genuine_pairs")),
+                ],
+                "" if g.get("supported", True) else "muted",
+            )
+            for g in t.get("groups") or []
+        ]
+        if not rows:
+            continue
+        caption = (
+            f"Per group at target FMR {_target(t['target_fmr'])}"
+            f" (global threshold {_num(t.get('threshold'), '.4g')})"
+            if t.get("target_fmr") is not None
+            else "Per group, as given in the rates table"
+        )
+        tables.append(
+            _table(
+                caption,
+                [
+                    "Group",
+                    "Supported",
+                    "FMR [95% CI]",
+                    "FNMR [95% CI]",
+                    "Accuracy [95% CI]",
+                    "Group's own threshold",
+                    "FNMR at own threshold",
+                    "Impostor pairs",
+                    "Genuine pairs",
+                ],
+                rows,
+            )
+        )
+    eer_rows = [
+        _row([str(g.get("group")), _estimate(g.get("eer")), _num(g.get("eer_threshold"), ".4g")])
+        for g in per_group
+        if (g.get("eer") or {}).get("value") is not None
+    ]
+    if eer_rows:
+        tables.append(
+            _table(
+                "Equal error rate per group (within-group comparisons)",
+                ["Group", "EER [95% CI]", "Threshold at EER"],
+                eer_rows,
+            )
+        )
+    return tables
+
+
+def _fairness_tables(targets: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    keys = [k for k in _SUMMARY_LABELS if any(k in (t.get("summaries") or {}) for t in targets)]
+    if not keys:
+        return []
+    rows = [
+        _row(
+            [_SUMMARY_LABELS[k] + f" ({k})"]
+            + [_estimate((t.get("summaries") or {}).get(k)) for t in targets]
+        )
+        for k in keys
+    ]
+    headers = ["Summary"] + [f"At FMR {_target(t.get('target_fmr'))}" for t in targets]
+    return [_table("Fairness summaries [95% CI]", headers, rows)]
+
+
+def _fairness_notes(targets: Sequence[Mapping[str, Any]], alpha: float | None) -> list[str]:
+    notes = [
+        f"At FMR {_target(t.get('target_fmr'))}, {k}: {s['note']}"
+        for t in targets
+        for k, s in (t.get("summaries") or {}).items()
+        if isinstance(s, Mapping) and s.get("note")
+    ]
+    if alpha is not None:
+        notes.append(
+            f"α = {_num(alpha)} weighs FMR against FNMR in the inequity rate, FDR and GARBE. "
+            "Ratios and GARBE: lower is fairer (1 and 0 are perfectly even); FDR: 1 is "
+            "perfectly even."
+        )
+    return notes
+
+
+def _det_figure(
+    det: Sequence[Mapping[str, Any]] | None, primary: Mapping[str, Any] | None
+) -> dict[str, str] | None:
+    if not det:
+        return None
+    curves = {str(c["group"]): (c.get("fmr") or [], c.get("fnmr") or []) for c in det}
+    points = {}
+    for g in (primary or {}).get("groups") or []:
+        fmr, fnmr = (g.get("fmr") or {}).get("value"), (g.get("fnmr") or {}).get("value")
+        if g.get("supported", True) and fmr is not None and fnmr is not None:
+            points[str(g["group"])] = (fmr, fnmr)
+    at = _target((primary or {}).get("target_fmr")) if primary else None
+    alt = (
+        "Detection error trade-off curves, false non-match rate against false match rate on "
+        f"log axes, for groups {', '.join(curves)}. "
+        + "; ".join(
+            f"{k} operates at FMR {_num(x)}, FNMR {_num(y)}" for k, (x, y) in points.items()
+        )
+        + (f" at the global threshold for target FMR {at}." if points else "")
+    )
+    return {
+        "src": plots.det_plot(curves, points),
+        "alt": alt,
+        "caption": "DET curves per group (within-group comparisons). Lower is better; large "
+        "markers show each group at the global threshold"
+        + (f" for target FMR {at}." if at else "."),
+    }
+
+
+def _heatmap_figures(targets: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    figures = []
+    for t in targets:
+        cross = t.get("cross_fmr")
+        if not cross or t.get("target_fmr") is None or not t.get("supported", True):
+            continue
+        labels = [str(g) for g in cross.get("groups") or []]
+        matrix = cross.get("fmr") or []
+        at = _target(t["target_fmr"])
+        cells = "; ".join(
+            f"{a} with {b}: {_num(matrix[i][j])}"
+            for i, a in enumerate(labels)
+            for j, b in enumerate(labels)
+            if j >= i
+        )
+        figures.append(
+            {
+                "src": plots.fmr_heatmap(matrix, labels, f"Cross-group FMR, target {at}"),
+                "alt": f"Heatmap of log10 false match rate between groups at target FMR {at}: "
+                f"{cells}.",
+                "caption": f"Impostor FMR between each pair of groups at the global threshold "
+                f"for target FMR {at}; the diagonal is the within-group FMR.",
+            }
+        )
+    return figures
+
+
+def _score_figure(
+    h: Mapping[str, Any] | None, primary: Mapping[str, Any] | None
+) -> dict[str, str] | None:
+    if not h or not h.get("groups"):
+        return None
+    edges = h["bin_edges"]
+    series = {
+        str(g["group"]): (
+            edges,
+            g.get("genuine") or [0] * (len(edges) - 1),
+            g.get("impostor") or [0] * (len(edges) - 1),
+        )
+        for g in h["groups"]
+    }
+    threshold = (primary or {}).get("threshold")
+    return {
+        "src": plots.score_histograms(series, threshold),
+        "alt": "Histograms of genuine and impostor similarity scores, one panel per group ("
+        + ", ".join(series)
+        + ")"
+        + (f", with the global threshold {_num(threshold, '.4g')} marked." if threshold else "."),
+        "caption": "Within-group score distributions (each series normalised to a density)"
+        + (f"; dashed line: global threshold {_num(threshold, '.4g')}." if threshold else "."),
+    }

@@ -1,0 +1,33 @@
+"""The consented gallery: subjects, consent, templates, and 1:N search over them."""
+
+from faceaudit.gallery.errors import (
+    AlreadyReviewedError,
+    BackendMismatchError,
+    ConsentError,
+    GalleryError,
+    InvalidSubjectIdError,
+    MultipleFacesError,
+    UnknownResultError,
+    UnknownSubjectError,
+)
+from faceaudit.gallery.search import INDEX_MIN_TEMPLATES, Hit, TemplateSearch, exact_top_k
+from faceaudit.gallery.store import Consent, GalleryStore, NewTemplate, SqliteGalleryStore
+
+__all__ = [
+    "INDEX_MIN_TEMPLATES",
+    "AlreadyReviewedError",
+    "BackendMismatchError",
+    "Consent",
+    "ConsentError",
+    "GalleryError",
+    "GalleryStore",
+    "Hit",
+    "InvalidSubjectIdError",
+    "MultipleFacesError",
+    "NewTemplate",
+    "SqliteGalleryStore",
+    "TemplateSearch",
+    "UnknownResultError",
+    "UnknownSubjectError",
+    "exact_top_k",
+]

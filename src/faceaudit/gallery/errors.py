@@ -1,0 +1,57 @@
+"""Errors the gallery raises for requests a user can get wrong."""
+
+from __future__ import annotations
+
+from faceaudit.errors import FaceAuditError, ImageError, InputDataError
+
+
+class GalleryError(FaceAuditError):
+    """A gallery request cannot be carried out as asked."""
+
+    code = "gallery-error"
+
+
+class UnknownSubjectError(GalleryError):
+    """No subject with this id is enrolled."""
+
+    code = "unknown-subject"
+    http_status = 404
+
+
+class UnknownResultError(GalleryError):
+    """No identification result with this id exists."""
+
+    code = "unknown-result"
+    http_status = 404
+
+
+class AlreadyReviewedError(GalleryError):
+    """The identification result already carries a human decision."""
+
+    code = "already-reviewed"
+    http_status = 409
+
+
+class BackendMismatchError(GalleryError):
+    """Templates from another embedding backend are refused, never mixed into one gallery."""
+
+    code = "backend-mismatch"
+    http_status = 409
+
+
+class ConsentError(InputDataError):
+    """The consent record is incomplete or already expired."""
+
+    code = "invalid-consent"
+
+
+class MultipleFacesError(ImageError):
+    """An image that must show one person shows several faces."""
+
+    code = "multiple-faces"
+
+
+class InvalidSubjectIdError(GalleryError):
+    """A subject id must be 1–128 characters of letters, digits and ``._:@-``."""
+
+    code = "invalid-subject-id"

@@ -1,0 +1,159 @@
+"""1:N search over the templates of one backend, kept in step with enrolment and erasure.
+
+Below :data:`INDEX_MIN_TEMPLATES` templates a query is one matrix product over every template
+(exact). From that size on, a FAISS IVF index (:class:`~faceaudit.gallery.index.IvfIndex`) is
+built as well and answers queries; the exact matrix is kept so results can be checked and so the
+index can be rebuilt. Both live in memory only and are rebuilt from the database on load.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from faceaudit.gallery.index import IvfIndex
+from faceaudit.gallery.store import TemplateSet
+
+INDEX_MIN_TEMPLATES = 50_000
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One template returned by a search."""
+
+    template_id: int
+    subject_id: str
+    score: float
+
+
+def exact_top_k(
+    matrix: np.ndarray, query: np.ndarray, k: int, threshold: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``matrix`` with the ``k`` highest inner products with ``query``, best first.
+
+    Only rows scoring at least ``threshold`` are considered when it is given. Returns
+    (row indices, scores), each of length ≤ k.
+    """
+    scores = matrix @ np.asarray(query, dtype=np.float32)
+    rows = np.arange(len(scores)) if threshold is None else np.flatnonzero(scores >= threshold)
+    if len(rows) > k:
+        rows = rows[np.argpartition(scores[rows], len(rows) - k)[-k:]]
+    rows = rows[np.argsort(-scores[rows], kind="stable")]
+    return rows, scores[rows]
+
+
+class TemplateSearch:
+    """The templates of one backend in memory: exact search, plus IVF above a size threshold."""
+
+    def __init__(self, templates: TemplateSet, index_min: int = INDEX_MIN_TEMPLATES):
+        """Hold ``templates`` (from :meth:`GalleryStore.load_templates`)."""
+        self.index_min = index_min
+        self.generation = templates.generation
+        n = len(templates.template_ids)
+        dim = templates.embeddings.shape[1] if n else 0
+        self._matrix = np.empty((max(n, 1024), dim), dtype=np.float32)
+        self._matrix[:n] = templates.embeddings
+        self._ids = np.empty(max(n, 1024), dtype=np.int64)
+        self._ids[:n] = templates.template_ids
+        self._subjects: list[str] = list(templates.subject_ids)
+        self._row = {int(t): i for i, t in enumerate(templates.template_ids)}
+        self._per_subject = Counter(self._subjects)
+        self._n = n
+        self._ivf: IvfIndex | None = None
+        self._sync_index()
+
+    def __len__(self) -> int:
+        """Number of templates held."""
+        return self._n
+
+    @property
+    def indexed(self) -> bool:
+        """Whether queries are answered by the FAISS index rather than exactly."""
+        return self._ivf is not None
+
+    def _sync_index(self) -> None:
+        if self._n >= self.index_min and self._ivf is None:
+            self._ivf = IvfIndex(self._matrix[: self._n], self._ids[: self._n])
+        elif self._n < self.index_min:
+            self._ivf = None
+
+    def add(self, template_ids: list[int], subject_id: str, embeddings: np.ndarray,
+            generation: int) -> None:
+        """Add one subject's new templates (already committed to the store)."""
+        embeddings = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
+        m = len(template_ids)
+        if self._matrix.shape[1] == 0:
+            self._matrix = np.empty((1024, embeddings.shape[1]), dtype=np.float32)
+        while self._n + m > len(self._ids):
+            self._matrix = np.concatenate([self._matrix, np.empty_like(self._matrix)])
+            self._ids = np.concatenate([self._ids, np.empty_like(self._ids)])
+        rows = slice(self._n, self._n + m)
+        self._matrix[rows] = embeddings
+        self._ids[rows] = template_ids
+        for offset, template_id in enumerate(template_ids):
+            self._row[int(template_id)] = self._n + offset
+            self._subjects.append(subject_id)
+        self._per_subject[subject_id] += m
+        self._n += m
+        if self._ivf is not None:
+            self._ivf.add(embeddings, np.asarray(template_ids, dtype=np.int64))
+        self._sync_index()
+        self.generation = generation
+
+    def remove(self, template_ids: list[int], generation: int) -> None:
+        """Remove templates (already deleted from the store) from the matrix and the index."""
+        for template_id in template_ids:
+            row = self._row.pop(int(template_id), None)
+            if row is None:
+                continue
+            last = self._n - 1
+            subject = self._subjects[row]
+            self._per_subject[subject] -= 1
+            if self._per_subject[subject] == 0:
+                del self._per_subject[subject]
+            if row != last:
+                self._matrix[row] = self._matrix[last]
+                self._ids[row] = self._ids[last]
+                self._subjects[row] = self._subjects[last]
+                self._row[int(self._ids[row])] = row
+            self._matrix[last] = 0.0
+            self._subjects.pop()
+            self._n -= 1
+        if self._ivf is not None:
+            self._ivf.remove(np.asarray(template_ids, dtype=np.int64))
+        self._sync_index()
+        self.generation = generation
+
+    def search(self, query: np.ndarray, k: int, threshold: float | None = None) -> list[Hit]:
+        """The ``k`` best templates for ``query`` (scoring ≥ ``threshold`` if given)."""
+        if self._n == 0 or k <= 0:
+            return []
+        if self._ivf is not None:
+            scores, ids = self._ivf.search(query, min(k, self._n))
+            keep = ids[0] >= 0
+            if threshold is not None:
+                keep &= scores[0] >= threshold
+            rows = [self._row[int(t)] for t in ids[0][keep]]
+            return [Hit(int(self._ids[r]), self._subjects[r], float(s))
+                    for r, s in zip(rows, scores[0][keep], strict=True)]
+        rows, scores = exact_top_k(self._matrix[: self._n], query, k, threshold)
+        return [Hit(int(self._ids[r]), self._subjects[r], float(s))
+                for r, s in zip(rows, scores, strict=True)]
+
+    def search_subjects(
+        self, query: np.ndarray, top: int, threshold: float | None = None
+    ) -> list[Hit]:
+        """The ``top`` best subjects for ``query``, each with its best-scoring template.
+
+        Asks for ``top`` × (most templates any subject has) templates, so that (for exact
+        search) no subject among the best ``top`` can be missed.
+        """
+        if not self._per_subject:
+            return []
+        per = max(self._per_subject.values())
+        best: dict[str, Hit] = {}
+        for hit in self.search(query, top * per, threshold):
+            best.setdefault(hit.subject_id, hit)
+        return sorted(best.values(), key=lambda h: -h.score)[:top]

@@ -1,0 +1,121 @@
+"""The SQLite gallery store: consent, backends, erasure that leaves no bytes, purge, reviews."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from faceaudit.gallery import (
+    AlreadyReviewedError,
+    BackendMismatchError,
+    Consent,
+    InvalidSubjectIdError,
+    NewTemplate,
+    SqliteGalleryStore,
+    UnknownResultError,
+    UnknownSubjectError,
+)
+
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def unit(seed: int, dim: int = 128) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def consent(expires: datetime | None = None) -> Consent:
+    return Consent("consent", "form-17", NOW, expires)
+
+
+def enrol(store, subject, seed, backend="dlib-resnet:1", expires=None, images=()):
+    return store.enrol(subject, display_name=None, consent=consent(expires), backend_id=backend,
+                       templates=[NewTemplate(unit(seed), 0.9)], images=list(images), now=NOW)
+
+
+def file_bytes(path) -> bytes:
+    data = path.read_bytes()
+    wal = path.with_name(path.name + "-wal")
+    return data + (wal.read_bytes() if wal.exists() else b"")
+
+
+def test_enrol_and_load_round_trip(tmp_path):
+    store = SqliteGalleryStore(tmp_path / "g.db")
+    first = enrol(store, "alice", 1)
+    enrol(store, "bob", 2)
+    loaded = store.load_templates("dlib-resnet:1")
+    assert loaded.subject_ids == ["alice", "bob"]
+    np.testing.assert_array_equal(loaded.embeddings[0], unit(1))
+    assert loaded.generation == 2 and first.generation == 1
+    assert [s["subject_id"] for s in store.list_subjects()] == ["alice", "bob"]
+    assert "embedding" not in str(store.list_subjects())
+
+
+def test_other_backend_templates_refused(tmp_path):
+    store = SqliteGalleryStore(tmp_path / "g.db")
+    enrol(store, "alice", 1)
+    with pytest.raises(BackendMismatchError):
+        enrol(store, "bob", 2, backend="arcface:1")
+    assert [s["subject_id"] for s in store.list_subjects()] == ["alice"]
+
+
+def test_invalid_subject_id(tmp_path):
+    store = SqliteGalleryStore(tmp_path / "g.db")
+    with pytest.raises(InvalidSubjectIdError):
+        enrol(store, "no spaces please", 1)
+
+
+def test_erasure_removes_embedding_bytes_from_db_and_wal(tmp_path):
+    path = tmp_path / "g.db"
+    store = SqliteGalleryStore(path)
+    enrol(store, "alice", 1, images=[b"JPEG-BYTES-OF-ALICE" * 10])
+    enrol(store, "bob", 2)
+    needle = unit(1).astype("<f4").tobytes()
+    assert needle in file_bytes(path)
+    assert b"JPEG-BYTES-OF-ALICE" in file_bytes(path)
+    erased = store.erase("alice")
+    assert len(erased.template_ids) == 1 and erased.images == 1
+    assert needle not in file_bytes(path)
+    assert needle[:32] not in file_bytes(path)
+    assert b"JPEG-BYTES-OF-ALICE" not in file_bytes(path)
+    assert unit(2).astype("<f4").tobytes() in file_bytes(path)  # bob untouched
+    assert store.load_templates("dlib-resnet:1").subject_ids == ["bob"]
+    with pytest.raises(UnknownSubjectError):
+        store.erase("alice")
+
+
+def test_purge_removes_only_expired_subjects(tmp_path):
+    store = SqliteGalleryStore(tmp_path / "g.db")
+    enrol(store, "expired", 1, expires=NOW + timedelta(days=1))
+    enrol(store, "current", 2, expires=NOW + timedelta(days=30))
+    enrol(store, "forever", 3)
+    enrol(store, "renewed", 4, expires=NOW + timedelta(days=1))
+    enrol(store, "renewed", 5, expires=NOW + timedelta(days=60))
+    purged = store.purge(NOW + timedelta(days=2))
+    assert purged.subject_ids == ["expired"]
+    assert unit(1).astype("<f4").tobytes() not in file_bytes(tmp_path / "g.db")
+    assert [s["subject_id"] for s in store.list_subjects()] == ["current", "forever", "renewed"]
+    assert store.purge(NOW + timedelta(days=2)).subject_ids == []
+
+
+def test_review_once_and_erasure_scrubs_results(tmp_path):
+    store = SqliteGalleryStore(tmp_path / "g.db")
+    enrol(store, "alice", 1)
+    face = {"box": [0, 0, 10, 10],
+            "candidates": [{"subject_id": "alice", "score": 0.9, "fmr": 1e-5, "rank": 1}]}
+    store.save_result({"result_id": "r1", "created_at": "2025-01-01T00:00:00+00:00",
+                       "actor": "ann", "purpose": "p", "case": "c", "backend_id": "dlib-resnet:1",
+                       "threshold": 0.5, "fmr_target": 1e-4, "faces": [face]})
+    assert store.get_result("r1")["review"] is None
+    reviewed = store.add_review("r1", decision="confirm", reviewer="rev", actor="ann", note=None,
+                                now=NOW)
+    assert reviewed["review"]["decision"] == "confirm"
+    with pytest.raises(AlreadyReviewedError):
+        store.add_review("r1", decision="reject", reviewer="rev", actor="ann", note=None, now=NOW)
+    with pytest.raises(UnknownResultError):
+        store.get_result("nope")
+    store.erase("alice")
+    candidate = store.get_result("r1")["faces"][0]["candidates"][0]
+    assert candidate["subject_id"] is None and candidate["erased"] is True

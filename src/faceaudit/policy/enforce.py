@@ -1,0 +1,152 @@
+"""Applying the policy: refuse-and-log before an operation; audit registration; policy changes."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from faceaudit.home import Home
+from faceaudit.ledger import Ledger
+from faceaudit.policy.audits import store_report
+from faceaudit.policy.errors import PolicyError, PolicyRefusal
+from faceaudit.policy.gate import audit_problem, evaluate_gate
+from faceaudit.policy.model import (
+    GATED_OPERATIONS,
+    OPERATIONS,
+    Policy,
+    load_policy,
+    policy_digest,
+    read_policy_file,
+)
+
+
+def enforce(
+    policy: Policy,
+    ledger: Ledger,
+    home: Home,
+    *,
+    operation: str,
+    actor: str,
+    purpose: str | None,
+    case: str | None,
+    backend_id: str | None,
+    now: datetime | None = None,
+) -> None:
+    """Return if ``policy`` allows ``operation`` now; otherwise log a ``refused`` event and
+    raise :class:`PolicyRefusal`.
+
+    Rules, in order: the operation is allowed; its required fields (purpose, case) are given;
+    the actor is under the operation's rate limit (its events in the ledger window); and for
+    identify/verify, the backend has a passing registered audit within the allowed age.
+    """
+    if operation not in OPERATIONS:
+        raise PolicyError(f"unknown operation {operation!r}")
+    now = now or datetime.now(UTC)
+    refusal = _first_violation(policy, ledger, home, operation, actor, purpose, case,
+                               backend_id, now)
+    if refusal is None:
+        return
+    rule, detail = refusal
+    ledger.append(
+        actor,
+        "refused",
+        purpose=purpose,
+        case=case,
+        backend_id=backend_id,
+        result={"rule": rule, "operation": operation, "detail": detail},
+    )
+    raise PolicyRefusal(rule, operation, detail)
+
+
+def _first_violation(
+    policy: Policy,
+    ledger: Ledger,
+    home: Home,
+    operation: str,
+    actor: str,
+    purpose: str | None,
+    case: str | None,
+    backend_id: str | None,
+    now: datetime,
+) -> tuple[str, str] | None:
+    if operation not in policy.allowed_operations:
+        return "operation-not-allowed", f"the policy does not allow {operation}"
+    given = {"purpose": purpose, "case": case}
+    for name in policy.required_fields.get(operation, ()):
+        if not (given[name] or "").strip():
+            return "required-field", f"{operation} requires a {name}"
+    limit = policy.rate_limits.get(operation)
+    if limit is not None:
+        since = now - timedelta(hours=limit.window_hours)
+        count = sum(
+            1
+            for e in ledger.recent(since)
+            if e["action"] == operation and e["actor"] == actor
+        )
+        if count >= limit.max_events:
+            return (
+                "rate-limit",
+                f"{actor} already ran {count} {operation} operations in the last "
+                f"{limit.window_hours:g} h (limit {limit.max_events})",
+            )
+    if operation in GATED_OPERATIONS:
+        gate = evaluate_gate(policy, home, backend_id, now)
+        if not gate.passed:
+            assert gate.rule is not None
+            return gate.rule, gate.detail
+    return None
+
+
+def register_audit(home: Home, ledger: Ledger, report_path: Path, actor: str) -> dict[str, Any]:
+    """Copy an audit ``report.json`` into ``home.audits_dir/<id>/`` and log an ``audit`` event.
+
+    Returns ``{"audit_id", "backend_id", "created_at", "path", "gate": {"passed", "rule",
+    "detail"}, "seq"}`` where ``gate`` is the report judged against the current policy.
+    """
+    record = store_report(home, report_path)
+    policy = load_policy(home)
+    problem = audit_problem(policy, record)
+    gate = {
+        "passed": problem is None,
+        "rule": problem[0] if problem else None,
+        "detail": problem[1] if problem else "passes the policy's bias gate",
+    }
+    event = ledger.append(
+        actor,
+        "audit",
+        backend_id=record.backend_id,
+        result={
+            "audit_id": record.audit_id,
+            "created_at": record.created_at.isoformat(),
+            "gate_passed": gate["passed"],
+            "gate_rule": gate["rule"],
+        },
+    )
+    return {
+        "audit_id": record.audit_id,
+        "backend_id": record.backend_id,
+        "created_at": record.created_at.isoformat(),
+        "path": str(record.path),
+        "gate": gate,
+        "seq": event["seq"],
+    }
+
+
+def install_policy(home: Home, ledger: Ledger, policy_file: Path, actor: str) -> Policy:
+    """Validate ``policy_file``, install it as ``home.policy_path`` and log ``policy_change``
+    with the SHA-256 of the old and new files. Raises :class:`PolicyError` if invalid."""
+    policy, data = read_policy_file(policy_file)
+    home.ensure()
+    target = home.policy_path
+    previous = policy_digest(target.read_bytes()) if target.exists() else None
+    tmp = target.with_suffix(".toml.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    ledger.append(
+        actor,
+        "policy_change",
+        result={"sha256": policy_digest(data), "previous_sha256": previous},
+    )
+    return policy

@@ -1,0 +1,237 @@
+"""The deployment policy: a TOML file, validated strictly, with a documented default.
+
+See docs/policy.md and examples/policy.toml. No rule refers to a demographic attribute except
+``bias_gate.required_groups``, which only says which groups an audit must have measured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from faceaudit.home import Home
+from faceaudit.policy.errors import PolicyError
+
+OPERATIONS = frozenset({"enrol", "consent", "verify", "identify", "review", "erase", "purge"})
+GATED_OPERATIONS = frozenset({"identify", "verify"})
+FIELDS = frozenset({"purpose", "case"})
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``max_events`` events of one operation per actor in any ``window_hours``."""
+
+    max_events: int
+    window_hours: float
+
+
+@dataclass(frozen=True)
+class BiasGate:
+    """What a registered audit must show before identification or verification may run."""
+
+    max_fmr_ratio: float = 2.0
+    max_fnmr_ratio: float = 2.0
+    max_audit_age_days: float = 365.0
+    required_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A validated deployment policy (see :func:`parse_policy` for the file format)."""
+
+    allowed_operations: frozenset[str] = OPERATIONS
+    required_fields: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"identify": ("purpose", "case"), "verify": ("purpose",)}
+    )
+    fmr_target: float = 0.001
+    max_candidates: int = 10
+    rate_limits: dict[str, RateLimit] = field(
+        default_factory=lambda: {"identify": RateLimit(100, 1.0)}
+    )
+    bias_gate: BiasGate = BiasGate()
+    source: str = "default"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the policy as plain data (the TOML structure plus ``source``)."""
+        return {
+            "source": self.source,
+            "allowed_operations": sorted(self.allowed_operations),
+            "required_fields": {k: list(v) for k, v in sorted(self.required_fields.items())},
+            "fmr_target": self.fmr_target,
+            "max_candidates": self.max_candidates,
+            "rate_limits": {
+                op: {"max_events": r.max_events, "window_hours": r.window_hours}
+                for op, r in sorted(self.rate_limits.items())
+            },
+            "bias_gate": {
+                "max_fmr_ratio": self.bias_gate.max_fmr_ratio,
+                "max_fnmr_ratio": self.bias_gate.max_fnmr_ratio,
+                "max_audit_age_days": self.bias_gate.max_audit_age_days,
+                "required_groups": list(self.bias_gate.required_groups),
+            },
+        }
+
+
+DEFAULT_POLICY = Policy()
+
+_TOP_KEYS = {
+    "allowed_operations",
+    "required_fields",
+    "fmr_target",
+    "max_candidates",
+    "rate_limits",
+    "bias_gate",
+}
+
+
+def load_policy(home: Home) -> Policy:
+    """Return the policy at ``home.policy_path``, or :data:`DEFAULT_POLICY` when absent."""
+    path = home.policy_path
+    if not path.exists():
+        return DEFAULT_POLICY
+    return parse_policy(path.read_bytes(), source=str(path))
+
+
+def parse_policy(data: bytes, *, source: str) -> Policy:
+    """Parse and validate policy TOML; every key is optional (default as in DEFAULT_POLICY).
+
+    Raises :class:`PolicyError` for invalid TOML, unknown keys, wrong types or values.
+    """
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise PolicyError(f"{source}: not valid TOML: {exc}") from None
+    _no_unknown(raw, _TOP_KEYS, "")
+    d = DEFAULT_POLICY
+    return Policy(
+        allowed_operations=frozenset(
+            _operations(raw.get("allowed_operations", sorted(d.allowed_operations)),
+                        "allowed_operations")
+        ),
+        required_fields=_required_fields(raw.get("required_fields", d.required_fields)),
+        fmr_target=_number(raw.get("fmr_target", d.fmr_target), "fmr_target", low=0.0,
+                           high=1.0, open_low=True, open_high=True),
+        max_candidates=_int(raw.get("max_candidates", d.max_candidates), "max_candidates",
+                            low=1, high=1000),
+        rate_limits=_rate_limits(raw["rate_limits"]) if "rate_limits" in raw else d.rate_limits,
+        bias_gate=_bias_gate(raw.get("bias_gate", {})),
+        source=source,
+    )
+
+
+def policy_digest(data: bytes) -> str:
+    """Return the SHA-256 hex digest of policy file bytes (logged with policy changes)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _no_unknown(table: dict[str, Any], allowed: set[str] | frozenset[str], where: str) -> None:
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        raise PolicyError(
+            f"unknown policy key(s) {', '.join(where + k for k in unknown)}; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )
+
+
+def _table(value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise PolicyError(f"{name} must be a table")
+    return value
+
+
+def _operations(value: Any, name: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise PolicyError(f"{name} must be a list of operation names")
+    unknown = sorted(set(value) - OPERATIONS)
+    if unknown:
+        raise PolicyError(
+            f"{name}: unknown operation(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(OPERATIONS))}"
+        )
+    return value
+
+
+def _required_fields(value: Any) -> dict[str, tuple[str, ...]]:
+    table = _table(value, "required_fields")
+    _no_unknown(table, OPERATIONS, "required_fields.")
+    out = {}
+    for op, fields in table.items():
+        if not isinstance(fields, list | tuple) or not set(fields) <= FIELDS:
+            raise PolicyError(
+                f"required_fields.{op} must be a list drawn from {', '.join(sorted(FIELDS))}"
+            )
+        out[op] = tuple(fields)
+    return out
+
+
+def _rate_limits(value: Any) -> dict[str, RateLimit]:
+    table = _table(value, "rate_limits")
+    _no_unknown(table, OPERATIONS, "rate_limits.")
+    out = {}
+    for op, spec in table.items():
+        name = f"rate_limits.{op}"
+        spec = _table(spec, name)
+        _no_unknown(spec, {"max_events", "window_hours"}, name + ".")
+        if set(spec) != {"max_events", "window_hours"}:
+            raise PolicyError(f"{name} needs both max_events and window_hours")
+        out[op] = RateLimit(
+            _int(spec["max_events"], name + ".max_events", low=0, high=10**9),
+            _number(spec["window_hours"], name + ".window_hours", low=0.0, high=24 * 366,
+                    open_low=True),
+        )
+    return out
+
+
+def _bias_gate(value: Any) -> BiasGate:
+    table = _table(value, "bias_gate")
+    keys = {"max_fmr_ratio", "max_fnmr_ratio", "max_audit_age_days", "required_groups"}
+    _no_unknown(table, keys, "bias_gate.")
+    d = BiasGate()
+    groups = table.get("required_groups", list(d.required_groups))
+    if not isinstance(groups, list) or not all(isinstance(g, str) and g for g in groups):
+        raise PolicyError("bias_gate.required_groups must be a list of group names")
+    return BiasGate(
+        max_fmr_ratio=_number(table.get("max_fmr_ratio", d.max_fmr_ratio),
+                              "bias_gate.max_fmr_ratio", low=1.0, high=math.inf),
+        max_fnmr_ratio=_number(table.get("max_fnmr_ratio", d.max_fnmr_ratio),
+                               "bias_gate.max_fnmr_ratio", low=1.0, high=math.inf),
+        max_audit_age_days=_number(table.get("max_audit_age_days", d.max_audit_age_days),
+                                   "bias_gate.max_audit_age_days", low=0.0, high=36600,
+                                   open_low=True),
+        required_groups=tuple(groups),
+    )
+
+
+def _number(
+    value: Any, name: str, *, low: float, high: float, open_low: bool = False,
+    open_high: bool = False,
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise PolicyError(f"{name} must be a number")
+    too_low = value <= low if open_low else value < low
+    too_high = value >= high if open_high else value > high
+    if too_low or too_high:
+        lo, hi = "(" if open_low else "[", ")" if open_high else "]"
+        raise PolicyError(f"{name} = {value} is outside {lo}{low}, {high}{hi}")
+    return float(value)
+
+
+def _int(value: Any, name: str, *, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PolicyError(f"{name} must be an integer")
+    if not low <= value <= high:
+        raise PolicyError(f"{name} = {value} is outside [{low}, {high}]")
+    return value
+
+
+def read_policy_file(path: Path) -> tuple[Policy, bytes]:
+    """Read and validate a policy file given by the user; return the policy and its bytes."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy file {path}: {exc.strerror}") from None
+    return parse_policy(data, source=str(path)), data

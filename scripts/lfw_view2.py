@@ -1,0 +1,97 @@
+"""LFW View-2 10-fold verification accuracy of a faceaudit backend.
+
+    .venv/bin/python scripts/lfw_view2.py [--data PATH_TO_LFW] [--backend dlib-resnet]
+
+The standard unrestricted protocol: for each of the 10 folds of ``pairs.txt`` (300 matched +
+300 mismatched pairs each), the cosine threshold that maximises accuracy on the other nine folds
+is applied to the held-out fold. Images where the detector finds no face are embedded from a
+centre crop, as LFW benchmarks do. Embeddings are cached, so a rerun takes seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from faceaudit.batch import EmbedSettings, embed_paths, embeddings_matrix
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def default_lfw() -> Path:
+    """``$FACEAUDIT_DATA``, ``./data/lfw`` or ``../shared/data/lfw``, whichever exists."""
+    for candidate in (os.environ.get("FACEAUDIT_DATA"), REPO / "data" / "lfw",
+                      REPO.parent / "shared" / "data" / "lfw"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    raise SystemExit("LFW not found: pass --data or set FACEAUDIT_DATA (see README)")
+
+
+def read_pairs(pairs_file: Path) -> tuple[list[tuple[str, str]], np.ndarray, np.ndarray]:
+    """Pairs as relative image paths, genuine flags, and fold numbers."""
+    lines = pairs_file.read_text().split("\n")
+    n_folds, per_fold = (int(v) for v in lines[0].split())
+    pairs, genuine, folds = [], [], []
+    rows = [line.split() for line in lines[1:] if line.strip()]
+    for i, row in enumerate(rows):
+        if len(row) == 3:
+            a, b, same = (row[0], int(row[1])), (row[0], int(row[2])), True
+        else:
+            a, b, same = (row[0], int(row[1])), (row[2], int(row[3])), False
+        pairs.append(tuple(f"{name}/{name}_{num:04d}.jpg" for name, num in (a, b)))
+        genuine.append(same)
+        folds.append(i // (2 * per_fold))
+    assert max(folds) == n_folds - 1
+    return pairs, np.array(genuine), np.array(folds)
+
+
+def best_threshold(scores: np.ndarray, genuine: np.ndarray) -> float:
+    """Threshold (midpoint between sorted scores) with the highest accuracy."""
+    order = np.sort(scores)
+    candidates = np.concatenate([[order[0] - 1e-6], (order[1:] + order[:-1]) / 2])
+    accuracy = [((scores >= t) == genuine).mean() for t in candidates]
+    return float(candidates[int(np.argmax(accuracy))])
+
+
+def main() -> None:
+    """Embed the pair images, run the 10 folds, print accuracy mean ± std as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=None, help="LFW folder (one per person)")
+    parser.add_argument("--pairs", type=Path, default=None, help="pairs.txt (default: beside)")
+    parser.add_argument("--backend", default="dlib-resnet")
+    parser.add_argument("--model", default=None, help="ONNX file for the onnx backend")
+    args = parser.parse_args()
+    lfw = args.data or default_lfw()
+    pairs_file = args.pairs or lfw.parent / "lfw-meta" / "pairs.txt"
+    pairs, genuine, folds = read_pairs(pairs_file)
+    images = sorted({p for pair in pairs for p in pair})
+    settings = EmbedSettings(args.backend, args.model, no_face="centre", primary_only=True)
+    table, run = embed_paths([lfw / p for p in images], None, settings, root=lfw)
+    index = {path: i for i, path in enumerate(table.column("path").to_pylist())}
+    vectors = embeddings_matrix(table)
+    a = vectors[[index[p] for p, _ in pairs]]
+    b = vectors[[index[q] for _, q in pairs]]
+    scores = (a * b).sum(axis=1)
+    accuracies = []
+    for fold in range(folds.max() + 1):
+        test = folds == fold
+        threshold = best_threshold(scores[~test], genuine[~test])
+        accuracies.append(float(((scores[test] >= threshold) == genuine[test]).mean()))
+    result = {
+        "backend": args.backend,
+        "pairs": len(pairs),
+        "images": len(images),
+        "centre_crops": int((table.column("face_index").to_numpy() == -1).sum()),
+        "accuracy_mean": round(float(np.mean(accuracies)), 4),
+        "accuracy_std": round(float(np.std(accuracies)), 4),
+        "folds": [round(x, 4) for x in accuracies],
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

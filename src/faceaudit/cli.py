@@ -1,0 +1,149 @@
+"""The ``faceaudit`` command line: the only CLI entry point.
+
+Exit codes (a public contract, see README): 0 success / match, 1 no match (verify),
+2 bad input (one line on stderr, never a traceback), 3 audit gate violated,
+4 ledger tampered, 5 refused by the deployment policy.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import pyarrow.parquet as pq
+import typer
+from rich.console import Console
+
+from faceaudit.errors import FaceAuditError
+
+app = typer.Typer(
+    name="faceaudit",
+    help="Face recognition that can be held to account: engine, bias audit, ledger.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err = Console(stderr=True)
+
+BackendOpt = Annotated[
+    str, typer.Option("--backend", help="dlib-resnet (default), dlib-native, or onnx")
+]
+ModelOpt = Annotated[
+    Path | None, typer.Option("--model", help="ArcFace-style .onnx file (onnx backend)")
+]
+DetectorOpt = Annotated[str, typer.Option("--detector", help="hog (default) or cnn")]
+
+
+def _print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+@app.command()
+def detect(
+    image: Annotated[Path, typer.Argument(help="Image file (JPEG, PNG, GIF, …)")],
+    detector: DetectorOpt = "hog",
+    upsample: Annotated[int, typer.Option(help="Upsample 0–3 times to find small faces")] = 1,
+) -> None:
+    """Print every face in IMAGE as a JSON list: box, detector score, 5 landmarks."""
+    from faceaudit import api
+
+    faces = api.detect_faces(api.load_image(image), detector=detector, upsample=upsample)
+    _print_json([face.to_dict() for face in faces])
+
+
+@app.command()
+def embed(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(help="A folder with one sub-folder per identity, or image files/folders"),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file to write")],
+    backend: BackendOpt = "dlib-resnet",
+    model: ModelOpt = None,
+    detector: DetectorOpt = "hog",
+    upsample: Annotated[int, typer.Option(help="Upsample 0–3 times to find small faces")] = 1,
+    no_face: Annotated[
+        str, typer.Option(help="Images with no face: skip (report them) or centre (centre crop)")
+    ] = "skip",
+    workers: Annotated[int | None, typer.Option(help="Processes (default: every core)")] = None,
+) -> None:
+    """Embed images into a Parquet table (path, identity, face_index, box, det_score, embedding).
+
+    A single folder whose sub-folders are identities is a labelled dataset: one (primary) face
+    per image. Otherwise every face of every image is kept. Results are cached, so a rerun does
+    no model work.
+    """
+    from faceaudit.batch import IMAGE_SUFFIXES, EmbedSettings, embed_paths, list_dataset
+    from faceaudit.errors import InputDataError
+    from faceaudit.models.registry import get_embedder
+
+    get_embedder(backend, model)  # validates the choice before any work
+    labelled = len(inputs) == 1 and inputs[0].is_dir() and any(
+        p.is_dir() for p in inputs[0].iterdir()
+    )
+    root: Path | None
+    if labelled:
+        root = inputs[0]
+        paths, identities = list_dataset(root)
+    else:
+        root, identities, paths = None, None, []
+        for item in inputs:
+            if item.is_dir():
+                paths += sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            elif item.exists():
+                paths.append(item)
+            else:
+                raise InputDataError(f"{item}: no such file or folder")
+    settings = EmbedSettings(
+        backend, str(model) if model else None, detector, upsample, no_face, labelled
+    )
+    table, run = embed_paths(paths, identities, settings, root=root, workers=workers)
+    pq.write_table(table, out)
+    summary = {
+        "out": str(out),
+        "images": run.n_images,
+        "faces": table.num_rows,
+        "from_cache": run.n_cached,
+        "no_face": {"count": len(run.no_face), "images": run.no_face},
+        "unreadable": run.errors,
+    }
+    _print_json(summary)
+
+
+@app.command()
+def verify(
+    image_a: Annotated[Path, typer.Argument(help="First image")],
+    image_b: Annotated[Path, typer.Argument(help="Second image")],
+    fmr: Annotated[float, typer.Option(help="Target false-match rate of the threshold")] = 1e-3,
+    calibration: Annotated[
+        Path | None, typer.Option(help="Calibration JSON (default: the one shipped)")
+    ] = None,
+    backend: BackendOpt = "dlib-resnet",
+    model: ModelOpt = None,
+) -> None:
+    """Compare the best face of two images. Exit 0 on a match, 1 on no match, 2 on bad input."""
+    from faceaudit import api
+
+    embedder = api.get_embedder(backend, model)
+    cal = api.load_calibration(calibration, backend_id=embedder.backend_id)
+    result = api.verify(
+        api.load_image(image_a), api.load_image(image_b), fmr=fmr, calibration=cal,
+        embedder=embedder,
+    )
+    _print_json(result.to_dict())
+    raise typer.Exit(0 if result.match else 1)
+
+
+def main() -> None:
+    """Console-script entry: run the app; a FaceAuditError becomes one line and exit 2."""
+    try:
+        app()
+    except FaceAuditError as exc:
+        err.print(f"faceaudit: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""``faceaudit ledger …``: verify, export, oversight report, checkpoint, keygen."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from faceaudit.errors import FaceAuditError
+from faceaudit.home import resolve_home
+from faceaudit.ledger.canonical import canonical
+from faceaudit.ledger.errors import LedgerError
+from faceaudit.ledger.oversight import build_oversight, parse_day, write_oversight
+from faceaudit.ledger.signing import SIGNING_KEY_ENV, generate_keypair
+from faceaudit.ledger.store import Ledger
+
+EXIT_TAMPERED = 4
+EXIT_USER_ERROR = 2
+
+ledger_app = typer.Typer(
+    help="The tamper-evident ledger: verify it, export it, report on it, sign it.",
+    no_args_is_help=True,
+)
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", help="Deployment home (default: $FACEAUDIT_HOME or ~/.faceaudit)."),
+]
+ActorOption = Annotated[
+    str | None,
+    typer.Option("--actor", help="Who acts (default: $FACEAUDIT_ACTOR or the OS user)."),
+]
+
+
+def default_actor(actor: str | None) -> str:
+    """Return ``actor``, else ``$FACEAUDIT_ACTOR``, else the OS user name."""
+    return actor or os.environ.get("FACEAUDIT_ACTOR") or getpass.getuser()
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn a :class:`FaceAuditError` into one line on stderr and exit code 2."""
+    try:
+        yield
+    except FaceAuditError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USER_ERROR) from None
+
+
+@ledger_app.command()
+def verify(
+    home: HomeOption = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(help="Check checkpoints with this public key (default: the home's)."),
+    ] = None,
+) -> None:
+    """Verify the whole ledger; exit 0 when intact, 4 when tampered (names the first bad event)."""
+    report = Ledger(resolve_home(home)).verify(public_key)
+    typer.echo(report.summary())
+    if not report.ok:
+        raise typer.Exit(EXIT_TAMPERED)
+
+
+@ledger_app.command()
+def export(
+    home: HomeOption = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Export every event as JSON lines (the ledger's own canonical encoding)."""
+    with user_errors():
+        lines = (canonical(e) + b"\n" for e in Ledger(resolve_home(home)).events())
+        if out is None:
+            for line in lines:
+                sys.stdout.write(line.decode("ascii"))
+        else:
+            with open(out, "wb") as fh:
+                fh.writelines(lines)
+
+
+@ledger_app.command()
+def report(
+    start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD, UTC) or time.")],
+    end: Annotated[str, typer.Option("--to", help="Last day, included (YYYY-MM-DD) or time.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the HTML and CSV files.")],
+    home: HomeOption = None,
+) -> None:
+    """Write the oversight report (HTML, JSON, CSV) for a period and print the files written."""
+    try:
+        period = parse_day(start), parse_day(end, end=True)
+    except ValueError:
+        typer.echo("error: --from/--to must be YYYY-MM-DD or ISO-8601 times", err=True)
+        raise typer.Exit(EXIT_USER_ERROR) from None
+    if period[1] <= period[0]:
+        typer.echo("error: --to must not be before --from", err=True)
+        raise typer.Exit(EXIT_USER_ERROR)
+    with user_errors():
+        built = build_oversight(Ledger(resolve_home(home)), *period)
+        for path in write_oversight(built, out):
+            typer.echo(str(path))
+
+
+@ledger_app.command()
+def checkpoint(
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", envvar=SIGNING_KEY_ENV, help="Ed25519 private key (PEM)."),
+    ] = None,
+    home: HomeOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Append a checkpoint signing the current head of the chain; print it as JSON."""
+    with user_errors():
+        if key is None:
+            raise LedgerError(f"no signing key: pass --key or set {SIGNING_KEY_ENV}")
+        event = Ledger(resolve_home(home)).checkpoint(key, actor=default_actor(actor))
+        typer.echo(json.dumps(event, sort_keys=True))
+
+
+@ledger_app.command()
+def keygen(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the private key (PEM).")],
+    home: HomeOption = None,
+) -> None:
+    """Create the checkpoint signing key: private half at --out (outside the home, mode 0600),
+    public half in the home."""
+    deployment = resolve_home(home)
+    with user_errors():
+        target = out.expanduser().resolve()
+        if target.is_relative_to(deployment.root):
+            raise LedgerError("keep the private key outside the deployment home")
+        key_id = generate_keypair(target, deployment.ensure().public_key_path)
+        typer.echo(json.dumps({"key_id": key_id, "private_key": str(target),
+                               "public_key": str(deployment.public_key_path)}))

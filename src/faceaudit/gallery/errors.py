@@ -55,3 +55,10 @@ class InvalidSubjectIdError(GalleryError):
     """A subject id must be 1–128 characters of letters, digits and ``._:@-``."""
 
     code = "invalid-subject-id"
+
+
+class InvalidRequestError(GalleryError):
+    """A request's arguments are missing, inconsistent or out of range."""
+
+    code = "invalid-request"
+    http_status = 422

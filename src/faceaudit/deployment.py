@@ -1,0 +1,474 @@
+"""One deployment's operations — enrol, erase, purge, identify, verify, review — in one place.
+
+The CLI (``faceaudit gallery …``, ``faceaudit identify``, ``faceaudit review``) and the REST
+service both call :class:`Deployment`, so every rule is written once. Each operation:
+
+1. asks the policy (:func:`faceaudit.policy.enforce`), which logs and raises a refusal;
+2. does the work against the gallery store and the in-memory search;
+3. appends one ledger event with counts and ids — never embeddings or images.
+
+Probe images are never stored. Enrolment images are stored only with ``keep_images``.
+No operation filters or ranks by a demographic attribute; the gallery has no such columns.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from faceaudit import api
+from faceaudit.calibration import Calibration
+from faceaudit.errors import NoFaceError
+from faceaudit.gallery.errors import (
+    BackendMismatchError,
+    ConsentError,
+    InvalidRequestError,
+    MultipleFacesError,
+)
+from faceaudit.gallery.search import TemplateSearch
+from faceaudit.gallery.store import (
+    Consent,
+    NewTemplate,
+    SqliteGalleryStore,
+    check_subject_id,
+    utc_iso,
+)
+from faceaudit.home import Home
+from faceaudit.ledger import Ledger
+from faceaudit.models.base import Embedder
+from faceaudit.policy import Policy, enforce, load_policy
+
+ImageSource = bytes | Path
+Decision = Literal["confirm", "reject"]
+LEDGER_IDS_PER_EVENT = 200
+UNIT_NORM_TOLERANCE = 1e-3
+
+
+def _now(now: datetime | None = None) -> datetime:
+    now = now or datetime.now(UTC)
+    return now if now.tzinfo else now.replace(tzinfo=UTC)
+
+
+def _text(name: str, value: str | None, *, required: bool) -> str | None:
+    if value is None or not value.strip():
+        if required:
+            raise InvalidRequestError(f"{name} is required")
+        return None
+    return value.strip()
+
+
+class Deployment:
+    """The gallery, ledger and policy of one deployment home, behind one set of operations.
+
+    ``embedder`` defaults to :func:`faceaudit.api.get_embedder` and ``calibration`` to the one
+    shipped for the embedder's backend; both load lazily, on first use. Safe to share between
+    threads: the store opens a connection per operation and the search is guarded by a lock.
+    """
+
+    def __init__(
+        self,
+        home: Home,
+        embedder: Embedder | None = None,
+        calibration: Calibration | None = None,
+    ):
+        self.home = home.ensure()
+        self.store = SqliteGalleryStore(home.db_path)
+        self.ledger = Ledger(home)
+        self._embedder = embedder
+        self._calibration = calibration
+        self._search: TemplateSearch | None = None
+        self._search_backend: str | None = None
+        self._lock = threading.Lock()
+
+    # -- lazily loaded parts -----------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding backend (loaded on first use, once per process)."""
+        if self._embedder is None:
+            self._embedder = api.get_embedder()
+        return self._embedder
+
+    @property
+    def backend_id(self) -> str:
+        """The deployed backend's id, stored with every template and ledger event."""
+        return self.embedder.backend_id
+
+    @property
+    def calibration(self) -> Calibration:
+        """Score ↔ FMR calibration of the deployed backend."""
+        if self._calibration is None:
+            self._calibration = api.load_calibration(backend_id=self.backend_id)
+        return self._calibration
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force, read afresh for every operation (it may change meanwhile)."""
+        return load_policy(self.home)
+
+    def _enforce(self, operation: str, actor: str, *, purpose: str | None = None,
+                 case: str | None = None, backend_id: str | None = None) -> Policy:
+        _text("actor", actor, required=True)
+        policy = self.policy
+        enforce(policy, self.ledger, self.home, operation=operation, actor=actor,
+                purpose=purpose, case=case, backend_id=backend_id)
+        return policy
+
+    # -- enrolment ---------------------------------------------------------------------------
+
+    def enrol(
+        self,
+        *,
+        actor: str,
+        subject_id: str,
+        images: Sequence[ImageSource],
+        basis: str,
+        evidence: str,
+        expires_at: datetime | None = None,
+        display_name: str | None = None,
+        keep_images: bool = False,
+    ) -> dict[str, Any]:
+        """Enrol ``subject_id`` from ``images`` (each must show exactly one face).
+
+        Records a consent record (legal ``basis``, ``evidence`` reference, optional expiry),
+        one template per image, and the image bytes only when ``keep_images``. Enrolling an
+        existing subject adds templates and a consent record.
+        """
+        consent = self._consent(subject_id, basis, evidence, expires_at)
+        if not images:
+            raise InvalidRequestError("enrolment needs at least one image")
+        backend_id = self.backend_id
+        self._enforce("enrol", actor, backend_id=backend_id)
+        raw = [src if isinstance(src, bytes) else self._read(src) for src in images]
+        templates = [self._single_face(data, f"image {i + 1}") for i, data in enumerate(raw)]
+        return self._commit_enrolment(
+            actor, subject_id, consent, backend_id, templates,
+            raw if keep_images else [], display_name,
+        )
+
+    def enrol_templates(
+        self,
+        *,
+        actor: str,
+        subject_id: str,
+        backend_id: str,
+        embeddings: np.ndarray,
+        basis: str,
+        evidence: str,
+        detector_scores: Sequence[float] | None = None,
+        expires_at: datetime | None = None,
+        display_name: str | None = None,
+    ) -> dict[str, Any]:
+        """Enrol precomputed unit-norm ``embeddings`` of ``backend_id`` (e.g. a migration).
+
+        Same policy check, consent rules, write path and ledger event as :meth:`enrol`; no
+        model is loaded.
+        """
+        consent = self._consent(subject_id, basis, evidence, expires_at)
+        vectors = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
+        norms = np.linalg.norm(vectors, axis=1)
+        if vectors.size == 0 or not np.all(np.abs(norms - 1) < UNIT_NORM_TOLERANCE):
+            raise InvalidRequestError("embeddings must be a non-empty batch of unit-norm rows")
+        scores = list(detector_scores) if detector_scores is not None else [None] * len(vectors)
+        if len(scores) != len(vectors):
+            raise InvalidRequestError("one detector score per embedding, or none")
+        self._enforce("enrol", actor, backend_id=backend_id)
+        templates = [NewTemplate(v, s) for v, s in zip(vectors, scores, strict=True)]
+        return self._commit_enrolment(
+            actor, subject_id, consent, backend_id, templates, [], display_name
+        )
+
+    @staticmethod
+    def _consent(
+        subject_id: str, basis: str, evidence: str, expires_at: datetime | None
+    ) -> Consent:
+        check_subject_id(subject_id)
+        now = _now()
+        basis = _text("basis", basis, required=True)
+        evidence = _text("evidence", evidence, required=True)
+        if basis is None or evidence is None:
+            raise ConsentError("consent needs a legal basis and an evidence reference")
+        if expires_at is not None:
+            expires_at = _now(expires_at)
+            if expires_at <= now:
+                raise ConsentError(f"consent expiry {utc_iso(expires_at)} is not in the future")
+        return Consent(basis, evidence, now, expires_at)
+
+    @staticmethod
+    def _read(path: Path) -> bytes:
+        # load_image gives the typed errors (missing, unreadable, too large) for paths.
+        api.load_image(path)
+        return Path(path).read_bytes()
+
+    def _single_face(self, data: bytes, label: str) -> NewTemplate:
+        image = api.load_image(data)
+        faces, embeddings = api.face_embeddings(image, self.embedder)
+        if not faces:
+            raise NoFaceError(f"{label}: no face found")
+        if len(faces) > 1:
+            raise MultipleFacesError(
+                f"{label}: {len(faces)} faces found; an enrolment image must show one person"
+            )
+        return NewTemplate(embeddings[0], float(faces[0].score))
+
+    def _commit_enrolment(
+        self,
+        actor: str,
+        subject_id: str,
+        consent: Consent,
+        backend_id: str,
+        templates: list[NewTemplate],
+        images: list[bytes],
+        display_name: str | None,
+    ) -> dict[str, Any]:
+        """The one write path of every enrolment: store, search, ledger — in that order."""
+        written = self.store.enrol(
+            subject_id, display_name=display_name, consent=consent, backend_id=backend_id,
+            templates=templates, images=images, now=consent.obtained_at,
+        )
+        vectors = np.stack([t.embedding for t in templates])
+        self._after_write(
+            written.generation,
+            lambda s: s.add(written.template_ids, subject_id, vectors, written.generation),
+            backend_id,
+        )
+        event = self.ledger.append(
+            actor, "enrol", legal_basis=consent.legal_basis, backend_id=backend_id,
+            result={"subject_id": subject_id, "templates": len(templates),
+                    "images_kept": written.images, "evidence": consent.evidence},
+        )
+        return {
+            "subject_id": subject_id,
+            "templates": len(templates),
+            "template_ids": written.template_ids,
+            "images_kept": written.images,
+            "backend_id": backend_id,
+            "legal_basis": consent.legal_basis,
+            "expires_at": None if consent.expires_at is None else utc_iso(consent.expires_at),
+            "ledger_seq": event["seq"],
+        }
+
+    # -- erasure -----------------------------------------------------------------------------
+
+    def erase(
+        self, *, actor: str, subject_id: str, purpose: str | None = None, case: str | None = None
+    ) -> dict[str, Any]:
+        """Erase a subject: templates, kept images, consent, index entries — bytes and all."""
+        check_subject_id(subject_id)
+        self._enforce("erase", actor, purpose=purpose, case=case)
+        written = self.store.erase(subject_id)
+        self._after_write(
+            written.generation, lambda s: s.remove(written.template_ids, written.generation)
+        )
+        event = self.ledger.append(
+            actor, "erase", purpose=purpose, case=case,
+            result={"subject_id": subject_id, "templates": len(written.template_ids),
+                    "images": written.images},
+        )
+        return {"subject_id": subject_id, "templates": len(written.template_ids),
+                "images": written.images, "ledger_seq": event["seq"]}
+
+    def purge(self, *, actor: str, now: datetime | None = None) -> dict[str, Any]:
+        """Erase every subject whose consent has expired (all its consent records, at ``now``).
+
+        Logs one ``purge`` event per 200 erased subject ids (one event when none expired).
+        """
+        self._enforce("purge", actor)
+        written = self.store.purge(_now(now))
+        self._after_write(
+            written.generation, lambda s: s.remove(written.template_ids, written.generation)
+        )
+        ids = written.subject_ids
+        chunks = [ids[i: i + LEDGER_IDS_PER_EVENT]
+                  for i in range(0, len(ids), LEDGER_IDS_PER_EVENT)] or [[]]
+        for chunk in chunks:
+            self.ledger.append(actor, "purge", result={
+                "subjects": len(chunk), "subject_ids": chunk,
+                "templates": len(written.template_ids), "total_subjects": len(ids),
+            })
+        return {"subjects": ids, "templates": len(written.template_ids),
+                "images": written.images}
+
+    # -- search ------------------------------------------------------------------------------
+
+    def _after_write(
+        self, generation: int, apply: Callable[[TemplateSearch], None],
+        backend_id: str | None = None,
+    ) -> None:
+        """Bring the in-memory search in step with a committed write, or drop it for a reload.
+
+        The change is applied in place only when the search held the generation just before
+        this write and the backend matches; any other process's write in between forces a
+        reload from the store on the next search.
+        """
+        with self._lock:
+            search = self._search
+            if search is None:
+                return
+            same_backend = backend_id is None or backend_id == self._search_backend
+            if same_backend and search.generation == generation - 1:
+                apply(search)
+            elif search.generation != generation:
+                self._search = None
+
+    def _gallery_search(self, backend_id: str) -> TemplateSearch:
+        """The current search over ``backend_id``'s templates (call with the lock held)."""
+        stored = self.store.gallery_backend()
+        if stored is not None and stored != backend_id:
+            raise BackendMismatchError(
+                f"the gallery holds {stored} templates but this deployment runs {backend_id}; "
+                "re-enrol the subjects with the deployed backend"
+            )
+        generation = self.store.generation()
+        if (self._search is None or self._search_backend != backend_id
+                or self._search.generation != generation):
+            self._search = TemplateSearch(self.store.load_templates(backend_id))
+            self._search_backend = backend_id
+        return self._search
+
+    def identify(
+        self, *, actor: str, image: ImageSource, purpose: str, case: str, top: int = 10
+    ) -> dict[str, Any]:
+        """Search every face of ``image`` against the gallery: leads for a human to review.
+
+        Candidates score at least the threshold of the policy's ``fmr_target``; at most
+        ``min(top, policy.max_candidates)`` per face; each with the FMR its score corresponds
+        to. The probe image and its embeddings are not stored; the result (boxes, candidate
+        ids and scores) is, for the review.
+        """
+        if top < 1:
+            raise InvalidRequestError("top must be at least 1")
+        backend_id = self.backend_id
+        policy = self._enforce("identify", actor, purpose=purpose, case=case,
+                               backend_id=backend_id)
+        threshold = self.calibration.threshold_for(policy.fmr_target)
+        limit = min(top, policy.max_candidates)
+        faces, embeddings = api.face_embeddings(api.load_image(image), self.embedder)
+        if not faces:
+            raise NoFaceError("probe image: no face found")
+        with self._lock:
+            search = self._gallery_search(backend_id)
+            hits = [search.search_subjects(e, limit, threshold) for e in embeddings]
+        out_faces = [
+            {
+                "box": list(face.box),
+                "candidates": [
+                    {"subject_id": h.subject_id, "score": round(h.score, 6),
+                     "fmr": float(f"{self.calibration.fmr_at(h.score):.3g}"), "rank": rank}
+                    for rank, h in enumerate(face_hits, start=1)
+                ],
+            }
+            for face, face_hits in zip(faces, hits, strict=True)
+        ]
+        result = {
+            "result_id": uuid.uuid4().hex,
+            "created_at": utc_iso(_now()),
+            "actor": actor,
+            "purpose": purpose,
+            "case": case,
+            "backend_id": backend_id,
+            "threshold": round(threshold, 6),
+            "fmr_target": policy.fmr_target,
+            "faces": out_faces,
+        }
+        self.store.save_result(result)
+        n_candidates = sum(len(f["candidates"]) for f in out_faces)
+        self.ledger.append(
+            actor, "identify", purpose=purpose, case=case, backend_id=backend_id,
+            threshold=threshold,
+            result={"result_id": result["result_id"], "faces": len(out_faces),
+                    "candidates": n_candidates},
+        )
+        return {
+            "result_id": result["result_id"],
+            "faces": out_faces,
+            "requires_review": True,
+            "threshold": result["threshold"],
+            "fmr_target": policy.fmr_target,
+            "backend_id": backend_id,
+        }
+
+    def verify(
+        self,
+        *,
+        actor: str,
+        image_a: ImageSource,
+        image_b: ImageSource | None = None,
+        subject_id: str | None = None,
+        purpose: str | None = None,
+        case: str | None = None,
+    ) -> dict[str, Any]:
+        """1:1: the best face of ``image_a`` against ``image_b`` or an enrolled subject.
+
+        Against a subject the score is the best over its templates. ``match`` means the score
+        reaches the threshold of the policy's ``fmr_target``.
+        """
+        if (image_b is None) == (subject_id is None):
+            raise InvalidRequestError("verify needs exactly one of a second image or a subject")
+        if subject_id is not None:
+            check_subject_id(subject_id)
+        backend_id = self.backend_id
+        policy = self._enforce("verify", actor, purpose=purpose, case=case,
+                               backend_id=backend_id)
+        threshold = self.calibration.threshold_for(policy.fmr_target)
+        probe = api.best_face_embedding(api.load_image(image_a), self.embedder,
+                                        label="first image")
+        if image_b is not None:
+            other = api.best_face_embedding(api.load_image(image_b), self.embedder,
+                                            label="second image")[None]
+        else:
+            with self._lock:
+                self._gallery_search(backend_id)  # refuses a gallery of another backend
+            other = self.store.subject_templates(subject_id)
+        score = float(np.max(other @ probe))
+        match = score >= threshold
+        self.ledger.append(
+            actor, "verify", purpose=purpose, case=case, backend_id=backend_id,
+            threshold=threshold, result={"match": match, "subject_id": subject_id},
+        )
+        return {"score": round(score, 6), "threshold": round(threshold, 6),
+                "fmr_target": policy.fmr_target, "match": match, "backend_id": backend_id,
+                "subject_id": subject_id}
+
+    # -- human review ------------------------------------------------------------------------
+
+    def review(
+        self,
+        *,
+        actor: str,
+        result_id: str,
+        decision: Decision,
+        reviewer: str | None = None,
+        note: str | None = None,
+    ) -> dict[str, Any]:
+        """Record the human decision (``confirm`` / ``reject``) on an identification result.
+
+        ``reviewer`` is the person who decided (default: ``actor``). One review per result.
+        """
+        if decision not in ("confirm", "reject"):
+            raise InvalidRequestError(f"decision must be confirm or reject, not {decision!r}")
+        reviewer = _text("reviewer", reviewer, required=False) or actor
+        stored = self.store.get_result(result_id)
+        self._enforce("review", actor, purpose=stored["purpose"], case=stored["case"])
+        reviewed = self.store.add_review(result_id, decision=decision, reviewer=reviewer,
+                                         actor=actor, note=note, now=_now())
+        self.ledger.append(
+            actor, "review", purpose=stored["purpose"], case=stored["case"],
+            backend_id=stored["backend_id"],
+            result={"result_id": result_id, "decision": decision, "reviewer": reviewer},
+        )
+        return reviewed
+
+    def get_result(self, result_id: str) -> dict[str, Any]:
+        """A stored identification result with its review (None while pending)."""
+        return self.store.get_result(result_id)
+
+    def list_subjects(self) -> list[dict[str, Any]]:
+        """Enrolled subjects with consent records and template counts — never embeddings."""
+        return self.store.list_subjects()

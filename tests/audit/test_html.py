@@ -1,0 +1,417 @@
+"""report.html: self-contained, accessible, rendered only from the report dict, and clean in a
+real headless Chromium (skipped with a reason where no Chromium binary exists)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from faceaudit.audit.html import ReportFormatError, write_html
+from faceaudit.errors import FaceAuditError
+
+SCHEMA = "faceaudit.audit/1"
+HEADINGS = (
+    "Gate",
+    "Warnings",
+    "Summary",
+    "Data",
+    "Thresholds",
+    "Error rates per group",
+    "Fairness summaries",
+    "DET curves",
+    "Cross-group false match rates",
+    "Score distributions",
+)
+
+
+# --- a small report in the faceaudit.audit/1 schema ---------------------------------------------
+
+
+def _sf(x: np.ndarray) -> np.ndarray:
+    """Gaussian survival function (no scipy needed)."""
+    return 0.5 * np.array([math.erfc(v / math.sqrt(2)) for v in np.ravel(x)]).reshape(np.shape(x))
+
+
+def _est(value: float | None, spread: float = 0.15, note: str | None = None) -> dict:
+    if value is None:
+        return {"value": None, "low": None, "high": None, "note": note}
+    return {"value": value, "low": value * (1 - spread), "high": value * (1 + spread), "note": note}
+
+
+def make_report(groups: tuple[str, ...] = ("female", "male"), *, rates_only: bool = False) -> dict:
+    """A consistent report: impostor scores ~ N(mu_i, 0.1), genuine ~ N(0.85, 0.08) per group."""
+    mu = {g: 0.10 + 0.05 * i for i, g in enumerate(groups)}
+    targets = []
+    for t, thr in ((1e-2, 0.40), (1e-3, 0.46), (1e-4, 0.52)):
+        per = []
+        for g in groups:
+            fmr = float(_sf(np.array((thr - mu[g]) / 0.1)))
+            fnmr = float(1 - _sf(np.array((thr - 0.85) / 0.08)))
+            per.append(
+                {
+                    "group": g,
+                    "supported": t >= 1e-3,
+                    "fmr": _est(fmr) if t >= 1e-3 else _est(None, note="unsupported"),
+                    "fnmr": _est(fnmr),
+                    "accuracy": _est(1 - (fmr + fnmr) / 2, 0.001),
+                    "group_threshold": thr + 0.01,
+                    "fnmr_at_group_threshold": fnmr * 1.1,
+                    "impostor_pairs": 9000,
+                    "genuine_pairs": 400,
+                }
+            )
+        fmrs = [p["fmr"]["value"] for p in per if p["fmr"]["value"] is not None]
+        cross = [[math.sqrt(a * b) for b in fmrs] for a in fmrs] if fmrs else None
+        targets.append(
+            {
+                "target_fmr": t,
+                "threshold": thr,
+                "supported": t >= 1e-3,
+                "required_pairs": math.ceil(3 / t),
+                "achieved_fmr": t * 0.97,
+                "groups": per,
+                "cross_fmr": None
+                if cross is None
+                else {
+                    "groups": list(groups),
+                    "fmr": cross,
+                    "low": cross,
+                    "high": cross,
+                    "impostor_pairs": [[9000] * len(groups)] * len(groups),
+                    "supported": [[True] * len(groups)] * len(groups),
+                },
+                "summaries": {
+                    "fmr_ratio": _est(max(fmrs) / min(fmrs)) if fmrs else _est(None, note="none"),
+                    "fnmr_ratio": _est(1.0),
+                    "inequity": _est(1.7),
+                    "fdr": _est(0.98, 0.01),
+                    "garbe": _est(0.2),
+                    "ser": _est(1.4),
+                    "std": _est(0.3),
+                },
+            }
+        )
+    edges = np.linspace(-0.3, 1.0, 53)
+    centres = (edges[:-1] + edges[1:]) / 2
+    report = {
+        "schema": SCHEMA,
+        "provenance": {
+            "faceaudit_version": "0.1.0",
+            "backend_id": "dlib-resnet:1",
+            "input_kind": "rates" if rates_only else "embeddings",
+            "input": "tests/synthetic.parquet",
+            "attributes": "attrs.csv",
+            "by": ["sex"],
+            "protocol": "rates-table" if rates_only else "exhaustive",
+            "created_at": "2025-01-31T12:00:00Z",
+            "seed": 7,
+            "bootstrap_reps": 200,
+            "bootstrap_unit": "identity",
+            "confidence": 0.95,
+            "alpha": 0.5,
+            "target_fmrs": [1e-2, 1e-3, 1e-4],
+            "score_bin_width": 1e-4,
+            "duration_s": 1.25,
+        },
+        "data": {
+            "images": 1010,
+            "templates": 1000,
+            "identities": 200,
+            "missing_labels": {"images": 10, "identities": 3, "attributes": {"sex": 10}},
+            "no_face": 2,
+            "genuine_pairs": 800,
+            "impostor_pairs": 498_700,
+            "groups": [
+                {
+                    "group": g,
+                    "templates": 500,
+                    "identities": 100,
+                    "genuine_pairs": 400,
+                    "impostor_pairs": 9000,
+                }
+                for g in groups
+            ],
+        },
+        "groups": list(groups),
+        "targets": targets,
+        "primary_target": 1e-3,
+        "per_group": [
+            {"group": g, "eer": _est(0.012 + 0.004 * i), "eer_threshold": 0.6}
+            for i, g in enumerate(groups)
+        ],
+        "det": [
+            {
+                "group": g,
+                "threshold": list(np.linspace(0.9, 0.2, 60)),
+                "fmr": list(_sf((np.linspace(0.9, 0.2, 60) - mu[g]) / 0.1)),
+                "fnmr": list(1 - _sf((np.linspace(0.9, 0.2, 60) - 0.85) / 0.08)),
+            }
+            for g in groups
+        ],
+        "histograms": {
+            "bin_edges": list(edges),
+            "groups": [
+                {
+                    "group": g,
+                    "genuine": [int(v) for v in 400 * np.exp(-((centres - 0.85) ** 2) / 0.0128)],
+                    "impostor": [int(v) for v in 9000 * np.exp(-((centres - mu[g]) ** 2) / 0.02)],
+                }
+                for g in groups
+            ],
+        },
+        "gate": {
+            "passed": False,
+            "rules": [
+                {
+                    "expression": "fmr_ratio>2",
+                    "metric": "fmr_ratio",
+                    "op": ">",
+                    "limit": 2.0,
+                    "target_fmr": 1e-3,
+                    "value": targets[1]["summaries"]["fmr_ratio"]["value"],
+                    "status": "fail",
+                    "note": None,
+                },
+                {
+                    "expression": "fnmr_ratio>1.5",
+                    "metric": "fnmr_ratio",
+                    "op": ">",
+                    "limit": 1.5,
+                    "target_fmr": 1e-3,
+                    "value": 1.0,
+                    "status": "pass",
+                    "note": None,
+                },
+            ],
+        },
+        "warnings": ["10 images (3 identities) have no 'sex' label and were left out."],
+    }
+    if rates_only:
+        report["det"] = None
+        report["histograms"] = None
+        report["per_group"] = [
+            {"group": g, "eer": _est(None), "eer_threshold": None} for g in groups
+        ]
+        for t in report["targets"]:
+            t["cross_fmr"] = None
+    return report
+
+
+# --- parsing helpers ----------------------------------------------------------------------------
+
+
+class _Page(HTMLParser):
+    """Collects tags, their attributes and heading texts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.headings: list[str] = []
+        self._in_heading = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        self._in_heading = tag in ("h1", "h2")
+        if self._in_heading:
+            self.headings.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("h1", "h2"):
+            self._in_heading = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_heading:
+            self.headings[-1] += data
+
+
+def _parse(path: Path) -> _Page:
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+def _section(text: str, section_id: str) -> str:
+    match = re.search(rf'<section id="{section_id}".*?</section>', text, re.S)
+    assert match, f"section {section_id} missing"
+    return match.group(0)
+
+
+# --- the file itself ----------------------------------------------------------------------------
+
+
+def test_report_is_one_self_contained_file(tmp_path: Path) -> None:
+    path = write_html(make_report(), tmp_path / "out")
+    assert path == tmp_path / "out" / "report.html"
+    text = path.read_text(encoding="utf-8")
+    page = _parse(path)
+    outside_data_uris = re.sub(r'"data:image/png;base64,[A-Za-z0-9+/=]*"', '""', text)
+    assert "//" not in outside_data_uris  # no http://, https://, file:// or //host references
+    assert not [t for t, _ in page.tags if t in ("script", "link", "iframe", "object", "embed")]
+    assert "url(" not in text
+    srcs = [a.get("src") for t, a in page.tags if "src" in a]
+    assert srcs and all(s and s.startswith("data:image/png;base64,") for s in srcs)
+
+
+def test_images_decode_and_have_alt_text(tmp_path: Path) -> None:
+    page = _parse(write_html(make_report(), tmp_path))
+    images = [a for t, a in page.tags if t == "img"]
+    # DET, one heatmap per supported target (1e-2, 1e-3), score distributions
+    assert len(images) == 4
+    for attrs in images:
+        assert attrs.get("alt") and len(attrs["alt"]) > 40
+        data = base64.b64decode(attrs["src"].split(",", 1)[1], validate=True)
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            assert img.format == "PNG" and img.width > 300 and img.height > 200
+            assert len(img.convert("L").getcolors(maxcolors=1 << 16) or range(2)) > 10
+
+
+def test_tables_have_headers_and_the_report_numbers(tmp_path: Path) -> None:
+    report = make_report()
+    path = write_html(report, tmp_path)
+    text = path.read_text(encoding="utf-8")
+    page = _parse(path)
+    tags = [t for t, _ in page.tags]
+    assert tags.count("table") == tags.count("caption") == tags.count("thead") >= 7
+    assert all(a.get("scope") in ("col", "row") for t, a in page.tags if t == "th")
+    assert [h for h in page.headings[1:]] == list(HEADINGS)
+    # provenance, thresholds and the gate come straight from the dict
+    for needle in ("dlib-resnet:1", "2025-01-31T12:00:00Z", "0.46", "FAILED", "fmr_ratio&gt;2"):
+        assert needle in text
+    fmr = report["targets"][1]["groups"][0]["fmr"]
+    assert f"{fmr['value']:.3g} [{fmr['low']:.3g}, {fmr['high']:.3g}]" in text
+    assert "UNSUPPORTED" in _section(text, "thresholds")
+    assert "10 images (3 identities) lack a label for sex" in text
+    summary = _section(text, "summary")
+    assert "At FMR 1e-3" in summary and "(female)" in summary and "(male)" in summary
+
+
+def test_passing_gate_and_no_gate(tmp_path: Path) -> None:
+    report = make_report()
+    report["gate"]["passed"] = True
+    for rule in report["gate"]["rules"]:
+        rule["status"] = "pass"
+    text = write_html(report, tmp_path / "a").read_text(encoding="utf-8")
+    assert "PASSED" in _section(text, "gate") and "FAILED" not in text
+    report["gate"] = {"passed": True, "rules": []}
+    text = write_html(report, tmp_path / "b").read_text(encoding="utf-8")
+    assert "No gate conditions" in _section(text, "gate")
+
+
+def test_rates_only_report_says_what_is_not_available(tmp_path: Path) -> None:
+    text = write_html(make_report(rates_only=True), tmp_path).read_text(encoding="utf-8")
+    for section in ("det", "heatmap", "scores"):
+        assert "not available for this input" in _section(text, section)
+    assert "not available" not in _section(text, "fairness")
+    assert "<img" not in text
+
+
+def test_bare_report_renders_every_section_as_unavailable(tmp_path: Path) -> None:
+    page = _parse(write_html({"schema": SCHEMA}, tmp_path))
+    assert page.headings[1:] == list(HEADINGS)
+    text = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert text.count("not available for this input") == 8
+
+
+def test_labels_from_user_data_are_escaped(tmp_path: Path) -> None:
+    text = write_html(make_report(("<script>x()</script>", "b&c")), tmp_path).read_text("utf-8")
+    assert "<script>" not in text
+    assert "&lt;script&gt;x()&lt;/script&gt;" in text and "b&amp;c" in text
+
+
+@pytest.mark.parametrize("bad", [{}, {"schema": "faceaudit.audit/0"}, ["schema"]])
+def test_rejects_what_is_not_a_report(tmp_path: Path, bad: object) -> None:
+    with pytest.raises(ReportFormatError) as info:
+        write_html(bad, tmp_path)  # type: ignore[arg-type]
+    assert isinstance(info.value, FaceAuditError)
+    assert not (tmp_path / "report.html").exists()
+
+
+# --- a real headless Chromium ------------------------------------------------------------------
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--enable-logging=stderr",
+    "--v=0",
+)
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.skip("no Chromium binary on PATH (Debian: apt-get install chromium)")
+
+
+def _open(page: Path, tmp_path: Path, *extra: str) -> tuple[str, list[str]]:
+    """Open ``page`` in headless Chromium; return stdout and the page's console lines."""
+    proc = subprocess.run(
+        [
+            _chromium(),
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={tmp_path / 'profile'}",
+            *extra,
+            page.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    return proc.stdout, console
+
+
+def test_console_scan_catches_errors_and_external_resources(tmp_path: Path) -> None:
+    """Negative control: the scan sees a script error and a blocked external image."""
+    path = write_html(make_report(), tmp_path)
+    text = path.read_text(encoding="utf-8")
+    bad = tmp_path / "bad.html"
+    bad.write_text(
+        text.replace(
+            "</body>",
+            '<img src="https://example.invalid/pixel.png" alt="x"></body>',
+        ),
+        encoding="utf-8",
+    )
+    _, console = _open(bad, tmp_path, "--dump-dom")
+    assert any("Content Security Policy" in line for line in console), console
+    script = tmp_path / "script.html"
+    script.write_text("<!DOCTYPE html><title>t</title><script>missing()</script>", "utf-8")
+    _, console = _open(script, tmp_path, "--dump-dom")
+    assert any("Uncaught ReferenceError" in line for line in console), console
+
+
+def test_report_renders_in_headless_chromium_without_console_errors(tmp_path: Path) -> None:
+    path = write_html(make_report(), tmp_path)
+    dom, console = _open(path, tmp_path, "--dump-dom")
+    assert console == []
+    for heading in ("faceaudit demographic audit by sex", *HEADINGS):
+        assert re.search(rf"<h[12][^>]*>{re.escape(heading)}</h[12]>", dom), heading
+    shot = tmp_path / "shot.png"
+    _, console = _open(path, tmp_path, f"--screenshot={shot}", "--window-size=1280,2400")
+    assert console == []
+    with Image.open(shot) as img:
+        assert img.size == (1280, 2400)
+        # something was painted: text, tables and plots give many distinct grey levels
+        assert len(img.convert("L").getcolors(maxcolors=1 << 16) or range(256)) > 50

@@ -1,4 +1,4 @@
-"""Detection and alignment on real photos (and on a public-domain image when ../shared is absent)."""
+"""Detection and alignment on real photos (a public-domain image when ../shared is absent)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,356 @@
+"""The audit engine: from a :class:`ScoreSet` (or a rates table) to the report's result sections.
+
+Produces the ``groups``, ``targets``, ``per_group``, ``det``, ``histograms`` and pair counts of
+``report.json`` (schema in docs/report-schema.md), with identity-bootstrap intervals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from faceaudit.audit import fairness, metrics
+from faceaudit.audit.bootstrap import bootstrap_rates, percentile_interval
+from faceaudit.audit.frame import GroupFrame
+from faceaudit.audit.scoring import N_BINS, ScoreSet, bin_edge
+
+COARSE_BINS = 100
+
+
+@dataclass
+class AuditSettings:
+    """Knobs of one audit: target FMRs, bootstrap replicates, seed, α and interval level."""
+
+    targets: Sequence[float] = (1e-2, 1e-3, 1e-4)
+    reps: int = 1000
+    seed: int = 0
+    alpha: float = 0.5
+    confidence: float = 0.95
+
+
+@dataclass
+class EngineResult:
+    """The result sections of the report plus its warnings."""
+
+    sections: dict
+    warnings: list[str] = field(default_factory=list)
+
+
+def clean(value: float | None) -> float | None:
+    """A float for JSON: ``None`` for NaN/inf/None."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def estimate(value: float | None, low=None, high=None, note: str | None = None) -> dict:
+    """An estimate object ``{"value", "low", "high"}`` (+ ``note`` when the value is missing)."""
+    out = {"value": clean(value), "low": clean(low), "high": clean(high)}
+    if out["value"] is None:
+        out["note"] = note or "not defined for these data"
+        out["low"] = out["high"] = None
+    return out
+
+
+def _summary_note(key: str, value: float) -> str | None:
+    if math.isinf(value):
+        return f"{key}: the smallest group value is 0, so the ratio is infinite"
+    if math.isnan(value):
+        return f"{key}: undefined (all group values are 0)"
+    return None
+
+
+def summary_estimates(
+    point: dict[str, np.ndarray], replicates: dict[str, np.ndarray] | None, confidence: float
+) -> dict[str, dict]:
+    """Summary estimates with notes, intervals from replicates when given."""
+    out = {}
+    for key in fairness.SUMMARY_KEYS:
+        if key not in point:
+            continue
+        value = float(point[key])
+        low = high = None
+        if replicates is not None and key in replicates:
+            low, high = percentile_interval(replicates[key], confidence)
+        entry = estimate(value, low, high, _summary_note(key, value))
+        entry.setdefault("note", None)
+        out[key] = entry
+    return out
+
+
+class _Columns:
+    """Named (errors, comparisons) columns over units, for one bootstrap run."""
+
+    def __init__(self) -> None:
+        self.errors: list[np.ndarray] = []
+        self.comparisons: list[np.ndarray] = []
+        self.index: dict[tuple, int] = {}
+
+    def add(self, key: tuple, errors: np.ndarray, comparisons: np.ndarray) -> None:
+        self.index[key] = len(self.errors)
+        self.errors.append(errors)
+        self.comparisons.append(comparisons)
+
+
+def _coarse_histograms(groups, imp_within, gen_within) -> dict | None:
+    occupied = np.flatnonzero(np.sum(imp_within, axis=0) + np.sum(gen_within, axis=0))
+    if occupied.size == 0:
+        return None
+    lo, hi = int(occupied[0]), int(occupied[-1]) + 1
+    width = max(1, math.ceil((hi - lo) / COARSE_BINS))
+    n = math.ceil((hi - lo) / width)
+    edges = lo + width * np.arange(n + 1)
+
+    def coarse(h: np.ndarray) -> list[int]:
+        padded = np.zeros(n * width, dtype=np.int64)
+        padded[: hi - lo] = h[lo:hi]
+        return padded.reshape(n, width).sum(axis=1).tolist()
+
+    return {
+        "bin_edges": [float(e) for e in bin_edge(edges)],
+        "groups": [
+            {"group": g, "genuine": coarse(gen_within[i]), "impostor": coarse(imp_within[i])}
+            for i, g in enumerate(groups)
+        ],
+    }
+
+
+def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
+    """Thresholds, per-group and cross-group rates, summaries, EER, DET, histograms, intervals."""
+    groups, G = scores.groups, len(scores.groups)
+    warnings: list[str] = []
+    H = scores.impostor_hist
+    imp_within = H[np.arange(G), np.arange(G)]
+    within = scores.genuine_group_a == scores.genuine_group_b
+    gen_within = np.zeros((G, N_BINS), np.int64)
+    np.add.at(gen_within, (scores.genuine_group_a[within], scores.genuine_bins[within]), 1)
+    overall = np.triu(np.ones((G, G), dtype=bool))
+    all_imp = H[overall].sum(axis=0)
+    n_imp, n_gen = imp_within.sum(axis=1), gen_within.sum(axis=1)
+    n_cross = H.sum(axis=2)
+    tail = np.cumsum(H[..., ::-1], axis=2)[..., ::-1]  # matches at each bin, per group pair
+    head_gen = np.cumsum(gen_within, axis=1)
+    for g, name in enumerate(groups):
+        if n_gen[g] == 0:
+            warnings.append(f"group {name!r} has no genuine comparisons: no FNMR or EER for it")
+        if n_imp[g] == 0:
+            warnings.append(f"group {name!r} has no impostor comparisons: no FMR for it")
+
+    def fmr_at(a: int, b: int, k: int) -> float:
+        return tail[a, b, k] / n_cross[a, b] if k < N_BINS and n_cross[a, b] else (
+            0.0 if n_cross[a, b] else math.nan
+        )
+
+    def fnmr_at(g: int, k: int) -> float:
+        if not n_gen[g]:
+            return math.nan
+        return (head_gen[g, k - 1] if k > 0 else 0) / n_gen[g]
+
+    # Point estimates per target.
+    plan = []
+    for t in settings.targets:
+        supported = bool(all_imp.sum()) and metrics.supports(int(all_imp.sum()), t)
+        k = metrics.threshold_for_fmr(all_imp, t) if supported else None
+        if not supported:
+            warnings.append(
+                f"target FMR {t:g} is unsupported: {int(all_imp.sum())} impostor comparisons, "
+                f"the rule of three needs {metrics.required_pairs(t)}"
+            )
+        plan.append((t, supported, k))
+    eers = [
+        metrics.eer(imp_within[g], gen_within[g]) if n_imp[g] and n_gen[g] else (math.nan, -1)
+        for g in range(G)
+    ]
+
+    # Bootstrap replicates of every rate at the fixed thresholds.
+    reps: dict[tuple, np.ndarray] = {}
+    kset = sorted({k for _, s, k in plan if s} | {k for _, k in eers if k >= 0})
+    if settings.reps > 0 and scores.counter is None:
+        warnings.append("no identities in the input: intervals need identities, none given")
+    elif settings.reps > 0 and kset:
+        matches, comparisons = scores.counter(np.asarray(kset))
+        unit_group = scores.unit_group
+        U = len(unit_group)
+        gw_unit = scores.genuine_unit[within]
+        gw_bins = scores.genuine_bins[within]
+        gen_n = np.bincount(gw_unit, minlength=U)
+        cols = _Columns()
+        member = [unit_group == g for g in range(G)]
+        for ki, k in enumerate(kset):
+            gen_err = np.bincount(gw_unit[gw_bins < k], minlength=U)
+            for a in range(G):
+                cols.add(("fnmr", a, k), gen_err * member[a], gen_n * member[a])
+                for b in range(G):
+                    errors = matches[:, b, ki] * member[a]
+                    cols.add(("fmr", a, b, k), errors, comparisons[:, b] * member[a])
+        boot = bootstrap_rates(
+            unit_group, np.stack(cols.errors, 1), np.stack(cols.comparisons, 1),
+            settings.reps, settings.seed,
+        )
+        reps = {key: boot[:, i] for key, i in cols.index.items()}
+
+    def interval(key: tuple) -> tuple[float | None, float | None]:
+        if key not in reps:
+            return None, None
+        low, high = percentile_interval(reps[key], settings.confidence)
+        return float(low), float(high)
+
+    targets = []
+    for t, supported, k in plan:
+        entry = {
+            "target_fmr": t,
+            "threshold": float(bin_edge(k)) if supported else None,
+            "supported": supported,
+            "required_pairs": metrics.required_pairs(t),
+            "achieved_fmr": clean(all_imp[k:].sum() / all_imp.sum()) if supported else None,
+            "groups": [],
+            "cross_fmr": None,
+            "summaries": {},
+        }
+        if not supported:
+            targets.append(entry)
+            continue
+        for g, name in enumerate(groups):
+            g_supported = metrics.supports(int(n_imp[g]), t) if n_imp[g] else False
+            fmr = fmr_at(g, g, k) if g_supported else None
+            fnmr = fnmr_at(g, k)
+            kg = metrics.threshold_for_fmr(imp_within[g], t) if g_supported else None
+            acc = 1 - (fmr + fnmr) / 2 if fmr is not None else None
+            acc_ci = (None, None)
+            if fmr is not None and ("fmr", g, g, k) in reps:
+                acc_ci = percentile_interval(
+                    1 - (reps[("fmr", g, g, k)] + reps[("fnmr", g, k)]) / 2, settings.confidence
+                )
+            entry["groups"].append({
+                "group": name,
+                "supported": g_supported,
+                "fmr": estimate(fmr, *interval(("fmr", g, g, k)),
+                                note="fewer impostor comparisons than the rule of three needs"),
+                "fnmr": estimate(fnmr, *interval(("fnmr", g, k)), note="no genuine comparisons"),
+                "accuracy": estimate(acc, *acc_ci, note="needs both FMR and FNMR"),
+                "group_threshold": float(bin_edge(kg)) if kg is not None else None,
+                "fnmr_at_group_threshold": clean(fnmr_at(g, kg)) if kg is not None else None,
+                "impostor_pairs": int(n_imp[g]),
+                "genuine_pairs": int(n_gen[g]),
+            })
+        cross_ok = [[metrics.supports(int(n_cross[a, b]), t) if n_cross[a, b] else False
+                     for b in range(G)] for a in range(G)]
+        ci = [[interval(("fmr", a, b, k)) for b in range(G)] for a in range(G)]
+        entry["cross_fmr"] = {
+            "groups": list(groups),
+            "fmr": [[clean(fmr_at(a, b, k)) if cross_ok[a][b] else None for b in range(G)]
+                    for a in range(G)],
+            "low": [[clean(ci[a][b][0]) if cross_ok[a][b] else None for b in range(G)]
+                    for a in range(G)],
+            "high": [[clean(ci[a][b][1]) if cross_ok[a][b] else None for b in range(G)]
+                     for a in range(G)],
+            "impostor_pairs": n_cross.astype(int).tolist(),
+            "supported": cross_ok,
+        }
+        eligible = [g for g, row in enumerate(entry["groups"])
+                    if row["fmr"]["value"] is not None and row["fnmr"]["value"] is not None]
+        if len(eligible) < 2:
+            warnings.append(f"at FMR {t:g} fewer than two groups have both rates: no summaries")
+            targets.append(entry)
+            continue
+        frame = GroupFrame(
+            [groups[g] for g in eligible],
+            {
+                "fmr": [fmr_at(g, g, k) for g in eligible],
+                "fnmr": [fnmr_at(g, k) for g in eligible],
+            },
+        )
+        fm, fn = frame.values("fmr"), frame.values("fnmr")
+        point = fairness.summaries(fm, fn, 1 - (fm + fn) / 2, settings.alpha)
+        rep_summ = None
+        if reps:
+            rf = np.stack([reps[("fmr", g, g, k)] for g in eligible], axis=1)
+            rn = np.stack([reps[("fnmr", g, k)] for g in eligible], axis=1)
+            rep_summ = fairness.summaries(rf, rn, 1 - (rf + rn) / 2, settings.alpha)
+        entry["summaries"] = summary_estimates(point, rep_summ, settings.confidence)
+        for value in entry["summaries"].values():
+            if value["note"]:
+                warnings.append(f"at FMR {t:g}: {value['note']}")
+        targets.append(entry)
+
+    per_group, det = [], []
+    for g, name in enumerate(groups):
+        value, k = eers[g]
+        low = high = None
+        if k >= 0 and ("fmr", g, g, k) in reps:
+            low, high = percentile_interval(
+                (reps[("fmr", g, g, k)] + reps[("fnmr", g, k)]) / 2, settings.confidence
+            )
+        per_group.append({
+            "group": name,
+            "eer": estimate(value, low, high, note="needs genuine and impostor comparisons"),
+            "eer_threshold": float(bin_edge(k)) if k >= 0 else None,
+        })
+        if n_imp[g] and n_gen[g]:
+            ks, fmr, fnmr = metrics.det_points(imp_within[g], gen_within[g])
+            det.append({
+                "group": name,
+                "threshold": [float(x) for x in bin_edge(ks)],
+                "fmr": fmr.tolist(),
+                "fnmr": fnmr.tolist(),
+            })
+    sections = {
+        "groups": list(groups),
+        "targets": targets,
+        "per_group": per_group,
+        "det": det,
+        "histograms": _coarse_histograms(groups, imp_within, gen_within),
+        "pairs": {
+            "genuine": int(len(scores.genuine_bins)),
+            "impostor": int(all_imp.sum()),
+            "groups": {
+                name: {"genuine_pairs": int(n_gen[g]), "impostor_pairs": int(n_imp[g])}
+                for g, name in enumerate(groups)
+            },
+        },
+    }
+    return EngineResult(sections, warnings)
+
+
+def analyse_rates(
+    groups: Sequence[str],
+    fmr: np.ndarray | None,
+    fnmr: np.ndarray | None,
+    accuracy: np.ndarray | None,
+    settings: AuditSettings,
+    target_fmr: float | None = None,
+) -> dict:
+    """One ``targets`` entry from given per-group rates (no intervals: no identities)."""
+    G = len(groups)
+    summ = fairness.summaries(fmr, fnmr, accuracy, settings.alpha)
+    acc = accuracy
+    if acc is None and fmr is not None and fnmr is not None:
+        acc = 1 - (np.asarray(fmr) + np.asarray(fnmr)) / 2
+        summ.update(fairness.summaries(None, None, acc, settings.alpha))
+    rows = []
+    for g in range(G):
+        rows.append({
+            "group": groups[g],
+            "supported": True,
+            "fmr": estimate(None if fmr is None else fmr[g], note="not in the rates table"),
+            "fnmr": estimate(None if fnmr is None else fnmr[g], note="not in the rates table"),
+            "accuracy": estimate(None if acc is None else acc[g], note="not in the rates table"),
+            "group_threshold": None,
+            "fnmr_at_group_threshold": None,
+            "impostor_pairs": None,
+            "genuine_pairs": None,
+        })
+    return {
+        "target_fmr": target_fmr,
+        "threshold": None,
+        "supported": True,
+        "required_pairs": metrics.required_pairs(target_fmr) if target_fmr else None,
+        "achieved_fmr": None,
+        "groups": rows,
+        "cross_fmr": None,
+        "summaries": summary_estimates(summ, None, settings.confidence),
+    }

@@ -142,6 +142,7 @@ def _view(r: Mapping[str, Any]) -> dict[str, Any]:
         "fairness_notes": _fairness_notes(targets, prov.get("alpha")),
         "det_figure": _det_figure(r.get("det"), primary),
         "heatmap_figures": _heatmap_figures(targets),
+        "cross_table": _cross_table(primary),
         "score_figure": _score_figure(r.get("histograms"), primary),
     }
 
@@ -474,6 +475,31 @@ def _heatmap_figures(targets: Sequence[Mapping[str, Any]]) -> list[dict[str, str
             }
         )
     return figures
+
+
+def _cross_table(t: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    cross = (t or {}).get("cross_fmr")
+    if not cross or not t or t.get("target_fmr") is None:
+        return None
+    labels = [str(g) for g in cross.get("groups") or []]
+    low, high = cross.get("low"), cross.get("high")
+
+    def cell(i: int, j: int) -> str:
+        return _estimate(
+            {
+                "value": cross["fmr"][i][j],
+                "low": low[i][j] if low else None,
+                "high": high[i][j] if high else None,
+            }
+        )
+
+    rows = [_row([a] + [cell(i, j) for j in range(len(labels))]) for i, a in enumerate(labels)]
+    return _table(
+        f"Cross-group FMR [95% CI] at target FMR {_target(t['target_fmr'])} "
+        "(row: group whose identities are resampled)",
+        ["Group", *labels],
+        rows,
+    )
 
 
 def _score_figure(

@@ -53,6 +53,13 @@ def _to_data_uri(fig: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def _log_floor(smallest: float) -> float:
+    """Lower axis limit: the decade below the smallest positive rate, kept within [1e-10, 1e-2]."""
+    if smallest >= 1.0:
+        return 1e-4
+    return float(np.clip(10.0 ** np.floor(np.log10(smallest)), 1e-10, 1e-2))
+
+
 def det_plot(
     curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     operating_points: Mapping[str, tuple[float, float]] | None = None,
@@ -65,14 +72,15 @@ def det_plot(
     a group label to its ``(fmr, fnmr)`` at the global threshold, drawn as a filled marker.
     """
     fig, ax = plt.subplots(figsize=(6.4, 5.2))
-    lo = 1.0
+    lo_x = lo_y = 1.0
     for i, (label, (fmr, fnmr)) in enumerate(curves.items()):
         x = np.asarray(fmr, dtype=float)
         y = np.asarray(fnmr, dtype=float)
         keep = (x > 0) & (y > 0)
         style = group_style(i)
         if keep.any():
-            lo = min(lo, float(x[keep].min()), float(y[keep].min()))
+            lo_x = min(lo_x, float(x[keep].min()))
+            lo_y = min(lo_y, float(y[keep].min()))
         ax.plot(
             x[keep],
             y[keep],
@@ -98,9 +106,8 @@ def det_plot(
                 )
     ax.set_xscale("log")
     ax.set_yscale("log")
-    floor = 10.0 ** np.floor(np.log10(lo)) if lo < 1.0 else 1e-4
-    ax.set_xlim(floor, 1.0)
-    ax.set_ylim(floor, 1.0)
+    ax.set_xlim(_log_floor(lo_x), 1.0)
+    ax.set_ylim(_log_floor(lo_y), 1.0)
     ax.set_xlabel("False match rate (FMR)")
     ax.set_ylabel("False non-match rate (FNMR)")
     ax.set_title(title)

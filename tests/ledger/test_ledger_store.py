@@ -1,0 +1,176 @@
+import multiprocessing
+import os
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from faceaudit.home import Home
+from faceaudit.ledger import ACTIONS, Ledger, LedgerError, LedgerEventError
+from faceaudit.ledger.canonical import GENESIS_HASH, canonical, event_hash
+
+
+@pytest.fixture
+def home(tmp_path):
+    return Home(tmp_path / "home")
+
+
+def test_append_returns_the_stored_chained_event(home):
+    led = Ledger(home)
+    first = led.append("alice", "enrol", legal_basis="consent", backend_id="dlib-resnet:1",
+                       result={"subject_id": "s1", "templates": 2})
+    second = led.append("alice", "identify", purpose="theft", case="C-1", threshold=0.62,
+                        result={"result_id": "r1", "candidates": 3})
+    assert first["seq"] == 1 and second["seq"] == 2
+    assert first["prev_hash"] == GENESIS_HASH
+    assert second["prev_hash"] == first["hash"]
+    assert second["hash"] == event_hash(second)
+    assert datetime.fromisoformat(second["time"]).tzinfo is not None
+    lines = home.ledger_path.read_bytes().splitlines()
+    assert lines == [canonical(first), canonical(second)]
+    assert list(led.events()) == [first, second]
+    assert led.verify().ok and led.verify().n_events == 2
+
+
+def test_empty_ledger_verifies_and_has_no_events(home):
+    led = Ledger(home)
+    assert list(led.events()) == []
+    report = led.verify()
+    assert report.ok and report.n_events == 0
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"embedding": [0.1] * 128},
+        {"faces": [{"embedding": [float(i) for i in range(17)]}]},
+        {"image": b"\x89PNG"},
+        {"embedding": np.zeros(128, dtype=np.float32)},
+        {"photo": "A" * 5000},
+        {1: "non-string key"},
+    ],
+)
+def test_biometric_or_bulky_results_are_refused(home, result):
+    led = Ledger(home)
+    with pytest.raises(LedgerEventError):
+        led.append("alice", "enrol", result=result)
+    assert not home.ledger_path.exists() or home.ledger_path.read_bytes() == b""
+
+
+def test_numpy_counts_are_stored_as_plain_numbers(home):
+    event = Ledger(home).append("a", "identify", purpose="p", case="c",
+                                result={"candidates": np.int64(3), "score": np.float32(0.5)})
+    assert event["result"] == {"candidates": 3, "score": 0.5}
+    assert type(event["result"]["candidates"]) is int
+
+
+@pytest.mark.parametrize(
+    ("actor", "action", "extra"),
+    [
+        ("alice", "delete_everything", {}),
+        ("", "enrol", {}),
+        ("alice", "verify", {"threshold": float("nan")}),
+        ("alice", "verify", {"purpose": 3}),
+    ],
+)
+def test_invalid_events_are_refused(home, actor, action, extra):
+    with pytest.raises(LedgerEventError):
+        Ledger(home).append(actor, action, **extra)
+
+
+def test_every_documented_action_is_accepted(home):
+    led = Ledger(home)
+    for action in sorted(ACTIONS - {"checkpoint"}):
+        led.append("a", action)
+    assert led.verify().ok
+
+
+def test_events_filters_by_time_and_recent_reads_backwards(home):
+    led = Ledger(home)
+    for i in range(5):
+        led.append("a", "identify", purpose="p", case="c", result={"i": i})
+    now = datetime.now(UTC)
+    assert len(list(led.events(now - timedelta(minutes=5), now + timedelta(minutes=5)))) == 5
+    assert list(led.events(now + timedelta(minutes=1))) == []
+    assert list(led.events(end=now - timedelta(minutes=1))) == []
+    naive = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=5)
+    assert len(list(led.events(naive))) == 5
+    assert [e["seq"] for e in led.recent(now - timedelta(minutes=5))] == [5, 4, 3, 2, 1]
+    assert list(led.recent(now + timedelta(minutes=1))) == []
+
+
+def test_torn_final_line_is_ignored_then_set_aside_by_the_next_append(home):
+    led = Ledger(home)
+    for _ in range(3):
+        led.append("a", "enrol")
+    with open(home.ledger_path, "ab") as fh:
+        fh.write(b'{"action":"enrol","actor":"b","ca')  # killed mid-write
+    report = led.verify()
+    assert report.ok and report.n_events == 3 and report.torn_tail_bytes > 0
+    assert len(list(led.events())) == 3
+    event = led.append("a", "enrol")
+    assert event["seq"] == 4
+    assert led.verify().ok and led.verify().torn_tail_bytes == 0
+    assert b'"actor":"b","ca' in bytes.fromhex(
+        __import__("json").loads(led.torn_path.read_text().splitlines()[0])["bytes"]
+    )
+
+
+def test_a_removed_newline_is_tampering_not_a_torn_write(home):
+    led = Ledger(home)
+    for _ in range(3):
+        led.append("a", "enrol")
+    data = home.ledger_path.read_bytes()
+    home.ledger_path.write_bytes(data[:-1])
+    report = led.verify()
+    assert not report.ok and report.first_bad_seq == 3
+    with pytest.raises(LedgerError, match="head witness"):
+        led.append("a", "enrol")
+    assert home.ledger_path.read_bytes() == data[:-1]
+
+
+def test_deleting_the_head_witness_is_detected(home):
+    led = Ledger(home)
+    for _ in range(3):
+        led.append("a", "enrol")
+    led.head_path.unlink()
+    report = led.verify()
+    assert not report.ok and "head witness" in report.reason
+
+
+def _append_many(root: str, actor: str, n: int) -> None:
+    led = Ledger(Home(__import__("pathlib").Path(root)))
+    for i in range(n):
+        led.append(actor, "enrol", result={"i": i})
+
+
+def test_concurrent_appenders_from_four_processes_keep_one_chain(home):
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_append_many, args=(str(home.root), f"p{k}", 40))
+             for k in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    led = Ledger(home)
+    report = led.verify()
+    assert report.ok and report.n_events == 160
+    seen = {(e["actor"], e["result"]["i"]) for e in led.events()}
+    assert seen == {(f"p{k}", i) for k in range(4) for i in range(40)}
+
+
+def test_sigkilled_appender_leaves_a_verifiable_ledger(home):
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(3):
+        proc = ctx.Process(target=_append_many, args=(str(home.root), f"k{round_}", 10_000))
+        proc.start()
+        time.sleep(0.3)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join()
+        led = Ledger(home)
+        assert led.verify().ok
+        led.append("survivor", "enrol")
+        assert led.verify().ok

@@ -1,0 +1,85 @@
+"""Fixtures for gallery and deployment tests: a calibration, an audited home, real faces."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from faceaudit.calibration import Calibration
+from faceaudit.deployment import Deployment
+from faceaudit.home import Home
+from faceaudit.ledger import Ledger
+from faceaudit.policy import register_audit
+
+BACKEND = "dlib-resnet:1"
+
+
+def make_calibration(backend_id: str = BACKEND) -> Calibration:
+    """A monotone score→FMR curve shaped like dlib-resnet's (cosine 0.82 ≈ FMR 1e-3)."""
+    return Calibration(
+        backend_id=backend_id,
+        threshold=np.array([0.0, 0.5, 0.7, 0.78, 0.82, 0.86, 0.9, 1.0]),
+        fmr=np.array([1.0, 0.3, 0.03, 0.01, 1e-3, 1e-4, 1e-5, 1e-7]),
+        n_impostor=100_000_000,
+        source="tests",
+    )
+
+
+def passing_report(backend_id: str = BACKEND, fmr: float = 0.001) -> dict:
+    """A minimal faceaudit.audit/1 report that passes the default bias gate."""
+    return {
+        "schema": "faceaudit.audit/1",
+        "provenance": {"backend_id": backend_id, "created_at": datetime.now(UTC).isoformat()},
+        "groups": [],
+        "targets": [
+            {
+                "target_fmr": fmr,
+                "supported": True,
+                "groups": [],
+                "summaries": {"fmr_ratio": {"value": 1.2}, "fnmr_ratio": {"value": 1.1}},
+            }
+        ],
+    }
+
+
+def register_passing_audit(home: Home, backend_id: str = BACKEND) -> None:
+    """Register a passing audit of ``backend_id`` with ``home``."""
+    path = home.ensure().root / "incoming-report.json"
+    path.write_text(json.dumps(passing_report(backend_id)))
+    register_audit(home, Ledger(home), path, actor="auditor")
+    path.unlink()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    """An empty deployment home."""
+    return Home(tmp_path / "home").ensure()
+
+
+@pytest.fixture
+def audited_home(home: Home) -> Home:
+    """A deployment home with a passing audit of dlib-resnet:1 registered."""
+    register_passing_audit(home)
+    return home
+
+
+@pytest.fixture
+def calibration() -> Calibration:
+    """The test calibration of dlib-resnet:1."""
+    return make_calibration()
+
+
+@pytest.fixture
+def deployment(audited_home: Home, calibration: Calibration) -> Deployment:
+    """A deployment on the real dlib-resnet embedder with the test calibration."""
+    return Deployment(audited_home, calibration=calibration)
+
+
+@pytest.fixture(scope="session")
+def mdtf(faces_small: Path) -> Path:
+    """Three people, two photos each: 1/2, 3/4, 5/6."""
+    return faces_small / "mdtf-cc-by-2.0"

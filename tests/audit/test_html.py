@@ -75,10 +75,10 @@ def make_report(groups: tuple[str, ...] = ("female", "male"), *, rates_only: boo
         targets.append(
             {
                 "target_fmr": t,
-                "threshold": thr,
+                "threshold": thr if t >= 1e-3 else None,
                 "supported": t >= 1e-3,
                 "required_pairs": math.ceil(3 / t),
-                "achieved_fmr": t * 0.97,
+                "achieved_fmr": t * 0.97 if t >= 1e-3 else None,
                 "groups": per,
                 "cross_fmr": None
                 if cross is None
@@ -91,7 +91,9 @@ def make_report(groups: tuple[str, ...] = ("female", "male"), *, rates_only: boo
                     "supported": [[True] * len(groups)] * len(groups),
                 },
                 "summaries": {
-                    "fmr_ratio": _est(max(fmrs) / min(fmrs)) if fmrs else _est(None, note="none"),
+                    "fmr_ratio": _est(max(fmrs) / min(fmrs))
+                    if fmrs
+                    else _est(None, note="no group supports this target"),
                     "fnmr_ratio": _est(1.0),
                     "inequity": _est(1.7),
                     "fdr": _est(0.98, 0.01),
@@ -291,9 +293,19 @@ def test_tables_have_headers_and_the_report_numbers(tmp_path: Path) -> None:
     fmr = report["targets"][1]["groups"][0]["fmr"]
     assert f"{fmr['value']:.3g} [{fmr['low']:.3g}, {fmr['high']:.3g}]" in text
     assert "UNSUPPORTED" in _section(text, "thresholds")
+    assert "not estimated (no group supports this target)" in _section(text, "fairness")
     assert "10 images (3 identities) lack a label for sex" in text
     summary = _section(text, "summary")
     assert "At FMR 1e-3" in summary and "(female)" in summary and "(male)" in summary
+
+
+def test_many_intersectional_groups(tmp_path: Path) -> None:
+    groups = tuple(f"{s}|{r}" for s in ("female", "male") for r in ("african", "asian", "white"))
+    path = write_html(make_report(groups), tmp_path)
+    page = _parse(path)
+    assert len([t for t, _ in page.tags if t == "img"]) == 4
+    text = path.read_text(encoding="utf-8")
+    assert all(g in _section(text, "groups") for g in groups)
 
 
 def test_passing_gate_and_no_gate(tmp_path: Path) -> None:

@@ -3,34 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from service_harness import Service, make_keys, serve
+from service_harness import Service, fake_calibration, make_keys, serve
 
+from faceaudit.deployment import Deployment
 from faceaudit.home import Home
 from faceaudit.service import ServiceSettings
+
+# Generous limits for tests that make many calls with one key.
+ROOMY = ServiceSettings(rate_per_minute=100_000, burst=10_000)
+
+
+def _start(stack: ExitStack, home: Home, settings: ServiceSettings | None) -> Service:
+    home.ensure()
+    tokens = make_keys(home)
+    deployment = Deployment(home, calibration=fake_calibration())
+    return Service(stack.enter_context(serve(home, settings, deployment)), home, tokens)
 
 
 @pytest.fixture
 def service_factory(tmp_path: Path) -> Iterator[Callable[..., Service]]:
-    """Start services on demand (each on its own home unless given one)."""
-    stack: list = []
-
-    def start(settings: ServiceSettings | None = None, home: Home | None = None) -> Service:
-        home = home or Home(tmp_path / f"home{len(stack)}").ensure()
-        tokens = make_keys(home)
-        ctx = serve(home, settings)
-        url = ctx.__enter__()
-        stack.append(ctx)
-        return Service(url, home, tokens)
-
-    yield start
-    for ctx in reversed(stack):
-        ctx.__exit__(None, None, None)
+    """Start services on demand, each on a fresh home, stopped after the test."""
+    with ExitStack() as stack:
+        count = iter(range(1000))
+        yield lambda settings=None: _start(stack, Home(tmp_path / f"home{next(count)}"), settings)
 
 
 @pytest.fixture
 def service(service_factory: Callable[..., Service]) -> Service:
     """A running service with default settings and one key per role."""
     return service_factory()
+
+
+@pytest.fixture(scope="module")
+def roomy_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One service for a whole test module, with rate limits out of the way."""
+    with ExitStack() as stack:
+        yield _start(stack, Home(tmp_path_factory.mktemp("roomy")), ROOMY)

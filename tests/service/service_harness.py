@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -11,9 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import uvicorn
 
+from faceaudit.calibration import Calibration
+from faceaudit.deployment import Deployment
 from faceaudit.home import Home
 from faceaudit.service import ServiceSettings, create_app
 from faceaudit.service.keys import KeyStore, Role
@@ -29,9 +33,10 @@ def faces_small() -> Path:
 
 
 @contextmanager
-def serve(home: Home, settings: ServiceSettings | None = None) -> Iterator[str]:
+def serve(home: Home, settings: ServiceSettings | None = None,
+          deployment: Deployment | None = None) -> Iterator[str]:
     """Run the service for ``home`` in a thread; yield its base URL; stop it afterwards."""
-    app = create_app(home, settings)
+    app = create_app(home, settings, deployment=deployment)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -72,3 +77,46 @@ def make_keys(home: Home) -> dict[Role, str]:
     """Create one key per role, actor ``<role>-1``."""
     store = KeyStore(home)
     return {role: store.create(role.value, f"{role.value}-1")[1] for role in Role}
+
+
+def register_passing_audit(home: Home, backend_id: str, actor: str = "auditor-1") -> dict:
+    """Register a minimal audit report for ``backend_id`` that passes the default bias gate."""
+    from datetime import UTC, datetime
+
+    from faceaudit.ledger import Ledger
+    from faceaudit.policy import load_policy, register_audit
+
+    target = load_policy(home).fmr_target
+    ratio = {"value": 1.1, "low": 1.0, "high": 1.3}
+    report = {
+        "schema": "faceaudit.audit/1",
+        "provenance": {"backend_id": backend_id,
+                       "created_at": datetime.now(UTC).isoformat(timespec="seconds")},
+        "groups": ["a", "b"],
+        "primary_target": target,
+        "targets": [{
+            "target_fmr": target,
+            "supported": True,
+            "groups": [{"group": "a", "supported": True}, {"group": "b", "supported": True}],
+            "summaries": {"fmr_ratio": ratio, "fnmr_ratio": ratio},
+        }],
+        "gate": {"passed": True, "rules": []},
+    }
+    path = home.root / "minimal-report.json"
+    path.write_text(json.dumps(report), encoding="utf-8")
+    return register_audit(home, Ledger(home), path, actor)
+
+
+def fake_calibration(backend_id: str = "dlib-resnet:1") -> Calibration:
+    """A monotone score→FMR curve with cosine 0.92 at FMR 1e-3 (above the mdtf impostors).
+
+    The service tests check the service, not the threshold; this keeps them independent of
+    whether a calibration file ships with the package.
+    """
+    return Calibration(
+        backend_id=backend_id,
+        threshold=np.array([0.0, 0.6, 0.8, 0.88, 0.92, 0.94, 0.96, 1.0]),
+        fmr=np.array([1.0, 0.3, 0.03, 0.01, 1e-3, 1e-4, 1e-5, 1e-7]),
+        n_impostor=100_000_000,
+        source="tests",
+    )

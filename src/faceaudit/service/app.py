@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import FastAPI
 
 from faceaudit import __version__
@@ -11,8 +13,20 @@ from faceaudit.service.jobs import AuditJobs
 from faceaudit.service.keys import KeyStore
 from faceaudit.service.limits import BodySizeLimitMiddleware, RateLimiter
 from faceaudit.service.problems import install_problem_handlers
-from faceaudit.service.routes import health
+from faceaudit.service.routes import (
+    auditor,
+    health,
+    identify,
+    ledger,
+    reports,
+    reviews,
+    subjects,
+    verify,
+)
 from faceaudit.service.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from faceaudit.deployment import Deployment
 
 DESCRIPTION = """\
 faceaudit's REST service: the same core as the CLI (every call passes through the deployment
@@ -23,8 +37,14 @@ matrix.
 """
 
 
-def create_app(home: Home, settings: ServiceSettings | None = None) -> FastAPI:
-    """Build the service for ``home`` (created if missing) with ``settings`` (defaults if None)."""
+def create_app(
+    home: Home, settings: ServiceSettings | None = None, *, deployment: Deployment | None = None
+) -> FastAPI:
+    """Build the service for ``home`` (created if missing) with ``settings`` (defaults if None).
+
+    ``deployment`` is the core every operation goes through; by default
+    ``Deployment(home)``, created on first use (pass one to choose its embedder or calibration).
+    """
     settings = settings or ServiceSettings()
     home.ensure()
     context = ServiceContext(
@@ -33,11 +53,13 @@ def create_app(home: Home, settings: ServiceSettings | None = None) -> FastAPI:
         keys=KeyStore(home),
         limiter=RateLimiter(settings.rate_per_minute, settings.burst),
         jobs=AuditJobs(home, workers=settings.audit_workers),
+        _deployment=deployment,
     )
     app = FastAPI(title="faceaudit", version=__version__, description=DESCRIPTION,
                   docs_url="/docs", redoc_url=None)
     app.state.context = context
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
-    app.include_router(health.router)
+    for module in (health, verify, identify, subjects, reviews, ledger, reports, auditor):
+        app.include_router(module.router)
     return app

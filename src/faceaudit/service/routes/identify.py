@@ -19,14 +19,15 @@ def identify(
     key: Annotated[ApiKey, Depends(require(Role.OPERATOR))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
     image: Annotated[UploadFile, File(description="The probe image (never stored).")],
-    purpose: Annotated[str, Form(min_length=1, description="Why this search is made.")],
-    case: Annotated[str, Form(min_length=1, description="The case id it belongs to.")],
+    purpose: Annotated[str | None, Form(description="Why this search is made.")] = None,
+    case: Annotated[str | None, Form(description="The case id it belongs to.")] = None,
     top: Annotated[int, Form(ge=1, le=100, description="Candidates per face, at most.")] = 10,
 ) -> dict[str, Any]:
     """Search the gallery for every face in ``image``.
 
     Each candidate carries its score and the FMR that score corresponds to; results are leads
-    that require human review (``POST /v1/reviews``).
+    that require human review (``POST /v1/reviews``). Whether purpose and case are required
+    is the policy's call (a refusal is logged).
     """
     return ctx.deployment.identify(
         actor=key.actor, image=read_upload(image), purpose=purpose, case=case, top=top

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from faceaudit.service.auth import require
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
-from faceaudit.service.problems import PayloadError
 from faceaudit.service.uploads import read_upload
 
 router = APIRouter(prefix="/v1", tags=["verify"])
@@ -29,8 +28,6 @@ def verify(
 
     Returns the score, the threshold at the policy's target FMR, and whether it is a match.
     """
-    if (image_b is None) == (subject_id is None):
-        raise PayloadError("give exactly one of image_b or subject_id")
     return ctx.deployment.verify(
         actor=key.actor,
         image_a=read_upload(image_a),

@@ -1,0 +1,144 @@
+"""Enrol, identify, review, verify and erase over real HTTP with real images and the real model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from conftest import ROOMY
+from service_harness import (
+    Service,
+    faces_small,
+    fake_calibration,
+    make_keys,
+    register_passing_audit,
+    serve,
+)
+
+from faceaudit.deployment import Deployment
+from faceaudit.home import Home
+from faceaudit.ledger import Ledger
+from faceaudit.service.keys import Role
+
+BACKEND = "dlib-resnet:1"
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """A service whose backend has a registered, passing audit."""
+    home = Home(tmp_path_factory.mktemp("deployed")).ensure()
+    register_passing_audit(home, BACKEND)
+    deployment = Deployment(home, calibration=fake_calibration())
+    with ExitStack() as stack:
+        tokens = make_keys(home)
+        yield Service(stack.enter_context(serve(home, ROOMY, deployment)), home, tokens)
+
+
+def _image(name: str) -> bytes:
+    return (faces_small() / "mdtf-cc-by-2.0" / name).read_bytes()
+
+
+def _enrol(service: Service, subject: str, image: str) -> dict:
+    with service.client(Role.ENROLLER) as client:
+        response = client.post(
+            "/v1/subjects",
+            data={"subject_id": subject, "basis": "consent", "evidence": f"form-{subject}"},
+            files=[("images", (image, _image(image), "image/png"))],
+        )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_enrol_identify_review_verify_erase(deployed: Service) -> None:
+    for subject, image in (("p1", "1.png"), ("p2", "3.png"), ("p3", "5.png")):
+        assert _enrol(deployed, subject, image)["templates"] == 1
+
+    with deployed.client(Role.OPERATOR) as client:
+        response = client.post(
+            "/v1/identify", data={"purpose": "test", "case": "c-1", "top": "3"},
+            files={"image": ("2.png", _image("2.png"), "image/png")},
+        )
+        assert response.status_code == 200, response.text
+        found = response.json()
+        assert found["requires_review"] is True
+        assert len(found["faces"]) == 1
+        candidates = found["faces"][0]["candidates"]
+        assert candidates[0]["subject_id"] == "p1" and candidates[0]["rank"] == 1
+
+        same = client.post("/v1/verify", data={"purpose": "test"}, files={
+            "image_a": ("1.png", _image("1.png"), "image/png"),
+            "image_b": ("2.png", _image("2.png"), "image/png")})
+        other = client.post("/v1/verify", data={"purpose": "test"}, files={
+            "image_a": ("1.png", _image("1.png"), "image/png"),
+            "image_b": ("3.png", _image("3.png"), "image/png")})
+        subject = client.post("/v1/verify", data={"purpose": "test", "subject_id": "p2"},
+                              files={"image_a": ("4.png", _image("4.png"), "image/png")})
+    assert same.status_code == other.status_code == subject.status_code == 200, same.text
+    assert same.json()["match"] is True and other.json()["match"] is False
+    assert subject.json()["match"] is True
+    assert same.json()["score"] > other.json()["score"]
+
+    with deployed.client(Role.REVIEWER) as client:
+        review = client.post("/v1/reviews", json={"result_id": found["result_id"],
+                                                  "decision": "confirm", "note": "same person"})
+        again = client.post("/v1/reviews", json={"result_id": found["result_id"],
+                                                 "decision": "reject"})
+    assert review.status_code == 201, review.text
+    assert again.status_code == 409
+    assert again.json()["type"].endswith("/already-reviewed")
+
+    with deployed.client(Role.ADMIN) as client:
+        erased = client.delete("/v1/subjects/p3")
+        missing = client.delete("/v1/subjects/p3")
+    assert erased.status_code == 200 and erased.json()["templates"] == 1
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+
+    actors = {(e["action"], e["actor"]) for e in Ledger(deployed.home).events()}
+    assert {("enrol", "enroller-1"), ("identify", "operator-1"), ("verify", "operator-1"),
+            ("review", "reviewer-1"), ("erase", "admin-1")} <= actors
+
+    with deployed.client(Role.AUDITOR) as client:
+        page = client.get("/v1/ledger", params={"limit": 2})
+        rest = client.get("/v1/ledger", params={"after": page.json()["next_after"],
+                                                "limit": 1000})
+        check = client.get("/v1/ledger/verify").json()
+        oversight = client.get("/v1/reports/oversight").json()
+    seqs = [e["seq"] for e in page.json()["events"] + rest.json()["events"]]
+    assert seqs == list(range(1, check["n_events"] + 1))
+    assert rest.json()["next_after"] is None
+    assert check["ok"] is True
+    assert oversight["reviews"]["confirmed"] == 1
+    assert oversight["searches_by_actor"][0]["actor"] == "operator-1"
+
+
+def test_policy_refusal_is_403_problem_and_logged(deployed: Service) -> None:
+    with deployed.client(Role.OPERATOR) as client:
+        response = client.post("/v1/identify", data={"purpose": "test"},
+                               files={"image": ("2.png", _image("2.png"), "image/png")})
+    assert response.status_code == 403
+    body = response.json()
+    assert body["type"] == "https://faceaudit.dev/problems/policy-refused"
+    assert body["rule"]
+    last = list(Ledger(deployed.home).events())[-1]
+    assert (last["action"], last["actor"]) == ("refused", "operator-1")
+
+
+def test_identify_is_refused_without_an_audit(service: Service) -> None:
+    with service.client(Role.OPERATOR) as client:
+        response = client.post("/v1/identify", data={"purpose": "p", "case": "c"},
+                               files={"image": ("2.png", _image("2.png"), "image/png")})
+    assert response.status_code == 403
+    assert response.json()["rule"] == "no-audit"
+
+
+def test_empty_ledger_oversight_and_bad_period(service: Service, tmp_path: Path) -> None:
+    with service.client(Role.AUDITOR) as client:
+        empty = client.get("/v1/ledger")
+        bad = client.get("/v1/reports/oversight",
+                         params={"from": "2030-01-01T00:00:00Z", "to": "2020-01-01T00:00:00Z"})
+    assert empty.status_code == 200 and empty.json() == {"events": [], "next_after": None}
+    assert bad.status_code == 422
+    assert bad.headers["content-type"] == "application/problem+json"

@@ -328,6 +328,31 @@ def test_rates_only_report_says_what_is_not_available(tmp_path: Path) -> None:
     assert "<img" not in text
 
 
+def test_accuracy_only_rates_summarise_ser_and_std(tmp_path: Path) -> None:
+    """RFW Table 1 ArcFace row (Wang et al. 2019) as given: only accuracy per group."""
+    report = make_report(("Caucasian", "Indian", "Asian", "African"), rates_only=True)
+    accuracy = {"Caucasian": 0.9215, "Indian": 0.88, "Asian": 0.8398, "African": 0.8493}
+    target = report["targets"][0]
+    report["targets"] = [target]
+    target.update(target_fmr=None, threshold=None, cross_fmr=None)
+    for g in target["groups"]:
+        g.update(
+            supported=True,
+            fmr=_est(None, note="not in the rates table"),
+            fnmr=_est(None, note="not in the rates table"),
+            accuracy={"value": accuracy[g["group"]], "low": None, "high": None},
+        )
+    target["summaries"] = {
+        "ser": {"value": 2.04, "low": None, "high": None, "note": None},
+        "std": {"value": 3.19, "low": None, "high": None, "note": None},
+    }
+    text = write_html(report, tmp_path).read_text(encoding="utf-8")
+    summary = _section(text, "summary")
+    assert "accuracy ranges from 0.8398 (Asian) to 0.9215 (Caucasian)" in summary
+    assert "SER 2.04" in summary and "STD 3.19" in summary
+    assert "not available for this input" in _section(text, "thresholds")
+
+
 def test_bare_report_renders_every_section_as_unavailable(tmp_path: Path) -> None:
     page = _parse(write_html({"schema": SCHEMA}, tmp_path))
     assert page.headings[1:] == list(HEADINGS)

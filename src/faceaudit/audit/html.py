@@ -253,6 +253,15 @@ def _summary(t: Mapping[str, Any] | None) -> list[str]:
             f"{where}, {name} ranges from {_num(lo[1])} ({lo[0]}) to {_num(hi[1])} ({hi[0]}):"
             f" ratio {_estimate(summaries.get(f'{key}_ratio'))}."
         )
+    accuracy = _supported_values(t, "accuracy")
+    if not sentences and len(accuracy) >= 2:
+        lo = min(accuracy, key=lambda kv: kv[1])
+        hi = max(accuracy, key=lambda kv: kv[1])
+        sentences.append(
+            f"{where}, accuracy ranges from {_num(lo[1], '.4f')} ({lo[0]}) to "
+            f"{_num(hi[1], '.4f')} ({hi[0]}): SER {_estimate(summaries.get('ser'))}, "
+            f"STD {_estimate(summaries.get('std'))} percentage points."
+        )
     return sentences
 
 

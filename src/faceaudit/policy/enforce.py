@@ -137,7 +137,7 @@ def register_audit(home: Home, ledger: Ledger, report_path: Path, actor: str) ->
 def install_policy(home: Home, ledger: Ledger, policy_file: Path, actor: str) -> Policy:
     """Validate ``policy_file``, install it as ``home.policy_path`` and log ``policy_change``
     with the SHA-256 of the old and new files. Raises :class:`PolicyError` if invalid."""
-    policy, data = read_policy_file(policy_file)
+    _, data = read_policy_file(policy_file)
     home.ensure()
     target = home.policy_path
     previous = policy_digest(target.read_bytes()) if target.exists() else None
@@ -149,4 +149,4 @@ def install_policy(home: Home, ledger: Ledger, policy_file: Path, actor: str) ->
         "policy_change",
         result={"sha256": policy_digest(data), "previous_sha256": previous},
     )
-    return policy
+    return load_policy(home)

@@ -1,0 +1,64 @@
+from pathlib import Path
+
+import pytest
+
+from faceaudit.policy import DEFAULT_POLICY, PolicyError, load_policy, parse_policy
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "policy.toml"
+
+
+def test_absent_policy_file_gives_the_documented_default(home):
+    policy = load_policy(home)
+    assert policy is DEFAULT_POLICY
+    assert policy.fmr_target == 0.001 and policy.max_candidates == 10
+    assert policy.required_fields["identify"] == ("purpose", "case")
+    assert policy.rate_limits["identify"].max_events == 100
+    assert policy.bias_gate.max_fmr_ratio == 2.0
+
+
+def test_example_policy_parses():
+    policy = parse_policy(EXAMPLE.read_bytes(), source=str(EXAMPLE))
+    assert "identify" in policy.allowed_operations
+    assert policy.bias_gate.required_groups
+    assert policy.to_dict()["source"] == str(EXAMPLE)
+
+
+def test_keys_left_out_take_default_values():
+    policy = parse_policy(b"max_candidates = 3\n[bias_gate]\nmax_fmr_ratio = 4.0\n", source="t")
+    assert policy.max_candidates == 3
+    assert policy.bias_gate.max_fmr_ratio == 4.0
+    assert policy.bias_gate.max_fnmr_ratio == DEFAULT_POLICY.bias_gate.max_fnmr_ratio
+    assert policy.rate_limits == DEFAULT_POLICY.rate_limits
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (b"max_candidate = 3", "unknown policy key"),
+        (b"[bias_gate]\nmax_ratio = 3", "bias_gate.max_ratio"),
+        (b"[bias_gate]\nexclude_groups = ['x']", "unknown policy key"),
+        (b"max_candidates = '10'", "must be an integer"),
+        (b"max_candidates = 0", "outside"),
+        (b"fmr_target = 1.5", "outside"),
+        (b"fmr_target = true", "must be a number"),
+        (b"allowed_operations = ['identify', 'surveil']", "unknown operation"),
+        (b"allowed_operations = 'identify'", "list of operation"),
+        (b"[required_fields]\nidentify = ['purpose', 'ethnicity']", "required_fields.identify"),
+        (b"[rate_limits.identify]\nmax_events = 5", "needs both"),
+        (b"[rate_limits.identify]\nmax_events = 5\nwindow_hours = -1", "outside"),
+        (b"[bias_gate]\nmax_fmr_ratio = 0.5", "outside"),
+        (b"[bias_gate]\nrequired_groups = 'female'", "list of group names"),
+        (b"this is = not toml [", "not valid TOML"),
+        (b"\xff\xfe", "not valid TOML"),
+    ],
+)
+def test_invalid_policies_raise_typed_errors(text, message):
+    with pytest.raises(PolicyError, match=message):
+        parse_policy(text, source="bad.toml")
+
+
+def test_installed_invalid_policy_is_an_error_not_the_default(home):
+    home.ensure()
+    home.policy_path.write_text("max_candidates = -1\n")
+    with pytest.raises(PolicyError):
+        load_policy(home)

@@ -141,8 +141,10 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
             warnings.append(f"group {name!r} has no impostor comparisons: no FMR for it")
 
     def fmr_at(a: int, b: int, k: int) -> float:
-        return tail[a, b, k] / n_cross[a, b] if k < N_BINS and n_cross[a, b] else (
-            0.0 if n_cross[a, b] else math.nan
+        return (
+            tail[a, b, k] / n_cross[a, b]
+            if k < N_BINS and n_cross[a, b]
+            else (0.0 if n_cross[a, b] else math.nan)
         )
 
     def fnmr_at(g: int, k: int) -> float:
@@ -188,8 +190,11 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
                     errors = matches[:, b, ki] * member[a]
                     cols.add(("fmr", a, b, k), errors, comparisons[:, b] * member[a])
         boot = bootstrap_rates(
-            unit_group, np.stack(cols.errors, 1), np.stack(cols.comparisons, 1),
-            settings.reps, settings.seed,
+            unit_group,
+            np.stack(cols.errors, 1),
+            np.stack(cols.comparisons, 1),
+            settings.reps,
+            settings.seed,
         )
         reps = {key: boot[:, i] for key, i in cols.index.items()}
 
@@ -225,34 +230,50 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
                 acc_ci = percentile_interval(
                     1 - (reps[("fmr", g, g, k)] + reps[("fnmr", g, k)]) / 2, settings.confidence
                 )
-            entry["groups"].append({
-                "group": name,
-                "supported": g_supported,
-                "fmr": estimate(fmr, *interval(("fmr", g, g, k)),
-                                note="fewer impostor comparisons than the rule of three needs"),
-                "fnmr": estimate(fnmr, *interval(("fnmr", g, k)), note="no genuine comparisons"),
-                "accuracy": estimate(acc, *acc_ci, note="needs both FMR and FNMR"),
-                "group_threshold": float(bin_edge(kg)) if kg is not None else None,
-                "fnmr_at_group_threshold": clean(fnmr_at(g, kg)) if kg is not None else None,
-                "impostor_pairs": int(n_imp[g]),
-                "genuine_pairs": int(n_gen[g]),
-            })
-        cross_ok = [[metrics.supports(int(n_cross[a, b]), t) if n_cross[a, b] else False
-                     for b in range(G)] for a in range(G)]
+            entry["groups"].append(
+                {
+                    "group": name,
+                    "supported": g_supported,
+                    "fmr": estimate(
+                        fmr,
+                        *interval(("fmr", g, g, k)),
+                        note="fewer impostor comparisons than the rule of three needs",
+                    ),
+                    "fnmr": estimate(
+                        fnmr, *interval(("fnmr", g, k)), note="no genuine comparisons"
+                    ),
+                    "accuracy": estimate(acc, *acc_ci, note="needs both FMR and FNMR"),
+                    "group_threshold": float(bin_edge(kg)) if kg is not None else None,
+                    "fnmr_at_group_threshold": clean(fnmr_at(g, kg)) if kg is not None else None,
+                    "impostor_pairs": int(n_imp[g]),
+                    "genuine_pairs": int(n_gen[g]),
+                }
+            )
+        cross_ok = [
+            [metrics.supports(int(n_cross[a, b]), t) if n_cross[a, b] else False for b in range(G)]
+            for a in range(G)
+        ]
         ci = [[interval(("fmr", a, b, k)) for b in range(G)] for a in range(G)]
         entry["cross_fmr"] = {
             "groups": list(groups),
-            "fmr": [[clean(fmr_at(a, b, k)) if cross_ok[a][b] else None for b in range(G)]
-                    for a in range(G)],
-            "low": [[clean(ci[a][b][0]) if cross_ok[a][b] else None for b in range(G)]
-                    for a in range(G)],
-            "high": [[clean(ci[a][b][1]) if cross_ok[a][b] else None for b in range(G)]
-                     for a in range(G)],
+            "fmr": [
+                [clean(fmr_at(a, b, k)) if cross_ok[a][b] else None for b in range(G)]
+                for a in range(G)
+            ],
+            "low": [
+                [clean(ci[a][b][0]) if cross_ok[a][b] else None for b in range(G)] for a in range(G)
+            ],
+            "high": [
+                [clean(ci[a][b][1]) if cross_ok[a][b] else None for b in range(G)] for a in range(G)
+            ],
             "impostor_pairs": n_cross.astype(int).tolist(),
             "supported": cross_ok,
         }
-        eligible = [g for g, row in enumerate(entry["groups"])
-                    if row["fmr"]["value"] is not None and row["fnmr"]["value"] is not None]
+        eligible = [
+            g
+            for g, row in enumerate(entry["groups"])
+            if row["fmr"]["value"] is not None and row["fnmr"]["value"] is not None
+        ]
         if len(eligible) < 2:
             warnings.append(f"at FMR {t:g} fewer than two groups have both rates: no summaries")
             targets.append(entry)
@@ -285,19 +306,23 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
             low, high = percentile_interval(
                 (reps[("fmr", g, g, k)] + reps[("fnmr", g, k)]) / 2, settings.confidence
             )
-        per_group.append({
-            "group": name,
-            "eer": estimate(value, low, high, note="needs genuine and impostor comparisons"),
-            "eer_threshold": float(bin_edge(k)) if k >= 0 else None,
-        })
+        per_group.append(
+            {
+                "group": name,
+                "eer": estimate(value, low, high, note="needs genuine and impostor comparisons"),
+                "eer_threshold": float(bin_edge(k)) if k >= 0 else None,
+            }
+        )
         if n_imp[g] and n_gen[g]:
             ks, fmr, fnmr = metrics.det_points(imp_within[g], gen_within[g])
-            det.append({
-                "group": name,
-                "threshold": [float(x) for x in bin_edge(ks)],
-                "fmr": fmr.tolist(),
-                "fnmr": fnmr.tolist(),
-            })
+            det.append(
+                {
+                    "group": name,
+                    "threshold": [float(x) for x in bin_edge(ks)],
+                    "fmr": fmr.tolist(),
+                    "fnmr": fnmr.tolist(),
+                }
+            )
     sections = {
         "groups": list(groups),
         "targets": targets,
@@ -333,17 +358,21 @@ def analyse_rates(
         summ.update(fairness.summaries(None, None, acc, settings.alpha))
     rows = []
     for g in range(G):
-        rows.append({
-            "group": groups[g],
-            "supported": True,
-            "fmr": estimate(None if fmr is None else fmr[g], note="not in the rates table"),
-            "fnmr": estimate(None if fnmr is None else fnmr[g], note="not in the rates table"),
-            "accuracy": estimate(None if acc is None else acc[g], note="not in the rates table"),
-            "group_threshold": None,
-            "fnmr_at_group_threshold": None,
-            "impostor_pairs": None,
-            "genuine_pairs": None,
-        })
+        rows.append(
+            {
+                "group": groups[g],
+                "supported": True,
+                "fmr": estimate(None if fmr is None else fmr[g], note="not in the rates table"),
+                "fnmr": estimate(None if fnmr is None else fnmr[g], note="not in the rates table"),
+                "accuracy": estimate(
+                    None if acc is None else acc[g], note="not in the rates table"
+                ),
+                "group_threshold": None,
+                "fnmr_at_group_threshold": None,
+                "impostor_pairs": None,
+                "genuine_pairs": None,
+            }
+        )
     return {
         "target_fmr": target_fmr,
         "threshold": None,

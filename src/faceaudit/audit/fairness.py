@@ -58,9 +58,7 @@ def inequity_rate(fmr: np.ndarray, fnmr: np.ndarray, alpha: float = 0.5) -> np.n
         return max_min_ratio(fmr) ** a * max_min_ratio(fnmr) ** (1 - a)
 
 
-def fairness_discrepancy_rate(
-    fmr: np.ndarray, fnmr: np.ndarray, alpha: float = 0.5
-) -> np.ndarray:
+def fairness_discrepancy_rate(fmr: np.ndarray, fnmr: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     """FDR = 1 − (α·max|ΔFMR| + (1 − α)·max|ΔFNMR|) (de Freitas Pereira & Marcel 2021)."""
     a = _alpha(alpha)
     return 1.0 - (a * max_min_difference(fmr) + (1 - a) * max_min_difference(fnmr))

@@ -52,6 +52,8 @@ class GroupFrame:
     def ratio(self, metric: str) -> float:
         """max / min over groups (``inf`` if the minimum is 0); fairlearn's ratio() inverted."""
         low = self.group_min(metric)
-        return float("inf") if low == 0 and self.group_max(metric) > 0 else (
-            self.group_max(metric) / low if low else float("nan")
+        return (
+            float("inf")
+            if low == 0 and self.group_max(metric) > 0
+            else (self.group_max(metric) / low if low else float("nan"))
         )

@@ -113,9 +113,7 @@ class TemplateScores:
         self.chunk_of = np.empty(len(emb), dtype=np.intp)
         for c, (start, stop, _) in enumerate(self.chunks):
             self.chunk_of[start:stop] = c
-        self.blocks = [
-            (a, b) for a in range(len(self.chunks)) for b in range(a, len(self.chunks))
-        ]
+        self.blocks = [(a, b) for a in range(len(self.chunks)) for b in range(a, len(self.chunks))]
         self.triu = np.triu(np.ones((block, block), dtype=bool), 1)
         unit_key = self.identity.astype(np.int64) * n_groups + self.group
         units, self.unit_of = np.unique(unit_key, return_inverse=True)
@@ -319,8 +317,15 @@ def score_table(
     if subject_a is None or subject_b is None:
         gen_unit = np.full(int(gen.sum()), -1, dtype=np.intp)
         return ScoreSet(
-            list(groups), hist, np.asarray(scores)[gen], bins[gen], ga, gb, gen_unit,
-            np.empty(0, np.intp), None,
+            list(groups),
+            hist,
+            np.asarray(scores)[gen],
+            bins[gen],
+            ga,
+            gb,
+            gen_unit,
+            np.empty(0, np.intp),
+            None,
         )
     keys = np.concatenate([subject_a * G + group_a, subject_b * G + group_b]).astype(np.int64)
     units, inverse = np.unique(keys, return_inverse=True)
@@ -340,6 +345,13 @@ def score_table(
         return matches, comparisons
 
     return ScoreSet(
-        list(groups), hist, np.asarray(scores)[gen], bins[gen], ga, gb, unit_a[gen],
-        (units % G).astype(np.intp), counter,
+        list(groups),
+        hist,
+        np.asarray(scores)[gen],
+        bins[gen],
+        ga,
+        gb,
+        unit_a[gen],
+        (units % G).astype(np.intp),
+        counter,
     )

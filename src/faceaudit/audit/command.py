@@ -1,0 +1,241 @@
+"""``faceaudit audit``: the Typer command (registered by faceaudit.cli as ``audit``).
+
+Exit codes: 0 audit written, 2 bad input (one-line error), 3 a ``--fail-if`` rule failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from faceaudit.audit import inputs
+from faceaudit.audit.engine import AuditSettings
+from faceaudit.audit.gate import parse_rule
+from faceaudit.audit.report import write_report
+from faceaudit.audit.run import audit_embeddings, audit_rates, audit_scores
+from faceaudit.errors import FaceAuditError
+
+EXIT_BAD_INPUT = 2
+EXIT_GATE = 3
+
+
+def _floats(text: str, what: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise inputs.AuditInputError(
+            f"{what}: expected comma-separated numbers, got {text!r}"
+        ) from None
+    if not values or not all(0 < v < 1 for v in values):
+        raise inputs.AuditInputError(f"{what}: each value must lie strictly between 0 and 1")
+    return values
+
+
+@contextlib.contextmanager
+def _progress(console: Console) -> Iterator:
+    bars = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    with bars:
+
+        def factory(description: str, total: int):
+            task = bars.add_task(description, total=total)
+            return lambda n: bars.advance(task, n)
+
+        yield factory
+
+
+def _fmt(est: dict) -> str:
+    if est["value"] is None:
+        return "n/a"
+    text = f"{est['value']:.3g}"
+    if est["low"] is not None:
+        text += f" [{est['low']:.3g}, {est['high']:.3g}]"
+    return text
+
+
+def headline(report: dict, console: Console) -> None:
+    """Print per-group FMR/FNMR at the primary target with intervals, summaries and the gate."""
+    primary = report["primary_target"]
+    entry = next((t for t in report["targets"] if t["target_fmr"] == primary), None)
+    if entry is None:
+        return
+    label = f"FMR {primary:g}" if primary else "given rates"
+    thr = f" (threshold {entry['threshold']:.4f})" if entry["threshold"] is not None else ""
+    table = Table(title=f"faceaudit audit at {label}{thr}")
+    for col in ("group", "FMR [95% CI]", "FNMR [95% CI]"):
+        table.add_column(col)
+    for g in entry["groups"]:
+        table.add_row(g["group"], _fmt(g["fmr"]), _fmt(g["fnmr"]))
+    console.print(table)
+    for key in ("fmr_ratio", "fnmr_ratio", "ser", "std"):
+        if key in entry["summaries"]:
+            console.print(f"{key}: {_fmt(entry['summaries'][key])}")
+    if not entry["supported"]:
+        console.print(f"target FMR {primary:g} is not supported by these data")
+    for rule in report["gate"]["rules"]:
+        value = "n/a" if rule["value"] is None else f"{rule['value']:.3g}"
+        console.print(f"gate {rule['expression']}: {rule['status'].upper()} (value {value})")
+
+
+def audit_command(
+    data: Annotated[
+        Path | None, typer.Argument(help="Dataset folder: one sub-folder of images per identity.")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for report.json/.html and CSVs.")
+    ] = Path("audit-report"),
+    attributes: Annotated[
+        Path | None,
+        typer.Option(help="CSV/Parquet with an 'identity' or 'image' column and attributes."),
+    ] = None,
+    embeddings: Annotated[
+        Path | None, typer.Option(help="Embeddings Parquet (as written by 'faceaudit embed').")
+    ] = None,
+    scores: Annotated[
+        Path | None,
+        typer.Option(help="Scores: score, genuine, group_a, group_b[, subject_a, subject_b]."),
+    ] = None,
+    rates: Annotated[
+        Path | None, typer.Option(help="Rates table: group, fmr, fnmr and/or accuracy.")
+    ] = None,
+    lfw: Annotated[
+        Path | None, typer.Option(help="LFW folder; labels from ../lfw-meta beside it.")
+    ] = None,
+    by: Annotated[str, typer.Option(help="Attribute(s) to group by, e.g. sex or sex,race.")] = "",
+    fmr: Annotated[str, typer.Option(help="Target FMRs, comma-separated.")] = "1e-2,1e-3,1e-4",
+    bootstrap: Annotated[
+        int, typer.Option(min=0, help="Bootstrap replicates (identities resampled); 0 = none.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    alpha: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Weight of FMR vs FNMR in the summaries.")
+    ] = 0.5,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Scoring threads (default: up to 4).")
+    ] = None,
+    fail_if: Annotated[
+        list[str] | None,
+        typer.Option("--fail-if", help="Gate rule, e.g. 'fmr_ratio>2' or 'fnmr_ratio>1.5@1e-2'."),
+    ] = None,
+) -> None:
+    """Audit demographic differentials in face recognition error rates (NIST IR 8280 style)."""
+    console = Console(stderr=False)
+    errors = Console(stderr=True)
+    try:
+        report = _run(
+            data,
+            out,
+            attributes,
+            embeddings,
+            scores,
+            rates,
+            lfw,
+            by,
+            fmr,
+            bootstrap,
+            seed,
+            alpha,
+            workers,
+            fail_if or [],
+            console,
+        )
+    except FaceAuditError as exc:
+        errors.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    headline(report, console)
+    console.print(f"report written to {out / 'report.json'} and {out / 'report.html'}")
+    if not report["gate"]["passed"]:
+        raise typer.Exit(EXIT_GATE)
+
+
+def _run(
+    data,
+    out,
+    attributes,
+    embeddings,
+    scores,
+    rates,
+    lfw,
+    by,
+    fmr,
+    bootstrap,
+    seed,
+    alpha,
+    workers,
+    fail_if,
+    console,
+) -> dict:
+    given = [
+        n
+        for n, v in (
+            ("DATA", data),
+            ("--embeddings", embeddings),
+            ("--scores", scores),
+            ("--rates", rates),
+            ("--lfw", lfw),
+        )
+        if v is not None
+    ]
+    if len(given) != 1:
+        raise inputs.AuditInputError(
+            "give exactly one input: DATA, --embeddings, --scores, --rates or --lfw"
+            + (f" (got {', '.join(given)})" if given else "")
+        )
+    settings = AuditSettings(targets=_floats(fmr, "--fmr"), reps=bootstrap, seed=seed, alpha=alpha)
+    rules = [parse_rule(r) for r in fail_if]
+    groups_by = [b.strip() for b in by.split(",") if b.strip()]
+    if scores is not None:
+        report = audit_scores(
+            inputs.read_scores(scores), settings, input_path=str(scores), rules=rules
+        )
+    elif rates is not None:
+        report = audit_rates(inputs.read_rates(rates), settings, input_path=str(rates), rules=rules)
+    else:
+        if lfw is not None:
+            attrs, attrs_path = inputs.read_lfw_attributes(lfw), str(inputs.lfw_meta(lfw))
+        elif attributes is None:
+            raise inputs.AuditInputError("--attributes is required with DATA or --embeddings")
+        else:
+            attrs, attrs_path = inputs.read_attributes(attributes), str(attributes)
+        if not groups_by:
+            raise inputs.AuditInputError("choose the grouping attribute(s) with --by, e.g. sex")
+        with _progress(console) as progress:
+            if embeddings is not None:
+                emb, kind, source = inputs.read_embeddings(embeddings), "embeddings", embeddings
+            else:
+                from faceaudit.batch import embed_dataset
+
+                source = lfw if lfw is not None else data
+                kind = "lfw" if lfw is not None else "dataset"
+                emb = inputs.embeddings_from_table(embed_dataset(Path(source)), str(source))
+            report = audit_embeddings(
+                emb,
+                attrs,
+                groups_by,
+                settings,
+                input_kind=kind,
+                input_path=str(source),
+                attributes_path=attrs_path,
+                rules=rules,
+                workers=workers,
+                progress=progress,
+            )
+    write_report(report, out)
+    return report
+
+
+if __name__ == "__main__":
+    typer.run(audit_command)

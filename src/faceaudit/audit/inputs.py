@@ -1,0 +1,329 @@
+"""Readers for the audit's inputs: attribute files, LFW with its labels, pair lists, embeddings
+Parquet, scores tables and rates tables. Every malformed input raises :class:`AuditInputError`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from faceaudit.errors import InputDataError
+
+GROUP_SEPARATOR = "|"
+
+
+class AuditInputError(InputDataError):
+    """An audit input (attributes, scores, rates, embeddings, LFW) is missing or malformed."""
+
+    code = "audit-input-error"
+
+
+def read_table(path: Path) -> pa.Table:
+    """A CSV (``.csv``/``.tsv``) or Parquet file as an Arrow table."""
+    path = Path(path)
+    if not path.is_file():
+        raise AuditInputError(f"{path}: no such file")
+    try:
+        if path.suffix.lower() == ".parquet":
+            return pq.read_table(path)
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+        return pcsv.read_csv(path, parse_options=pcsv.ParseOptions(delimiter=delimiter))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise AuditInputError(f"{path}: not a readable table ({exc})") from None
+
+
+def _require(table: pa.Table, columns: Sequence[str], path: Path | str) -> None:
+    missing = [c for c in columns if c not in table.column_names]
+    if missing:
+        raise AuditInputError(f"{path}: missing column(s) {', '.join(missing)}")
+
+
+def _strings(column: pa.ChunkedArray) -> list[str | None]:
+    values = column.cast(pa.string()).to_pylist()
+    return [v.strip() if v is not None and v.strip() else None for v in values]
+
+
+@dataclass
+class Attributes:
+    """Attribute labels keyed by identity or by image (relative path or file name)."""
+
+    key: str  # "identity" or "image"
+    labels: dict[str, dict[str, str | None]]
+    names: list[str]
+
+    def lookup(self, path: str, identity: str) -> dict[str, str | None]:
+        """The labels of one image (empty dict when the image/identity is not listed)."""
+        if self.key == "identity":
+            return self.labels.get(identity, {})
+        return self.labels.get(path) or self.labels.get(Path(path).name, {})
+
+
+def read_attributes(path: Path) -> Attributes:
+    """An attributes CSV/Parquet with an ``identity`` or ``image`` column and label columns."""
+    table = read_table(path)
+    key = next((k for k in ("identity", "image") if k in table.column_names), None)
+    if key is None:
+        raise AuditInputError(f"{path}: needs an 'identity' or an 'image' column")
+    names = [c for c in table.column_names if c != key]
+    if not names:
+        raise AuditInputError(f"{path}: no attribute columns beside {key!r}")
+    keys = _strings(table.column(key))
+    columns = {n: _strings(table.column(n)) for n in names}
+    labels = {}
+    for i, k in enumerate(keys):
+        if k is None:
+            raise AuditInputError(f"{path}: row {i + 2} has an empty {key!r}")
+        labels[k] = {n: columns[n][i] for n in names}
+    return Attributes(key, labels, names)
+
+
+@dataclass
+class Grouping:
+    """Group of every template: codes (-1 = a label is missing), group names, missing counts."""
+
+    codes: np.ndarray
+    names: list[str]
+    missing: dict[str, int]
+
+
+def group_templates(
+    paths: Sequence[str], identities: Sequence[str], attributes: Attributes, by: Sequence[str]
+) -> Grouping:
+    """Combine the ``by`` attributes of every template into one group label."""
+    unknown = [b for b in by if b not in attributes.names]
+    if unknown:
+        raise AuditInputError(
+            f"no attribute {', '.join(map(repr, unknown))}; the attributes file has "
+            f"{', '.join(attributes.names)}"
+        )
+    missing = dict.fromkeys(by, 0)
+    labels: list[str | None] = []
+    for path, identity in zip(paths, identities, strict=True):
+        row = attributes.lookup(path, identity)
+        values = [row.get(b) for b in by]
+        for b, v in zip(by, values, strict=True):
+            missing[b] += v is None
+        labels.append(None if None in values else GROUP_SEPARATOR.join(values))
+    names = sorted({x for x in labels if x is not None})
+    index = {n: i for i, n in enumerate(names)}
+    codes = np.array([index[x] if x is not None else -1 for x in labels], dtype=np.intp)
+    return Grouping(codes, names, missing)
+
+
+def lfw_meta(lfw: Path) -> Path:
+    """The ``lfw-meta`` folder beside an LFW folder."""
+    return Path(lfw).resolve().parent / "lfw-meta"
+
+
+def read_lfw_attributes(lfw: Path) -> Attributes:
+    """``sex`` (from the gender name lists, per image) and ``race`` (per identity) for LFW.
+
+    Images in both or neither name list get no ``sex``; identities absent from the race JSON
+    get no ``race``; mixed labels (``"african,caucasian"``) are kept as written.
+    """
+    meta = lfw_meta(lfw)
+    female, male = meta / "female_names.txt", meta / "male_names.txt"
+    race_file = meta / "race_uscsail.json"
+    for f in (female, male, race_file):
+        if not f.is_file():
+            raise AuditInputError(f"LFW labels not found: {f} (expected beside {lfw})")
+    sex: dict[str, str | None] = {}
+    for label, f in (("female", female), ("male", male)):
+        for line in f.read_text().split():
+            sex[line] = None if line in sex else label
+    try:
+        race = json.loads(race_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise AuditInputError(f"{race_file}: not JSON ({exc})") from None
+    labels = {}
+    for person in sorted(p for p in Path(lfw).iterdir() if p.is_dir()):
+        for image in sorted(person.iterdir()):
+            labels[f"{person.name}/{image.name}"] = {
+                "sex": sex.get(image.name),
+                "race": race.get(person.name),
+            }
+    if not labels:
+        raise AuditInputError(f"{lfw}: no images in identity sub-folders")
+    return Attributes("image", labels, ["sex", "race"])
+
+
+def read_pairs_txt(path: Path) -> list[tuple[str, int, str, int]]:
+    """An LFW-style pair list: ``name n1 n2`` (genuine) or ``name1 n1 name2 n2`` (impostor).
+
+    A first line of one or two integers (folds, pairs per fold) is skipped. Returns
+    ``(name_a, number_a, name_b, number_b)`` tuples.
+    """
+    pairs = []
+    for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
+        parts = line.split()
+        if not parts or (lineno == 1 and all(p.isdigit() for p in parts)):
+            continue
+        try:
+            if len(parts) == 3:
+                pairs.append((parts[0], int(parts[1]), parts[0], int(parts[2])))
+            elif len(parts) == 4:
+                pairs.append((parts[0], int(parts[1]), parts[2], int(parts[3])))
+            else:
+                raise ValueError
+        except ValueError:
+            raise AuditInputError(f"{path}:{lineno}: not a pair line: {line!r}") from None
+    if not pairs:
+        raise AuditInputError(f"{path}: no pairs")
+    return pairs
+
+
+@dataclass
+class Embeddings:
+    """Templates read from an embeddings Parquet: paths, identities, (N, d) unit rows."""
+
+    paths: list[str]
+    identities: list[str]
+    matrix: np.ndarray
+    backend_id: str | None
+    no_face: int
+
+
+def embeddings_from_table(table: pa.Table, source: str) -> Embeddings:
+    """Templates from an Arrow table with ``path``, ``identity`` and ``embedding`` columns."""
+    _require(table, ["path", "identity", "embedding"], source)
+    if "face_index" in table.column_names:  # one template per image: its primary face
+        table = table.filter(pc.equal(table.column("face_index"), 0))
+    if table.num_rows == 0:
+        raise AuditInputError(f"{source}: no embeddings")
+    column = table.column("embedding").combine_chunks()
+    try:
+        flat = pc.list_flatten(column).to_numpy(zero_copy_only=False)
+        matrix = flat.astype(np.float32).reshape(table.num_rows, -1)
+    except (ValueError, pa.ArrowInvalid):
+        raise AuditInputError(f"{source}: 'embedding' must be equal-length float lists") from None
+    if not np.all(np.isfinite(matrix)) or np.any(np.linalg.norm(matrix, axis=1) == 0):
+        raise AuditInputError(f"{source}: embeddings must be finite and non-zero")
+    meta = (table.schema.metadata or {}).get(b"faceaudit")
+    info = json.loads(meta) if meta else {}
+    return Embeddings(
+        paths=_strings(table.column("path")),
+        identities=_strings(table.column("identity")),
+        matrix=matrix,
+        backend_id=info.get("backend_id"),
+        no_face=len(info.get("no_face", [])) if isinstance(info.get("no_face"), list) else 0,
+    )
+
+
+def read_embeddings(path: Path) -> Embeddings:
+    """An embeddings Parquet as written by ``faceaudit embed``."""
+    return embeddings_from_table(read_table(path), str(path))
+
+
+@dataclass
+class ScoresTable:
+    """One row per comparison: score, genuine flag, groups and (optional) subjects."""
+
+    score: np.ndarray
+    genuine: np.ndarray
+    group_a: list[str]
+    group_b: list[str]
+    subject_a: list[str] | None
+    subject_b: list[str] | None
+
+
+_TRUE = {"true", "1", "yes", "t", "y", "genuine"}
+_FALSE = {"false", "0", "no", "f", "n", "impostor"}
+
+
+def read_scores(path: Path) -> ScoresTable:
+    """A scores table: ``score``, ``genuine``, ``group_a``, ``group_b`` and optionally
+    ``subject_a``, ``subject_b`` (needed for identity-bootstrap intervals)."""
+    table = read_table(path)
+    _require(table, ["score", "genuine", "group_a", "group_b"], path)
+    if table.num_rows == 0:
+        raise AuditInputError(f"{path}: no rows")
+    try:
+        score = table.column("score").cast(pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise AuditInputError(f"{path}: 'score' must be numeric") from None
+    if np.isnan(score).any() or not np.isfinite(score).all():
+        raise AuditInputError(f"{path}: 'score' has empty or non-finite values")
+    flags = [str(v).strip().lower() for v in table.column("genuine").to_pylist()]
+    bad = [f for f in flags if f not in _TRUE | _FALSE]
+    if bad:
+        raise AuditInputError(f"{path}: 'genuine' must be true/false, not {bad[0]!r}")
+    genuine = np.array([f in _TRUE for f in flags])
+    ga, gb = _strings(table.column("group_a")), _strings(table.column("group_b"))
+    if None in ga or None in gb:
+        raise AuditInputError(f"{path}: empty group_a/group_b values")
+    subjects = all(c in table.column_names for c in ("subject_a", "subject_b"))
+    sa = _strings(table.column("subject_a")) if subjects else None
+    sb = _strings(table.column("subject_b")) if subjects else None
+    if subjects and (None in sa or None in sb):
+        raise AuditInputError(f"{path}: empty subject_a/subject_b values")
+    return ScoresTable(score, genuine, ga, gb, sa, sb)
+
+
+@dataclass
+class RatesTable:
+    """Per-group rates: FMR/FNMR fractions and/or accuracy fractions, per target."""
+
+    target_fmrs: list[float | None]
+    groups: list[list[str]]
+    fmr: list[np.ndarray | None]
+    fnmr: list[np.ndarray | None]
+    accuracy: list[np.ndarray | None]
+
+
+def _floats(table: pa.Table, name: str, path: Path) -> np.ndarray | None:
+    if name not in table.column_names:
+        return None
+    try:
+        values = table.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise AuditInputError(f"{path}: {name!r} must be numeric") from None
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise AuditInputError(f"{path}: {name!r} must hold finite non-negative numbers")
+    return values
+
+
+def read_rates(path: Path) -> RatesTable:
+    """A rates table: ``group`` and ``fmr``+``fnmr`` and/or ``accuracy`` [, ``target_fmr``].
+
+    Accuracy is read as a percentage when any value exceeds 1 (RFW tables), else as a fraction.
+    """
+    table = read_table(path)
+    _require(table, ["group"], path)
+    fmr, fnmr = _floats(table, "fmr", path), _floats(table, "fnmr", path)
+    acc = _floats(table, "accuracy", path)
+    if (fmr is None) != (fnmr is None) or (fmr is None and acc is None):
+        raise AuditInputError(f"{path}: needs 'fmr' and 'fnmr' columns, or 'accuracy'")
+    for name, v in (("fmr", fmr), ("fnmr", fnmr)):
+        if v is not None and (v > 1).any():
+            raise AuditInputError(f"{path}: {name!r} values are fractions in [0, 1]")
+    if acc is not None and (acc > 1).any():
+        acc = acc / 100.0
+    if acc is not None and (acc > 1).any():
+        raise AuditInputError(f"{path}: 'accuracy' above 100 %")
+    groups = _strings(table.column("group"))
+    if None in groups:
+        raise AuditInputError(f"{path}: empty 'group' values")
+    targets_col = _floats(table, "target_fmr", path)
+    keys = [None] * len(groups) if targets_col is None else [float(t) for t in targets_col]
+    out = RatesTable([], [], [], [], [])
+    for key in dict.fromkeys(keys):
+        rows = [i for i, k in enumerate(keys) if k == key]
+        names = [groups[i] for i in rows]
+        if len(set(names)) != len(names):
+            raise AuditInputError(f"{path}: a group appears twice for the same target")
+        if len(names) < 2:
+            raise AuditInputError(f"{path}: fairness summaries need at least two groups")
+        out.target_fmrs.append(key)
+        out.groups.append(names)
+        out.fmr.append(None if fmr is None else fmr[rows])
+        out.fnmr.append(None if fnmr is None else fnmr[rows])
+        out.accuracy.append(None if acc is None else acc[rows])
+    return out

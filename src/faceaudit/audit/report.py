@@ -1,0 +1,183 @@
+"""Assemble ``report.json`` (schema ``faceaudit.audit/1``, docs/report-schema.md) and write it
+with its CSV tables and ``report.html`` into an output folder."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from faceaudit import __version__
+from faceaudit.audit.engine import AuditSettings
+from faceaudit.audit.gate import GateRule, evaluate
+from faceaudit.errors import InputDataError
+
+SCHEMA = "faceaudit.audit/1"
+
+
+def provenance(
+    settings: AuditSettings,
+    *,
+    input_kind: str,
+    input_path: str,
+    protocol: str,
+    attributes: str | None = None,
+    by: list[str] | None = None,
+    backend_id: str | None = None,
+    bin_width: float | None = None,
+    duration_s: float = 0.0,
+) -> dict:
+    """The report's ``provenance`` section."""
+    return {
+        "faceaudit_version": __version__,
+        "backend_id": backend_id,
+        "input_kind": input_kind,
+        "input": input_path,
+        "attributes": attributes,
+        "by": list(by or []),
+        "protocol": protocol,
+        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "seed": settings.seed,
+        "bootstrap_reps": settings.reps,
+        "bootstrap_unit": "identity",
+        "confidence": settings.confidence,
+        "alpha": settings.alpha,
+        "target_fmrs": [float(t) for t in settings.targets],
+        "score_bin_width": bin_width,
+        "duration_s": round(duration_s, 3),
+    }
+
+
+def primary_target(targets: list[dict]) -> float | None:
+    """The middle target (1e-3 of the default 1e-2, 1e-3, 1e-4)."""
+    return targets[len(targets) // 2]["target_fmr"] if targets else None
+
+
+def build_report(
+    sections: dict, prov: dict, data: dict, warnings: list[str], rules: list[GateRule]
+) -> dict:
+    """The full report dict: sections from the engine plus provenance, data, gate, warnings."""
+    report = {
+        "schema": SCHEMA,
+        "provenance": prov,
+        "data": data,
+        "groups": sections["groups"],
+        "targets": sections["targets"],
+        "primary_target": primary_target(sections["targets"]),
+        "per_group": sections.get("per_group", []),
+        "det": sections.get("det"),
+        "histograms": sections.get("histograms"),
+        "gate": {"passed": True, "rules": []},
+        "warnings": list(dict.fromkeys(warnings)),
+    }
+    report["gate"] = evaluate(report, rules)
+    return report
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def write_tables(report: dict, out_dir: Path) -> list[Path]:
+    """``thresholds.csv``, ``per_group.csv``, ``cross_fmr.csv`` and ``summaries.csv``."""
+    paths = [
+        out_dir / n for n in ("thresholds.csv", "per_group.csv", "cross_fmr.csv", "summaries.csv")
+    ]
+    targets = report["targets"]
+    _write_csv(
+        paths[0],
+        ["target_fmr", "threshold", "supported", "required_pairs", "achieved_fmr"],
+        [
+            [
+                t["target_fmr"],
+                t["threshold"],
+                t["supported"],
+                t["required_pairs"],
+                t["achieved_fmr"],
+            ]
+            for t in targets
+        ],
+    )
+    rows = []
+    for t in targets:
+        for g in t["groups"]:
+            rows.append(
+                [t["target_fmr"], g["group"], g["supported"]]
+                + [g[m][k] for m in ("fmr", "fnmr", "accuracy") for k in ("value", "low", "high")]
+                + [
+                    g["group_threshold"],
+                    g["fnmr_at_group_threshold"],
+                    g["impostor_pairs"],
+                    g["genuine_pairs"],
+                ]
+            )
+    _write_csv(
+        paths[1],
+        [
+            "target_fmr",
+            "group",
+            "supported",
+            "fmr",
+            "fmr_low",
+            "fmr_high",
+            "fnmr",
+            "fnmr_low",
+            "fnmr_high",
+            "accuracy",
+            "accuracy_low",
+            "accuracy_high",
+            "group_threshold",
+            "fnmr_at_group_threshold",
+            "impostor_pairs",
+            "genuine_pairs",
+        ],
+        rows,
+    )
+    rows = []
+    for t in targets:
+        cross = t["cross_fmr"]
+        if not cross:
+            continue
+        for a, ga in enumerate(cross["groups"]):
+            for b, gb in enumerate(cross["groups"]):
+                rows.append(
+                    [
+                        t["target_fmr"],
+                        ga,
+                        gb,
+                        cross["fmr"][a][b],
+                        cross["low"][a][b],
+                        cross["high"][a][b],
+                        cross["impostor_pairs"][a][b],
+                    ]
+                )
+    _write_csv(
+        paths[2], ["target_fmr", "group_a", "group_b", "fmr", "low", "high", "impostor_pairs"], rows
+    )
+    rows = [
+        [t["target_fmr"], key, s["value"], s["low"], s["high"], s.get("note")]
+        for t in targets
+        for key, s in t["summaries"].items()
+    ]
+    _write_csv(paths[3], ["target_fmr", "summary", "value", "low", "high", "note"], rows)
+    return paths
+
+
+def write_report(report: dict, out_dir: Path) -> list[Path]:
+    """Write ``report.json``, the CSV tables and ``report.html``; return the paths written."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputDataError(f"cannot create output folder {out_dir}: {exc.strerror}") from None
+    json_path = out_dir / "report.json"
+    json_path.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
+    paths = [json_path, *write_tables(report, out_dir)]
+    from faceaudit.audit.html import write_html
+
+    paths.append(write_html(report, out_dir))
+    return paths

@@ -1,0 +1,231 @@
+"""The four audit entry points as functions: templates (dataset, LFW or embeddings Parquet),
+a scores table, a rates table. Each returns the report dict (schema ``faceaudit.audit/1``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from faceaudit.audit import report as rp
+from faceaudit.audit.engine import AuditSettings, analyse_rates, analyse_scores
+from faceaudit.audit.gate import GateRule
+from faceaudit.audit.inputs import (
+    Attributes,
+    AuditInputError,
+    Embeddings,
+    RatesTable,
+    ScoresTable,
+    group_templates,
+)
+from faceaudit.audit.scoring import BIN_WIDTH, score_table, score_templates
+
+# progress(description, total) -> advance(n) callback
+ProgressFactory = Callable[[str, int], Callable[[int], None]]
+
+
+def audit_embeddings(
+    emb: Embeddings,
+    attributes: Attributes,
+    by: Sequence[str],
+    settings: AuditSettings,
+    *,
+    input_kind: str,
+    input_path: str,
+    attributes_path: str | None = None,
+    rules: Sequence[GateRule] = (),
+    workers: int | None = None,
+    progress: ProgressFactory | None = None,
+) -> dict:
+    """Audit templates exhaustively, grouped by the ``by`` attributes."""
+    start = time.perf_counter()
+    if not by:
+        raise AuditInputError("choose the grouping attribute(s) with --by, e.g. --by sex")
+    grouping = group_templates(emb.paths, emb.identities, attributes, by)
+    keep = grouping.codes >= 0
+    warnings = []
+    dropped = int((~keep).sum())
+    ids = np.asarray(emb.identities, dtype=object)
+    all_ids = set(ids.tolist())
+    kept_ids = set(ids[keep].tolist())
+    if dropped:
+        warnings.append(
+            f"{dropped} images ({len(all_ids - kept_ids)} identities entirely) have no "
+            f"{'/'.join(by)} label and were left out"
+        )
+    if emb.no_face:
+        warnings.append(f"{emb.no_face} images had no detectable face and were skipped")
+    if len(grouping.names) < 2:
+        raise AuditInputError(
+            f"grouping by {','.join(by)} gives {len(grouping.names)} group(s); an audit needs 2+"
+        )
+    id_names, id_codes = np.unique(ids[keep].astype(str), return_inverse=True)
+    codes = grouping.codes[keep]
+    n = int(keep.sum())
+    advance = progress("scoring", n * (n - 1) // 2) if progress else None
+    scores = score_templates(
+        emb.matrix[keep],
+        id_codes,
+        codes,
+        grouping.names,
+        workers=workers,
+        progress=advance,
+        pass2_progress=(lambda: progress("bootstrap counts", n * (n - 1) // 2))
+        if progress
+        else None,
+    )
+    result = analyse_scores(scores, settings)
+    sections = result.sections
+    data = {
+        "images": len(emb.paths) + emb.no_face,
+        "templates": n,
+        "identities": len(id_names),
+        "missing_labels": {
+            "images": dropped,
+            "identities": len(all_ids - kept_ids),
+            "attributes": grouping.missing,
+        },
+        "no_face": emb.no_face,
+        "genuine_pairs": sections["pairs"]["genuine"],
+        "impostor_pairs": sections["pairs"]["impostor"],
+        "groups": [
+            {
+                "group": name,
+                "templates": int((codes == g).sum()),
+                "identities": len(np.unique(id_codes[codes == g])),
+                **sections["pairs"]["groups"][name],
+            }
+            for g, name in enumerate(grouping.names)
+        ],
+    }
+    prov = rp.provenance(
+        settings,
+        input_kind=input_kind,
+        input_path=input_path,
+        protocol="exhaustive",
+        attributes=attributes_path,
+        by=list(by),
+        backend_id=emb.backend_id,
+        bin_width=BIN_WIDTH,
+        duration_s=time.perf_counter() - start,
+    )
+    return rp.build_report(sections, prov, data, warnings + result.warnings, list(rules))
+
+
+def audit_scores(
+    table: ScoresTable,
+    settings: AuditSettings,
+    *,
+    input_path: str,
+    rules: Sequence[GateRule] = (),
+) -> dict:
+    """Audit a vendor's comparison scores (one row per comparison)."""
+    start = time.perf_counter()
+    groups = sorted(set(table.group_a) | set(table.group_b))
+    if len(groups) < 2:
+        raise AuditInputError(f"{input_path}: the scores table has one group; an audit needs 2+")
+    index = {g: i for i, g in enumerate(groups)}
+    ga = np.array([index[g] for g in table.group_a], dtype=np.intp)
+    gb = np.array([index[g] for g in table.group_b], dtype=np.intp)
+    sa = sb = None
+    if table.subject_a is not None and table.subject_b is not None:
+        names, inverse = np.unique(np.array(table.subject_a + table.subject_b), return_inverse=True)
+        sa, sb = inverse[: len(ga)], inverse[len(ga) :]
+        bad = table.genuine & (sa != sb)
+        if bad.any():
+            raise AuditInputError(
+                f"{input_path}: {int(bad.sum())} genuine rows compare different subjects"
+            )
+        if (~table.genuine & (sa == sb)).any():
+            raise AuditInputError(f"{input_path}: impostor rows compare a subject with itself")
+    scores = score_table(table.score, table.genuine, ga, gb, groups, sa, sb)
+    result = analyse_scores(scores, settings)
+    sections = result.sections
+    data = {
+        "images": None,
+        "templates": None,
+        "identities": None if sa is None else len(names),
+        "missing_labels": {"images": 0, "identities": 0, "attributes": {}},
+        "no_face": 0,
+        "genuine_pairs": sections["pairs"]["genuine"],
+        "impostor_pairs": sections["pairs"]["impostor"],
+        "groups": [
+            {"group": g, "templates": None, "identities": None, **sections["pairs"]["groups"][g]}
+            for g in groups
+        ],
+    }
+    prov = rp.provenance(
+        settings,
+        input_kind="scores",
+        input_path=input_path,
+        protocol="scores-table",
+        bin_width=BIN_WIDTH,
+        duration_s=time.perf_counter() - start,
+    )
+    return rp.build_report(sections, prov, data, result.warnings, list(rules))
+
+
+def audit_rates(
+    rates: RatesTable,
+    settings: AuditSettings,
+    *,
+    input_path: str,
+    rules: Sequence[GateRule] = (),
+) -> dict:
+    """Fairness summaries of given per-group rates (no intervals: no identities)."""
+    start = time.perf_counter()
+    targets = [
+        analyse_rates(
+            rates.groups[i],
+            rates.fmr[i],
+            rates.fnmr[i],
+            rates.accuracy[i],
+            settings,
+            rates.target_fmrs[i],
+        )
+        for i in range(len(rates.groups))
+    ]
+    groups = list(dict.fromkeys(g for names in rates.groups for g in names))
+    sections = {
+        "groups": groups,
+        "targets": targets,
+        "per_group": [],
+        "det": None,
+        "histograms": None,
+    }
+    data = {
+        "images": None,
+        "templates": None,
+        "identities": None,
+        "missing_labels": {"images": 0, "identities": 0, "attributes": {}},
+        "no_face": 0,
+        "genuine_pairs": None,
+        "impostor_pairs": None,
+        "groups": [
+            {
+                "group": g,
+                "templates": None,
+                "identities": None,
+                "genuine_pairs": None,
+                "impostor_pairs": None,
+            }
+            for g in groups
+        ],
+    }
+    run_settings = AuditSettings(
+        targets=[t for t in rates.target_fmrs if t is not None],
+        reps=0,
+        seed=settings.seed,
+        alpha=settings.alpha,
+        confidence=settings.confidence,
+    )
+    prov = rp.provenance(
+        run_settings,
+        input_kind="rates",
+        input_path=input_path,
+        protocol="rates-table",
+        duration_s=time.perf_counter() - start,
+    )
+    warnings = ["rates input: summaries only, without intervals (no identities to resample)"]
+    return rp.build_report(sections, prov, data, warnings, list(rules))

@@ -1,0 +1,156 @@
+"""``faceaudit gallery …``, ``faceaudit identify`` and ``faceaudit review``.
+
+Thin wrappers over :class:`faceaudit.deployment.Deployment` (the REST service calls the same
+class). Output is JSON on stdout. Exit codes: 0 done; 2 bad input (one line on stderr);
+5 refused by the deployment policy (the refusal is in the ledger).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from faceaudit.errors import FaceAuditError
+from faceaudit.home import resolve_home
+from faceaudit.ledger.command import default_actor
+from faceaudit.policy import PolicyRefusal
+
+EXIT_USER_ERROR = 2
+EXIT_REFUSED = 5
+
+gallery_app = typer.Typer(
+    help="The consented gallery: enrol, list, erase and purge subjects.",
+    no_args_is_help=True,
+)
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", help="Deployment home (default: $FACEAUDIT_HOME or ~/.faceaudit)."),
+]
+ActorOption = Annotated[
+    str | None,
+    typer.Option("--actor", help="Who acts (default: $FACEAUDIT_ACTOR or the OS user)."),
+]
+
+
+@contextmanager
+def _deployment(home: Path | None) -> Iterator:
+    """Yield a Deployment; typed errors → one stderr line, exit 2 (policy refusal: exit 5)."""
+    from faceaudit.deployment import Deployment
+
+    try:
+        yield Deployment(resolve_home(home))
+    except PolicyRefusal as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(EXIT_REFUSED) from None
+    except FaceAuditError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USER_ERROR) from None
+
+
+def _print(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def _parse_expiry(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO date (YYYY-MM-DD)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@gallery_app.command()
+def enrol(
+    images: Annotated[list[Path], typer.Argument(help="Images, each showing only the subject")],
+    subject: Annotated[str, typer.Option("--subject", help="Opaque subject id")],
+    basis: Annotated[str, typer.Option("--basis", help="Legal basis, e.g. consent")],
+    evidence: Annotated[str, typer.Option("--evidence", help="Reference to the consent record")],
+    expires: Annotated[
+        str | None,
+        typer.Option("--expires", help="Consent expiry (ISO date: expires at 00:00 UTC)"),
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Display name")] = None,
+    keep_images: Annotated[
+        bool, typer.Option("--keep-images", help="Also store the enrolment images")
+    ] = False,
+    home: HomeOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Enrol a subject from IMAGES under a recorded legal basis (one template per image)."""
+    expires_at = _parse_expiry(expires)
+    with _deployment(home) as deployment:
+        _print(deployment.enrol(
+            actor=default_actor(actor), subject_id=subject, images=images, basis=basis,
+            evidence=evidence, expires_at=expires_at, display_name=name,
+            keep_images=keep_images,
+        ))
+
+
+@gallery_app.command("list")
+def list_(home: HomeOption = None) -> None:
+    """List enrolled subjects with their consent records and template counts."""
+    with _deployment(home) as deployment:
+        _print(deployment.list_subjects())
+
+
+@gallery_app.command()
+def erase(
+    subject: Annotated[str, typer.Argument(help="Subject id to erase")],
+    purpose: Annotated[str | None, typer.Option("--purpose", help="Why (e.g. request)")] = None,
+    case: Annotated[str | None, typer.Option("--case", help="Case or request id")] = None,
+    home: HomeOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Erase a subject: templates, kept images and consent; the bytes leave the database."""
+    with _deployment(home) as deployment:
+        _print(deployment.erase(actor=default_actor(actor), subject_id=subject,
+                                purpose=purpose, case=case))
+
+
+@gallery_app.command()
+def purge(home: HomeOption = None, actor: ActorOption = None) -> None:
+    """Erase every subject whose consent has expired."""
+    with _deployment(home) as deployment:
+        _print(deployment.purge(actor=default_actor(actor)))
+
+
+def identify_command(
+    image: Annotated[Path, typer.Argument(help="Probe image (every face in it is searched)")],
+    purpose: Annotated[str, typer.Option("--purpose", help="Why this search is made")],
+    case: Annotated[str, typer.Option("--case", help="Case id")],
+    top: Annotated[int, typer.Option("--top", help="Candidates per face (policy caps it)")] = 10,
+    home: HomeOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Search the gallery for every face in IMAGE; candidates are leads for human review."""
+    with _deployment(home) as deployment:
+        _print(deployment.identify(actor=default_actor(actor), image=image, purpose=purpose,
+                                   case=case, top=top))
+
+
+def review_command(
+    result_id: Annotated[str, typer.Argument(help="Result id printed by identify")],
+    reviewer: Annotated[str, typer.Option("--reviewer", help="Who made the decision")],
+    confirm: Annotated[bool, typer.Option("--confirm", help="The lead is confirmed")] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="The lead is rejected")] = False,
+    note: Annotated[str | None, typer.Option("--note", help="Free-text note")] = None,
+    home: HomeOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Record the human decision on an identification result: --confirm or --reject."""
+    if confirm == reject:
+        raise typer.BadParameter("give exactly one of --confirm or --reject")
+    with _deployment(home) as deployment:
+        _print(deployment.review(actor=default_actor(actor), result_id=result_id,
+                                 decision="confirm" if confirm else "reject",
+                                 reviewer=reviewer, note=note))

@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+
+from faceaudit.audit.scoring import N_BINS, TemplateScores, quantise, score_table
+
+
+def _templates(n=700, n_id=200, dim=16, seed=0):
+    rng = np.random.default_rng(seed)
+    identity = rng.integers(0, n_id, n)
+    group = (identity % 3 == 0).astype(int)
+    group[rng.random(n) < 0.05] = 2  # per-image labels: an identity can span groups
+    # four entries of ±1/2: unit norm and dot products (multiples of 1/4) exact in any BLAS
+    emb = np.zeros((n, dim), np.float32)
+    for row in emb:
+        row[rng.choice(dim, 4, replace=False)] = rng.choice([-0.5, 0.5], 4)
+    return emb, identity, group
+
+
+def _brute(emb, identity, group):
+    s = emb @ emb.T
+    i, j = np.triu_indices(len(emb), 1)
+    return s[i, j], identity[i] == identity[j], group[i], group[j], i, j
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_blockwise_histograms_equal_brute_force(workers):
+    emb, identity, group = _templates()
+    scorer = TemplateScores(emb, identity, group, 3, workers=workers, block=64)
+    got = scorer.score()
+    s, same, ga, gb, _, _ = _brute(emb, identity, group)
+    bins = quantise(s.astype(np.float32))
+    for a in range(3):
+        for b in range(3):
+            pair = ((ga == a) & (gb == b)) | ((ga == b) & (gb == a))
+            want = np.bincount(bins[pair & ~same], minlength=N_BINS)
+            np.testing.assert_array_equal(got.impostor_hist[a, b], want)
+    np.testing.assert_allclose(np.sort(got.genuine_scores), np.sort(s[same]), atol=1e-6)
+    assert len(got.genuine_unit) == same.sum()
+
+
+def test_impostor_counts_per_unit_equal_brute_force():
+    emb, identity, group = _templates(seed=1)
+    scorer = TemplateScores(emb, identity, group, 3, workers=2, block=100)
+    thresholds = np.array([10_000, 12_500, 15_000])  # exactly 0, 0.25, 0.5
+    matches, comparisons = scorer.count_impostors(thresholds)
+    s, same, ga, gb, i, j = _brute(emb, identity, group)
+    bins = quantise(s.astype(np.float32))
+    unit_key = identity * 3 + group
+    units = np.unique(unit_key)
+    for u in [0, 7, len(units) - 1]:
+        key = units[u]
+        mine_i, mine_j = unit_key[i] == key, unit_key[j] == key
+        for partner in range(3):
+            pairs = ~same & ((mine_i & (gb == partner)) | (mine_j & (ga == partner)))
+            both = ~same & mine_i & mine_j & (ga == partner)
+            assert comparisons[u, partner] == pairs.sum() + both.sum()
+            for k, t in enumerate(thresholds):
+                hits = pairs & (bins >= t)
+                assert matches[u, partner, k] == hits.sum() + (both & (bins >= t)).sum()
+
+
+def test_score_table_histograms_and_counts():
+    score = np.array([0.9, 0.2, 0.1, 0.5, -0.3])
+    genuine = np.array([True, False, False, False, True])
+    ga = np.array([0, 0, 1, 0, 1])
+    gb = np.array([0, 1, 1, 0, 1])
+    sa = np.array([0, 0, 2, 1, 2])
+    sb = np.array([0, 2, 3, 0, 2])
+    got = score_table(score, genuine, ga, gb, ["a", "b"], sa, sb)
+    assert got.impostor_hist[0, 1].sum() == got.impostor_hist[1, 0].sum() == 1
+    assert got.impostor_hist[0, 0].sum() == 1 and got.impostor_hist[1, 1].sum() == 1
+    matches, comparisons = got.counter(quantise(np.array([0.15, 0.4])))
+    assert comparisons.sum() == 2 * 3
+    assert matches[:, :, 1].sum() == 2  # the 0.5 impostor counted for both sides
+    assert matches[:, :, 0].sum() == 4
+
+
+def test_quantise_edges_and_clipping():
+    assert list(quantise(np.array([-1.0, -0.99995, 0.0, 1.0, 1.5]))) == [0, 0, 10_000, 20_000,
+                                                                         20_000]

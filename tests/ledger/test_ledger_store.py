@@ -131,6 +131,20 @@ def test_a_removed_newline_is_tampering_not_a_torn_write(home):
     assert home.ledger_path.read_bytes() == data[:-1]
 
 
+def test_appender_stopped_before_the_head_update_is_caught_up(home):
+    led = Ledger(home)
+    events = [led.append("a", "enrol") for _ in range(3)]
+    stale = canonical({"hash": events[1]["hash"], "seq": 2}) + b"\n"
+    for _ in range(3):  # the witness lags one event behind, again and again
+        led.head_path.write_bytes(stale)
+        assert led.verify().ok
+        event = led.append("a", "enrol")
+        assert led.verify().ok
+        assert led.head_path.read_bytes() == canonical(
+            {"hash": event["hash"], "seq": event["seq"]}) + b"\n"
+        stale = canonical({"hash": event["prev_hash"], "seq": event["seq"] - 1}) + b"\n"
+
+
 def test_deleting_the_head_witness_is_detected(home):
     led = Ledger(home)
     for _ in range(3):

@@ -197,7 +197,8 @@ class Ledger:
         return parse_head(raw)
 
     def _prepare_tail(self, fh: IO[bytes]) -> dict[str, Any] | None:
-        """Return the last event after checking it against the head witness.
+        """Return the last event after checking it against the head witness (and catching
+        the witness up when the previous appender stopped right before updating it).
 
         A final line without newline is an append that was interrupted before it was
         acknowledged; it is moved to ``ledger.torn`` and cut off — but only when the complete
@@ -208,11 +209,16 @@ class Ledger:
         last = None
         if end is not None:
             last = _parse_line(next(_reverse_lines(fh, end)), None)
-        if not head_consistent(self._read_head(), last):
+        head = self._read_head()
+        if not head_consistent(head, last):
             raise LedgerError(
                 "the ledger does not match its head witness; refusing to append "
                 "(run `faceaudit ledger verify`)"
             )
+        if last is not None and (head is None or head.seq != last["seq"]):
+            # the previous appender stopped before updating the witness: catch it up first,
+            # so that at most one event is ever unwitnessed
+            self._write_head(Head(last["seq"], last["hash"]))
         cut = 0 if end is None else end + 1
         if size > cut:
             fh.seek(cut)

@@ -15,6 +15,7 @@ from faceaudit.service.limits import BodySizeLimitMiddleware, RateLimiter
 from faceaudit.service.problems import install_problem_handlers
 from faceaudit.service.routes import (
     auditor,
+    audits,
     health,
     identify,
     ledger,
@@ -60,6 +61,7 @@ def create_app(
     app.state.context = context
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
-    for module in (health, verify, identify, subjects, reviews, ledger, reports, auditor):
+    for module in (health, verify, identify, subjects, reviews, ledger, reports, audits,
+                   auditor):
         app.include_router(module.router)
     return app

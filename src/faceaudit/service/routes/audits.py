@@ -1,0 +1,114 @@
+"""``POST /v1/audits`` (start a background audit job) and ``GET /v1/audits/{job_id}[/report.html]``.
+
+Input: an embeddings Parquet (as written by ``faceaudit embed``) plus an attributes CSV/Parquet
+and ``by``, or a scores CSV. Uploads only: the service never reads a path named by a client.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi.responses import HTMLResponse
+
+from faceaudit.service.audit_job import AuditRequest, run_audit_job
+from faceaudit.service.auth import require
+from faceaudit.service.context import ServiceContext, get_context
+from faceaudit.service.keys import ApiKey, Role
+from faceaudit.service.problems import PayloadError
+from faceaudit.service.routes.auditor import REPORT_CSP
+from faceaudit.service.uploads import read_upload
+
+router = APIRouter(prefix="/v1/audits", tags=["audits"])
+
+TABLE_SUFFIXES = {".csv", ".tsv", ".parquet"}
+
+
+@router.post("", status_code=202)
+def start_audit(
+    key: Annotated[ApiKey, Depends(require(Role.AUDITOR))],
+    ctx: Annotated[ServiceContext, Depends(get_context)],
+    embeddings: Annotated[UploadFile | None, File(description="Embeddings Parquet.")] = None,
+    attributes: Annotated[UploadFile | None, File(description="Attributes CSV/Parquet.")] = None,
+    scores: Annotated[UploadFile | None, File(description="Or: a scores CSV.")] = None,
+    by: Annotated[str, Form(max_length=200, description="e.g. sex or sex,race")] = "",
+    fmr: Annotated[str, Form(max_length=200, description="Target FMRs")] = "1e-2,1e-3,1e-4",
+    bootstrap: Annotated[int, Form(ge=0, le=5000)] = 1000,
+    seed: Annotated[int, Form(ge=0, le=2**32 - 1)] = 0,
+    alpha: Annotated[float, Form(ge=0.0, le=1.0)] = 0.5,
+    fail_if: Annotated[list[str] | None, Form(description="Gate rules, e.g. fmr_ratio>2")] = None,
+) -> dict[str, Any]:
+    """Start an audit in the background; poll ``GET /v1/audits/{job_id}``.
+
+    A report that names its backend is registered with the deployment (bias gate) and logged.
+    """
+    if (scores is None) == (embeddings is None):
+        raise PayloadError("give exactly one input: embeddings (with attributes) or scores")
+    if embeddings is not None and attributes is None:
+        raise PayloadError("an embeddings audit needs an attributes file")
+    groups_by = [b.strip() for b in by.split(",") if b.strip()]
+    if embeddings is not None and not groups_by:
+        raise PayloadError("choose the grouping attribute(s) with 'by', e.g. sex")
+    targets = _floats(fmr)
+    job_id, job_dir = ctx.jobs.new_job_dir()
+    saved = {
+        name: _save(upload, job_dir / "input", name)
+        for name, upload in (("embeddings", embeddings), ("attributes", attributes),
+                             ("scores", scores))
+        if upload is not None
+    }
+    request = AuditRequest(
+        embeddings=saved.get("embeddings"), attributes=saved.get("attributes"),
+        scores=saved.get("scores"), by=groups_by, targets=targets, bootstrap=bootstrap,
+        seed=seed, alpha=alpha, fail_if=list(fail_if or []),
+    )
+    return ctx.jobs.submit(job_id, key.actor,
+                           partial(run_audit_job, ctx.home, key.actor, request=request))
+
+
+@router.get("/{job_id}")
+def audit_status(
+    key: Annotated[ApiKey, Depends(require(Role.AUDITOR, Role.ADMIN))],
+    ctx: Annotated[ServiceContext, Depends(get_context)],
+    job_id: str,
+) -> dict[str, Any]:
+    """The job's status (queued, running, done, failed); when done, its ``report`` JSON."""
+    status = ctx.jobs.status(job_id)
+    if status["status"] == "done":
+        path = ctx.jobs.output_file(job_id, "report.json")
+        status["report"] = json.loads(path.read_text(encoding="utf-8"))
+    return status
+
+
+@router.get("/{job_id}/report.html", response_class=HTMLResponse)
+def audit_report_html(
+    key: Annotated[ApiKey, Depends(require(Role.AUDITOR, Role.ADMIN))],
+    ctx: Annotated[ServiceContext, Depends(get_context)],
+    job_id: str,
+) -> HTMLResponse:
+    """The finished job's self-contained ``report.html``."""
+    path = ctx.jobs.output_file(job_id, "report.html")
+    return HTMLResponse(path.read_text(encoding="utf-8"),
+                        headers={"Content-Security-Policy": REPORT_CSP})
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise PayloadError(f"fmr must be comma-separated numbers, got {text!r}") from None
+    if not values or not all(0.0 < v < 1.0 for v in values):
+        raise PayloadError("fmr values must lie strictly between 0 and 1")
+    return values
+
+
+def _save(upload: UploadFile, folder: Path, name: str) -> str:
+    suffix = Path(upload.filename or "").suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        suffix = ".parquet" if name == "embeddings" else ".csv"
+    path = folder / f"{name}{suffix}"
+    path.write_bytes(read_upload(upload))
+    return str(path.relative_to(folder.parent))

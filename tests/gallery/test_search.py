@@ -25,7 +25,7 @@ def test_exact_top_k_is_sorted_and_thresholded():
 
 
 def test_index_recall_at_10_against_exact():
-    embeddings, owners, probes = synthetic_gallery(30_000, n_probes=100, seed=1)
+    embeddings, owners, probes = synthetic_gallery(20_000, n_probes=100, seed=1)
     exact = TemplateSearch(template_set(embeddings, owners), index_min=10**9)
     indexed = TemplateSearch(template_set(embeddings, owners), index_min=10_000)
     assert not exact.indexed and indexed.indexed
@@ -65,3 +65,18 @@ def test_search_subjects_deduplicates_and_respects_threshold():
     assert len({h.subject_id for h in hits}) == len(hits) == 5
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert all(h.score >= 0.8 for h in search.search_subjects(probes[0], 5, threshold=0.8))
+
+
+def test_erased_vectors_are_zeroed_inside_the_index():
+    import faiss
+
+    from faceaudit.gallery.index import HnswIndex
+
+    embeddings, _, probes = synthetic_gallery(2_000, n_probes=1, seed=5)
+    index = HnswIndex(embeddings, np.arange(100, 2_100))
+    assert index.search(embeddings[7], 1)[1][0][0] == 107
+    assert index.remove(np.array([107])) == 1
+    stored = faiss.vector_to_array(faiss.downcast_index(index._index.storage).codes)
+    assert embeddings[7].tobytes() not in stored.tobytes()
+    assert 107 not in index.search(embeddings[7], 50)[1][0]
+    assert len(index) == 1_999

@@ -1,75 +1,90 @@
-"""A FAISS inverted-file index (IVF-Flat, inner product) for large galleries.
+"""A FAISS HNSW graph index (inner product) for large galleries, with real erasure.
 
-IVF is chosen over HNSW because it removes entries for real (``remove_ids``): an erased
-subject's vectors leave the index at once, instead of lingering as tombstones until a rebuild.
+HNSW cannot delete a node from its graph, so erasing a template does two things at once: the
+stored vector is overwritten with zeros in the index's own memory (the embedding is gone, not
+just hidden) and the id is excluded from every later search by an id selector. When erased
+nodes exceed :data:`REBUILD_FRACTION` of the graph, the owner rebuilds it from live templates.
+
 The index is never written to disk — it is rebuilt from the database when a process loads the
 gallery — so the database stays the only file that ever holds an embedding.
 """
 
 from __future__ import annotations
 
-import math
-
 import faiss
 import numpy as np
 
-NITER = 10
-TRAIN_POINTS_PER_LIST = 40
+M = 32
+EF_CONSTRUCTION = 40
+EF_SEARCH = 128
+REBUILD_FRACTION = 0.2
 
 
-def default_nlist(n: int) -> int:
-    """Number of inverted lists for ``n`` vectors: about 4·√n, at least 1."""
-    return max(1, int(4 * math.sqrt(n)))
+class HnswIndex:
+    """Approximate inner-product search over unit vectors, with add and erase by id."""
 
-
-def default_nprobe(nlist: int) -> int:
-    """Lists probed per query: one in 8, at least 16 (recall@10 ≥ 0.99 in ``bench/identify``)."""
-    return min(nlist, max(16, nlist // 8))
-
-
-class IvfIndex:
-    """Approximate inner-product search over unit vectors, with add and remove by id."""
-
-    def __init__(self, embeddings: np.ndarray, ids: np.ndarray, *, seed: int = 0):
-        """Train the coarse quantiser on a sample of ``embeddings`` and add them all."""
+    def __init__(self, embeddings: np.ndarray, ids: np.ndarray, *, ef_search: int = EF_SEARCH):
+        """Build the graph over ``embeddings`` (rows) labelled with the int64 ``ids``."""
         embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
-        n, dim = embeddings.shape
-        self.nlist = default_nlist(n)
-        quantiser = faiss.IndexFlatIP(dim)
-        self._index = faiss.IndexIVFFlat(quantiser, dim, self.nlist, faiss.METRIC_INNER_PRODUCT)
-        self._quantiser = quantiser  # the IVF index does not own it; keep it alive
-        self._index.cp.niter = NITER
-        self._index.cp.seed = seed
-        n_train = min(n, TRAIN_POINTS_PER_LIST * self.nlist)
-        sample = np.random.default_rng(seed).choice(n, n_train, replace=False)
-        self._index.train(embeddings[np.sort(sample)])
-        self._index.nprobe = default_nprobe(self.nlist)
+        self._index = faiss.IndexHNSWFlat(embeddings.shape[1], M, faiss.METRIC_INNER_PRODUCT)
+        self._index.hnsw.efConstruction = EF_CONSTRUCTION
+        self.ef_search = ef_search
+        self._labels = np.empty(0, dtype=np.int64)
+        self._position: dict[int, int] = {}
+        self._erased: set[int] = set()
+        self._params: faiss.SearchParametersHNSW | None = None
+        self._selector: tuple | None = None  # keeps the SWIG selector objects alive
         self.add(embeddings, ids)
 
     def __len__(self) -> int:
-        """Number of vectors in the index."""
-        return int(self._index.ntotal)
+        """Number of live (not erased) vectors."""
+        return int(self._index.ntotal) - len(self._erased)
 
     @property
-    def nprobe(self) -> int:
-        """Inverted lists visited per query (more: slower, higher recall)."""
-        return int(self._index.nprobe)
-
-    @nprobe.setter
-    def nprobe(self, value: int) -> None:
-        self._index.nprobe = max(1, min(int(value), self.nlist))
+    def needs_rebuild(self) -> bool:
+        """Whether erased nodes make up more than REBUILD_FRACTION of the graph."""
+        return len(self._erased) > REBUILD_FRACTION * max(1, int(self._index.ntotal))
 
     def add(self, embeddings: np.ndarray, ids: np.ndarray) -> None:
         """Add rows of ``embeddings`` under the int64 ``ids``."""
-        self._index.add_with_ids(
-            np.ascontiguousarray(embeddings, dtype=np.float32), np.asarray(ids, dtype=np.int64)
-        )
+        embeddings = np.ascontiguousarray(np.atleast_2d(embeddings), dtype=np.float32)
+        ids = np.asarray(ids, dtype=np.int64)
+        start = int(self._index.ntotal)
+        self._index.add(embeddings)
+        self._labels = np.concatenate([self._labels, ids])
+        for offset, template_id in enumerate(ids.tolist()):
+            self._position[template_id] = start + offset
 
     def remove(self, ids: np.ndarray) -> int:
-        """Remove the vectors stored under ``ids``; returns how many were removed."""
-        return int(self._index.remove_ids(np.asarray(ids, dtype=np.int64)))
+        """Erase the vectors stored under ``ids`` (zeroed in memory, never returned again)."""
+        dim = self._index.d
+        storage = faiss.downcast_index(self._index.storage)
+        stored = faiss.rev_swig_ptr(storage.get_xb(), int(self._index.ntotal) * dim)
+        removed = 0
+        for template_id in np.asarray(ids, dtype=np.int64).tolist():
+            position = self._position.pop(template_id, None)
+            if position is None:
+                continue
+            stored[position * dim: (position + 1) * dim] = 0.0
+            self._erased.add(position)
+            removed += 1
+        if removed:
+            self._params = None
+        return removed
+
+    def _search_params(self, k: int) -> faiss.SearchParametersHNSW:
+        if self._params is None:
+            self._params = faiss.SearchParametersHNSW()
+            if self._erased:
+                batch = faiss.IDSelectorBatch(np.fromiter(self._erased, dtype=np.int64))
+                self._selector = (batch, faiss.IDSelectorNot(batch))
+                self._params.sel = self._selector[1]
+        self._params.efSearch = max(self.ef_search, k)
+        return self._params
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` (scores, ids) per query row; missing slots have id -1."""
+        """Top-``k`` (scores, ids) per query row, erased entries excluded; missing slots: -1."""
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
-        return self._index.search(queries, k)
+        scores, positions = self._index.search(queries, k, params=self._search_params(k))
+        ids = np.where(positions >= 0, self._labels[np.maximum(positions, 0)], -1)
+        return scores, ids

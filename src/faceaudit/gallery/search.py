@@ -1,9 +1,10 @@
 """1:N search over the templates of one backend, kept in step with enrolment and erasure.
 
 Below :data:`INDEX_MIN_TEMPLATES` templates a query is one matrix product over every template
-(exact). From that size on, a FAISS IVF index (:class:`~faceaudit.gallery.index.IvfIndex`) is
-built as well and answers queries; the exact matrix is kept so results can be checked and so the
-index can be rebuilt. Both live in memory only and are rebuilt from the database on load.
+(exact). From that size on, a FAISS HNSW index (:class:`~faceaudit.gallery.index.HnswIndex`) is
+built as well and answers queries; the exact matrix is kept so the index can be rebuilt (when
+erasures pile up) and results checked. Both live in memory only and are rebuilt from the
+database on load.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from faceaudit.gallery.index import IvfIndex
+from faceaudit.gallery.index import HnswIndex
 from faceaudit.gallery.store import TemplateSet
 
 INDEX_MIN_TEMPLATES = 50_000
@@ -45,7 +46,7 @@ def exact_top_k(
 
 
 class TemplateSearch:
-    """The templates of one backend in memory: exact search, plus IVF above a size threshold."""
+    """The templates of one backend in memory: exact search, plus HNSW above a size threshold."""
 
     def __init__(self, templates: TemplateSet, index_min: int = INDEX_MIN_TEMPLATES):
         """Hold ``templates`` (from :meth:`GalleryStore.load_templates`)."""
@@ -61,7 +62,7 @@ class TemplateSearch:
         self._row = {int(t): i for i, t in enumerate(templates.template_ids)}
         self._per_subject = Counter(self._subjects)
         self._n = n
-        self._ivf: IvfIndex | None = None
+        self._ann: HnswIndex | None = None
         self._sync_index()
 
     def __len__(self) -> int:
@@ -71,13 +72,13 @@ class TemplateSearch:
     @property
     def indexed(self) -> bool:
         """Whether queries are answered by the FAISS index rather than exactly."""
-        return self._ivf is not None
+        return self._ann is not None
 
     def _sync_index(self) -> None:
-        if self._n >= self.index_min and self._ivf is None:
-            self._ivf = IvfIndex(self._matrix[: self._n], self._ids[: self._n])
-        elif self._n < self.index_min:
-            self._ivf = None
+        if self._n < self.index_min:
+            self._ann = None
+        elif self._ann is None or self._ann.needs_rebuild:
+            self._ann = HnswIndex(self._matrix[: self._n], self._ids[: self._n])
 
     def add(self, template_ids: list[int], subject_id: str, embeddings: np.ndarray,
             generation: int) -> None:
@@ -97,8 +98,8 @@ class TemplateSearch:
             self._subjects.append(subject_id)
         self._per_subject[subject_id] += m
         self._n += m
-        if self._ivf is not None:
-            self._ivf.add(embeddings, np.asarray(template_ids, dtype=np.int64))
+        if self._ann is not None:
+            self._ann.add(embeddings, np.asarray(template_ids, dtype=np.int64))
         self._sync_index()
         self.generation = generation
 
@@ -121,8 +122,8 @@ class TemplateSearch:
             self._matrix[last] = 0.0
             self._subjects.pop()
             self._n -= 1
-        if self._ivf is not None:
-            self._ivf.remove(np.asarray(template_ids, dtype=np.int64))
+        if self._ann is not None:
+            self._ann.remove(np.asarray(template_ids, dtype=np.int64))
         self._sync_index()
         self.generation = generation
 
@@ -130,8 +131,8 @@ class TemplateSearch:
         """The ``k`` best templates for ``query`` (scoring ≥ ``threshold`` if given)."""
         if self._n == 0 or k <= 0:
             return []
-        if self._ivf is not None:
-            scores, ids = self._ivf.search(query, min(k, self._n))
+        if self._ann is not None:
+            scores, ids = self._ann.search(query, min(k, self._n))
             keep = ids[0] >= 0
             if threshold is not None:
                 keep &= scores[0] >= threshold

@@ -76,5 +76,10 @@ def test_score_table_histograms_and_counts():
 
 
 def test_quantise_edges_and_clipping():
-    assert list(quantise(np.array([-1.0, -0.99995, 0.0, 1.0, 1.5]))) == [0, 0, 10_000, 20_000,
-                                                                         20_000]
+    assert list(quantise(np.array([-1.0, -0.99995, 0.0, 1.0, 1.5]))) == [
+        0,
+        0,
+        10_000,
+        20_000,
+        20_000,
+    ]

@@ -8,6 +8,7 @@ all replicates are one matrix product. Thresholds stay fixed at their full-data 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -68,6 +69,7 @@ def percentile_interval(
     """Percentile interval over axis 0, ignoring NaN replicates (``inf`` kept as ``inf``)."""
     tail = (1 - confidence) / 2 * 100
     reps = np.asarray(replicates, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN, by design
         low, high = np.nanpercentile(reps, [tail, 100 - tail], axis=0)
     return low, high

@@ -197,6 +197,15 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
             settings.seed,
         )
         reps = {key: boot[:, i] for key, i in cols.index.items()}
+        # An impostor comparison involves two identities. Counting it once for each side and
+        # resampling linearly moves the rate by half of what resampling both identities does
+        # (weights w_a * w_b, linearised: (w_a - 1) + (w_b - 1)); add both sides' deviations.
+        for k in kset:
+            one_sided = {(a, b): reps[("fmr", a, b, k)] for a in range(G) for b in range(G)}
+            for a in range(G):
+                for b in range(G):
+                    both = one_sided[a, b] + one_sided[b, a] - fmr_at(a, b, k)
+                    reps[("fmr", a, b, k)] = np.clip(both, 0.0, 1.0)
 
     def interval(key: tuple) -> tuple[float | None, float | None]:
         if key not in reps:

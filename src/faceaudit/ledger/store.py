@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -148,7 +149,8 @@ class Ledger:
     def recent(self, since: datetime) -> Iterator[dict[str, Any]]:
         """Yield events newest first, stopping at the first one older than ``since``.
 
-        Reads the file backwards, so its cost is the size of the window, not of the ledger.
+        Reads the file backwards, so its cost is the size of the window, not of the ledger;
+        lines are parsed but not hash-checked (that is :meth:`verify`'s job).
         """
         since = _utc(since)
         if not self.path.exists():
@@ -158,7 +160,7 @@ class Ledger:
             if end is None:
                 return
             for line in _reverse_lines(fh, end):
-                event = _parse_line(line, None)
+                event = _load_line(line)
                 if datetime.fromisoformat(event["time"]) < since:
                     return
                 yield event
@@ -277,17 +279,13 @@ class Ledger:
         return self._write(fh, last, fields)
 
     def _write_head(self, head: Head) -> None:
-        tmp = self.head_path.with_suffix(".head.tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(head_bytes(head))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.head_path)
-        dir_fd = os.open(self.head_path.parent, os.O_RDONLY)
+        """Overwrite the fixed-size head record in place and flush it to disk."""
+        fd = os.open(self.head_path, os.O_WRONLY | os.O_CREAT, 0o600)
         try:
-            os.fsync(dir_fd)
+            os.pwrite(fd, head_bytes(head), 0)
+            os.fdatasync(fd)
         finally:
-            os.close(dir_fd)
+            os.close(fd)
 
 
 def _utc(when: datetime | None) -> datetime | None:
@@ -302,6 +300,15 @@ def _parse_line(line: bytes, position: int | None) -> dict[str, Any]:
     except LedgerError as exc:
         where = f"line {position}" if position else "the last line"
         raise LedgerError(f"ledger {where}: {exc}; run `faceaudit ledger verify`") from None
+
+
+def _load_line(line: bytes) -> dict[str, Any]:
+    try:
+        event = json.loads(line)
+        datetime.fromisoformat(event["time"])
+    except (ValueError, TypeError, KeyError):
+        raise LedgerError("ledger line is not an event; run `faceaudit ledger verify`") from None
+    return event
 
 
 def _last_newline(fh: IO[bytes]) -> int | None:

@@ -83,14 +83,18 @@ def parse_head(raw: bytes) -> Head:
         raise LedgerError("the ledger head witness is unreadable") from None
     if head.seq < 0:
         raise LedgerError("the ledger head witness is unreadable")
-    if canonical({"hash": head.hash, "seq": head.seq}) != raw.rstrip(b"\n"):
+    if canonical({"hash": head.hash, "seq": head.seq}) != raw.rstrip(b" \n"):
         raise LedgerError("the ledger head witness is not canonically encoded")
     return head
 
 
+HEAD_SIZE = 128
+
+
 def head_bytes(head: Head) -> bytes:
-    """Encode a head witness."""
-    return canonical({"hash": head.hash, "seq": head.seq}) + b"\n"
+    """Encode a head witness as one fixed-size record (space-padded JSON and a newline), so it
+    can be overwritten in place with a single small write."""
+    return canonical({"hash": head.hash, "seq": head.seq}).ljust(HEAD_SIZE - 1) + b"\n"
 
 
 def parse_event(line: bytes) -> dict[str, Any]:

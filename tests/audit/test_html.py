@@ -4,7 +4,9 @@ real headless Chromium (skipped with a reason where no Chromium binary exists)."
 from __future__ import annotations
 
 import base64
+import html
 import io
+import json
 import math
 import re
 import shutil
@@ -13,13 +15,20 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from faceaudit.audit.engine import AuditSettings
+from faceaudit.audit.gate import parse_rule
 from faceaudit.audit.html import ReportFormatError, write_html
+from faceaudit.audit.inputs import read_attributes, read_embeddings, read_rates
+from faceaudit.audit.run import audit_embeddings, audit_rates
 from faceaudit.errors import FaceAuditError
 
 SCHEMA = "faceaudit.audit/1"
+_DASH = "—"  # what the report shows for a missing number (e.g. an unbounded interval end)
 HEADINGS = (
     "Gate",
     "Warnings",
@@ -209,6 +218,88 @@ def make_report(groups: tuple[str, ...] = ("female", "male"), *, rates_only: boo
     return report
 
 
+# --- real reports from the audit engine --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def engine_report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A real audit of synthetic templates: 2 groups × 40 identities × 5 images, 3 unlabelled."""
+    root = tmp_path_factory.mktemp("engine")
+    rng = np.random.default_rng(3)
+    dim, rows, labels = 32, [], {}
+    for i in range(83):
+        sex = ("female", "male")[i % 2] if i < 80 else None
+        centre = rng.normal(size=dim) + (0.9 if sex == "female" else 0.6)
+        for k in range(5):
+            v = centre + rng.normal(scale=0.7, size=dim)
+            rows.append((f"id{i:03d}/img{k}.jpg", f"id{i:03d}", v / np.linalg.norm(v)))
+        labels[f"id{i:03d}"] = sex or ""
+    table = pa.table(
+        {
+            "path": [r[0] for r in rows],
+            "identity": [r[1] for r in rows],
+            "embedding": pa.array(
+                [r[2].astype(np.float32) for r in rows], type=pa.list_(pa.float32(), dim)
+            ),
+        }
+    )
+    pq.write_table(table, root / "emb.parquet")
+    (root / "attrs.csv").write_text(
+        "identity,sex\n" + "".join(f"{k},{v}\n" for k, v in labels.items()), encoding="utf-8"
+    )
+    report = audit_embeddings(
+        read_embeddings(root / "emb.parquet"),
+        read_attributes(root / "attrs.csv"),
+        ["sex"],
+        AuditSettings(reps=50, seed=1),
+        input_kind="embeddings",
+        input_path="emb.parquet",
+        attributes_path="attrs.csv",
+        rules=[parse_rule("fmr_ratio>1.01"), parse_rule("fnmr_ratio>1000")],
+    )
+    return json.loads(json.dumps(report))  # exactly what report.json holds
+
+
+def test_engine_report_renders_its_own_numbers(engine_report: dict, tmp_path: Path) -> None:
+    path = write_html(engine_report, tmp_path)
+    text = path.read_text(encoding="utf-8")
+    page = _parse(path)
+    assert page.headings[1:] == list(HEADINGS)
+    primary = next(
+        t for t in engine_report["targets"] if t["target_fmr"] == engine_report["primary_target"]
+    )
+    for g in primary["groups"]:
+        assert g["group"] in _section(text, "groups")
+        if g["fmr"]["value"] is not None:
+            assert f"{g['fmr']['value']:.3g}" in _section(text, "groups")
+    ratio = primary["summaries"]["fmr_ratio"]
+    low, high = (_DASH if v is None else f"{v:.3g}" for v in (ratio["low"], ratio["high"]))
+    assert f"ratio {ratio['value']:.3g} [{low}, {high}]" in _section(text, "summary")
+    assert "FAILED" in _section(text, "gate")  # fmr_ratio>1.01 fails on these data
+    assert "lack a label for sex" in text
+    images = [a for t, a in page.tags if t == "img"]
+    assert len(images) >= 3
+    for attrs in images:
+        data = base64.b64decode(attrs["src"].split(",", 1)[1], validate=True)
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+
+
+def test_engine_rates_report_rfw_arcface(tmp_path: Path) -> None:
+    rates = tmp_path / "rfw.csv"
+    rates.write_text(
+        "group,accuracy\nCaucasian,92.15\nIndian,88.00\nAsian,83.98\nAfrican,84.93\n",
+        encoding="utf-8",
+    )
+    report = audit_rates(read_rates(rates), AuditSettings(), input_path="rfw.csv")
+    text = write_html(json.loads(json.dumps(report)), tmp_path).read_text(encoding="utf-8")
+    summary = _section(text, "summary")
+    assert "0.8398 (Asian)" in summary and "0.9215 (Caucasian)" in summary
+    assert "SER 2.04" in summary and "STD 3.19" in summary
+    for section in ("det", "heatmap", "scores"):
+        assert "not available for this input" in _section(text, section)
+
+
 # --- parsing helpers ----------------------------------------------------------------------------
 
 
@@ -243,9 +334,10 @@ def _parse(path: Path) -> _Page:
 
 
 def _section(text: str, section_id: str) -> str:
+    """The text of one section, tags removed and entities decoded."""
     match = re.search(rf'<section id="{section_id}".*?</section>', text, re.S)
     assert match, f"section {section_id} missing"
-    return match.group(0)
+    return html.unescape(re.sub(r"<[^>]+>", "", match.group(0)))
 
 
 # --- the file itself ----------------------------------------------------------------------------
@@ -291,7 +383,7 @@ def test_tables_have_headers_and_the_report_numbers(tmp_path: Path) -> None:
     for needle in ("dlib-resnet:1", "2025-01-31T12:00:00Z", "0.46", "FAILED", "fmr_ratio&gt;2"):
         assert needle in text
     fmr = report["targets"][1]["groups"][0]["fmr"]
-    assert f"{fmr['value']:.3g} [{fmr['low']:.3g}, {fmr['high']:.3g}]" in text
+    assert f"{fmr['value']:.3g} [{fmr['low']:.3g}, {fmr['high']:.3g}]" in _section(text, "groups")
     assert "UNSUPPORTED" in _section(text, "thresholds")
     assert "not estimated (no group supports this target)" in _section(text, "fairness")
     assert "10 images (3 identities) lack a label for sex" in text
@@ -439,8 +531,10 @@ def test_console_scan_catches_errors_and_external_resources(tmp_path: Path) -> N
     assert any("Uncaught ReferenceError" in line for line in console), console
 
 
-def test_report_renders_in_headless_chromium_without_console_errors(tmp_path: Path) -> None:
-    path = write_html(make_report(), tmp_path)
+def test_report_renders_in_headless_chromium_without_console_errors(
+    engine_report: dict, tmp_path: Path
+) -> None:
+    path = write_html(engine_report, tmp_path)
     dom, console = _open(path, tmp_path, "--dump-dom")
     assert console == []
     for heading in ("faceaudit demographic audit by sex", *HEADINGS):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from faceaudit import __version__
 from faceaudit.audit import plots
@@ -105,9 +106,18 @@ def _estimate(e: Mapping[str, Any] | None, spec: str = ".3g") -> str:
         note = (e or {}).get("note")
         return f"not estimated ({note})" if note else _DASH
     text = _num(e["value"], spec)
-    if e.get("low") is not None and e.get("high") is not None:
-        text += f" [{_num(e['low'], spec)}, {_num(e['high'], spec)}]"
+    if e.get("low") is not None or e.get("high") is not None:  # a missing end is unbounded
+        text += f" [{_num(e.get('low'), spec)}, {_num(e.get('high'), spec)}]"
     return text
+
+
+def _estimate_cell(e: Mapping[str, Any] | None, spec: str = ".3g") -> str:
+    """An estimate for a table cell: it may wrap before the interval, never inside a number."""
+    if not e or e.get("value") is None or (e.get("low") is None and e.get("high") is None):
+        return _estimate(e, spec)
+    return Markup('<span class="num">{}</span> <span class="num">[{}, {}]</span>').format(
+        _num(e["value"], spec), _num(e.get("low"), spec), _num(e.get("high"), spec)
+    )
 
 
 def _row(cells: Sequence[str], css: str = "") -> dict[str, Any]:
@@ -206,7 +216,7 @@ def _gate(g: Mapping[str, Any] | None) -> dict[str, Any] | None:
                 str(x.get("expression")),
                 _target(x.get("target_fmr")),
                 _num(x.get("value")),
-                f"{x.get('op')} {_num(x.get('limit'))}",
+                f"{x.get('op')} {_num(x.get('limit'), '.6g')}",
                 str(x.get("status", "")).upper(),
                 x.get("note") or "",
             ],
@@ -346,9 +356,9 @@ def _group_tables(
                 [
                     str(g.get("group")),
                     "yes" if g.get("supported", True) else "no",
-                    _estimate(g.get("fmr")),
-                    _estimate(g.get("fnmr")),
-                    _estimate(g.get("accuracy"), ".4f"),
+                    _estimate_cell(g.get("fmr")),
+                    _estimate_cell(g.get("fnmr")),
+                    _estimate_cell(g.get("accuracy"), ".4f"),
                     _num(g.get("group_threshold"), ".4g"),
                     _num(g.get("fnmr_at_group_threshold")),
                     _count(g.get("impostor_pairs")),
@@ -384,7 +394,9 @@ def _group_tables(
             )
         )
     eer_rows = [
-        _row([str(g.get("group")), _estimate(g.get("eer")), _num(g.get("eer_threshold"), ".4g")])
+        _row(
+            [str(g.get("group")), _estimate_cell(g.get("eer")), _num(g.get("eer_threshold"), ".4g")]
+        )
         for g in per_group
         if (g.get("eer") or {}).get("value") is not None
     ]
@@ -406,7 +418,7 @@ def _fairness_tables(targets: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
     rows = [
         _row(
             [_SUMMARY_LABELS[k] + f" ({k})"]
-            + [_estimate((t.get("summaries") or {}).get(k)) for t in targets]
+            + [_estimate_cell((t.get("summaries") or {}).get(k)) for t in targets]
         )
         for k in keys
     ]
@@ -494,7 +506,7 @@ def _cross_table(t: Mapping[str, Any] | None) -> dict[str, Any] | None:
     low, high = cross.get("low"), cross.get("high")
 
     def cell(i: int, j: int) -> str:
-        return _estimate(
+        return _estimate_cell(
             {
                 "value": cross["fmr"][i][j],
                 "low": low[i][j] if low else None,

@@ -18,7 +18,7 @@ from faceaudit.service.keys import Role
 BACKEND = "synthetic:1"
 
 
-def _embeddings() -> tuple[bytes, bytes]:
+def _embeddings(backend_id: str = BACKEND) -> tuple[bytes, bytes]:
     """A Parquet of 400 synthetic unit templates (80 identities, 2 groups) and attributes."""
     rng = np.random.default_rng(3)
     dim, rows, labels = 32, [], {}
@@ -34,7 +34,7 @@ def _embeddings() -> tuple[bytes, bytes]:
         "identity": [r[1] for r in rows],
         "embedding": pa.array([r[2].astype(np.float32) for r in rows],
                               type=pa.list_(pa.float32(), dim)),
-    }).replace_schema_metadata({"faceaudit": json.dumps({"backend_id": BACKEND})})
+    }).replace_schema_metadata({"faceaudit": json.dumps({"backend_id": backend_id})})
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     attributes = "identity,sex\n" + "".join(f"{k},{v}\n" for k, v in labels.items())

@@ -1,0 +1,139 @@
+"""The auditor's page in real headless Chromium: signs in, renders, no console errors.
+
+Set ``FACEAUDIT_SCREENSHOT=docs/img/auditor.png`` to also save the screenshot there.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+from service_harness import Service, faces_small, fake_calibration, make_keys, serve
+from test_service_audits import _embeddings
+
+from faceaudit.deployment import Deployment
+from faceaudit.home import Home
+from faceaudit.service.keys import Role
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+    "--v=0",
+    "--virtual-time-budget=15000",
+)
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.skip("no Chromium binary on PATH (Debian: apt-get install chromium)")
+
+
+def _open(url: str, profile: Path, *extra: str) -> tuple[str, list[str]]:
+    """Open ``url`` in headless Chromium; return stdout and the console/error lines."""
+    proc = subprocess.run(
+        [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra, url],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    return proc.stdout, console
+
+
+@pytest.fixture(scope="module")
+def busy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """A deployment with a real audit, enrolments, searches, a review and a refusal."""
+    home = Home(tmp_path_factory.mktemp("busy")).ensure()
+    deployment = Deployment(home, calibration=fake_calibration())
+    with ExitStack() as stack:
+        service = Service(stack.enter_context(serve(home, None, deployment)), home,
+                          make_keys(home))
+        _populate(service)
+        yield service
+
+
+def _populate(service: Service) -> None:
+    images = faces_small() / "mdtf-cc-by-2.0"
+    parquet, attributes = _embeddings("dlib-resnet:1")
+    with service.client(Role.AUDITOR) as client:
+        job = client.post("/v1/audits", data={"by": "sex", "fmr": "1e-2,1e-3", "bootstrap": "50"},
+                          files={"embeddings": ("emb.parquet", parquet),
+                                 "attributes": ("attrs.csv", attributes)}).json()
+        while (status := client.get(f"/v1/audits/{job['job_id']}").json())["status"] in (
+            "queued", "running"
+        ):
+            time.sleep(0.2)
+        assert status["result"]["registered"]["gate"]["passed"], status["result"]
+    with service.client(Role.ENROLLER) as client:
+        for subject, name in (("s-001", "1.png"), ("s-002", "3.png")):
+            client.post("/v1/subjects", data={"subject_id": subject, "basis": "consent",
+                                              "evidence": f"form {subject}"},
+                        files={"images": (name, (images / name).read_bytes())})
+    with service.client(Role.OPERATOR) as client:
+        response = client.post("/v1/identify", data={"purpose": "fraud check", "case": "C-17"},
+                               files={"image": ("2.png", (images / "2.png").read_bytes())})
+        assert response.status_code == 200, response.text
+        found = response.json()
+        client.post("/v1/identify", data={"purpose": "fraud check"},
+                    files={"image": ("4.png", (images / "4.png").read_bytes())})
+    with service.client(Role.REVIEWER) as client:
+        client.post("/v1/reviews", json={"result_id": found["result_id"], "decision": "confirm"})
+
+
+def test_login_exchanges_key_for_httponly_cookie(busy: Service) -> None:
+    with httpx.Client(base_url=busy.url) as client:
+        assert client.get("/auditor/login").status_code == 200
+        wrong = client.post("/auditor/login", data={"key": busy.tokens[Role.OPERATOR]})
+        assert wrong.status_code == 403
+        response = client.post("/auditor/login", data={"key": busy.tokens[Role.AUDITOR]})
+        assert response.status_code == 303 and response.headers["location"] == "/auditor"
+        cookie = response.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        page = client.get("/auditor")
+        assert page.status_code == 200 and "Ledger integrity" in page.text
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+        # The cookie only opens the pages, never the API.
+        assert client.get("/v1/ledger/verify").status_code == 401
+        client.post("/auditor/logout")
+        assert client.get("/auditor").status_code == 401
+
+
+def test_page_renders_in_headless_chromium(busy: Service, tmp_path: Path) -> None:
+    url = f"{busy.url}/auditor/login#key={busy.tokens[Role.AUDITOR]}"
+    dom, console = _open(url, tmp_path / "profile", "--dump-dom")
+    assert console == []
+    assert '<span class="badge ok" id="ledger-status">intact</span>' in dom
+    assert "dlib-resnet:1" in dom and "passes the policy" in dom
+    assert re.search(r"1 confirmed.*1 pending|confirmed</span>", dom, re.S)
+    assert "fraud check" in dom and "C-17" in dom
+    assert busy.tokens[Role.AUDITOR] not in dom
+
+    shot = tmp_path / "auditor.png"
+    _, console = _open(url, tmp_path / "profile2", f"--screenshot={shot}",
+                       "--window-size=1280,1250")
+    assert console == []
+    with Image.open(shot) as img:
+        assert img.size == (1280, 1250)
+        assert len(img.convert("L").getcolors(maxcolors=1 << 16) or range(256)) > 30
+    target = os.environ.get("FACEAUDIT_SCREENSHOT")
+    if target:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, target)

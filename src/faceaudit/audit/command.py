@@ -61,7 +61,7 @@ def _fmt(est: dict) -> str:
     if est["value"] is None:
         return "n/a"
     text = f"{est['value']:.3g}"
-    if est["low"] is not None:
+    if est["low"] is not None and est["high"] is not None:
         text += f" [{est['low']:.3g}, {est['high']:.3g}]"
     return text
 

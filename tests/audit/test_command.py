@@ -1,0 +1,162 @@
+import csv
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from faceaudit.audit.command import audit_command
+from faceaudit.audit.gate import GateExpressionError, parse_rule
+
+app = typer.Typer()
+app.command()(audit_command)
+
+
+def run(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def scores_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "scores.csv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["score", "genuine", "group_a", "group_b", "subject_a", "subject_b"])
+        for g, shift in (("female", 0.05), ("male", 0.0)):
+            for s in range(60):
+                for _ in range(3):
+                    w.writerow([rng.normal(0.45, 0.1), "true", g, g, f"{g}{s}", f"{g}{s}"])
+            for _ in range(6000):
+                a, b = rng.choice(60, 2, replace=False)
+                w.writerow([rng.normal(shift, 0.1), "false", g, g, f"{g}{a}", f"{g}{b}"])
+    return path
+
+
+def test_scores_entry_point_writes_report_and_tables(scores_csv, tmp_path):
+    out = tmp_path / "out"
+    result = run("--scores", scores_csv, "--out", out, "--bootstrap", 100, "--fmr", "1e-2,1e-3")
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["schema"] == "faceaudit.audit/1"
+    assert report["groups"] == ["female", "male"]
+    assert report["primary_target"] == 1e-3
+    female = report["targets"][0]["groups"][0]
+    assert female["fmr"]["low"] <= female["fmr"]["value"] <= female["fmr"]["high"]
+    assert report["targets"][0]["summaries"]["fmr_ratio"]["value"] > 1
+    for name in (
+        "per_group.csv",
+        "cross_fmr.csv",
+        "summaries.csv",
+        "thresholds.csv",
+        "report.html",
+    ):
+        assert (out / name).stat().st_size > 0
+    assert "female" in result.output and "FMR" in result.output
+
+
+def test_gate_violation_exits_3_and_is_listed(scores_csv, tmp_path):
+    out = tmp_path / "out"
+    result = run(
+        "--scores",
+        scores_csv,
+        "--out",
+        out,
+        "--bootstrap",
+        0,
+        "--fail-if",
+        "fmr_ratio>1.0001@1e-2",
+        "--fail-if",
+        "fnmr_ratio>100",
+    )
+    assert result.exit_code == 3, result.output
+    gate = json.loads((out / "report.json").read_text())["gate"]
+    assert gate["passed"] is False
+    assert [r["status"] for r in gate["rules"]] == ["fail", "pass"]
+
+
+RFW = "group,accuracy\nCaucasian,92.15\nIndian,88.00\nAsian,83.98\nAfrican,84.93\n"
+
+
+def test_rates_entry_point_rfw(tmp_path):
+    (tmp_path / "rfw.csv").write_text(RFW)
+    result = run("--rates", tmp_path / "rfw.csv", "--out", tmp_path / "o")
+    assert result.exit_code == 0, result.output
+    summ = json.loads((tmp_path / "o" / "report.json").read_text())["targets"][0]["summaries"]
+    assert round(summ["ser"]["value"], 2) == 2.04
+    assert round(summ["std"]["value"], 2) == 3.19
+
+
+def test_embeddings_parquet_entry_point(tmp_path):
+    rng = np.random.default_rng(1)
+    ident = np.repeat(np.arange(120), 3)
+    emb = rng.standard_normal((120, 16))[ident] + 0.7 * rng.standard_normal((len(ident), 16))
+    emb = (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32)
+    table = pa.table(
+        {
+            "path": [f"p{i}/{k}.jpg" for k, i in enumerate(ident)],
+            "identity": [f"p{i}" for i in ident],
+            "face_index": pa.array(np.zeros(len(ident), np.int32)),
+            "box": [[0, 0, 10, 10]] * len(ident),
+            "det_score": pa.array(np.ones(len(ident), np.float32)),
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(emb.ravel()), 16),
+        }
+    )
+    pq.write_table(table, tmp_path / "e.parquet")
+    rows = ["identity,sex"] + [f"p{i},{'female' if i % 2 else 'male'}" for i in range(118)]
+    (tmp_path / "a.csv").write_text("\n".join(rows) + "\n")  # p118, p119 have no label
+    result = run(
+        "--embeddings",
+        tmp_path / "e.parquet",
+        "--attributes",
+        tmp_path / "a.csv",
+        "--by",
+        "sex",
+        "--out",
+        tmp_path / "o",
+        "--bootstrap",
+        50,
+        "--fmr",
+        "1e-2",
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    data = report["data"]
+    assert data["templates"] == 354 and data["missing_labels"]["images"] == 6
+    assert data["genuine_pairs"] == 118 * 3
+    assert data["impostor_pairs"] == 354 * 353 // 2 - 354
+    assert any("no sex label" in w for w in report["warnings"])
+    assert len(report["det"]) == 2 and report["histograms"]["groups"][0]["impostor"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "give exactly one input"),
+        (["--scores", "missing.csv"], "no such file"),
+        (["--rates", "BAD"], "needs 'fmr' and 'fnmr'"),
+        (["--rates", "RFW", "--fail-if", "fmr_ratio=>2"], "bad --fail-if"),
+        (["--rates", "RFW", "--fmr", "2"], "strictly between 0 and 1"),
+        (["--embeddings", "x.parquet"], "--attributes is required"),
+    ],
+)
+def test_bad_inputs_exit_2_with_one_line(tmp_path, args, message):
+    (tmp_path / "BAD").write_text("group,fmr\na,0.1\nb,0.2\n")
+    (tmp_path / "RFW").write_text(RFW)
+    args = [str(tmp_path / a) if a in ("BAD", "RFW") else a for a in args]
+    result = run(*args, "--out", tmp_path / "o")
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_parse_rule():
+    rule = parse_rule(" fnmr_ratio >= 1.5 @1e-2")
+    assert (rule.metric, rule.op, rule.limit, rule.target_fmr) == ("fnmr_ratio", ">=", 1.5, 0.01)
+    for bad in ("fmr_ratio", "nope>2", "fmr_ratio>x", "fmr_ratio>2@5"):
+        with pytest.raises(GateExpressionError):
+            parse_rule(bad)

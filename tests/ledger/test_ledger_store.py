@@ -178,6 +178,21 @@ def test_concurrent_appenders_from_four_processes_keep_one_chain(home):
     assert seen == {(f"p{k}", i) for k in range(4) for i in range(40)}
 
 
+def test_verify_while_others_append_never_sees_a_false_alarm(home):
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_append_many, args=(str(home.root), f"p{k}", 60))
+             for k in range(2)]
+    for p in procs:
+        p.start()
+    led = Ledger(home)
+    while any(p.is_alive() for p in procs):
+        report = led.verify()
+        assert report.ok, report
+    for p in procs:
+        p.join()
+    assert led.verify().n_events == 120
+
+
 def test_sigkilled_appender_leaves_a_verifiable_ledger(home):
     ctx = multiprocessing.get_context("fork")
     for round_ in range(3):

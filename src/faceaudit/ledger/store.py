@@ -169,11 +169,14 @@ class Ledger:
         """Check the whole ledger: canonical bytes, hash chain, sequence, head witness, and
         every signed checkpoint against ``public_key_path`` (default: the home's public key).
         """
-        data = self.path.read_bytes() if self.path.exists() else b""
-        try:
-            head = self._read_head()
-        except LedgerError as exc:
-            return VerifyReport(False, 0, None, str(exc), 0)
+        if not self.home.root.is_dir():
+            return VerifyReport(True, 0, None, None, 0)
+        with self._locked():  # a consistent snapshot of file and witness
+            data = self.path.read_bytes() if self.path.exists() else b""
+            try:
+                head = self._read_head()
+            except LedgerError as exc:
+                return VerifyReport(False, 0, None, str(exc), 0)
         try:
             return verify_bytes(data, head, public_key_path or self.home.public_key_path)
         except LedgerError as exc:

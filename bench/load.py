@@ -1,0 +1,267 @@
+"""Load test of the REST service over loopback: requests/s and p50/p99 latency.
+
+Scenarios (each bounded by a request count and a time budget):
+
+* ``verify``   — ``POST /v1/verify`` with two uploaded face images (detect + embed both);
+* ``identify`` — ``POST /v1/identify`` of one face against a gallery of ``--gallery`` synthetic
+  templates (128-D unit vectors, 10 per subject, enrolled through ``Deployment.enrol_templates``);
+* ``healthz``  — ``GET /healthz``.
+
+The service runs in its own process (``uvicorn``, one worker, as ``faceaudit serve`` runs it) on
+127.0.0.1; the client sends from ``--concurrency`` threads. The deployment gets a registered
+passing audit and a policy whose rate limits cannot trip, so every request does the full work
+(policy check, ledger append, search). Usage::
+
+    .venv/bin/python bench/load.py [--gallery 10000] [--concurrency 4] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from faceaudit.home import Home
+
+FACES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "faces-small"
+BACKEND = "dlib-resnet:1"
+PER_SUBJECT = 10
+POLICY = """\
+fmr_target = 0.001
+max_candidates = 10
+[required_fields]
+identify = ["purpose", "case"]
+verify = ["purpose"]
+[rate_limits.identify]
+max_events = 1000000000
+window_hours = 1.0
+[bias_gate]
+max_fmr_ratio = 2.0
+max_fnmr_ratio = 2.0
+max_audit_age_days = 365
+"""
+
+
+def _calibration():
+    """The shipped calibration, or (if none ships yet) a stand-in: latency does not depend on
+    where the threshold lies."""
+    from faceaudit import api
+    from faceaudit.calibration import Calibration
+    from faceaudit.errors import CalibrationError
+
+    try:
+        return api.load_calibration(backend_id=BACKEND), "shipped"
+    except CalibrationError:
+        return Calibration(
+            backend_id=BACKEND,
+            threshold=np.array([0.0, 0.6, 0.8, 0.88, 0.92, 0.94, 0.96, 1.0]),
+            fmr=np.array([1.0, 0.3, 0.03, 0.01, 1e-3, 1e-4, 1e-5, 1e-7]),
+            n_impostor=100_000_000, source="bench stand-in",
+        ), "stand-in (none ships yet)"
+
+
+def prepare(home: Home, gallery: int) -> None:
+    """Install the policy, register a passing audit, enrol ``gallery`` synthetic templates."""
+    from faceaudit.deployment import Deployment
+    from faceaudit.ledger import Ledger
+    from faceaudit.policy import install_policy, register_audit
+
+    ledger = Ledger(home)
+    policy = home.root / "bench-policy.toml"
+    policy.write_text(POLICY, encoding="utf-8")
+    install_policy(home, ledger, policy, "bench")
+    ratio = {"value": 1.1, "low": 1.0, "high": 1.3}
+    report = {
+        "schema": "faceaudit.audit/1",
+        "provenance": {"backend_id": BACKEND,
+                       "created_at": datetime.now(UTC).isoformat(timespec="seconds")},
+        "groups": ["a", "b"], "primary_target": 0.001,
+        "targets": [{"target_fmr": 0.001, "supported": True,
+                     "groups": [{"group": "a", "supported": True},
+                                {"group": "b", "supported": True}],
+                     "summaries": {"fmr_ratio": ratio, "fnmr_ratio": ratio}}],
+        "gate": {"passed": True, "rules": []},
+    }
+    (home.root / "bench-report.json").write_text(json.dumps(report), encoding="utf-8")
+    register_audit(home, ledger, home.root / "bench-report.json", "bench")
+    deployment = Deployment(home, calibration=_calibration()[0])
+    rng = np.random.default_rng(0)
+    for start in range(0, gallery, PER_SUBJECT):
+        vectors = rng.normal(size=(min(PER_SUBJECT, gallery - start), 128)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        deployment.enrol_templates(actor="bench", subject_id=f"syn-{start // PER_SUBJECT:06d}",
+                                   backend_id=BACKEND, embeddings=vectors, basis="consent",
+                                   evidence="synthetic")
+        if start % 2000 == 0:
+            print(f"  enrolled {start}/{gallery} templates", file=sys.stderr, flush=True)
+
+
+def serve(home: Path, port: int) -> None:
+    """Child process: run the service for ``home`` on 127.0.0.1:``port``."""
+    import uvicorn
+
+    from faceaudit.deployment import Deployment
+    from faceaudit.service import ServiceSettings, create_app
+
+    deployment = Deployment(Home(home), calibration=_calibration()[0])
+    settings = ServiceSettings(rate_per_minute=1e9, burst=1_000_000)
+    app = create_app(Home(home), settings, deployment=deployment)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def run(name: str, send: Callable[[httpx.Client], httpx.Response], *, requests: int,
+        seconds: float, concurrency: int, headers: dict[str, str], url: str) -> dict:
+    """Send up to ``requests`` requests in at most ``seconds``; return the statistics."""
+    latencies: list[float] = []
+    failures: list[int] = []
+    lock = threading.Lock()
+    with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
+        warm = send(client)  # untimed: loads the model on the first scenario
+        if warm.status_code >= 400:
+            sys.exit(f"{name}: {warm.status_code} {warm.text}")
+    deadline = time.monotonic() + seconds
+    remaining = [requests]
+
+    def worker() -> None:
+        with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
+            while time.monotonic() < deadline:
+                with lock:
+                    if remaining[0] == 0:
+                        return
+                    remaining[0] -= 1
+                start = time.perf_counter()
+                response = send(client)
+                elapsed = time.perf_counter() - start
+                with lock:
+                    latencies.append(elapsed)
+                    if response.status_code >= 400:
+                        failures.append(response.status_code)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - began
+    ms = sorted(x * 1000 for x in latencies)
+    return {
+        "scenario": name, "requests": len(ms), "errors": len(failures),
+        "rps": len(ms) / wall if wall else 0.0,
+        "p50": statistics.median(ms) if ms else float("nan"),
+        "p99": ms[min(len(ms) - 1, int(round(0.99 * (len(ms) - 1))))] if ms else float("nan"),
+    }
+
+
+def main() -> None:
+    """Prepare a home, start the service, run the scenarios, print a markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--gallery", type=int, default=10_000, help="templates in the gallery")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=20.0, help="budget per scenario")
+    parser.add_argument("--requests", type=int, default=400, help="max requests per scenario")
+    args = parser.parse_args()
+    if not FACES.is_dir():
+        sys.exit(f"{FACES} is absent: the bench needs ../shared/data/faces-small")
+
+    from faceaudit.service.keys import KeyStore
+
+    with tempfile.TemporaryDirectory(prefix="faceaudit-load-") as tmp:
+        home = Home(Path(tmp)).ensure()
+        began = time.perf_counter()
+        prepare(home, args.gallery)
+        print(f"prepared {args.gallery} templates in {time.perf_counter() - began:.0f} s",
+              file=sys.stderr)
+        keys = KeyStore(home)
+        operator = {"X-API-Key": keys.create("operator", "bench-operator")[1]}
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        child = subprocess.Popen([sys.executable, __file__, "--serve", tmp, str(port)],
+                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            _wait_up(url, child)
+            rows = _scenarios(url, operator, args)
+        finally:
+            child.terminate()
+            child.wait(timeout=30)
+    _print(rows, args)
+
+
+def _scenarios(url: str, operator: dict[str, str], args: argparse.Namespace) -> list[dict]:
+    a = (FACES / "mdtf-cc-by-2.0" / "1.png").read_bytes()
+    b = (FACES / "mdtf-cc-by-2.0" / "2.png").read_bytes()
+
+    def verify(client: httpx.Client) -> httpx.Response:
+        return client.post("/v1/verify", data={"purpose": "load test"},
+                           files={"image_a": ("1.png", a), "image_b": ("2.png", b)})
+
+    def identify(client: httpx.Client) -> httpx.Response:
+        return client.post("/v1/identify", data={"purpose": "load test", "case": "bench"},
+                           files={"image": ("2.png", b)})
+
+    def healthz(client: httpx.Client) -> httpx.Response:
+        return client.get("/healthz")
+
+    common = {"seconds": args.seconds, "concurrency": args.concurrency, "url": url}
+    return [
+        run("verify (2 uploaded images)", verify, requests=args.requests, headers=operator,
+            **common),
+        run(f"identify ({args.gallery:,} templates)", identify, requests=args.requests,
+            headers=operator, **common),
+        run("healthz", healthz, requests=args.requests * 10, headers={}, **common),
+    ]
+
+
+def _wait_up(url: str, child: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            sys.exit("the service process exited")
+        try:
+            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    sys.exit("the service did not come up")
+
+
+def _print(rows: list[dict], args: argparse.Namespace) -> None:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    print(f"Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"one uvicorn worker on 127.0.0.1, {args.concurrency} client threads, "
+          f"calibration: {_calibration()[1]}.\n")
+    print("| scenario | requests | errors | requests/s | p50 (ms) | p99 (ms) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['scenario']} | {r['requests']} | {r['errors']} | {r['rps']:.1f} | "
+              f"{r['p50']:.1f} | {r['p99']:.1f} |")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--serve":
+        serve(Path(sys.argv[2]), int(sys.argv[3]))
+    else:
+        main()

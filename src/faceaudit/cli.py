@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import pyarrow.parquet as pq
 import typer
 from rich.console import Console
 
@@ -75,6 +74,8 @@ def embed(
     per image. Otherwise every face of every image is kept. Results are cached, so a rerun does
     no model work.
     """
+    import pyarrow.parquet as pq
+
     from faceaudit.batch import IMAGE_SUFFIXES, EmbedSettings, embed_paths, list_dataset
     from faceaudit.errors import InputDataError
     from faceaudit.models.registry import get_embedder
@@ -134,6 +135,21 @@ def verify(
     )
     _print_json(result.to_dict())
     raise typer.Exit(0 if result.match else 1)
+
+
+def _register_subcommands() -> None:
+    """Attach each pillar's commands; their modules import their heavy parts lazily."""
+    from faceaudit.ledger.command import ledger_app
+    from faceaudit.policy.command import policy_app
+    from faceaudit.service.command import keys_app, serve_command
+
+    app.add_typer(ledger_app, name="ledger")
+    app.add_typer(policy_app, name="policy")
+    app.add_typer(keys_app, name="keys")
+    app.command("serve")(serve_command)
+
+
+_register_subcommands()
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from service_harness import (
 from faceaudit.deployment import Deployment
 from faceaudit.home import Home
 from faceaudit.ledger import Ledger
-from faceaudit.service.keys import Role
+from faceaudit.service.keys import KeyStore, Role
 
 BACKEND = "dlib-resnet:1"
 
@@ -142,3 +143,30 @@ def test_empty_ledger_oversight_and_bad_period(service: Service, tmp_path: Path)
     assert empty.status_code == 200 and empty.json() == {"events": [], "next_after": None}
     assert bad.status_code == 422
     assert bad.headers["content-type"] == "application/problem+json"
+
+
+def test_concurrent_requests_are_all_served_and_logged(deployed: Service) -> None:
+    before = Ledger(deployed.home).verify().n_events
+
+    def one(i: int) -> int:
+        with deployed.client(Role.OPERATOR) as client:
+            return client.post("/v1/verify", data={"purpose": f"concurrency {i}"}, files={
+                "image_a": ("5.png", _image("5.png"), "image/png"),
+                "image_b": ("6.png", _image("6.png"), "image/png")}).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(one, range(8)))
+    assert codes == [200] * 8
+    report = Ledger(deployed.home).verify()
+    assert report.ok and report.n_events == before + 8
+    purposes = {e["purpose"] for e in Ledger(deployed.home).events() if e["action"] == "verify"}
+    assert {f"concurrency {i}" for i in range(8)} <= purposes
+
+
+def test_revoked_key_stops_working_at_once(deployed: Service) -> None:
+    key, token = KeyStore(deployed.home).create("auditor", "temp-auditor")
+    headers = {"X-API-Key": token}
+    with deployed.client() as client:
+        assert client.get("/v1/ledger/verify", headers=headers).status_code == 200
+        KeyStore(deployed.home).revoke(key.key_id)
+        assert client.get("/v1/ledger/verify", headers=headers).status_code == 401

@@ -19,6 +19,7 @@ from rich.progress import track
 
 from faceaudit.batch import embed_dataset, embeddings_matrix, table_metadata
 from faceaudit.calibration import from_impostor_histogram, shipped_calibration_name
+from faceaudit.datasets import LFW_HELP, find_lfw
 
 REPO = Path(__file__).resolve().parents[1]
 BIN_WIDTH = 1e-4
@@ -45,14 +46,14 @@ def impostor_histogram(vectors: np.ndarray, identities: np.ndarray, block: int =
 
 def main() -> None:
     """Embed LFW, histogram its impostor scores, write the calibration JSON."""
-    from lfw_view2 import default_lfw
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--backend", default="dlib-resnet")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    lfw = args.data or default_lfw()
+    lfw = args.data or find_lfw()
+    if lfw is None:
+        raise SystemExit(LFW_HELP)
     table = embed_dataset(lfw, backend=args.backend, no_face="centre")
     backend_id = table_metadata(table)["backend_id"]
     vectors = embeddings_matrix(table)

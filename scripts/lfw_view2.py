@@ -12,23 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from faceaudit.batch import EmbedSettings, embed_paths, embeddings_matrix
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def default_lfw() -> Path:
-    """``$FACEAUDIT_DATA``, ``./data/lfw`` or ``../shared/data/lfw``, whichever exists."""
-    for candidate in (os.environ.get("FACEAUDIT_DATA"), REPO / "data" / "lfw",
-                      REPO.parent / "shared" / "data" / "lfw"):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    raise SystemExit("LFW not found: pass --data or set FACEAUDIT_DATA (see README)")
+from faceaudit.datasets import LFW_HELP, find_lfw
 
 
 def read_pairs(pairs_file: Path) -> tuple[list[tuple[str, str]], np.ndarray, np.ndarray]:
@@ -65,7 +54,9 @@ def main() -> None:
     parser.add_argument("--backend", default="dlib-resnet")
     parser.add_argument("--model", default=None, help="ONNX file for the onnx backend")
     args = parser.parse_args()
-    lfw = args.data or default_lfw()
+    lfw = args.data or find_lfw()
+    if lfw is None:
+        raise SystemExit(LFW_HELP)
     pairs_file = args.pairs or lfw.parent / "lfw-meta" / "pairs.txt"
     pairs, genuine, folds = read_pairs(pairs_file)
     images = sorted({p for pair in pairs for p in pair})

@@ -317,14 +317,17 @@ class Deployment:
             elif search.generation != generation:
                 self._search = None
 
-    def _gallery_search(self, backend_id: str) -> TemplateSearch:
-        """The current search over ``backend_id``'s templates (call with the lock held)."""
+    def _check_gallery_backend(self, backend_id: str) -> None:
         stored = self.store.gallery_backend()
         if stored is not None and stored != backend_id:
             raise BackendMismatchError(
                 f"the gallery holds {stored} templates but this deployment runs {backend_id}; "
                 "re-enrol the subjects with the deployed backend"
             )
+
+    def _gallery_search(self, backend_id: str) -> TemplateSearch:
+        """The current search over ``backend_id``'s templates (call with the lock held)."""
+        self._check_gallery_backend(backend_id)
         generation = self.store.generation()
         if (self._search is None or self._search_backend != backend_id
                 or self._search.generation != generation):
@@ -423,8 +426,7 @@ class Deployment:
             other = api.best_face_embedding(api.load_image(image_b), self.embedder,
                                             label="second image")[None]
         else:
-            with self._lock:
-                self._gallery_search(backend_id)  # refuses a gallery of another backend
+            self._check_gallery_backend(backend_id)
             other = self.store.subject_templates(subject_id)
         score = float(np.max(other @ probe))
         match = score >= threshold

@@ -15,6 +15,7 @@ from faceaudit.deployment import Deployment
 from faceaudit.errors import NoFaceError
 from faceaudit.gallery import (
     AlreadyReviewedError,
+    BackendMismatchError,
     ConsentError,
     InvalidRequestError,
     MultipleFacesError,
@@ -166,3 +167,17 @@ def test_bad_enrolments_are_typed_errors(deployment, mdtf, faces_small, tmp_path
                                    embeddings=np.ones((1, 128)), basis="consent", evidence="f")
     assert deployment.list_subjects() == []
     assert json.dumps(deployment.list_subjects()) == "[]"
+
+
+def test_gallery_of_another_backend_is_refused(deployment, mdtf):
+    vector = np.zeros((1, 128), dtype=np.float32)
+    vector[0, 0] = 1.0
+    deployment.enrol_templates(actor="c", subject_id="old", backend_id="other-model:1",
+                               embeddings=vector, basis="consent", evidence="f")
+    with pytest.raises(BackendMismatchError):
+        deployment.enrol(actor="c", subject_id="new", images=[mdtf / "1.png"], basis="consent",
+                         evidence="f")
+    with pytest.raises(BackendMismatchError):
+        deployment.identify(actor="o", image=mdtf / "2.png", purpose="p", case="c")
+    with pytest.raises(BackendMismatchError):
+        deployment.verify(actor="o", image_a=mdtf / "2.png", subject_id="old", purpose="p")

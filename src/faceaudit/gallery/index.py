@@ -16,7 +16,7 @@ import numpy as np
 
 M = 32
 EF_CONSTRUCTION = 40
-EF_SEARCH = 128
+EF_SEARCH = 256
 REBUILD_FRACTION = 0.2
 
 

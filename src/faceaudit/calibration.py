@@ -166,6 +166,9 @@ def shipped_calibration_name(backend_id: str) -> str:
 def load_calibration(path: Path | None = None, backend_id: str = "dlib-resnet:1") -> Calibration:
     """Load ``path``, or the calibration shipped with the package for ``backend_id``.
 
+    ``path`` is a ``faceaudit.calibration/1`` file (``calibration.json`` from an audit or
+    ``scripts/calibrate.py``) or an audit's ``report.json``, whose calibration section is used.
+
     A user file made for another backend is refused: thresholds do not transfer between models.
     """
     if path is None:
@@ -184,6 +187,10 @@ def load_calibration(path: Path | None = None, backend_id: str = "dlib-resnet:1"
         raise CalibrationError(f"{path}: cannot read calibration ({exc})") from None
     if not isinstance(data, dict):
         raise CalibrationError(f"{path}: not a calibration file")
+    if data.get("schema") == "faceaudit.audit/1":  # an audit report carries its calibration
+        if not isinstance(data.get("calibration"), dict):
+            raise CalibrationError(f"{path}: this audit report has no calibration section")
+        data = data["calibration"]
     calibration = _parse(data, str(path))
     same_model = shipped_calibration_name(calibration.backend_id) == shipped_calibration_name(
         backend_id

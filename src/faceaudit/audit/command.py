@@ -114,6 +114,15 @@ def audit_command(
     lfw: Annotated[
         Path | None, typer.Option(help="LFW folder; labels from ../lfw-meta beside it.")
     ] = None,
+    backend: Annotated[
+        str, typer.Option(help="Model for DATA/--lfw: dlib-resnet (default), dlib-native, onnx.")
+    ] = "dlib-resnet",
+    model: Annotated[
+        Path | None, typer.Option(help="ArcFace-style .onnx file for --backend onnx.")
+    ] = None,
+    no_face: Annotated[
+        str, typer.Option(help="DATA/--lfw images with no face: skip (counted) or centre crop.")
+    ] = "skip",
     by: Annotated[str, typer.Option(help="Attribute(s) to group by, e.g. sex or sex,race.")] = "",
     fmr: Annotated[str, typer.Option(help="Target FMRs, comma-separated.")] = "1e-2,1e-3,1e-4",
     bootstrap: Annotated[
@@ -151,6 +160,7 @@ def audit_command(
             workers,
             fail_if or [],
             console,
+            embed_options={"backend": backend, "model": model, "no_face": no_face},
         )
     except FaceAuditError as exc:
         errors.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
@@ -177,6 +187,7 @@ def _run(
     workers,
     fail_if,
     console,
+    embed_options: dict,
 ) -> dict:
     given = [
         n
@@ -220,7 +231,9 @@ def _run(
 
                 source = lfw if lfw is not None else data
                 kind = "lfw" if lfw is not None else "dataset"
-                emb = inputs.embeddings_from_table(embed_dataset(Path(source)), str(source))
+                emb = inputs.embeddings_from_table(
+                    embed_dataset(Path(source), **embed_options), str(source)
+                )
             report = audit_embeddings(
                 emb,
                 attrs,

@@ -194,8 +194,13 @@ class Embeddings:
 def embeddings_from_table(table: pa.Table, source: str) -> Embeddings:
     """Templates from an Arrow table with ``path``, ``identity`` and ``embedding`` columns."""
     _require(table, ["path", "identity", "embedding"], source)
-    if "face_index" in table.column_names:  # one template per image: its primary face
-        table = table.filter(pc.equal(table.column("face_index"), 0))
+    # One template per image: `faceaudit embed` writes a labelled dataset's primary face only
+    # (face_index is its detector index, -1 for a centre crop); a file with several faces per
+    # image keeps the first row, the detector's best.
+    _, first_rows = np.unique(np.asarray(_strings(table.column("path")), dtype=object),
+                              return_index=True)
+    if len(first_rows) < table.num_rows:
+        table = table.take(pa.array(np.sort(first_rows)))
     if table.num_rows == 0:
         raise AuditInputError(f"{source}: no embeddings")
     column = table.column("embedding").combine_chunks()

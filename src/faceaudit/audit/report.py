@@ -177,6 +177,10 @@ def write_report(report: dict, out_dir: Path) -> list[Path]:
     json_path = out_dir / "report.json"
     json_path.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
     paths = [json_path, *write_tables(report, out_dir)]
+    if report.get("calibration"):
+        calibration_path = out_dir / "calibration.json"
+        calibration_path.write_text(json.dumps(report["calibration"], indent=1) + "\n")
+        paths.append(calibration_path)
     from faceaudit.audit.html import write_html
 
     paths.append(write_html(report, out_dir))

@@ -19,10 +19,28 @@ from faceaudit.audit.inputs import (
     ScoresTable,
     group_templates,
 )
-from faceaudit.audit.scoring import BIN_WIDTH, score_table, score_templates
+from faceaudit.audit.scoring import BIN_WIDTH, N_BINS, ScoreSet, score_table, score_templates
+from faceaudit.calibration import from_impostor_histogram
 
 # progress(description, total) -> advance(n) callback
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
+
+
+def calibration_section(scores: ScoreSet, backend_id: str | None, source: str) -> dict:
+    """The audited data's own calibration (every impostor comparison, all groups together).
+
+    Written to ``calibration.json`` beside the report; ``faceaudit verify --calibration`` takes
+    it, so a deployment can use thresholds measured on data like its own.
+    """
+    hist = scores.impostor_hist
+    overall = (hist.sum(axis=(0, 1)) + np.einsum("aab->b", hist)) // 2  # each pair once
+    edges = -1.0 + np.arange(N_BINS + 1) * BIN_WIDTH
+    calibration = from_impostor_histogram(
+        overall, edges, backend_id=backend_id or "", source=source,
+        method="impostor histogram of the audit, every impostor comparison",
+        extra={"bin_width": BIN_WIDTH},
+    )
+    return calibration.to_dict()
 
 
 def audit_embeddings(
@@ -110,7 +128,9 @@ def audit_embeddings(
         bin_width=BIN_WIDTH,
         duration_s=time.perf_counter() - start,
     )
-    return rp.build_report(sections, prov, data, warnings + result.warnings, list(rules))
+    report = rp.build_report(sections, prov, data, warnings + result.warnings, list(rules))
+    report["calibration"] = calibration_section(scores, emb.backend_id, input_path)
+    return report
 
 
 def audit_scores(
@@ -163,7 +183,9 @@ def audit_scores(
         bin_width=BIN_WIDTH,
         duration_s=time.perf_counter() - start,
     )
-    return rp.build_report(sections, prov, data, result.warnings, list(rules))
+    report = rp.build_report(sections, prov, data, result.warnings, list(rules))
+    report["calibration"] = calibration_section(scores, None, input_path)
+    return report
 
 
 def audit_rates(

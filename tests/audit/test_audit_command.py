@@ -160,3 +160,19 @@ def test_parse_rule():
     for bad in ("fmr_ratio", "nope>2", "fmr_ratio>x", "fmr_ratio>2@5"):
         with pytest.raises(GateExpressionError):
             parse_rule(bad)
+
+
+def test_audit_writes_its_own_calibration(scores_csv, tmp_path):
+    from faceaudit.calibration import load_calibration
+
+    out = tmp_path / "out"
+    result = run("--scores", scores_csv, "--out", out, "--bootstrap", 0, "--fmr", "1e-2,1e-3")
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["calibration"]["n_impostor"] == report["data"]["impostor_pairs"] == 12000
+    from_report = load_calibration(out / "report.json", backend_id="")
+    from_file = load_calibration(out / "calibration.json", backend_id="")
+    for target in report["targets"]:
+        expected = target["threshold"]
+        assert from_file.threshold_for(target["target_fmr"]) == pytest.approx(expected, abs=2e-4)
+        assert from_report.threshold_for(target["target_fmr"]) == pytest.approx(expected, abs=2e-4)

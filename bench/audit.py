@@ -15,6 +15,7 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -84,6 +85,7 @@ def large(n: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--lfw", help="LFW folder: embeddings (cached) and sex labels from lfw-meta")
     ap.add_argument("--embeddings")
     ap.add_argument("--attributes")
     ap.add_argument("--by", default="sex")
@@ -95,15 +97,21 @@ def main() -> None:
     if args.large:
         large(args.large)
         return
-    if args.embeddings:
-        from faceaudit.audit.inputs import group_templates, read_attributes, read_embeddings
+    if args.embeddings or args.lfw:
+        from faceaudit.audit import inputs
+        from faceaudit.batch import embed_dataset
 
-        e = read_embeddings(args.embeddings)
-        g = group_templates(e.paths, e.identities, read_attributes(args.attributes), [args.by])
+        if args.lfw:
+            e = inputs.embeddings_from_table(embed_dataset(Path(args.lfw)), args.lfw)
+            attributes = inputs.read_lfw_attributes(Path(args.lfw))
+        else:
+            e = inputs.read_embeddings(args.embeddings)
+            attributes = inputs.read_attributes(args.attributes)
+        g = inputs.group_templates(e.paths, e.identities, attributes, [args.by])
         keep = g.codes >= 0
         emb = e.matrix[keep] / np.linalg.norm(e.matrix[keep], axis=1, keepdims=True)
         identity = np.unique(np.asarray(e.identities)[keep], return_inverse=True)[1]
-        group, source = g.codes[keep], args.embeddings
+        group, source = g.codes[keep], args.lfw or args.embeddings
     else:
         emb, identity, group = synthetic(13_233, 5_749)
         source = "synthetic 13,233 x 128, 5,749 identities"

@@ -115,7 +115,8 @@ def serve(home: Path, port: int) -> None:
     import uvicorn
 
     from faceaudit.deployment import Deployment
-    from faceaudit.service import ServiceSettings, create_app
+    from faceaudit.service.app import create_app
+    from faceaudit.service.settings import ServiceSettings
 
     deployment = Deployment(Home(home), calibration=_calibration()[0])
     settings = ServiceSettings(rate_per_minute=1e9, burst=1_000_000)

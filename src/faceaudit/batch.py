@@ -27,18 +27,12 @@ import pyarrow.parquet as pq
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from faceaudit.errors import FaceAuditError, InputDataError
+from faceaudit.home import cache_dir
 from faceaudit.models.registry import DEFAULT_BACKEND
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"}
 NO_FACE_CHOICES = ("skip", "centre")
 STAGES = ("decode", "detect", "align", "embed")
-
-
-def cache_dir() -> Path:
-    """faceaudit's cache directory: ``$FACEAUDIT_CACHE`` or the user cache dir."""
-    from platformdirs import user_cache_dir
-
-    return Path(os.environ.get("FACEAUDIT_CACHE") or user_cache_dir("faceaudit"))
 
 
 @dataclass(frozen=True)

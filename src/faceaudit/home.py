@@ -53,6 +53,13 @@ class Home:
         return self
 
 
+def cache_dir() -> Path:
+    """faceaudit's cache (ONNX conversions, embeddings): ``$FACEAUDIT_CACHE`` or the user cache."""
+    from platformdirs import user_cache_dir
+
+    return Path(os.environ.get("FACEAUDIT_CACHE") or user_cache_dir("faceaudit"))
+
+
 def resolve_home(path: str | Path | None = None) -> Home:
     """Return the deployment home: ``path``, else ``$FACEAUDIT_HOME``, else ``~/.faceaudit``."""
     if path is None:

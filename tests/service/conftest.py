@@ -11,7 +11,7 @@ from service_harness import Service, fake_calibration, make_keys, serve
 
 from faceaudit.deployment import Deployment
 from faceaudit.home import Home
-from faceaudit.service import ServiceSettings
+from faceaudit.service.settings import ServiceSettings
 
 # Generous limits for tests that make many calls with one key.
 ROOMY = ServiceSettings(rate_per_minute=100_000, burst=10_000)

@@ -19,8 +19,9 @@ import uvicorn
 from faceaudit.calibration import Calibration
 from faceaudit.deployment import Deployment
 from faceaudit.home import Home
-from faceaudit.service import ServiceSettings, create_app
+from faceaudit.service.app import create_app
 from faceaudit.service.keys import KeyStore, Role
+from faceaudit.service.settings import ServiceSettings
 
 FACES_SMALL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "faces-small"
 

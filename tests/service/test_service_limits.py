@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 from service_harness import Service, faces_small, register_passing_audit
 
-from faceaudit.service import ServiceSettings
 from faceaudit.service.keys import Role
+from faceaudit.service.settings import ServiceSettings
 
 
 def _assert_problem(response: httpx.Response, status: int, code: str) -> None:

@@ -20,6 +20,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from faceaudit.errors import ModelError
+from faceaudit.home import cache_dir
 from faceaudit.models.dlib_dat import (
     AddPrev,
     Affine,
@@ -226,13 +227,6 @@ def build_model(layers: list[Layer]) -> onnx.ModelProto:
 # ------------------------------------------------------------------ cached conversion
 
 
-def _cache_dir() -> Path:
-    """``$FACEAUDIT_CACHE`` or the user cache directory of faceaudit."""
-    from platformdirs import user_cache_dir
-
-    return Path(os.environ.get("FACEAUDIT_CACHE") or user_cache_dir("faceaudit"))
-
-
 def dlib_resnet_onnx(dat_path: Path | None = None) -> Path:
     """Return the path of the ONNX conversion of ``dat_path`` (default: :func:`default_dat_path`).
 
@@ -246,7 +240,7 @@ def dlib_resnet_onnx(dat_path: Path | None = None) -> Path:
     except OSError as exc:
         raise ModelError(f"cannot read dlib model file {dat_path}: {exc.strerror}") from exc
     digest = hashlib.sha256(data).hexdigest()
-    target = _cache_dir() / f"dlib_resnet-{digest}-c{CONVERTER_VERSION}.onnx"
+    target = cache_dir() / f"dlib_resnet-{digest}-c{CONVERTER_VERSION}.onnx"
     if target.is_file():
         return target
 

@@ -1,6 +1,5 @@
-"""faceaudit's REST service (FastAPI): API keys and roles, limits, audit jobs, auditor's page."""
+"""faceaudit's REST service (FastAPI): API keys and roles, limits, audit jobs, auditor's page.
 
-from faceaudit.service.app import create_app
-from faceaudit.service.settings import ServiceSettings
-
-__all__ = ["ServiceSettings", "create_app"]
+The app lives in :mod:`faceaudit.service.app` (``create_app``); this package imports nothing at
+load time, so ``faceaudit keys …`` and the rest of the CLI start without loading FastAPI.
+"""

@@ -38,9 +38,14 @@ def exact_top_k(
     (row indices, scores), each of length ≤ k.
     """
     scores = matrix @ np.asarray(query, dtype=np.float32)
-    rows = np.arange(len(scores)) if threshold is None else np.flatnonzero(scores >= threshold)
-    if len(rows) > k:
-        rows = rows[np.argpartition(scores[rows], len(rows) - k)[-k:]]
+    if threshold is None:
+        rows = np.argpartition(scores, len(scores) - k)[-k:] if len(scores) > k else None
+    else:
+        rows = np.flatnonzero(scores >= threshold)
+        if len(rows) > k:
+            rows = rows[np.argpartition(scores[rows], len(rows) - k)[-k:]]
+    if rows is None:
+        rows = np.arange(len(scores))
     rows = rows[np.argsort(-scores[rows], kind="stable")]
     return rows, scores[rows]
 

@@ -16,26 +16,20 @@ from pathlib import Path
 
 import numpy as np
 
+from faceaudit.audit.inputs import lfw_image_path, read_pairs_txt
 from faceaudit.batch import EmbedSettings, embed_paths, embeddings_matrix
 from faceaudit.datasets import LFW_HELP, find_lfw
 
 
-def read_pairs(pairs_file: Path) -> tuple[list[tuple[str, str]], np.ndarray, np.ndarray]:
-    """Pairs as relative image paths, genuine flags, and fold numbers."""
-    lines = pairs_file.read_text().split("\n")
-    n_folds, per_fold = (int(v) for v in lines[0].split())
-    pairs, genuine, folds = [], [], []
-    rows = [line.split() for line in lines[1:] if line.strip()]
-    for i, row in enumerate(rows):
-        if len(row) == 3:
-            a, b, same = (row[0], int(row[1])), (row[0], int(row[2])), True
-        else:
-            a, b, same = (row[0], int(row[1])), (row[2], int(row[3])), False
-        pairs.append(tuple(f"{name}/{name}_{num:04d}.jpg" for name, num in (a, b)))
-        genuine.append(same)
-        folds.append(i // (2 * per_fold))
-    assert max(folds) == n_folds - 1
-    return pairs, np.array(genuine), np.array(folds)
+def read_view2(pairs_file: Path) -> tuple[list[tuple[str, str]], np.ndarray, np.ndarray]:
+    """View-2 pairs as relative image paths, genuine flags, and fold numbers."""
+    n_folds, per_fold = (int(v) for v in pairs_file.read_text().split("\n", 1)[0].split())
+    pairs = [(lfw_image_path(a, i), lfw_image_path(b, j))
+             for a, i, b, j in read_pairs_txt(pairs_file)]
+    genuine = np.array([a.split("/")[0] == b.split("/")[0] for a, b in pairs])
+    folds = np.arange(len(pairs)) // (2 * per_fold)
+    assert folds.max() == n_folds - 1
+    return pairs, genuine, folds
 
 
 def best_threshold(scores: np.ndarray, genuine: np.ndarray) -> float:
@@ -58,7 +52,7 @@ def main() -> None:
     if lfw is None:
         raise SystemExit(LFW_HELP)
     pairs_file = args.pairs or lfw.parent / "lfw-meta" / "pairs.txt"
-    pairs, genuine, folds = read_pairs(pairs_file)
+    pairs, genuine, folds = read_view2(pairs_file)
     images = sorted({p for pair in pairs for p in pair})
     settings = EmbedSettings(args.backend, args.model, no_face="centre", primary_only=True)
     table, run = embed_paths([lfw / p for p in images], None, settings, root=lfw)

@@ -176,3 +176,40 @@ def test_audit_writes_its_own_calibration(scores_csv, tmp_path):
         expected = target["threshold"]
         assert from_file.threshold_for(target["target_fmr"]) == pytest.approx(expected, abs=2e-4)
         assert from_report.threshold_for(target["target_fmr"]) == pytest.approx(expected, abs=2e-4)
+
+
+def test_pair_list_audits_only_the_listed_pairs(tmp_path):
+    rng = np.random.default_rng(2)
+    ident = np.repeat(np.arange(40), 2)
+    emb = rng.standard_normal((40, 16))[ident] + 0.5 * rng.standard_normal((len(ident), 16))
+    emb = (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32)
+    paths = [f"p{i}/{k}.jpg" for k, i in enumerate(ident)]
+    table = pa.table(
+        {
+            "path": paths,
+            "identity": [f"p{i}" for i in ident],
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(emb.ravel()), 16),
+        }
+    )
+    pq.write_table(table, tmp_path / "e.parquet")
+    rows = ["identity,sex"] + [f"p{i},{'female' if i % 2 else 'male'}" for i in range(40)]
+    (tmp_path / "a.csv").write_text("\n".join(rows) + "\n")
+    genuine = [(paths[2 * i], paths[2 * i + 1]) for i in range(40)]
+    impostor = [(paths[2 * i], paths[2 * i + 5]) for i in range(30)]  # p_i vs p_(i+2)
+    missing = [("p0/0.jpg", "nobody/1.jpg")]
+    lines = ["image_a,image_b"] + [f"{a},{b}" for a, b in genuine + impostor + missing]
+    (tmp_path / "pairs.csv").write_text("\n".join(lines) + "\n")
+    result = run(
+        "--embeddings", tmp_path / "e.parquet", "--attributes", tmp_path / "a.csv",
+        "--pairs", tmp_path / "pairs.csv", "--by", "sex", "--out", tmp_path / "o",
+        "--bootstrap", 0, "--fmr", "1e-1",
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["provenance"]["protocol"] == "pair-list"
+    assert report["data"]["genuine_pairs"] == 40
+    assert report["data"]["impostor_pairs"] == 30
+    assert any("1 of 71 listed pairs" in w for w in report["warnings"])
+    # identity p_i and p_(i+2) always share a sex: every impostor pair is within a group
+    per_group = report["data"]["groups"]
+    assert sum(g["impostor_pairs"] for g in per_group) == 30

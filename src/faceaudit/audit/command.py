@@ -19,7 +19,7 @@ from faceaudit.audit import inputs
 from faceaudit.audit.engine import AuditSettings
 from faceaudit.audit.gate import parse_rule
 from faceaudit.audit.report import write_report
-from faceaudit.audit.run import audit_embeddings, audit_rates, audit_scores
+from faceaudit.audit.run import audit_embeddings, audit_pairs, audit_rates, audit_scores
 from faceaudit.errors import FaceAuditError
 
 EXIT_BAD_INPUT = 2
@@ -123,6 +123,11 @@ def audit_command(
     no_face: Annotated[
         str, typer.Option(help="DATA/--lfw images with no face: skip (counted) or centre crop.")
     ] = "skip",
+    pairs: Annotated[
+        Path | None,
+        typer.Option(help="Audit only these pairs (LFW pairs.txt, or CSV image_a,image_b) "
+                     "instead of every pair."),
+    ] = None,
     by: Annotated[str, typer.Option(help="Attribute(s) to group by, e.g. sex or sex,race.")] = "",
     fmr: Annotated[str, typer.Option(help="Target FMRs, comma-separated.")] = "1e-2,1e-3,1e-4",
     bootstrap: Annotated[
@@ -161,6 +166,7 @@ def audit_command(
             fail_if or [],
             console,
             embed_options={"backend": backend, "model": model, "no_face": no_face},
+            pairs=pairs,
         )
     except FaceAuditError as exc:
         errors.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
@@ -188,6 +194,7 @@ def _run(
     fail_if,
     console,
     embed_options: dict,
+    pairs: Path | None = None,
 ) -> dict:
     given = [
         n
@@ -234,18 +241,32 @@ def _run(
                 emb = inputs.embeddings_from_table(
                     embed_dataset(Path(source), **embed_options), str(source)
                 )
-            report = audit_embeddings(
-                emb,
-                attrs,
-                groups_by,
-                settings,
-                input_kind=kind,
-                input_path=str(source),
-                attributes_path=attrs_path,
-                rules=rules,
-                workers=workers,
-                progress=progress,
-            )
+            if pairs is not None:
+                report = audit_pairs(
+                    emb,
+                    attrs,
+                    groups_by,
+                    inputs.read_pair_list(pairs),
+                    settings,
+                    input_kind=kind,
+                    input_path=str(source),
+                    pairs_path=str(pairs),
+                    attributes_path=attrs_path,
+                    rules=rules,
+                )
+            else:
+                report = audit_embeddings(
+                    emb,
+                    attrs,
+                    groups_by,
+                    settings,
+                    input_kind=kind,
+                    input_path=str(source),
+                    attributes_path=attrs_path,
+                    rules=rules,
+                    workers=workers,
+                    progress=progress,
+                )
     write_report(report, out)
     return report
 

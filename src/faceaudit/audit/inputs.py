@@ -180,6 +180,34 @@ def read_pairs_txt(path: Path) -> list[tuple[str, int, str, int]]:
     return pairs
 
 
+def lfw_image_path(name: str, number: int) -> str:
+    """Relative path of an LFW image: ``Name/Name_0001.jpg``."""
+    return f"{name}/{name}_{number:04d}.jpg"
+
+
+def read_pair_list(path: Path) -> list[tuple[str, str]]:
+    """A pair list as (image_a, image_b) paths relative to the dataset root.
+
+    ``.txt``: LFW's ``pairs.txt`` format (:func:`read_pairs_txt`); otherwise a CSV or Parquet
+    table with ``image_a`` and ``image_b`` columns.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".txt":
+        try:
+            return [
+                (lfw_image_path(a, i), lfw_image_path(b, j)) for a, i, b, j in read_pairs_txt(path)
+            ]
+        except OSError as exc:
+            raise AuditInputError(f"{path}: cannot read ({exc.strerror})") from None
+    table = read_table(path)
+    _require(table, ["image_a", "image_b"], path)
+    pairs = list(zip(_strings(table.column("image_a")), _strings(table.column("image_b")),
+                     strict=True))
+    if not pairs or any(a is None or b is None for a, b in pairs):
+        raise AuditInputError(f"{path}: pairs must name both images on every row")
+    return pairs
+
+
 @dataclass
 class Embeddings:
     """Templates read from an embeddings Parquet: paths, identities, (N, d) unit rows."""

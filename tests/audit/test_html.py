@@ -9,8 +9,6 @@ import io
 import json
 import math
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from browser import open_in_chromium
 from PIL import Image
 
 from faceaudit.audit.engine import AuditSettings
@@ -468,47 +467,9 @@ def test_rejects_what_is_not_a_report(tmp_path: Path, bad: object) -> None:
 
 # --- a real headless Chromium ------------------------------------------------------------------
 
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-    "--enable-logging=stderr",
-    "--v=0",
-)
-
-
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.skip("no Chromium binary on PATH (Debian: apt-get install chromium)")
-
-
 def _open(page: Path, tmp_path: Path, *extra: str) -> tuple[str, list[str]]:
-    """Open ``page`` in headless Chromium; return stdout and the page's console lines."""
-    proc = subprocess.run(
-        [
-            _chromium(),
-            *CHROMIUM_FLAGS,
-            f"--user-data-dir={tmp_path / 'profile'}",
-            *extra,
-            page.resolve().as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
-    return proc.stdout, console
+    """Open the file ``page`` in headless Chromium; return stdout and the console lines."""
+    return open_in_chromium(page.resolve().as_uri(), tmp_path / "profile", *extra)
 
 
 def test_console_scan_catches_errors_and_external_resources(tmp_path: Path) -> None:

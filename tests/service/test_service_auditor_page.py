@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from browser import open_in_chromium
 from PIL import Image
 from service_harness import Service, faces_small, fake_calibration, make_keys, serve
 from test_service_audits import _embeddings
@@ -24,38 +24,10 @@ from faceaudit.deployment import Deployment
 from faceaudit.home import Home
 from faceaudit.service.keys import Role
 
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--enable-logging=stderr",
-    "--v=0",
-    "--virtual-time-budget=15000",
-)
-
-
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.skip("no Chromium binary on PATH (Debian: apt-get install chromium)")
-
 
 def _open(url: str, profile: Path, *extra: str) -> tuple[str, list[str]]:
     """Open ``url`` in headless Chromium; return stdout and the console/error lines."""
-    proc = subprocess.run(
-        [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra, url],
-        capture_output=True, text=True, timeout=120, check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
-    return proc.stdout, console
+    return open_in_chromium(url, profile, *extra)
 
 
 @pytest.fixture(scope="module")

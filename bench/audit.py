@@ -119,15 +119,19 @@ def main() -> None:
     pairs = n * (n - 1) // 2
     t_bare = min(bare(emb) for _ in range(2))
     scorer = TemplateScores(emb, identity, group, int(group.max()) + 1, workers=args.workers)
-    t0 = time.perf_counter()
-    scores = scorer.score()
-    t_pass1 = time.perf_counter() - t0
+    t_pass1 = float("inf")
+    for _ in range(2):  # best of two, like the bare product: both warm
+        t0 = time.perf_counter()
+        scores = scorer.score()
+        t_pass1 = min(t_pass1, time.perf_counter() - t0)
     G = scores.impostor_hist.shape[0]
     imp = scores.impostor_hist[np.triu(np.ones((G, G), dtype=bool))].sum(axis=0)
     k = int(np.argmax(np.cumsum(imp[::-1])[::-1] <= 1e-3 * imp.sum()))
-    t0 = time.perf_counter()
-    scorer.count_impostors(np.array([k - 300, k, k + 300]))
-    t_pass2 = time.perf_counter() - t0
+    t_pass2 = float("inf")
+    for _ in range(2):
+        t0 = time.perf_counter()
+        scorer.count_impostors(np.array([k - 300, k, k + 300]))
+        t_pass2 = min(t_pass2, time.perf_counter() - t0)
     per_pair = naive_per_pair(emb, identity, group, args.naive_n)
     t_naive = per_pair * pairs
     peak = (

@@ -86,3 +86,13 @@ def test_arcface_chip_puts_eyes_at_reference(faces_small: Path) -> None:
     again = api.detect_faces(np.ascontiguousarray(np.asarray(
         Image.fromarray(chip).resize((224, 224)))), upsample=1)
     assert len(again) == 1
+
+
+def test_cnn_detector_finds_the_face_and_agrees_with_hog(faces_small: Path) -> None:
+    image = api.load_image(faces_small / "mdtf-cc-by-2.0" / "1.png")
+    cnn = api.detect_faces(image, detector="cnn", upsample=1)
+    hog = api.detect_faces(image, detector="hog", upsample=1)
+    assert len(cnn) == 1 and len(hog) == 1
+    centre = lambda box: np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])  # noqa: E731
+    assert np.linalg.norm(centre(cnn[0].box) - centre(hog[0].box)) < 15
+    assert cnn[0].score > 0 and cnn[0].landmarks.shape == (5, 2)

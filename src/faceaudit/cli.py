@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from faceaudit.cli_options import EXIT_BAD_INPUT, EXIT_NO_MATCH
 from faceaudit.errors import FaceAuditError
 
 app = typer.Typer(
@@ -134,7 +135,7 @@ def verify(
         embedder=embedder,
     )
     _print_json(result.to_dict())
-    raise typer.Exit(0 if result.match else 1)
+    raise typer.Exit(0 if result.match else EXIT_NO_MATCH)
 
 
 def _register_subcommands() -> None:
@@ -164,7 +165,7 @@ def main() -> None:
         app()
     except FaceAuditError as exc:
         err.print(f"faceaudit: error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
 
 
 if __name__ == "__main__":

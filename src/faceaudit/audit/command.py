@@ -20,10 +20,8 @@ from faceaudit.audit.engine import AuditSettings
 from faceaudit.audit.gate import parse_rule
 from faceaudit.audit.report import write_report
 from faceaudit.audit.run import audit_embeddings, audit_pairs, audit_rates, audit_scores
+from faceaudit.cli_options import EXIT_BAD_INPUT, EXIT_GATE
 from faceaudit.errors import FaceAuditError
-
-EXIT_BAD_INPUT = 2
-EXIT_GATE = 3
 
 
 def _floats(text: str, what: str) -> list[float]:
@@ -125,8 +123,10 @@ def audit_command(
     ] = "skip",
     pairs: Annotated[
         Path | None,
-        typer.Option(help="Audit only these pairs (LFW pairs.txt, or CSV image_a,image_b) "
-                     "instead of every pair."),
+        typer.Option(
+            help="Audit only these pairs (LFW pairs.txt, or CSV image_a,image_b) "
+            "instead of every pair."
+        ),
     ] = None,
     by: Annotated[str, typer.Option(help="Attribute(s) to group by, e.g. sex or sex,race.")] = "",
     fmr: Annotated[str, typer.Option(help="Target FMRs, comma-separated.")] = "1e-2,1e-3,1e-4",
@@ -149,25 +149,83 @@ def audit_command(
     console = Console(stderr=False)
     errors = Console(stderr=True)
     try:
-        report = _run(
-            data,
-            out,
-            attributes,
-            embeddings,
-            scores,
-            rates,
-            lfw,
-            by,
-            fmr,
-            bootstrap,
-            seed,
-            alpha,
-            workers,
-            fail_if or [],
-            console,
-            embed_options={"backend": backend, "model": model, "no_face": no_face},
-            pairs=pairs,
+        given = [
+            n
+            for n, v in (
+                ("DATA", data),
+                ("--embeddings", embeddings),
+                ("--scores", scores),
+                ("--rates", rates),
+                ("--lfw", lfw),
+            )
+            if v is not None
+        ]
+        if len(given) != 1:
+            raise inputs.AuditInputError(
+                "give exactly one input: DATA, --embeddings, --scores, --rates or --lfw"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        settings = AuditSettings(
+            targets=_floats(fmr, "--fmr"), reps=bootstrap, seed=seed, alpha=alpha
         )
+        rules = [parse_rule(r) for r in fail_if or []]
+        groups_by = [b.strip() for b in by.split(",") if b.strip()]
+        if scores is not None:
+            report = audit_scores(
+                inputs.read_scores(scores), settings, input_path=str(scores), rules=rules
+            )
+        elif rates is not None:
+            report = audit_rates(
+                inputs.read_rates(rates), settings, input_path=str(rates), rules=rules
+            )
+        else:
+            if lfw is not None:
+                attrs, attrs_path = inputs.read_lfw_attributes(lfw), str(inputs.lfw_meta(lfw))
+            elif attributes is None:
+                raise inputs.AuditInputError("--attributes is required with DATA or --embeddings")
+            else:
+                attrs, attrs_path = inputs.read_attributes(attributes), str(attributes)
+            if not groups_by:
+                raise inputs.AuditInputError("choose the grouping attribute(s) with --by, e.g. sex")
+            with _progress(console) as progress:
+                if embeddings is not None:
+                    emb, kind, source = inputs.read_embeddings(embeddings), "embeddings", embeddings
+                else:
+                    from faceaudit.batch import embed_dataset
+
+                    source = lfw if lfw is not None else data
+                    kind = "lfw" if lfw is not None else "dataset"
+                    emb = inputs.embeddings_from_table(
+                        embed_dataset(Path(source), backend=backend, model=model, no_face=no_face),
+                        str(source),
+                    )
+                if pairs is not None:
+                    report = audit_pairs(
+                        emb,
+                        attrs,
+                        groups_by,
+                        inputs.read_pair_list(pairs),
+                        settings,
+                        input_kind=kind,
+                        input_path=str(source),
+                        pairs_path=str(pairs),
+                        attributes_path=attrs_path,
+                        rules=rules,
+                    )
+                else:
+                    report = audit_embeddings(
+                        emb,
+                        attrs,
+                        groups_by,
+                        settings,
+                        input_kind=kind,
+                        input_path=str(source),
+                        attributes_path=attrs_path,
+                        rules=rules,
+                        workers=workers,
+                        progress=progress,
+                    )
+        write_report(report, out)
     except FaceAuditError as exc:
         errors.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -175,100 +233,6 @@ def audit_command(
     console.print(f"report written to {out / 'report.json'} and {out / 'report.html'}")
     if not report["gate"]["passed"]:
         raise typer.Exit(EXIT_GATE)
-
-
-def _run(
-    data,
-    out,
-    attributes,
-    embeddings,
-    scores,
-    rates,
-    lfw,
-    by,
-    fmr,
-    bootstrap,
-    seed,
-    alpha,
-    workers,
-    fail_if,
-    console,
-    embed_options: dict,
-    pairs: Path | None = None,
-) -> dict:
-    given = [
-        n
-        for n, v in (
-            ("DATA", data),
-            ("--embeddings", embeddings),
-            ("--scores", scores),
-            ("--rates", rates),
-            ("--lfw", lfw),
-        )
-        if v is not None
-    ]
-    if len(given) != 1:
-        raise inputs.AuditInputError(
-            "give exactly one input: DATA, --embeddings, --scores, --rates or --lfw"
-            + (f" (got {', '.join(given)})" if given else "")
-        )
-    settings = AuditSettings(targets=_floats(fmr, "--fmr"), reps=bootstrap, seed=seed, alpha=alpha)
-    rules = [parse_rule(r) for r in fail_if]
-    groups_by = [b.strip() for b in by.split(",") if b.strip()]
-    if scores is not None:
-        report = audit_scores(
-            inputs.read_scores(scores), settings, input_path=str(scores), rules=rules
-        )
-    elif rates is not None:
-        report = audit_rates(inputs.read_rates(rates), settings, input_path=str(rates), rules=rules)
-    else:
-        if lfw is not None:
-            attrs, attrs_path = inputs.read_lfw_attributes(lfw), str(inputs.lfw_meta(lfw))
-        elif attributes is None:
-            raise inputs.AuditInputError("--attributes is required with DATA or --embeddings")
-        else:
-            attrs, attrs_path = inputs.read_attributes(attributes), str(attributes)
-        if not groups_by:
-            raise inputs.AuditInputError("choose the grouping attribute(s) with --by, e.g. sex")
-        with _progress(console) as progress:
-            if embeddings is not None:
-                emb, kind, source = inputs.read_embeddings(embeddings), "embeddings", embeddings
-            else:
-                from faceaudit.batch import embed_dataset
-
-                source = lfw if lfw is not None else data
-                kind = "lfw" if lfw is not None else "dataset"
-                emb = inputs.embeddings_from_table(
-                    embed_dataset(Path(source), **embed_options), str(source)
-                )
-            if pairs is not None:
-                report = audit_pairs(
-                    emb,
-                    attrs,
-                    groups_by,
-                    inputs.read_pair_list(pairs),
-                    settings,
-                    input_kind=kind,
-                    input_path=str(source),
-                    pairs_path=str(pairs),
-                    attributes_path=attrs_path,
-                    rules=rules,
-                )
-            else:
-                report = audit_embeddings(
-                    emb,
-                    attrs,
-                    groups_by,
-                    settings,
-                    input_kind=kind,
-                    input_path=str(source),
-                    attributes_path=attrs_path,
-                    rules=rules,
-                    workers=workers,
-                    progress=progress,
-                )
-    write_report(report, out)
-    return report
 
 
 if __name__ == "__main__":

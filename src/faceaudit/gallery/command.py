@@ -17,28 +17,21 @@ from typing import Annotated
 
 import typer
 
+from faceaudit.cli_options import (
+    EXIT_BAD_INPUT,
+    EXIT_REFUSED,
+    ActorOption,
+    HomeOption,
+    default_actor,
+)
 from faceaudit.errors import FaceAuditError
 from faceaudit.home import resolve_home
-from faceaudit.ledger.command import default_actor
 from faceaudit.policy import PolicyRefusal
-
-EXIT_USER_ERROR = 2
-EXIT_REFUSED = 5
 
 gallery_app = typer.Typer(
     help="The consented gallery: enrol, list, erase and purge subjects.",
     no_args_is_help=True,
 )
-
-HomeOption = Annotated[
-    Path | None,
-    typer.Option("--home", help="Deployment home (default: $FACEAUDIT_HOME or ~/.faceaudit)."),
-]
-ActorOption = Annotated[
-    str | None,
-    typer.Option("--actor", help="Who acts (default: $FACEAUDIT_ACTOR or the OS user)."),
-]
-
 
 @contextmanager
 def _deployment(home: Path | None) -> Iterator:
@@ -52,7 +45,7 @@ def _deployment(home: Path | None) -> Iterator:
         raise typer.Exit(EXIT_REFUSED) from None
     except FaceAuditError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_USER_ERROR) from None
+        raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 def _print(data: object) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +11,13 @@ from typing import Annotated
 
 import typer
 
+from faceaudit.cli_options import (
+    EXIT_BAD_INPUT,
+    EXIT_TAMPERED,
+    ActorOption,
+    HomeOption,
+    default_actor,
+)
 from faceaudit.errors import FaceAuditError
 from faceaudit.home import resolve_home
 from faceaudit.ledger.canonical import canonical
@@ -21,28 +26,10 @@ from faceaudit.ledger.oversight import build_oversight, parse_day, write_oversig
 from faceaudit.ledger.signing import SIGNING_KEY_ENV, generate_keypair
 from faceaudit.ledger.store import Ledger
 
-EXIT_TAMPERED = 4
-EXIT_USER_ERROR = 2
-
 ledger_app = typer.Typer(
     help="The tamper-evident ledger: verify it, export it, report on it, sign it.",
     no_args_is_help=True,
 )
-
-HomeOption = Annotated[
-    Path | None,
-    typer.Option("--home", help="Deployment home (default: $FACEAUDIT_HOME or ~/.faceaudit)."),
-]
-ActorOption = Annotated[
-    str | None,
-    typer.Option("--actor", help="Who acts (default: $FACEAUDIT_ACTOR or the OS user)."),
-]
-
-
-def default_actor(actor: str | None) -> str:
-    """Return ``actor``, else ``$FACEAUDIT_ACTOR``, else the OS user name."""
-    return actor or os.environ.get("FACEAUDIT_ACTOR") or getpass.getuser()
-
 
 @contextmanager
 def user_errors() -> Iterator[None]:
@@ -51,7 +38,7 @@ def user_errors() -> Iterator[None]:
         yield
     except FaceAuditError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_USER_ERROR) from None
+        raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 @ledger_app.command()
@@ -97,10 +84,10 @@ def report(
         period = parse_day(start), parse_day(end, end=True)
     except ValueError:
         typer.echo("error: --from/--to must be YYYY-MM-DD or ISO-8601 times", err=True)
-        raise typer.Exit(EXIT_USER_ERROR) from None
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     if period[1] <= period[0]:
         typer.echo("error: --to must not be before --from", err=True)
-        raise typer.Exit(EXIT_USER_ERROR)
+        raise typer.Exit(EXIT_BAD_INPUT)
     with user_errors():
         built = build_oversight(Ledger(resolve_home(home)), *period)
         for path in write_oversight(built, out):

@@ -8,9 +8,10 @@ from typing import Annotated
 
 import typer
 
+from faceaudit.cli_options import ActorOption, HomeOption, default_actor
 from faceaudit.home import resolve_home
 from faceaudit.ledger import Ledger
-from faceaudit.ledger.command import ActorOption, HomeOption, default_actor, user_errors
+from faceaudit.ledger.command import user_errors
 from faceaudit.policy.enforce import install_policy, register_audit
 from faceaudit.policy.model import load_policy
 

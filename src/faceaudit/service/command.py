@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from faceaudit.cli_options import EXIT_BAD_INPUT, HomeOption
 from faceaudit.errors import FaceAuditError
 from faceaudit.home import resolve_home
 from faceaudit.service.keys import KeyStore
-
-HomeOption = Annotated[
-    Path | None,
-    typer.Option("--home", help="Deployment home (default: $FACEAUDIT_HOME or ~/.faceaudit)."),
-]
 
 keys_app = typer.Typer(help="Create, revoke and list the service's API keys.",
                        no_args_is_help=True)
@@ -23,7 +18,7 @@ keys_app = typer.Typer(help="Create, revoke and list the service's API keys.",
 
 def _fail(error: FaceAuditError) -> typer.Exit:
     typer.echo(f"error: {error}", err=True)
-    return typer.Exit(2)
+    return typer.Exit(EXIT_BAD_INPUT)
 
 
 def serve_command(

@@ -1,0 +1,31 @@
+"""What every ``faceaudit`` sub-command shares: exit codes, ``--home``, ``--actor``."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+# Exit codes: a public contract (README).
+EXIT_NO_MATCH = 1
+EXIT_BAD_INPUT = 2
+EXIT_GATE = 3
+EXIT_TAMPERED = 4
+EXIT_REFUSED = 5
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", help="Deployment home (default: $FACEAUDIT_HOME or ~/.faceaudit)."),
+]
+ActorOption = Annotated[
+    str | None,
+    typer.Option("--actor", help="Who acts (default: $FACEAUDIT_ACTOR or the OS user)."),
+]
+
+
+def default_actor(actor: str | None) -> str:
+    """Return ``actor``, else ``$FACEAUDIT_ACTOR``, else the OS user name."""
+    return actor or os.environ.get("FACEAUDIT_ACTOR") or getpass.getuser()

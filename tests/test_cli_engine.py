@@ -47,6 +47,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, faces_small: Path) -> 
         ("verify", obama, obama, "--calibration", text),
         ("detect", text),
         ("embed", tmp_path / "nowhere", "-o", tmp_path / "x.parquet"),
+        ("embed", obama, "-o", tmp_path / "no-such-folder" / "x.parquet"),
     ):
         done = faceaudit(*args)
         assert done.returncode == 2, (args, done.stdout, done.stderr)

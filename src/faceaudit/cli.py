@@ -82,6 +82,8 @@ def embed(
     from faceaudit.models.registry import get_embedder
 
     get_embedder(backend, model)  # validates the choice before any work
+    if not out.parent.is_dir():
+        raise InputDataError(f"cannot write {out}: folder {out.parent} does not exist")
     labelled = len(inputs) == 1 and inputs[0].is_dir() and any(
         p.is_dir() for p in inputs[0].iterdir()
     )
@@ -163,7 +165,7 @@ def main() -> None:
     """Console-script entry: run the app; a FaceAuditError becomes one line and exit 2."""
     try:
         app()
-    except FaceAuditError as exc:
+    except (FaceAuditError, OSError) as exc:  # OSError: a file we were told to write or read
         err.print(f"faceaudit: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(EXIT_BAD_INPUT)
 

@@ -83,3 +83,9 @@ def test_keygen_refuses_a_private_key_inside_the_home(home):
 def test_checkpoint_without_key_exit_2(home):
     result = _run("checkpoint", "--home", home.root, env={"FACEAUDIT_SIGNING_KEY": ""})
     assert result.exit_code == 2 and "no signing key" in result.output
+
+
+def test_verify_refuses_a_home_that_does_not_exist(tmp_path):
+    result = CliRunner().invoke(ledger_app, ["verify", "--home", str(tmp_path / "absent")])
+    assert result.exit_code == 2
+    assert "no deployment home" in result.output

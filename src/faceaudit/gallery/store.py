@@ -26,6 +26,7 @@ import numpy as np
 from faceaudit.gallery.errors import (
     AlreadyReviewedError,
     BackendMismatchError,
+    GalleryError,
     InvalidSubjectIdError,
     UnknownResultError,
     UnknownSubjectError,
@@ -215,8 +216,11 @@ class SqliteGalleryStore:
     # -- connections -------------------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        con.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        try:
+            con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            con.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        except sqlite3.Error as exc:
+            raise GalleryError(f"cannot open the gallery database {self.path}: {exc}") from None
         con.execute("PRAGMA secure_delete = ON")
         con.execute("PRAGMA foreign_keys = ON")
         con.execute("PRAGMA synchronous = FULL")

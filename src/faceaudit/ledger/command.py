@@ -50,7 +50,11 @@ def verify(
     ] = None,
 ) -> None:
     """Verify the whole ledger; exit 0 when intact, 4 when tampered (names the first bad event)."""
-    report = Ledger(resolve_home(home)).verify(public_key)
+    deployment = resolve_home(home)
+    if not deployment.root.is_dir():
+        typer.echo(f"error: no deployment home at {deployment.root}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    report = Ledger(deployment).verify(public_key)
     typer.echo(report.summary())
     if not report.ok:
         raise typer.Exit(EXIT_TAMPERED)

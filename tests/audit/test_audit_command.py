@@ -213,3 +213,35 @@ def test_pair_list_audits_only_the_listed_pairs(tmp_path):
     # identity p_i and p_(i+2) always share a sex: every impostor pair is within a group
     per_group = report["data"]["groups"]
     assert sum(g["impostor_pairs"] for g in per_group) == 30
+
+
+def test_failure_to_template_is_reported_per_group(tmp_path):
+    rng = np.random.default_rng(3)
+    ident = np.repeat(np.arange(20), 2)
+    emb = rng.standard_normal((20, 16))[ident] + 0.5 * rng.standard_normal((len(ident), 16))
+    emb = (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32)
+    table = pa.table(
+        {
+            "path": [f"p{i}/{k}.jpg" for k, i in enumerate(ident)],
+            "identity": [f"p{i}" for i in ident],
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(emb.ravel()), 16),
+        }
+    )
+    # four faceless images of odd (female) people, one of an even (male) person, one unlabelled
+    no_face = ["p1/x.jpg", "p3/x.jpg", "p5/x.jpg", "p7/x.jpg", "p2/x.jpg", "nobody/x.jpg"]
+    table = table.replace_schema_metadata({"faceaudit": json.dumps({"no_face": no_face})})
+    pq.write_table(table, tmp_path / "e.parquet")
+    rows = ["identity,sex"] + [f"p{i},{'female' if i % 2 else 'male'}" for i in range(20)]
+    (tmp_path / "a.csv").write_text("\n".join(rows) + "\n")
+    result = run(
+        "--embeddings", tmp_path / "e.parquet", "--attributes", tmp_path / "a.csv",
+        "--by", "sex", "--out", tmp_path / "o", "--bootstrap", 0, "--fmr", "1e-1",
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    groups = {g["group"]: g for g in report["data"]["groups"]}
+    assert groups["female"]["no_face"] == 4 and groups["female"]["ftt"] == pytest.approx(4 / 24)
+    assert groups["male"]["no_face"] == 1 and groups["male"]["ftt"] == pytest.approx(1 / 21)
+    assert report["data"]["no_face"] == 6
+    assert any("detection itself differs by group" in w for w in report["warnings"])
+    assert "Failure to template" in (tmp_path / "o" / "report.html").read_text()

@@ -312,13 +312,16 @@ def _data_table(d: Mapping[str, Any]) -> dict[str, Any] | None:
                 _count(g.get("identities")),
                 _count(g.get("genuine_pairs")),
                 _count(g.get("impostor_pairs")),
+                _count(g.get("no_face")),
+                "—" if g.get("ftt") is None else f"{g['ftt']:.2%}",
             ]
         )
         for g in groups
     ]
     return _table(
         "Images and comparisons per group (pairs with both images in the group)",
-        ["Group", "Templates", "Identities", "Genuine pairs", "Impostor pairs"],
+        ["Group", "Templates", "Identities", "Genuine pairs", "Impostor pairs", "No face",
+         "Failure to template"],
         rows,
     )
 

@@ -216,7 +216,12 @@ class Embeddings:
     identities: list[str]
     matrix: np.ndarray
     backend_id: str | None
-    no_face: int
+    no_face_paths: list[str]
+
+    @property
+    def no_face(self) -> int:
+        """How many images gave no template (no face found)."""
+        return len(self.no_face_paths)
 
 
 def embeddings_from_table(table: pa.Table, source: str) -> Embeddings:
@@ -246,7 +251,9 @@ def embeddings_from_table(table: pa.Table, source: str) -> Embeddings:
         identities=_strings(table.column("identity")),
         matrix=matrix,
         backend_id=info.get("backend_id"),
-        no_face=len(info.get("no_face", [])) if isinstance(info.get("no_face"), list) else 0,
+        no_face_paths=[str(p) for p in info.get("no_face", [])]
+        if isinstance(info.get("no_face"), list)
+        else [],
     )
 
 

@@ -15,6 +15,7 @@ from faceaudit.audit.inputs import (
     Attributes,
     AuditInputError,
     Embeddings,
+    Grouping,
     RatesTable,
     ScoresTable,
     group_templates,
@@ -36,11 +37,53 @@ def calibration_section(scores: ScoreSet, backend_id: str | None, source: str) -
     overall = (hist.sum(axis=(0, 1)) + np.einsum("aab->b", hist)) // 2  # each pair once
     edges = -1.0 + np.arange(N_BINS + 1) * BIN_WIDTH
     calibration = from_impostor_histogram(
-        overall, edges, backend_id=backend_id or "", source=source,
+        overall,
+        edges,
+        backend_id=backend_id or "",
+        source=source,
         method="impostor histogram of the audit, every impostor comparison",
         extra={"bin_width": BIN_WIDTH},
     )
     return calibration.to_dict()
+
+
+def failure_to_template(
+    no_face_paths: Sequence[str], attributes: Attributes, by: Sequence[str], grouping: Grouping
+) -> list[dict]:
+    """Per group of ``grouping``: images with no face found, and their share of the group's
+    images — the failure-to-template rate (FTT).
+
+    Detection failures are an error rate too (NIST IR 8280 reports failure-to-template rates):
+    a group whose faces the detector misses more often is served worse before any comparison.
+    The no-face images' identities are their folder names (``Person/image.jpg``).
+    """
+    failed = group_templates(
+        no_face_paths, [p.split("/")[0] for p in no_face_paths], attributes, by
+    )
+    index = {name: g for g, name in enumerate(failed.names)}
+    out = []
+    for g, name in enumerate(grouping.names):
+        n_failed = int((failed.codes == index[name]).sum()) if name in index else 0
+        total = n_failed + int((grouping.codes == g).sum())
+        out.append({"no_face": n_failed, "ftt": n_failed / total if total else None})
+    return out
+
+
+def ftt_warnings(groups: Sequence[dict], limit: float = 2.0) -> list[str]:
+    """A warning when the detector fails ``limit`` times as often for one group as another."""
+    rates = [(g["group"], g["ftt"]) for g in groups if g.get("ftt")]
+    if len(rates) < 2:
+        return []
+    (low_name, low), (high_name, high) = (
+        min(rates, key=lambda r: r[1]),
+        max(rates, key=lambda r: r[1]),
+    )
+    if high < limit * low:
+        return []
+    return [
+        f"no face was found in {high:.2%} of {high_name} images but {low:.2%} of {low_name} "
+        f"images ({high / low:.1f}×): detection itself differs by group"
+    ]
 
 
 def audit_embeddings(
@@ -113,10 +156,16 @@ def audit_embeddings(
                 "templates": int((codes == g).sum()),
                 "identities": len(np.unique(id_codes[codes == g])),
                 **sections["pairs"]["groups"][name],
+                **ftt,
             }
-            for g, name in enumerate(grouping.names)
+            for (g, name), ftt in zip(
+                enumerate(grouping.names),
+                failure_to_template(emb.no_face_paths, attributes, by, grouping),
+                strict=True,
+            )
         ],
     }
+    warnings += ftt_warnings(data["groups"])
     prov = rp.provenance(
         settings,
         input_kind=input_kind,
@@ -156,7 +205,8 @@ def audit_pairs(
     row_of = {path: i for i, path in enumerate(emb.paths)}
     rows = [(row_of.get(a), row_of.get(b)) for a, b in pairs]
     usable = [
-        (i, j) for i, j in rows
+        (i, j)
+        for i, j in rows
         if i is not None and j is not None and grouping.codes[i] >= 0 and grouping.codes[j] >= 0
     ]
     if not usable:
@@ -176,12 +226,17 @@ def audit_pairs(
     left_out = len(pairs) - len(usable)
     if left_out:
         report["warnings"].insert(
-            0, f"{left_out} of {len(pairs)} listed pairs name an image with no template or no "
+            0,
+            f"{left_out} of {len(pairs)} listed pairs name an image with no template or no "
             f"{'/'.join(by)} label and were left out",
         )
     report["provenance"].update(
-        input_kind=input_kind, protocol="pair-list", pairs=pairs_path, by=list(by),
-        attributes=attributes_path, backend_id=emb.backend_id,
+        input_kind=input_kind,
+        protocol="pair-list",
+        pairs=pairs_path,
+        by=list(by),
+        attributes=attributes_path,
+        backend_id=emb.backend_id,
     )
     report["calibration"]["backend_id"] = emb.backend_id or ""
     report["data"].update(images=len(emb.paths) + emb.no_face, no_face=emb.no_face)

@@ -27,7 +27,12 @@ from faceaudit.calibration import from_impostor_histogram
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
 
-def calibration_section(scores: ScoreSet, backend_id: str | None, source: str) -> dict:
+def calibration_section(
+    scores: ScoreSet,
+    backend_id: str | None,
+    source: str,
+    method: str = "impostor histogram of the audit, every impostor comparison",
+) -> dict:
     """The audited data's own calibration (every impostor comparison, all groups together).
 
     Written to ``calibration.json`` beside the report; ``faceaudit verify --calibration`` takes
@@ -41,7 +46,7 @@ def calibration_section(scores: ScoreSet, backend_id: str | None, source: str) -
         edges,
         backend_id=backend_id or "",
         source=source,
-        method="impostor histogram of the audit, every impostor comparison",
+        method=method,
         extra={"bin_width": BIN_WIDTH},
     )
     return calibration.to_dict()

@@ -28,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 
 from faceaudit.errors import FaceAuditError, InputDataError
 from faceaudit.home import cache_dir
-from faceaudit.models.registry import DEFAULT_BACKEND
+from faceaudit.models.registry import DEFAULT_BACKEND, get_embedder
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"}
 NO_FACE_CHOICES = ("skip", "centre")
@@ -105,7 +105,6 @@ def process_images(
     from faceaudit.faces.align import face_chips
     from faceaudit.faces.detect import centre_face, detect_faces
     from faceaudit.faces.image import load_image
-    from faceaudit.models.registry import get_embedder
 
     embedder = get_embedder(settings.backend, settings.model)
     seconds = dict.fromkeys(STAGES, 0.0)
@@ -238,14 +237,6 @@ def list_dataset(root: Path) -> tuple[list[Path], list[str]]:
     return paths, identities
 
 
-def _backend_id(settings: EmbedSettings) -> str:
-    if settings.backend == "onnx":
-        from faceaudit.models.onnx_model import file_sha256
-
-        return f"onnx:{file_sha256(Path(settings.model))[:12]}"
-    return f"{settings.backend}:1"
-
-
 def embed_paths(
     paths: Sequence[Path],
     identities: Sequence[str] | None,
@@ -264,7 +255,8 @@ def embed_paths(
     """
     if settings.no_face not in NO_FACE_CHOICES:
         raise InputDataError(f"no_face must be one of {', '.join(NO_FACE_CHOICES)}")
-    backend_id = _backend_id(settings)
+    # validates the backend choice and names it; the model itself is cached per process
+    backend_id = get_embedder(settings.backend, settings.model).backend_id
     run = EmbedRun(n_images=len(paths))
     labels = [str(p.relative_to(root)) if root else str(p) for p in paths]
     cache = EmbeddingCache(cache_dir() / "embeddings.sqlite") if use_cache else None

@@ -79,9 +79,7 @@ def embed(
 
     from faceaudit.batch import IMAGE_SUFFIXES, EmbedSettings, embed_paths, list_dataset
     from faceaudit.errors import InputDataError
-    from faceaudit.models.registry import get_embedder
 
-    get_embedder(backend, model)  # validates the choice before any work
     if not out.parent.is_dir():
         raise InputDataError(f"cannot write {out}: folder {out.parent} does not exist")
     labelled = len(inputs) == 1 and inputs[0].is_dir() and any(

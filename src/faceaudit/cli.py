@@ -142,10 +142,12 @@ def _register_subcommands() -> None:
     """Attach each pillar's commands; their modules import their heavy parts lazily."""
     from faceaudit.audit.command import audit_command
     from faceaudit.gallery.command import gallery_app, identify_command, review_command
+    from faceaudit.home_command import init_command
     from faceaudit.ledger.command import ledger_app
     from faceaudit.policy.command import policy_app
     from faceaudit.service.command import keys_app, serve_command
 
+    app.command("init")(init_command)
     app.command("audit")(audit_command)
     app.add_typer(gallery_app, name="gallery")
     app.command("identify")(identify_command)

@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from faceaudit.home import Home, HomeMissingError, resolve_home
+
 # Exit codes: a public contract (README).
 EXIT_NO_MATCH = 1
 EXIT_BAD_INPUT = 2
@@ -29,3 +31,14 @@ ActorOption = Annotated[
 def default_actor(actor: str | None) -> str:
     """Return ``actor``, else ``$FACEAUDIT_ACTOR``, else the OS user name."""
     return actor or os.environ.get("FACEAUDIT_ACTOR") or getpass.getuser()
+
+
+def require_home(home: Path | None) -> Home:
+    """Resolve ``--home`` and refuse a home ``faceaudit init`` did not create: one stderr line
+    naming the path, exit 2. Every command but ``init`` opens its home through this."""
+    resolved = resolve_home(home)
+    try:
+        return resolved.require()
+    except HomeMissingError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None

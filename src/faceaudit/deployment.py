@@ -77,7 +77,7 @@ class Deployment:
         embedder: Embedder | None = None,
         calibration: Calibration | None = None,
     ):
-        self.home = home.ensure()
+        self.home = home.require()
         self.store = SqliteGalleryStore(home.db_path)
         self.ledger = Ledger(home)
         self._embedder = embedder

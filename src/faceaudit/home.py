@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+
+from faceaudit.errors import FaceAuditError
+
+HOME_MARKER = "faceaudit-home.json"
+HOME_FORMAT = "faceaudit.home/1"
+
+
+class HomeMissingError(FaceAuditError):
+    """The deployment home does not exist; only ``faceaudit init`` creates one."""
+
+    code = "home-missing"
+    http_status = 500
 
 
 @dataclass(frozen=True)
@@ -47,10 +61,50 @@ class Home:
         """Audit reports registered with this deployment (one folder per audit)."""
         return self.root / "audits"
 
+    @property
+    def marker_path(self) -> Path:
+        """The file ``faceaudit init`` writes: what makes a folder a deployment home."""
+        return self.root / HOME_MARKER
+
+    def is_initialised(self) -> bool:
+        """True when ``faceaudit init`` made this home (or it holds a ledger from before init)."""
+        return self.marker_path.is_file() or self.ledger_path.is_file()
+
+    def require(self) -> Home:
+        """Return self if the home exists, else raise :class:`HomeMissingError` naming the path.
+
+        Every operation calls this instead of creating the home, so a mistyped ``--home``
+        never starts a new deployment with an empty ledger.
+        """
+        if not self.is_initialised():
+            raise HomeMissingError(
+                f"no deployment home at {self.root}; create one with "
+                f"`faceaudit init --home {self.root}`"
+            )
+        return self
+
     def ensure(self) -> Home:
-        """Create the directory (mode 0700) if missing and return self."""
+        """Create the directory (mode 0700) if missing and return self (a low-level helper:
+        it does not make a deployment home — :func:`init_home` does)."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         return self
+
+
+def init_home(path: str | Path | Home) -> Home:
+    """Create the deployment home at ``path`` (mode 0700) with its marker file; idempotent.
+
+    The only function that makes a home; ``faceaudit init``, the tests and the service harness
+    call it.
+    """
+    home = path if isinstance(path, Home) else Home(Path(path).expanduser().resolve())
+    home.ensure()
+    if not home.marker_path.exists():
+        marker = {"format": HOME_FORMAT,
+                  "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        tmp = home.marker_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(marker) + "\n")
+        os.replace(tmp, home.marker_path)
+    return home
 
 
 def cache_dir() -> Path:

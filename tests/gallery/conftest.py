@@ -11,7 +11,7 @@ import pytest
 
 from faceaudit.calibration import Calibration
 from faceaudit.deployment import Deployment
-from faceaudit.home import Home
+from faceaudit.home import Home, init_home
 from faceaudit.ledger import Ledger
 from faceaudit.policy import register_audit
 
@@ -48,7 +48,7 @@ def passing_report(backend_id: str = BACKEND, fmr: float = 0.001) -> dict:
 
 def register_passing_audit(home: Home, backend_id: str = BACKEND) -> None:
     """Register a passing audit of ``backend_id`` with ``home``."""
-    path = home.ensure().root / "incoming-report.json"
+    path = home.root / "incoming-report.json"
     path.write_text(json.dumps(passing_report(backend_id)))
     register_audit(home, Ledger(home), path, actor="auditor")
     path.unlink()
@@ -57,7 +57,7 @@ def register_passing_audit(home: Home, backend_id: str = BACKEND) -> None:
 @pytest.fixture
 def home(tmp_path: Path) -> Home:
     """An empty deployment home."""
-    return Home(tmp_path / "home").ensure()
+    return init_home(tmp_path / "home")
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from faceaudit.home import Home
+from faceaudit.home import init_home
 from faceaudit.ledger import Ledger
 
 
@@ -54,7 +54,7 @@ def write_report(
 
 @pytest.fixture
 def home(tmp_path):
-    return Home(tmp_path / "home")
+    return init_home(tmp_path / "home")
 
 
 @pytest.fixture

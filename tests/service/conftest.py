@@ -10,7 +10,7 @@ import pytest
 from service_harness import Service, fake_calibration, make_keys, serve
 
 from faceaudit.deployment import Deployment
-from faceaudit.home import Home
+from faceaudit.home import Home, init_home
 from faceaudit.service.settings import ServiceSettings
 
 # Generous limits for tests that make many calls with one key.
@@ -18,7 +18,7 @@ ROOMY = ServiceSettings(rate_per_minute=100_000, burst=10_000)
 
 
 def _start(stack: ExitStack, home: Home, settings: ServiceSettings | None) -> Service:
-    home.ensure()
+    init_home(home)
     tokens = make_keys(home)
     deployment = Deployment(home, calibration=fake_calibration())
     return Service(stack.enter_context(serve(home, settings, deployment)), home, tokens)

@@ -21,7 +21,7 @@ from service_harness import Service, faces_small, fake_calibration, make_keys, s
 from test_service_audits import _embeddings
 
 from faceaudit.deployment import Deployment
-from faceaudit.home import Home
+from faceaudit.home import init_home
 from faceaudit.service.keys import Role
 
 
@@ -33,7 +33,7 @@ def _open(url: str, profile: Path, *extra: str) -> tuple[str, list[str]]:
 @pytest.fixture(scope="module")
 def busy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """A deployment with a real audit, enrolments, searches, a review and a refusal."""
-    home = Home(tmp_path_factory.mktemp("busy")).ensure()
+    home = init_home(tmp_path_factory.mktemp("busy"))
     deployment = Deployment(home, calibration=fake_calibration())
     with ExitStack() as stack:
         service = Service(stack.enter_context(serve(home, None, deployment)), home,

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
-from faceaudit.home import Home
+from faceaudit.home import Home, init_home
 from faceaudit.service.command import keys_app
 from faceaudit.service.keys import KeyStore
 
@@ -16,6 +16,7 @@ runner = CliRunner()
 
 
 def test_keys_create_list_revoke(tmp_path: Path) -> None:
+    init_home(tmp_path)
     home = ["--home", str(tmp_path)]
     created = runner.invoke(keys_app, ["create", "--role", "auditor", "--actor", "ann", *home])
     assert created.exit_code == 0, created.output
@@ -34,6 +35,7 @@ def test_keys_create_list_revoke(tmp_path: Path) -> None:
 
 
 def test_keys_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
+    init_home(tmp_path)
     result = runner.invoke(keys_app, ["create", "--role", "root", "--actor", "x",
                                       "--home", str(tmp_path)])
     assert result.exit_code == 2
@@ -52,6 +54,7 @@ def test_serve_command_runs_the_service(tmp_path: Path) -> None:
         "import typer; from faceaudit.service.command import serve_command; "
         "typer.run(serve_command)"
     )
+    init_home(tmp_path / "h")
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "--port", str(port), "--home", str(tmp_path / "h")],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -2,13 +2,13 @@ from pathlib import Path
 
 import pytest
 
-from faceaudit.home import Home
+from faceaudit.home import init_home
 from faceaudit.service.keys import KeyStore, Role, hash_token
 from faceaudit.service.problems import KeyStoreError
 
 
 def test_created_key_authenticates_and_only_its_hash_is_stored(tmp_path: Path) -> None:
-    home = Home(tmp_path)
+    home = init_home(tmp_path)
     store = KeyStore(home)
     key, token = store.create("operator", "alice")
     assert token.startswith("fa_") and len(token) > 40
@@ -21,7 +21,7 @@ def test_created_key_authenticates_and_only_its_hash_is_stored(tmp_path: Path) -
 
 
 def test_revoked_and_unknown_keys_do_not_authenticate(tmp_path: Path) -> None:
-    store = KeyStore(Home(tmp_path))
+    store = KeyStore(init_home(tmp_path))
     key, token = store.create("auditor", "bob")
     assert store.authenticate(token + "x") is None
     assert store.authenticate("not-a-key") is None
@@ -32,7 +32,7 @@ def test_revoked_and_unknown_keys_do_not_authenticate(tmp_path: Path) -> None:
 
 
 def test_bad_role_actor_and_unknown_id_are_typed_errors(tmp_path: Path) -> None:
-    store = KeyStore(Home(tmp_path))
+    store = KeyStore(init_home(tmp_path))
     with pytest.raises(KeyStoreError, match="unknown role"):
         store.create("root", "eve")
     with pytest.raises(KeyStoreError, match="actor"):

@@ -19,7 +19,7 @@ from service_harness import (
 )
 
 from faceaudit.deployment import Deployment
-from faceaudit.home import Home
+from faceaudit.home import init_home
 from faceaudit.ledger import Ledger
 from faceaudit.service.keys import KeyStore, Role
 
@@ -29,7 +29,7 @@ BACKEND = "dlib-resnet:1"
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """A service whose backend has a registered, passing audit."""
-    home = Home(tmp_path_factory.mktemp("deployed")).ensure()
+    home = init_home(tmp_path_factory.mktemp("deployed"))
     register_passing_audit(home, BACKEND)
     deployment = Deployment(home, calibration=fake_calibration())
     with ExitStack() as stack:

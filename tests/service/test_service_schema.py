@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from service_harness import Service, fake_calibration, make_keys, register_passing_audit, serve
 
 from faceaudit.deployment import Deployment
-from faceaudit.home import Home
+from faceaudit.home import init_home
 from faceaudit.service.keys import Role
 
 # The role that may call each path (first matching prefix), so requests reach the handlers.
@@ -27,7 +27,7 @@ ROLE_FOR = [
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    home = Home(tmp_path_factory.mktemp("schema")).ensure()
+    home = init_home(tmp_path_factory.mktemp("schema"))
     register_passing_audit(home, "dlib-resnet:1")
     deployment = Deployment(home, calibration=fake_calibration())
     with ExitStack() as stack:

@@ -23,9 +23,9 @@ from faceaudit.cli_options import (
     ActorOption,
     HomeOption,
     default_actor,
+    require_home,
 )
 from faceaudit.errors import FaceAuditError
-from faceaudit.home import resolve_home
 from faceaudit.policy import PolicyRefusal
 
 gallery_app = typer.Typer(
@@ -39,7 +39,7 @@ def _deployment(home: Path | None) -> Iterator:
     from faceaudit.deployment import Deployment
 
     try:
-        yield Deployment(resolve_home(home))
+        yield Deployment(require_home(home))
     except PolicyRefusal as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(EXIT_REFUSED) from None
@@ -133,14 +133,21 @@ def identify_command(
 
 def review_command(
     result_id: Annotated[str, typer.Argument(help="Result id printed by identify")],
-    reviewer: Annotated[str, typer.Option("--reviewer", help="Who made the decision")],
     confirm: Annotated[bool, typer.Option("--confirm", help="The lead is confirmed")] = False,
     reject: Annotated[bool, typer.Option("--reject", help="The lead is rejected")] = False,
     note: Annotated[str | None, typer.Option("--note", help="Free-text note")] = None,
+    reviewer: Annotated[
+        str | None,
+        typer.Option("--reviewer", help="Deprecated: the reviewer is the acting user (--actor); "
+                     "a different name is refused"),
+    ] = None,
     home: HomeOption = None,
     actor: ActorOption = None,
 ) -> None:
-    """Record the human decision on an identification result: --confirm or --reject."""
+    """Record the human decision on an identification result: --confirm or --reject.
+
+    The reviewer is the acting user (``--actor``, ``$FACEAUDIT_ACTOR`` or the OS user).
+    """
     if confirm == reject:
         raise typer.BadParameter("give exactly one of --confirm or --reject")
     with _deployment(home) as deployment:

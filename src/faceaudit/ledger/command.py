@@ -17,9 +17,9 @@ from faceaudit.cli_options import (
     ActorOption,
     HomeOption,
     default_actor,
+    require_home,
 )
 from faceaudit.errors import FaceAuditError
-from faceaudit.home import resolve_home
 from faceaudit.ledger.canonical import canonical
 from faceaudit.ledger.errors import LedgerError
 from faceaudit.ledger.oversight import build_oversight, parse_day, write_oversight
@@ -50,10 +50,7 @@ def verify(
     ] = None,
 ) -> None:
     """Verify the whole ledger; exit 0 when intact, 4 when tampered (names the first bad event)."""
-    deployment = resolve_home(home)
-    if not deployment.root.is_dir():
-        typer.echo(f"error: no deployment home at {deployment.root}", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT)
+    deployment = require_home(home)
     report = Ledger(deployment).verify(public_key)
     typer.echo(report.summary())
     if not report.ok:
@@ -67,7 +64,7 @@ def export(
 ) -> None:
     """Export every event as JSON lines (the ledger's own canonical encoding)."""
     with user_errors():
-        lines = (canonical(e) + b"\n" for e in Ledger(resolve_home(home)).events())
+        lines = (canonical(e) + b"\n" for e in Ledger(require_home(home)).events())
         if out is None:
             for line in lines:
                 sys.stdout.write(line.decode("ascii"))
@@ -93,7 +90,7 @@ def report(
         typer.echo("error: --to must not be before --from", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
     with user_errors():
-        built = build_oversight(Ledger(resolve_home(home)), *period)
+        built = build_oversight(Ledger(require_home(home)), *period)
         for path in write_oversight(built, out):
             typer.echo(str(path))
 
@@ -111,7 +108,7 @@ def checkpoint(
     with user_errors():
         if key is None:
             raise LedgerError(f"no signing key: pass --key or set {SIGNING_KEY_ENV}")
-        event = Ledger(resolve_home(home)).checkpoint(key, actor=default_actor(actor))
+        event = Ledger(require_home(home)).checkpoint(key, actor=default_actor(actor))
         typer.echo(json.dumps(event, sort_keys=True))
 
 
@@ -122,11 +119,11 @@ def keygen(
 ) -> None:
     """Create the checkpoint signing key: private half at --out (outside the home, mode 0600),
     public half in the home."""
-    deployment = resolve_home(home)
+    deployment = require_home(home)
     with user_errors():
         target = out.expanduser().resolve()
         if target.is_relative_to(deployment.root):
             raise LedgerError("keep the private key outside the deployment home")
-        key_id = generate_keypair(target, deployment.ensure().public_key_path)
+        key_id = generate_keypair(target, deployment.public_key_path)
         typer.echo(json.dumps({"key_id": key_id, "private_key": str(target),
                                "public_key": str(deployment.public_key_path)}))

@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from faceaudit.cli_options import ActorOption, HomeOption, default_actor
-from faceaudit.home import resolve_home
+from faceaudit.cli_options import ActorOption, HomeOption, default_actor, require_home
 from faceaudit.ledger import Ledger
 from faceaudit.ledger.command import user_errors
 from faceaudit.policy.enforce import install_policy, register_audit
@@ -25,7 +24,7 @@ policy_app = typer.Typer(
 def show(home: HomeOption = None) -> None:
     """Print the policy in force (the home's policy.toml, or the default) as JSON."""
     with user_errors():
-        typer.echo(json.dumps(load_policy(resolve_home(home)).to_dict(), indent=2))
+        typer.echo(json.dumps(load_policy(require_home(home)).to_dict(), indent=2))
 
 
 @policy_app.command("set")
@@ -35,7 +34,7 @@ def set_policy(
     actor: ActorOption = None,
 ) -> None:
     """Validate FILE, install it as the home's policy and log the change (exit 2 if invalid)."""
-    deployment = resolve_home(home)
+    deployment = require_home(home)
     with user_errors():
         policy = install_policy(deployment, Ledger(deployment), file, default_actor(actor))
         typer.echo(json.dumps(policy.to_dict(), indent=2))
@@ -48,7 +47,7 @@ def register_audit_command(
     actor: ActorOption = None,
 ) -> None:
     """Register an audit report with the deployment and say whether it passes the bias gate."""
-    deployment = resolve_home(home)
+    deployment = require_home(home)
     with user_errors():
         result = register_audit(deployment, Ledger(deployment), report, default_actor(actor))
         typer.echo(json.dumps(result, indent=2))

@@ -41,13 +41,15 @@ matrix.
 def create_app(
     home: Home, settings: ServiceSettings | None = None, *, deployment: Deployment | None = None
 ) -> FastAPI:
-    """Build the service for ``home`` (created if missing) with ``settings`` (defaults if None).
+    """Build the service for ``home`` with ``settings`` (defaults if None).
+
+    ``home`` must have been made by ``faceaudit init`` (:class:`HomeMissingError` otherwise).
 
     ``deployment`` is the core every operation goes through; by default
     ``Deployment(home)``, created on first use (pass one to choose its embedder or calibration).
     """
     settings = settings or ServiceSettings()
-    home.ensure()
+    home.require()
     context = ServiceContext(
         home=home,
         settings=settings,

@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from faceaudit.cli_options import EXIT_BAD_INPUT, HomeOption
+from faceaudit.cli_options import EXIT_BAD_INPUT, HomeOption, require_home
 from faceaudit.errors import FaceAuditError
-from faceaudit.home import resolve_home
 from faceaudit.service.keys import KeyStore
 
 keys_app = typer.Typer(help="Create, revoke and list the service's API keys.",
@@ -31,7 +30,7 @@ def serve_command(
 
     from faceaudit.service.app import create_app
 
-    uvicorn.run(create_app(resolve_home(home)), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(require_home(home)), host=host, port=port, log_level="info")
 
 
 @keys_app.command("create")
@@ -42,7 +41,7 @@ def create_key(
 ) -> None:
     """Create a key and print it once (JSON): only its hash is stored."""
     try:
-        key, token = KeyStore(resolve_home(home)).create(role, actor)
+        key, token = KeyStore(require_home(home)).create(role, actor)
     except FaceAuditError as error:
         raise _fail(error) from None
     typer.echo(json.dumps({**key.to_dict(), "key": token}))
@@ -55,7 +54,7 @@ def revoke_key(
 ) -> None:
     """Revoke a key: it stops working at once."""
     try:
-        key = KeyStore(resolve_home(home)).revoke(key_id)
+        key = KeyStore(require_home(home)).revoke(key_id)
     except FaceAuditError as error:
         raise _fail(error) from None
     typer.echo(json.dumps(key.to_dict()))
@@ -64,5 +63,5 @@ def revoke_key(
 @keys_app.command("list")
 def list_keys(home: HomeOption = None) -> None:
     """List every key (id, role, actor, created, revoked) as JSON lines; never the tokens."""
-    for key in KeyStore(resolve_home(home)).list():
+    for key in KeyStore(require_home(home)).list():
         typer.echo(json.dumps(key.to_dict()))

@@ -81,7 +81,7 @@ class KeyStore:
 
     def __init__(self, home: Home) -> None:
         self.path = home.keys_path
-        home.ensure()
+        home.require()
         with self._connect() as db:
             db.execute(_SCHEMA)
 

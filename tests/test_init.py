@@ -1,0 +1,74 @@
+"""Only ``faceaudit init`` creates a deployment home; every other command refuses a missing one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from faceaudit.cli import app
+from faceaudit.deployment import Deployment
+from faceaudit.home import Home, HomeMissingError, init_home
+from faceaudit.service.app import create_app
+from faceaudit.service.keys import KeyStore
+
+runner = CliRunner()
+
+COMMANDS = [
+    ["gallery", "list"],
+    ["gallery", "enrol", "x.png", "--subject", "s", "--basis", "consent", "--evidence", "e"],
+    ["gallery", "erase", "s"],
+    ["gallery", "purge"],
+    ["identify", "x.png", "--purpose", "p", "--case", "c"],
+    ["review", "r1", "--confirm"],
+    ["ledger", "verify"],
+    ["ledger", "export"],
+    ["ledger", "report", "--from", "2024-01-01", "--to", "2024-01-02", "--out", "out"],
+    ["ledger", "checkpoint", "--key", "k.pem"],
+    ["ledger", "keygen", "--out", "k.pem"],
+    ["policy", "show"],
+    ["policy", "set", "p.toml"],
+    ["policy", "register-audit", "report.json"],
+    ["keys", "create", "--role", "admin", "--actor", "a"],
+    ["keys", "list"],
+    ["keys", "revoke", "k1"],
+    ["serve"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_every_command_refuses_a_missing_home_naming_it(command: list[str], tmp_path: Path):
+    typo = tmp_path / "mistyped-home"
+    result = runner.invoke(app, [*command, "--home", str(typo)])
+    assert result.exit_code == 2, result.output
+    assert str(typo) in result.stderr and "faceaudit init" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert not typo.exists()
+
+
+def test_an_existing_folder_that_is_not_a_home_is_refused_too(tmp_path: Path):
+    result = runner.invoke(app, ["gallery", "list", "--home", str(tmp_path)])
+    assert result.exit_code == 2 and "faceaudit init" in result.stderr
+
+
+def test_init_creates_the_home_once_and_then_commands_work(tmp_path: Path):
+    target = tmp_path / "deploy"
+    made = runner.invoke(app, ["init", "--home", str(target)])
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.stdout) == {"home": str(target.resolve()), "created": True}
+    assert (target.stat().st_mode & 0o777) == 0o700
+    again = runner.invoke(app, ["init", "--home", str(target)])
+    assert json.loads(again.stdout)["created"] is False
+    listed = runner.invoke(app, ["gallery", "list", "--home", str(target)])
+    assert listed.exit_code == 0 and json.loads(listed.stdout) == []
+
+
+def test_the_library_refuses_a_missing_home(tmp_path: Path):
+    missing = Home(tmp_path / "nope")
+    for make in (Deployment, KeyStore, create_app):
+        with pytest.raises(HomeMissingError, match="nope"):
+            make(missing)
+    assert not missing.root.exists()
+    assert Deployment(init_home(missing.root)).list_subjects() == []

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from faceaudit.calibration import from_impostor_histogram, load_calibration
 from faceaudit.errors import CalibrationError
@@ -63,3 +65,29 @@ def test_bad_calibration_files_are_typed_errors(tmp_path: Path) -> None:
         load_calibration(garbage)
     with pytest.raises(CalibrationError, match="no calibration ships"):
         load_calibration(backend_id="onnx:0123456789ab")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    target=st.floats(min_value=3e-5, max_value=0.5),
+    seed=st.integers(0, 5),
+)
+def test_threshold_for_never_overshoots_the_target(target: float, seed: int) -> None:
+    # scores on a coarse grid with heavy ties: the FMR is a step function of the threshold,
+    # so interpolating between stored points lands on thresholds whose FMR exceeds the target
+    scores = np.round(np.random.default_rng(seed).normal(0.0, 0.2, 200_000), 3)
+    counts, _ = np.histogram(scores, EDGES)
+    calibration = from_impostor_histogram(counts, EDGES, "test:1", "tied scores")
+    threshold = calibration.threshold_for(target)
+    assert (scores >= threshold).mean() <= target
+
+
+def test_decade_targets_are_stored_points() -> None:
+    scores, calibration = _uniform_calibration()
+    for target in (1e-2, 1e-3, 1e-4):
+        threshold = calibration.threshold_for(target)
+        k = np.searchsorted(EDGES, threshold)
+        below = EDGES[k - 1]  # the next lower edge would exceed the target
+        counts, _ = np.histogram(scores, EDGES)
+        assert counts[k:].sum() <= target * counts.sum() < counts[k - 1 :].sum()
+        assert threshold == pytest.approx(EDGES[k]) and below < threshold

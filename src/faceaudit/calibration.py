@@ -19,8 +19,9 @@ import numpy as np
 from faceaudit.errors import CalibrationError
 
 SCHEMA = "faceaudit.calibration/1"
-# Log-spaced FMR levels at which the curve is stored (1 down to 1e-9).
-CURVE_FMRS = np.logspace(0, -9, 181)
+# Log-spaced FMR levels at which the curve is stored (1 down to 1e-9, 20 per decade); computed
+# one by one so that the decades (1e-2, 1e-3, …) are exactly the floats users type.
+CURVE_FMRS = np.array([10.0 ** (-i / 20) for i in range(181)])
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,16 @@ class Calibration:
                 f"target FMR {fmr:g} is below what {self.n_impostor} impostor comparisons can "
                 f"support (rule of three: ≥ {self.min_fmr:.2g})"
             )
-        # fmr decreases along the curve: interpolate in log10(FMR).
-        log_fmr = np.log10(np.clip(self.fmr, 1e-300, None))
-        return float(np.interp(-np.log10(fmr), -log_fmr, self.threshold))
+        # A step function, never an interpolation: the lowest stored threshold whose measured
+        # FMR is at most the target. Between two stored points the FMR of an intermediate score
+        # is unknown, so the answer is the next point up (conservative, never above target).
+        ok = np.flatnonzero(self.fmr <= fmr)
+        if ok.size == 0:
+            raise CalibrationError(
+                f"target FMR {fmr:g}: no point of this calibration reaches it "
+                f"(lowest stored FMR {float(self.fmr.min()):.3g})"
+            )
+        return float(self.threshold[ok[0]])
 
     def fmr_at(self, score: float | np.ndarray) -> float | np.ndarray:
         """FMR that a threshold at ``score`` would have: how often impostors score this high.
@@ -75,8 +83,9 @@ class Calibration:
             "method": self.method,
             "n_impostor": int(self.n_impostor),
             "curve": {
-                "fmr": [float(f"{v:.6g}") for v in self.fmr],
-                "threshold": [round(float(v), 6) for v in self.threshold],
+                # full precision: a rounded threshold or FMR could overshoot a target
+                "fmr": [float(v) for v in self.fmr],
+                "threshold": [float(v) for v in self.threshold],
             },
             **self.extra,
         }
@@ -99,7 +108,8 @@ def from_impostor_histogram(
     """Build a calibration from an impostor score histogram (``len(edges) == len(counts) + 1``).
 
     The threshold for each stored FMR level is the lower edge of the first bin from which the
-    upper tail holds at most that share of impostors.
+    upper tail holds at most that share of impostors (``count <= level · total``, compared in
+    counts), and the FMR stored with it is the share actually measured there.
     """
     counts = np.asarray(counts, dtype=np.int64)
     edges = np.asarray(edges, dtype=np.float64)
@@ -108,23 +118,41 @@ def from_impostor_histogram(
     total = int(counts.sum())
     if total == 0:
         raise CalibrationError("no impostor comparisons to calibrate on")
-    tail = np.cumsum(counts[::-1])[::-1] / total  # tail[i] = share with score ≥ edges[i]
+    tail = np.r_[np.cumsum(counts[::-1])[::-1], 0]  # tail[i] = impostors with score ≥ edges[i]
     levels = CURVE_FMRS[CURVE_FMRS >= 1.0 / total]
     thresholds, fmrs = [], []
     for level in levels:
-        idx = int(np.searchsorted(-tail, -level, side="left"))
-        idx = min(idx, len(counts) - 1)
+        idx = int(np.argmax(tail <= level * total))
         thresholds.append(edges[idx])
-        fmrs.append(tail[idx])
+        fmrs.append(tail[idx] / total)
+    return from_points(
+        np.asarray(thresholds), np.asarray(fmrs), total, backend_id, source, method, extra
+    )
+
+
+def from_points(
+    thresholds: np.ndarray,
+    fmrs: np.ndarray,
+    n_impostor: int,
+    backend_id: str,
+    source: str,
+    method: str = "",
+    extra: dict | None = None,
+) -> Calibration:
+    """A calibration from measured ``(threshold, FMR)`` points, in any order.
+
+    Each FMR must be the one measured at its threshold; the points are sorted by threshold and
+    duplicates dropped (keeping the first).
+    """
     order = np.argsort(thresholds, kind="stable")
-    threshold = np.asarray(thresholds)[order]
-    fmr = np.minimum.accumulate(np.asarray(fmrs)[order])
+    threshold = np.asarray(thresholds, dtype=np.float64)[order]
+    fmr = np.minimum.accumulate(np.asarray(fmrs, dtype=np.float64)[order])
     keep = np.concatenate([[True], np.diff(threshold) > 0])
     return Calibration(
         backend_id=backend_id,
         threshold=threshold[keep],
         fmr=fmr[keep],
-        n_impostor=total,
+        n_impostor=int(n_impostor),
         source=source,
         method=method,
         extra=extra or {},

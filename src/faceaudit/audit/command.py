@@ -71,7 +71,10 @@ def headline(report: dict, console: Console) -> None:
     if entry is None:
         return
     label = f"FMR {primary:g}" if primary else "given rates"
-    thr = f" (threshold {entry['threshold']:.4f})" if entry["threshold"] is not None else ""
+    rule = ">=" if report["provenance"].get("higher_is_better", True) else "<="
+    thr = (
+        f" (match: score {rule} {entry['threshold']!r})" if entry["threshold"] is not None else ""
+    )
     table = Table(title=f"faceaudit audit at {label}{thr}")
     for col in ("group", "FMR [95% CI]", "FNMR [95% CI]"):
         table.add_column(col)
@@ -109,6 +112,13 @@ def audit_command(
     rates: Annotated[
         Path | None, typer.Option(help="Rates table: group, fmr, fnmr and/or accuracy.")
     ] = None,
+    lower_is_better: Annotated[
+        bool,
+        typer.Option(
+            "--lower-is-better",
+            help="--scores are distances: a comparison matches when score <= threshold.",
+        ),
+    ] = False,
     lfw: Annotated[
         Path | None, typer.Option(help="LFW folder; labels from ../lfw-meta beside it.")
     ] = None,
@@ -170,9 +180,15 @@ def audit_command(
         )
         rules = [parse_rule(r) for r in fail_if or []]
         groups_by = [b.strip() for b in by.split(",") if b.strip()]
+        if lower_is_better and scores is None:
+            raise inputs.AuditInputError("--lower-is-better applies to --scores tables only")
         if scores is not None:
             report = audit_scores(
-                inputs.read_scores(scores), settings, input_path=str(scores), rules=rules
+                inputs.read_scores(scores),
+                settings,
+                input_path=str(scores),
+                rules=rules,
+                higher_is_better=not lower_is_better,
             )
         elif rates is not None:
             report = audit_rates(

@@ -15,7 +15,7 @@ import numpy as np
 from faceaudit.audit import fairness, metrics
 from faceaudit.audit.bootstrap import bootstrap_rates, percentile_interval
 from faceaudit.audit.frame import GroupFrame
-from faceaudit.audit.scoring import N_BINS, ScoreSet, bin_edge
+from faceaudit.audit.scoring import ScoreSet
 
 COARSE_BINS = 100
 
@@ -96,24 +96,31 @@ class _Columns:
         self.comparisons.append(comparisons)
 
 
-def _coarse_histograms(groups, imp_within, gen_within) -> dict | None:
+def _coarse_histograms(scores: ScoreSet, imp_within, gen_within) -> dict | None:
+    groups = scores.groups
     occupied = np.flatnonzero(np.sum(imp_within, axis=0) + np.sum(gen_within, axis=0))
     if occupied.size == 0:
         return None
     lo, hi = int(occupied[0]), int(occupied[-1]) + 1
-    width = max(1, math.ceil((hi - lo) / COARSE_BINS))
-    n = math.ceil((hi - lo) / width)
-    edges = lo + width * np.arange(n + 1)
+    # coarse bins evenly spaced in score (the fine edges of a scores table are not)
+    top = scores.edges[hi] if hi < scores.n_bins else scores.beyond
+    wanted = np.linspace(scores.edges[lo], top, COARSE_BINS + 1)
+    edges = np.unique(np.clip(np.searchsorted(scores.edges, wanted), lo, hi))
+    edges = np.unique(np.r_[lo, edges, hi])
 
     def coarse(h: np.ndarray) -> list[int]:
-        padded = np.zeros(n * width, dtype=np.int64)
-        padded[: hi - lo] = h[lo:hi]
-        return padded.reshape(n, width).sum(axis=1).tolist()
+        return np.add.reduceat(h[lo:hi], edges[:-1] - lo).tolist()
 
+    values = [float(e) for e in scores.value(edges)]
+    flip = (lambda x: x[::-1]) if not scores.higher_is_better else (lambda x: x)
     return {
-        "bin_edges": [float(e) for e in bin_edge(edges)],
+        "bin_edges": flip(values),
         "groups": [
-            {"group": g, "genuine": coarse(gen_within[i]), "impostor": coarse(imp_within[i])}
+            {
+                "group": g,
+                "genuine": flip(coarse(gen_within[i])),
+                "impostor": flip(coarse(imp_within[i])),
+            }
             for i, g in enumerate(groups)
         ],
     }
@@ -126,7 +133,8 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
     H = scores.impostor_hist
     imp_within = H[np.arange(G), np.arange(G)]
     within = scores.genuine_group_a == scores.genuine_group_b
-    gen_within = np.zeros((G, N_BINS), np.int64)
+    NB = scores.n_bins
+    gen_within = np.zeros((G, NB), np.int64)
     np.add.at(gen_within, (scores.genuine_group_a[within], scores.genuine_bins[within]), 1)
     overall = np.triu(np.ones((G, G), dtype=bool))
     all_imp = H[overall].sum(axis=0)
@@ -143,7 +151,7 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
     def fmr_at(a: int, b: int, k: int) -> float:
         return (
             tail[a, b, k] / n_cross[a, b]
-            if k < N_BINS and n_cross[a, b]
+            if k < NB and n_cross[a, b]
             else (0.0 if n_cross[a, b] else math.nan)
         )
 
@@ -156,7 +164,7 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
     plan = []
     for t in settings.targets:
         supported = bool(all_imp.sum()) and metrics.supports(int(all_imp.sum()), t)
-        k = metrics.threshold_for_fmr(all_imp, t) if supported else None
+        k = scores.threshold_bin(None, t, all_imp) if supported else None
         if not supported:
             warnings.append(
                 f"target FMR {t:g} is unsupported: {int(all_imp.sum())} impostor comparisons, "
@@ -217,7 +225,7 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
     for t, supported, k in plan:
         entry = {
             "target_fmr": t,
-            "threshold": float(bin_edge(k)) if supported else None,
+            "threshold": scores.value(k) if supported else None,
             "supported": supported,
             "required_pairs": metrics.required_pairs(t),
             "achieved_fmr": clean(all_imp[k:].sum() / all_imp.sum()) if supported else None,
@@ -232,7 +240,7 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
             g_supported = metrics.supports(int(n_imp[g]), t) if n_imp[g] else False
             fmr = fmr_at(g, g, k) if g_supported else None
             fnmr = fnmr_at(g, k)
-            kg = metrics.threshold_for_fmr(imp_within[g], t) if g_supported else None
+            kg = scores.threshold_bin(g, t, imp_within[g]) if g_supported else None
             acc = 1 - (fmr + fnmr) / 2 if fmr is not None else None
             acc_ci = (None, None)
             if fmr is not None and ("fmr", g, g, k) in reps:
@@ -252,7 +260,7 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
                         fnmr, *interval(("fnmr", g, k)), note="no genuine comparisons"
                     ),
                     "accuracy": estimate(acc, *acc_ci, note="needs both FMR and FNMR"),
-                    "group_threshold": float(bin_edge(kg)) if kg is not None else None,
+                    "group_threshold": scores.value(kg) if kg is not None else None,
                     "fnmr_at_group_threshold": clean(fnmr_at(g, kg)) if kg is not None else None,
                     "impostor_pairs": int(n_imp[g]),
                     "genuine_pairs": int(n_gen[g]),
@@ -319,7 +327,7 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
             {
                 "group": name,
                 "eer": estimate(value, low, high, note="needs genuine and impostor comparisons"),
-                "eer_threshold": float(bin_edge(k)) if k >= 0 else None,
+                "eer_threshold": scores.value(k) if k >= 0 else None,
             }
         )
         if n_imp[g] and n_gen[g]:
@@ -327,7 +335,7 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
             det.append(
                 {
                     "group": name,
-                    "threshold": [float(x) for x in bin_edge(ks)],
+                    "threshold": [float(x) for x in scores.value(ks)],
                     "fmr": fmr.tolist(),
                     "fnmr": fnmr.tolist(),
                 }
@@ -337,7 +345,7 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
         "targets": targets,
         "per_group": per_group,
         "det": det,
-        "histograms": _coarse_histograms(groups, imp_within, gen_within),
+        "histograms": _coarse_histograms(scores, imp_within, gen_within),
         "pairs": {
             "genuine": int(len(scores.genuine_bins)),
             "impostor": int(all_imp.sum()),

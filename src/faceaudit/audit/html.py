@@ -88,6 +88,14 @@ def _num(v: float | None, spec: str = ".3g") -> str:
     return format(v, spec)
 
 
+def _threshold(v: float | None) -> str:
+    """A threshold in full: the shortest text that reads back as the same float (a rounded
+    threshold would be a different operating point)."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return _DASH
+    return repr(float(v))
+
+
 def _target(t: float | None) -> str:
     if t is None:
         return "as given"
@@ -243,9 +251,10 @@ def _supported_values(target: Mapping[str, Any], key: str) -> list[tuple[str, fl
 def _summary(t: Mapping[str, Any] | None) -> list[str]:
     if not t:
         return []
+    thr = t.get("threshold")
     where = (
         f"At FMR {_target(t['target_fmr'])}"
-        + (f" (global threshold {_num(t.get('threshold'), '.4g')})" if t.get("threshold") else "")
+        + (f" (global threshold {_threshold(thr)})" if thr is not None else "")
         if t.get("target_fmr") is not None
         else "In the given rates"
     )
@@ -335,7 +344,7 @@ def _thresholds_table(targets: Sequence[Mapping[str, Any]]) -> dict[str, Any] | 
                 _target(t.get("target_fmr")),
                 "supported" if t.get("supported") else "UNSUPPORTED (not estimated)",
                 _count(t.get("required_pairs")),
-                _num(t.get("threshold"), ".4g"),
+                _threshold(t.get("threshold")),
                 _num(t.get("achieved_fmr")),
             ],
             "" if t.get("supported") else "muted",
@@ -362,7 +371,7 @@ def _group_tables(
                     _estimate_cell(g.get("fmr")),
                     _estimate_cell(g.get("fnmr")),
                     _estimate_cell(g.get("accuracy"), ".4f"),
-                    _num(g.get("group_threshold"), ".4g"),
+                    _threshold(g.get("group_threshold")),
                     _num(g.get("fnmr_at_group_threshold")),
                     _count(g.get("impostor_pairs")),
                     _count(g.get("genuine_pairs")),
@@ -375,7 +384,7 @@ def _group_tables(
             continue
         caption = (
             f"Per group at target FMR {_target(t['target_fmr'])}"
-            f" (global threshold {_num(t.get('threshold'), '.4g')})"
+            f" (global threshold {_threshold(t.get('threshold'))})"
             if t.get("target_fmr") is not None
             else "Per group, as given in the rates table"
         )
@@ -398,7 +407,7 @@ def _group_tables(
         )
     eer_rows = [
         _row(
-            [str(g.get("group")), _estimate_cell(g.get("eer")), _num(g.get("eer_threshold"), ".4g")]
+            [str(g.get("group")), _estimate_cell(g.get("eer")), _threshold(g.get("eer_threshold"))]
         )
         for g in per_group
         if (g.get("eer") or {}).get("value") is not None
@@ -541,12 +550,13 @@ def _score_figure(
         for g in h["groups"]
     }
     threshold = (primary or {}).get("threshold")
+    marked = threshold is not None
     return {
         "src": plots.score_histograms(series, threshold),
         "alt": "Histograms of genuine and impostor similarity scores, one panel per group ("
         + ", ".join(series)
         + ")"
-        + (f", with the global threshold {_num(threshold, '.4g')} marked." if threshold else "."),
+        + (f", with the global threshold {_threshold(threshold)} marked." if marked else "."),
         "caption": "Within-group score distributions (each series normalised to a density)"
-        + (f"; dashed line: global threshold {_num(threshold, '.4g')}." if threshold else "."),
+        + (f"; dashed line: global threshold {_threshold(threshold)}." if marked else "."),
     }

@@ -278,6 +278,40 @@ _TRUE = {"true", "1", "yes", "t", "y", "genuine"}
 _FALSE = {"false", "0", "no", "f", "n", "impostor"}
 
 
+def row_label(path: Path | str, index: int) -> str:
+    """How a person finds data row ``index`` (0-based): its line in a CSV/TSV (the header is
+    line 1), its row number (1-based) in Parquet."""
+    if Path(path).suffix.lower() == ".parquet":
+        return f"row {index + 1}"
+    return f"line {index + 2}"
+
+
+def _finite_scores(column: pa.ChunkedArray, path: Path) -> np.ndarray:
+    """The score column as float64; a non-numeric, empty, NaN or infinite score is an error
+    naming its row (any real number on any scale is accepted)."""
+    try:
+        score = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        values = column.to_pylist()
+        for i, v in enumerate(values):
+            try:
+                float(v)
+            except (TypeError, ValueError):
+                raise AuditInputError(
+                    f"{path}: {row_label(path, i)}: score {v!r} is not a number"
+                ) from None
+        raise AuditInputError(f"{path}: 'score' must be numeric") from None
+    bad = np.flatnonzero(~np.isfinite(score))
+    if bad.size:
+        i = int(bad[0])
+        what = "empty" if column[i].as_py() is None else f"{column[i].as_py()!r}, not finite"
+        raise AuditInputError(
+            f"{path}: {row_label(path, i)}: score is {what}"
+            + (f" ({bad.size} such rows)" if bad.size > 1 else "")
+        )
+    return score
+
+
 def read_scores(path: Path) -> ScoresTable:
     """A scores table: ``score``, ``genuine``, ``group_a``, ``group_b`` and optionally
     ``subject_a``, ``subject_b`` (needed for identity-bootstrap intervals)."""
@@ -285,12 +319,7 @@ def read_scores(path: Path) -> ScoresTable:
     _require(table, ["score", "genuine", "group_a", "group_b"], path)
     if table.num_rows == 0:
         raise AuditInputError(f"{path}: no rows")
-    try:
-        score = table.column("score").cast(pa.float64()).to_numpy(zero_copy_only=False)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise AuditInputError(f"{path}: 'score' must be numeric") from None
-    if np.isnan(score).any() or not np.isfinite(score).all():
-        raise AuditInputError(f"{path}: 'score' has empty or non-finite values")
+    score = _finite_scores(table.column("score"), path)
     flags = [str(v).strip().lower() for v in table.column("genuine").to_pylist()]
     bad = [f for f in flags if f not in _TRUE | _FALSE]
     if bad:

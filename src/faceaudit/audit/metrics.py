@@ -72,6 +72,30 @@ def threshold_for_fmr(impostor_hist: np.ndarray, target_fmr: float) -> int:
     return int(np.argmax(tail <= target * tail[0]))
 
 
+def exact_thresholds(impostor_scores: np.ndarray, targets: list[float]) -> list[float]:
+    """For each target, the threshold set on the impostor scores themselves (no bins).
+
+    The threshold is the smallest impostor score ``τ`` with ``#(s >= τ) <= target · n``, so the
+    achieved FMR is at most the target and the next lower impostor score would exceed it; ties
+    are whole (every score equal to ``τ`` matches). When even the highest score is tied too
+    often, ``τ`` is the next float above it (nothing matches). ``n`` must be positive.
+    """
+    s = np.asarray(impostor_scores, dtype=np.float64)
+    n = s.size
+    if n == 0:
+        raise InputDataError("no impostor comparisons: a threshold cannot be set")
+    allowed = [int(np.floor(_target(t) * n)) for t in targets]
+    ranks = sorted({n - m - 1 for m in allowed})  # rank of the (m+1)-th largest score
+    part = np.partition(s, ranks)
+    out = []
+    for m in allowed:
+        x = part[n - m - 1]
+        above = part[n - m :]  # every score above rank n-m-1 is >= x
+        above = above[above > x]
+        out.append(float(above.min()) if above.size else float(np.nextafter(x, np.inf)))
+    return out
+
+
 def eer(impostor_hist: np.ndarray, genuine_hist: np.ndarray) -> tuple[float, int]:
     """Equal error rate and its threshold bin (FVC2000 rule, as pyeer).
 

@@ -26,9 +26,17 @@ def provenance(
     by: list[str] | None = None,
     backend_id: str | None = None,
     bin_width: float | None = None,
+    threshold_rule: str | None = None,
+    curves: str | None = None,
+    higher_is_better: bool | None = True,
     duration_s: float = 0.0,
 ) -> dict:
-    """The report's ``provenance`` section."""
+    """The report's ``provenance`` section.
+
+    ``threshold_rule`` says where thresholds come from: ``"impostor-scores"`` (exact, scores
+    tables) or ``"bin-edges"`` (templates, resolution ``bin_width``); ``curves`` whether the
+    EER/DET are ``"exact"`` or ``"binned"``.
+    """
     return {
         "faceaudit_version": __version__,
         "backend_id": backend_id,
@@ -45,6 +53,9 @@ def provenance(
         "alpha": settings.alpha,
         "target_fmrs": [float(t) for t in settings.targets],
         "score_bin_width": bin_width,
+        "threshold_rule": threshold_rule,
+        "curves": curves,
+        "higher_is_better": higher_is_better,
         "duration_s": round(duration_s, 3),
     }
 

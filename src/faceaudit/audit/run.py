@@ -20,8 +20,8 @@ from faceaudit.audit.inputs import (
     ScoresTable,
     group_templates,
 )
-from faceaudit.audit.scoring import BIN_WIDTH, N_BINS, ScoreSet, score_table, score_templates
-from faceaudit.calibration import from_impostor_histogram
+from faceaudit.audit.scoring import BIN_WIDTH, ScoreSet, score_table, score_templates
+from faceaudit.calibration import from_impostor_histogram, from_points
 
 # progress(description, total) -> advance(n) callback
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
@@ -40,14 +40,27 @@ def calibration_section(
     """
     hist = scores.impostor_hist
     overall = (hist.sum(axis=(0, 1)) + np.einsum("aab->b", hist)) // 2  # each pair once
-    edges = -1.0 + np.arange(N_BINS + 1) * BIN_WIDTH
+    if scores.fixed_thresholds is not None:  # exact thresholds at every curve level
+        total = int(overall.sum())
+        tail = np.r_[np.cumsum(overall[::-1])[::-1], 0]
+        points = [v for (group, _), v in scores.fixed_thresholds.items() if group is None]
+        at = np.searchsorted(scores.edges, points)
+        return from_points(
+            np.asarray(points),
+            tail[at] / total,
+            total,
+            backend_id=backend_id or "",
+            source=source,
+            method="exact impostor-score thresholds of the audit, every impostor comparison",
+        ).to_dict()
+    edges = np.r_[scores.edges, scores.beyond]
     calibration = from_impostor_histogram(
         overall,
         edges,
         backend_id=backend_id or "",
         source=source,
         method=method,
-        extra={"bin_width": BIN_WIDTH},
+        extra={"bin_width": BIN_WIDTH} if scores.fixed_thresholds is None else {},
     )
     return calibration.to_dict()
 
@@ -180,6 +193,8 @@ def audit_embeddings(
         by=list(by),
         backend_id=emb.backend_id,
         bin_width=BIN_WIDTH,
+        threshold_rule="bin-edges",
+        curves="binned",
         duration_s=time.perf_counter() - start,
     )
     report = rp.build_report(sections, prov, data, warnings + result.warnings, list(rules))
@@ -254,8 +269,13 @@ def audit_scores(
     *,
     input_path: str,
     rules: Sequence[GateRule] = (),
+    higher_is_better: bool = True,
 ) -> dict:
-    """Audit a vendor's comparison scores (one row per comparison)."""
+    """Audit a vendor's comparison scores (one row per comparison), on any scale.
+
+    Thresholds are exact impostor scores (see :func:`score_table`); ``higher_is_better=False``
+    for distances (a comparison then matches when ``score <= threshold``).
+    """
     start = time.perf_counter()
     groups = sorted(set(table.group_a) | set(table.group_b))
     if len(groups) < 2:
@@ -274,7 +294,17 @@ def audit_scores(
             )
         if (~table.genuine & (sa == sb)).any():
             raise AuditInputError(f"{input_path}: impostor rows compare a subject with itself")
-    scores = score_table(table.score, table.genuine, ga, gb, groups, sa, sb)
+    scores = score_table(
+        table.score,
+        table.genuine,
+        ga,
+        gb,
+        groups,
+        sa,
+        sb,
+        targets=list(settings.targets),
+        higher_is_better=higher_is_better,
+    )
     result = analyse_scores(scores, settings)
     sections = result.sections
     data = {
@@ -295,11 +325,15 @@ def audit_scores(
         input_kind="scores",
         input_path=input_path,
         protocol="scores-table",
-        bin_width=BIN_WIDTH,
+        bin_width=None,
+        threshold_rule="impostor-scores",
+        curves="exact" if scores.exact_grid else "binned",
+        higher_is_better=higher_is_better,
         duration_s=time.perf_counter() - start,
     )
     report = rp.build_report(sections, prov, data, result.warnings, list(rules))
-    report["calibration"] = calibration_section(scores, None, input_path)
+    if higher_is_better:  # a calibration curve is "higher is more similar" by definition
+        report["calibration"] = calibration_section(scores, None, input_path)
     return report
 
 

@@ -19,11 +19,14 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
+
+from faceaudit.audit import metrics
+from faceaudit.calibration import CURVE_FMRS
 
 BIN_WIDTH = 1e-4
 BINS_PER_UNIT = 10_000  # 1 / BIN_WIDTH, exact in float32
@@ -33,36 +36,78 @@ BLOCK = 2048
 Progress = Callable[[int], None]
 
 
-def quantise(scores: np.ndarray) -> np.ndarray:
-    """Bin index of each score: ``floor((score + 1) * 10000)`` clipped to ``[0, 20000]``.
+def _float32_edges(edges: np.ndarray) -> np.ndarray:
+    """The smallest float32 at or above each float64 edge.
 
-    The arithmetic runs in the scores' own float dtype so that float32 scores land in exactly the
-    bins the blockwise scorer gives them.
+    For a float32 score ``s``, ``s >= e32[k]`` holds exactly when ``float(s) >= edges[k]``, so
+    float32 scores can be binned in float32 and still agree with a float64 ``>=`` check.
+    """
+    e32 = edges.astype(np.float32)
+    low = e32.astype(np.float64) < edges
+    e32[low] = np.nextafter(e32[low], np.float32(np.inf))
+    return e32
+
+
+EDGES = np.round(-1.0 + np.arange(N_BINS) / BINS_PER_UNIT, 4)
+"""The lower edges of the template bins as reported: -1.0, -0.9999, …, 1.0 (float64)."""
+_EDGES32 = _float32_edges(EDGES)
+_EDGES_PADDED = {np.dtype(np.float64): np.r_[EDGES, np.inf],
+                 np.dtype(np.float32): np.r_[_EDGES32, np.float32(np.inf)].astype(np.float32)}
+
+
+def quantise(scores: np.ndarray) -> np.ndarray:
+    """Template bin of each score: the ``k`` with ``EDGES[k] <= score < EDGES[k + 1]``.
+
+    Bins are assigned by comparing each score with the edges that the report prints (the same
+    ``score >= threshold`` test a reader would run), never by ``floor`` arithmetic alone: the
+    arithmetic only gives a first guess that one comparison either way corrects. Bin 0 also
+    holds scores below -1 and the last bin scores of 1 and above. float32 scores are compared
+    with the smallest float32 at or above each edge, which is the same test in float64.
     """
     scores = np.asarray(scores)
-    if not np.issubdtype(scores.dtype, np.floating):
+    if scores.dtype != np.float32:
         scores = scores.astype(np.float64)
+    edges = _EDGES_PADDED[scores.dtype]
     work = scores + scores.dtype.type(1)
     work *= scores.dtype.type(BINS_PER_UNIT)
     np.clip(work, 0, N_BINS - 1, out=work)
-    return work.astype(np.intp)
+    floor = np.floor(work)
+    work -= floor  # fractional part: the guess can only be wrong near a whole number
+    near = np.flatnonzero(np.abs(work - scores.dtype.type(0.5)) > 0.49)
+    bins = floor.astype(np.intp)
+    flat = bins.reshape(-1)
+    s = scores.reshape(-1)[near]
+    b = flat[near]
+    b -= (s < edges[b]) & (b > 0)
+    b += s >= edges[b + 1]
+    flat[near] = b
+    return bins
 
 
 def bin_edge(k: int | np.ndarray) -> float | np.ndarray:
-    """Score value of the lower edge of bin ``k`` (the threshold that bin ``k`` stands for)."""
-    return np.round(-1.0 + np.asarray(k) / BINS_PER_UNIT, 4)
+    """Score value of the lower edge of template bin ``k`` (the threshold bin ``k`` stands for)."""
+    out = EDGES[np.asarray(k)]
+    return float(out) if np.ndim(out) == 0 else out
 
 
 @dataclass
 class ScoreSet:
     """Everything the metrics need, whatever the input (templates or a scores table).
 
-    ``impostor_hist[a, b]`` counts impostor comparisons between groups ``a`` and ``b`` per bin
-    (symmetric). Genuine comparisons are kept one per row with their exact score, bin, the two
-    groups and the unit (identity within ``group_a``; -1 when unknown). ``unit_group`` gives
-    each unit's group. ``counter`` maps sorted threshold bins (K,) to ``(matches (U, G, K),
-    comparisons (U, G))``: impostor comparisons of each unit with each partner group at or
-    above each threshold; ``None`` when identities are unknown.
+    Scores are binned on ``edges`` (ascending): a score is in bin ``k`` when
+    ``edges[k] <= score < edges[k + 1]`` (bin 0 also holds anything lower), so "matches at
+    threshold bin ``k``" is exactly ``score >= edges[k]``. ``impostor_hist[a, b]`` counts
+    impostor comparisons between groups ``a`` and ``b`` per bin (symmetric). Genuine comparisons
+    are kept one per row with their exact score, bin, the two groups and the unit (identity
+    within ``group_a``; -1 when unknown). ``unit_group`` gives each unit's group. ``counter``
+    maps sorted threshold bins (K,) to ``(matches (U, G, K), comparisons (U, G))``: impostor
+    comparisons of each unit with each partner group at or above each threshold; ``None`` when
+    identities are unknown.
+
+    ``fixed_thresholds`` (scores tables) holds the exact thresholds per ``(group or None,
+    target)``, each one of the ``edges``; without it thresholds are chosen among the edges.
+    Scores are held "higher is more similar"; for distances (``higher_is_better`` false) they
+    were negated on input and :meth:`value` turns an edge back into the user's scale.
     """
 
     groups: list[str]
@@ -74,6 +119,29 @@ class ScoreSet:
     genuine_unit: np.ndarray
     unit_group: np.ndarray
     counter: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None
+    edges: np.ndarray = field(default_factory=lambda: EDGES)
+    fixed_thresholds: dict | None = None
+    higher_is_better: bool = True
+    beyond: float = 1.0001  # the threshold that stands for "above the last edge"
+    exact_grid: bool = False  # every distinct score is an edge: curves are exact too
+
+    @property
+    def n_bins(self) -> int:
+        """Number of bins (= number of edges)."""
+        return len(self.edges)
+
+    def value(self, k: int | np.ndarray) -> float | np.ndarray:
+        """The threshold that bin ``k`` stands for, on the input's own scale and direction."""
+        k = np.asarray(k)
+        v = np.where(k < self.n_bins, self.edges[np.minimum(k, self.n_bins - 1)], self.beyond)
+        v = v if self.higher_is_better else -v
+        return float(v) if v.ndim == 0 else v
+
+    def threshold_bin(self, group: int | None, target: float, hist: np.ndarray) -> int:
+        """Bin of the threshold for ``target`` on ``group``'s impostors (``None``: all)."""
+        if self.fixed_thresholds is not None and (group, target) in self.fixed_thresholds:
+            return int(np.searchsorted(self.edges, self.fixed_thresholds[group, target]))
+        return metrics.threshold_for_fmr(hist, target)
 
 
 def symmetrise(hist: np.ndarray) -> np.ndarray:
@@ -202,9 +270,7 @@ class TemplateScores:
             ra, rb = self.chunks[a][0], self.chunks[b][0]
             gs = S[p[lo:hi] - ra, q[lo:hi] - rb]
             gen_scores[lo:hi] = gs
-            S += np.float32(1)
-            S *= np.float32(BINS_PER_UNIT)
-            bins = S.astype(np.intp)
+            bins = quantise(S)
             vals = bins[self.triu[: len(S), : len(S)]] if a == b else bins.ravel()
             h = np.bincount(vals, minlength=N_BINS)
             if len(h) > N_BINS:
@@ -299,6 +365,42 @@ def score_templates(
     return result
 
 
+TABLE_MAX_BINS = 65_536
+TABLE_CHUNK = 4_000_000  # rows binned at once
+
+
+def table_edges(
+    scores: np.ndarray, must_include: Sequence[float], max_bins: int
+) -> tuple[np.ndarray, bool]:
+    """The bin edges of a scores table: every distinct score when there are at most
+    ``max_bins`` of them, else ``max_bins`` quantiles of the scores (actual score values); the
+    lowest score and every value of ``must_include`` (the exact thresholds) always. The flag
+    says whether every distinct score is an edge (then every curve point is exact)."""
+    step = max(1, len(scores) // (16 * max_bins))
+    sample = np.unique(scores[::step])
+    if step == 1 and len(sample) <= max_bins:
+        grid = sample
+    else:
+        grid = sample[np.unique(np.linspace(0, len(sample) - 1, max_bins).astype(np.intp))]
+    extra = np.asarray(list(must_include), dtype=np.float64)
+    every = step == 1 and len(sample) <= max_bins
+    return np.unique(np.concatenate([[scores.min()], grid, extra])), every
+
+
+def bin_by_edges(scores: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin of each score on ascending ``edges`` (``edges[k] <= s < edges[k + 1]``; bin 0 also
+    holds scores below ``edges[0]``), in chunks so the temporaries stay small."""
+    if edges is EDGES:
+        return quantise(scores)
+    out = np.empty(len(scores), dtype=np.intp)
+    for start in range(0, len(scores), TABLE_CHUNK):
+        part = scores[start : start + TABLE_CHUNK]
+        out[start : start + TABLE_CHUNK] = np.maximum(
+            np.searchsorted(edges, part, side="right") - 1, 0
+        )
+    return out
+
+
 def score_table(
     scores: np.ndarray,
     genuine: np.ndarray,
@@ -307,42 +409,87 @@ def score_table(
     groups: Sequence[str],
     subject_a: np.ndarray | None = None,
     subject_b: np.ndarray | None = None,
+    *,
+    targets: Sequence[float] = (),
+    higher_is_better: bool = True,
+    edges: np.ndarray | None = None,
+    max_bins: int = TABLE_MAX_BINS,
 ) -> ScoreSet:
     """Build a :class:`ScoreSet` from one row per comparison (a vendor's scores table).
 
+    Any real-valued scores, any scale; ``higher_is_better=False`` for distances. The thresholds
+    for ``targets`` (over all impostors and per group) are computed exactly from the sorted
+    impostor scores (:func:`metrics.exact_thresholds`) and made bin edges, so every rate at a
+    reported threshold is an exact count. ``edges`` forces a fixed grid instead (e.g.
+    :data:`EDGES`, the template bins; thresholds are then chosen among its edges).
     ``group_a``/``group_b`` are integer group codes; ``subject_a``/``subject_b`` integer
     identity codes (or ``None``, then no identity bootstrap is possible).
     """
     G = len(groups)
-    bins = quantise(np.asarray(scores, dtype=np.float64))
+    s = np.asarray(scores, dtype=np.float64)
+    if not higher_is_better:
+        s = -s
     gen = np.asarray(genuine, dtype=bool)
     imp = ~gen
-    flat = (group_a[imp] * G + group_b[imp]) * N_BINS + bins[imp]
-    hist = np.bincount(flat, minlength=G * G * N_BINS).reshape(G, G, N_BINS)
-    hist = symmetrise(hist)
+    group_a = np.asarray(group_a, dtype=np.intp)
+    group_b = np.asarray(group_b, dtype=np.intp)
+    fixed: dict | None = None
+    if edges is None:
+        fixed = {}
+        n_imp = int(imp.sum())
+        # the overall thresholds also at the calibration curve's levels (calibration.json)
+        levels = [L for L in CURVE_FMRS if L * n_imp >= 1 and L < 1]
+        sets = [(None, imp, list(targets) + levels)]
+        sets += [(g, imp & (group_a == g) & (group_b == g), list(targets)) for g in range(G)]
+        for key, rows, wanted in sets:
+            if wanted and rows.any():
+                for t, v in zip(wanted, metrics.exact_thresholds(s[rows], wanted), strict=True):
+                    fixed[key, t] = v
+        edges, exact_grid = table_edges(s, list(fixed.values()), max_bins)
+    else:
+        exact_grid = False
+    beyond = 1.0001 if edges is EDGES else float(np.nextafter(edges[-1], np.inf))
+    nb = len(edges)
+    bins = bin_by_edges(s, edges)
+    hist = np.zeros(G * G * nb, dtype=np.int64)
+    for start in range(0, len(s), TABLE_CHUNK):
+        part = slice(start, start + TABLE_CHUNK)
+        i = imp[part]
+        flat = (group_a[part][i] * G + group_b[part][i]) * nb + bins[part][i]
+        hist += np.bincount(flat, minlength=G * G * nb)
+    hist = symmetrise(hist.reshape(G, G, nb))
     ga, gb = group_a[gen], group_b[gen]
+    common = dict(
+        edges=edges,
+        fixed_thresholds=fixed,
+        higher_is_better=higher_is_better,
+        beyond=beyond,
+        exact_grid=exact_grid,
+    )
     if subject_a is None or subject_b is None:
         gen_unit = np.full(int(gen.sum()), -1, dtype=np.intp)
         return ScoreSet(
             list(groups),
             hist,
-            np.asarray(scores)[gen],
+            s[gen],
             bins[gen],
             ga,
             gb,
             gen_unit,
             np.empty(0, np.intp),
             None,
+            **common,
         )
     keys = np.concatenate([subject_a * G + group_a, subject_b * G + group_b]).astype(np.int64)
     units, inverse = np.unique(keys, return_inverse=True)
-    unit_a, unit_b = inverse[: len(scores)], inverse[len(scores) :]
+    unit_a, unit_b = inverse[: len(s)], inverse[len(s) :]
     U = len(units)
+    imp_bins = bins[imp]
 
     def counter(thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         thr = np.asarray(thresholds, dtype=np.intp)
         K = len(thr)
-        kidx = np.searchsorted(thr, bins[imp], side="right")
+        kidx = np.searchsorted(thr, imp_bins, side="right")
         rows = np.concatenate([unit_a[imp] * G + group_b[imp], unit_b[imp] * G + group_a[imp]])
         counts = np.bincount(
             rows * (K + 1) + np.concatenate([kidx, kidx]), minlength=U * G * (K + 1)
@@ -354,11 +501,12 @@ def score_table(
     return ScoreSet(
         list(groups),
         hist,
-        np.asarray(scores)[gen],
+        s[gen],
         bins[gen],
         ga,
         gb,
         unit_a[gen],
         (units % G).astype(np.intp),
         counter,
+        **common,
     )

@@ -20,9 +20,13 @@ def faceaudit(*args: str | Path) -> subprocess.CompletedProcess:
 def test_detect_prints_every_face(faces_small: Path) -> None:
     done = faceaudit("detect", faces_small / "group" / "insightface_t1.jpg")
     assert done.returncode == 0, done.stderr
-    faces = json.loads(done.stdout)
+    result = json.loads(done.stdout)
+    faces = result["faces"]
     assert len(faces) == 6
     assert set(faces[0]) == {"box", "score", "landmarks"} and len(faces[0]["landmarks"]) == 5
+    assert result["image"] == {"width": 1280, "height": 886, "format": "JPEG"}
+    # 1280 px at upsample 1 is within the work budget: not scaled, 80 px detector window / 2
+    assert result["limits"]["scale"] == 1.0 and result["limits"]["min_face_px"] == 40
 
 
 def test_verify_exit_codes(faces_small: Path) -> None:
@@ -67,3 +71,38 @@ def test_embed_list_of_files_keeps_every_face(tmp_path: Path, faces_small: Path)
     assert summary["faces"] == 7 and summary["no_face"]["count"] == 0
     table = pq.read_table(out)
     assert table.num_rows == 7 and table.column("identity").null_count == 7
+
+
+def test_embed_folder_skips_counts_and_lists_refused_inputs(
+    tmp_path: Path, faces_small: Path
+) -> None:
+    import os
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    good = (faces_small / "face_recognition-mit" / "biden.jpg").read_bytes()
+    (folder / "a-good.jpg").write_bytes(good)
+    (folder / "b-notes.jpg").write_text("not a picture")
+    (folder / "c-truncated.jpg").write_bytes(good[: len(good) // 3])
+    os.mkfifo(folder / "d-fifo.jpg")
+    (folder / "e-dangling.jpg").symlink_to(tmp_path / "gone.jpg")
+    (folder / "f-loop.jpg").symlink_to(folder / "f-loop2.jpg")
+    (folder / "f-loop2.jpg").symlink_to(folder / "f-loop.jpg")
+    out = tmp_path / "e.parquet"
+    done = faceaudit("embed", folder, "-o", out, "--workers", "1")
+    assert done.returncode == 6, done.stderr  # some inputs refused: documented, not 0
+    assert len(done.stderr.strip().splitlines()) == 1 and "refused" in done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["images"] == 7 and summary["faces"] == 1
+    refused = summary["refused"]
+    assert refused["count"] == 6
+    by_reason = refused["by_reason"]
+    assert by_reason["image-truncated"] == [str(folder / "c-truncated.jpg")]
+    unreadable = by_reason["image-unreadable"]
+    assert {Path(p).name for p in unreadable} == {
+        "b-notes.jpg", "d-fifo.jpg", "e-dangling.jpg", "f-loop.jpg", "f-loop2.jpg"}
+    assert "FIFO" in refused["messages"][str(folder / "d-fifo.jpg")]
+    assert pq.read_table(out).num_rows == 1
+    again = faceaudit("embed", folder, "-o", out, "--workers", "1", "--skip-bad")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["refused"]["count"] == 6

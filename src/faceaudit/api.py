@@ -11,23 +11,47 @@ Everything the CLI and the service do with faces goes through these functions::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from faceaudit.calibration import Calibration, load_calibration
 from faceaudit.errors import NoFaceError
 from faceaudit.faces.align import face_chips
-from faceaudit.faces.detect import Detector, Face, detect_faces
-from faceaudit.faces.image import load_image
+from faceaudit.faces.budget import check_time
+from faceaudit.faces.detect import (
+    DetectionLimits,
+    Detector,
+    Face,
+    detect_faces,
+    detection_limits,
+)
+from faceaudit.faces.image import (
+    MAX_IMAGE_SIDE,
+    SUPPORTED_FORMATS,
+    DecodedImage,
+    decode_image,
+    load_image,
+    read_image_file,
+)
 from faceaudit.models.base import Embedder
 from faceaudit.models.registry import DEFAULT_BACKEND, get_embedder
 
 __all__ = [
     "Calibration",
+    "DecodedImage",
+    "DetectionLimits",
     "Face",
+    "MAX_IMAGE_SIDE",
+    "SUPPORTED_FORMATS",
     "VerifyResult",
     "compare",
+    "decode_image",
     "detect_faces",
+    "detect_in",
+    "face_embeddings_of",
+    "open_image",
+    "read_image_file",
     "embed_faces",
     "face_embeddings",
     "get_embedder",
@@ -43,6 +67,7 @@ def embed_faces(
 ) -> np.ndarray:
     """Align each face to the backend's chip spec and embed it: float32 (len(faces), dim)."""
     embedder = embedder or get_embedder()
+    check_time("embedding")
     chips = face_chips(image, faces, embedder.chip)
     if len(chips) == 0:
         return np.zeros((0, embedder.dim), dtype=np.float32)
@@ -58,6 +83,51 @@ def face_embeddings(
     """Detect every face in ``image`` and embed each one."""
     faces = detect_faces(image, detector=detector, upsample=upsample)
     return faces, embed_faces(image, faces, embedder)
+
+
+def open_image(src: str | Path | bytes, *, name: str | None = None) -> DecodedImage:
+    """Decode ``src`` through the guarded path at the engine's working size (≤ MAX_IMAGE_SIDE).
+
+    A large JPEG is decoded at reduced size (DCT scaling), never at full size; ``scale`` on the
+    result maps boxes back to the original pixels.
+    """
+    return decode_image(src, max_side=MAX_IMAGE_SIDE, name=name)
+
+
+def detect_in(
+    decoded: DecodedImage, detector: Detector = "hog", upsample: int = 1
+) -> tuple[list[Face], DetectionLimits]:
+    """Every face of a decoded image, in its ORIGINAL pixels, and the limits detection ran under.
+
+    The limits' ``min_face_px`` is the smallest face (in original pixels) the detector could
+    find at the scale the work budget imposed: smaller faces are not found, and are reported so.
+    """
+    height, width = decoded.pixels.shape[:2]
+    faces = detect_faces(decoded.pixels, detector=detector, upsample=upsample)
+    limits = detection_limits(width, height, upsample).in_original(decoded.scale)
+    return _to_original(faces, decoded), limits
+
+
+def _to_original(faces: list[Face], decoded: DecodedImage) -> list[Face]:
+    if decoded.scale == 1.0:
+        return faces
+    width, height = decoded.original_size
+    return [face.scaled(1.0 / decoded.scale, width, height) for face in faces]
+
+
+def face_embeddings_of(
+    src: str | Path | bytes,
+    embedder: Embedder | None = None,
+    detector: Detector = "hog",
+    upsample: int = 1,
+) -> tuple[list[Face], np.ndarray]:
+    """Decode ``src`` (guarded, working size), detect and embed every face.
+
+    Faces are in the original image's pixels; embeddings come from the working-size pixels.
+    """
+    decoded = open_image(src)
+    faces, embeddings = face_embeddings(decoded.pixels, embedder, detector, upsample)
+    return _to_original(faces, decoded), embeddings
 
 
 def compare(a: np.ndarray, b: np.ndarray) -> np.ndarray:

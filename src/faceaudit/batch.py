@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from faceaudit.errors import FaceAuditError, InputDataError
+from faceaudit.faces.image import read_image_file
 from faceaudit.home import cache_dir
 from faceaudit.models.registry import DEFAULT_BACKEND, get_embedder
 
@@ -61,6 +62,7 @@ class ImageFaces:
     embeddings: np.ndarray  # (n, dim) float32
     face_indices: np.ndarray  # (n,) int32: index among the detector's faces (-1: centre crop)
     error: str | None = None
+    error_code: str | None = None  # the typed error's code, e.g. "image-unreadable"
 
 
 @dataclass
@@ -71,7 +73,20 @@ class EmbedRun:
     n_cached: int = 0
     no_face: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    error_codes: dict[str, str] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+
+    def refuse(self, label: str, error: FaceAuditError) -> None:
+        """Record that the input ``label`` was refused with a typed ``error``."""
+        self.errors[label] = str(error)
+        self.error_codes[label] = error.code
+
+    def refused_by_reason(self) -> dict[str, list[str]]:
+        """The refused inputs grouped by the error code that refused them (sorted)."""
+        grouped: dict[str, list[str]] = {}
+        for label in sorted(self.errors):
+            grouped.setdefault(self.error_codes.get(label, "image-error"), []).append(label)
+        return dict(sorted(grouped.items()))
 
 
 # ---------------------------------------------------------------- worker side
@@ -104,18 +119,20 @@ def process_images(
     """
     from faceaudit.faces.align import face_chips
     from faceaudit.faces.detect import centre_face, detect_faces
-    from faceaudit.faces.image import load_image
+    from faceaudit.faces.image import MAX_IMAGE_SIDE, decode_image
 
     embedder = get_embedder(settings.backend, settings.model)
     seconds = dict.fromkeys(STAGES, 0.0)
     chips, owners, per_image = [], [], []
-    for position, (_label, data) in enumerate(items):
+    for position, (label, data) in enumerate(items):
         t0 = time.perf_counter()
         try:
-            image = load_image(data)
+            decoded = decode_image(data, max_side=MAX_IMAGE_SIDE, name=label)
         except FaceAuditError as exc:
-            per_image.append(ImageFaces(*_empty(embedder.dim), error=str(exc)))
+            per_image.append(ImageFaces(*_empty(embedder.dim), error=str(exc),
+                                        error_code=exc.code))
             continue
+        image = decoded.pixels
         t1 = time.perf_counter()
         faces = detect_faces(image, detector=settings.detector, upsample=settings.upsample)
         indices = list(range(len(faces)))
@@ -132,9 +149,11 @@ def process_images(
         seconds["align"] += t3 - t2
         chips.extend(image_chips)
         owners.extend([position] * len(faces))
+        width, height = decoded.original_size
+        boxes = [f.scaled(1.0 / decoded.scale, width, height).box for f in faces]
         per_image.append(
             ImageFaces(
-                boxes=np.array([f.box for f in faces], dtype=np.int32).reshape(-1, 4),
+                boxes=np.array(boxes, dtype=np.int32).reshape(-1, 4),
                 scores=np.array([f.score for f in faces], dtype=np.float32),
                 embeddings=np.zeros((len(faces), embedder.dim), dtype=np.float32),
                 face_indices=np.array(indices, dtype=np.int32),
@@ -229,7 +248,9 @@ def list_dataset(root: Path) -> tuple[list[Path], list[str]]:
     paths, identities = [], []
     for person in sorted(p for p in root.iterdir() if p.is_dir()):
         for image in sorted(person.iterdir()):
-            if image.suffix.lower() in IMAGE_SUFFIXES and image.is_file():
+            # not only regular files: a FIFO or a broken link named like an image is refused
+            # by the guarded reader, and counted, rather than silently left out
+            if image.suffix.lower() in IMAGE_SUFFIXES and not image.is_dir():
                 paths.append(image)
                 identities.append(person.name)
     if not paths:
@@ -265,9 +286,9 @@ def embed_paths(
     todo: list[tuple[int, bytes]] = []
     for i, path in enumerate(paths):
         try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            run.errors[labels[i]] = f"cannot read: {exc.strerror}"
+            data = read_image_file(path)
+        except FaceAuditError as exc:
+            run.refuse(labels[i], exc)
             continue
         keys[i] = settings.key(hashlib.sha256(data).hexdigest(), backend_id)
         cached = cache.get(keys[i]) if cache else None
@@ -332,6 +353,7 @@ def _to_table(
             continue
         if result.error is not None:
             run.errors[labels[i]] = result.error
+            run.error_codes[labels[i]] = result.error_code or "image-error"
             continue
         if len(result.scores) == 0:
             run.no_face.append(labels[i])

@@ -2,7 +2,8 @@
 
 Exit codes (a public contract, see README): 0 success / match, 1 no match (verify),
 2 bad input (one line on stderr, never a traceback), 3 audit gate violated,
-4 ledger tampered, 5 refused by the deployment policy.
+4 ledger tampered, 5 refused by the deployment policy, 6 ``embed``: some inputs refused (the
+table holds the rest; ``--skip-bad`` gives 0).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from faceaudit.cli_options import EXIT_BAD_INPUT, EXIT_NO_MATCH
+from faceaudit.cli_options import EXIT_BAD_INPUT, EXIT_INPUTS_REFUSED, EXIT_NO_MATCH
 from faceaudit.errors import FaceAuditError
 
 app = typer.Typer(
@@ -42,15 +43,27 @@ def _print_json(data: object) -> None:
 
 @app.command()
 def detect(
-    image: Annotated[Path, typer.Argument(help="Image file (JPEG, PNG, GIF, …)")],
+    image: Annotated[
+        Path, typer.Argument(help="Image file (JPEG, PNG, GIF, BMP, TIFF, WebP, PPM)")
+    ],
     detector: DetectorOpt = "hog",
     upsample: Annotated[int, typer.Option(help="Upsample 0–3 times to find small faces")] = 1,
 ) -> None:
-    """Print every face in IMAGE as a JSON list: box, detector score, 5 landmarks."""
+    """Print the faces in IMAGE as JSON: boxes, scores, 5 landmarks, and the detection limits.
+
+    ``limits.min_face_px`` is the smallest face (in the image's pixels) the detector could find
+    within its work budget; smaller faces are not reported.
+    """
     from faceaudit import api
 
-    faces = api.detect_faces(api.load_image(image), detector=detector, upsample=upsample)
-    _print_json([face.to_dict() for face in faces])
+    decoded = api.open_image(image)
+    faces, limits = api.detect_in(decoded, detector=detector, upsample=upsample)
+    width, height = decoded.original_size
+    _print_json({
+        "image": {"width": width, "height": height, "format": decoded.format},
+        "faces": [face.to_dict() for face in faces],
+        "limits": limits.to_dict(),
+    })
 
 
 @app.command()
@@ -68,12 +81,17 @@ def embed(
         str, typer.Option(help="Images with no face: skip (report them) or centre (centre crop)")
     ] = "skip",
     workers: Annotated[int | None, typer.Option(help="Processes (default: every core)")] = None,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="Exit 0 even when some inputs were refused")
+    ] = False,
 ) -> None:
     """Embed images into a Parquet table (path, identity, face_index, box, det_score, embedding).
 
     A single folder whose sub-folders are identities is a labelled dataset: one (primary) face
     per image. Otherwise every face of every image is kept. Results are cached, so a rerun does
-    no model work.
+    no model work. Inputs that cannot be used (unreadable, special files, corrupt images) are
+    skipped and listed per reason in ``refused``; the command then exits 6 unless
+    ``--skip-bad``.
     """
     import pyarrow.parquet as pq
 
@@ -94,7 +112,7 @@ def embed(
         for item in inputs:
             if item.is_dir():
                 paths += sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            elif item.exists():
+            elif item.exists() or item.is_symlink():  # a broken link is refused, and counted
                 paths.append(item)
             else:
                 raise InputDataError(f"{item}: no such file or folder")
@@ -109,9 +127,21 @@ def embed(
         "faces": table.num_rows,
         "from_cache": run.n_cached,
         "no_face": {"count": len(run.no_face), "images": run.no_face},
-        "unreadable": run.errors,
+        "refused": {
+            "count": len(run.errors),
+            "by_reason": run.refused_by_reason(),
+            "messages": run.errors,
+        },
     }
     _print_json(summary)
+    if run.errors and not skip_bad:
+        err.print(
+            f"faceaudit: {len(run.errors)} of {run.n_images} inputs refused "
+            f"({', '.join(f'{code}: {len(v)}' for code, v in run.refused_by_reason().items())});"
+            " the table holds the rest (--skip-bad to exit 0)",
+            markup=False, highlight=False, soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_INPUTS_REFUSED)
 
 
 @app.command()
@@ -131,8 +161,8 @@ def verify(
     embedder = api.get_embedder(backend, model)
     cal = api.load_calibration(calibration, backend_id=embedder.backend_id)
     result = api.verify(
-        api.load_image(image_a), api.load_image(image_b), fmr=fmr, calibration=cal,
-        embedder=embedder,
+        api.open_image(image_a).pixels, api.open_image(image_b).pixels, fmr=fmr,
+        calibration=cal, embedder=embedder,
     )
     _print_json(result.to_dict())
     raise typer.Exit(0 if result.match else EXIT_NO_MATCH)
@@ -164,10 +194,17 @@ _register_subcommands()
 def main() -> None:
     """Console-script entry: run the app; a FaceAuditError becomes one line and exit 2."""
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        sys.exit(1)
+    except typer.TyperException as exc:  # usage: a missing argument, a path that is not there…
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        err.print(f"faceaudit: error: {message}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_BAD_INPUT)
     except (FaceAuditError, OSError) as exc:  # OSError: a file we were told to write or read
         err.print(f"faceaudit: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(EXIT_BAD_INPUT)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

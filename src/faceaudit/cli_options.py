@@ -17,6 +17,7 @@ EXIT_BAD_INPUT = 2
 EXIT_GATE = 3
 EXIT_TAMPERED = 4
 EXIT_REFUSED = 5
+EXIT_INPUTS_REFUSED = 6  # embed: some inputs were refused, the output holds the rest
 
 HomeOption = Annotated[
     Path | None,

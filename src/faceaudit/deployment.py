@@ -202,13 +202,14 @@ class Deployment:
 
     @staticmethod
     def _read(path: Path) -> bytes:
-        # load_image gives the typed errors (missing, unreadable, too large) for paths.
-        api.load_image(path)
-        return Path(path).read_bytes()
+        # the guarded reader and decoder give the typed errors (missing, special file, unreadable,
+        # too large, corrupt) naming the path; the bytes read are the bytes checked
+        data = api.read_image_file(path)
+        api.open_image(data, name=str(path))
+        return data
 
     def _single_face(self, data: bytes, label: str) -> NewTemplate:
-        image = api.load_image(data)
-        faces, embeddings = api.face_embeddings(image, self.embedder)
+        faces, embeddings = api.face_embeddings(api.open_image(data).pixels, self.embedder)
         if not faces:
             raise NoFaceError(f"{label}: no face found")
         if len(faces) > 1:
@@ -352,7 +353,7 @@ class Deployment:
                                backend_id=backend_id)
         threshold = self.calibration.threshold_for(policy.fmr_target)
         limit = min(top, policy.max_candidates)
-        faces, embeddings = api.face_embeddings(api.load_image(image), self.embedder)
+        faces, embeddings = api.face_embeddings_of(image, self.embedder)
         if not faces:
             raise NoFaceError("probe image: no face found")
         with self._lock:
@@ -420,10 +421,10 @@ class Deployment:
         policy = self._enforce("verify", actor, purpose=purpose, case=case,
                                backend_id=backend_id)
         threshold = self.calibration.threshold_for(policy.fmr_target)
-        probe = api.best_face_embedding(api.load_image(image_a), self.embedder,
+        probe = api.best_face_embedding(api.open_image(image_a).pixels, self.embedder,
                                         label="first image")
         if image_b is not None:
-            other = api.best_face_embedding(api.load_image(image_b), self.embedder,
+            other = api.best_face_embedding(api.open_image(image_b).pixels, self.embedder,
                                             label="second image")[None]
         else:
             self._check_gallery_backend(backend_id)

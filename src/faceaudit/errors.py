@@ -74,3 +74,10 @@ class InputDataError(FaceAuditError):
     """A dataset, table or attributes file given by the user is malformed."""
 
     code = "input-data-error"
+
+
+class TimeLimitError(FaceAuditError):
+    """The work for one request ran past its time limit (the service answers 503)."""
+
+    code = "time-limit"
+    http_status = 503

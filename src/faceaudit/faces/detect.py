@@ -1,23 +1,39 @@
-"""Find every face in an image, with its 5 landmarks (dlib HOG or CNN detector)."""
+"""Find every face in an image, with its 5 landmarks (dlib HOG or CNN detector).
+
+Detection has a work budget: the image the detector scans (after upsampling) is at most
+:data:`MAX_DETECTOR_SIDE` pixels on its longer side; a larger image is scaled down for detection
+and the boxes are mapped back. Faces smaller than :func:`detection_limits` ``min_face_px`` cannot
+be found in it, and callers report that number rather than miss them silently.
+
+dlib objects are not documented as thread-safe, so every thread gets its own detector and shape
+predictor (loaded lazily, once per thread): concurrent requests never wait on one global lock.
+"""
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
-from functools import cache
 from typing import Literal
 
 import dlib
 import numpy as np
+from PIL import Image
 
 from faceaudit.errors import FaceAuditError
+from faceaudit.faces.budget import check_time
 from faceaudit.models.files import MMOD_DETECTOR, SHAPE_5, dlib_model_path
 
 Detector = Literal["hog", "cnn"]
 DETECTORS: tuple[str, ...] = ("hog", "cnn")
 
-# dlib objects are not documented as thread-safe; one lock per model keeps the service safe.
-_LOCK = threading.Lock()
+#: Longest side, in pixels, of the image the detector scans after upsampling (1280 px of input
+#: at the default upsample of 1); larger inputs are scaled down for detection.
+MAX_DETECTOR_SIDE = 2560
+#: Smallest face (box side, in the pixels the detector scans) dlib's detectors are trained for.
+DETECTOR_MIN_FACE = 80
+
+_MODELS = threading.local()
 
 
 @dataclass(frozen=True)
@@ -43,19 +59,85 @@ class Face:
         }
 
 
-@cache
+    def scaled(self, factor: float, width: int, height: int) -> Face:
+        """This face with box and landmarks multiplied by ``factor``, clipped to width × height."""
+        left, top, right, bottom = (v * factor for v in self.box)
+        box = (
+            max(0, int(round(left))),
+            max(0, int(round(top))),
+            min(width - 1, int(round(right))),
+            min(height - 1, int(round(bottom))),
+        )
+        return Face(box=box, score=self.score, landmarks=self.landmarks * np.float32(factor))
+
+
+@dataclass(frozen=True)
+class DetectionLimits:
+    """What the work budget did to one detection: the scale used and the smallest findable face.
+
+    ``scale`` is detector pixels / input pixels before upsampling (1.0: not scaled down);
+    ``min_face_px`` is the smallest face side, in input pixels, the detector can find at that
+    scale and upsampling.
+    """
+
+    scale: float
+    upsample: int
+    min_face_px: int
+    max_detector_side: int = MAX_DETECTOR_SIDE
+
+    def in_original(self, image_scale: float) -> DetectionLimits:
+        """The same limits for an input that was itself scaled by ``image_scale`` when decoded."""
+        scale = self.scale * image_scale
+        return DetectionLimits(scale, self.upsample, _min_face(scale, self.upsample),
+                               self.max_detector_side)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form: scale, upsample, min_face_px, max_detector_side."""
+        return {
+            "scale": round(self.scale, 6),
+            "upsample": self.upsample,
+            "min_face_px": self.min_face_px,
+            "max_detector_side": self.max_detector_side,
+        }
+
+
+def _min_face(scale: float, upsample: int) -> int:
+    return math.ceil(DETECTOR_MIN_FACE / (2**upsample) / scale)
+
+
+def detection_scale(width: int, height: int, upsample: int = 1,
+                    max_side: int = MAX_DETECTOR_SIDE) -> float:
+    """Factor (≤ 1) that keeps the detector's scan of a width × height image within budget."""
+    scanned = max(width, height) * 2**upsample
+    return 1.0 if scanned <= max_side else max_side / scanned
+
+
+def detection_limits(width: int, height: int, upsample: int = 1,
+                     max_side: int = MAX_DETECTOR_SIDE) -> DetectionLimits:
+    """The scale and the smallest findable face for detecting in a width × height image."""
+    scale = detection_scale(width, height, upsample, max_side)
+    return DetectionLimits(scale, upsample, _min_face(scale, upsample), max_side)
+
+
+def _model(name: str, load):
+    model = getattr(_MODELS, name, None)
+    if model is None:
+        model = load()
+        setattr(_MODELS, name, model)
+    return model
+
+
 def _hog_detector() -> dlib.fhog_object_detector:
-    return dlib.get_frontal_face_detector()
+    return _model("hog", dlib.get_frontal_face_detector)
 
 
-@cache
 def _cnn_detector() -> dlib.cnn_face_detection_model_v1:
-    return dlib.cnn_face_detection_model_v1(str(dlib_model_path(MMOD_DETECTOR)))
+    return _model("cnn", lambda: dlib.cnn_face_detection_model_v1(
+        str(dlib_model_path(MMOD_DETECTOR))))
 
 
-@cache
 def _shape_predictor() -> dlib.shape_predictor:
-    return dlib.shape_predictor(str(dlib_model_path(SHAPE_5)))
+    return _model("shape5", lambda: dlib.shape_predictor(str(dlib_model_path(SHAPE_5))))
 
 
 def _clip_box(rect: dlib.rectangle, width: int, height: int) -> tuple[int, int, int, int]:
@@ -70,32 +152,47 @@ def _clip_box(rect: dlib.rectangle, width: int, height: int) -> tuple[int, int, 
 def landmarks_for_box(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """Run the 5-point shape predictor inside ``box`` and return a (5, 2) float array."""
     rect = dlib.rectangle(*(int(v) for v in box))
-    with _LOCK:
-        shape = _shape_predictor()(image, rect)
+    shape = _shape_predictor()(image, rect)
     return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
 
 
-def detect_faces(image: np.ndarray, detector: Detector = "hog", upsample: int = 1) -> list[Face]:
+def detect_faces(
+    image: np.ndarray,
+    detector: Detector = "hog",
+    upsample: int = 1,
+    max_side: int = MAX_DETECTOR_SIDE,
+) -> list[Face]:
     """Return every face in ``image`` (an (H, W, 3) RGB uint8 array), best score first.
 
     ``detector`` is ``"hog"`` (dlib's frontal HOG detector, fast, the default) or ``"cnn"``
     (dlib's mmod CNN, slower on CPU, better on small or rotated faces). ``upsample`` doubles the
-    image that many times before detecting, to find smaller faces.
+    image that many times before detecting, to find smaller faces. The scan is at most
+    ``max_side`` pixels on its longer side after upsampling: a larger image is scaled down for
+    detection (see :func:`detection_limits`); boxes and landmarks are always in ``image``'s
+    pixels.
     """
     if detector not in DETECTORS:
         raise FaceAuditError(f"unknown detector {detector!r}; choose one of {', '.join(DETECTORS)}")
     if not 0 <= upsample <= 3:
         raise FaceAuditError(f"upsample must be between 0 and 3, got {upsample}")
     height, width = image.shape[:2]
-    with _LOCK:
-        if detector == "hog":
-            rects, scores, _ = _hog_detector().run(image, upsample, 0.0)
-            found = list(zip(rects, scores, strict=True))
-        else:
-            found = [(d.rect, d.confidence) for d in _cnn_detector()(image, upsample)]
+    scale = detection_scale(width, height, upsample, max_side)
+    scanned = image
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        scanned = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
+    check_time("face detection")
+    if detector == "hog":
+        rects, scores, _ = _hog_detector().run(scanned, upsample, 0.0)
+        found = list(zip(rects, scores, strict=True))
+    else:
+        found = [(d.rect, d.confidence) for d in _cnn_detector()(scanned, upsample)]
+    check_time("landmarks")
     faces = []
     for rect, score in found:
-        box = _clip_box(rect, width, height)
+        box = _clip_box(rect, scanned.shape[1], scanned.shape[0])
+        if scale < 1.0:
+            box = _clip_box(dlib.rectangle(*(int(round(v / scale)) for v in box)), width, height)
         if box[2] <= box[0] or box[3] <= box[1]:
             continue
         faces.append(Face(box=box, score=float(score), landmarks=landmarks_for_box(image, box)))

@@ -174,6 +174,7 @@ def _register_subcommands() -> None:
     from faceaudit.gallery.command import gallery_app, identify_command, review_command
     from faceaudit.home_command import init_command
     from faceaudit.ledger.command import ledger_app
+    from faceaudit.ledger.witness_command import witness_command
     from faceaudit.policy.command import policy_app
     from faceaudit.service.command import keys_app, serve_command
 
@@ -183,6 +184,7 @@ def _register_subcommands() -> None:
     app.command("identify")(identify_command)
     app.command("review")(review_command)
     app.add_typer(ledger_app, name="ledger")
+    app.command("witness")(witness_command)
     app.add_typer(policy_app, name="policy")
     app.add_typer(keys_app, name="keys")
     app.command("serve")(serve_command)

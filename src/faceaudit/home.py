@@ -25,8 +25,9 @@ class HomeMissingError(FaceAuditError):
 class Home:
     """All state of one deployment lives under ``root``.
 
-    The private signing key may live elsewhere (``FACEAUDIT_SIGNING_KEY`` or an explicit path);
-    only its public half is kept here.
+    The private signing key lives here (``signing_key_path``, created with the first event)
+    unless one outside the home is configured (``FACEAUDIT_SIGNING_KEY`` or an explicit path);
+    see docs/ledger.md for what a stolen key allows.
     """
 
     root: Path
@@ -50,6 +51,12 @@ class Home:
     def public_key_path(self) -> Path:
         """The public half of the ledger signing key (Ed25519, PEM)."""
         return self.root / "ledger-signing.pub"
+
+    @property
+    def signing_key_path(self) -> Path:
+        """The deployment's own signing key (Ed25519, PEM, mode 0600), used for signed tree
+        heads when no key outside the home is configured (``FACEAUDIT_SIGNING_KEY``)."""
+        return self.root / "ledger-signing.key"
 
     @property
     def keys_path(self) -> Path:

@@ -60,19 +60,24 @@ def test_report_bad_dates_exit_2(home, tmp_path, start, end):
     assert result.exit_code == 2
 
 
-def test_keygen_then_checkpoint(home, tmp_path):
+def test_keygen_then_sth(tmp_path):
+    home = Home(tmp_path / "fresh")
     key = tmp_path / "secret" / "signing.pem"
     made = _run("keygen", "--home", home.root, "--out", key)
     assert made.exit_code == 0, made.output
     assert home.public_key_path.exists() and key.exists()
-    cp = _run("checkpoint", "--home", home.root, "--actor", "dpo",
-              env={"FACEAUDIT_SIGNING_KEY": str(key)})
-    assert cp.exit_code == 0, cp.output
-    assert json.loads(cp.output)["result"]["covers_seq"] == 5
+    for _ in range(3):
+        Ledger(home).append("alice", "enrol")  # this process does not hold the key
+    assert not home.signing_key_path.exists()
+    unsigned = _run("verify", "--home", home.root)
+    assert unsigned.exit_code == 4 and "no signed tree head" in unsigned.output
+    head = _run("sth", "--home", home.root, env={"FACEAUDIT_SIGNING_KEY": str(key)})
+    assert head.exit_code == 0, head.output
+    assert json.loads(head.output)["tree_size"] == 3
     verified = _run("verify", "--home", home.root)
-    assert verified.exit_code == 0 and "1 signed checkpoints" in verified.output
-    again = _run("keygen", "--home", home.root, "--out", key)
-    assert again.exit_code == 2 and "refusing to overwrite" in again.output
+    assert verified.exit_code == 0 and "1 signed tree heads verified" in verified.output
+    again = _run("keygen", "--home", home.root, "--out", tmp_path / "other.pem")
+    assert again.exit_code == 2 and "already has a signing key" in again.output
 
 
 def test_keygen_refuses_a_private_key_inside_the_home(home):
@@ -80,9 +85,26 @@ def test_keygen_refuses_a_private_key_inside_the_home(home):
     assert result.exit_code == 2 and not (home.root / "k.pem").exists()
 
 
-def test_checkpoint_without_key_exit_2(home):
-    result = _run("checkpoint", "--home", home.root, env={"FACEAUDIT_SIGNING_KEY": ""})
+def test_sth_without_key_exit_2(tmp_path):
+    home = Home(tmp_path / "fresh")
+    assert _run("keygen", "--home", home.root, "--out", tmp_path / "k.pem").exit_code == 0
+    Ledger(home).append("alice", "enrol")
+    result = _run("sth", "--home", home.root, env={"FACEAUDIT_SIGNING_KEY": ""})
     assert result.exit_code == 2 and "no signing key" in result.output
+
+
+def test_sth_and_prove_with_the_homes_own_key(home):
+    head = json.loads(_run("sth", "--home", home.root).output)
+    assert head["tree_size"] == 5
+    inclusion = _run("prove", "--home", home.root, "--seq", 3)
+    assert inclusion.exit_code == 0, inclusion.output
+    proof = json.loads(inclusion.output)
+    assert proof["tree_size"] == 5 and proof["sth"]["root_hash"] == proof["root_hash"]
+    consistency = json.loads(_run("prove", "--home", home.root, "--first", 2).output)
+    assert consistency["second"] == 5 and consistency["proof"]
+    for args in (["--seq", 9], ["--first", 6], ["--seq", 1, "--first", 1], []):
+        bad = _run("prove", "--home", home.root, *args)
+        assert bad.exit_code == 2 and bad.output.startswith("error:"), args
 
 
 def test_verify_refuses_a_home_that_does_not_exist(tmp_path):

@@ -36,11 +36,15 @@ def test_append_returns_the_stored_chained_event(home):
     assert led.verify().ok and led.verify().n_events == 2
 
 
-def test_empty_ledger_verifies_and_has_no_events(home):
+def test_an_empty_or_missing_ledger_is_not_intact(home):
     led = Ledger(home)
     assert list(led.events()) == []
-    report = led.verify()
-    assert report.ok and report.n_events == 0
+    report = led.verify()  # no home at all
+    assert not report.ok and report.n_events == 0
+    home.ensure()
+    report = led.verify()  # a home whose ledger is missing: every deployment has events
+    assert not report.ok and "intact" not in report.summary()
+    assert "empty or missing" in report.reason
 
 
 @pytest.mark.parametrize(

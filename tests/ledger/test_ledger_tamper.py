@@ -20,7 +20,7 @@ def ledger(tmp_path_factory):
     home = Home(root / "home")
     key = root / "keys" / "signing.pem"
     generate_keypair(key, home.ensure().public_key_path)
-    led = Ledger(home, signing_key=key, checkpoint_every=50)
+    led = Ledger(home, signing_key=key, sth_every=50)
     rng = random.Random(1)
     actions = ["enrol", "identify", "verify", "review", "erase", "refused", "audit"]
     while not led.path.exists() or led.path.read_bytes().count(b"\n") < N_EVENTS:
@@ -34,7 +34,7 @@ def ledger(tmp_path_factory):
             threshold=rng.choice([None, 0.6123]),
             result={"result_id": f"r{rng.randrange(10**6)}", "candidates": rng.randrange(11)},
         )
-    assert led.verify().checkpoints_verified >= 3
+    assert led.verify().tree_heads_verified >= 3
     return led
 
 

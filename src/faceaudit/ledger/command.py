@@ -1,4 +1,4 @@
-"""``faceaudit ledger …``: verify, export, oversight report, checkpoint, keygen."""
+"""``faceaudit ledger …``: verify, export, oversight report, signed tree heads, proofs, keygen."""
 
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ import typer
 from faceaudit.cli_options import (
     EXIT_BAD_INPUT,
     EXIT_TAMPERED,
-    ActorOption,
     HomeOption,
-    default_actor,
     require_home,
 )
 from faceaudit.errors import FaceAuditError
@@ -46,7 +44,7 @@ def verify(
     home: HomeOption = None,
     public_key: Annotated[
         Path | None,
-        typer.Option(help="Check checkpoints with this public key (default: the home's)."),
+        typer.Option(help="Check signed tree heads with this public key (default: the home's)."),
     ] = None,
 ) -> None:
     """Verify the whole ledger; exit 0 when intact, 4 when tampered (names the first bad event)."""
@@ -95,21 +93,57 @@ def report(
             typer.echo(str(path))
 
 
+KeyOption = Annotated[
+    Path | None,
+    typer.Option("--key", envvar=SIGNING_KEY_ENV,
+                 help="Ed25519 private key (PEM); default: the deployment's own key."),
+]
+
+
 @ledger_app.command()
-def checkpoint(
-    key: Annotated[
-        Path | None,
-        typer.Option("--key", envvar=SIGNING_KEY_ENV, help="Ed25519 private key (PEM)."),
+def sth(key: KeyOption = None, home: HomeOption = None) -> None:
+    """Sign a tree head for the ledger as it is now; print it as JSON."""
+    with user_errors():
+        head = Ledger(require_home(home)).sign_tree_head(key)
+        typer.echo(json.dumps(head.to_dict(), sort_keys=True))
+
+
+@ledger_app.command(hidden=True, deprecated=True)
+def checkpoint(key: KeyOption = None, home: HomeOption = None) -> None:
+    """Former name of ``ledger sth`` (signed tree heads replaced checkpoint events)."""
+    sth(key, home)
+
+
+@ledger_app.command()
+def prove(
+    seq: Annotated[
+        int | None, typer.Option("--seq", help="Inclusion proof of this event (1-based seq).")
+    ] = None,
+    first: Annotated[
+        int | None, typer.Option("--first", help="Consistency proof from this tree size …")
+    ] = None,
+    second: Annotated[
+        int | None,
+        typer.Option("--second", "--tree-size",
+                     help="… to this tree size (default: the latest signed tree head's)."),
     ] = None,
     home: HomeOption = None,
-    actor: ActorOption = None,
 ) -> None:
-    """Append a checkpoint signing the current head of the chain; print it as JSON."""
+    """Print an inclusion proof (--seq N) or a consistency proof (--first M [--second N]),
+    with the latest signed tree head, as JSON."""
     with user_errors():
-        if key is None:
-            raise LedgerError(f"no signing key: pass --key or set {SIGNING_KEY_ENV}")
-        event = Ledger(require_home(home)).checkpoint(key, actor=default_actor(actor))
-        typer.echo(json.dumps(event, sort_keys=True))
+        if (seq is None) == (first is None):
+            raise LedgerError("give exactly one of --seq and --first")
+        ledger = Ledger(require_home(home))
+        if seq is not None:
+            proof = ledger.inclusion_proof(seq, second)
+        else:
+            assert first is not None
+            proof = ledger.consistency_proof(first, second)
+        head = ledger.latest_tree_head()
+        proof["sth"] = head.to_dict() if head else None
+        typer.echo(json.dumps(proof, sort_keys=True))
+
 
 
 @ledger_app.command()
@@ -117,13 +151,17 @@ def keygen(
     out: Annotated[Path, typer.Option("--out", help="Where to write the private key (PEM).")],
     home: HomeOption = None,
 ) -> None:
-    """Create the checkpoint signing key: private half at --out (outside the home, mode 0600),
-    public half in the home."""
+    """Create the deployment's signing key outside the home (private half at --out, mode 0600;
+    public half in the home), before the first event — instead of the home's own key."""
     deployment = require_home(home)
     with user_errors():
         target = out.expanduser().resolve()
         if target.is_relative_to(deployment.root):
             raise LedgerError("keep the private key outside the deployment home")
+        if deployment.public_key_path.exists():
+            raise LedgerError(
+                f"the deployment already has a signing key ({deployment.public_key_path}); "
+                "replacing it would orphan every signed tree head and every witness's pin")
         key_id = generate_keypair(target, deployment.public_key_path)
         typer.echo(json.dumps({"key_id": key_id, "private_key": str(target),
                                "public_key": str(deployment.public_key_path)}))

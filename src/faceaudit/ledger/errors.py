@@ -16,3 +16,10 @@ class LedgerEventError(LedgerError):
     """An event given to ``Ledger.append`` is invalid (unknown action, biometric payload, …)."""
 
     code = "ledger-bad-event"
+
+
+class LedgerRangeError(LedgerError):
+    """A proof was asked for an event or tree size the log does not have."""
+
+    code = "ledger-range"
+    http_status = 400

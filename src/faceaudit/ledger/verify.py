@@ -51,14 +51,18 @@ class VerifyReport:
     reason: str | None
     checkpoints_verified: int
     torn_tail_bytes: int = 0
+    tree_heads_verified: int = 0
+    signed_size: int = 0
 
     def summary(self) -> str:
         """Return a one-line human summary."""
         if self.ok:
             text = (
-                f"ledger intact: {self.n_events} events, "
-                f"{self.checkpoints_verified} signed checkpoints verified"
+                f"ledger intact: {self.n_events} events, {self.tree_heads_verified} signed "
+                f"tree heads verified (the latest covers {self.signed_size} events)"
             )
+            if self.checkpoints_verified:
+                text += f", {self.checkpoints_verified} signed checkpoints verified"
             if self.torn_tail_bytes:
                 text += f" ({self.torn_tail_bytes} bytes of an interrupted append ignored)"
             return text

@@ -1,4 +1,5 @@
-"""``GET /v1/ledger`` (events, paged) and ``GET /v1/ledger/verify`` (hash chain check)."""
+"""``GET /v1/ledger`` (events, paged), ``GET /v1/ledger/verify`` (hash chain check) and the
+transparency log: the latest signed tree head and inclusion / consistency proofs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from faceaudit.ledger import Ledger
 from faceaudit.service.auth import require
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
+from faceaudit.service.problems import NotFoundError
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 
@@ -48,3 +50,39 @@ def verify(
 ) -> dict[str, Any]:
     """Re-check the whole hash chain, the head witness and the signed checkpoints."""
     return asdict(Ledger(ctx.home).verify())
+
+
+@router.get("/sth")
+def tree_head(
+    key: Annotated[ApiKey, Depends(require(Role.AUDITOR, Role.ADMIN))],
+    ctx: Annotated[ServiceContext, Depends(get_context)],
+) -> dict[str, Any]:
+    """The latest signed tree head ``{tree_size, root_hash, timestamp, key_id, signature}``."""
+    head = Ledger(ctx.home).latest_tree_head()
+    if head is None:
+        raise NotFoundError("the deployment has not signed a tree head yet")
+    return head.to_dict()
+
+
+@router.get("/consistency")
+def consistency(
+    key: Annotated[ApiKey, Depends(require(Role.AUDITOR, Role.ADMIN))],
+    ctx: Annotated[ServiceContext, Depends(get_context)],
+    first: Annotated[int, Query(ge=1, description="The older tree size.")],
+    second: Annotated[int | None, Query(
+        ge=1, description="The newer tree size (default: the latest signed head's).")] = None,
+) -> dict[str, Any]:
+    """Proof that the log of ``first`` events is a prefix of the log of ``second`` events."""
+    return Ledger(ctx.home).consistency_proof(first, second)
+
+
+@router.get("/inclusion")
+def inclusion(
+    key: Annotated[ApiKey, Depends(require(Role.AUDITOR, Role.ADMIN))],
+    ctx: Annotated[ServiceContext, Depends(get_context)],
+    seq: Annotated[int, Query(ge=1, description="The event's seq (1-based).")],
+    tree_size: Annotated[int | None, Query(
+        ge=1, description="The tree size (default: the latest signed head's).")] = None,
+) -> dict[str, Any]:
+    """The audit path proving event ``seq`` is in the tree of ``tree_size`` events."""
+    return Ledger(ctx.home).inclusion_proof(seq, tree_size)

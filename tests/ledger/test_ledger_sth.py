@@ -1,0 +1,236 @@
+"""Signed tree heads: made automatically and on demand, checked by ``verify`` against the
+ledger; legacy checkpoint events still verify."""
+
+import time
+
+import pytest
+
+from faceaudit.home import Home
+from faceaudit.ledger import Ledger, LedgerError
+from faceaudit.ledger.canonical import canonical, event_hash
+from faceaudit.ledger.signing import checkpoint_message, generate_keypair, load_private_key, sign
+from faceaudit.ledger.verify import Head, head_bytes
+
+
+@pytest.fixture
+def setup(tmp_path):
+    home = Home(tmp_path / "home")
+    key = tmp_path / "keys" / "a.pem"
+    generate_keypair(key, home.ensure().public_key_path)
+    return home, key, tmp_path
+
+
+def rewrite_consistently(led: Ledger, events: list[dict]) -> None:
+    """What an attacker with write access does: re-chain every event, the head witness and the
+    stored Merkle tree."""
+    prev = "0" * 64
+    for seq, event in enumerate(events, start=1):
+        event["seq"], event["prev_hash"] = seq, prev
+        event["hash"] = prev = event_hash(event)
+    led.path.write_bytes(b"".join(canonical(e) + b"\n" for e in events))
+    led.head_path.write_bytes(canonical({"hash": prev, "seq": len(events)}) + b"\n")
+    led.rebuild_tree()
+
+
+def test_a_new_home_gets_its_own_key_and_a_first_signed_head(tmp_path):
+    home = Home(tmp_path / "home")
+    led = Ledger(home)
+    led.append("a", "enrol")
+    assert home.signing_key_path.exists() and home.public_key_path.exists()
+    assert oct(home.signing_key_path.stat().st_mode & 0o777) == "0o600"
+    assert [h.tree_size for h in led.sth_log.heads()] == [1]
+    report = led.verify()
+    assert report.ok and report.tree_heads_verified == 1 and report.signed_size == 1
+
+
+def test_sth_on_demand_is_signed_and_verified(setup):
+    home, key, _ = setup
+    led = Ledger(home)  # the key lives outside the home and is not configured: no auto heads
+    led.append("a", "enrol")
+    led.append("a", "enrol")
+    assert led.sth_log.heads() == []
+    assert not led.verify().ok  # a deployment with a key but no signed head
+    head = led.sign_tree_head(key)
+    assert head.tree_size == 2 and head.root == led.tree.root(2)
+    report = led.verify()
+    assert report.ok and report.tree_heads_verified == 1
+    assert "1 signed tree heads verified" in report.summary()
+
+
+def test_automatic_heads_by_event_count(setup, monkeypatch):
+    home, key, _ = setup
+    monkeypatch.setenv("FACEAUDIT_SIGNING_KEY", str(key))
+    led = Ledger(home, sth_every=10)
+    for _ in range(25):
+        led.append("a", "enrol")
+    assert [h.tree_size for h in led.sth_log.heads()] == [1, 11, 21]
+    assert led.verify().tree_heads_verified == 3
+
+
+def test_automatic_heads_by_time(setup):
+    home, key, _ = setup
+    led = Ledger(home, signing_key=key, sth_every=1000, sth_seconds=0.2)
+    led.append("a", "enrol")
+    led.append("a", "enrol")
+    assert [h.tree_size for h in led.sth_log.heads()] == [1]
+    time.sleep(0.25)
+    led.append("a", "enrol")
+    assert [h.tree_size for h in led.sth_log.heads()] == [1, 3]
+
+
+def test_head_signed_with_another_key_is_detected(setup):
+    home, key, tmp_path = setup
+    led = Ledger(home, signing_key=key)
+    led.append("a", "enrol")
+    genuine_public = home.public_key_path.read_bytes()
+    home.public_key_path.unlink()
+    forger_key = tmp_path / "keys" / "forger.pem"
+    generate_keypair(forger_key, home.public_key_path)  # attacker swaps the public key …
+    led.sign_tree_head(forger_key)
+    home.public_key_path.write_bytes(genuine_public)  # … but the verifier holds the real one
+    report = led.verify()
+    assert not report.ok and "not by the pinned key" in report.reason
+
+
+def test_rewritten_history_is_caught_by_the_signed_head(setup):
+    home, key, _ = setup
+    led = Ledger(home, signing_key=key)
+    led.append("alice", "identify", purpose="p", case="c", result={"candidates": 4})
+    led.append("a", "enrol")
+    events = list(led.events())
+    events[0]["actor"] = "nobody"  # hide who searched, then fix every hash and the tree
+    rewrite_consistently(led, events)
+    report = led.verify()
+    assert not report.ok and "history rewritten" in report.reason
+
+
+def test_deleting_the_signed_heads_is_detected(setup):
+    home, key, _ = setup
+    led = Ledger(home, signing_key=key)
+    for _ in range(3):
+        led.append("a", "enrol")
+    led.sth_log.path.unlink()
+    report = led.verify()
+    assert not report.ok and "no signed tree head" in report.reason
+
+
+def test_deleting_the_ledger_is_not_intact(tmp_path):
+    home = Home(tmp_path / "home")
+    led = Ledger(home)
+    for _ in range(3):
+        led.append("a", "enrol")
+    led.path.unlink()
+    led.head_path.unlink()
+    report = led.verify()
+    assert not report.ok and "0 events" not in report.summary()
+    with pytest.raises(LedgerError, match="signed tree head covers"):
+        led.append("a", "enrol")  # and nothing is appended to a deleted ledger
+
+
+def test_truncation_below_a_signed_head_is_detected(tmp_path):
+    home = Home(tmp_path / "home")
+    led = Ledger(home, sth_every=1)
+    for _ in range(4):
+        led.append("a", "enrol")
+    lines = led.path.read_bytes().splitlines(keepends=True)
+    led.path.write_bytes(b"".join(lines[:2]))
+    led.head_path.write_bytes(head_bytes(Head(2, __import__("json").loads(lines[1])["hash"])))
+    led.tree.truncate(2)
+    report = led.verify()
+    assert not report.ok and "truncated" in report.reason
+
+
+def test_a_tampered_stored_tree_is_detected_and_blocks_appends(tmp_path):
+    home = Home(tmp_path / "home")
+    led = Ledger(home)
+    for _ in range(5):
+        led.append("a", "enrol")
+    data = bytearray(led.tree.level_path(0).read_bytes())
+    data[4 * 32] ^= 1  # the last leaf
+    led.tree.level_path(0).write_bytes(bytes(data))
+    report = led.verify()
+    assert not report.ok and report.first_bad_seq == 5 and "Merkle tree" in report.reason
+    with pytest.raises(LedgerError, match="Merkle tree"):
+        led.append("a", "enrol")
+
+
+def test_a_missing_tree_is_rebuilt_from_the_ledger(tmp_path):
+    home = Home(tmp_path / "home")
+    led = Ledger(home)
+    for _ in range(5):
+        led.append("a", "enrol")
+    root = led.tree.root(5)
+    for path in led.tree.directory.iterdir():
+        path.unlink()
+    led.append("a", "enrol")
+    assert led.tree.size == 6 and led.tree.root(5) == root and led.verify().ok
+
+
+def test_sth_refuses_a_key_that_is_not_the_deployments(setup):
+    home, _, tmp_path = setup
+    Ledger(home).append("a", "enrol")
+    other = tmp_path / "other.pem"
+    generate_keypair(other, tmp_path / "other.pub")
+    with pytest.raises(LedgerError, match="does not match"):
+        Ledger(home).sign_tree_head(other)
+
+
+def test_sth_needs_the_public_key_in_the_home(tmp_path):
+    key = tmp_path / "k.pem"
+    generate_keypair(key, tmp_path / "k.pub")
+    home = Home(tmp_path / "home")
+    led = Ledger(home, signing_key=key)  # configured outside: no own key is made
+    with pytest.raises(LedgerError, match="keygen"):
+        led.append("a", "enrol")
+    assert not home.signing_key_path.exists()
+    assert not led.path.exists() or led.path.read_bytes() == b""  # refused before writing
+
+
+def test_verify_with_an_independent_copy_of_the_public_key(setup):
+    home, key, tmp_path = setup
+    led = Ledger(home, signing_key=key)
+    led.append("a", "enrol")
+    pinned = tmp_path / "pinned.pub"
+    pinned.write_bytes(home.public_key_path.read_bytes())
+    home.public_key_path.unlink()
+    generate_keypair(tmp_path / "x.pem", home.public_key_path)  # home's copy replaced
+    assert not led.verify().ok
+    assert led.verify(pinned).ok
+
+
+def test_malformed_signing_key_is_a_ledger_error(tmp_path):
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a key")
+    with pytest.raises(LedgerError):
+        Ledger(Home(tmp_path / "h"), signing_key=bad).append("a", "enrol")
+
+
+def test_legacy_checkpoint_events_still_verify(setup):
+    """Ledgers written before signed tree heads carry checkpoint events; verify checks them."""
+    home, key, _ = setup
+    led = Ledger(home, signing_key=key)
+    led.append("a", "enrol")
+    last = list(led.events())[-1]
+    private = load_private_key(key)
+    from faceaudit.ledger.signing import fingerprint
+
+    event = {"seq": 2, "time": last["time"], "actor": "dpo", "action": "checkpoint",
+             "purpose": None, "case": None, "legal_basis": None, "backend_id": None,
+             "threshold": None, "prev_hash": last["hash"],
+             "result": {"covers_seq": 1, "covers_hash": last["hash"],
+                        "key_id": fingerprint(private.public_key()),
+                        "signature": sign(private, checkpoint_message(1, last["hash"]))}}
+    event["hash"] = event_hash(event)
+    with open(led.path, "ab") as fh:
+        fh.write(canonical(event) + b"\n")
+    led.head_path.write_bytes(head_bytes(Head(2, event["hash"])))
+    led.append("a", "enrol")  # the tree catches up with the hand-written event
+    report = led.verify()
+    assert report.ok and report.checkpoints_verified == 1
+    event["result"]["signature"] = sign(private, b"something else")
+    event["hash"] = event_hash(event)
+    lines = led.path.read_bytes().splitlines(keepends=True)
+    lines[1] = canonical(event) + b"\n"
+    led.path.write_bytes(b"".join(lines))
+    report = led.verify()
+    assert not report.ok and report.first_bad_seq == 2

@@ -111,8 +111,9 @@ class UrlSource:
 
     def latest_head(self) -> SignedTreeHead:
         """Fetch and parse the latest head."""
+        body = self._get("/v1/ledger/sth", {})
         try:
-            return parse_sth(self._get("/v1/ledger/sth", {}))
+            return parse_sth(body)
         except LedgerError as exc:
             raise SourceError(str(exc)) from None
 

@@ -1,0 +1,78 @@
+"""The transparency log over REST (signed tree head, inclusion and consistency proofs) and
+``faceaudit witness --url`` against a real HTTP server."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from service_harness import Service
+from typer.testing import CliRunner
+
+from faceaudit.cli import app
+from faceaudit.ledger import Ledger, merkle
+from faceaudit.ledger.signing import load_public_key
+from faceaudit.ledger.sth import parse_sth
+from faceaudit.service.keys import Role
+
+
+def _grow(service: Service, n: int) -> None:
+    led = Ledger(service.home, sth_every=1)
+    for i in range(n):
+        led.append("operator-1", "identify", purpose="p", case="c",
+                   result={"result_id": f"r{i}", "candidates": 1})
+
+
+def test_head_and_proofs_verify_with_the_public_key(service: Service) -> None:
+    _grow(service, 7)
+    with service.client(Role.AUDITOR) as client:
+        head = parse_sth(client.get("/v1/ledger/sth").json())
+        inclusion = client.get("/v1/ledger/inclusion", params={"seq": 3}).json()
+        consistency = client.get("/v1/ledger/consistency", params={"first": 2}).json()
+        beyond = client.get("/v1/ledger/consistency", params={"first": 99})
+        missing = client.get("/v1/ledger/inclusion", params={"seq": 0})
+    assert head.problem(load_public_key(service.home.public_key_path)) is None
+    assert head.tree_size == 7
+    line = service.home.ledger_path.read_bytes().splitlines()[2]
+    assert inclusion["leaf_hash"] == merkle.leaf_hash(line).hex()
+    assert inclusion["tree_size"] == 7 and inclusion["root_hash"] == head.root_hash
+    assert merkle.verify_inclusion(2, 7, merkle.leaf_hash(line),
+                                   [bytes.fromhex(h) for h in inclusion["audit_path"]], head.root)
+    assert consistency["second"] == 7
+    assert merkle.verify_consistency(2, 7, bytes.fromhex(consistency["first_root"]), head.root,
+                                     [bytes.fromhex(h) for h in consistency["proof"]])
+    assert beyond.status_code == 400
+    assert beyond.headers["content-type"] == "application/problem+json"
+    assert missing.status_code == 422
+    with service.client(Role.OPERATOR) as client:
+        assert client.get("/v1/ledger/sth").status_code == 403
+
+
+def test_witness_over_http_detects_a_rollback(service: Service, tmp_path) -> None:
+    runner = CliRunner()
+    _grow(service, 4)
+    pinned = tmp_path / "deployment.pub"
+    shutil.copy(service.home.public_key_path, pinned)
+    backup = tmp_path / "backup"
+    shutil.copytree(service.home.root, backup)
+    token = service.tokens[Role.AUDITOR]
+    base = ["witness", "--state", str(tmp_path / "w"), "--url", service.url, "--api-key", token]
+
+    first = runner.invoke(app, [*base, "--public-key", str(pinned)])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["status"] == "first-contact"
+    _grow(service, 3)
+    grown = runner.invoke(app, base)
+    assert grown.exit_code == 0, grown.output
+    assert json.loads(grown.stdout)["head"]["tree_size"] == 7
+
+    for name in ("ledger.jsonl", "ledger.head", "ledger.sth.jsonl"):  # back to 4 events
+        shutil.copy(backup / name, service.home.root / name)
+    shutil.rmtree(service.home.root / "ledger.tree")
+    shutil.copytree(backup / "ledger.tree", service.home.root / "ledger.tree")
+    rolled = runner.invoke(app, base)
+    assert rolled.exit_code == 4
+    assert json.loads(rolled.stdout)["status"] == "rollback"
+
+    wrong_key = runner.invoke(app, [*base[:-2], "--api-key", service.tokens[Role.OPERATOR]])
+    assert wrong_key.exit_code == 2 and "403" in wrong_key.stderr

@@ -1,7 +1,8 @@
-"""Ed25519 keys for signed ledger checkpoints (``cryptography``).
+"""Ed25519 keys for signed tree heads and (legacy) checkpoints (``cryptography``).
 
-The private key lives outside the deployment home (``FACEAUDIT_SIGNING_KEY`` or an explicit
-path); only the public half is stored in ``home.public_key_path``.
+The private key is the home's own (``home.signing_key_path``, made with the first event) or one
+kept outside the home (``FACEAUDIT_SIGNING_KEY`` or an explicit path); the public half is
+stored in ``home.public_key_path``.
 """
 
 from __future__ import annotations

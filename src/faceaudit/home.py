@@ -98,7 +98,9 @@ class Home:
 
 
 def init_home(path: str | Path | Home) -> Home:
-    """Create the deployment home at ``path`` (mode 0700) with its marker file; idempotent.
+    """Create the deployment home at ``path`` (mode 0700) with its marker file and the
+    ledger's genesis ``init`` event (which makes the home's signing key and first signed tree
+    head); idempotent.
 
     The only function that makes a home; ``faceaudit init``, the tests and the service harness
     call it.
@@ -111,6 +113,13 @@ def init_home(path: str | Path | Home) -> Home:
         tmp = home.marker_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(marker) + "\n")
         os.replace(tmp, home.marker_path)
+    from faceaudit.ledger import Ledger  # lazily: the ledger pillar builds on this module
+
+    ledger = Ledger(home)
+    if next(ledger.events(), None) is None:
+        # the genesis event: an initialised home never has an empty ledger (so a deleted one
+        # shows), and its first signed tree head is made with it
+        ledger.append("faceaudit", "init", result={"format": HOME_FORMAT})
     return home
 
 

@@ -39,7 +39,8 @@ def test_enrol_list_erase_purge(home, mdtf):
     erased = run("gallery", "erase", "p1", "--home", h, "--actor", "dpo")
     assert erased.exit_code == 0 and json.loads(erased.stdout)["templates"] == 2
     assert json.loads(run("gallery", "purge", "--home", h).stdout)["subjects"] == []
-    events = list(Ledger(home).events())
+    genesis, *events = Ledger(home).events()
+    assert genesis["action"] == "init"
     assert [e["action"] for e in events] == ["enrol", "enrol", "erase", "purge"]
     assert events[0]["actor"] == "cli-user" and events[2]["actor"] == "dpo"
 
@@ -61,7 +62,7 @@ def test_identify_refused_without_audit_exits_5(home, mdtf):
     refused = run("identify", str(mdtf / "2.png"), "--purpose", "p", "--case", "c",
                   "--home", str(home.root))
     assert refused.exit_code == 5 and "no-audit" in refused.stderr
-    assert [e["action"] for e in Ledger(home).events()] == ["refused"]
+    assert [e["action"] for e in Ledger(home).events()] == ["init", "refused"]
 
 
 def test_identify_then_review(audited_home, mdtf):

@@ -39,7 +39,8 @@ def db_bytes(home) -> bytes:
 
 
 def actions(home) -> list[str]:
-    return [e["action"] for e in Ledger(home).events()]
+    """The actions logged after the home's genesis ``init`` event."""
+    return [e["action"] for e in Ledger(home).events() if e["action"] != "init"]
 
 
 def test_identify_ranks_the_right_subject_first(deployment, mdtf, audited_home):

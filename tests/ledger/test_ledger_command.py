@@ -4,7 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from faceaudit.home import Home
-from faceaudit.ledger import Ledger
+from faceaudit.ledger import Ledger, LedgerError
 from faceaudit.ledger.command import ledger_app
 
 runner = CliRunner()
@@ -62,6 +62,8 @@ def test_report_bad_dates_exit_2(home, tmp_path, start, end):
 
 def test_keygen_then_sth(tmp_path):
     home = Home(tmp_path / "fresh")
+    home.ensure()
+    home.marker_path.write_text("{}")  # a home from before init: no genesis event, no key yet
     key = tmp_path / "secret" / "signing.pem"
     made = _run("keygen", "--home", home.root, "--out", key)
     assert made.exit_code == 0, made.output
@@ -87,6 +89,8 @@ def test_keygen_refuses_a_private_key_inside_the_home(home):
 
 def test_sth_without_key_exit_2(tmp_path):
     home = Home(tmp_path / "fresh")
+    home.ensure()
+    home.marker_path.write_text("{}")
     assert _run("keygen", "--home", home.root, "--out", tmp_path / "k.pem").exit_code == 0
     Ledger(home).append("alice", "enrol")
     result = _run("sth", "--home", home.root, env={"FACEAUDIT_SIGNING_KEY": ""})
@@ -111,3 +115,22 @@ def test_verify_refuses_a_home_that_does_not_exist(tmp_path):
     result = CliRunner().invoke(ledger_app, ["verify", "--home", str(tmp_path / "absent")])
     assert result.exit_code == 2
     assert "no deployment home" in result.output
+
+
+def test_an_initialised_home_verifies_and_a_deleted_ledger_does_not(tmp_path):
+    """Issue 9: deleting ledger.jsonl and ledger.head used to give "intact: 0 events"."""
+    from faceaudit.home import init_home
+
+    home = init_home(tmp_path / "new")
+    (genesis,) = Ledger(home).events()
+    assert genesis["action"] == "init"
+    fresh = _run("verify", "--home", home.root)
+    assert fresh.exit_code == 0 and "intact: 1 events, 1 signed tree heads" in fresh.output
+    Ledger(home).append("alice", "identify", purpose="p", case="c")
+    home.ledger_path.unlink()
+    (home.root / "ledger.head").unlink()
+    deleted = _run("verify", "--home", home.root)
+    assert deleted.exit_code == 4 and "0 events" not in deleted.output
+    with pytest.raises(LedgerError, match="signed tree head covers"):
+        init_home(home.root)  # init again cannot paper over it: the genesis append is refused
+    assert not home.ledger_path.exists() or home.ledger_path.read_bytes() == b""

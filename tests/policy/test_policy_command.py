@@ -25,7 +25,8 @@ def test_set_valid_policy_installs_and_logs(home, tmp_path):
     assert result.exit_code == 0, result.output
     assert home.policy_path.read_text() == "max_candidates = 4\n"
     assert json.loads(_run("show", "--home", home.root).output)["max_candidates"] == 4
-    (event,) = Ledger(home).events()
+    genesis, event = Ledger(home).events()
+    assert genesis["action"] == "init"
     assert event["action"] == "policy_change" and event["actor"] == "admin"
 
 
@@ -34,7 +35,8 @@ def test_set_invalid_policy_exits_2_and_changes_nothing(home, tmp_path):
     file.write_text("max_candidates = 4\nshow_ethnicity = true\n")
     result = _run("set", str(file), "--home", home.root)
     assert result.exit_code == 2 and "unknown policy key" in result.output
-    assert not home.policy_path.exists() and list(Ledger(home).events()) == []
+    assert not home.policy_path.exists()
+    assert [e["action"] for e in Ledger(home).events()] == ["init"]
     missing = _run("set", str(tmp_path / "nope.toml"), "--home", home.root)
     assert missing.exit_code == 2
 

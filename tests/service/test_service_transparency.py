@@ -32,14 +32,14 @@ def test_head_and_proofs_verify_with_the_public_key(service: Service) -> None:
         beyond = client.get("/v1/ledger/consistency", params={"first": 99})
         missing = client.get("/v1/ledger/inclusion", params={"seq": 0})
     assert head.problem(load_public_key(service.home.public_key_path)) is None
-    assert head.tree_size == 7
+    assert head.tree_size == 8  # the genesis event and 7 more
     line = service.home.ledger_path.read_bytes().splitlines()[2]
     assert inclusion["leaf_hash"] == merkle.leaf_hash(line).hex()
-    assert inclusion["tree_size"] == 7 and inclusion["root_hash"] == head.root_hash
-    assert merkle.verify_inclusion(2, 7, merkle.leaf_hash(line),
+    assert inclusion["tree_size"] == 8 and inclusion["root_hash"] == head.root_hash
+    assert merkle.verify_inclusion(2, 8, merkle.leaf_hash(line),
                                    [bytes.fromhex(h) for h in inclusion["audit_path"]], head.root)
-    assert consistency["second"] == 7
-    assert merkle.verify_consistency(2, 7, bytes.fromhex(consistency["first_root"]), head.root,
+    assert consistency["second"] == 8
+    assert merkle.verify_consistency(2, 8, bytes.fromhex(consistency["first_root"]), head.root,
                                      [bytes.fromhex(h) for h in consistency["proof"]])
     assert beyond.status_code == 400
     assert beyond.headers["content-type"] == "application/problem+json"
@@ -64,9 +64,9 @@ def test_witness_over_http_detects_a_rollback(service: Service, tmp_path) -> Non
     _grow(service, 3)
     grown = runner.invoke(app, base)
     assert grown.exit_code == 0, grown.output
-    assert json.loads(grown.stdout)["head"]["tree_size"] == 7
+    assert json.loads(grown.stdout)["head"]["tree_size"] == 8
 
-    for name in ("ledger.jsonl", "ledger.head", "ledger.sth.jsonl"):  # back to 4 events
+    for name in ("ledger.jsonl", "ledger.head", "ledger.sth.jsonl"):  # back to 5 events
         shutil.copy(backup / name, service.home.root / name)
     shutil.rmtree(service.home.root / "ledger.tree")
     shutil.copytree(backup / "ledger.tree", service.home.root / "ledger.tree")

@@ -108,7 +108,7 @@ def sth(key: KeyOption = None, home: HomeOption = None) -> None:
         typer.echo(json.dumps(head.to_dict(), sort_keys=True))
 
 
-@ledger_app.command(hidden=True, deprecated=True)
+@ledger_app.command(hidden=True)
 def checkpoint(key: KeyOption = None, home: HomeOption = None) -> None:
     """Former name of ``ledger sth`` (signed tree heads replaced checkpoint events)."""
     sth(key, home)

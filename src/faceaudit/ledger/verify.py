@@ -31,6 +31,7 @@ ACTIONS = frozenset(
         "refused",
         "checkpoint",
         "consent",
+        "init",
     }
 )
 

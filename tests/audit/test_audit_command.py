@@ -245,3 +245,54 @@ def test_failure_to_template_is_reported_per_group(tmp_path):
     assert report["data"]["no_face"] == 6
     assert any("detection itself differs by group" in w for w in report["warnings"])
     assert "Failure to template" in (tmp_path / "o" / "report.html").read_text()
+
+
+def _uneven_scores(path):
+    """Groups a, b with 6,000 impostor pairs each; c with 2,658 (too few for FMR 1e-3) and
+    only 12 identities."""
+    rng = np.random.default_rng(4)
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["score", "genuine", "group_a", "group_b", "subject_a", "subject_b"])
+        for g, n_id, n_imp in (("a", 60, 6000), ("b", 60, 6000), ("c", 12, 2658)):
+            for s in range(n_id):
+                for _ in range(3):
+                    w.writerow([rng.normal(0.5, 0.15), "true", g, g, f"{g}{s}", f"{g}{s}"])
+            for _ in range(n_imp):
+                x, y = rng.choice(n_id, 2, replace=False)
+                w.writerow([rng.normal(0, 0.1), "false", g, g, f"{g}{x}", f"{g}{y}"])
+    return path
+
+
+def test_terminal_shows_warnings_on_stderr_and_who_the_summaries_are_over(tmp_path):
+    scores = _uneven_scores(tmp_path / "s.csv")
+    result = run("--scores", scores, "--out", tmp_path / "o", "--bootstrap", 50,
+                 "--fmr", "1e-2,1e-3,1e-4", "--fail-if", "fmr_ratio>100@1e-4")
+    assert result.exit_code == 3, result.output
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["warnings"]
+    for warning in report["warnings"]:
+        assert f"warning: {warning}"[:60] in result.stderr.replace("\n", " ")
+    assert "warning:" not in result.stdout
+    out = result.stdout
+    assert "fmr_ratio" in out and "over a, b" in out
+    assert "left out" in out and "c (2,658 impostor pairs" in out
+    assert "UNEVALUABLE" in out and "14,658 impostor comparisons" in out and "30,000" in out
+    assert "identities" in out and "!" in out  # c rests on 12 identities
+    html = (tmp_path / "o" / "report.html").read_text()
+    assert "few identities (12)" in html and "left out: c (2,658 impostor pairs" in html
+
+
+def test_json_prints_one_object_on_stdout(tmp_path):
+    scores = _uneven_scores(tmp_path / "s.csv")
+    result = run("--scores", scores, "--out", tmp_path / "o", "--bootstrap", 0,
+                 "--fmr", "1e-2,1e-3", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)  # the whole of stdout is one JSON object
+    assert summary["report"].endswith("report.json")
+    assert summary["primary_target"] == 1e-3
+    entry = summary["targets"][1]
+    assert [g["group"] for g in entry["groups"]] == ["a", "b", "c"]
+    assert entry["summaries"]["fmr_ratio"]["groups"] == ["a", "b"]
+    assert entry["groups"][2]["small_sample"] is True
+    assert summary["warnings"] and "warning:" in result.stderr

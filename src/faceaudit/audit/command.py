@@ -13,13 +13,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from faceaudit.audit import inputs
 from faceaudit.audit.engine import AuditSettings
+from faceaudit.audit.estimates import MIN_IDENTITIES
 from faceaudit.audit.gate import parse_rule
 from faceaudit.audit.report import write_report
 from faceaudit.audit.run import audit_embeddings, audit_pairs, audit_rates, audit_scores
+from faceaudit.audit.terminal import headline, json_summary, print_warnings
 from faceaudit.cli_options import EXIT_BAD_INPUT, EXIT_GATE
 from faceaudit.errors import FaceAuditError
 
@@ -53,42 +54,6 @@ def _progress(console: Console) -> Iterator:
             return lambda n: bars.advance(task, n)
 
         yield factory
-
-
-def _fmt(est: dict) -> str:
-    if est["value"] is None:
-        return "n/a"
-    text = f"{est['value']:.3g}"
-    if est["low"] is not None and est["high"] is not None:
-        text += f" [{est['low']:.3g}, {est['high']:.3g}]"
-    return text
-
-
-def headline(report: dict, console: Console) -> None:
-    """Print per-group FMR/FNMR at the primary target with intervals, summaries and the gate."""
-    primary = report["primary_target"]
-    entry = next((t for t in report["targets"] if t["target_fmr"] == primary), None)
-    if entry is None:
-        return
-    label = f"FMR {primary:g}" if primary else "given rates"
-    rule = ">=" if report["provenance"].get("higher_is_better", True) else "<="
-    thr = (
-        f" (match: score {rule} {entry['threshold']!r})" if entry["threshold"] is not None else ""
-    )
-    table = Table(title=f"faceaudit audit at {label}{thr}")
-    for col in ("group", "FMR [95% CI]", "FNMR [95% CI]"):
-        table.add_column(col)
-    for g in entry["groups"]:
-        table.add_row(g["group"], _fmt(g["fmr"]), _fmt(g["fnmr"]))
-    console.print(table)
-    for key in ("fmr_ratio", "fnmr_ratio", "ser", "std"):
-        if key in entry["summaries"]:
-            console.print(f"{key}: {_fmt(entry['summaries'][key])}")
-    if not entry["supported"]:
-        console.print(f"target FMR {primary:g} is not supported by these data")
-    for rule in report["gate"]["rules"]:
-        value = "n/a" if rule["value"] is None else f"{rule['value']:.3g}"
-        console.print(f"gate {rule['expression']}: {rule['status'].upper()} (value {value})")
 
 
 def audit_command(
@@ -154,6 +119,14 @@ def audit_command(
         list[str] | None,
         typer.Option("--fail-if", help="Gate rule, e.g. 'fmr_ratio>2' or 'fnmr_ratio>1.5@1e-2'."),
     ] = None,
+    min_identities: Annotated[
+        int,
+        typer.Option(min=1, help="Flag rates resting on fewer identities than this."),
+    ] = MIN_IDENTITIES,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the summary as one JSON object on stdout."),
+    ] = False,
 ) -> None:
     """Audit demographic differentials in face recognition error rates (NIST IR 8280 style)."""
     console = Console(stderr=False)
@@ -176,7 +149,11 @@ def audit_command(
                 + (f" (got {', '.join(given)})" if given else "")
             )
         settings = AuditSettings(
-            targets=_floats(fmr, "--fmr"), reps=bootstrap, seed=seed, alpha=alpha
+            targets=_floats(fmr, "--fmr"),
+            reps=bootstrap,
+            seed=seed,
+            alpha=alpha,
+            min_identities=min_identities,
         )
         rules = [parse_rule(r) for r in fail_if or []]
         groups_by = [b.strip() for b in by.split(",") if b.strip()]
@@ -203,7 +180,7 @@ def audit_command(
                 attrs, attrs_path = inputs.read_attributes(attributes), str(attributes)
             if not groups_by:
                 raise inputs.AuditInputError("choose the grouping attribute(s) with --by, e.g. sex")
-            with _progress(console) as progress:
+            with _progress(errors) as progress:
                 if embeddings is not None:
                     emb, kind, source = inputs.read_embeddings(embeddings), "embeddings", embeddings
                 else:
@@ -245,8 +222,12 @@ def audit_command(
     except FaceAuditError as exc:
         errors.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    headline(report, console)
-    console.print(f"report written to {out / 'report.json'} and {out / 'report.html'}")
+    print_warnings(report, errors)
+    if as_json:
+        print(json_summary(report, out))
+    else:
+        headline(report, console)
+        console.print(f"report written to {out / 'report.json'} and {out / 'report.html'}")
     if not report["gate"]["passed"]:
         raise typer.Exit(EXIT_GATE)
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from faceaudit.audit import fairness, metrics
 from faceaudit.audit.bootstrap import bootstrap_rates, percentile_interval
-from faceaudit.audit.frame import GroupFrame
+from faceaudit.audit.estimates import MIN_IDENTITIES, clean, estimate, rate_estimate
 from faceaudit.audit.scoring import ScoreSet
 
 COARSE_BINS = 100
@@ -29,6 +29,7 @@ class AuditSettings:
     seed: int = 0
     alpha: float = 0.5
     confidence: float = 0.95
+    min_identities: int = MIN_IDENTITIES
 
 
 @dataclass
@@ -39,23 +40,6 @@ class EngineResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def clean(value: float | None) -> float | None:
-    """A float for JSON: ``None`` for NaN/inf/None."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def estimate(value: float | None, low=None, high=None, note: str | None = None) -> dict:
-    """An estimate object ``{"value", "low", "high"}`` (+ ``note`` when the value is missing)."""
-    out = {"value": clean(value), "low": clean(low), "high": clean(high)}
-    if out["value"] is None:
-        out["note"] = note or "not defined for these data"
-        out["low"] = out["high"] = None
-    return out
-
-
 def _summary_note(key: str, value: float) -> str | None:
     if math.isinf(value):
         return f"{key}: the smallest group value is 0, so the ratio is infinite"
@@ -64,10 +48,20 @@ def _summary_note(key: str, value: float) -> str | None:
     return None
 
 
+# Summaries that need each group's FMR (accuracy = 1 - (FMR + FNMR) / 2 included) and those
+# that need FNMR only: the latter keep every group with genuine comparisons.
+FNMR_ONLY = ("fnmr_ratio", "fnmr_difference")
+WITH_FMR = tuple(k for k in fairness.SUMMARY_KEYS if k not in FNMR_ONLY)
+
+
 def summary_estimates(
-    point: dict[str, np.ndarray], replicates: dict[str, np.ndarray] | None, confidence: float
+    point: dict[str, np.ndarray],
+    replicates: dict[str, np.ndarray] | None,
+    confidence: float,
+    groups: list[str] | None = None,
 ) -> dict[str, dict]:
-    """Summary estimates with notes, intervals from replicates when given."""
+    """Summary estimates with notes, intervals from replicates when given, and the groups
+    they were computed over (``groups``)."""
     out = {}
     for key in fairness.SUMMARY_KEYS:
         if key not in point:
@@ -78,8 +72,15 @@ def summary_estimates(
             low, high = percentile_interval(replicates[key], confidence)
         entry = estimate(value, low, high, _summary_note(key, value))
         entry.setdefault("note", None)
+        if groups is not None:
+            entry["groups"] = list(groups)
         out[key] = entry
     return out
+
+
+def missing_summaries(keys: Sequence[str], note: str) -> dict[str, dict]:
+    """Summaries that could not be computed, each with the cause (the gate quotes it)."""
+    return {k: {**estimate(None, note=note), "groups": []} for k in keys}
 
 
 class _Columns:
@@ -221,6 +222,45 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
         low, high = percentile_interval(reps[key], settings.confidence)
         return float(low), float(high)
 
+    # Identities behind each group's rates (None when the input names no identities).
+    gen_ids: list[int | None] = [None] * G
+    if scores.counter is not None:
+        wa, wu = scores.genuine_group_a[within], scores.genuine_unit[within]
+        gen_ids = [len(np.unique(wu[wa == g])) for g in range(G)]
+    imp_ids: list[int | None] = (
+        [int(x) for x in scores.impostor_identities]
+        if scores.impostor_identities is not None
+        else [None] * G
+    )
+
+    def rate(kind: str, g: int, k: int, value: float | None, note: str) -> dict:
+        key = ("fmr", g, g, k) if kind == "fmr" else ("fnmr", g, k)
+        if kind == "fmr":
+            errors = int(tail[g, g, k]) if k < NB else 0
+            n, ids = int(n_imp[g]), imp_ids[g]
+        else:
+            errors, n, ids = int(head_gen[g, k - 1]) if k > 0 else 0, int(n_gen[g]), gen_ids[g]
+        est = rate_estimate(
+            value,
+            reps.get(key) if value is not None else None,
+            errors=errors if value is not None else None,
+            comparisons=n,
+            identities=ids,
+            confidence=settings.confidence,
+            min_identities=settings.min_identities,
+            note=note,
+        )
+        name = groups[g]
+        if est["undefined_replicates"]:
+            warnings.append(
+                f"{kind.upper()} of {name!r} at FMR {t:g}: {est['undefined_replicates']} of "
+                f"{settings.reps} bootstrap replicates were undefined (no comparisons drawn); "
+                "the interval uses the others"
+            )
+        if est["small_sample"]:
+            small.append(f"{kind.upper()} of {name!r} ({ids} identities)")
+        return est
+
     targets = []
     for t, supported, k in plan:
         entry = {
@@ -232,12 +272,30 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
             "groups": [],
             "cross_fmr": None,
             "summaries": {},
+            "summary_groups": None,
         }
         if not supported:
+            entry["summaries"] = missing_summaries(
+                fairness.SUMMARY_KEYS,
+                f"target FMR {t:g} is unsupported: {int(all_imp.sum()):,} impostor comparisons "
+                f"in all, the rule of three needs {metrics.required_pairs(t):,}",
+            )
             targets.append(entry)
             continue
+        small: list[str] = []
+        fmr_left_out, fnmr_left_out = {}, {}
         for g, name in enumerate(groups):
             g_supported = metrics.supports(int(n_imp[g]), t) if n_imp[g] else False
+            if not n_imp[g]:
+                fmr_left_out[g] = "no impostor comparisons"
+            elif not g_supported:
+                fmr_left_out[g] = (
+                    f"{int(n_imp[g]):,} impostor pairs; the rule of three needs "
+                    f"{metrics.required_pairs(t):,}"
+                )
+            if not n_gen[g]:
+                fnmr_left_out[g] = "no genuine comparisons"
+                fmr_left_out.setdefault(g, "no genuine comparisons")
             fmr = fmr_at(g, g, k) if g_supported else None
             fnmr = fnmr_at(g, k)
             kg = scores.threshold_bin(g, t, imp_within[g]) if g_supported else None
@@ -247,24 +305,30 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
                 acc_ci = percentile_interval(
                     1 - (reps[("fmr", g, g, k)] + reps[("fnmr", g, k)]) / 2, settings.confidence
                 )
+            fmr_est = rate(
+                "fmr", g, k, fmr, fmr_left_out.get(g, "fewer impostor comparisons than needed")
+            )
+            fnmr_est = rate("fnmr", g, k, clean(fnmr), "no genuine comparisons")
             entry["groups"].append(
                 {
                     "group": name,
                     "supported": g_supported,
-                    "fmr": estimate(
-                        fmr,
-                        *interval(("fmr", g, g, k)),
-                        note="fewer impostor comparisons than the rule of three needs",
-                    ),
-                    "fnmr": estimate(
-                        fnmr, *interval(("fnmr", g, k)), note="no genuine comparisons"
-                    ),
+                    "fmr": fmr_est,
+                    "fnmr": fnmr_est,
                     "accuracy": estimate(acc, *acc_ci, note="needs both FMR and FNMR"),
                     "group_threshold": scores.value(kg) if kg is not None else None,
                     "fnmr_at_group_threshold": clean(fnmr_at(g, kg)) if kg is not None else None,
                     "impostor_pairs": int(n_imp[g]),
                     "genuine_pairs": int(n_gen[g]),
+                    "impostor_identities": imp_ids[g],
+                    "genuine_identities": gen_ids[g],
+                    "small_sample": bool(fmr_est["small_sample"] or fnmr_est["small_sample"]),
                 }
+            )
+        if small:
+            warnings.append(
+                f"at FMR {t:g}, rates resting on fewer than {settings.min_identities} "
+                f"identities (flagged small_sample): {', '.join(small)}"
             )
         cross_ok = [
             [metrics.supports(int(n_cross[a, b]), t) if n_cross[a, b] else False for b in range(G)]
@@ -286,32 +350,62 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
             "impostor_pairs": n_cross.astype(int).tolist(),
             "supported": cross_ok,
         }
-        eligible = [
-            g
-            for g, row in enumerate(entry["groups"])
-            if row["fmr"]["value"] is not None and row["fnmr"]["value"] is not None
-        ]
-        if len(eligible) < 2:
-            warnings.append(f"at FMR {t:g} fewer than two groups have both rates: no summaries")
-            targets.append(entry)
-            continue
-        frame = GroupFrame(
-            [groups[g] for g in eligible],
-            {
-                "fmr": [fmr_at(g, g, k) for g in eligible],
-                "fnmr": [fnmr_at(g, k) for g in eligible],
+        with_fmr = [g for g in range(G) if g not in fmr_left_out]
+        fnmr_only = [g for g in range(G) if g not in fnmr_left_out]
+        entry["summary_groups"] = {
+            "with_fmr": {
+                "summaries": list(WITH_FMR),
+                "groups": [groups[g] for g in with_fmr],
+                "left_out": [{"group": groups[g], "reason": r} for g, r in fmr_left_out.items()],
             },
-        )
-        fm, fn = frame.values("fmr"), frame.values("fnmr")
-        point = fairness.summaries(fm, fn, 1 - (fm + fn) / 2, settings.alpha)
-        rep_summ = None
-        if reps:
-            rf = np.stack([reps[("fmr", g, g, k)] for g in eligible], axis=1)
-            rn = np.stack([reps[("fnmr", g, k)] for g in eligible], axis=1)
-            rep_summ = fairness.summaries(rf, rn, 1 - (rf + rn) / 2, settings.alpha)
-        entry["summaries"] = summary_estimates(point, rep_summ, settings.confidence)
+            "fnmr_only": {
+                "summaries": list(FNMR_ONLY),
+                "groups": [groups[g] for g in fnmr_only],
+                "left_out": [{"group": groups[g], "reason": r} for g, r in fnmr_left_out.items()],
+            },
+        }
+        summaries: dict[str, dict] = {}
+        for keys, members, left_out in (
+            (WITH_FMR, with_fmr, fmr_left_out),
+            (FNMR_ONLY, fnmr_only, fnmr_left_out),
+        ):
+            reasons = "; ".join(f"{groups[g]}: {r}" for g, r in left_out.items())
+            if len(members) < 2:
+                cause = (
+                    f"needs two groups with these rates at FMR {t:g}; "
+                    f"{len(members)} qualify ({reasons})"
+                )
+                summaries.update(missing_summaries(keys, cause))
+                warnings.append(f"at FMR {t:g}: no {', '.join(keys[:2])}… summaries: {cause}")
+                continue
+            if left_out:
+                warnings.append(
+                    f"at FMR {t:g}: {', '.join(keys)} are over "
+                    f"{', '.join(groups[g] for g in members)} only; left out: {reasons}"
+                )
+            fm = np.array([fmr_at(g, g, k) for g in members]) if keys is WITH_FMR else None
+            fn = np.array([fnmr_at(g, k) for g in members])
+            acc = 1 - (fm + fn) / 2 if fm is not None else None
+            point = fairness.summaries(fm, fn, acc, settings.alpha)
+            rep_summ = None
+            if reps:
+                rn = np.stack([reps[("fnmr", g, k)] for g in members], axis=1)
+                rf = (
+                    np.stack([reps[("fmr", g, g, k)] for g in members], axis=1)
+                    if fm is not None
+                    else None
+                )
+                racc = 1 - (rf + rn) / 2 if rf is not None else None
+                rep_summ = fairness.summaries(rf, rn, racc, settings.alpha)
+            wanted = {key: point[key] for key in keys if key in point}
+            summaries.update(
+                summary_estimates(
+                    wanted, rep_summ, settings.confidence, [groups[g] for g in members]
+                )
+            )
+        entry["summaries"] = {key: summaries[key] for key in fairness.SUMMARY_KEYS}
         for value in entry["summaries"].values():
-            if value["note"]:
+            if value["value"] is not None and value["note"]:
                 warnings.append(f"at FMR {t:g}: {value['note']}")
         targets.append(entry)
 

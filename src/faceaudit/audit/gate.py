@@ -67,7 +67,11 @@ def _summary(report: dict, metric: str, target: float | None) -> tuple[float | N
         return None, f"no results at FMR {target:g}"
     summary = entry["summaries"].get(metric)
     if summary is None:
-        return None, f"{metric} is not available for this input"
+        given = [k for k in entry["summaries"]] or ["none"]
+        return None, (
+            f"{metric} cannot be computed from this input at FMR {target:g}: it gives "
+            f"{', '.join(given)}"
+        )
     if summary["value"] is None:
         note = summary.get("note") or "not estimated"
         return (math.inf if "infinite" in note else None), note

@@ -119,13 +119,39 @@ def _estimate(e: Mapping[str, Any] | None, spec: str = ".3g") -> str:
     return text
 
 
+def _flags(e: Mapping[str, Any]) -> Markup:
+    """What an estimate rests on, when it needs saying: few identities, an exact bound, no
+    interval from one identity, undefined bootstrap replicates."""
+    parts = []
+    if e.get("small_sample"):
+        parts.append(f"few identities ({e.get('identities')})")
+    if e.get("interval") == "clopper-pearson":
+        parts.append("exact one-sided bound")
+    if e.get("interval_note"):
+        parts.append(str(e["interval_note"]))
+    if e.get("undefined_replicates"):
+        parts.append(f"{e['undefined_replicates']} undefined replicates")
+    if not parts:
+        return Markup("")
+    return Markup(' <span class="flag">({})</span>').format("; ".join(parts))
+
+
 def _estimate_cell(e: Mapping[str, Any] | None, spec: str = ".3g") -> str:
     """An estimate for a table cell: it may wrap before the interval, never inside a number."""
     if not e or e.get("value") is None or (e.get("low") is None and e.get("high") is None):
+        if e and e.get("value") is not None:
+            return Markup("{}{}").format(_estimate(e, spec), _flags(e))
         return _estimate(e, spec)
-    return Markup('<span class="num">{}</span> <span class="num">[{}, {}]</span>').format(
-        _num(e["value"], spec), _num(e.get("low"), spec), _num(e.get("high"), spec)
+    return Markup('<span class="num">{}</span> <span class="num">[{}, {}]</span>{}').format(
+        _num(e["value"], spec), _num(e.get("low"), spec), _num(e.get("high"), spec), _flags(e)
     )
+
+
+def _identities(g: Mapping[str, Any]) -> str:
+    imp, gen = g.get("impostor_identities"), g.get("genuine_identities")
+    if imp is None and gen is None:
+        return _DASH
+    return f"{_count(imp)} / {_count(gen)}"
 
 
 def _row(cells: Sequence[str], css: str = "") -> dict[str, Any]:
@@ -375,6 +401,7 @@ def _group_tables(
                     _num(g.get("fnmr_at_group_threshold")),
                     _count(g.get("impostor_pairs")),
                     _count(g.get("genuine_pairs")),
+                    _identities(g),
                 ],
                 "" if g.get("supported", True) else "muted",
             )
@@ -401,6 +428,7 @@ def _group_tables(
                     "FNMR at own threshold",
                     "Impostor pairs",
                     "Genuine pairs",
+                    "Identities (impostor / genuine)",
                 ],
                 rows,
             )
@@ -445,6 +473,14 @@ def _fairness_notes(targets: Sequence[Mapping[str, Any]], alpha: float | None) -
         for k, s in (t.get("summaries") or {}).items()
         if isinstance(s, Mapping) and s.get("note")
     ]
+    for t in targets:
+        for part in (t.get("summary_groups") or {}).values():
+            left = "; ".join(f"{x['group']} ({x['reason']})" for x in part.get("left_out") or [])
+            notes.append(
+                f"At FMR {_target(t.get('target_fmr'))}, {', '.join(part['summaries'])} are "
+                f"over {', '.join(part['groups']) or 'no group'}"
+                + (f"; left out: {left}." if left else " (every group).")
+            )
     if alpha is not None:
         notes.append(
             f"α = {_num(alpha)} weighs FMR against FNMR in the inequity rate, FDR and GARBE. "

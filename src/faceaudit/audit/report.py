@@ -52,6 +52,7 @@ def provenance(
         "confidence": settings.confidence,
         "alpha": settings.alpha,
         "target_fmrs": [float(t) for t in settings.targets],
+        "min_identities": settings.min_identities,
         "score_bin_width": bin_width,
         "threshold_rule": threshold_rule,
         "curves": curves,
@@ -124,6 +125,9 @@ def write_tables(report: dict, out_dir: Path) -> list[Path]:
                     g["fnmr_at_group_threshold"],
                     g["impostor_pairs"],
                     g["genuine_pairs"],
+                    g.get("impostor_identities"),
+                    g.get("genuine_identities"),
+                    g.get("small_sample", False),
                 ]
             )
     _write_csv(
@@ -145,6 +149,9 @@ def write_tables(report: dict, out_dir: Path) -> list[Path]:
             "fnmr_at_group_threshold",
             "impostor_pairs",
             "genuine_pairs",
+            "impostor_identities",
+            "genuine_identities",
+            "small_sample",
         ],
         rows,
     )
@@ -170,11 +177,21 @@ def write_tables(report: dict, out_dir: Path) -> list[Path]:
         paths[2], ["target_fmr", "group_a", "group_b", "fmr", "low", "high", "impostor_pairs"], rows
     )
     rows = [
-        [t["target_fmr"], key, s["value"], s["low"], s["high"], s.get("note")]
+        [
+            t["target_fmr"],
+            key,
+            s["value"],
+            s["low"],
+            s["high"],
+            s.get("note"),
+            "|".join(s.get("groups") or []),
+        ]
         for t in targets
         for key, s in t["summaries"].items()
     ]
-    _write_csv(paths[3], ["target_fmr", "summary", "value", "low", "high", "note"], rows)
+    _write_csv(
+        paths[3], ["target_fmr", "summary", "value", "low", "high", "note", "groups"], rows
+    )
     return paths
 
 

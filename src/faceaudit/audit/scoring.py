@@ -124,6 +124,7 @@ class ScoreSet:
     higher_is_better: bool = True
     beyond: float = 1.0001  # the threshold that stands for "above the last edge"
     exact_grid: bool = False  # every distinct score is an edge: curves are exact too
+    impostor_identities: np.ndarray | None = None  # per group: identities in its impostor pairs
 
     @property
     def n_bins(self) -> int:
@@ -292,6 +293,11 @@ class TemplateScores:
             genuine_unit=self.unit_of[p],
             unit_group=self.unit_group,
             counter=None,
+            impostor_identities=np.where(
+                (units_per_group := np.bincount(self.unit_group, minlength=G)) >= 2,
+                units_per_group,
+                0,
+            ),
         )
 
     def count_impostors(
@@ -484,6 +490,12 @@ def score_table(
     units, inverse = np.unique(keys, return_inverse=True)
     unit_a, unit_b = inverse[: len(s)], inverse[len(s) :]
     U = len(units)
+    within_imp = imp & (group_a == group_b)
+    imp_ids = np.zeros(G, dtype=np.int64)
+    for g in range(G):
+        rows = within_imp & (group_a == g)
+        imp_ids[g] = len(np.unique(np.concatenate([unit_a[rows], unit_b[rows]])))
+    common["impostor_identities"] = imp_ids
     imp_bins = bins[imp]
 
     def counter(thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,127 @@
+"""What ``faceaudit audit`` prints: the headline table (stdout), the report's warnings
+(stderr) and, with ``--json``, one JSON object summarising the report (stdout)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+HEADLINE_SUMMARIES = ("fmr_ratio", "fnmr_ratio", "ser", "std")
+
+
+def _fmt(est: dict) -> str:
+    if est["value"] is None:
+        return "n/a"
+    text = f"{est['value']:.3g}"
+    if est["low"] is not None and est["high"] is not None:
+        text += f" [{est['low']:.3g}, {est['high']:.3g}]"
+    if est.get("small_sample"):
+        text += " !"
+    return text
+
+
+def _ids(group: dict) -> str:
+    imp, gen = group.get("impostor_identities"), group.get("genuine_identities")
+    if imp is None and gen is None:
+        return "?"
+    return f"{'?' if imp is None else imp} / {'?' if gen is None else gen}"
+
+
+def primary_entry(report: dict) -> dict | None:
+    """The ``targets`` entry of the primary target."""
+    primary = report["primary_target"]
+    return next((t for t in report["targets"] if t["target_fmr"] == primary), None)
+
+
+def headline(report: dict, console: Console) -> None:
+    """Per-group FMR/FNMR at the primary target with intervals and identities, the summaries
+    with the groups they are over (and those left out), and the gate."""
+    entry = primary_entry(report)
+    if entry is None:
+        return
+    primary = entry["target_fmr"]
+    label = f"FMR {primary:g}" if primary else "given rates"
+    rule = ">=" if report["provenance"].get("higher_is_better", True) else "<="
+    thr = entry["threshold"]
+    table = Table(title=f"faceaudit audit at {label}"
+                  + (f" (match: score {rule} {thr!r})" if thr is not None else ""))
+    for col in ("group", "FMR [95% CI]", "FNMR [95% CI]", "identities imp / gen"):
+        table.add_column(col)
+    for g in entry["groups"]:
+        table.add_row(g["group"], _fmt(g["fmr"]), _fmt(g["fnmr"]), _ids(g))
+    console.print(table)
+    if any(g.get("small_sample") for g in entry["groups"]):
+        minimum = report["provenance"].get("min_identities")
+        console.print(f"! rests on fewer than {minimum} identities: read with care")
+    for key in HEADLINE_SUMMARIES:
+        if key in entry["summaries"]:
+            s = entry["summaries"][key]
+            over = f" over {', '.join(s['groups'])}" if s.get("groups") else ""
+            note = f" ({s['note']})" if s["value"] is None and s.get("note") else ""
+            console.print(f"{key}: {_fmt(s)}{over}{note}")
+    for part in (entry.get("summary_groups") or {}).values():
+        for left in part["left_out"]:
+            console.print(
+                f"left out of {', '.join(part['summaries'][:2])}…: {left['group']} "
+                f"({left['reason']})"
+            )
+    if not entry["supported"]:
+        console.print(f"target FMR {primary:g} is not supported by these data")
+    for gate_rule in report["gate"]["rules"]:
+        value = "n/a" if gate_rule["value"] is None else f"{gate_rule['value']:.3g}"
+        why = f": {gate_rule['note']}" if gate_rule["status"] == "unevaluable" else ""
+        console.print(
+            f"gate {gate_rule['expression']}: {gate_rule['status'].upper()} (value {value}){why}"
+        )
+
+
+def print_warnings(report: dict, console: Console) -> None:
+    """Every warning of the report, one ``warning:`` line each (give a stderr console)."""
+    for warning in report["warnings"]:
+        console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+
+
+def json_summary(report: dict, out: Path) -> str:
+    """One line of JSON for pipelines: where the report is, the gate, the warnings, and per
+    target the threshold, each group's FMR/FNMR estimates and the summaries (with the groups
+    they are over)."""
+    targets = []
+    for t in report["targets"]:
+        targets.append(
+            {
+                "target_fmr": t["target_fmr"],
+                "threshold": t["threshold"],
+                "supported": t["supported"],
+                "achieved_fmr": t["achieved_fmr"],
+                "groups": [
+                    {
+                        "group": g["group"],
+                        "fmr": g["fmr"],
+                        "fnmr": g["fnmr"],
+                        "impostor_pairs": g["impostor_pairs"],
+                        "genuine_pairs": g["genuine_pairs"],
+                        "impostor_identities": g.get("impostor_identities"),
+                        "genuine_identities": g.get("genuine_identities"),
+                        "small_sample": g.get("small_sample", False),
+                    }
+                    for g in t["groups"]
+                ],
+                "summaries": t["summaries"],
+                "summary_groups": t.get("summary_groups"),
+            }
+        )
+    summary = {
+        "schema": report["schema"],
+        "report": str(out / "report.json"),
+        "html": str(out / "report.html"),
+        "primary_target": report["primary_target"],
+        "higher_is_better": report["provenance"].get("higher_is_better", True),
+        "gate": report["gate"],
+        "warnings": report["warnings"],
+        "targets": targets,
+    }
+    return json.dumps(summary, allow_nan=False)
+

@@ -132,15 +132,24 @@ def test_gaussian_rates_within_intervals_of_analytic_values():
 
 
 def test_interval_coverage_near_nominal():
-    hits, n = np.zeros(4), 200
+    """Coverage of the 95 % intervals over 400 simulated audits (30 identities and 2,000 impostor
+    pairs per group, identity effects in the scores). Simulation error: one interval's hit is a
+    Bernoulli draw, so at a true coverage of 0.95 the standard error is about 0.011 per group
+    (n = 400) and 0.0077 for the two groups' FMR pooled (n = 800); the seeds are fixed, so the
+    test is deterministic. The two-way (pigeonhole) bootstrap covers 0.94 pooled here; its
+    linearised one-way form, used before, covered 0.89."""
+    n = 400
+    hits = np.zeros(4)
     for seed in range(n):
         rng = np.random.default_rng(1000 + seed)
-        t = _two_group_table(rng, n_subjects=40, gen_per=3, imp_pairs=4000)
-        entry = _audit(t, reps=200, seed=seed)["targets"][0]
+        t = _two_group_table(rng, n_subjects=30, gen_per=3, imp_pairs=2000)
+        entry = _audit(t, reps=100, seed=seed)["targets"][0]
         thr = entry["threshold"]
         for g, row in enumerate(entry["groups"]):
             truth = _truth(thr, g)
             for m, (name, value) in enumerate(zip(("fmr", "fnmr"), truth, strict=True)):
                 hits[2 * g + m] += row[name]["low"] <= value <= row[name]["high"]
     coverage = hits / n
-    assert np.all(coverage > 0.85) and np.all(coverage < 0.995), coverage
+    fmr_pooled = (hits[0] + hits[2]) / (2 * n)
+    assert fmr_pooled >= 0.93, (fmr_pooled, coverage)
+    assert np.all(coverage > 0.9) and np.all(coverage < 0.995), coverage

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from faceaudit.audit.bootstrap import two_way_fmr
 from faceaudit.audit.scoring import N_BINS, TemplateScores, quantise, score_table
 
 
@@ -42,7 +43,7 @@ def test_impostor_counts_per_unit_equal_brute_force():
     emb, identity, group = _templates(seed=1)
     scorer = TemplateScores(emb, identity, group, 3, workers=2, block=100)
     thresholds = np.array([10_000, 12_500, 15_000])  # exactly 0, 0.25, 0.5
-    matches, comparisons = scorer.count_impostors(thresholds)
+    matches, comparisons, _ = scorer.count_impostors(thresholds)
     s, same, ga, gb, i, j = _brute(emb, identity, group)
     bins = quantise(s.astype(np.float32))
     unit_key = identity * 3 + group
@@ -69,7 +70,7 @@ def test_score_table_histograms_and_counts():
     got = score_table(score, genuine, ga, gb, ["a", "b"], sa, sb)
     assert got.impostor_hist[0, 1].sum() == got.impostor_hist[1, 0].sum() == 1
     assert got.impostor_hist[0, 0].sum() == 1 and got.impostor_hist[1, 1].sum() == 1
-    matches, comparisons = got.counter(np.searchsorted(got.edges, [0.2, 0.5]))
+    matches, comparisons, _ = got.counter(np.searchsorted(got.edges, [0.2, 0.5]))
     assert comparisons.sum() == 2 * 3
     assert matches[:, :, 1].sum() == 2  # the 0.5 impostor counted for both sides
     assert matches[:, :, 0].sum() == 4
@@ -83,3 +84,55 @@ def test_quantise_edges_and_clipping():
         20_000,
         20_000,
     ]
+
+
+def _brute_two_way(w, unit_i, unit_j, g_i, g_j, bins, thresholds, G):
+    """Weighted FMR per (group, group, threshold), each impostor comparison weighted w_i w_j."""
+    weight = w[:, unit_i] * w[:, unit_j]
+    out = np.full((w.shape[0], G, G, len(thresholds)), np.nan)
+    for a in range(G):
+        for b in range(G):
+            cell = ((g_i == a) & (g_j == b)) | ((g_i == b) & (g_j == a))
+            den = weight[:, cell].sum(axis=1)
+            for k, t in enumerate(thresholds):
+                out[:, a, b, k] = (weight[:, cell] * (bins[cell] >= t)).sum(axis=1) / den
+    return out
+
+
+def test_two_way_weights_of_templates_equal_brute_force():
+    emb, identity, group = _templates(seed=2)
+    scorer = TemplateScores(emb, identity, group, 3, workers=2, block=100)
+    thresholds = np.array([10_000, 12_500, 15_000])
+    _, _, pairs = scorer.count_impostors(thresholds, pair_thresholds=thresholds[1:])
+    s, same, ga, gb, i, j = _brute(emb, identity, group)
+    bins = quantise(s.astype(np.float32))
+    unit = np.unique(scorer.identity * 3 + scorer.group, return_inverse=True)[1]
+    order = np.lexsort((identity, group))  # the scorer's template order
+    unit_of = np.empty(len(emb), np.intp)
+    unit_of[order] = unit
+    w = np.random.default_rng(0).poisson(1.0, (4, len(scorer.unit_group))).astype(float)
+    got = two_way_fmr(w, scorer.unit_group, 3, pairs)
+    imp = ~same
+    want = _brute_two_way(
+        w, unit_of[i[imp]], unit_of[j[imp]], ga[imp], gb[imp], bins[imp], thresholds[1:], 3
+    )
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_two_way_weights_of_a_scores_table_equal_brute_force():
+    rng = np.random.default_rng(3)
+    n = 3000
+    sa, sb = rng.integers(0, 30, n), rng.integers(0, 30, n)
+    sb[sa == sb] = (sb[sa == sb] + 1) % 30
+    g_of = np.arange(30) % 2
+    score = np.round(rng.normal(0, 0.2, n), 2)
+    genuine = np.zeros(n, bool)
+    got_set = score_table(score, genuine, g_of[sa], g_of[sb], ["a", "b"], sa, sb, targets=(0.05,))
+    ks = np.searchsorted(got_set.edges, [0.1, 0.3])
+    _, _, pairs = got_set.counter(ks, pair_thresholds=ks)
+    U = len(got_set.unit_group)
+    w = np.random.default_rng(1).poisson(1.0, (4, U)).astype(float)
+    got = two_way_fmr(w, got_set.unit_group, 2, pairs)
+    # units are subjects here (each subject has one group), numbered in subject order
+    want = _brute_two_way(w, sa, sb, g_of[sa], g_of[sb], score, [0.1, 0.3], 2)
+    np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from faceaudit.audit import fairness, metrics
-from faceaudit.audit.bootstrap import bootstrap_rates, percentile_interval
+from faceaudit.audit.bootstrap import bootstrap_with_pairs, percentile_interval
 from faceaudit.audit.estimates import MIN_IDENTITIES, clean, estimate, rate_estimate
 from faceaudit.audit.scoring import ScoreSet
 
@@ -182,8 +182,12 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
     kset = sorted({k for _, s, k in plan if s} | {k for _, k in eers if k >= 0})
     if settings.reps > 0 and scores.counter is None:
         warnings.append("no identities in the input: intervals need identities, none given")
-    elif settings.reps > 0 and kset:
-        matches, comparisons = scores.counter(np.asarray(kset))
+    impostor_bootstrap = None
+    if settings.reps > 0 and scores.counter is not None and kset:
+        target_ks = sorted({k for _, s, k in plan if s})
+        matches, comparisons, pairs = scores.counter(
+            np.asarray(kset), np.asarray(target_ks) if target_ks else None
+        )
         unit_group = scores.unit_group
         U = len(unit_group)
         gw_unit = scores.genuine_unit[within]
@@ -198,12 +202,14 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
                 for b in range(G):
                     errors = matches[:, b, ki] * member[a]
                     cols.add(("fmr", a, b, k), errors, comparisons[:, b] * member[a])
-        boot = bootstrap_rates(
+        boot, two_way = bootstrap_with_pairs(
             unit_group,
             np.stack(cols.errors, 1),
             np.stack(cols.comparisons, 1),
             settings.reps,
             settings.seed,
+            pairs,
+            G,
         )
         reps = {key: boot[:, i] for key, i in cols.index.items()}
         # An impostor comparison involves two identities. Counting it once for each side and
@@ -215,6 +221,20 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
                 for b in range(G):
                     both = one_sided[a, b] + one_sided[b, a] - fmr_at(a, b, k)
                     reps[("fmr", a, b, k)] = np.clip(both, 0.0, 1.0)
+        # At the target thresholds: the two-way (pigeonhole) bootstrap, each impostor pair
+        # weighted by the product of both identities' multiplicities (exact, not linearised).
+        impostor_bootstrap = "linearised"
+        if two_way is not None:
+            impostor_bootstrap = "two-way"
+            for ki, k in enumerate(target_ks):
+                for a in range(G):
+                    for b in range(G):
+                        reps[("fmr", a, b, k)] = two_way[:, a, b, ki]
+        elif target_ks:
+            warnings.append(
+                "too many impostor pairs of identities above the lowest threshold to hold for "
+                "the two-way bootstrap: FMR intervals use its linearised form (narrower)"
+            )
 
     def interval(key: tuple) -> tuple[float | None, float | None]:
         if key not in reps:
@@ -440,6 +460,7 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
         "per_group": per_group,
         "det": det,
         "histograms": _coarse_histograms(scores, imp_within, gen_within),
+        "impostor_bootstrap": impostor_bootstrap,
         "pairs": {
             "genuine": int(len(scores.genuine_bins)),
             "impostor": int(all_imp.sum()),

@@ -197,6 +197,7 @@ def audit_embeddings(
         curves="binned",
         duration_s=time.perf_counter() - start,
     )
+    prov["impostor_bootstrap"] = sections.get("impostor_bootstrap")
     report = rp.build_report(sections, prov, data, warnings + result.warnings, list(rules))
     report["calibration"] = calibration_section(scores, emb.backend_id, input_path)
     return report
@@ -331,6 +332,7 @@ def audit_scores(
         higher_is_better=higher_is_better,
         duration_s=time.perf_counter() - start,
     )
+    prov["impostor_bootstrap"] = sections.get("impostor_bootstrap")
     report = rp.build_report(sections, prov, data, result.warnings, list(rules))
     if higher_is_better:  # a calibration curve is "higher is more similar" by definition
         report["calibration"] = calibration_section(scores, None, input_path)

@@ -26,12 +26,14 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from faceaudit.audit import metrics
+from faceaudit.audit.bootstrap import PairCounts
 from faceaudit.calibration import CURVE_FMRS
 
 BIN_WIDTH = 1e-4
 BINS_PER_UNIT = 10_000  # 1 / BIN_WIDTH, exact in float32
 N_BINS = 2 * BINS_PER_UNIT + 1
 BLOCK = 2048
+MAX_PAIRS = 20_000_000  # (unit pair, threshold) entries the two-way bootstrap may hold
 
 Progress = Callable[[int], None]
 
@@ -301,19 +303,44 @@ class TemplateScores:
         )
 
     def count_impostors(
-        self, thresholds: np.ndarray, progress: Progress | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self,
+        thresholds: np.ndarray,
+        progress: Progress | None = None,
+        pair_thresholds: np.ndarray | None = None,
+        max_pairs: int = MAX_PAIRS,
+    ) -> tuple[np.ndarray, np.ndarray, PairCounts | None]:
         """Pass 2: per unit and partner group, impostor comparisons ``>=`` each threshold bin.
 
-        Returns ``(matches (U, G, K), comparisons (U, G))`` for the sorted bins ``thresholds``.
+        Returns ``(matches (U, G, K), comparisons (U, G), pairs)`` for the sorted bins
+        ``thresholds``. With ``pair_thresholds`` (sorted bins, each also in ``thresholds``) the
+        same pass collects, per pair of units, the impostor comparisons at or above each of them
+        (:class:`PairCounts`, for the two-way bootstrap), unless more than ``max_pairs``
+        (unit pair, threshold) entries would be held: then ``pairs`` is ``None``.
         """
         thr = np.asarray(thresholds, dtype=np.intp)
         K, G, N = len(thr), self.n_groups, len(self.embeddings)
+        U = len(self.unit_group)
         cut = np.float32(bin_edge(int(thr[0])) - 2 * BIN_WIDTH)
+        pthr = None if pair_thresholds is None else np.asarray(pair_thresholds, dtype=np.intp)
+        KP = 0 if pthr is None else len(pthr)
+        per_thread_cap = max_pairs // self.workers
 
         def add(acc, rows, partner, kidx, n_rows, start) -> None:
             c = np.bincount(rows * (K + 1) + kidx, minlength=n_rows * (K + 1))
             acc[start : start + n_rows, partner] += c.reshape(n_rows, K + 1)
+
+        def collect(acc, rr, cc, bins, ra, rb) -> None:
+            if acc["overflow"]:
+                return
+            sel = bins >= pthr[0]
+            ui, uj = self.unit_of[ra + rr[sel]], self.unit_of[rb + cc[sel]]
+            pk = np.searchsorted(pthr, bins[sel], side="right")
+            key = (np.minimum(ui, uj) * U + np.maximum(ui, uj)) * (KP + 1) + pk
+            keys, counts = np.unique(key, return_counts=True)
+            acc["pairs"].append((keys, counts))
+            acc["held"] += len(keys)
+            if acc["held"] > per_thread_cap:
+                acc["overflow"], acc["pairs"] = True, []
 
         def work(a: int, b: int, acc) -> None:
             S = self._product(a, b)
@@ -325,14 +352,19 @@ class TemplateScores:
                 keep &= cc > rr
             rr, cc, bins = rr[keep], cc[keep], bins[keep]
             kidx = np.searchsorted(thr, bins, side="right")
-            add(acc, rr, gb, kidx, sa - ra, ra)
-            add(acc, cc, ga, kidx, sb - rb, rb)
+            add(acc["counts"], rr, gb, kidx, sa - ra, ra)
+            add(acc["counts"], cc, ga, kidx, sb - rb, rb)
+            if pthr is not None:
+                collect(acc, rr, cc, bins, ra, rb)
 
-        accs = self._run(work, lambda: np.zeros((N, G, K + 1), np.int64), progress)
-        per_template = np.sum(accs, axis=0)
+        def make_acc() -> dict:
+            counts = np.zeros((N, G, K + 1), np.int64)
+            return {"counts": counts, "pairs": [], "held": 0, "overflow": False}
+
+        accs = self._run(work, make_acc, progress)
+        per_template = np.sum([acc["counts"] for acc in accs], axis=0)
         # matches at threshold m = comparisons whose bin index count exceeds m
         at_least = np.cumsum(per_template[:, :, ::-1], axis=2)[:, :, ::-1][:, :, 1:]
-        U = len(self.unit_group)
         matches = np.zeros((U, G, K), np.int64)
         np.add.at(matches, self.unit_of, at_least)
         sizes = np.bincount(self.group, minlength=G)
@@ -341,7 +373,48 @@ class TemplateScores:
         per_template_n = sizes[None, :] - same[id_of]
         comparisons = np.zeros((U, G), np.int64)
         np.add.at(comparisons, self.unit_of, per_template_n)
-        return matches, comparisons
+        pairs = None
+        if pthr is not None and not any(acc["overflow"] for acc in accs):
+            parts = [p for acc in accs for p in acc["pairs"]]
+            keys = np.concatenate([k for k, _ in parts]) if parts else np.empty(0, np.int64)
+            counts = np.concatenate([c for _, c in parts]) if parts else np.empty(0, np.int64)
+            pairs = sparse_pairs(keys, counts, U, KP)
+            pairs.templates = np.bincount(self.unit_of, minlength=U).astype(np.float64)
+            pairs.same_i, pairs.same_j = self._same_identity_units()
+        return matches, comparisons, pairs
+
+    def _same_identity_units(self) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs of units that are one identity in two groups (their pairs are genuine)."""
+        unit_identity = np.unique(self.identity.astype(np.int64) * self.n_groups + self.group)
+        unit_identity //= self.n_groups
+        starts = np.flatnonzero(np.r_[True, unit_identity[1:] != unit_identity[:-1]])
+        sizes = np.diff(np.r_[starts, len(unit_identity)])
+        ii, jj = [], []
+        for start, size in zip(starts[sizes > 1], sizes[sizes > 1], strict=True):
+            i, j = np.triu_indices(size, 1)
+            ii.append(start + i)
+            jj.append(start + j)
+        if not ii:
+            return np.empty(0, np.intp), np.empty(0, np.intp)
+        return np.concatenate(ii), np.concatenate(jj)
+
+
+def sparse_pairs(keys: np.ndarray, counts: np.ndarray, n_units: int, n_thresholds: int):
+    """:class:`PairCounts` (matches only) from keys ``(i · U + j) · (K + 1) + kidx`` with
+    their counts, where ``kidx`` is how many thresholds the comparison reaches (1…K)."""
+    K = n_thresholds
+    keys, inverse = np.unique(keys, return_inverse=True)
+    counts = np.bincount(inverse, weights=counts).astype(np.int64)
+    pair, kidx = keys // (K + 1), keys % (K + 1)
+    pairs, row = np.unique(pair, return_inverse=True)
+    by_k = np.zeros((len(pairs), K + 1), np.int64)
+    np.add.at(by_k, (row, kidx), counts)
+    matches = np.cumsum(by_k[:, ::-1], axis=1)[:, ::-1][:, 1:]  # at or above threshold k
+    return PairCounts(
+        unit_i=(pairs // n_units).astype(np.intp),
+        unit_j=(pairs % n_units).astype(np.intp),
+        matches=matches.astype(np.float64),
+    )
 
 
 def score_templates(
@@ -363,12 +436,35 @@ def score_templates(
     result = scorer.score(progress)
     result.groups = list(groups)
 
-    def counter(thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def counter(thresholds: np.ndarray, pair_thresholds: np.ndarray | None = None):
         cb = pass2_progress() if pass2_progress is not None else None
-        return scorer.count_impostors(thresholds, cb)
+        return scorer.count_impostors(thresholds, cb, pair_thresholds)
 
     result.counter = counter
     return result
+
+
+def _table_pairs(
+    unit_a: np.ndarray, unit_b: np.ndarray, bins: np.ndarray, pair_thresholds, n_units: int
+) -> PairCounts | None:
+    """:class:`PairCounts` of a scores table's impostor rows, with the comparisons of every
+    pair listed; ``None`` when more than :data:`MAX_PAIRS` pairs would be held."""
+    pthr = np.asarray(pair_thresholds, dtype=np.intp)
+    K = len(pthr)
+    if len(unit_a) > 4 * MAX_PAIRS:
+        return None
+    lo, hi = np.minimum(unit_a, unit_b), np.maximum(unit_a, unit_b)
+    listed, listed_n = np.unique(lo.astype(np.int64) * n_units + hi, return_counts=True)
+    sel = bins >= pthr[0]
+    if len(listed) + K * int(sel.sum()) > MAX_PAIRS:
+        return None
+    pk = np.searchsorted(pthr, bins[sel], side="right")
+    keys = (lo[sel].astype(np.int64) * n_units + hi[sel]) * (K + 1) + pk
+    pairs = sparse_pairs(keys, np.ones(len(keys), np.int64), n_units, K)
+    pairs.listed_i = (listed // n_units).astype(np.intp)
+    pairs.listed_j = (listed % n_units).astype(np.intp)
+    pairs.listed_n = listed_n
+    return pairs
 
 
 TABLE_MAX_BINS = 65_536
@@ -498,7 +594,7 @@ def score_table(
     common["impostor_identities"] = imp_ids
     imp_bins = bins[imp]
 
-    def counter(thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def counter(thresholds: np.ndarray, pair_thresholds: np.ndarray | None = None):
         thr = np.asarray(thresholds, dtype=np.intp)
         K = len(thr)
         kidx = np.searchsorted(thr, imp_bins, side="right")
@@ -508,7 +604,10 @@ def score_table(
         ).reshape(U, G, K + 1)
         matches = np.cumsum(counts[:, :, ::-1], axis=2)[:, :, ::-1][:, :, 1:]
         comparisons = np.bincount(rows, minlength=U * G).reshape(U, G)
-        return matches, comparisons
+        pairs = None
+        if pair_thresholds is not None:
+            pairs = _table_pairs(unit_a[imp], unit_b[imp], imp_bins, pair_thresholds, U)
+        return matches, comparisons, pairs
 
     return ScoreSet(
         list(groups),

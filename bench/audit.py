@@ -3,6 +3,11 @@ table, and peak memory for 200,000 synthetic templates.
 
     .venv/bin/python bench/audit.py [--embeddings E.parquet --attributes A.csv --by sex]
     .venv/bin/python bench/audit.py --large 200000      # peak memory only (runs minutes)
+    .venv/bin/python bench/audit.py --table-rows 100000000   # exact scores-table audit
+
+The scores-table mode builds a synthetic vendor table (4-decimal scores on 0-100, 4 groups,
+subject columns) of N rows in memory and times the exact audit (thresholds from the sorted
+impostor scores, no bootstrap) and reports its peak RSS, and bytes per row beyond the table.
 
 Without --embeddings it uses synthetic unit vectors: 13,233 × 128 with 5,749 identities
 (LFW's shape). The naive version is timed on a subset and extrapolated per pair (said so).
@@ -83,6 +88,34 @@ def large(n: int) -> None:
     print(f"large,{n},{time.perf_counter() - start:.1f},{peak:.2f}")
 
 
+def table(rows: int) -> None:
+    """Exact audit of a synthetic N-row scores table: time and peak memory (no bootstrap)."""
+    from faceaudit.audit.engine import AuditSettings, analyse_scores
+    from faceaudit.audit.scoring import score_table
+
+    rng = np.random.default_rng(0)
+    G, subjects = 4, 10_000
+    genuine = rng.random(rows) < 0.01
+    group = rng.integers(0, G, rows).astype(np.intp)
+    score = np.round(np.where(genuine, rng.normal(70, 8, rows), rng.normal(30, 9, rows)), 4)
+    sa = rng.integers(0, subjects, rows)
+    sb = np.where(genuine, sa, (sa + rng.integers(1, subjects, rows)) % subjects)
+    sa, sb = sa * G + group, sb * G + group  # subjects within their group
+    base = peak_rss_gib()
+    targets = (1e-2, 1e-3, 1e-4, 1e-5)
+    start = time.perf_counter()
+    scores = score_table(score, genuine, group, group, ["a", "b", "c", "d"], sa, sb,
+                         targets=targets)
+    analyse_scores(scores, AuditSettings(targets=targets, reps=0))
+    elapsed = time.perf_counter() - start
+    peak = peak_rss_gib()
+    table_bytes = score.nbytes + genuine.nbytes + group.nbytes + sa.nbytes + sb.nbytes
+    print(
+        f"table,{rows},{elapsed:.1f},{peak:.2f},{table_bytes / 2**30:.2f},"
+        f"{(peak - base) * 2**30 / rows:.0f}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lfw", help="LFW folder: embeddings (cached) and sex labels from lfw-meta")
@@ -93,7 +126,12 @@ def main() -> None:
     ap.add_argument("--large", type=int, default=0, help="peak memory run with N templates")
     ap.add_argument("--large-n", type=int, default=200_000, help="templates for the memory run")
     ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--table-rows", type=int, default=0, help="exact scores-table run, N rows")
     args = ap.parse_args()
+    if args.table_rows:
+        print("mode,rows,seconds,peak_rss_gib,table_gib,extra_bytes_per_row")
+        table(args.table_rows)
+        return
     if args.large:
         large(args.large)
         return

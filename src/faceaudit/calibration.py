@@ -215,7 +215,8 @@ def load_calibration(path: Path | None = None, backend_id: str = "dlib-resnet:1"
         raise CalibrationError(f"{path}: cannot read calibration ({exc})") from None
     if not isinstance(data, dict):
         raise CalibrationError(f"{path}: not a calibration file")
-    if data.get("schema") == "faceaudit.audit/1":  # an audit report carries its calibration
+    # an audit report carries its calibration
+    if data.get("schema") in ("faceaudit.audit/1", "faceaudit.audit/2"):
         if not isinstance(data.get("calibration"), dict):
             raise CalibrationError(f"{path}: this audit report has no calibration section")
         data = data["calibration"]

@@ -41,7 +41,7 @@ def test_scores_entry_point_writes_report_and_tables(scores_csv, tmp_path):
     result = run("--scores", scores_csv, "--out", out, "--bootstrap", 100, "--fmr", "1e-2,1e-3")
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())
-    assert report["schema"] == "faceaudit.audit/1"
+    assert report["schema"] == "faceaudit.audit/2"
     assert report["groups"] == ["female", "male"]
     assert report["primary_target"] == 1e-3
     female = report["targets"][0]["groups"][0]

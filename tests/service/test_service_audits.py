@@ -72,7 +72,7 @@ def test_embeddings_audit_job_is_registered_and_shown(service: Service) -> None:
         status = _wait(client, job["job_id"])
         assert status["status"] == "done", status
         report = status["report"]
-        assert report["schema"] == "faceaudit.audit/1"
+        assert report["schema"] == "faceaudit.audit/2"
         assert report["provenance"]["backend_id"] == BACKEND
         assert [r["expression"] for r in report["gate"]["rules"]] == ["fmr_ratio>50"]
         registered = status["result"]["registered"]

@@ -1,6 +1,6 @@
 """Render an audit's ``report.json`` dict into one self-contained ``report.html``.
 
-The page is built only from the report dict (schema ``faceaudit.audit/1``, see
+The page is built only from the report dict (schema ``faceaudit.audit/2`` or /1, see
 ``docs/report-schema.md``); nothing is recomputed. Plots are PNG data URIs from
 :mod:`faceaudit.audit.plots`, the stylesheet is inlined, there is no JavaScript, and a
 Content-Security-Policy forbids any external resource, so the file works offline. Parts a
@@ -23,7 +23,8 @@ from faceaudit import __version__
 from faceaudit.audit import plots
 from faceaudit.errors import InputDataError
 
-SCHEMA = "faceaudit.audit/1"
+SCHEMA = "faceaudit.audit/2"
+READABLE = ("faceaudit.audit/1", SCHEMA)
 _TEMPLATES = Path(__file__).parent / "templates"
 _DASH = "—"
 
@@ -41,7 +42,7 @@ _SUMMARY_LABELS = {
 
 
 class ReportFormatError(InputDataError):
-    """The dict given to :func:`write_html` is not a ``faceaudit.audit/1`` report."""
+    """The dict given to :func:`write_html` is not a ``faceaudit.audit/2`` (or /1) report."""
 
     code = "report-format"
 
@@ -49,10 +50,10 @@ class ReportFormatError(InputDataError):
 def write_html(report: dict, out_dir: Path) -> Path:
     """Write ``out_dir/report.html`` rendered from ``report`` and return its path.
 
-    ``report`` is the dict written to ``report.json`` (schema ``faceaudit.audit/1``).
+    ``report`` is the dict written to ``report.json`` (schema ``faceaudit.audit/2``, or /1).
     Raises :class:`ReportFormatError` when it is not such a report.
     """
-    if not isinstance(report, Mapping) or report.get("schema") != SCHEMA:
+    if not isinstance(report, Mapping) or report.get("schema") not in READABLE:
         found = report.get("schema") if isinstance(report, Mapping) else type(report).__name__
         raise ReportFormatError(f"expected a {SCHEMA!r} report, got schema {found!r}")
     out_dir = Path(out_dir)

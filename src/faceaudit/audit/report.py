@@ -1,4 +1,4 @@
-"""Assemble ``report.json`` (schema ``faceaudit.audit/1``, docs/report-schema.md) and write it
+"""Assemble ``report.json`` (schema ``faceaudit.audit/2``, docs/report-schema.md) and write it
 with its CSV tables and ``report.html`` into an output folder."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from faceaudit.audit.engine import AuditSettings
 from faceaudit.audit.gate import GateRule, evaluate
 from faceaudit.errors import InputDataError
 
-SCHEMA = "faceaudit.audit/1"
+SCHEMA = "faceaudit.audit/2"
 
 
 def provenance(

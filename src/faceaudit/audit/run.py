@@ -1,5 +1,5 @@
 """The four audit entry points as functions: templates (dataset, LFW or embeddings Parquet),
-a scores table, a rates table. Each returns the report dict (schema ``faceaudit.audit/1``)."""
+a scores table, a rates table. Each returns the report dict (schema ``faceaudit.audit/2``)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,8 @@ from typing import Any
 from faceaudit.home import Home
 from faceaudit.policy.errors import AuditReportError
 
-REPORT_SCHEMA = "faceaudit.audit/1"
+REPORT_SCHEMA = "faceaudit.audit/2"
+READABLE_SCHEMAS = ("faceaudit.audit/1", REPORT_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ def parse_report(data: bytes, source: str) -> dict[str, Any]:
         report = json.loads(data)
     except (UnicodeDecodeError, ValueError):
         raise AuditReportError(f"{source}: not a JSON document") from None
-    if not isinstance(report, dict) or report.get("schema") != REPORT_SCHEMA:
+    if not isinstance(report, dict) or report.get("schema") not in READABLE_SCHEMAS:
         raise AuditReportError(f"{source}: not a {REPORT_SCHEMA} report")
     prov = report.get("provenance")
     if not isinstance(prov, dict) or not isinstance(prov.get("backend_id"), str):

@@ -42,7 +42,7 @@ def set_policy(
 
 @policy_app.command("register-audit")
 def register_audit_command(
-    report: Annotated[Path, typer.Argument(help="An audit report.json (faceaudit.audit/1).")],
+    report: Annotated[Path, typer.Argument(help="An audit report.json (faceaudit.audit/2).")],
     home: HomeOption = None,
     actor: ActorOption = None,
 ) -> None:

@@ -5,7 +5,11 @@ Scenarios (each bounded by a request count and a time budget):
 * ``verify``   — ``POST /v1/verify`` with two uploaded face images (detect + embed both);
 * ``identify`` — ``POST /v1/identify`` of one face against a gallery of ``--gallery`` synthetic
   templates (128-D unit vectors, 10 per subject, enrolled through ``Deployment.enrol_templates``);
-* ``healthz``  — ``GET /healthz``.
+* ``healthz``  — ``GET /healthz``;
+* ``hostile``  — the ``verify`` scenario again while one more client keeps uploading the worst
+  file of the hostile set (a 6300 × 6300 PNG of zeros, 38 kB on disk, just under the 40 Mpx
+  limit) to ``/v1/verify``: the p99 of the normal requests beside it shows whether one
+  hostile upload can starve everyone else.
 
 The service runs in its own process (``uvicorn``, one worker, as ``faceaudit serve`` runs it) on
 127.0.0.1; the client sends from ``--concurrency`` threads. The deployment gets a registered
@@ -13,11 +17,13 @@ passing audit and a policy whose rate limits cannot trip, so every request does 
 (policy check, ledger append, search). Usage::
 
     .venv/bin/python bench/load.py [--gallery 10000] [--concurrency 4] [--seconds 20]
+                                   [--only verify,identify,healthz,hostile]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
@@ -37,6 +43,7 @@ import numpy as np
 
 from faceaudit.home import Home
 
+SCENARIOS = ("verify", "identify", "healthz", "hostile")
 FACES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "faces-small"
 BACKEND = "dlib-resnet:1"
 PER_SUBJECT = 10
@@ -175,7 +182,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=20.0, help="budget per scenario")
     parser.add_argument("--requests", type=int, default=400, help="max requests per scenario")
+    parser.add_argument("--only", default=",".join(SCENARIOS),
+                        help=f"comma-separated scenarios among {', '.join(SCENARIOS)}")
     args = parser.parse_args()
+    args.only = [name.strip() for name in args.only.split(",") if name.strip()]
+    if unknown := set(args.only) - set(SCENARIOS):
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     if not FACES.is_dir():
         sys.exit(f"{FACES} is absent: the bench needs ../shared/data/faces-small")
 
@@ -220,13 +232,69 @@ def _scenarios(url: str, operator: dict[str, str], args: argparse.Namespace) -> 
         return client.get("/healthz")
 
     common = {"seconds": args.seconds, "concurrency": args.concurrency, "url": url}
-    return [
-        run("verify (2 uploaded images)", verify, requests=args.requests, headers=operator,
-            **common),
-        run(f"identify ({args.gallery:,} templates)", identify, requests=args.requests,
-            headers=operator, **common),
-        run("healthz", healthz, requests=args.requests * 10, headers={}, **common),
-    ]
+    rows = []
+    if "verify" in args.only:
+        rows.append(run("verify (2 uploaded images)", verify, requests=args.requests,
+                        headers=operator, **common))
+    if "identify" in args.only:
+        rows.append(run(f"identify ({args.gallery:,} templates)", identify,
+                        requests=args.requests, headers=operator, **common))
+    if "healthz" in args.only:
+        rows.append(run("healthz", healthz, requests=args.requests * 10, headers={}, **common))
+    if "hostile" in args.only:
+        rows.extend(_hostile(url, operator, verify, b, args))
+    return rows
+
+
+def pixel_bomb() -> bytes:
+    """The worst file of the hostile set: a 6300 × 6300 PNG of zeros (about 38 kB)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("L", (6300, 6300)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _hostile(url: str, operator: dict[str, str], verify: Callable[[httpx.Client],
+             httpx.Response], b: bytes, args: argparse.Namespace) -> list[dict]:
+    """Normal verify requests while one more client uploads the pixel bomb, non-stop."""
+    bomb = pixel_bomb()
+    stop = threading.Event()
+    hostile: list[tuple[float, int]] = []
+
+    def attacker() -> None:
+        with httpx.Client(base_url=url, headers=operator, timeout=300) as client:
+            while not stop.is_set():
+                start = time.perf_counter()
+                try:
+                    response = client.post("/v1/verify", data={"purpose": "load test"},
+                                           files={"image_a": ("bomb.png", bomb),
+                                                  "image_b": ("2.png", b)})
+                    status = response.status_code
+                except httpx.HTTPError:
+                    status = 0
+                hostile.append((time.perf_counter() - start, status))
+
+    thread = threading.Thread(target=attacker, daemon=True)
+    thread.start()
+    time.sleep(1.0)  # the first bomb is in flight
+    try:
+        normal = run("verify (2 uploaded images) beside the pixel bomb", verify,
+                     requests=args.requests, seconds=args.seconds,
+                     concurrency=args.concurrency, headers=operator, url=url)
+    finally:
+        stop.set()
+        thread.join(timeout=300)
+    ms = sorted(x * 1000 for x, _ in hostile)
+    statuses = sorted({status for _, status in hostile})
+    bomb_row = {
+        "scenario": f"the pixel bomb itself (answers: {', '.join(map(str, statuses))})",
+        "requests": len(ms), "errors": sum(status >= 400 or status == 0 for _, status in hostile),
+        "rps": float("nan"),
+        "p50": statistics.median(ms) if ms else float("nan"),
+        "p99": ms[min(len(ms) - 1, int(round(0.99 * (len(ms) - 1))))] if ms else float("nan"),
+    }
+    return [normal, bomb_row]
 
 
 def _wait_up(url: str, child: subprocess.Popen) -> None:

@@ -11,7 +11,7 @@ from faceaudit.home import Home
 from faceaudit.service.context import ServiceContext
 from faceaudit.service.jobs import AuditJobs
 from faceaudit.service.keys import KeyStore
-from faceaudit.service.limits import BodySizeLimitMiddleware, RateLimiter
+from faceaudit.service.limits import BodySizeLimitMiddleware, ImageWorkPool, RateLimiter
 from faceaudit.service.problems import install_problem_handlers
 from faceaudit.service.routes import (
     auditor,
@@ -56,6 +56,8 @@ def create_app(
         keys=KeyStore(home),
         limiter=RateLimiter(settings.rate_per_minute, settings.burst),
         jobs=AuditJobs(home, workers=settings.audit_workers),
+        images=ImageWorkPool(settings.image_workers, settings.image_queue,
+                             settings.image_time_limit_s, settings.busy_retry_after_s),
         _deployment=deployment,
     )
     app = FastAPI(title="faceaudit", version=__version__, description=DESCRIPTION,

@@ -10,7 +10,7 @@ from fastapi import Request
 
 from faceaudit.home import Home
 from faceaudit.service.keys import KeyStore
-from faceaudit.service.limits import RateLimiter
+from faceaudit.service.limits import ImageWorkPool, RateLimiter
 from faceaudit.service.settings import ServiceSettings
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class ServiceContext:
-    """The deployment home, its key store, the rate limiter, the audit jobs and the core.
+    """The home, its key store, the rate limiter, the image pool, the audit jobs and the core.
 
     ``deployment`` is the same :class:`~faceaudit.deployment.Deployment` the CLI uses, created on
     first use (the face model inside it loads lazily, once per process).
@@ -31,6 +31,7 @@ class ServiceContext:
     keys: KeyStore
     limiter: RateLimiter
     jobs: AuditJobs
+    images: ImageWorkPool
     _deployment: Deployment | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

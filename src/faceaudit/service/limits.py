@@ -1,14 +1,23 @@
-"""Request limits: a cap on body size (ASGI middleware) and a per-key token-bucket rate limit."""
+"""Request limits: a cap on body size (ASGI middleware), a per-key token-bucket rate limit, and
+the bounded pool that image work (decode, detect, embed) runs in."""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from faceaudit.service.problems import RateLimitedError, UploadTooLargeError, problem_response
+from faceaudit.faces.budget import time_limit
+from faceaudit.service.problems import (
+    RateLimitedError,
+    ServiceBusyError,
+    UploadTooLargeError,
+    problem_response,
+)
 
 _DRAIN_LIMIT = 256 * 1024 * 1024
 
@@ -105,3 +114,45 @@ class RateLimiter:
                 self._buckets[key_id] = (tokens, now)
                 raise RateLimitedError(max(1, math.ceil((1.0 - tokens) / self.rate)))
             self._buckets[key_id] = (tokens - 1.0, now)
+
+
+class ImageWorkPool:
+    """At most ``workers`` requests do image work at once, ``queue`` more may wait, no more.
+
+    :meth:`slot` admits a request or refuses it at once with :class:`ServiceBusyError` (503,
+    ``Retry-After``) when every worker is busy and the queue is full. An admitted request waits
+    for a worker, then runs under the engine's time limit (``faceaudit.faces.budget``): the
+    whole request, waiting included, gets ``time_limit_s`` seconds; when they run out the engine
+    stops at its next stage with ``TimeLimitError`` (503). Thread-safe.
+    """
+
+    def __init__(self, workers: int, queue: int, time_limit_s: float, retry_after_s: int) -> None:
+        if workers < 1 or queue < 0 or time_limit_s <= 0:
+            raise ValueError("image pool needs workers >= 1, queue >= 0, time limit > 0")
+        self.workers = workers
+        self.queue = queue
+        self.time_limit_s = time_limit_s
+        self.retry_after_s = retry_after_s
+        self._running = threading.BoundedSemaphore(workers)
+        self._admitted = threading.BoundedSemaphore(workers + queue)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one image worker for the block, under the per-request time limit."""
+        began = time.monotonic()
+        if not self._admitted.acquire(blocking=False):
+            raise ServiceBusyError(
+                f"all {self.workers} image workers are busy and {self.queue} requests are"
+                " waiting", self.retry_after_s)
+        try:
+            if not self._running.acquire(timeout=self.time_limit_s):
+                raise ServiceBusyError(
+                    f"no image worker became free within {self.time_limit_s:g} s",
+                    self.retry_after_s)
+            try:
+                with time_limit(self.time_limit_s - (time.monotonic() - began)):
+                    yield
+            finally:
+                self._running.release()
+        finally:
+            self._admitted.release()

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from faceaudit.errors import FaceAuditError
+from faceaudit.errors import FaceAuditError, TimeLimitError
 
 PROBLEM_BASE = "https://faceaudit.dev/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -61,6 +61,17 @@ class RateLimitedError(ServiceError):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"rate limit exceeded; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class ServiceBusyError(ServiceError):
+    """Every image worker is busy and the queue is full; retry after ``retry_after`` seconds."""
+
+    code = "busy"
+    http_status = 503
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
         self.retry_after = retry_after
 
 
@@ -113,8 +124,10 @@ def error_response(exc: FaceAuditError) -> JSONResponse:
     """Turn a typed faceaudit error into its problem response (adds Retry-After, rule, …)."""
     headers: dict[str, str] = {}
     extra: dict[str, Any] = {}
-    if isinstance(exc, RateLimitedError):
+    if isinstance(exc, RateLimitedError | ServiceBusyError):
         headers["Retry-After"] = str(exc.retry_after)
+    elif isinstance(exc, TimeLimitError):
+        headers["Retry-After"] = str(getattr(exc, "retry_after", 1))
     if isinstance(exc, AuthenticationError):
         headers["WWW-Authenticate"] = 'Bearer realm="faceaudit"'
     rule = getattr(exc, "rule", None)

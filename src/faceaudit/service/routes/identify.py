@@ -29,6 +29,7 @@ def identify(
     that require human review (``POST /v1/reviews``). Whether purpose and case are required
     is the policy's call (a refusal is logged).
     """
-    return ctx.deployment.identify(
-        actor=key.actor, image=read_upload(image), purpose=purpose, case=case, top=top
-    )
+    with ctx.images.slot():
+        return ctx.deployment.identify(
+            actor=key.actor, image=read_upload(image), purpose=purpose, case=case, top=top
+        )

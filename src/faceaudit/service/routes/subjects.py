@@ -28,16 +28,17 @@ def enrol(
     keep_images: Annotated[bool, Form(description="Also store the images.")] = False,
 ) -> dict[str, Any]:
     """Enrol a subject from one or more images under a consent record."""
-    return ctx.deployment.enrol(
-        actor=key.actor,
-        subject_id=subject_id,
-        images=[read_upload(image) for image in images],
-        basis=basis,
-        evidence=evidence,
-        expires_at=expires_at,
-        display_name=display_name,
-        keep_images=keep_images,
-    )
+    with ctx.images.slot():
+        return ctx.deployment.enrol(
+            actor=key.actor,
+            subject_id=subject_id,
+            images=[read_upload(image) for image in images],
+            basis=basis,
+            evidence=evidence,
+            expires_at=expires_at,
+            display_name=display_name,
+            keep_images=keep_images,
+        )
 
 
 @router.delete("/subjects/{subject_id}")

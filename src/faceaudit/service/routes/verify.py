@@ -28,11 +28,12 @@ def verify(
 
     Returns the score, the threshold at the policy's target FMR, and whether it is a match.
     """
-    return ctx.deployment.verify(
-        actor=key.actor,
-        image_a=read_upload(image_a),
-        image_b=None if image_b is None else read_upload(image_b),
-        subject_id=subject_id,
-        purpose=purpose,
-        case=case,
-    )
+    with ctx.images.slot():
+        return ctx.deployment.verify(
+            actor=key.actor,
+            image_a=read_upload(image_a),
+            image_b=None if image_b is None else read_upload(image_b),
+            subject_id=subject_id,
+            purpose=purpose,
+            case=case,
+        )

@@ -78,3 +78,28 @@ def test_cli_reports_the_limit_for_a_pixel_bomb(tmp_path: Path) -> None:
     result = json.loads(done.stdout)
     assert result["faces"] == [] and result["image"]["width"] == 6300
     assert result["limits"]["scale"] < 0.21 and result["limits"]["min_face_px"] == 197
+
+
+def test_two_threads_can_detect_at_the_same_time(faces_small: Path) -> None:
+    # no global detector lock: two threads each hold a detector at once (a single shared lock
+    # would leave the second waiting and break the barrier), and both detect correctly
+    import threading
+
+    from faceaudit.faces import detect
+
+    image = api.load_image(faces_small / "face_recognition-mit" / "obama.jpg")
+    barrier = threading.Barrier(2, timeout=10)
+    found: list[int] = []
+
+    def work() -> None:
+        with detect._HOG.borrow() as hog:
+            barrier.wait()
+            found.append(len(hog.run(image, 1, 0.0)[0]))
+        found.append(len(api.detect_faces(image)))
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert found == [1, 1, 1, 1]

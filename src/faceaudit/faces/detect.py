@@ -5,14 +5,18 @@ Detection has a work budget: the image the detector scans (after upsampling) is 
 and the boxes are mapped back. Faces smaller than :func:`detection_limits` ``min_face_px`` cannot
 be found in it, and callers report that number rather than miss them silently.
 
-dlib objects are not documented as thread-safe, so every thread gets its own detector and shape
-predictor (loaded lazily, once per thread): concurrent requests never wait on one global lock.
+dlib objects are not documented as thread-safe, so no instance is shared by two threads at once:
+each model lives in a small pool of instances, created lazily when every existing one is in use
+(so there are as many as the peak number of concurrent detections, one in the CLI). Concurrent
+requests never wait on one global lock.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,7 +37,28 @@ MAX_DETECTOR_SIDE = 2560
 #: Smallest face (box side, in the pixels the detector scans) dlib's detectors are trained for.
 DETECTOR_MIN_FACE = 80
 
-_MODELS = threading.local()
+
+
+class _ModelPool:
+    """Instances of one dlib model, each lent to one thread at a time, made when none is free."""
+
+    def __init__(self, load: Callable[[], object]) -> None:
+        self._load = load
+        self._free: list[object] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def borrow(self) -> Iterator:
+        """A model instance no other thread is using, for the duration of the block."""
+        with self._lock:
+            model = self._free.pop() if self._free else None
+        if model is None:
+            model = self._load()
+        try:
+            yield model
+        finally:
+            with self._lock:
+                self._free.append(model)
 
 
 @dataclass(frozen=True)
@@ -119,25 +144,9 @@ def detection_limits(width: int, height: int, upsample: int = 1,
     return DetectionLimits(scale, upsample, _min_face(scale, upsample), max_side)
 
 
-def _model(name: str, load):
-    model = getattr(_MODELS, name, None)
-    if model is None:
-        model = load()
-        setattr(_MODELS, name, model)
-    return model
-
-
-def _hog_detector() -> dlib.fhog_object_detector:
-    return _model("hog", dlib.get_frontal_face_detector)
-
-
-def _cnn_detector() -> dlib.cnn_face_detection_model_v1:
-    return _model("cnn", lambda: dlib.cnn_face_detection_model_v1(
-        str(dlib_model_path(MMOD_DETECTOR))))
-
-
-def _shape_predictor() -> dlib.shape_predictor:
-    return _model("shape5", lambda: dlib.shape_predictor(str(dlib_model_path(SHAPE_5))))
+_HOG = _ModelPool(dlib.get_frontal_face_detector)
+_CNN = _ModelPool(lambda: dlib.cnn_face_detection_model_v1(str(dlib_model_path(MMOD_DETECTOR))))
+_SHAPE_5 = _ModelPool(lambda: dlib.shape_predictor(str(dlib_model_path(SHAPE_5))))
 
 
 def _clip_box(rect: dlib.rectangle, width: int, height: int) -> tuple[int, int, int, int]:
@@ -152,7 +161,8 @@ def _clip_box(rect: dlib.rectangle, width: int, height: int) -> tuple[int, int, 
 def landmarks_for_box(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """Run the 5-point shape predictor inside ``box`` and return a (5, 2) float array."""
     rect = dlib.rectangle(*(int(v) for v in box))
-    shape = _shape_predictor()(image, rect)
+    with _SHAPE_5.borrow() as predictor:
+        shape = predictor(image, rect)
     return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
 
 
@@ -183,10 +193,12 @@ def detect_faces(
         scanned = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
     check_time("face detection")
     if detector == "hog":
-        rects, scores, _ = _hog_detector().run(scanned, upsample, 0.0)
+        with _HOG.borrow() as hog:
+            rects, scores, _ = hog.run(scanned, upsample, 0.0)
         found = list(zip(rects, scores, strict=True))
     else:
-        found = [(d.rect, d.confidence) for d in _cnn_detector()(scanned, upsample)]
+        with _CNN.borrow() as cnn:
+            found = [(d.rect, d.confidence) for d in cnn(scanned, upsample)]
     check_time("landmarks")
     faces = []
     for rect, score in found:

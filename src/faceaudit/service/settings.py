@@ -26,5 +26,5 @@ class ServiceSettings:
     audit_workers: int = 1
     image_workers: int = 2
     image_queue: int = 16
-    image_time_limit_s: float = 15.0
+    image_time_limit_s: float = 60.0
     busy_retry_after_s: int = 2

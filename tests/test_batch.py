@@ -17,6 +17,7 @@ from faceaudit.batch import (
     table_metadata,
 )
 from faceaudit.errors import InputDataError
+from faceaudit.models.identity import backend_model_sha256
 
 
 @pytest.fixture()
@@ -42,6 +43,8 @@ def test_dataset_to_parquet_and_cache(dataset: Path, tmp_path: Path) -> None:
     assert table.num_rows == 6
     meta = table_metadata(pq.read_table(out))
     assert meta["backend_id"] == "dlib-resnet:1"
+    # the model file's hash travels with the templates into audits (docs/policy.md)
+    assert meta["model_sha256"] == backend_model_sha256("dlib-resnet:1")
     assert meta["no_face"] == ["p1/blank.png"]
     assert list(meta["errors"]) == ["p2/broken.jpg"]
     vectors = embeddings_matrix(table)

@@ -29,6 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from faceaudit.errors import FaceAuditError, InputDataError
 from faceaudit.faces.image import read_image_file
 from faceaudit.home import cache_dir
+from faceaudit.models.identity import embedder_model_sha256
 from faceaudit.models.registry import DEFAULT_BACKEND, get_embedder
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"}
@@ -276,8 +277,10 @@ def embed_paths(
     """
     if settings.no_face not in NO_FACE_CHOICES:
         raise InputDataError(f"no_face must be one of {', '.join(NO_FACE_CHOICES)}")
-    # validates the backend choice and names it; the model itself is cached per process
-    backend_id = get_embedder(settings.backend, settings.model).backend_id
+    # validates the backend choice and names it; the model itself is cached per process;
+    # the model file's hash goes into the table metadata so audits can name the exact file
+    embedder = get_embedder(settings.backend, settings.model)
+    backend_id = embedder.backend_id
     run = EmbedRun(n_images=len(paths))
     labels = [str(p.relative_to(root)) if root else str(p) for p in paths]
     cache = EmbeddingCache(cache_dir() / "embeddings.sqlite") if use_cache else None
@@ -319,6 +322,7 @@ def embed_paths(
     table = _to_table(results, labels, identities, run)
     meta = {
         "backend_id": backend_id,
+        "model_sha256": embedder_model_sha256(embedder),
         "detector": settings.detector,
         "upsample": settings.upsample,
         "no_face_policy": settings.no_face,

@@ -217,6 +217,7 @@ class Embeddings:
     matrix: np.ndarray
     backend_id: str | None
     no_face_paths: list[str]
+    model_sha256: str | None = None
 
     @property
     def no_face(self) -> int:
@@ -254,6 +255,8 @@ def embeddings_from_table(table: pa.Table, source: str) -> Embeddings:
         no_face_paths=[str(p) for p in info.get("no_face", [])]
         if isinstance(info.get("no_face"), list)
         else [],
+        model_sha256=info.get("model_sha256") if isinstance(info.get("model_sha256"), str)
+        else None,
     )
 
 

@@ -25,6 +25,7 @@ def provenance(
     attributes: str | None = None,
     by: list[str] | None = None,
     backend_id: str | None = None,
+    model_sha256: str | None = None,
     bin_width: float | None = None,
     threshold_rule: str | None = None,
     curves: str | None = None,
@@ -40,6 +41,7 @@ def provenance(
     return {
         "faceaudit_version": __version__,
         "backend_id": backend_id,
+        "model_sha256": model_sha256,
         "input_kind": input_kind,
         "input": input_path,
         "attributes": attributes,

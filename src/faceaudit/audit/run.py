@@ -192,6 +192,7 @@ def audit_embeddings(
         attributes=attributes_path,
         by=list(by),
         backend_id=emb.backend_id,
+        model_sha256=emb.model_sha256,
         bin_width=BIN_WIDTH,
         threshold_rule="bin-edges",
         curves="binned",
@@ -258,6 +259,7 @@ def audit_pairs(
         by=list(by),
         attributes=attributes_path,
         backend_id=emb.backend_id,
+        model_sha256=emb.model_sha256,
     )
     report["calibration"]["backend_id"] = emb.backend_id or ""
     report["data"].update(images=len(emb.paths) + emb.no_face, no_face=emb.no_face)

@@ -47,7 +47,8 @@ class OnnxArcFaceEmbedder:
         if not self._channels_first and shape[3] != 3:
             raise ModelError(f"{model_path}: input must have 3 channels, got shape {shape}")
         self.chip = ChipSpec(size=size, kind="arcface", padding=0.0)
-        self.version = file_sha256(model_path)[:12]
+        self.model_sha256 = file_sha256(model_path)
+        self.version = self.model_sha256[:12]
         probe = self._run(np.zeros((1, size, size, 3), dtype=np.uint8))
         if probe.ndim != 2:
             raise ModelError(f"{model_path}: expected a 2-D (batch, dim) output, got {probe.shape}")

@@ -171,6 +171,7 @@ def verify(
 def _register_subcommands() -> None:
     """Attach each pillar's commands; their modules import their heavy parts lazily."""
     from faceaudit.audit.command import audit_command
+    from faceaudit.auditor_command import auditor_app
     from faceaudit.gallery.command import gallery_app, identify_command, review_command
     from faceaudit.home_command import init_command
     from faceaudit.ledger.command import ledger_app
@@ -180,6 +181,7 @@ def _register_subcommands() -> None:
 
     app.command("init")(init_command)
     app.command("audit")(audit_command)
+    app.add_typer(auditor_app, name="auditor")
     app.add_typer(gallery_app, name="gallery")
     app.command("identify")(identify_command)
     app.command("review")(review_command)

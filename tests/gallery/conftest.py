@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 
+import audit_evidence
 import numpy as np
 import pytest
 
 from faceaudit.calibration import Calibration
 from faceaudit.deployment import Deployment
 from faceaudit.home import Home, init_home
-from faceaudit.ledger import Ledger
-from faceaudit.policy import register_audit
 
 BACKEND = "dlib-resnet:1"
 
@@ -29,29 +26,10 @@ def make_calibration(backend_id: str = BACKEND) -> Calibration:
     )
 
 
-def passing_report(backend_id: str = BACKEND, fmr: float = 0.001) -> dict:
-    """A minimal faceaudit.audit/1 report that passes the default bias gate."""
-    return {
-        "schema": "faceaudit.audit/1",
-        "provenance": {"backend_id": backend_id, "created_at": datetime.now(UTC).isoformat()},
-        "groups": [],
-        "targets": [
-            {
-                "target_fmr": fmr,
-                "supported": True,
-                "groups": [],
-                "summaries": {"fmr_ratio": {"value": 1.2}, "fnmr_ratio": {"value": 1.1}},
-            }
-        ],
-    }
-
-
 def register_passing_audit(home: Home, backend_id: str = BACKEND) -> None:
-    """Register a passing audit of ``backend_id`` with ``home``."""
-    path = home.root / "incoming-report.json"
-    path.write_text(json.dumps(passing_report(backend_id)))
-    register_audit(home, Ledger(home), path, actor="auditor")
-    path.unlink()
+    """Register a passing, signed audit of ``backend_id`` with ``home`` (its policy trusting
+    the auditor's key)."""
+    audit_evidence.register_passing_audit(home, backend_id)
 
 
 @pytest.fixture

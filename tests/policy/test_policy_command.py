@@ -42,11 +42,40 @@ def test_set_invalid_policy_exits_2_and_changes_nothing(home, tmp_path):
 
 
 def test_register_audit_command(home, report_factory):
-    result = _run("register-audit", str(report_factory(fmr_ratio=3.0)), "--home", home.root,
-                  "--actor", "auditor")
+    path = report_factory(fmr={"female": 0.003, "male": 0.001})
+    result = _run("register-audit", str(path), "--home", home.root, "--actor", "auditor")
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
-    assert out["gate"] == {"passed": False, "rule": "audit-fmr-ratio",
-                           "detail": "fmr_ratio 3 exceeds the policy's 2"}
+    assert out["gate"]["passed"] is False and out["gate"]["rule"] == "audit-fmr-ratio"
+    assert "fmr_ratio 3 (recomputed from the per-group rates) exceeds the policy's 2" in (
+        out["gate"]["detail"])
     bad = _run("register-audit", str(home.root / "missing.json"), "--home", home.root)
     assert bad.exit_code == 2
+
+
+def test_register_audit_command_refuses_with_exit_5_and_logs(home, report_factory):
+    unsigned = report_factory(signed=False)
+    result = _run("register-audit", str(unsigned), "--home", home.root, "--actor", "mallory")
+    assert result.exit_code == 5
+    assert "audit-unsigned" in result.output
+    last = list(Ledger(home).events())[-1]
+    assert last["action"] == "refused" and last["actor"] == "mallory"
+    assert last["result"]["rule"] == "audit-unsigned"
+    assert last["result"]["operation"] == "register-audit"
+
+
+def test_status_says_in_one_sentence_whether_identification_is_allowed(home, report_factory):
+    refused = _run("status", "--home", home.root, "--backend", "dlib-resnet:1")
+    assert refused.exit_code == 5
+    assert refused.output.strip() == ("Identification with dlib-resnet:1 is refused now "
+                                      "(no-audit): no registered audit of dlib-resnet:1.")
+    registered = json.loads(_run("register-audit", str(report_factory()), "--home",
+                                 home.root).output)
+    allowed = _run("status", "--home", home.root, "--backend", "dlib-resnet:1")
+    assert allowed.exit_code == 0, allowed.output
+    assert allowed.output.startswith("Identification with dlib-resnet:1 is allowed now: audit "
+                                     f"{registered['audit_id']}")
+    assert f"ledger event {registered['seq']}" in allowed.output
+    full = json.loads(_run("status", "--home", home.root, "--backend", "dlib-resnet:1",
+                           "--json").output)
+    assert full["allowed"] is True and full["audit_id"] == registered["audit_id"]

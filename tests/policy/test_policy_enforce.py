@@ -1,4 +1,6 @@
+import hashlib
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,7 +17,7 @@ from faceaudit.policy import (
     parse_policy,
     register_audit,
 )
-from faceaudit.policy.model import BiasGate, RateLimit
+from faceaudit.policy.model import RateLimit
 
 BACKEND = "dlib-resnet:1"
 
@@ -70,7 +72,8 @@ def test_missing_required_field(home, ledger, field, kwargs):
 
 def test_rate_limit_counts_the_actors_events_in_the_window(home, ledger, report_factory):
     register_audit(home, ledger, report_factory(), "auditor")
-    policy = Policy(rate_limits={"identify": RateLimit(max_events=2, window_hours=1.0)})
+    policy = replace(load_policy(home),
+                     rate_limits={"identify": RateLimit(max_events=2, window_hours=1.0)})
     for _ in range(2):
         _enforce(policy, ledger, home)
         ledger.append("alice", "identify", purpose="theft", case="C-1",
@@ -83,9 +86,10 @@ def test_rate_limit_counts_the_actors_events_in_the_window(home, ledger, report_
 
 
 def test_no_audit_for_the_deployed_backend(home, ledger, report_factory):
-    register_audit(home, ledger, report_factory(backend_id="other-model:3"), "auditor")
-    _expect_refusal("no-audit", Policy(), ledger, home)
-    _expect_refusal("no-audit", Policy(), ledger, home, backend_id=None)
+    # dlib-native:1 reads the same model file, so its audit registers, but only for itself.
+    register_audit(home, ledger, report_factory(backend_id="dlib-native:1"), "auditor")
+    _expect_refusal("no-audit", load_policy(home), ledger, home)
+    _expect_refusal("no-audit", load_policy(home), ledger, home, backend_id=None)
 
 
 def test_verify_is_gated_too(home, ledger):
@@ -98,50 +102,73 @@ def test_enrol_is_not_gated(home, ledger):
 
 
 def test_stale_audit(home, ledger, report_factory):
-    created = datetime.now(UTC) - timedelta(days=400)
+    created = datetime.now(UTC) - timedelta(days=300)
     register_audit(home, ledger, report_factory(created_at=created), "auditor")
-    refusal = _expect_refusal("stale-audit", Policy(), ledger, home)
+    policy = load_policy(home)
+    _enforce(policy, ledger, home)
+    later = datetime.now(UTC) + timedelta(days=100)
+    refusal = _expect_refusal("stale-audit", policy, ledger, home, now=later)
     assert "400 days" in str(refusal)
-    _enforce(Policy(bias_gate=BiasGate(max_audit_age_days=500)), ledger, home)
+    _enforce(replace(policy, bias_gate=replace(policy.bias_gate, max_audit_age_days=500)),
+             ledger, home, now=later)
+
+
+OWN_RULE = {"expression": "fmr_ratio>1.1", "metric": "fmr_ratio", "op": ">", "limit": 1.1,
+            "target_fmr": 0.001, "status": "pass", "value": 1.0}
 
 
 @pytest.mark.parametrize(
     ("report", "rule"),
     [
-        ({"fmr_ratio": 7.7}, "audit-fmr-ratio"),
-        ({"fnmr_ratio": 2.5}, "audit-fnmr-ratio"),
-        ({"fmr_ratio": None}, "audit-fmr-ratio"),
-        ({"target_fmr": 0.01}, "audit-target-missing"),
-        ({"gate_passed": False}, "audit-gate-failed"),
+        ({"fmr": {"female": 0.0077, "male": 0.001}}, "audit-fmr-ratio"),
+        ({"fnmr": {"female": 0.025, "male": 0.01}}, "audit-fnmr-ratio"),
+        ({"fmr": {"female": 0.0, "male": 0.0}}, "audit-fmr-ratio"),
+        ({"rules": [OWN_RULE]}, "audit-gate-failed"),
     ],
 )
 def test_audit_failing_the_gate(home, ledger, report_factory, report, rule):
-    register_audit(home, ledger, report_factory(**report), "auditor")
-    _expect_refusal(rule, Policy(), ledger, home)
+    result = register_audit(home, ledger, report_factory(**report), "auditor")
+    assert result["gate"]["passed"] is False and result["gate"]["rule"] == rule
+    _expect_refusal(rule, load_policy(home), ledger, home)
 
 
 def test_required_group_missing_or_unsupported(home, ledger, report_factory):
-    policy = Policy(bias_gate=BiasGate(required_groups=("female", "male", "nonbinary")))
+    policy = load_policy(home)
+    policy = replace(policy, bias_gate=replace(policy.bias_gate,
+                                               required_groups=("female", "male", "nonbinary")))
     register_audit(home, ledger, report_factory(), "auditor")
     refusal = _expect_refusal("audit-groups-missing", policy, ledger, home)
     assert "nonbinary" in str(refusal)
+    three = {"female": 0.0012, "male": 0.001, "nonbinary": 0.0011}
+    fnmr3 = {"female": 0.011, "male": 0.01, "nonbinary": 0.01}
+    # nonbinary has 2,000 impostor comparisons: fewer than the rule of three needs at 1e-3
     register_audit(home, ledger,
-                   report_factory(groups=("female", "male", "nonbinary"),
-                                  unsupported=("nonbinary",)), "auditor")
+                   report_factory(fmr=three, fnmr=fnmr3,
+                                  impostor_pairs={"female": 5000, "male": 5000,
+                                                  "nonbinary": 2000}), "auditor")
     _expect_refusal("audit-groups-missing", policy, ledger, home)
-    register_audit(home, ledger, report_factory(groups=("female", "male", "nonbinary")),
-                   "auditor")
+    register_audit(home, ledger, report_factory(fmr=three, fnmr=fnmr3), "auditor")
     _enforce(policy, ledger, home)
 
 
-def test_one_passing_audit_among_failing_ones_is_enough(home, ledger, report_factory):
-    register_audit(home, ledger, report_factory(fmr_ratio=9.0), "auditor")
-    register_audit(home, ledger, report_factory(), "auditor")
-    _enforce(Policy(), ledger, home)
+def test_the_newest_audit_governs(home, ledger, report_factory):
+    now = datetime.now(UTC)
+    failing = {"fmr": {"female": 0.0034, "male": 0.001}}
+    register_audit(home, ledger, report_factory(created_at=now - timedelta(days=2)), "auditor")
+    _enforce(load_policy(home), ledger, home)
+    register_audit(home, ledger,
+                   report_factory(created_at=now - timedelta(days=1), **failing), "auditor")
+    _expect_refusal("audit-fmr-ratio", load_policy(home), ledger, home)
+    # registering older passing evidence afterwards does not restore permission
+    register_audit(home, ledger, report_factory(created_at=now - timedelta(days=3)), "auditor")
+    _expect_refusal("audit-fmr-ratio", load_policy(home), ledger, home)
+    # newer passing evidence does
+    register_audit(home, ledger, report_factory(created_at=now), "auditor")
+    _enforce(load_policy(home), ledger, home)
 
 
 def test_register_audit_copies_the_report_and_logs_it(home, ledger, report_factory):
-    path = report_factory(fmr_ratio=7.7)
+    path = report_factory(fmr={"female": 0.0077, "male": 0.001})
     result = register_audit(home, ledger, path, "auditor")
     stored = home.audits_dir / result["audit_id"] / "report.json"
     assert stored.read_bytes() == path.read_bytes()
@@ -150,6 +177,7 @@ def test_register_audit_copies_the_report_and_logs_it(home, ledger, report_facto
     (event,) = [e for e in ledger.events() if e["action"] == "audit"]
     assert event["seq"] == result["seq"] and event["backend_id"] == BACKEND
     assert event["result"]["audit_id"] == result["audit_id"]
+    assert event["result"]["report_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     again = register_audit(home, ledger, path, "auditor")
     assert again["audit_id"] == result["audit_id"]
     assert len(list(home.audits_dir.iterdir())) == 1

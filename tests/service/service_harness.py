@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
@@ -81,31 +80,11 @@ def make_keys(home: Home) -> dict[Role, str]:
 
 
 def register_passing_audit(home: Home, backend_id: str, actor: str = "auditor-1") -> dict:
-    """Register a minimal audit report for ``backend_id`` that passes the default bias gate."""
-    from datetime import UTC, datetime
+    """Register a signed audit of ``backend_id`` that passes the default bias gate (the home's
+    policy is set to trust the auditor's key)."""
+    import audit_evidence
 
-    from faceaudit.ledger import Ledger
-    from faceaudit.policy import load_policy, register_audit
-
-    target = load_policy(home).fmr_target
-    ratio = {"value": 1.1, "low": 1.0, "high": 1.3}
-    report = {
-        "schema": "faceaudit.audit/1",
-        "provenance": {"backend_id": backend_id,
-                       "created_at": datetime.now(UTC).isoformat(timespec="seconds")},
-        "groups": ["a", "b"],
-        "primary_target": target,
-        "targets": [{
-            "target_fmr": target,
-            "supported": True,
-            "groups": [{"group": "a", "supported": True}, {"group": "b", "supported": True}],
-            "summaries": {"fmr_ratio": ratio, "fnmr_ratio": ratio},
-        }],
-        "gate": {"passed": True, "rules": []},
-    }
-    path = home.root / "minimal-report.json"
-    path.write_text(json.dumps(report), encoding="utf-8")
-    return register_audit(home, Ledger(home), path, actor)
+    return audit_evidence.register_passing_audit(home, backend_id, actor)
 
 
 def fake_calibration(backend_id: str = "dlib-resnet:1") -> Calibration:

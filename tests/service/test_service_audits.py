@@ -1,21 +1,25 @@
-"""Background audit jobs over HTTP: embeddings and scores inputs, registration, report pages."""
+"""Audits over HTTP: background jobs (embeddings and scores inputs), signed registration, the
+latest evidence governing, the policy status, report pages."""
 
 from __future__ import annotations
 
 import io
 import json
 import time
+from datetime import UTC, datetime
 
 import httpx
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from service_harness import Service
+from audit_evidence import Auditor, make_report
+from service_harness import Service, faces_small
 
 from faceaudit.ledger import Ledger
+from faceaudit.models.identity import backend_model_sha256
 from faceaudit.service.keys import Role
 
-BACKEND = "synthetic:1"
+BACKEND = "dlib-resnet:1"
 
 
 def _embeddings(backend_id: str = BACKEND) -> tuple[bytes, bytes]:
@@ -34,7 +38,8 @@ def _embeddings(backend_id: str = BACKEND) -> tuple[bytes, bytes]:
         "identity": [r[1] for r in rows],
         "embedding": pa.array([r[2].astype(np.float32) for r in rows],
                               type=pa.list_(pa.float32(), dim)),
-    }).replace_schema_metadata({"faceaudit": json.dumps({"backend_id": backend_id})})
+    }).replace_schema_metadata({"faceaudit": json.dumps({
+        "backend_id": backend_id, "model_sha256": backend_model_sha256(backend_id)})})
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     attributes = "identity,sex\n" + "".join(f"{k},{v}\n" for k, v in labels.items())
@@ -59,7 +64,23 @@ def _wait(client: httpx.Client, job_id: str) -> dict:
         time.sleep(0.2)
 
 
-def test_embeddings_audit_job_is_registered_and_shown(service: Service) -> None:
+def _register(client: httpx.Client, report: bytes, signature: bytes | None) -> httpx.Response:
+    files = {"report": ("report.json", report)}
+    if signature is not None:
+        files["signature"] = ("report.json.sig", signature)
+    return client.post("/v1/audits/register", files=files)
+
+
+def _signed(auditor: Auditor, tmp_path, report: bytes) -> tuple[bytes, bytes]:
+    path = tmp_path / f"r{len(list(tmp_path.iterdir()))}" / "report.json"
+    path.parent.mkdir()
+    path.write_bytes(report)
+    return report, auditor.sign(path).read_bytes()
+
+
+def test_embeddings_audit_job_then_signed_registration(service: Service, tmp_path) -> None:
+    auditor = Auditor(tmp_path / "key")
+    auditor.trust(service.home)
     parquet, attributes = _embeddings()
     with service.client(Role.AUDITOR) as client:
         started = client.post("/v1/audits", data={"by": "sex", "fmr": "1e-2,1e-3",
@@ -74,26 +95,63 @@ def test_embeddings_audit_job_is_registered_and_shown(service: Service) -> None:
         report = status["report"]
         assert report["schema"] == "faceaudit.audit/2"
         assert report["provenance"]["backend_id"] == BACKEND
+        assert report["provenance"]["model_sha256"] == backend_model_sha256(BACKEND)
         assert [r["expression"] for r in report["gate"]["rules"]] == ["fmr_ratio>50"]
-        registered = status["result"]["registered"]
-        assert registered["backend_id"] == BACKEND
+        # The service does not sign: its report counts only once an auditor signs it.
+        assert status["result"] == {"registered": None, "refused": {
+            "rule": "audit-unsigned", "detail": status["result"]["refused"]["detail"]}}
 
         html = client.get(f"/v1/audits/{job['job_id']}/report.html")
         assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
         assert "<html" in html.text
+        raw = client.get(f"/v1/audits/{job['job_id']}/report.json")
+        assert raw.status_code == 200 and json.loads(raw.content) == report
+
+        unsigned = _register(client, raw.content, None)
+        assert unsigned.status_code == 422
+        assert unsigned.headers["content-type"] == "application/problem+json"
+        assert unsigned.json()["rule"] == "audit-unsigned"
+        registered = _register(client, *_signed(auditor, tmp_path, raw.content))
+        assert registered.status_code == 201, registered.text
+        registered = registered.json()
+        assert registered["backend_id"] == BACKEND and registered["key_id"] == auditor.key_id
 
         page = client.get("/auditor")
         assert page.status_code == 200
         assert BACKEND in page.text and registered["audit_id"] in page.text
+        assert auditor.key_id in page.text
         shown = client.get(f"/auditor/audits/{registered['audit_id']}/report.html")
         assert shown.status_code == 200 and "<html" in shown.text
 
-    events = [e for e in Ledger(service.home).events() if e["action"] == "audit"]
-    assert [(e["actor"], e["backend_id"]) for e in events] == [("auditor-1", BACKEND)]
-    assert events[0]["result"]["audit_id"] == registered["audit_id"]
+    events = [e for e in Ledger(service.home).events() if e["action"] in ("audit", "refused")]
+    assert [(e["action"], e["actor"], e["result"]["rule"] if e["action"] == "refused" else None)
+            for e in events] == [("refused", "auditor-1", "audit-unsigned"),
+                                 ("refused", "auditor-1", "audit-unsigned"),
+                                 ("audit", "auditor-1", None)]
+    assert events[-1]["result"]["audit_id"] == registered["audit_id"]
 
 
-def test_scores_audit_job_is_logged_but_not_registered(service: Service) -> None:
+def test_job_result_has_one_verdict_where_unsigned_audits_are_allowed(service: Service,
+                                                                      tmp_path) -> None:
+    Auditor(tmp_path / "key").trust(service.home, "allow_unsigned_audits = true\n")
+    parquet, attributes = _embeddings()
+    with service.client(Role.AUDITOR) as client:
+        job = client.post("/v1/audits", data={"by": "sex", "fmr": "1e-2,1e-3",
+                                              "bootstrap": "0", "fail_if": "fnmr_ratio>1.5"},
+                          files={"embeddings": ("emb.parquet", parquet),
+                                 "attributes": ("attrs.csv", attributes)}).json()
+        status = _wait(client, job["job_id"])
+    assert status["status"] == "done", status
+    result = status["result"]
+    assert set(result) == {"registered", "refused"} and result["refused"] is None
+    # the auditor's own rule fails, so the recomputed verdict fails too: one truth
+    assert status["report"]["gate"]["passed"] is False
+    assert result["registered"]["gate"]["passed"] is False
+    assert result["registered"]["gate"]["rule"] == "audit-gate-failed"
+    assert "fnmr_ratio>1.5" in result["registered"]["gate"]["detail"]
+
+
+def test_scores_audit_job_is_refused_registration(service: Service) -> None:
     with service.client(Role.AUDITOR) as client:
         started = client.post("/v1/audits", data={"bootstrap": "0", "fmr": "1e-2"},
                               files={"scores": ("scores.csv", _scores())})
@@ -101,9 +159,72 @@ def test_scores_audit_job_is_logged_but_not_registered(service: Service) -> None
         status = _wait(client, started.json()["job_id"])
     assert status["status"] == "done", status
     assert status["result"]["registered"] is None
+    assert status["result"]["refused"]["rule"] == "audit-not-model"
     assert status["report"]["provenance"]["input_kind"] == "scores"
     last = list(Ledger(service.home).events())[-1]
-    assert last["action"] == "audit" and last["result"]["registered"] is False
+    assert last["action"] == "refused" and last["result"]["rule"] == "audit-not-model"
+
+
+def test_passing_then_failing_registration_revokes_identification(service: Service,
+                                                                  tmp_path) -> None:
+    auditor = Auditor(tmp_path / "key")
+    auditor.trust(service.home)
+    image = (faces_small() / "mdtf-cc-by-2.0" / "2.png").read_bytes()
+    passing = json.dumps(make_report()).encode()
+    failing = json.dumps(make_report(fmr={"female": 0.00344, "male": 0.001})).encode()
+    search = {"data": {"purpose": "fraud check", "case": "C-17"},
+              "files": {"image": ("2.png", image)}}
+    with service.client(Role.AUDITOR) as auditor_client, \
+            service.client(Role.OPERATOR) as operator:
+        before = operator.get("/v1/policy/status").json()
+        assert before["allowed"] is False and before["rule"] == "no-audit"
+        first = _register(auditor_client, *_signed(auditor, tmp_path, passing)).json()
+        status = operator.get("/v1/policy/status").json()
+        assert status["allowed"] is True and status["audit_id"] == first["audit_id"]
+        assert status["sentence"].startswith(f"Identification with {BACKEND} is allowed now")
+        assert operator.post("/v1/identify", **search).status_code == 200
+
+        second = _register(auditor_client, *_signed(auditor, tmp_path, failing))
+        assert second.status_code == 201 and second.json()["gate"]["passed"] is False
+        refused = operator.post("/v1/identify", **search)
+        assert refused.status_code == 403 and refused.json()["rule"] == "audit-fmr-ratio"
+        status = operator.get("/v1/policy/status").json()
+        assert status["allowed"] is False and status["audit_id"] == second.json()["audit_id"]
+        assert "3.44" in status["sentence"]
+        page = auditor_client.get("/auditor")
+        assert page.status_code == 200 and status["sentence"] in page.text.replace("&#39;", "'")
+
+
+def test_bad_reports_are_refused_and_the_auditor_page_stays_up(service: Service,
+                                                                tmp_path) -> None:
+    auditor = Auditor(tmp_path / "key")
+    auditor.trust(service.home)
+    no_targets = make_report()
+    no_targets["targets"] = []
+    future = make_report(created_at=datetime(2099, 1, 1, tzinfo=UTC))
+    relabelled = make_report(input_kind="scores", model_sha256=None)
+    with service.client(Role.AUDITOR) as client:
+        for report, rule in ((no_targets, "audit-target-missing"), (future, "audit-future"),
+                             (relabelled, "audit-not-model")):
+            answer = _register(client, *_signed(auditor, tmp_path, json.dumps(report).encode()))
+            assert answer.status_code == 422, answer.text
+            assert answer.json()["rule"] == rule
+        not_a_report = _register(client, b"[]", None)
+        assert not_a_report.status_code == 422
+        assert not_a_report.json()["type"].endswith("audit-report-invalid")
+        assert client.post("/v1/audits/register").status_code == 422
+        # a registered minimal report (no DET, no histograms) still renders a page
+        ok = _register(client, *_signed(auditor, tmp_path, json.dumps(make_report()).encode()))
+        assert ok.status_code == 201
+        # a stray file in audits/ is not an audit and breaks nothing
+        stray = service.home.audits_dir / "ffffffffffffffff" / "report.json"
+        stray.parent.mkdir(parents=True)
+        stray.write_text(json.dumps(no_targets))
+        page = client.get("/auditor")
+        assert page.status_code == 200 and "ffffffffffffffff" not in page.text
+        assert client.get(f"/auditor/audits/{ok.json()['audit_id']}/report.html").status_code \
+            == 200
+        assert client.get("/auditor/audits/ffffffffffffffff/report.html").status_code == 404
 
 
 def test_bad_audit_inputs(service: Service) -> None:

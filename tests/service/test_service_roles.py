@@ -25,6 +25,9 @@ MATRIX: list[tuple[str, str, set[Role]]] = [
     ("POST", "/v1/audits", {AUD}),
     ("GET", "/v1/audits/0123456789abcdef", {AUD, ADM}),
     ("GET", "/v1/audits/0123456789abcdef/report.html", {AUD, ADM}),
+    ("GET", "/v1/audits/0123456789abcdef/report.json", {AUD, ADM}),
+    ("POST", "/v1/audits/register", {AUD}),
+    ("GET", "/v1/policy/status", {ADM, OPR, AUD}),
     ("GET", "/auditor", {AUD}),
     ("GET", "/auditor/audits/0123456789abcdef/report.html", {AUD}),
 ]

@@ -127,6 +127,10 @@ def audit_command(
         bool,
         typer.Option("--json", help="Print the summary as one JSON object on stdout."),
     ] = False,
+    sign: Annotated[
+        Path | None,
+        typer.Option("--sign", help="Auditor private key: write report.json.sig beside it."),
+    ] = None,
 ) -> None:
     """Audit demographic differentials in face recognition error rates (NIST IR 8280 style)."""
     console = Console(stderr=False)
@@ -148,6 +152,10 @@ def audit_command(
                 "give exactly one input: DATA, --embeddings, --scores, --rates or --lfw"
                 + (f" (got {', '.join(given)})" if given else "")
             )
+        if sign is not None:  # an unusable key fails before the audit runs
+            from faceaudit.audit_signing import load_auditor_key
+
+            load_auditor_key(sign)
         settings = AuditSettings(
             targets=_floats(fmr, "--fmr"),
             reps=bootstrap,
@@ -219,6 +227,10 @@ def audit_command(
                         progress=progress,
                     )
         write_report(report, out)
+        if sign is not None:
+            from faceaudit.audit_signing import sign_report
+
+            sign_report(out / "report.json", sign)
     except FaceAuditError as exc:
         errors.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None

@@ -1,57 +1,67 @@
-"""Audit reports registered with a deployment: ``home.audits_dir/<audit_id>/report.json``."""
+"""Audit reports as the deployment knows them: through ``audit`` events in the ledger.
+
+Registration (:mod:`faceaudit.policy.registration`) copies a report to
+``home.audits_dir/<audit_id>/report.json`` and logs an ``audit`` event holding the SHA-256 of
+those bytes. The gate reads audits only through those events: a file dropped into ``audits/``
+without an event is never seen, and a stored copy whose bytes no longer hash to the recorded
+value is refused (:class:`AuditRecordError`).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from faceaudit.home import Home
+from faceaudit.ledger import Ledger, LedgerError
 from faceaudit.policy.errors import AuditReportError
 
 REPORT_SCHEMA = "faceaudit.audit/2"
 READABLE_SCHEMAS = ("faceaudit.audit/1", REPORT_SCHEMA)
+REPORT_SCHEMAS = READABLE_SCHEMAS
+
+
+class AuditRecordError(LedgerError):
+    """A registered audit's stored copy is missing or differs from its ledger record."""
+
+    code = "audit-record-mismatch"
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One ``audit`` event: what was registered, when, and the hash of the stored bytes."""
+
+    seq: int
+    registered_at: datetime
+    actor: str
+    backend_id: str
+    audit_id: str
+    report_sha256: str
+    created_at: datetime
+    model_sha256: str | None
+    key_id: str | None
 
 
 @dataclass(frozen=True)
 class AuditRecord:
-    """One registered audit: its id, backend, creation time and parsed report."""
+    """A registered audit whose stored copy matched its ledger event when it was read."""
 
     audit_id: str
     backend_id: str
     created_at: datetime
     path: Path
     report: dict[str, Any]
+    event: AuditEvent | None = None
 
 
-def parse_report(data: bytes, source: str) -> dict[str, Any]:
-    """Parse ``report.json`` bytes and check the fields the bias gate relies on."""
-    try:
-        report = json.loads(data)
-    except (UnicodeDecodeError, ValueError):
-        raise AuditReportError(f"{source}: not a JSON document") from None
-    if not isinstance(report, dict) or report.get("schema") not in READABLE_SCHEMAS:
-        raise AuditReportError(f"{source}: not a {REPORT_SCHEMA} report")
-    prov = report.get("provenance")
-    if not isinstance(prov, dict) or not isinstance(prov.get("backend_id"), str):
-        raise AuditReportError(
-            f"{source}: the report names no backend (provenance.backend_id); only audits of an "
-            "embedding backend can be registered"
-        )
-    _created_at(prov.get("created_at"), source)
-    if not isinstance(report.get("groups"), list) or not isinstance(report.get("targets"), list):
-        raise AuditReportError(f"{source}: the report has no groups/targets")
-    for target in report["targets"]:
-        if not isinstance(target, dict) or not isinstance(target.get("summaries"), dict):
-            raise AuditReportError(f"{source}: malformed targets entry")
-    return report
-
-
-def _created_at(value: Any, source: str) -> datetime:
+def parse_time(value: Any, source: str) -> datetime:
+    """Parse an ISO-8601 time (naive = UTC); raise :class:`AuditReportError` if it is not one."""
     try:
         when = datetime.fromisoformat(value)
     except (TypeError, ValueError):
@@ -59,42 +69,163 @@ def _created_at(value: Any, source: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def store_report(home: Home, report_path: Path) -> AuditRecord:
-    """Validate ``report_path`` and copy it to ``audits_dir/<id>/report.json`` (id = content
-    hash, so registering the same report twice keeps one copy)."""
+def parse_report(data: bytes, source: str) -> dict[str, Any]:
+    """Parse ``report.json`` bytes; check it is a faceaudit audit report with a provenance
+    naming a backend and a creation time, and a list of targets."""
     try:
-        data = Path(report_path).read_bytes()
-    except OSError as exc:
-        raise AuditReportError(f"cannot read {report_path}: {exc.strerror}") from None
-    report = parse_report(data, str(report_path))
-    audit_id = hashlib.sha256(data).hexdigest()[:16]
+        report = json.loads(data)
+    except (UnicodeDecodeError, ValueError):
+        raise AuditReportError(f"{source}: not a JSON document") from None
+    if not isinstance(report, dict) or report.get("schema") not in REPORT_SCHEMAS:
+        raise AuditReportError(f"{source}: not a {' or '.join(REPORT_SCHEMAS)} report")
+    prov = report.get("provenance")
+    if not isinstance(prov, dict) or not isinstance(prov.get("backend_id"), str):
+        raise AuditReportError(
+            f"{source}: the report names no backend (provenance.backend_id); only audits of an "
+            "embedding backend can be registered"
+        )
+    parse_time(prov.get("created_at"), source)
+    if not isinstance(report.get("targets"), list):
+        raise AuditReportError(f"{source}: the report has no targets")
+    return report
+
+
+def report_sha256(data: bytes) -> str:
+    """SHA-256 hex of a report's bytes; its first 16 digits are the audit id."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def store_report(home: Home, data: bytes, signature: bytes | None) -> Path:
+    """Write ``data`` (and its signature) to ``audits_dir/<id>/``; return the report path."""
+    audit_id = report_sha256(data)[:16]
     dest = home.ensure().audits_dir / audit_id / "report.json"
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, dest)
-    return _record(audit_id, dest, report)
+    for path, content in ((dest, data), (dest.with_name("report.json.sig"), signature)):
+        if content is None:
+            continue
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(content)
+        os.replace(tmp, path)
+    return dest
 
 
-def _record(audit_id: str, path: Path, report: dict[str, Any]) -> AuditRecord:
-    prov = report["provenance"]
-    return AuditRecord(
-        audit_id, prov["backend_id"], _created_at(prov["created_at"], str(path)), path, report
+def event_from_ledger(event: dict[str, Any]) -> AuditEvent | None:
+    """The :class:`AuditEvent` of a ledger ``audit`` event, or None for one that registered
+    nothing (older events without a report hash never count)."""
+    result = event.get("result") or {}
+    digest, audit_id = result.get("report_sha256"), result.get("audit_id")
+    if not (isinstance(digest, str) and isinstance(audit_id, str)
+            and isinstance(event.get("backend_id"), str)):
+        return None
+    try:
+        created = parse_time(result.get("created_at"), "ledger")
+        registered = parse_time(event.get("time"), "ledger")
+    except AuditReportError:
+        return None
+    key = result.get("key_id")
+    model = result.get("model_sha256")
+    return AuditEvent(
+        seq=int(event.get("seq", 0)), registered_at=registered, actor=str(event.get("actor")),
+        backend_id=event["backend_id"], audit_id=audit_id, report_sha256=digest,
+        created_at=created, model_sha256=model if isinstance(model, str) else None,
+        key_id=key if isinstance(key, str) else None,
     )
 
 
-def list_audits(home: Home, backend_id: str | None = None) -> list[AuditRecord]:
-    """Return the registered audits (of ``backend_id`` if given), newest first.
+class _AuditIndex:
+    """The ``audit`` events of one ledger file, read incrementally (appends only add lines)."""
 
-    Unreadable or malformed reports in the folder are skipped: they can never pass the gate.
-    """
-    records = []
-    if home.audits_dir.is_dir():
-        for path in sorted(home.audits_dir.glob("*/report.json")):
-            try:
-                record = _record(path.parent.name, path, parse_report(path.read_bytes(), str(path)))
-            except (OSError, AuditReportError):
+    def __init__(self) -> None:
+        self.inode: int | None = None
+        self.offset = 0
+        self.events: list[AuditEvent] = []
+
+    def refresh(self, path: Path) -> list[AuditEvent]:
+        try:
+            fh = open(path, "rb")
+        except FileNotFoundError:
+            self.inode, self.offset, self.events = None, 0, []
+            return []
+        with fh:
+            stat = os.fstat(fh.fileno())
+            if stat.st_ino != self.inode or stat.st_size < self.offset:
+                self.inode, self.offset, self.events = stat.st_ino, 0, []
+            fh.seek(self.offset)
+            chunk = fh.read()
+        end = chunk.rfind(b"\n") + 1  # an interrupted final append is not an event
+        for line in chunk[:end].splitlines():
+            if b'"action":"audit"' not in line:
                 continue
-            if backend_id is None or record.backend_id == backend_id:
-                records.append(record)
-    return sorted(records, key=lambda r: r.created_at, reverse=True)
+            try:
+                event = json.loads(line)
+            except ValueError:
+                raise LedgerError(f"{path}: a malformed audit event") from None
+            parsed = event_from_ledger(event) if isinstance(event, dict) else None
+            if parsed is not None:
+                self.events.append(parsed)
+        self.offset += end
+        return list(self.events)
+
+
+_indexes: dict[str, _AuditIndex] = {}
+_index_lock = threading.Lock()
+
+
+def registered_audits(ledger: Ledger, backend_id: str | None = None) -> list[AuditEvent]:
+    """The ledger's audit registrations (of ``backend_id`` if given), newest evidence first:
+    by the report's ``created_at``, then by registration order.
+
+    The ledger is read incrementally and cached per process, so the cost per call is the new
+    events only. Raises :class:`LedgerError` for an unreadable audit event.
+    """
+    with _index_lock:
+        index = _indexes.setdefault(str(ledger.path), _AuditIndex())
+        events = index.refresh(ledger.path)
+    chosen = [e for e in events if backend_id is None or e.backend_id == backend_id]
+    return sorted(chosen, key=lambda e: (e.created_at, e.seq), reverse=True)
+
+
+def load_registered(home: Home, event: AuditEvent) -> AuditRecord:
+    """Read the stored copy of a registered audit and check it against its ledger event.
+
+    Raises :class:`AuditRecordError` when the copy is missing, edited or replaced.
+    """
+    path = home.audits_dir / event.audit_id / "report.json"
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise AuditRecordError(
+            f"the stored copy of audit {event.audit_id} is missing ({path})"
+        ) from None
+    if report_sha256(data) != event.report_sha256:
+        raise AuditRecordError(
+            f"the stored copy of audit {event.audit_id} differs from the one registered in "
+            f"ledger event {event.seq} (SHA-256 mismatch)"
+        )
+    report = _parsed(event.report_sha256, data, str(path))
+    return AuditRecord(event.audit_id, event.backend_id, event.created_at, path, report, event)
+
+
+_parsed_cache: dict[str, dict[str, Any]] = {}
+
+
+def _parsed(digest: str, data: bytes, source: str) -> dict[str, Any]:
+    report = _parsed_cache.get(digest)
+    if report is None:
+        report = parse_report(data, source)
+        if len(_parsed_cache) >= 16:
+            _parsed_cache.pop(next(iter(_parsed_cache)))
+        _parsed_cache[digest] = report
+    return report
+
+
+def list_audits(home: Home, backend_id: str | None = None) -> list[AuditRecord]:
+    """The registered audits (of ``backend_id`` if given), newest evidence first, read through
+    their ledger events; a stored copy that fails its hash check is left out."""
+    records = []
+    for event in registered_audits(Ledger(home), backend_id):
+        try:
+            records.append(load_registered(home, event))
+        except (AuditRecordError, AuditReportError):
+            continue
+    return records

@@ -1,4 +1,5 @@
-"""``faceaudit policy …``: show the policy, install a new one, register an audit report."""
+"""``faceaudit policy …``: show the policy, install a new one, register an audit report, and
+say whether identification is allowed now."""
 
 from __future__ import annotations
 
@@ -8,11 +9,20 @@ from typing import Annotated
 
 import typer
 
-from faceaudit.cli_options import ActorOption, HomeOption, default_actor, require_home
+from faceaudit.cli_options import (
+    EXIT_REFUSED,
+    ActorOption,
+    HomeOption,
+    default_actor,
+    require_home,
+)
 from faceaudit.ledger import Ledger
 from faceaudit.ledger.command import user_errors
-from faceaudit.policy.enforce import install_policy, register_audit
+from faceaudit.policy.enforce import install_policy
+from faceaudit.policy.errors import AuditRefusal
 from faceaudit.policy.model import load_policy
+from faceaudit.policy.registration import register_audit
+from faceaudit.policy.status import policy_status
 
 policy_app = typer.Typer(
     help="The deployment policy and its bias gate.",
@@ -42,12 +52,51 @@ def set_policy(
 
 @policy_app.command("register-audit")
 def register_audit_command(
-    report: Annotated[Path, typer.Argument(help="An audit report.json (faceaudit.audit/2).")],
+    report: Annotated[Path, typer.Argument(help="An audit report.json (faceaudit.audit/2 or /1).")],
+    signature: Annotated[
+        Path | None,
+        typer.Option(help="Its detached signature (default: REPORT.sig when present)."),
+    ] = None,
     home: HomeOption = None,
     actor: ActorOption = None,
 ) -> None:
-    """Register an audit report with the deployment and say whether it passes the bias gate."""
+    """Register a signed audit report; print how the bias gate judges it (recomputed).
+
+    Exit 5 (logged as refused) for a report that may not count: unsigned, untrusted key,
+    altered after signing, dated in the future or stale, about another model file, or with no
+    usable target; exit 2 for a file that is not an audit report.
+    """
     deployment = require_home(home)
     with user_errors():
-        result = register_audit(deployment, Ledger(deployment), report, default_actor(actor))
+        try:
+            result = register_audit(deployment, Ledger(deployment), report, default_actor(actor),
+                                    signature=signature)
+        except AuditRefusal as exc:
+            typer.echo(f"refused: {exc}", err=True)
+            raise typer.Exit(EXIT_REFUSED) from None
         typer.echo(json.dumps(result, indent=2))
+
+
+@policy_app.command()
+def status(
+    home: HomeOption = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(help="Backend id to ask about (default: the deployed backend)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full status as JSON.")] = False,
+) -> None:
+    """Say in one sentence whether identification is allowed now, by which audit, or why not.
+
+    Exit 0 when allowed, 5 when refused.
+    """
+    deployment = require_home(home)
+    with user_errors():
+        if backend is None:
+            from faceaudit import api
+
+            backend = api.get_embedder().backend_id
+        result = policy_status(deployment, backend)
+    typer.echo(json.dumps(result, indent=2) if as_json else result["sentence"])
+    if not result["allowed"]:
+        raise typer.Exit(EXIT_REFUSED)

@@ -1,17 +1,18 @@
-"""Applying the policy: refuse-and-log before an operation; audit registration; policy changes."""
+"""Applying the policy: refuse-and-log before an operation; policy changes.
+
+Audit registration lives in :mod:`faceaudit.policy.registration`.
+"""
 
 from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from faceaudit.home import Home
 from faceaudit.ledger import Ledger
-from faceaudit.policy.audits import store_report
 from faceaudit.policy.errors import PolicyError, PolicyRefusal
-from faceaudit.policy.gate import audit_problem, evaluate_gate
+from faceaudit.policy.gate import evaluate_gate
 from faceaudit.policy.model import (
     GATED_OPERATIONS,
     OPERATIONS,
@@ -92,46 +93,11 @@ def _first_violation(
                 f"{limit.window_hours:g} h (limit {limit.max_events})",
             )
     if operation in GATED_OPERATIONS:
-        gate = evaluate_gate(policy, home, backend_id, now)
+        gate = evaluate_gate(policy, home, backend_id, now, ledger)
         if not gate.passed:
             assert gate.rule is not None
             return gate.rule, gate.detail
     return None
-
-
-def register_audit(home: Home, ledger: Ledger, report_path: Path, actor: str) -> dict[str, Any]:
-    """Copy an audit ``report.json`` into ``home.audits_dir/<id>/`` and log an ``audit`` event.
-
-    Returns ``{"audit_id", "backend_id", "created_at", "path", "gate": {"passed", "rule",
-    "detail"}, "seq"}`` where ``gate`` is the report judged against the current policy.
-    """
-    record = store_report(home, report_path)
-    policy = load_policy(home)
-    problem = audit_problem(policy, record)
-    gate = {
-        "passed": problem is None,
-        "rule": problem[0] if problem else None,
-        "detail": problem[1] if problem else "passes the policy's bias gate",
-    }
-    event = ledger.append(
-        actor,
-        "audit",
-        backend_id=record.backend_id,
-        result={
-            "audit_id": record.audit_id,
-            "created_at": record.created_at.isoformat(),
-            "gate_passed": gate["passed"],
-            "gate_rule": gate["rule"],
-        },
-    )
-    return {
-        "audit_id": record.audit_id,
-        "backend_id": record.backend_id,
-        "created_at": record.created_at.isoformat(),
-        "path": str(record.path),
-        "gate": gate,
-        "seq": event["seq"],
-    }
 
 
 def install_policy(home: Home, ledger: Ledger, policy_file: Path, actor: str) -> Policy:

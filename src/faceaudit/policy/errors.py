@@ -33,3 +33,17 @@ class AuditReportError(FaceAuditError):
 
     code = "audit-report-invalid"
     http_status = 422
+
+
+class AuditRefusal(PolicyRefusal):
+    """An audit report was refused registration (unsigned, untrusted key, altered, dated in
+    the future or stale, about another model, no usable target); the refusal is logged.
+
+    The CLI exits 5; the service answers 422 with ``rule`` in the problem document.
+    """
+
+    code = "audit-refused"
+    http_status = 422
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(rule, "register-audit", detail)

@@ -1,120 +1,102 @@
-"""The bias gate: does the deployed backend have a passing, recent audit?"""
+"""The bias gate: does the newest registered audit of the deployed backend pass, now?
+
+The latest evidence governs: of the audits registered in the ledger for a backend, the one
+with the newest ``created_at`` (ties: the later registration) decides alone, so a newer
+failing, expired or untrusted audit revokes permission at once. Audits are read only through
+their ``audit`` events (a file merely present in ``audits/`` counts for nothing) and their
+stored copies must hash to the value recorded there. The verdict is recomputed from the
+report's per-group numbers (:func:`faceaudit.policy.recompute.judge`) for every operation.
+"""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from faceaudit.home import Home
-from faceaudit.policy.audits import AuditRecord, list_audits
+from faceaudit.ledger import Ledger, LedgerError
+from faceaudit.models.identity import hash_matches_backend
+from faceaudit.policy.audits import (
+    AuditEvent,
+    AuditRecordError,
+    load_registered,
+    registered_audits,
+)
+from faceaudit.policy.errors import AuditReportError
 from faceaudit.policy.model import Policy
+from faceaudit.policy.recompute import judge
+from faceaudit.policy.registration import CLOCK_SKEW
 
 
 @dataclass(frozen=True)
 class GateResult:
     """Outcome of the gate: ``passed``, else the ``rule`` that failed and why.
 
-    ``audit_id`` is the passing audit, or the newest audit considered when none passed.
+    ``audit_id`` is the governing audit (the newest registered one), None when there is none;
+    ``seq`` its ledger event and ``created_at`` its creation time.
     """
 
     passed: bool
     rule: str | None
     detail: str
     audit_id: str | None
+    seq: int | None = None
+    created_at: datetime | None = None
 
 
-# When several audits fail for different reasons, the most telling one is reported.
-_RULE_ORDER = (
-    "audit-fmr-ratio",
-    "audit-fnmr-ratio",
-    "audit-groups-missing",
-    "audit-target-missing",
-    "audit-gate-failed",
-)
-
-
-def evaluate_gate(policy: Policy, home: Home, backend_id: str | None, now: datetime) -> GateResult:
-    """Check the registered audits of ``backend_id`` against ``policy.bias_gate`` at ``now``."""
+def evaluate_gate(
+    policy: Policy,
+    home: Home,
+    backend_id: str | None,
+    now: datetime,
+    ledger: Ledger | None = None,
+) -> GateResult:
+    """Judge the newest registered audit of ``backend_id`` against ``policy`` at ``now``."""
     if backend_id is None:
         return GateResult(False, "no-audit", "no backend named, so no audit can apply", None)
-    audits = list_audits(home, backend_id)
-    if not audits:
+    try:
+        events = registered_audits(ledger or Ledger(home), backend_id)
+    except LedgerError as exc:
+        return GateResult(False, "audit-record-unreadable", str(exc), None)
+    if not events:
         return GateResult(False, "no-audit", f"no registered audit of {backend_id}", None)
-    max_age = timedelta(days=policy.bias_gate.max_audit_age_days)
-    fresh = [a for a in audits if now - a.created_at <= max_age]
-    if not fresh:
-        newest = audits[0]
-        age = (now - newest.created_at).days
-        return GateResult(
-            False,
-            "stale-audit",
-            f"newest audit of {backend_id} ({newest.audit_id}) is {age} days old; "
-            f"the policy allows {policy.bias_gate.max_audit_age_days:g}",
-            newest.audit_id,
-        )
-    failures = []
-    for audit in fresh:
-        problem = audit_problem(policy, audit)
-        if problem is None:
-            return GateResult(True, None, f"audit {audit.audit_id} passes", audit.audit_id)
-        failures.append((problem[0], problem[1], audit.audit_id))
-    rule, detail, audit_id = min(failures, key=lambda f: _RULE_ORDER.index(f[0]))
-    return GateResult(False, rule, f"audit {audit_id}: {detail}", audit_id)
+    return judge_registered(policy, home, events[0], now)
 
 
-def audit_problem(policy: Policy, audit: AuditRecord) -> tuple[str, str] | None:
-    """Return ``(rule, detail)`` for the first gate rule ``audit`` fails, or None if it passes.
+def judge_registered(policy: Policy, home: Home, event: AuditEvent, now: datetime) -> GateResult:
+    """Judge one registered audit: its age, its signer under the current policy, its model
+    file, its stored copy against the ledger, and its recomputed per-group numbers."""
 
-    Ratios are read at the policy's ``fmr_target`` (the deployed operating point); a ratio
-    that the audit could not estimate fails.
-    """
+    def result(rule: str | None, detail: str) -> GateResult:
+        return GateResult(rule is None, rule, detail, event.audit_id, event.seq,
+                          event.created_at)
+
     gate = policy.bias_gate
-    report = audit.report
-    target = _target(report, policy.fmr_target)
-    if target is None:
-        return (
-            "audit-target-missing",
-            f"the audit does not measure the deployed operating point FMR {policy.fmr_target:g}",
-        )
-    groups = {g.get("group"): g for g in target.get("groups", []) if isinstance(g, dict)}
-    missing = [g for g in gate.required_groups if not groups.get(g, {}).get("supported")]
-    if missing:
-        return (
-            "audit-groups-missing",
-            f"required group(s) not covered at FMR {policy.fmr_target:g}: {', '.join(missing)}",
-        )
-    for metric, limit, rule in (
-        ("fmr_ratio", gate.max_fmr_ratio, "audit-fmr-ratio"),
-        ("fnmr_ratio", gate.max_fnmr_ratio, "audit-fnmr-ratio"),
-    ):
-        value = _value(target["summaries"].get(metric))
-        if value is None:
-            return rule, f"{metric} could not be estimated"
-        if value > limit:
-            return rule, f"{metric} {value:.3g} exceeds the policy's {limit:g}"
-    gate_result = report.get("gate")
-    if isinstance(gate_result, dict) and gate_result.get("passed") is False:
-        return "audit-gate-failed", "the audit failed its own --fail-if rules"
-    return None
-
-
-def _target(report: dict[str, Any], fmr: float) -> dict[str, Any] | None:
-    for target in report["targets"]:
-        value = target.get("target_fmr")
-        if (
-            isinstance(value, int | float)
-            and math.isclose(value, fmr, rel_tol=1e-9)
-            and target.get("supported", True)
-        ):
-            return target
-    return None
-
-
-def _value(estimate: Any) -> float | None:
-    if isinstance(estimate, dict):
-        value = estimate.get("value")
-        if isinstance(value, int | float) and math.isfinite(value):
-            return float(value)
-    return None
+    label = f"audit {event.audit_id} of {event.backend_id}"
+    if event.created_at > now + CLOCK_SKEW:
+        return result("audit-future", f"{label} is dated in the future")
+    age = now - event.created_at
+    if age > timedelta(days=gate.max_audit_age_days):
+        return result("stale-audit",
+                      f"the newest {label} is {age.days} days old; the policy allows "
+                      f"{gate.max_audit_age_days:g}")
+    if event.key_id is None and not gate.allow_unsigned_audits:
+        return result("audit-unsigned",
+                      f"the newest {label} is unsigned and the policy accepts signed audits only")
+    if event.key_id is not None and event.key_id not in gate.trusted_keys():
+        return result("audit-untrusted-key",
+                      f"the newest {label} is signed by key {event.key_id}, which the policy no "
+                      "longer trusts")
+    if event.model_sha256 is None or not hash_matches_backend(event.backend_id,
+                                                              event.model_sha256):
+        return result("audit-model-mismatch",
+                      f"the newest {label} measured a model file other than the one deployed")
+    try:
+        record = load_registered(home, event)
+    except (AuditRecordError, AuditReportError) as exc:
+        return result("audit-record-mismatch", str(exc))
+    verdict = judge(policy, record.report)
+    if verdict.passed:
+        return result(None, f"{label} passes")
+    assert verdict.rule is not None
+    return result(verdict.rule, f"the newest {label}: {verdict.detail}")

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from faceaudit.audit_signing import key_id, parse_public_key_entry
 from faceaudit.home import Home
 from faceaudit.policy.errors import PolicyError
 
@@ -37,6 +40,13 @@ class BiasGate:
     max_fnmr_ratio: float = 2.0
     max_audit_age_days: float = 365.0
     required_groups: tuple[str, ...] = ()
+    trusted_auditor_keys: tuple[str, ...] = ()
+    allow_unsigned_audits: bool = False
+
+    def trusted_keys(self) -> dict[str, Ed25519PublicKey]:
+        """The trusted auditor public keys by key id (entries were validated on parsing)."""
+        keys = (parse_public_key_entry(entry) for entry in self.trusted_auditor_keys)
+        return {key_id(k): k for k in keys}
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,8 @@ class Policy:
                 "max_fnmr_ratio": self.bias_gate.max_fnmr_ratio,
                 "max_audit_age_days": self.bias_gate.max_audit_age_days,
                 "required_groups": list(self.bias_gate.required_groups),
+                "trusted_auditor_keys": list(self.bias_gate.trusted_auditor_keys),
+                "allow_unsigned_audits": self.bias_gate.allow_unsigned_audits,
             },
         }
 
@@ -188,12 +200,16 @@ def _rate_limits(value: Any) -> dict[str, RateLimit]:
 
 def _bias_gate(value: Any) -> BiasGate:
     table = _table(value, "bias_gate")
-    keys = {"max_fmr_ratio", "max_fnmr_ratio", "max_audit_age_days", "required_groups"}
+    keys = {"max_fmr_ratio", "max_fnmr_ratio", "max_audit_age_days", "required_groups",
+            "trusted_auditor_keys", "allow_unsigned_audits"}
     _no_unknown(table, keys, "bias_gate.")
     d = BiasGate()
     groups = table.get("required_groups", list(d.required_groups))
     if not isinstance(groups, list) or not all(isinstance(g, str) and g for g in groups):
         raise PolicyError("bias_gate.required_groups must be a list of group names")
+    unsigned = table.get("allow_unsigned_audits", d.allow_unsigned_audits)
+    if not isinstance(unsigned, bool):
+        raise PolicyError("bias_gate.allow_unsigned_audits must be true or false")
     return BiasGate(
         max_fmr_ratio=_number(table.get("max_fmr_ratio", d.max_fmr_ratio),
                               "bias_gate.max_fmr_ratio", low=1.0, high=math.inf),
@@ -203,7 +219,20 @@ def _bias_gate(value: Any) -> BiasGate:
                                    "bias_gate.max_audit_age_days", low=0.0, high=36600,
                                    open_low=True),
         required_groups=tuple(groups),
+        trusted_auditor_keys=_auditor_keys(table.get("trusted_auditor_keys", [])),
+        allow_unsigned_audits=unsigned,
     )
+
+
+def _auditor_keys(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise PolicyError("bias_gate.trusted_auditor_keys must be a list of 'ed25519:<base64>'")
+    for n, entry in enumerate(value):
+        try:
+            parse_public_key_entry(entry)
+        except ValueError as exc:
+            raise PolicyError(f"bias_gate.trusted_auditor_keys[{n}]: {exc}") from None
+    return tuple(value)
 
 
 def _number(

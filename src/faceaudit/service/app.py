@@ -19,6 +19,7 @@ from faceaudit.service.routes import (
     health,
     identify,
     ledger,
+    policy,
     reports,
     reviews,
     subjects,
@@ -66,6 +67,6 @@ def create_app(
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
     for module in (health, verify, identify, subjects, reviews, ledger, reports, audits,
-                   auditor):
+                   policy, auditor):
         app.include_router(module.router)
     return app

@@ -1,10 +1,12 @@
-"""One audit job: run the audit engine on uploaded inputs, write the report, register it.
+"""One audit job: run the audit engine on uploaded inputs, write the report, try to register it.
 
-The work is the audit engine's public functions (the same ones ``faceaudit audit`` uses); a
-report that names its embedding backend is registered with the deployment
-(:func:`faceaudit.policy.register_audit`, which logs the ``audit`` event and makes the report
-count for the bias gate); any other report (a scores table names no backend) is logged as an
-``audit`` event with ``registered: false``.
+The work is the audit engine's public functions (the same ones ``faceaudit audit`` uses). The
+report goes through the same registration as any other
+(:func:`faceaudit.policy.register_audit`): the service does not sign, so by default a job's
+report is refused (``audit-unsigned``, logged) and the job's result says so; the auditor can
+fetch its exact bytes (``GET /v1/audits/{job_id}/report.json``), sign them and register them
+with ``POST /v1/audits/register``. Where the policy allows unsigned audits, the report is
+registered and its recomputed gate verdict is the only verdict the result shows.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from faceaudit.audit.report import write_report
 from faceaudit.audit.run import audit_embeddings, audit_scores
 from faceaudit.home import Home
 from faceaudit.ledger import Ledger
-from faceaudit.policy import register_audit
+from faceaudit.policy import AuditRefusal, AuditReportError, register_audit
 
 
 @dataclass(frozen=True)
@@ -57,11 +59,22 @@ def run_audit_job(home: Home, actor: str, job_dir: Path, request: AuditRequest) 
         )
     out = job_dir / "out"
     write_report(report, out)
+    return register_job_report(home, actor, out / "report.json", job_dir.name)
+
+
+def register_job_report(home: Home, actor: str, report: Path, job_id: str) -> dict[str, Any]:
+    """Register a job's report; return ``{"registered": {…, "gate"} | None, "refused":
+    {"rule", "detail"} | None}`` — the registration's recomputed verdict is the one truth."""
     ledger = Ledger(home)
-    if isinstance(report["provenance"].get("backend_id"), str):
-        registered = register_audit(home, ledger, out / "report.json", actor)
-        registered.pop("path", None)
-    else:
-        ledger.append(actor, "audit", result={"job_id": job_dir.name, "registered": False})
-        registered = None
-    return {"gate_passed": report["gate"]["passed"], "registered": registered}
+    try:
+        registered = register_audit(home, ledger, report, actor)
+    except AuditRefusal as exc:
+        return {"registered": None, "refused": {"rule": exc.rule, "detail": exc.detail}}
+    except AuditReportError as exc:  # e.g. a scores table names no backend
+        detail = str(exc)[:1000]
+        ledger.append(actor, "refused", result={"rule": "audit-not-model",
+                                                "operation": "register-audit",
+                                                "detail": detail, "job_id": job_id})
+        return {"registered": None, "refused": {"rule": "audit-not-model", "detail": detail}}
+    registered.pop("path", None)
+    return {"registered": registered, "refused": None}

@@ -1,4 +1,5 @@
-"""The auditor's page: latest audit per backend, ledger integrity, and the oversight report.
+"""The auditor's page: whether identification is allowed now (one sentence), the governing
+audit per backend, ledger integrity, and the oversight report.
 
 Server-rendered (Jinja2), no external assets, auditor role. A browser signs in once through
 ``/auditor/login`` (the key is exchanged for an HttpOnly, SameSite=Strict cookie that only these
@@ -8,7 +9,8 @@ GET pages accept); API clients may send the key as a header instead.
 from __future__ import annotations
 
 import functools
-import math
+import html
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,10 +20,14 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from faceaudit.audit.html import render_html
+from faceaudit.errors import FaceAuditError
 from faceaudit.ledger import Ledger
 from faceaudit.ledger.oversight import build_oversight
-from faceaudit.policy import AuditRecord, list_audits, load_policy
-from faceaudit.policy.gate import audit_problem
+from faceaudit.policy import list_audits, load_policy, policy_status, registered_audits
+from faceaudit.policy.audits import AuditEvent, AuditRecordError, load_registered
+from faceaudit.policy.gate import judge_registered
+from faceaudit.policy.model import Policy
+from faceaudit.policy.recompute import judge
 from faceaudit.service.auth import COOKIE_NAME, require_page
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
@@ -100,18 +106,21 @@ def auditor_page(
     key: Annotated[ApiKey, Depends(require_page(Role.AUDITOR))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
 ) -> HTMLResponse:
-    """Latest audit per backend, ledger verification status, and the oversight report."""
+    """Whether identification is allowed now, the governing audit per backend, ledger
+    verification status, and the oversight report."""
     ledger = Ledger(ctx.home)
     policy = load_policy(ctx.home)
+    now = datetime.now(UTC)
     return _page(
         "auditor.html.j2",
         actor=key.actor,
         home=str(ctx.home.root),
-        now=datetime.now(UTC).isoformat(timespec="seconds"),
+        now=now.isoformat(timespec="seconds"),
+        status=policy_status(ctx.home, ctx.deployment.backend_id, policy=policy, now=now),
         verification=ledger.verify(),
         policy=policy,
-        audits=[_audit_view(record, policy) for record in _latest_per_backend(ctx)],
-        oversight=build_oversight(ledger, EPOCH, datetime.now(UTC)),
+        audits=[_audit_view(ctx, event, policy, now) for event in _governing(ledger)],
+        oversight=build_oversight(ledger, EPOCH, now),
     )
 
 
@@ -124,48 +133,66 @@ def registered_report(
     """A registered audit's full report, rendered from its ``report.json``."""
     for record in list_audits(ctx.home):
         if record.audit_id == audit_id:
-            return HTMLResponse(render_html(record.report),
+            return HTMLResponse(_render(record.report),
                                 headers={"Content-Security-Policy": REPORT_CSP})
     raise NotFoundError(f"no registered audit {audit_id!r}")
 
 
-def _latest_per_backend(ctx: ServiceContext) -> list[AuditRecord]:
-    latest: dict[str, AuditRecord] = {}
-    for record in list_audits(ctx.home):  # newest first
-        latest.setdefault(record.backend_id, record)
-    return sorted(latest.values(), key=lambda r: r.backend_id)
+def _render(report: dict[str, Any]) -> str:
+    """The report's HTML; a registered report the renderer cannot draw is shown as JSON."""
+    try:
+        return render_html(report)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        text = html.escape(json.dumps(report, indent=1))
+        return ("<!doctype html><meta charset=utf-8><title>faceaudit report</title>"
+                "<p>This registered report cannot be drawn; its JSON follows.</p>"
+                f"<pre>{text}</pre>")
 
 
-def _audit_view(record: AuditRecord, policy: Any) -> dict[str, Any]:
-    problem = audit_problem(policy, record)
-    report = record.report
-    target = next((t for t in report["targets"]
-                   if _same(t.get("target_fmr"), policy.fmr_target)), None)
-    target = target or next((t for t in report["targets"]
-                             if _same(t.get("target_fmr"), report.get("primary_target"))),
-                            report["targets"][0])
-    summaries = target.get("summaries", {})
+def _governing(ledger: Ledger) -> list[AuditEvent]:
+    """The governing (newest) registered audit of each backend, by backend id."""
+    latest: dict[str, AuditEvent] = {}
+    try:
+        events = registered_audits(ledger)
+    except FaceAuditError:
+        return []
+    for event in events:  # newest evidence first
+        latest.setdefault(event.backend_id, event)
+    return sorted(latest.values(), key=lambda e: e.backend_id)
+
+
+def _audit_view(ctx: ServiceContext, event: AuditEvent, policy: Policy,
+                now: datetime) -> dict[str, Any]:
+    """One row: the governing audit, its recomputed ratios and the gate's verdict now."""
+    gate = judge_registered(policy, ctx.home, event, now)
+    fmr_ratio = fnmr_ratio = None
+    groups = ""
+    try:
+        report = load_registered(ctx.home, event).report
+    except (AuditRecordError, FaceAuditError):
+        report = None
+    if report is not None:
+        verdict = judge(policy, report)
+        fmr_ratio, fnmr_ratio = verdict.fmr_ratio, verdict.fnmr_ratio
+        groups = ", ".join(str(g) for g in report.get("groups") or [])
     return {
-        "audit_id": record.audit_id,
-        "backend_id": record.backend_id,
-        "created_at": record.created_at.isoformat(timespec="seconds"),
-        "groups": ", ".join(str(g) for g in report.get("groups", [])),
-        "target_fmr": target.get("target_fmr"),
-        "fmr_ratio": _estimate(summaries.get("fmr_ratio")),
-        "fnmr_ratio": _estimate(summaries.get("fnmr_ratio")),
-        "passes": problem is None,
-        "gate_detail": "passes the policy's bias gate" if problem is None else problem[1],
+        "audit_id": event.audit_id,
+        "backend_id": event.backend_id,
+        "created_at": event.created_at.isoformat(timespec="seconds"),
+        "registered": f"{event.registered_at.isoformat(timespec='seconds')} by {event.actor}, "
+                      f"event {event.seq}",
+        "signed_by": event.key_id or "unsigned",
+        "groups": groups,
+        "target_fmr": policy.fmr_target,
+        "fmr_ratio": _number(fmr_ratio),
+        "fnmr_ratio": _number(fnmr_ratio),
+        "passes": gate.passed,
+        "gate_detail": "passes the policy's bias gate" if gate.passed else
+                       f"{gate.rule}: {gate.detail}",
     }
 
 
-def _same(a: Any, b: Any) -> bool:
-    return isinstance(a, int | float) and isinstance(b, int | float) and math.isclose(a, b)
-
-
-def _estimate(estimate: Any) -> str:
-    if not isinstance(estimate, dict) or estimate.get("value") is None:
+def _number(value: float | None) -> str:
+    if value is None:
         return "—"
-    text = f"{estimate['value']:.3g}"
-    if estimate.get("low") is not None and estimate.get("high") is not None:
-        text += f" [{estimate['low']:.3g}, {estimate['high']:.3g}]"
-    return text
+    return "∞" if value == float("inf") else f"{value:.3g}"

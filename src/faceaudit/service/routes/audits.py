@@ -1,7 +1,10 @@
-"""``POST /v1/audits`` (start a background audit job) and ``GET /v1/audits/{job_id}[/report.html]``.
+"""Audits over HTTP: ``POST /v1/audits`` (start a background audit job), ``GET
+/v1/audits/{job_id}[/report.html|/report.json]``, and ``POST /v1/audits/register`` (register a
+signed report — the same checks as ``faceaudit policy register-audit``).
 
-Input: an embeddings Parquet (as written by ``faceaudit embed``) plus an attributes CSV/Parquet
-and ``by``, or a scores CSV. Uploads only: the service never reads a path named by a client.
+Job input: an embeddings Parquet (as written by ``faceaudit embed``) plus an attributes
+CSV/Parquet and ``by``, or a scores CSV. Uploads only: the service never reads a path named by
+a client.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
+from faceaudit.ledger import Ledger
+from faceaudit.policy import register_audit_bytes
 from faceaudit.service.audit_job import AuditRequest, run_audit_job
 from faceaudit.service.auth import require
 from faceaudit.service.context import ServiceContext, get_context
@@ -69,6 +74,31 @@ def start_audit(
                            partial(run_audit_job, ctx.home, key.actor, request=request))
 
 
+@router.post("/register", status_code=201)
+def register(
+    key: Annotated[ApiKey, Depends(require(Role.AUDITOR))],
+    ctx: Annotated[ServiceContext, Depends(get_context)],
+    report: Annotated[UploadFile | None, File(description="report.json (its exact bytes).")] = None,
+    signature: Annotated[
+        UploadFile | None, File(description="Its detached signature, report.json.sig.")
+    ] = None,
+) -> dict[str, Any]:
+    """Register an audit report with its signature; answer how the gate judges it.
+
+    Refusals (unsigned, untrusted key, altered, future or stale, another model file, no usable
+    target) are logged and answered 422 ``audit-refused`` with the ``rule``.
+    """
+    if report is None:
+        raise PayloadError("upload the report as 'report' (and its signature as 'signature')")
+    result = register_audit_bytes(
+        ctx.home, Ledger(ctx.home), read_upload(report),
+        read_upload(signature) if signature is not None else None, key.actor,
+        source=report.filename or "report.json",
+    )
+    result.pop("path", None)
+    return result
+
+
 @router.get("/{job_id}")
 def audit_status(
     key: Annotated[ApiKey, Depends(require(Role.AUDITOR, Role.ADMIN))],
@@ -93,6 +123,17 @@ def audit_report_html(
     path = ctx.jobs.output_file(job_id, "report.html")
     return HTMLResponse(path.read_text(encoding="utf-8"),
                         headers={"Content-Security-Policy": REPORT_CSP})
+
+
+@router.get("/{job_id}/report.json")
+def audit_report_json(
+    key: Annotated[ApiKey, Depends(require(Role.AUDITOR, Role.ADMIN))],
+    ctx: Annotated[ServiceContext, Depends(get_context)],
+    job_id: str,
+) -> Response:
+    """The finished job's ``report.json``, byte for byte (what an auditor signs)."""
+    path = ctx.jobs.output_file(job_id, "report.json")
+    return Response(path.read_bytes(), media_type="application/json")
 
 
 def _floats(text: str) -> list[float]:

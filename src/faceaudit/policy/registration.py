@@ -1,0 +1,186 @@
+"""Registering an audit report: check who signed it and what it is about, then record it.
+
+A report is refused — a ``refused`` event in the ledger and :class:`AuditRefusal` (CLI exit 5,
+HTTP 422) — when it is unsigned (unless the policy allows unsigned audits), signed by a key the
+policy does not trust, altered after signing, dated in the future or already stale, not an
+audit of a model, about another model file than the one this installation runs for the named
+backend, or without a usable target at the policy's operating point. An accepted report is
+copied to ``audits/<id>/`` and recorded in an ``audit`` event holding its SHA-256; the gate
+reads it only through that event and judges it by recomputing every rule from its per-group
+numbers (:mod:`faceaudit.policy.recompute`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from faceaudit.audit_signing import (
+    AuditSignatureError,
+    parse_signature,
+    signature_holds,
+    signature_path,
+)
+from faceaudit.home import Home
+from faceaudit.ledger import Ledger
+from faceaudit.models.identity import SHA256_HEX, hash_matches_backend
+from faceaudit.policy.audits import parse_report, parse_time, report_sha256, store_report
+from faceaudit.policy.errors import AuditRefusal, AuditReportError
+from faceaudit.policy.model import Policy, load_policy
+from faceaudit.policy.recompute import judge, usable_target_problem
+
+CLOCK_SKEW = timedelta(minutes=5)
+MODEL_INPUT_KINDS = frozenset({"dataset", "lfw", "embeddings"})
+MAX_BACKEND_ID = 200
+
+
+def register_audit(
+    home: Home,
+    ledger: Ledger,
+    report_path: Path,
+    actor: str,
+    *,
+    signature: Path | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Register ``report_path`` with its detached signature (default ``report_path`` +
+    ``.sig``, used when present). See :func:`register_audit_bytes` for the result."""
+    try:
+        data = Path(report_path).read_bytes()
+    except OSError as exc:
+        raise AuditReportError(f"cannot read {report_path}: {exc.strerror}") from None
+    sig_file = Path(signature) if signature is not None else signature_path(report_path)
+    try:
+        sig = sig_file.read_bytes() if signature is not None or sig_file.is_file() else None
+    except OSError as exc:
+        raise AuditReportError(f"cannot read signature {sig_file}: {exc.strerror}") from None
+    return register_audit_bytes(home, ledger, data, sig, actor, source=str(report_path), now=now)
+
+
+def register_audit_bytes(
+    home: Home,
+    ledger: Ledger,
+    data: bytes,
+    signature: bytes | None,
+    actor: str,
+    *,
+    source: str = "report.json",
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Check and register one report given as bytes (and its signature file's bytes).
+
+    Returns ``{"audit_id", "backend_id", "created_at", "report_sha256", "key_id", "path",
+    "gate": {"passed", "rule", "detail", "recomputed"}, "seq"}``; ``gate`` is the report judged
+    against the current policy from its per-group numbers. Raises :class:`AuditReportError`
+    (nothing logged) for a file that is not an audit report at all, :class:`AuditRefusal`
+    (logged as ``refused``) for a report that may not count.
+    """
+    report = parse_report(data, source)
+    prov = report["provenance"]
+    backend = prov["backend_id"]
+    if not backend or len(backend) > MAX_BACKEND_ID or not backend.isprintable():
+        raise AuditReportError(f"{source}: provenance.backend_id is not a backend name")
+    policy = load_policy(home)
+    now = now or datetime.now(UTC)
+    digest = report_sha256(data)
+    try:
+        key_id = _signer(policy, data, signature)
+        model = _model(prov, backend)
+        created = _created(policy, prov, now, source)
+        problem = usable_target_problem(report, policy.fmr_target)
+        if problem is not None:
+            raise AuditRefusal("audit-target-missing", problem)
+    except AuditRefusal as refusal:
+        ledger.append(actor, "refused", backend_id=backend,
+                      result={"rule": refusal.rule, "operation": refusal.operation,
+                              "detail": refusal.detail[:1000], "report_sha256": digest})
+        raise
+    verdict = judge(policy, report)
+    path = store_report(home, data, signature)
+    event = ledger.append(
+        actor,
+        "audit",
+        backend_id=backend,
+        result={
+            "audit_id": digest[:16],
+            "report_sha256": digest,
+            "created_at": created.isoformat(),
+            "model_sha256": model,
+            "input_kind": prov.get("input_kind"),
+            "key_id": key_id,
+            "gate_passed": verdict.passed,
+            "gate_rule": verdict.rule,
+        },
+    )
+    return {
+        "audit_id": digest[:16],
+        "backend_id": backend,
+        "created_at": created.isoformat(),
+        "report_sha256": digest,
+        "key_id": key_id,
+        "path": str(path),
+        "gate": verdict.to_dict(),
+        "seq": event["seq"],
+    }
+
+
+def _signer(policy: Policy, data: bytes, signature: bytes | None) -> str | None:
+    """The trusted key id that signed ``data``; None for an unsigned report the policy allows."""
+    if signature is None:
+        if policy.bias_gate.allow_unsigned_audits:
+            return None
+        raise AuditRefusal("audit-unsigned",
+                           "the report is not signed, and the policy accepts only signed audits "
+                           "(faceaudit audit … --sign KEY; bias_gate.trusted_auditor_keys)")
+    try:
+        sig = parse_signature(signature)
+    except AuditSignatureError as exc:
+        raise AuditRefusal("audit-signature-invalid", str(exc)) from None
+    key = policy.bias_gate.trusted_keys().get(sig.key_id)
+    if key is None:
+        raise AuditRefusal("audit-untrusted-key",
+                           f"the report is signed by key {sig.key_id}, which the policy does not "
+                           "list in bias_gate.trusted_auditor_keys")
+    if sig.report_sha256 != report_sha256(data) or not signature_holds(data, sig, key):
+        raise AuditRefusal("audit-signature-invalid",
+                           f"the signature of key {sig.key_id} does not match these bytes: the "
+                           "report was altered after signing")
+    return sig.key_id
+
+
+def _model(prov: dict[str, Any], backend: str) -> str:
+    """The report's model-file hash, checked against this installation's file for ``backend``."""
+    kind = prov.get("input_kind")
+    if kind not in MODEL_INPUT_KINDS:
+        raise AuditRefusal("audit-not-model",
+                           f"a {kind!r} audit measures given scores or rates, not a model: it "
+                           f"cannot stand for backend {backend}")
+    model = prov.get("model_sha256")
+    if not isinstance(model, str) or not SHA256_HEX.match(model):
+        raise AuditRefusal("audit-model-unknown",
+                           "the report does not name the model file it measured "
+                           "(provenance.model_sha256)")
+    matches = hash_matches_backend(backend, model)
+    if matches is None:
+        raise AuditRefusal("audit-model-unknown",
+                           f"this installation has no model file for backend {backend} to check "
+                           "the report's model hash against")
+    if not matches:
+        raise AuditRefusal("audit-model-mismatch",
+                           f"the report measured model file {model[:16]}…, not the file this "
+                           f"deployment runs as {backend}")
+    return model
+
+
+def _created(policy: Policy, prov: dict[str, Any], now: datetime, source: str) -> datetime:
+    created = parse_time(prov.get("created_at"), source)
+    if created > now + CLOCK_SKEW:
+        raise AuditRefusal("audit-future",
+                           f"the report is dated {created.isoformat()}, in the future")
+    max_age = policy.bias_gate.max_audit_age_days
+    if now - created > timedelta(days=max_age):
+        raise AuditRefusal("audit-stale",
+                           f"the report is {(now - created).days} days old; the policy allows "
+                           f"{max_age:g}")
+    return created

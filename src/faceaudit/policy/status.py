@@ -1,0 +1,51 @@
+"""``policy status``: one sentence saying whether identification is allowed now, and why."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from faceaudit.home import Home
+from faceaudit.ledger import Ledger
+from faceaudit.policy.gate import evaluate_gate
+from faceaudit.policy.model import Policy, load_policy
+
+
+def policy_status(
+    home: Home,
+    backend_id: str,
+    *,
+    policy: Policy | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Whether identification with ``backend_id`` is allowed now, by which audit, or why not.
+
+    Returns ``{"allowed", "backend_id", "rule", "detail", "audit_id", "audit_seq",
+    "audit_created_at", "checked_at", "sentence"}``. ``allowed`` covers the bias gate and
+    whether the policy allows identify at all; per-request rules (purpose, case, rate limit)
+    are checked when a request is made.
+    """
+    policy = policy or load_policy(home)
+    now = now or datetime.now(UTC)
+    gate = evaluate_gate(policy, home, backend_id, now, Ledger(home))
+    rule, detail = gate.rule, gate.detail
+    if "identify" not in policy.allowed_operations:
+        rule, detail = "operation-not-allowed", "the policy does not allow identify"
+    allowed = rule is None
+    created = gate.created_at.isoformat(timespec="seconds") if gate.created_at else None
+    if allowed:
+        sentence = (f"Identification with {backend_id} is allowed now: audit {gate.audit_id} "
+                    f"(created {created}, ledger event {gate.seq}) passes the bias gate.")
+    else:
+        sentence = f"Identification with {backend_id} is refused now ({rule}): {detail}."
+    return {
+        "allowed": allowed,
+        "backend_id": backend_id,
+        "rule": rule,
+        "detail": detail,
+        "audit_id": gate.audit_id,
+        "audit_seq": gate.seq,
+        "audit_created_at": created,
+        "checked_at": now.isoformat(timespec="seconds"),
+        "sentence": sentence,
+    }

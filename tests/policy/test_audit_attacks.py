@@ -233,3 +233,37 @@ def test_policy_rejects_a_malformed_trusted_key():
     policy = parse_policy(b"", source="t")
     assert policy.bias_gate.allow_unsigned_audits is False
     assert replace(policy.bias_gate).trusted_auditor_keys == ()
+
+
+def test_swapping_the_model_file_after_registration_revokes(home, report_factory, tmp_path,
+                                                            monkeypatch):
+    register_audit(home, Ledger(home), report_factory(), "auditor")
+    _identify(home)
+    from faceaudit.models import files
+
+    swapped = tmp_path / "dlib_face_recognition_resnet_model_v1.dat"
+    swapped.write_bytes(b"a different network")
+    monkeypatch.setattr(files, "dlib_model_path", lambda name: swapped)
+    refusal = _refused_identify(home, "audit-model-mismatch")
+    assert "other than the one deployed" in refusal.detail
+
+
+@pytest.mark.parametrize("change", [
+    lambda r: r["targets"][0].update(groups=5),
+    lambda r: r["targets"][0].update(groups={"female": 1}),
+    lambda r: r["targets"][0]["groups"][0].update(fmr="0.001", impostor_pairs=True),
+    lambda r: r["gate"].update(rules=7),
+    lambda r: r.update(targets=[None, 3, "x"]),
+])
+def test_malformed_per_group_data_is_refused_or_fails_never_crashes(home, auditor,
+                                                                      report_factory, change):
+    path = report_factory(signed=False)
+    _edit(path, change)
+    auditor.sign(path)
+    try:
+        result = register_audit(home, Ledger(home), path, "auditor")
+    except AuditRefusal as refusal:
+        assert refusal.rule == "audit-target-missing"
+    else:
+        assert result["gate"]["passed"] is False
+        _refused_identify(home, "audit-gate-failed")

@@ -85,6 +85,10 @@ def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
@@ -93,14 +97,14 @@ def target_rates(report: dict[str, Any], fmr: float | None) -> TargetRates | Non
     """The per-group rates of ``report`` at target ``fmr``, or None when it has no such target."""
     if fmr is None:
         return None
-    for target in report.get("targets") or []:
+    for target in _list(report.get("targets")):
         value = target.get("target_fmr") if isinstance(target, dict) else None
         if (isinstance(value, int | float) and not isinstance(value, bool)
                 and math.isclose(value, fmr, rel_tol=1e-9)):
             groups = tuple(
                 GroupRates(str(g.get("group")), _rate(g.get("fmr")), _rate(g.get("fnmr")),
                            _count(g.get("impostor_pairs")), _count(g.get("genuine_pairs")))
-                for g in target.get("groups") or [] if isinstance(g, dict)
+                for g in _list(target.get("groups")) if isinstance(g, dict)
             )
             return TargetRates(float(value), groups)
     return None
@@ -196,6 +200,8 @@ def recompute_summary(report: dict[str, Any], metric: str, fmr: float | None) ->
 def _own_rules_problem(report: dict[str, Any]) -> str | None:
     gate = report.get("gate")
     rules = gate.get("rules") if isinstance(gate, dict) else None
+    if rules is not None and not isinstance(rules, list):
+        return "the audit's own gate rules are malformed"
     for rule in rules or []:
         if not isinstance(rule, dict):
             return "the audit's own gate rules are malformed"

@@ -234,3 +234,18 @@ def test_legacy_checkpoint_events_still_verify(setup):
     led.path.write_bytes(b"".join(lines))
     report = led.verify()
     assert not report.ok and report.first_bad_seq == 2
+
+
+def test_a_tree_one_leaf_behind_after_a_crash_verifies_and_catches_up(tmp_path):
+    """A process killed between the ledger write and the tree update leaves the tree one leaf
+    behind: that is not tampering, and the next append (or proof) catches the tree up."""
+    home = Home(tmp_path / "home")
+    led = Ledger(home)
+    for _ in range(6):
+        led.append("a", "enrol")
+    led.tree.truncate(5)
+    assert led.tree.size == 5 and led.verify().ok
+    assert led.inclusion_proof(6)["tree_size"] == 6  # caught up under the lock
+    led.tree.truncate(5)
+    led.append("a", "enrol")
+    assert led.tree.size == 7 and led.verify().ok

@@ -249,3 +249,24 @@ def test_a_tree_one_leaf_behind_after_a_crash_verifies_and_catches_up(tmp_path):
     led.tree.truncate(5)
     led.append("a", "enrol")
     assert led.tree.size == 7 and led.verify().ok
+
+
+def test_receipts_prove_inclusion_under_a_signed_head(tmp_path):
+    from faceaudit.ledger.signing import load_public_key
+    from faceaudit.ledger.sth import receipt_problem
+
+    home = Home(tmp_path / "home")
+    led = Ledger(home, sth_every=1000)
+    events = [led.append("a", "identify", purpose="p", case="c") for _ in range(9)]
+    public = load_public_key(home.public_key_path)
+    receipt = led.receipt(9)  # no head covers event 9 yet: one is signed for it
+    assert receipt["sth"]["tree_size"] == 9 and led.sth_log.latest().tree_size == 9
+    assert receipt_problem(receipt, public, events[8]) is None
+    assert receipt_problem(led.receipt(4), public, events[3]) is None  # the latest head covers it
+    assert receipt_problem(receipt, public, events[7]) == "the receipt is for another event"
+    early = led.receipt(4)
+    forged = {**early, "audit_path": list(reversed(early["audit_path"]))}
+    assert len(early["audit_path"]) == 4
+    assert "audit path" in receipt_problem(forged, public)
+    with pytest.raises(LedgerError):
+        led.receipt(10)

@@ -145,3 +145,29 @@ class SthLog:
             os.fdatasync(fd)
         finally:
             os.close(fd)
+
+
+def receipt_problem(receipt: dict[str, Any], public_key: Ed25519PublicKey,
+                    event: dict[str, Any] | None = None) -> str | None:
+    """Return why a receipt (:meth:`Ledger.receipt`) does not prove its event is in the log
+    signed by ``public_key``, or None when it does. With ``event``, also check that the receipt
+    is for exactly that event (its canonical bytes are the leaf)."""
+    from faceaudit.ledger import merkle
+
+    try:
+        head = parse_sth(receipt.get("sth"))
+        size, index = int(receipt["tree_size"]), int(receipt["leaf_index"])
+        leaf = bytes.fromhex(receipt["leaf_hash"])
+        path = [bytes.fromhex(h) for h in receipt["audit_path"]]
+    except (LedgerError, KeyError, TypeError, ValueError, AttributeError):
+        return "not a receipt"
+    problem = head.problem(public_key)
+    if problem:
+        return problem
+    if head.tree_size != size or head.root_hash != receipt.get("root_hash"):
+        return "the receipt's tree is not the one its signed head covers"
+    if event is not None and merkle.leaf_hash(canonical(event)) != leaf:
+        return "the receipt is for another event"
+    if not merkle.verify_inclusion(index, size, leaf, path, head.root):
+        return "the audit path does not lead to the signed root"
+    return None

@@ -188,3 +188,21 @@ def test_bad_input_exits_2(tmp_path, deployment):
     assert witness(home.root / "w", home, public_key=home.public_key_path)[0] == 2
     result = runner.invoke(app, ["witness", "--state", str(state)])
     assert result.exit_code == 2 and "exactly one" in result.stderr
+
+
+def test_a_ledger_deleted_or_edited_behind_an_intact_head_file_is_detected(deployment):
+    home, state, _, _ = deployment
+    led = Ledger(home)
+    original = led.path.read_bytes()
+    lines = original.splitlines(keepends=True)
+    led.path.write_bytes(b"".join(lines[:7]))  # truncated, heads and tree left alone
+    code, summary, _ = witness(state, home)
+    assert code == 4 and summary["status"] == "missing-prefix"
+    event = json.loads(lines[2])
+    event["actor"] = "nobody"
+    event["hash"] = event_hash(event)
+    led.path.write_bytes(b"".join([*lines[:2], canonical(event) + b"\n", *lines[3:]]))
+    code, summary, _ = witness(state, home)
+    assert code == 4 and summary["status"] == "fork"
+    led.path.write_bytes(original)
+    assert witness(state, home)[0] == 0

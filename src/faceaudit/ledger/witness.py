@@ -4,7 +4,8 @@ The witness keeps, in its own folder, the public key it pinned at first contact
 (``pinned.pub``) and every head it accepted (``heads.jsonl``). Each check fetches the
 deployment's latest head and a consistency proof from the last head it accepted — from the
 home's files or from the service — and accepts the new head only when the pinned key signed it
-and the proof shows the old log is a prefix of the new one. Nothing the deployment serves is
+and the proof shows the old log is a prefix of the new one; reading files, it also checks that
+the ledger still holds the events the head covers. Nothing the deployment serves is
 trusted otherwise, so a witness that saw head N detects any later rewrite of events 1..N even
 if every file of the home was replaced.
 """
@@ -88,6 +89,20 @@ class HomeSource:
             return merkle.consistency_path(first, second, merkle.levels_subtree(levels))
         except (LedgerError, ValueError) as exc:
             raise SourceError(str(exc)) from None
+
+    def data_problem(self, head: SignedTreeHead) -> tuple[str, str] | None:
+        """(status, reason) when the home's ledger no longer holds the events ``head`` signed
+        (deleted, truncated or rewritten behind an intact head file), else None. Recomputed
+        from the ledger's own lines, not from the derived tree."""
+        levels = self._ledger_levels()
+        held = len(levels[0])
+        if held < head.tree_size:
+            return "missing-prefix", (f"the ledger holds {held} events but the latest signed "
+                                      f"head covers {head.tree_size} (deleted or truncated)")
+        if merkle.levels_root(levels, head.tree_size) != head.root:
+            return "fork", (f"the ledger's first {head.tree_size} events are not the ones the "
+                            "signed head covers (rewritten)")
+        return None
 
     def _ledger_levels(self) -> list[list[bytes]]:
         if self._levels is None:
@@ -281,6 +296,11 @@ def check(state: WitnessState, source: LogSource, public_key_path: Path | None =
     if outcome is not None:
         outcome.previous = previous
         return outcome
+    data_problem = getattr(source, "data_problem", None)
+    if data_problem is not None:
+        found = data_problem(head)
+        if found is not None:
+            return WitnessResult(False, found[0], found[1], head, previous)
     status = "first-contact" if previous is None else (
         "unchanged" if previous.tree_size == head.tree_size else "extended")
     result = WitnessResult(True, status, None, head, previous)

@@ -36,6 +36,7 @@ def make_report(
     target_fmr: float = 0.001,
     model_sha256: str | None = "real",
     input_kind: str = "embeddings",
+    protocol: str = "exhaustive",
     rules: list[dict] | None = None,
 ) -> dict:
     """A faceaudit.audit/1 report whose summaries agree with its per-group rates.
@@ -51,7 +52,8 @@ def make_report(
     return {
         "schema": "faceaudit.audit/1",
         "provenance": {"backend_id": backend_id, "model_sha256": model, "created_at": created,
-                       "input_kind": input_kind, "by": ["sex"], "alpha": 0.5},
+                       "input_kind": input_kind, "protocol": protocol, "by": ["sex"],
+                       "alpha": 0.5},
         "groups": groups,
         "targets": [{
             "target_fmr": target_fmr,

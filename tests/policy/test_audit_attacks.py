@@ -267,3 +267,32 @@ def test_malformed_per_group_data_is_refused_or_fails_never_crashes(home, audito
     else:
         assert result["gate"]["passed"] is False
         _refused_identify(home, "audit-gate-failed")
+
+
+def test_a_passing_audit_of_another_mode_cannot_bury_a_failing_one(home, report_factory):
+    now = datetime.now(UTC)
+    register_audit(home, Ledger(home),
+                   report_factory(created_at=now - timedelta(days=2), **UNFAIR), "auditor")
+    _refused_identify(home, "audit-fmr-ratio")
+    # a newer, passing audit over a hand-picked pair list does not override the exhaustive one
+    register_audit(home, Ledger(home),
+                   report_factory(created_at=now - timedelta(days=1), protocol="pair-list"),
+                   "auditor")
+    _refused_identify(home, "audit-fmr-ratio")
+    # a newer exhaustive audit does
+    register_audit(home, Ledger(home), report_factory(created_at=now), "auditor")
+    _identify(home)
+    # and a failing pair-list audit revokes again
+    register_audit(home, Ledger(home), report_factory(protocol="pair-list", **UNFAIR), "auditor")
+    _refused_identify(home, "audit-fmr-ratio")
+
+
+def test_an_expired_mode_does_not_block_a_fresh_passing_one(home, report_factory):
+    now = datetime.now(UTC)
+    register_audit(home, Ledger(home), report_factory(created_at=now - timedelta(days=300)),
+                   "auditor")
+    register_audit(home, Ledger(home),
+                   report_factory(created_at=now - timedelta(days=10), protocol="pair-list"),
+                   "auditor")
+    _identify(home, now=now + timedelta(days=100))  # exhaustive expired, pair-list fresh
+    _refused_identify(home, "stale-audit", now=now + timedelta(days=400))

@@ -46,6 +46,7 @@ class AuditEvent:
     created_at: datetime
     model_sha256: str | None
     key_id: str | None
+    mode: str = "exhaustive"
 
 
 @dataclass(frozen=True)
@@ -124,11 +125,13 @@ def event_from_ledger(event: dict[str, Any]) -> AuditEvent | None:
         return None
     key = result.get("key_id")
     model = result.get("model_sha256")
+    mode = result.get("mode")
     return AuditEvent(
         seq=int(event.get("seq", 0)), registered_at=registered, actor=str(event.get("actor")),
         backend_id=event["backend_id"], audit_id=audit_id, report_sha256=digest,
         created_at=created, model_sha256=model if isinstance(model, str) else None,
         key_id=key if isinstance(key, str) else None,
+        mode=mode if isinstance(mode, str) and mode else "exhaustive",
     )
 
 

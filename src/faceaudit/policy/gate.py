@@ -1,11 +1,16 @@
 """The bias gate: does the newest registered audit of the deployed backend pass, now?
 
-The latest evidence governs: of the audits registered in the ledger for a backend, the one
-with the newest ``created_at`` (ties: the later registration) decides alone, so a newer
-failing, expired or untrusted audit revokes permission at once. Audits are read only through
-their ``audit`` events (a file merely present in ``audits/`` counts for nothing) and their
-stored copies must hash to the value recorded there. The verdict is recomputed from the
-report's per-group numbers (:func:`faceaudit.policy.recompute.judge`) for every operation.
+The latest evidence governs: of the audits registered in the ledger for a backend and audit
+mode (``exhaustive`` or ``pair-list``), the one with the newest ``created_at`` (ties: the later
+registration) decides for that mode, so a newer failing, expired or untrusted audit revokes
+permission at once. Across modes, any mode whose newest audit fails (other than by age)
+refuses — a passing audit of another mode cannot bury it; otherwise the newest passing one
+allows; when every mode's newest audit has expired, the gate refuses as stale.
+
+Audits are read only through their ``audit`` events (a file merely present in ``audits/``
+counts for nothing) and their stored copies must hash to the value recorded there. The
+verdict is recomputed from the report's per-group numbers
+(:func:`faceaudit.policy.recompute.judge`) for every operation.
 """
 
 from __future__ import annotations
@@ -51,7 +56,8 @@ def evaluate_gate(
     now: datetime,
     ledger: Ledger | None = None,
 ) -> GateResult:
-    """Judge the newest registered audit of ``backend_id`` against ``policy`` at ``now``."""
+    """Judge the newest registered audit of each mode of ``backend_id`` against ``policy`` at
+    ``now`` (see the module docstring for how modes combine)."""
     if backend_id is None:
         return GateResult(False, "no-audit", "no backend named, so no audit can apply", None)
     try:
@@ -60,7 +66,13 @@ def evaluate_gate(
         return GateResult(False, "audit-record-unreadable", str(exc), None)
     if not events:
         return GateResult(False, "no-audit", f"no registered audit of {backend_id}", None)
-    return judge_registered(policy, home, events[0], now)
+    newest: dict[str, AuditEvent] = {}
+    for event in events:  # newest evidence first
+        newest.setdefault(event.mode, event)
+    results = [judge_registered(policy, home, event, now) for event in newest.values()]
+    failing = [r for r in results if not r.passed and r.rule != "stale-audit"]
+    passing = [r for r in results if r.passed]
+    return (failing or passing or results)[0]
 
 
 def judge_registered(policy: Policy, home: Home, event: AuditEvent, now: datetime) -> GateResult:

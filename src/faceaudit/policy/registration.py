@@ -108,6 +108,7 @@ def register_audit_bytes(
             "created_at": created.isoformat(),
             "model_sha256": model,
             "input_kind": prov.get("input_kind"),
+            "mode": audit_mode(prov),
             "key_id": key_id,
             "gate_passed": verdict.passed,
             "gate_rule": verdict.rule,
@@ -123,6 +124,14 @@ def register_audit_bytes(
         "gate": verdict.to_dict(),
         "seq": event["seq"],
     }
+
+
+def audit_mode(prov: dict[str, Any]) -> str:
+    """The audit's mode: how its comparisons were chosen (``provenance.protocol``:
+    ``exhaustive`` or ``pair-list``). The newest audit of each mode is judged."""
+    protocol = prov.get("protocol")
+    return protocol[:40] if isinstance(protocol, str) and protocol.isprintable() and protocol \
+        else "exhaustive"
 
 
 def _signer(policy: Policy, data: bytes, signature: bytes | None) -> str | None:

@@ -150,15 +150,15 @@ def _render(report: dict[str, Any]) -> str:
 
 
 def _governing(ledger: Ledger) -> list[AuditEvent]:
-    """The governing (newest) registered audit of each backend, by backend id."""
-    latest: dict[str, AuditEvent] = {}
+    """The governing (newest) registered audit of each backend and mode."""
+    latest: dict[tuple[str, str], AuditEvent] = {}
     try:
         events = registered_audits(ledger)
     except FaceAuditError:
         return []
     for event in events:  # newest evidence first
-        latest.setdefault(event.backend_id, event)
-    return sorted(latest.values(), key=lambda e: e.backend_id)
+        latest.setdefault((event.backend_id, event.mode), event)
+    return [latest[k] for k in sorted(latest)]
 
 
 def _audit_view(ctx: ServiceContext, event: AuditEvent, policy: Policy,
@@ -178,6 +178,7 @@ def _audit_view(ctx: ServiceContext, event: AuditEvent, policy: Policy,
     return {
         "audit_id": event.audit_id,
         "backend_id": event.backend_id,
+        "mode": event.mode,
         "created_at": event.created_at.isoformat(timespec="seconds"),
         "registered": f"{event.registered_at.isoformat(timespec='seconds')} by {event.actor}, "
                       f"event {event.seq}",

@@ -238,6 +238,40 @@ class EmbeddingCache:
         self._db.close()
 
 
+def cache_path() -> Path:
+    """The user's embedding cache file (``$FACEAUDIT_CACHE/embeddings.sqlite``)."""
+    return cache_dir() / "embeddings.sqlite"
+
+
+def forget_cached_images(sha256s: Iterable[str], path: Path | None = None) -> int:
+    """Delete every cached result of the images with these SHA-256s, then VACUUM the cache and
+    truncate its WAL so the bytes leave the files (an erasure calls this); return rows deleted.
+
+    Keys are ``<sha256>|…`` (:meth:`EmbedSettings.key`), so one image's results under every
+    backend and setting go. A cache that does not exist is left alone.
+    """
+    path = path or cache_path()
+    hashes = sorted({h for h in sha256s if h})
+    if not hashes or not path.exists():
+        return 0
+    db = sqlite3.connect(path, timeout=60, isolation_level=None)
+    try:
+        db.execute("PRAGMA secure_delete = ON")
+        deleted = 0
+        db.execute("BEGIN IMMEDIATE")
+        for sha in hashes:
+            deleted += db.execute(
+                "DELETE FROM faces WHERE substr(key, 1, ?) = ?", (len(sha) + 1, sha + "|")
+            ).rowcount
+        db.execute("COMMIT")
+        if deleted:
+            db.execute("VACUUM")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return deleted
+    finally:
+        db.close()
+
+
 # ---------------------------------------------------------------- driver
 
 

@@ -3,9 +3,14 @@
 The CLI (``faceaudit gallery …``, ``faceaudit identify``, ``faceaudit review``) and the REST
 service both call :class:`Deployment`, so every rule is written once. Each operation:
 
-1. asks the policy (:func:`faceaudit.policy.enforce`), which logs and raises a refusal;
-2. does the work against the gallery store and the in-memory search;
-3. appends one ledger event with counts and ids — never embeddings or images.
+1. validates the ledger events it will write (bad input: a 4xx error, nothing touched);
+2. asks the policy (:func:`faceaudit.policy.enforce`), which logs and raises a refusal;
+3. does the work; a write to the gallery store runs log-first through
+   :class:`faceaudit.oplog.OperationLog` (``intent`` event, commit with the outcome kept in
+   the same transaction, outcome event), so a change is never committed without its record;
+4. the outcome event carries counts and ids — never embeddings or images.
+
+Opening a Deployment reconciles operations a crash interrupted (:meth:`OperationLog.recover`).
 
 Probe images are never stored. Enrolment images are stored only with ``keep_images``.
 No operation filters or ranks by a demographic attribute; the gallery has no such columns.
@@ -13,6 +18,7 @@ No operation filters or ranks by a demographic attribute; the gallery has no suc
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -24,10 +30,13 @@ import numpy as np
 
 from faceaudit import api
 from faceaudit.calibration import Calibration
-from faceaudit.errors import NoFaceError
+from faceaudit.errors import CalibrationError, NoFaceError
+from faceaudit.gallery.basis import parse_legal_basis
 from faceaudit.gallery.errors import (
+    AlreadyReviewedError,
     BackendMismatchError,
     ConsentError,
+    ErasureIncompleteError,
     InvalidRequestError,
     MultipleFacesError,
 )
@@ -36,18 +45,22 @@ from faceaudit.gallery.store import (
     Consent,
     NewTemplate,
     SqliteGalleryStore,
+    WriteResult,
     check_subject_id,
     utc_iso,
 )
 from faceaudit.home import Home
 from faceaudit.ledger import Ledger
 from faceaudit.models.base import Embedder
-from faceaudit.policy import Policy, enforce, load_policy
+from faceaudit.oplog import OperationLog, check_events, event
+from faceaudit.policy import Policy, PolicyRefusal, enforce, load_policy
 
 ImageSource = bytes | Path
 Decision = Literal["confirm", "reject"]
 LEDGER_IDS_PER_EVENT = 200
+_PREVIEW_ID = "0" * 32
 UNIT_NORM_TOLERANCE = 1e-3
+RECOVERY_COMPACT_BOUND_S = 0.5
 
 
 def _now(now: datetime | None = None) -> datetime:
@@ -80,11 +93,24 @@ class Deployment:
         self.home = home.require()
         self.store = SqliteGalleryStore(home.db_path)
         self.ledger = Ledger(home)
+        self.oplog = OperationLog(home, self.ledger, self.store)
         self._embedder = embedder
         self._calibration = calibration
         self._search: TemplateSearch | None = None
         self._search_backend: str | None = None
         self._lock = threading.Lock()
+        self.recover()
+
+    def recover(self) -> list[dict[str, Any]]:
+        """Reconcile operations a crash interrupted (see :mod:`faceaudit.oplog`) and finish an
+        erasure's compaction that a reader blocked; return the ledger events appended."""
+        appended = self.oplog.recover()
+        if self.store.path.exists() and self.store.compact_pending():
+            try:
+                self.store.compact(RECOVERY_COMPACT_BOUND_S)
+            except ErasureIncompleteError:
+                pass  # still blocked; the next erase or open retries
+        return appended
 
     # -- lazily loaded parts -----------------------------------------------------------------
 
@@ -115,6 +141,9 @@ class Deployment:
     def _enforce(self, operation: str, actor: str, *, purpose: str | None = None,
                  case: str | None = None, backend_id: str | None = None) -> Policy:
         _text("actor", actor, required=True)
+        # the refusal event and the operation's own events carry these: check them first
+        check_events([event(actor, "refused", purpose=purpose, case=case,
+                            backend_id=backend_id)])
         policy = self.policy
         enforce(policy, self.ledger, self.home, operation=operation, actor=actor,
                 purpose=purpose, case=case, backend_id=backend_id)
@@ -133,23 +162,29 @@ class Deployment:
         expires_at: datetime | None = None,
         display_name: str | None = None,
         keep_images: bool = False,
+        allow_duplicate: bool = False,
     ) -> dict[str, Any]:
         """Enrol ``subject_id`` from ``images`` (each must show exactly one face).
 
-        Records a consent record (legal ``basis``, ``evidence`` reference, optional expiry),
-        one template per image, and the image bytes only when ``keep_images``. Enrolling an
-        existing subject adds templates and a consent record.
+        Records a consent record (legal ``basis`` — a :class:`~faceaudit.gallery.basis.
+        LegalBasis` name or ``other:<note>`` —, ``evidence`` reference, optional expiry), one
+        template per image with the image's SHA-256, and the image bytes only when
+        ``keep_images``. Enrolling an existing subject adds templates and a consent record.
+        A face that matches *another* enrolled subject at the policy's operating point is
+        refused (``duplicate-face``, logged) unless ``allow_duplicate``; then it is enrolled
+        with a warning, and the match is recorded in the enrol event.
         """
         consent = self._consent(subject_id, basis, evidence, expires_at)
         if not images:
             raise InvalidRequestError("enrolment needs at least one image")
+        self._check_enrol_event(actor, subject_id, consent, display_name)
         backend_id = self.backend_id
-        self._enforce("enrol", actor, backend_id=backend_id)
+        policy = self._enforce("enrol", actor, backend_id=backend_id)
         raw = [src if isinstance(src, bytes) else self._read(src) for src in images]
         templates = [self._single_face(data, f"image {i + 1}") for i, data in enumerate(raw)]
         return self._commit_enrolment(
             actor, subject_id, consent, backend_id, templates,
-            raw if keep_images else [], display_name,
+            raw if keep_images else [], display_name, policy, allow_duplicate,
         )
 
     def enrol_templates(
@@ -164,11 +199,12 @@ class Deployment:
         detector_scores: Sequence[float] | None = None,
         expires_at: datetime | None = None,
         display_name: str | None = None,
+        allow_duplicate: bool = False,
     ) -> dict[str, Any]:
         """Enrol precomputed unit-norm ``embeddings`` of ``backend_id`` (e.g. a migration).
 
-        Same policy check, consent rules, write path and ledger event as :meth:`enrol`; no
-        model is loaded.
+        Same policy check, consent rules, duplicate check, write path and ledger event as
+        :meth:`enrol`; no model is loaded.
         """
         consent = self._consent(subject_id, basis, evidence, expires_at)
         vectors = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
@@ -178,10 +214,12 @@ class Deployment:
         scores = list(detector_scores) if detector_scores is not None else [None] * len(vectors)
         if len(scores) != len(vectors):
             raise InvalidRequestError("one detector score per embedding, or none")
-        self._enforce("enrol", actor, backend_id=backend_id)
+        self._check_enrol_event(actor, subject_id, consent, display_name)
+        policy = self._enforce("enrol", actor, backend_id=backend_id)
         templates = [NewTemplate(v, s) for v, s in zip(vectors, scores, strict=True)]
         return self._commit_enrolment(
-            actor, subject_id, consent, backend_id, templates, [], display_name
+            actor, subject_id, consent, backend_id, templates, [], display_name, policy,
+            allow_duplicate,
         )
 
     @staticmethod
@@ -194,11 +232,35 @@ class Deployment:
         evidence = _text("evidence", evidence, required=True)
         if basis is None or evidence is None:
             raise ConsentError("consent needs a legal basis and an evidence reference")
+        basis = parse_legal_basis(basis)
         if expires_at is not None:
             expires_at = _now(expires_at)
             if expires_at <= now:
                 raise ConsentError(f"consent expiry {utc_iso(expires_at)} is not in the future")
         return Consent(basis, evidence, now, expires_at)
+
+    @staticmethod
+    def _enrol_events(
+        actor: str, subject_id: str, consent: Consent, backend_id: str | None,
+        n_templates: int, duplicates: list[str],
+    ) -> Any:
+        def events(written: WriteResult) -> list[dict[str, Any]]:
+            result = {"subject_id": subject_id, "templates": n_templates,
+                      "images_kept": written.images, "evidence": consent.evidence}
+            if duplicates:
+                result["duplicate_of"] = duplicates
+            return [event(actor, "enrol", legal_basis=consent.legal_basis,
+                          backend_id=backend_id, result=result)]
+        return events
+
+    def _check_enrol_event(
+        self, actor: str, subject_id: str, consent: Consent, display_name: str | None
+    ) -> None:
+        """Validate the enrol event before the policy or the store is touched."""
+        if display_name is not None and len(display_name) > 1024:
+            raise InvalidRequestError("display name is longer than 1024 characters")
+        events = self._enrol_events(actor, subject_id, consent, "x", 1, [])
+        check_events(events(WriteResult([], 0, [subject_id], 0)))
 
     @staticmethod
     def _read(path: Path) -> bytes:
@@ -216,7 +278,33 @@ class Deployment:
             raise MultipleFacesError(
                 f"{label}: {len(faces)} faces found; an enrolment image must show one person"
             )
-        return NewTemplate(embeddings[0], float(faces[0].score))
+        return NewTemplate(embeddings[0], float(faces[0].score),
+                           hashlib.sha256(data).hexdigest())
+
+    def _duplicate_threshold(self, policy: Policy, backend_id: str) -> float | None:
+        """The policy's operating threshold for ``backend_id``, or None without a calibration
+        for it (a migration of another backend's templates)."""
+        calibration = self._calibration
+        if calibration is None or calibration.backend_id != backend_id:
+            try:
+                calibration = api.load_calibration(backend_id=backend_id)
+            except CalibrationError:
+                return None
+        return calibration.threshold_for(policy.fmr_target)
+
+    def _duplicates(
+        self, subject_id: str, backend_id: str, vectors: np.ndarray, threshold: float
+    ) -> list[str]:
+        """Other enrolled subjects any of ``vectors`` matches at ``threshold``."""
+        with self._lock:
+            search = self._gallery_search(backend_id)
+            found = {
+                hit.subject_id
+                for vector in vectors
+                for hit in search.search_subjects(vector, 5, threshold)
+                if hit.subject_id != subject_id
+            }
+        return sorted(found)
 
     def _commit_enrolment(
         self,
@@ -227,24 +315,37 @@ class Deployment:
         templates: list[NewTemplate],
         images: list[bytes],
         display_name: str | None,
+        policy: Policy,
+        allow_duplicate: bool,
     ) -> dict[str, Any]:
-        """The one write path of every enrolment: store, search, ledger — in that order."""
-        written = self.store.enrol(
-            subject_id, display_name=display_name, consent=consent, backend_id=backend_id,
-            templates=templates, images=images, now=consent.obtained_at,
-        )
+        """The one write path of every enrolment: duplicate check, then store and ledger
+        log-first, then the in-memory search."""
         vectors = np.stack([t.embedding for t in templates])
+        threshold = self._duplicate_threshold(policy, backend_id)
+        duplicates = ([] if threshold is None else
+                      self._duplicates(subject_id, backend_id, vectors, threshold))
+        if duplicates and not allow_duplicate:
+            self._refuse(actor, "enrol", "duplicate-face",
+                         f"the face matches enrolled subject(s) {', '.join(duplicates[:10])} "
+                         "at the policy's operating point; pass allow_duplicate "
+                         "(--allow-duplicate) to enrol anyway", backend_id=backend_id,
+                         extra={"subject_id": subject_id, "matches": duplicates[:100]})
+        written, events = self.oplog.run(
+            "enrol", actor=actor, backend_id=backend_id,
+            write=lambda intent: self.store.enrol(
+                subject_id, display_name=display_name, consent=consent, backend_id=backend_id,
+                templates=templates, images=images, now=consent.obtained_at, intent=intent,
+            ),
+            outcome=self._enrol_events(actor, subject_id, consent, backend_id,
+                                       len(templates), duplicates[:100]),
+            preview=WriteResult([], 0, [subject_id], len(images)),
+        )
         self._after_write(
             written.generation,
             lambda s: s.add(written.template_ids, subject_id, vectors, written.generation),
             backend_id,
         )
-        event = self.ledger.append(
-            actor, "enrol", legal_basis=consent.legal_basis, backend_id=backend_id,
-            result={"subject_id": subject_id, "templates": len(templates),
-                    "images_kept": written.images, "evidence": consent.evidence},
-        )
-        return {
+        response = {
             "subject_id": subject_id,
             "templates": len(templates),
             "template_ids": written.template_ids,
@@ -252,48 +353,93 @@ class Deployment:
             "backend_id": backend_id,
             "legal_basis": consent.legal_basis,
             "expires_at": None if consent.expires_at is None else utc_iso(consent.expires_at),
-            "ledger_seq": event["seq"],
+            "ledger_seq": events[-1]["seq"],
         }
+        if duplicates:
+            response["warnings"] = [
+                f"the face matches enrolled subject(s) {', '.join(duplicates[:10])}; "
+                "enrolled because duplicates were allowed (recorded in the ledger)"
+            ]
+        return response
+
+    def _refuse(self, actor: str, operation: str, rule: str, detail: str, *,
+                purpose: str | None = None, case: str | None = None,
+                backend_id: str | None = None, extra: dict[str, Any] | None = None) -> None:
+        """Log a ``refused`` event and raise :class:`PolicyRefusal` (as the policy does)."""
+        self.ledger.append(actor, "refused", purpose=purpose, case=case, backend_id=backend_id,
+                           result={"rule": rule, "operation": operation, "detail": detail,
+                                   **(extra or {})})
+        raise PolicyRefusal(rule, operation, detail)
 
     # -- erasure -----------------------------------------------------------------------------
 
     def erase(
         self, *, actor: str, subject_id: str, purpose: str | None = None, case: str | None = None
     ) -> dict[str, Any]:
-        """Erase a subject: templates, kept images, consent, index entries — bytes and all."""
+        """Erase a subject: templates, kept images, consent, index entries — bytes and all.
+
+        Also deletes the embedding-cache entries of the subject's enrolment images and the
+        review notes of results that named it. Raises :class:`ErasureBlockedError` (nothing
+        erased) when a reader holds the database beyond the bound, and
+        :class:`ErasureIncompleteError` when one kept the bytes on disk after the deletion —
+        never a silent success.
+        """
         check_subject_id(subject_id)
+
+        def events(written: WriteResult) -> list[dict[str, Any]]:
+            return [event(actor, "erase", purpose=purpose, case=case, result={
+                "subject_id": subject_id, "templates": len(written.template_ids),
+                "images": written.images})]
+
+        check_events(events(WriteResult([], 0, [subject_id], 0)))
         self._enforce("erase", actor, purpose=purpose, case=case)
-        written = self.store.erase(subject_id)
+        written, logged = self.oplog.run(
+            "erase", actor=actor, purpose=purpose, case=case,
+            write=lambda intent: self.store.erase(subject_id, intent=intent, compact=False),
+            outcome=events, preview=WriteResult([], 0, [subject_id], 0),
+        )
         self._after_write(
             written.generation, lambda s: s.remove(written.template_ids, written.generation)
         )
-        event = self.ledger.append(
-            actor, "erase", purpose=purpose, case=case,
-            result={"subject_id": subject_id, "templates": len(written.template_ids),
-                    "images": written.images},
-        )
+        self._forget_everywhere(written)
         return {"subject_id": subject_id, "templates": len(written.template_ids),
-                "images": written.images, "ledger_seq": event["seq"]}
+                "images": written.images, "ledger_seq": logged[-1]["seq"]}
+
+    def _forget_everywhere(self, written: WriteResult) -> None:
+        """After an erasure is recorded: its images leave the embedding cache, and the
+        database and WAL are compacted (raising :class:`ErasureIncompleteError` if blocked)."""
+        if written.image_sha256s:
+            from faceaudit.batch import forget_cached_images
+
+            forget_cached_images(written.image_sha256s)
+        self.store.compact()
 
     def purge(self, *, actor: str, now: datetime | None = None) -> dict[str, Any]:
         """Erase every subject whose consent has expired (all its consent records, at ``now``).
 
         Logs one ``purge`` event per 200 erased subject ids (one event when none expired).
         """
+        def events(written: WriteResult) -> list[dict[str, Any]]:
+            ids = written.subject_ids
+            chunks = [ids[i: i + LEDGER_IDS_PER_EVENT]
+                      for i in range(0, len(ids), LEDGER_IDS_PER_EVENT)] or [[]]
+            return [event(actor, "purge", result={
+                "subjects": len(chunk), "subject_ids": chunk,
+                "templates": len(written.template_ids), "total_subjects": len(ids)})
+                for chunk in chunks]
+
         self._enforce("purge", actor)
-        written = self.store.purge(_now(now))
+        written, _ = self.oplog.run(
+            "purge", actor=actor,
+            write=lambda intent: self.store.purge(_now(now), intent=intent, compact=False),
+            outcome=events, preview=WriteResult([], 0, [], 0),
+        )
         self._after_write(
             written.generation, lambda s: s.remove(written.template_ids, written.generation)
         )
-        ids = written.subject_ids
-        chunks = [ids[i: i + LEDGER_IDS_PER_EVENT]
-                  for i in range(0, len(ids), LEDGER_IDS_PER_EVENT)] or [[]]
-        for chunk in chunks:
-            self.ledger.append(actor, "purge", result={
-                "subjects": len(chunk), "subject_ids": chunk,
-                "templates": len(written.template_ids), "total_subjects": len(ids),
-            })
-        return {"subjects": ids, "templates": len(written.template_ids),
+        if written.subject_ids:
+            self._forget_everywhere(written)
+        return {"subjects": written.subject_ids, "templates": len(written.template_ids),
                 "images": written.images}
 
     # -- search ------------------------------------------------------------------------------
@@ -348,6 +494,8 @@ class Deployment:
         """
         if top < 1:
             raise InvalidRequestError("top must be at least 1")
+        check_events(self._identify_events(actor, purpose, case, None, 0.0)(
+            {"result_id": _PREVIEW_ID, "faces": []}))
         backend_id = self.backend_id
         policy = self._enforce("identify", actor, purpose=purpose, case=case,
                                backend_id=backend_id)
@@ -381,13 +529,11 @@ class Deployment:
             "fmr_target": policy.fmr_target,
             "faces": out_faces,
         }
-        self.store.save_result(result)
-        n_candidates = sum(len(f["candidates"]) for f in out_faces)
-        self.ledger.append(
-            actor, "identify", purpose=purpose, case=case, backend_id=backend_id,
-            threshold=threshold,
-            result={"result_id": result["result_id"], "faces": len(out_faces),
-                    "candidates": n_candidates},
+        self.oplog.run(
+            "identify", actor=actor, purpose=purpose, case=case, backend_id=backend_id,
+            write=lambda intent: self.store.save_result(result, intent=intent) or result,
+            outcome=self._identify_events(actor, purpose, case, backend_id, threshold),
+            preview=result,
         )
         return {
             "result_id": result["result_id"],
@@ -397,6 +543,19 @@ class Deployment:
             "fmr_target": policy.fmr_target,
             "backend_id": backend_id,
         }
+
+    @staticmethod
+    def _identify_events(
+        actor: str, purpose: str | None, case: str | None, backend_id: str | None,
+        threshold: float,
+    ) -> Any:
+        def events(result: dict[str, Any]) -> list[dict[str, Any]]:
+            faces = result["faces"]
+            return [event(actor, "identify", purpose=purpose, case=case, backend_id=backend_id,
+                          threshold=threshold, result={
+                              "result_id": result["result_id"], "faces": len(faces),
+                              "candidates": sum(len(f["candidates"]) for f in faces)})]
+        return events
 
     def verify(
         self,
@@ -417,6 +576,8 @@ class Deployment:
             raise InvalidRequestError("verify needs exactly one of a second image or a subject")
         if subject_id is not None:
             check_subject_id(subject_id)
+        check_events([event(actor, "verify", purpose=purpose, case=case, threshold=0.0,
+                            result={"match": False, "subject_id": subject_id})])
         backend_id = self.backend_id
         policy = self._enforce("verify", actor, purpose=purpose, case=case,
                                backend_id=backend_id)
@@ -452,19 +613,46 @@ class Deployment:
     ) -> dict[str, Any]:
         """Record the human decision (``confirm`` / ``reject``) on an identification result.
 
-        ``reviewer`` is the person who decided (default: ``actor``). One review per result.
+        The reviewer is the acting user: a ``reviewer`` naming someone else is refused
+        (:class:`InvalidRequestError`). Unless the policy allows it (``allow_self_review``),
+        the actor who ran the search may not review it (refused: ``self-review``, logged).
+        One review per result.
         """
         if decision not in ("confirm", "reject"):
             raise InvalidRequestError(f"decision must be confirm or reject, not {decision!r}")
-        reviewer = _text("reviewer", reviewer, required=False) or actor
+        _text("actor", actor, required=True)
+        given = _text("reviewer", reviewer, required=False)
+        if given is not None and given != actor.strip():
+            raise InvalidRequestError(
+                f"the reviewer is the acting user ({actor!r}); a review cannot be recorded "
+                f"in the name of {given!r}"
+            )
+        reviewer = actor
         stored = self.store.get_result(result_id)
-        self._enforce("review", actor, purpose=stored["purpose"], case=stored["case"])
-        reviewed = self.store.add_review(result_id, decision=decision, reviewer=reviewer,
-                                         actor=actor, note=note, now=_now())
-        self.ledger.append(
-            actor, "review", purpose=stored["purpose"], case=stored["case"],
+        if stored["review"] is not None:
+            raise AlreadyReviewedError(
+                f"result {result_id!r} was already reviewed ({stored['review']['decision']})")
+
+        def events(_: Any) -> list[dict[str, Any]]:
+            return [event(actor, "review", purpose=stored["purpose"], case=stored["case"],
+                          backend_id=stored["backend_id"],
+                          result={"result_id": result_id, "decision": decision,
+                                  "reviewer": reviewer})]
+
+        check_events(events(None))
+        policy = self._enforce("review", actor, purpose=stored["purpose"], case=stored["case"])
+        if stored["actor"] == actor and not policy.allow_self_review:
+            self._refuse(actor, "review", "self-review",
+                         f"{actor} ran this search; another person must review it",
+                         purpose=stored["purpose"], case=stored["case"],
+                         extra={"result_id": result_id})
+        reviewed, _ = self.oplog.run(
+            "review", actor=actor, purpose=stored["purpose"], case=stored["case"],
             backend_id=stored["backend_id"],
-            result={"result_id": result_id, "decision": decision, "reviewer": reviewer},
+            write=lambda intent: self.store.add_review(
+                result_id, decision=decision, reviewer=reviewer, actor=actor, note=note,
+                now=_now(), intent=intent),
+            outcome=events, preview=None,
         )
         return reviewed
 

@@ -25,7 +25,7 @@ def main() -> None:
         deployment.enrol_templates(
             actor=f"worker-{worker}", subject_id=subject, backend_id="dlib-resnet:1",
             embeddings=embeddings[i % len(embeddings)][None], basis="consent",
-            evidence=f"form-{subject}",
+            evidence=f"form-{subject}", allow_duplicate=True,
         )
         print("OK", subject, flush=True)
 

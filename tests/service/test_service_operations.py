@@ -171,3 +171,21 @@ def test_revoked_key_stops_working_at_once(deployed: Service) -> None:
         assert client.get("/v1/ledger/verify", headers=headers).status_code == 200
         KeyStore(deployed.home).revoke(key.key_id)
         assert client.get("/v1/ledger/verify", headers=headers).status_code == 401
+
+
+def test_too_long_fields_are_a_4xx_before_anything_is_committed(deployed: Service) -> None:
+    """No ``500 ledger-bad-event`` after a commit: the event is checked first."""
+    before = deployed.home.ledger_path.read_bytes()
+    with deployed.client(Role.ENROLLER) as client:
+        response = client.post(
+            "/v1/subjects",
+            data={"subject_id": "s-long", "basis": "consent", "evidence": "e" * 1100},
+            files=[("images", ("1.png", _image("1.png"), "image/png"))],
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["type"].endswith("/invalid-request")
+        assert "evidence" in response.json()["detail"]
+        erase = client.delete("/v1/subjects/p1", params={"purpose": "p" * 1100})
+        assert erase.status_code == 422, erase.text
+    assert "s-long" not in {s["subject_id"] for s in Deployment(deployed.home).list_subjects()}
+    assert deployed.home.ledger_path.read_bytes() == before

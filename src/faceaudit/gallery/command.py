@@ -1,8 +1,9 @@
 """``faceaudit gallery …``, ``faceaudit identify`` and ``faceaudit review``.
 
 Thin wrappers over :class:`faceaudit.deployment.Deployment` (the REST service calls the same
-class). Output is JSON on stdout. Exit codes: 0 done; 2 bad input (one line on stderr);
-5 refused by the deployment policy (the refusal is in the ledger).
+class). Output is JSON on stdout. Exit codes: 0 done; 2 bad input, a missing home, a ledger
+that refuses the record, or an erasure that a reader blocked (one line on stderr); 5 refused
+by the deployment policy (the refusal is in the ledger).
 """
 
 from __future__ import annotations
@@ -66,7 +67,11 @@ def _parse_expiry(value: str | None) -> datetime | None:
 def enrol(
     images: Annotated[list[Path], typer.Argument(help="Images, each showing only the subject")],
     subject: Annotated[str, typer.Option("--subject", help="Opaque subject id")],
-    basis: Annotated[str, typer.Option("--basis", help="Legal basis, e.g. consent")],
+    basis: Annotated[str, typer.Option(
+        "--basis", help="Legal basis: consent, explicit-consent, contract, legal-obligation, "
+        "vital-interests, public-task, legitimate-interests, employment, not-for-profit-body, "
+        "made-public, legal-claims, substantial-public-interest, health-care, public-health, "
+        "archiving-research, or other:NOTE (docs/gallery.md)")],
     evidence: Annotated[str, typer.Option("--evidence", help="Reference to the consent record")],
     expires: Annotated[
         str | None,
@@ -76,17 +81,24 @@ def enrol(
     keep_images: Annotated[
         bool, typer.Option("--keep-images", help="Also store the enrolment images")
     ] = False,
+    allow_duplicate: Annotated[
+        bool, typer.Option("--allow-duplicate",
+                           help="Enrol even if the face matches another subject (recorded)")
+    ] = False,
     home: HomeOption = None,
     actor: ActorOption = None,
 ) -> None:
     """Enrol a subject from IMAGES under a recorded legal basis (one template per image)."""
     expires_at = _parse_expiry(expires)
     with _deployment(home) as deployment:
-        _print(deployment.enrol(
+        enrolled = deployment.enrol(
             actor=default_actor(actor), subject_id=subject, images=images, basis=basis,
             evidence=evidence, expires_at=expires_at, display_name=name,
-            keep_images=keep_images,
-        ))
+            keep_images=keep_images, allow_duplicate=allow_duplicate,
+        )
+        for warning in enrolled.get("warnings", []):
+            typer.echo(f"warning: {warning}", err=True)
+        _print(enrolled)
 
 
 @gallery_app.command("list")
@@ -153,4 +165,4 @@ def review_command(
     with _deployment(home) as deployment:
         _print(deployment.review(actor=default_actor(actor), result_id=result_id,
                                  decision="confirm" if confirm else "reject",
-                                 reviewer=reviewer, note=note))
+                                 reviewer=reviewer, note=note))  # a different reviewer: exit 2

@@ -62,3 +62,19 @@ class InvalidRequestError(GalleryError):
 
     code = "invalid-request"
     http_status = 422
+
+
+class ErasureBlockedError(GalleryError):
+    """Another connection holds the database open for reading, so an erasure could not be
+    made complete; nothing was erased."""
+
+    code = "erasure-blocked"
+    http_status = 409
+
+
+class ErasureIncompleteError(GalleryError):
+    """The erasure is committed, but a reader kept its bytes in the database files beyond the
+    bound; the next compaction removes them. Never reported as success."""
+
+    code = "erasure-incomplete"
+    http_status = 503

@@ -7,6 +7,10 @@ PostgreSQL store can follow without touching the callers.
 Writers are serialised with ``BEGIN IMMEDIATE`` and a busy timeout; readers use their own
 snapshot and never block writers. Every change to the set of templates bumps a ``generation``
 counter in the same transaction, so an in-memory search index can tell whether it is current.
+
+Every write method takes an optional :class:`Intent`: the ledger events that will record the
+write are stored in ``pending_events`` *in the same transaction*, so a crash between the commit
+and the ledger append can be rolled forward (see ``faceaudit.oplog``).
 """
 
 from __future__ import annotations
@@ -14,18 +18,21 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from faceaudit.gallery.errors import (
     AlreadyReviewedError,
     BackendMismatchError,
+    ErasureBlockedError,
+    ErasureIncompleteError,
     GalleryError,
     InvalidSubjectIdError,
     UnknownResultError,
@@ -34,6 +41,8 @@ from faceaudit.gallery.errors import (
 
 SUBJECT_ID_PATTERN = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 BUSY_TIMEOUT_S = 60.0
+#: How long an erasure waits for readers to let go before it fails loudly (seconds).
+ERASE_CHECKPOINT_BOUND_S = 10.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,7 +67,8 @@ CREATE TABLE IF NOT EXISTS templates (
     backend_id TEXT NOT NULL,
     embedding BLOB NOT NULL,
     detector_score REAL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    image_sha256 TEXT
 );
 CREATE INDEX IF NOT EXISTS templates_subject ON templates(subject_pk);
 CREATE TABLE IF NOT EXISTS images (
@@ -87,8 +97,16 @@ CREATE TABLE IF NOT EXISTS reviews (
     note TEXT,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS pending_events (
+    intent_id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    events TEXT NOT NULL
+);
 INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1'), ('generation', '0');
 """
+
+# Columns added after the first release, as (table, column, declaration).
+MIGRATIONS = (("templates", "image_sha256", "TEXT"),)
 
 
 def utc_iso(moment: datetime) -> str:
@@ -123,6 +141,7 @@ class NewTemplate:
 
     embedding: np.ndarray
     detector_score: float | None = None
+    image_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +162,20 @@ class WriteResult:
     generation: int
     subject_ids: list[str] = field(default_factory=list)
     images: int = 0
+    image_sha256s: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A logged intent to write: its id and how to build the ledger events of the outcome.
+
+    The store calls ``events(outcome)`` inside the write transaction and keeps the result in
+    ``pending_events`` until :meth:`SqliteGalleryStore.clear_intent`, so the commit and the
+    record of it can never part: recovery appends what is pending.
+    """
+
+    intent_id: str
+    events: Callable[[Any], list[dict[str, Any]]]
 
 
 class GalleryStore(Protocol):
@@ -166,15 +199,16 @@ class GalleryStore(Protocol):
         templates: list[NewTemplate],
         images: list[bytes],
         now: datetime,
+        intent: Intent | None = None,
     ) -> WriteResult:
         """Add a subject (or add to one), its consent record, templates and kept images."""
         ...
 
-    def erase(self, subject_id: str) -> WriteResult:
+    def erase(self, subject_id: str, *, intent: Intent | None = None) -> WriteResult:
         """Delete a subject and everything about it, leaving no embedding bytes in the files."""
         ...
 
-    def purge(self, now: datetime) -> WriteResult:
+    def purge(self, now: datetime, *, intent: Intent | None = None) -> WriteResult:
         """Erase every subject all of whose consent records expired at or before ``now``."""
         ...
 
@@ -190,7 +224,7 @@ class GalleryStore(Protocol):
         """Subjects with their consent and template counts — never embeddings."""
         ...
 
-    def save_result(self, result: dict) -> None:
+    def save_result(self, result: dict, *, intent: Intent | None = None) -> None:
         """Store an identification result (no probe biometrics) for later human review."""
         ...
 
@@ -200,7 +234,7 @@ class GalleryStore(Protocol):
 
     def add_review(
         self, result_id: str, *, decision: str, reviewer: str, actor: str, note: str | None,
-        now: datetime,
+        now: datetime, intent: Intent | None = None,
     ) -> dict:
         """Record the one human decision on an identification result."""
         ...
@@ -209,8 +243,10 @@ class GalleryStore(Protocol):
 class SqliteGalleryStore:
     """:class:`GalleryStore` on one SQLite file (WAL, ``secure_delete``, synchronous=FULL)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, erase_bound_s: float = ERASE_CHECKPOINT_BOUND_S):
         self.path = Path(path)
+        #: how long an erasure waits for readers before failing loudly (seconds)
+        self.erase_bound_s = erase_bound_s
         self._ready = False
 
     # -- connections -------------------------------------------------------------------------
@@ -233,6 +269,10 @@ class SqliteGalleryStore:
         if not self._ready:
             con.execute("PRAGMA journal_mode = WAL")
             con.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+            for table, column, declaration in MIGRATIONS:
+                present = {row[1] for row in con.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
             self._ready = True
         return con
 
@@ -271,6 +311,36 @@ class SqliteGalleryStore:
         return self._generation(con)
 
     @staticmethod
+    def _note_intent(con: sqlite3.Connection, intent: Intent | None, outcome: Any) -> None:
+        """Keep the ledger events of this write beside it, in the same transaction."""
+        if intent is None:
+            return
+        con.execute(
+            "INSERT INTO pending_events(intent_id, created_at, events) VALUES (?, ?, ?)",
+            (intent.intent_id, utc_iso(datetime.now(UTC)), json.dumps(intent.events(outcome))),
+        )
+
+    def pending_intent(self, intent_id: str) -> list[dict[str, Any]] | None:
+        """The ledger events a committed write still owes the ledger, or None (not committed,
+        or already recorded and cleared)."""
+        with self._read() as con:
+            row = con.execute(
+                "SELECT events FROM pending_events WHERE intent_id = ?", (intent_id,)
+            ).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def pending_intent_ids(self) -> list[str]:
+        """Ids of every write whose ledger events are still pending."""
+        with self._read() as con:
+            return [r[0] for r in con.execute(
+                "SELECT intent_id FROM pending_events ORDER BY created_at")]
+
+    def clear_intent(self, intent_id: str) -> None:
+        """Forget the pending events of ``intent_id`` (they are in the ledger now)."""
+        with self._write() as con:
+            con.execute("DELETE FROM pending_events WHERE intent_id = ?", (intent_id,))
+
+    @staticmethod
     def _subject_pk(con: sqlite3.Connection, subject_id: str) -> int:
         row = con.execute("SELECT pk FROM subjects WHERE subject_id = ?", (subject_id,)).fetchone()
         if row is None:
@@ -300,6 +370,7 @@ class SqliteGalleryStore:
         templates: list[NewTemplate],
         images: list[bytes],
         now: datetime,
+        intent: Intent | None = None,
     ) -> WriteResult:
         """Add a subject (or add to one), its consent record, templates and kept images.
 
@@ -336,8 +407,9 @@ class SqliteGalleryStore:
                 blob = np.ascontiguousarray(template.embedding, dtype="<f4").tobytes()
                 cursor = con.execute(
                     "INSERT INTO templates(subject_pk, backend_id, embedding, detector_score, "
-                    "created_at) VALUES (?, ?, ?, ?, ?)",
-                    (pk, backend_id, blob, template.detector_score, created),
+                    "created_at, image_sha256) VALUES (?, ?, ?, ?, ?, ?)",
+                    (pk, backend_id, blob, template.detector_score, created,
+                     template.image_sha256),
                 )
                 ids.append(int(cursor.lastrowid))
             con.executemany(
@@ -345,28 +417,47 @@ class SqliteGalleryStore:
                 [(pk, data, created) for data in images],
             )
             generation = self._bump(con)
-        return WriteResult(ids, generation, [subject_id], len(images))
+            written = WriteResult(ids, generation, [subject_id], len(images))
+            self._note_intent(con, intent, written)
+        return written
 
-    def erase(self, subject_id: str) -> WriteResult:
+    def erase(
+        self, subject_id: str, *, intent: Intent | None = None, compact: bool = True,
+        bound_s: float | None = None,
+    ) -> WriteResult:
         """Delete a subject and everything about it, leaving no embedding bytes in the files.
 
-        Deletes (with ``secure_delete``) the templates, kept images, consent records and the
-        subject, replaces the subject's id in stored results by ``null``, then ``VACUUM`` and a
-        ``wal_checkpoint(TRUNCATE)`` so neither the database nor its WAL holds the bytes.
+        First makes sure no reader pins the WAL (:meth:`require_exclusive`, within ``bound_s``
+        seconds; :class:`ErasureBlockedError` otherwise, before anything is deleted). Then
+        deletes (with ``secure_delete``) the templates, kept images, consent records and the
+        subject, replaces the subject's id in stored results by ``null`` and drops the review
+        notes of those results; with ``compact`` (the default) it then runs :meth:`compact`.
+        A caller that passes ``compact=False`` must call :meth:`compact` itself.
         """
         check_subject_id(subject_id)
+        bound_s = self.erase_bound_s if bound_s is None else bound_s
+        self.require_exclusive(bound_s)
         with self._write() as con:
             pk = self._subject_pk(con, subject_id)
-            ids, n_images = self._delete_subject(con, pk, subject_id)
+            ids, n_images, hashes = self._delete_subject(con, pk, subject_id)
             generation = self._bump(con)
-        self.compact()
-        return WriteResult(ids, generation, [subject_id], n_images)
+            self._set_compact_pending(con)
+            written = WriteResult(ids, generation, [subject_id], n_images, hashes)
+            self._note_intent(con, intent, written)
+        if compact:
+            self.compact(bound_s)
+        return written
 
-    def purge(self, now: datetime) -> WriteResult:
+    def purge(
+        self, now: datetime, *, intent: Intent | None = None, compact: bool = True,
+        bound_s: float | None = None,
+    ) -> WriteResult:
         """Erase every subject all of whose consent records expired at or before ``now``.
 
         A consent record without ``expires_at`` never expires. Erasure is as in :meth:`erase`.
         """
+        bound_s = self.erase_bound_s if bound_s is None else bound_s
+        self.require_exclusive(bound_s)
         with self._write() as con:
             expired = con.execute(
                 "SELECT s.pk, s.subject_id FROM subjects s JOIN consents c ON c.subject_pk = s.pk "
@@ -375,35 +466,52 @@ class SqliteGalleryStore:
                 (utc_iso(now),),
             ).fetchall()
             ids: list[int] = []
+            hashes: list[str] = []
             n_images = 0
             for pk, subject_id in expired:
-                subject_templates, subject_images = self._delete_subject(con, pk, subject_id)
+                subject_templates, subject_images, subject_hashes = self._delete_subject(
+                    con, pk, subject_id)
                 ids += subject_templates
                 n_images += subject_images
+                hashes += subject_hashes
             generation = self._bump(con) if expired else self._generation(con)
-        if expired:
-            self.compact()
-        return WriteResult(ids, generation, [s for _, s in expired], n_images)
+            if expired:
+                self._set_compact_pending(con)
+            written = WriteResult(ids, generation, [s for _, s in expired], n_images, hashes)
+            self._note_intent(con, intent, written)
+        if expired and compact:
+            self.compact(bound_s)
+        return written
 
     def _delete_subject(
         self, con: sqlite3.Connection, pk: int, subject_id: str
-    ) -> tuple[list[int], int]:
-        ids = [r[0] for r in con.execute(
-            "SELECT template_id FROM templates WHERE subject_pk = ?", (pk,))]
+    ) -> tuple[list[int], int, list[str]]:
+        rows = con.execute(
+            "SELECT template_id, image_sha256 FROM templates WHERE subject_pk = ?", (pk,)
+        ).fetchall()
+        ids = [r[0] for r in rows]
+        hashes = sorted({r[1] for r in rows if r[1]})
         n_images = con.execute(
             "SELECT count(*) FROM images WHERE subject_pk = ?", (pk,)).fetchone()[0]
         for table in ("templates", "images", "consents"):
             con.execute(f"DELETE FROM {table} WHERE subject_pk = ?", (pk,))
         con.execute("DELETE FROM subjects WHERE pk = ?", (pk,))
         self._scrub_results(con, subject_id)
-        return ids, int(n_images)
+        return ids, int(n_images), hashes
 
     @staticmethod
     def _scrub_results(con: sqlite3.Connection, subject_id: str) -> None:
+        """Replace the subject's id in stored results by null and drop the reviewer's notes on
+        those results (and any note naming the subject): free text may say who it was."""
         needle = json.dumps(subject_id)
         rows = con.execute(
             "SELECT result_id, faces FROM results WHERE instr(faces, ?) > 0", (needle,)
         ).fetchall()
+        con.execute(
+            "UPDATE reviews SET note = NULL WHERE note IS NOT NULL AND (instr(note, ?) > 0 "
+            "OR result_id IN (SELECT result_id FROM results WHERE instr(faces, ?) > 0))",
+            (subject_id, needle),
+        )
         for result_id, faces_json in rows:
             faces = json.loads(faces_json)
             for face in faces:
@@ -416,12 +524,71 @@ class SqliteGalleryStore:
                 (json.dumps(faces), result_id),
             )
 
-    def compact(self) -> None:
-        """VACUUM the database and truncate its WAL, so deleted bytes leave both files."""
+    @staticmethod
+    def _set_compact_pending(con: sqlite3.Connection) -> None:
+        con.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('compact_pending', '1')")
+
+    def compact_pending(self) -> bool:
+        """True when an erasure committed but its bytes may still be in the file or the WAL."""
+        with self._read() as con:
+            row = con.execute("SELECT value FROM meta WHERE key = 'compact_pending'").fetchone()
+        return row is not None and row[0] == "1"
+
+    def _checkpoint(self, con: sqlite3.Connection, bound_s: float) -> bool:
+        """Truncate the WAL, retrying until ``bound_s`` has passed; True when it succeeded."""
+        deadline = time.monotonic() + bound_s
+        while True:
+            busy, _, _ = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if busy == 0:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+    def require_exclusive(self, bound_s: float | None = None) -> None:
+        """Raise :class:`ErasureBlockedError` unless the WAL can be checkpointed and truncated
+        within ``bound_s`` seconds (no other connection holds an old snapshot)."""
+        bound_s = self.erase_bound_s if bound_s is None else bound_s
         con = self._connect()
         try:
-            con.execute("VACUUM")
-            con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            con.execute(f"PRAGMA busy_timeout = {int(bound_s * 1000)}")
+            # a frame in the WAL first: an empty WAL would let the checkpoint pass while a
+            # reader still pins the old pages of the database file
+            con.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('erase_probe', ?)",
+                        (utc_iso(datetime.now(UTC)),))
+            if not self._checkpoint(con, bound_s):
+                raise ErasureBlockedError(
+                    f"another connection is reading {self.path}; an erasure needs every reader "
+                    f"to let go (waited {bound_s:g} s) — nothing was erased, retry later"
+                )
+        finally:
+            con.close()
+
+    def compact(self, bound_s: float | None = None) -> None:
+        """VACUUM the database and truncate its WAL, so deleted bytes leave both files.
+
+        Raises :class:`ErasureIncompleteError` when a reader keeps the WAL from being truncated
+        for ``bound_s`` seconds; the erasure stands and the next compaction finishes it.
+        """
+        bound_s = self.erase_bound_s if bound_s is None else bound_s
+        con = self._connect()
+        try:
+            con.execute(f"PRAGMA busy_timeout = {int(bound_s * 1000)}")
+            try:
+                con.execute("VACUUM")
+            except sqlite3.OperationalError as exc:
+                raise ErasureIncompleteError(
+                    f"the erased rows are deleted but {self.path} could not be compacted "
+                    f"({exc}); their bytes remain on disk until the next compaction"
+                ) from None
+            if not self._checkpoint(con, bound_s):
+                raise ErasureIncompleteError(
+                    f"the erased rows are deleted but another connection reading {self.path} "
+                    f"kept its WAL from being truncated for {bound_s:g} s; the bytes remain on "
+                    "disk until that reader closes and the next compaction runs"
+                )
+            con.execute("DELETE FROM meta WHERE key = 'compact_pending'")
+            self._checkpoint(con, bound_s)
         finally:
             con.close()
 
@@ -485,7 +652,7 @@ class SqliteGalleryStore:
 
     # -- identification results and reviews --------------------------------------------------
 
-    def save_result(self, result: dict) -> None:
+    def save_result(self, result: dict, *, intent: Intent | None = None) -> None:
         """Store an identification result (no probe biometrics) for later human review."""
         with self._write() as con:
             con.execute(
@@ -503,6 +670,7 @@ class SqliteGalleryStore:
                     json.dumps(result["faces"]),
                 ),
             )
+            self._note_intent(con, intent, result)
 
     def get_result(self, result_id: str) -> dict:
         """Return a stored identification result with its review (None while pending)."""
@@ -533,7 +701,7 @@ class SqliteGalleryStore:
 
     def add_review(
         self, result_id: str, *, decision: str, reviewer: str, actor: str, note: str | None,
-        now: datetime,
+        now: datetime, intent: Intent | None = None,
     ) -> dict:
         """Record the one human decision on an identification result.
 
@@ -551,4 +719,6 @@ class SqliteGalleryStore:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (result_id, decision, reviewer, actor, note, utc_iso(now)),
             )
-            return self._result(con, result_id)
+            reviewed = self._result(con, result_id)
+            self._note_intent(con, intent, reviewed)
+            return reviewed

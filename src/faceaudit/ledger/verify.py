@@ -32,6 +32,10 @@ ACTIONS = frozenset(
         "checkpoint",
         "consent",
         "init",
+        "intent",
+        "aborted",
+        "key_create",
+        "key_revoke",
     }
 )
 

@@ -63,6 +63,7 @@ class Policy:
         default_factory=lambda: {"identify": RateLimit(100, 1.0)}
     )
     bias_gate: BiasGate = BiasGate()
+    allow_self_review: bool = False
     source: str = "default"
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,6 +78,7 @@ class Policy:
                 op: {"max_events": r.max_events, "window_hours": r.window_hours}
                 for op, r in sorted(self.rate_limits.items())
             },
+            "allow_self_review": self.allow_self_review,
             "bias_gate": {
                 "max_fmr_ratio": self.bias_gate.max_fmr_ratio,
                 "max_fnmr_ratio": self.bias_gate.max_fnmr_ratio,
@@ -97,6 +99,7 @@ _TOP_KEYS = {
     "max_candidates",
     "rate_limits",
     "bias_gate",
+    "allow_self_review",
 }
 
 
@@ -131,6 +134,8 @@ def parse_policy(data: bytes, *, source: str) -> Policy:
                             low=1, high=1000),
         rate_limits=_rate_limits(raw["rate_limits"]) if "rate_limits" in raw else d.rate_limits,
         bias_gate=_bias_gate(raw.get("bias_gate", {})),
+        allow_self_review=_bool(raw.get("allow_self_review", d.allow_self_review),
+                                "allow_self_review"),
         source=source,
     )
 
@@ -247,6 +252,12 @@ def _number(
         lo, hi = "(" if open_low else "[", ")" if open_high else "]"
         raise PolicyError(f"{name} = {value} is outside {lo}{low}, {high}{hi}")
     return float(value)
+
+
+def _bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise PolicyError(f"{name} must be true or false")
+    return value
 
 
 def _int(value: Any, name: str, *, low: int, high: int) -> int:

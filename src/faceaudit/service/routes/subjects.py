@@ -20,12 +20,15 @@ def enrol(
     key: Annotated[ApiKey, Depends(require(Role.ENROLLER))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
     subject_id: Annotated[str, Form(description="Opaque subject id.")],
-    basis: Annotated[str, Form(description="Legal basis, e.g. consent.")],
+    basis: Annotated[str, Form(description="Legal basis (docs/gallery.md), e.g. "
+                                           "explicit-consent, or other:<note>.")],
     evidence: Annotated[str, Form(description="Reference to the consent evidence.")],
     images: Annotated[list[UploadFile], File(description="One face per image.")],
     expires_at: Annotated[datetime | None, Form(description="When consent ends.")] = None,
     display_name: Annotated[str | None, Form()] = None,
     keep_images: Annotated[bool, Form(description="Also store the images.")] = False,
+    allow_duplicate: Annotated[bool, Form(
+        description="Enrol even if the face matches another subject (recorded).")] = False,
 ) -> dict[str, Any]:
     """Enrol a subject from one or more images under a consent record."""
     with ctx.images.slot():
@@ -38,6 +41,7 @@ def enrol(
             expires_at=expires_at,
             display_name=display_name,
             keep_images=keep_images,
+            allow_duplicate=allow_duplicate,
         )
 
 

@@ -29,8 +29,14 @@ def test_keys_create_list_revoke(tmp_path: Path) -> None:
     assert [r["key_id"] for r in rows] == [key["key_id"]]
     assert "key" not in rows[0]
 
-    revoked = runner.invoke(keys_app, ["revoke", key["key_id"], *home])
+    revoked = runner.invoke(keys_app, ["revoke", key["key_id"], "--actor", "root-admin", *home])
     assert revoked.exit_code == 0
+    from faceaudit.ledger import Ledger
+
+    logged = [(e["action"], e["actor"], e["result"]["key_id"])
+              for e in Ledger(Home(tmp_path)).events()]
+    assert logged[0][0] == "key_create" and logged[0][2] == key["key_id"]
+    assert logged[1] == ("key_revoke", "root-admin", key["key_id"])
     assert KeyStore(Home(tmp_path)).authenticate(key["key"]) is None
 
 

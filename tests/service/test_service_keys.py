@@ -39,3 +39,37 @@ def test_bad_role_actor_and_unknown_id_are_typed_errors(tmp_path: Path) -> None:
         store.create("admin", "  ")
     with pytest.raises(KeyStoreError, match="no key"):
         store.revoke("deadbeef")
+
+
+def test_creating_and_revoking_a_key_are_ledger_events(tmp_path: Path) -> None:
+    from faceaudit.ledger import Ledger
+
+    home = init_home(tmp_path)
+    store = KeyStore(home)
+    key, token = store.create("operator", "alice", by="admin-ann")
+    store.revoke(key.key_id, by="admin-bob")
+    store.revoke(key.key_id, by="admin-bob")  # idempotent: no second event
+    events = list(Ledger(home).events())
+    assert [(e["action"], e["actor"]) for e in events] == [
+        ("key_create", "admin-ann"), ("key_revoke", "admin-bob")]
+    assert events[0]["result"] == {"key_id": key.key_id, "role": "operator",
+                                   "key_actor": "alice"}
+    raw = home.ledger_path.read_bytes()
+    assert token.encode() not in raw and hash_token(token).encode() not in raw
+
+
+def test_a_refusing_ledger_means_no_key_change(tmp_path: Path) -> None:
+    from faceaudit.ledger import Ledger
+    from faceaudit.ledger.errors import LedgerError
+
+    home = init_home(tmp_path)
+    store = KeyStore(home)
+    key, token = store.create("operator", "alice")
+    Ledger(home).append("x", "audit", result={})
+    home.ledger_path.write_bytes(home.ledger_path.read_bytes().replace(b'"seq":2', b'"seq":3'))
+    with pytest.raises(LedgerError):
+        store.create("admin", "mallory")
+    with pytest.raises(LedgerError):
+        store.revoke(key.key_id)
+    assert [k.actor for k in store.list()] == ["alice"]
+    assert store.authenticate(token) is not None

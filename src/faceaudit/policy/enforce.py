@@ -101,18 +101,34 @@ def _first_violation(
 
 
 def install_policy(home: Home, ledger: Ledger, policy_file: Path, actor: str) -> Policy:
-    """Validate ``policy_file``, install it as ``home.policy_path`` and log ``policy_change``
-    with the SHA-256 of the old and new files. Raises :class:`PolicyError` if invalid."""
+    """Validate ``policy_file`` and install it as ``home.policy_path``, log first.
+
+    The new file is staged (fsynced) beside the policy, the ``policy_change`` event (SHA-256 of
+    the old and new files) is appended, and only then does the staged file replace the
+    policy. A ledger that refuses the event leaves the policy as it was; a crash after the
+    event is finished by the next :func:`load_policy`. The policy in force is always the one
+    the last ``policy_change`` event records (see :mod:`faceaudit.policy.record`).
+    Raises :class:`PolicyError` if invalid.
+    """
+    from faceaudit.policy.record import recorded_policy, staged_policy_path
+
     _, data = read_policy_file(policy_file)
     home.ensure()
     target = home.policy_path
-    previous = policy_digest(target.read_bytes()) if target.exists() else None
-    tmp = target.with_suffix(".toml.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
-    ledger.append(
-        actor,
-        "policy_change",
-        result={"sha256": policy_digest(data), "previous_sha256": previous},
-    )
+    _, previous = recorded_policy(home)
+    staged = staged_policy_path(home)
+    with open(staged, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    try:
+        ledger.append(
+            actor,
+            "policy_change",
+            result={"sha256": policy_digest(data), "previous_sha256": previous},
+        )
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    os.replace(staged, target)
     return load_policy(home)

@@ -104,11 +104,21 @@ _TOP_KEYS = {
 
 
 def load_policy(home: Home) -> Policy:
-    """Return the policy at ``home.policy_path``, or :data:`DEFAULT_POLICY` when absent."""
+    """Return the policy at ``home.policy_path``, or :data:`DEFAULT_POLICY` when absent —
+    but only if it is the policy the ledger recorded in its last ``policy_change`` event
+    (:class:`~faceaudit.policy.record.PolicyMismatchError` otherwise: a hand edit, a
+    replacement or a removal never takes effect silently)."""
+    from faceaudit.policy.record import check_policy_file
+
     path = home.policy_path
-    if not path.exists():
+    try:
+        data: bytes | None = path.read_bytes()
+    except FileNotFoundError:
+        data = None
+    data = check_policy_file(home, data)
+    if data is None:
         return DEFAULT_POLICY
-    return parse_policy(path.read_bytes(), source=str(path))
+    return parse_policy(data, source=str(path))
 
 
 def parse_policy(data: bytes, *, source: str) -> Policy:

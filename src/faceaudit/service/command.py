@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from faceaudit.cli_options import EXIT_BAD_INPUT, HomeOption, require_home
+from faceaudit.cli_options import (
+    EXIT_BAD_INPUT,
+    ActorOption,
+    HomeOption,
+    default_actor,
+    require_home,
+)
 from faceaudit.errors import FaceAuditError
 from faceaudit.service.keys import KeyStore
 
@@ -38,10 +44,12 @@ def create_key(
     role: Annotated[str, typer.Option(help="admin, enroller, operator, reviewer or auditor.")],
     actor: Annotated[str, typer.Option(help="Name written into every ledger event.")],
     home: HomeOption = None,
+    by: Annotated[str | None, typer.Option(
+        "--by", help="Who creates the key (default: $FACEAUDIT_ACTOR or the OS user).")] = None,
 ) -> None:
-    """Create a key and print it once (JSON): only its hash is stored."""
+    """Create a key and print it once (JSON): only its hash is stored; logged (key_create)."""
     try:
-        key, token = KeyStore(require_home(home)).create(role, actor)
+        key, token = KeyStore(require_home(home)).create(role, actor, by=default_actor(by))
     except FaceAuditError as error:
         raise _fail(error) from None
     typer.echo(json.dumps({**key.to_dict(), "key": token}))
@@ -51,10 +59,11 @@ def create_key(
 def revoke_key(
     key_id: Annotated[str, typer.Argument(help="The key id shown by create or list.")],
     home: HomeOption = None,
+    by: ActorOption = None,
 ) -> None:
-    """Revoke a key: it stops working at once."""
+    """Revoke a key: it stops working at once; logged (key_revoke)."""
     try:
-        key = KeyStore(require_home(home)).revoke(key_id)
+        key = KeyStore(require_home(home)).revoke(key_id, by=default_actor(by))
     except FaceAuditError as error:
         raise _fail(error) from None
     typer.echo(json.dumps(key.to_dict()))

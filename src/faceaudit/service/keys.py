@@ -4,6 +4,11 @@ A token is ``fa_`` + 43 url-safe base64 characters (32 random bytes); it is show
 creation. The store (SQLite at ``home.keys_path``) keeps the key id, the token's SHA-256, the
 role, the actor (the name written into every ledger event made with the key), and the creation
 and revocation times.
+
+Creating and revoking a key changes who may act, so each is a ledger event (``key_create``,
+``key_revoke``: key id, role, the key's actor — never the token or its hash), appended *before*
+the key store changes; a ledger that refuses the event leaves the keys as they were, and a
+store write that fails after it is followed by an ``aborted`` event.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from faceaudit.home import Home
+from faceaudit.ledger import Ledger
+from faceaudit.ledger.payload import MAX_TEXT
 from faceaudit.service.problems import KeyStoreError
 
 TOKEN_PREFIX = "fa_"
@@ -82,6 +89,7 @@ class KeyStore:
     def __init__(self, home: Home) -> None:
         self.path = home.keys_path
         home.require()
+        self.ledger = Ledger(home)
         with self._connect() as db:
             db.execute(_SCHEMA)
 
@@ -95,12 +103,17 @@ class KeyStore:
         finally:
             db.close()
 
-    def create(self, role: str, actor: str) -> tuple[ApiKey, str]:
-        """Create a key; return it with its token (the only time the token is available)."""
+    def create(self, role: str, actor: str, *, by: str = "faceaudit") -> tuple[ApiKey, str]:
+        """Create a key; return it with its token (the only time the token is available).
+
+        ``by`` is who creates it (the ``key_create`` event's actor).
+        """
         parsed = parse_role(role)
         actor = actor.strip()
         if not actor:
             raise KeyStoreError("actor must not be empty")
+        _check_name("actor", actor)
+        _check_name("by", by)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         key = ApiKey(
             key_id=secrets.token_hex(6),
@@ -109,21 +122,50 @@ class KeyStore:
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             revoked_at=None,
         )
-        with self._connect() as db:
-            db.execute(
-                "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, NULL)",
-                (key.key_id, hash_token(token), str(key.role), key.actor, key.created_at),
-            )
+        described = {"key_id": key.key_id, "role": str(key.role), "key_actor": key.actor}
+        self.ledger.append(by, "key_create", result=described)
+        try:
+            with self._connect() as db:
+                db.execute(
+                    "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, NULL)",
+                    (key.key_id, hash_token(token), str(key.role), key.actor, key.created_at),
+                )
+        except BaseException as exc:
+            self._aborted(by, "key_create", described, exc)
+            raise
         return key, token
 
-    def revoke(self, key_id: str) -> ApiKey:
-        """Revoke a key by id (idempotent); raise :class:`KeyStoreError` if unknown."""
+    def _aborted(self, by: str, operation: str, described: dict, exc: BaseException) -> None:
+        try:
+            self.ledger.append(by, "aborted", result={
+                **described, "operation": operation, "reason": type(exc).__name__})
+        except Exception:  # noqa: BLE001 - the original error is the one to report
+            pass
+
+    def revoke(self, key_id: str, *, by: str = "faceaudit") -> ApiKey:
+        """Revoke a key by id (idempotent: a revoked key is returned as it is); raise
+        :class:`KeyStoreError` if unknown. ``by`` is who revokes it (the event's actor)."""
+        _check_name("by", by)
+        existing = self._get(key_id)
+        if existing.revoked_at is not None:
+            return existing
+        described = {"key_id": key_id, "role": str(existing.role),
+                     "key_actor": existing.actor}
+        self.ledger.append(by, "key_revoke", result=described)
         now = datetime.now(UTC).isoformat(timespec="seconds")
+        try:
+            with self._connect() as db:
+                db.execute(
+                    "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+                    (now, key_id),
+                )
+        except BaseException as exc:
+            self._aborted(by, "key_revoke", described, exc)
+            raise
+        return self._get(key_id)
+
+    def _get(self, key_id: str) -> ApiKey:
         with self._connect() as db:
-            db.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
-                (now, key_id),
-            )
             row = db.execute(
                 "SELECT key_id, role, actor, created_at, revoked_at FROM api_keys WHERE key_id = ?",
                 (key_id,),
@@ -152,6 +194,13 @@ class KeyStore:
                 (hash_token(token),),
             ).fetchone()
         return None if row is None else _row_to_key(row)
+
+
+def _check_name(name: str, value: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise KeyStoreError(f"{name} must not be empty")
+    if len(value) > MAX_TEXT:
+        raise KeyStoreError(f"{name} is longer than {MAX_TEXT} characters")
 
 
 def _row_to_key(row: tuple) -> ApiKey:

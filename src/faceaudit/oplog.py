@@ -136,6 +136,7 @@ class OperationLog:
                               backend_id=backend_id,
                               result={"intent_id": _PLACEHOLDER_ID, "operation": operation})
         check_events([intent_fields, *_stamp(outcome(preview), _PLACEHOLDER_ID)])
+        self.recover_claims()  # an earlier operation of this process may still owe an event
         intent_id = uuid.uuid4().hex
         with self._claim(intent_id, operation, actor) as claim:
             try:
@@ -148,8 +149,11 @@ class OperationLog:
             try:
                 value = write(Intent(intent_id, lambda v: _stamp(outcome(v), intent_id)))
             except BaseException as exc:
-                self._settle(intent_id, operation, actor, reason=_reason(exc))
-                claim.resolved = True
+                try:
+                    self._settle(intent_id, operation, actor, reason=_reason(exc))
+                    claim.resolved = True
+                except Exception:  # noqa: BLE001 - the write's own error is the one to raise;
+                    pass  # the claim stays for recovery
                 raise
             events = [append(self.ledger, e) for e in _stamp(outcome(value), intent_id)]
             self.store.clear_intent(intent_id)
@@ -164,17 +168,26 @@ class OperationLog:
         Operations still in flight (their claim file is locked) are left alone. A ledger that
         refuses the append (tampered, full disk) raises, so nothing runs on top of it.
         """
+        appended, claimed = self._recover_claims()
+        if self.store.path.exists():
+            for intent_id in self.store.pending_intent_ids():
+                if intent_id not in claimed:
+                    appended += self._reconcile(intent_id, None, "faceaudit", None)
+        return appended
+
+    def recover_claims(self) -> Events:
+        """Reconcile the claims whose owner died or gave up (cheap: a directory listing);
+        run before every operation, so a process that keeps running heals itself too."""
+        return self._recover_claims()[0]
+
+    def _recover_claims(self) -> tuple[Events, set[str]]:
         appended: Events = []
         claimed: set[str] = set()
         if self.intents_dir.is_dir():
             for path in sorted(self.intents_dir.glob("*.intent")):
                 claimed.add(path.stem)
                 appended += self._recover_claim(path)
-        if self.store.path.exists():
-            for intent_id in self.store.pending_intent_ids():
-                if intent_id not in claimed:
-                    appended += self._reconcile(intent_id, None, "faceaudit", None)
-        return appended
+        return appended, claimed
 
     def _recover_claim(self, path: Path) -> Events:
         try:

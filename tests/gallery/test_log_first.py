@@ -289,3 +289,17 @@ def test_cli_enrol_with_too_long_evidence_stores_nothing(home, mdtf):
     assert json.loads(listed.stdout) == []
     assert [e["action"] for e in Ledger(home).events()] == ["init"]
     assert not Path(home.db_path).exists() or SqliteGalleryStore(home.db_path).list_subjects() == []
+
+
+def test_a_running_process_heals_before_its_next_operation(deployment, monkeypatch):
+    """The service does not restart after a full disk: its next operation rolls forward first."""
+    enrol(deployment, "s-1")
+    _failing_append(monkeypatch, 2)  # the outcome of the next enrolment cannot be written
+    with pytest.raises(OSError):
+        enrol(deployment, "s-2", seed=2)
+    monkeypatch.undo()
+    enrol(deployment, "s-3", seed=3)  # same Deployment, no reopen
+    recovered = [e for e in Ledger(deployment.home).events() if e["result"] and
+                 e["result"].get("recovered")]
+    assert [e["result"]["subject_id"] for e in recovered] == ["s-2"]
+    assert_store_and_ledger_agree(deployment.home)

@@ -111,8 +111,8 @@ def test_a_review_in_someone_elses_name_is_refused(deployment, mdtf):
 
 
 def test_the_policy_can_allow_self_review(deployment, mdtf, tmp_path):
-    policy = tmp_path / "p.toml"
-    policy.write_text("allow_self_review = true\n")
+    policy = tmp_path / "p.toml"  # the installed policy (trusting the auditor) plus the switch
+    policy.write_text("allow_self_review = true\n" + deployment.home.policy_path.read_text())
     install_policy(deployment.home, deployment.ledger, policy, "admin")
     deployment.enrol(actor="clerk", subject_id="a", images=[mdtf / "1.png"], basis="consent",
                      evidence="f")

@@ -23,7 +23,13 @@ def _grow(service: Service, n: int) -> None:
                    result={"result_id": f"r{i}", "candidates": 1})
 
 
+def _size(service: Service) -> int:
+    """Events already logged (the genesis event and the harness's key creations)."""
+    return sum(1 for _ in Ledger(service.home).events())
+
+
 def test_head_and_proofs_verify_with_the_public_key(service: Service) -> None:
+    start = _size(service)
     _grow(service, 7)
     with service.client(Role.AUDITOR) as client:
         head = parse_sth(client.get("/v1/ledger/sth").json())
@@ -32,15 +38,15 @@ def test_head_and_proofs_verify_with_the_public_key(service: Service) -> None:
         beyond = client.get("/v1/ledger/consistency", params={"first": 99})
         missing = client.get("/v1/ledger/inclusion", params={"seq": 0})
     assert head.problem(load_public_key(service.home.public_key_path)) is None
-    assert head.tree_size == 8  # the genesis event and 7 more
+    assert head.tree_size == start + 7  # what was there and 7 more
     line = service.home.ledger_path.read_bytes().splitlines()[2]
     assert inclusion["leaf_hash"] == merkle.leaf_hash(line).hex()
-    assert inclusion["tree_size"] == 8 and inclusion["root_hash"] == head.root_hash
-    assert merkle.verify_inclusion(2, 8, merkle.leaf_hash(line),
+    assert inclusion["tree_size"] == start + 7 and inclusion["root_hash"] == head.root_hash
+    assert merkle.verify_inclusion(2, start + 7, merkle.leaf_hash(line),
                                    [bytes.fromhex(h) for h in inclusion["audit_path"]], head.root)
-    assert consistency["second"] == 8
-    assert merkle.verify_consistency(2, 8, bytes.fromhex(consistency["first_root"]), head.root,
-                                     [bytes.fromhex(h) for h in consistency["proof"]])
+    assert consistency["second"] == start + 7
+    assert merkle.verify_consistency(2, start + 7, bytes.fromhex(consistency["first_root"]),
+                                     head.root, [bytes.fromhex(h) for h in consistency["proof"]])
     assert beyond.status_code == 400
     assert beyond.headers["content-type"] == "application/problem+json"
     assert missing.status_code == 422
@@ -50,6 +56,7 @@ def test_head_and_proofs_verify_with_the_public_key(service: Service) -> None:
 
 def test_witness_over_http_detects_a_rollback(service: Service, tmp_path) -> None:
     runner = CliRunner()
+    start = _size(service)
     _grow(service, 4)
     pinned = tmp_path / "deployment.pub"
     shutil.copy(service.home.public_key_path, pinned)
@@ -64,7 +71,7 @@ def test_witness_over_http_detects_a_rollback(service: Service, tmp_path) -> Non
     _grow(service, 3)
     grown = runner.invoke(app, base)
     assert grown.exit_code == 0, grown.output
-    assert json.loads(grown.stdout)["head"]["tree_size"] == 8
+    assert json.loads(grown.stdout)["head"]["tree_size"] == start + 7
 
     for name in ("ledger.jsonl", "ledger.head", "ledger.sth.jsonl"):  # back to 5 events
         shutil.copy(backup / name, service.home.root / name)

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from faceaudit.cli_lazy import LazyCommandGroup
 from faceaudit.cli_options import EXIT_BAD_INPUT, EXIT_INPUTS_REFUSED, EXIT_NO_MATCH
 from faceaudit.errors import FaceAuditError
 
@@ -25,6 +26,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=LazyCommandGroup,  # pillar sub-commands are imported only when run
 )
 err = Console(stderr=True)
 
@@ -166,33 +168,6 @@ def verify(
     )
     _print_json(result.to_dict())
     raise typer.Exit(0 if result.match else EXIT_NO_MATCH)
-
-
-def _register_subcommands() -> None:
-    """Attach each pillar's commands; their modules import their heavy parts lazily."""
-    from faceaudit.audit.command import audit_command
-    from faceaudit.auditor_command import auditor_app
-    from faceaudit.gallery.command import gallery_app, identify_command, review_command
-    from faceaudit.home_command import init_command
-    from faceaudit.ledger.command import ledger_app
-    from faceaudit.ledger.witness_command import witness_command
-    from faceaudit.policy.command import policy_app
-    from faceaudit.service.command import keys_app, serve_command
-
-    app.command("init")(init_command)
-    app.command("audit")(audit_command)
-    app.add_typer(auditor_app, name="auditor")
-    app.add_typer(gallery_app, name="gallery")
-    app.command("identify")(identify_command)
-    app.command("review")(review_command)
-    app.add_typer(ledger_app, name="ledger")
-    app.command("witness")(witness_command)
-    app.add_typer(policy_app, name="policy")
-    app.add_typer(keys_app, name="keys")
-    app.command("serve")(serve_command)
-
-
-_register_subcommands()
 
 
 def main() -> None:

@@ -16,9 +16,6 @@ import operator
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from faceaudit.audit import fairness
 from faceaudit.errors import FaceAuditError
 from faceaudit.policy.model import Policy
 
@@ -172,6 +169,10 @@ def recompute_summary(report: dict[str, Any], metric: str, fmr: float | None) ->
     """One fairness summary recomputed from the per-group rates at ``fmr`` (None: not
     estimable). FMR-only summaries use the groups with a supported FMR, FNMR-only ones every
     group with an FNMR, the others the groups with both."""
+    import numpy as np  # here, not at the top: `faceaudit policy` starts without numpy
+
+    from faceaudit.audit import fairness
+
     rates = target_rates(report, fmr)
     if rates is None or metric not in fairness.SUMMARY_KEYS:
         return None

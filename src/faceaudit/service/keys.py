@@ -25,7 +25,7 @@ from enum import StrEnum
 from faceaudit.home import Home
 from faceaudit.ledger import Ledger
 from faceaudit.ledger.payload import MAX_TEXT
-from faceaudit.service.problems import KeyStoreError
+from faceaudit.service.errors import KeyStoreError
 
 TOKEN_PREFIX = "fa_"
 

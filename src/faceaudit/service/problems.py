@@ -18,82 +18,38 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from faceaudit.errors import FaceAuditError, TimeLimitError
+from faceaudit.service.errors import (
+    AuthenticationError as AuthenticationError,
+)
+from faceaudit.service.errors import (
+    KeyStoreError as KeyStoreError,
+)
+from faceaudit.service.errors import (
+    NotFoundError as NotFoundError,
+)
+from faceaudit.service.errors import (
+    PayloadError as PayloadError,
+)
+from faceaudit.service.errors import (
+    PermissionDeniedError as PermissionDeniedError,
+)
+from faceaudit.service.errors import (
+    RateLimitedError as RateLimitedError,
+)
+from faceaudit.service.errors import (
+    ServiceBusyError as ServiceBusyError,
+)
+from faceaudit.service.errors import (  # re-exported: callers import them from here too
+    ServiceError as ServiceError,
+)
+from faceaudit.service.errors import (
+    UploadTooLargeError as UploadTooLargeError,
+)
 
 PROBLEM_BASE = "https://faceaudit.dev/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 log = logging.getLogger("faceaudit.service")
-
-
-class ServiceError(FaceAuditError):
-    """Base of the errors only the service raises (authentication, limits, unknown ids)."""
-
-    code = "service-error"
-    http_status = 400
-
-
-class AuthenticationError(ServiceError):
-    """No API key, or a key that is unknown or revoked."""
-
-    code = "unauthenticated"
-    http_status = 401
-
-
-class PermissionDeniedError(ServiceError):
-    """The key is valid but its role may not call this endpoint."""
-
-    code = "forbidden"
-    http_status = 403
-
-
-class UploadTooLargeError(ServiceError):
-    """The request body exceeds the service's upload limit."""
-
-    code = "upload-too-large"
-    http_status = 413
-
-
-class RateLimitedError(ServiceError):
-    """The key has used up its request budget; retry after ``retry_after`` seconds."""
-
-    code = "rate-limited"
-    http_status = 429
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"rate limit exceeded; retry after {retry_after} s")
-        self.retry_after = retry_after
-
-
-class ServiceBusyError(ServiceError):
-    """Every image worker is busy and the queue is full; retry after ``retry_after`` seconds."""
-
-    code = "busy"
-    http_status = 503
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class NotFoundError(ServiceError):
-    """The requested resource (audit job, report) does not exist."""
-
-    code = "not-found"
-    http_status = 404
-
-
-class KeyStoreError(ServiceError):
-    """An API key operation was given bad input (unknown role, unknown key id)."""
-
-    code = "key-error"
-    http_status = 400
-
-
-class PayloadError(ServiceError):
-    """The request payload is well-formed HTTP but unusable (e.g. an empty upload)."""
-
-    code = "invalid-payload"
-    http_status = 422
 
 
 def problem_response(

@@ -1,0 +1,123 @@
+"""Sub-commands that the ``faceaudit`` CLI imports only when they are run.
+
+Importing every pillar's command module up front pulls in numpy, pyarrow, faiss, fastapi and the
+audit engine before ``faceaudit --help`` can print a line. Here each sub-command is named by its
+module and attribute plus the one-paragraph summary ``--help`` lists; the module is imported the
+first time the command itself is resolved (to run it or to show its own help). A test keeps each
+summary equal to the first paragraph of the real command's help.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+import click
+import typer
+from typer.core import TyperGroup
+
+
+@dataclass(frozen=True)
+class LazyCommand:
+    """Where a sub-command lives (``module:attribute``) and the summary the top help shows."""
+
+    module: str
+    attribute: str
+    summary: str
+
+    def load(self, name: str) -> click.Command:
+        """Import the module and build the click command (a Typer app or a command function)."""
+        target = getattr(importlib.import_module(self.module), self.attribute)
+        if isinstance(target, typer.Typer):
+            command = typer.main.get_command(target)
+        else:
+            holder = typer.Typer()
+            holder.command(name)(target)
+            command = typer.main.get_command(holder)
+        command.name = name
+        return command
+
+
+# Order is the order ``faceaudit --help`` lists them (after detect/embed/verify).
+LAZY_COMMANDS: dict[str, LazyCommand] = {
+    "init": LazyCommand(
+        "faceaudit.home_command", "init_command",
+        "Create the deployment home (default: $FACEAUDIT_HOME or ~/.faceaudit); print it as JSON.",
+    ),
+    "audit": LazyCommand(
+        "faceaudit.audit.command", "audit_command",
+        "Audit demographic differentials in face recognition error rates (NIST IR 8280 style).",
+    ),
+    "identify": LazyCommand(
+        "faceaudit.gallery.command", "identify_command",
+        "Search the gallery for every face in IMAGE; candidates are leads for human review.",
+    ),
+    "review": LazyCommand(
+        "faceaudit.gallery.command", "review_command",
+        "Record the human decision on an identification result: --confirm or --reject.",
+    ),
+    "witness": LazyCommand(
+        "faceaudit.ledger.witness_command", "witness_command",
+        "Fetch the deployment's latest signed tree head and a consistency proof from the last"
+        " head this witness accepted; verify both with the pinned public key only. Prints a JSON"
+        " summary; exit 0 when the log only grew, 4 on a fork, rollback, missing prefix, bad"
+        " signature or replaced public key, 2 on bad input.",
+    ),
+    "serve": LazyCommand(
+        "faceaudit.service.command", "serve_command",
+        "Run the REST service (OpenAPI at /docs) for one deployment home.",
+    ),
+    "auditor": LazyCommand(
+        "faceaudit.auditor_command", "auditor_app",
+        "Auditor keys and signatures: a deployment registers only audits signed by keys its"
+        " policy trusts.",
+    ),
+    "gallery": LazyCommand(
+        "faceaudit.gallery.command", "gallery_app",
+        "The consented gallery: enrol, list, erase and purge subjects.",
+    ),
+    "ledger": LazyCommand(
+        "faceaudit.ledger.command", "ledger_app",
+        "The tamper-evident ledger: verify it, export it, report on it, sign it.",
+    ),
+    "policy": LazyCommand(
+        "faceaudit.policy.command", "policy_app",
+        "The deployment policy and its bias gate.",
+    ),
+    "keys": LazyCommand(
+        "faceaudit.service.command", "keys_app",
+        "Create, revoke and list the service's API keys.",
+    ),
+}
+
+
+class LazyCommandGroup(TyperGroup):
+    """The top-level group: eager commands as usual, :data:`LAZY_COMMANDS` imported on use."""
+
+    _listing = False  # True while the group's own help is being written
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Eager commands first, then the lazy ones not loaded yet, in table order."""
+        names = super().list_commands(ctx)
+        return names + [name for name in LAZY_COMMANDS if name not in self.commands]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command; a lazy one is imported now, except for a mere listing in the help."""
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        lazy = LAZY_COMMANDS.get(cmd_name)
+        if lazy is None:
+            return None
+        if self._listing:
+            return click.Command(cmd_name, help=lazy.summary)
+        command = lazy.load(cmd_name)
+        self.commands[cmd_name] = command
+        return command
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Write the help, listing lazy commands by their summaries without importing them."""
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False

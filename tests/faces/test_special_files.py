@@ -108,6 +108,8 @@ def test_oversize_file_is_refused_before_reading(tmp_path: Path) -> None:
 _AS_NOBODY = """
 import os, pwd, sys
 import faceaudit.cli, faceaudit.api, faceaudit.faces.image
+# typer converts parameters through pydantic, which imports these only at parse time
+import importlib.metadata, zoneinfo, typer._adapters, pydantic.plugin._loader
 from PIL import Image
 Image.init()
 nobody = pwd.getpwnam("nobody")

@@ -50,7 +50,7 @@ from faceaudit.gallery.store import (
     utc_iso,
 )
 from faceaudit.home import Home
-from faceaudit.ledger import Ledger
+from faceaudit.ledger import Ledger, LedgerError
 from faceaudit.models.base import Embedder
 from faceaudit.oplog import OperationLog, check_events, event
 from faceaudit.policy import Policy, PolicyRefusal, enforce, load_policy
@@ -354,6 +354,7 @@ class Deployment:
             "legal_basis": consent.legal_basis,
             "expires_at": None if consent.expires_at is None else utc_iso(consent.expires_at),
             "ledger_seq": events[-1]["seq"],
+            "receipt": self._receipt(events[-1]["seq"]),
         }
         if duplicates:
             response["warnings"] = [
@@ -529,7 +530,7 @@ class Deployment:
             "fmr_target": policy.fmr_target,
             "faces": out_faces,
         }
-        self.oplog.run(
+        _, logged = self.oplog.run(
             "identify", actor=actor, purpose=purpose, case=case, backend_id=backend_id,
             write=lambda intent: self.store.save_result(result, intent=intent) or result,
             outcome=self._identify_events(actor, purpose, case, backend_id, threshold),
@@ -542,6 +543,7 @@ class Deployment:
             "threshold": result["threshold"],
             "fmr_target": policy.fmr_target,
             "backend_id": backend_id,
+            "receipt": self._receipt(logged[-1]["seq"]),
         }
 
     @staticmethod
@@ -592,13 +594,22 @@ class Deployment:
             other = self.store.subject_templates(subject_id)
         score = float(np.max(other @ probe))
         match = score >= threshold
-        self.ledger.append(
+        logged = self.ledger.append(
             actor, "verify", purpose=purpose, case=case, backend_id=backend_id,
             threshold=threshold, result={"match": match, "subject_id": subject_id},
         )
         return {"score": round(score, 6), "threshold": round(threshold, 6),
                 "fmr_target": policy.fmr_target, "match": match, "backend_id": backend_id,
-                "subject_id": subject_id}
+                "subject_id": subject_id, "receipt": self._receipt(logged["seq"])}
+
+    def _receipt(self, seq: int) -> dict[str, Any] | None:
+        """The ledger receipt of event ``seq``: its inclusion proof under a signed tree head
+        (see docs/ledger.md); None when the ledger cannot make one now — the operation and its
+        event stand, and the next operation meets the ledger's problem before it acts."""
+        try:
+            return self.ledger.receipt(seq)
+        except LedgerError:
+            return None
 
     # -- human review ------------------------------------------------------------------------
 

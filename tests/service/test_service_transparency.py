@@ -6,13 +6,23 @@ from __future__ import annotations
 import json
 import shutil
 
-from service_harness import Service
+from conftest import ROOMY
+from service_harness import (
+    Service,
+    faces_small,
+    fake_calibration,
+    make_keys,
+    register_passing_audit,
+    serve,
+)
 from typer.testing import CliRunner
 
 from faceaudit.cli import app
+from faceaudit.deployment import Deployment
+from faceaudit.home import init_home
 from faceaudit.ledger import Ledger, merkle
 from faceaudit.ledger.signing import load_public_key
-from faceaudit.ledger.sth import parse_sth
+from faceaudit.ledger.sth import parse_sth, receipt_problem
 from faceaudit.service.keys import Role
 
 
@@ -83,3 +93,40 @@ def test_witness_over_http_detects_a_rollback(service: Service, tmp_path) -> Non
 
     wrong_key = runner.invoke(app, [*base[:-2], "--api-key", service.tokens[Role.OPERATOR]])
     assert wrong_key.exit_code == 2 and "403" in wrong_key.stderr
+
+
+def test_enrol_identify_and_verify_answers_carry_a_receipt(tmp_path) -> None:
+    home = init_home(tmp_path / "home")
+    register_passing_audit(home, "dlib-resnet:1")
+    tokens = make_keys(home)
+    deployment = Deployment(home, calibration=fake_calibration())
+    pinned = tmp_path / "deployment.pub"
+    shutil.copy(home.public_key_path, pinned)
+    faces = faces_small() / "mdtf-cc-by-2.0"
+
+    def files(name: str) -> tuple[str, bytes, str]:
+        return (name, (faces / name).read_bytes(), "image/png")
+
+    with serve(home, ROOMY, deployment) as url:
+        service = Service(url, home, tokens)
+        with service.client(Role.ENROLLER) as client:
+            enrolled = client.post("/v1/subjects", data={
+                "subject_id": "p1", "basis": "consent", "evidence": "form-1"},
+                files=[("images", files("1.png"))])
+        with service.client(Role.OPERATOR) as client:
+            found = client.post("/v1/identify", data={"purpose": "p", "case": "c"},
+                                files={"image": files("2.png")})
+            verified = client.post("/v1/verify", data={"subject_id": "p1", "purpose": "p",
+                                                       "case": "c"},
+                                   files={"image_a": files("2.png")})
+    events = {e["seq"]: e for e in Ledger(home).events()}
+    public = load_public_key(pinned)
+    for response, action in ((enrolled, "enrol"), (found, "identify"), (verified, "verify")):
+        assert response.status_code in (200, 201), response.text
+        receipt = response.json()["receipt"]
+        event = events[receipt["seq"]]
+        assert event["action"] == action
+        assert receipt_problem(receipt, public, event) is None, action
+        assert receipt["sth"]["tree_size"] >= receipt["seq"]
+    # a witness that later pins the same key can start from any receipt's head
+    assert Ledger(home).verify(pinned).ok

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 
-from conftest import ROOMY
 from service_harness import (
     Service,
     faces_small,
@@ -24,6 +23,9 @@ from faceaudit.ledger import Ledger, merkle
 from faceaudit.ledger.signing import load_public_key
 from faceaudit.ledger.sth import parse_sth, receipt_problem
 from faceaudit.service.keys import Role
+from faceaudit.service.settings import ServiceSettings
+
+ROOMY = ServiceSettings(rate_per_minute=100_000, burst=10_000)
 
 
 def _grow(service: Service, n: int) -> None:

@@ -15,7 +15,7 @@ verdict is recomputed from the report's per-group numbers
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from faceaudit.home import Home
@@ -47,6 +47,7 @@ class GateResult:
     audit_id: str | None
     seq: int | None = None
     created_at: datetime | None = None
+    waived: bool = False
 
 
 def evaluate_gate(
@@ -57,7 +58,29 @@ def evaluate_gate(
     ledger: Ledger | None = None,
 ) -> GateResult:
     """Judge the newest registered audit of each mode of ``backend_id`` against ``policy`` at
-    ``now`` (see the module docstring for how modes combine)."""
+    ``now`` (see the module docstring for how modes combine).
+
+    A policy that waives the gate (``bias_gate.waived_because``) lets a failing verdict pass,
+    with ``waived`` set and the verdict it overrode kept in ``detail``.
+    """
+    verdict = _evaluate(policy, home, backend_id, now, ledger)
+    reason = policy.bias_gate.waived_because
+    if verdict.passed or not reason:
+        return verdict
+    return replace(
+        verdict, passed=True, rule=None, waived=True,
+        detail=f"the policy waives the bias gate ({reason}); without the waiver it would "
+               f"refuse ({verdict.rule}): {verdict.detail}",
+    )
+
+
+def _evaluate(
+    policy: Policy,
+    home: Home,
+    backend_id: str | None,
+    now: datetime,
+    ledger: Ledger | None,
+) -> GateResult:
     if backend_id is None:
         return GateResult(False, "no-audit", "no backend named, so no audit can apply", None)
     try:

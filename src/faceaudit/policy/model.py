@@ -32,6 +32,9 @@ class RateLimit:
     window_hours: float
 
 
+MAX_WAIVER_CHARS = 300
+
+
 @dataclass(frozen=True)
 class BiasGate:
     """What a registered audit must show before identification or verification may run."""
@@ -42,6 +45,7 @@ class BiasGate:
     required_groups: tuple[str, ...] = ()
     trusted_auditor_keys: tuple[str, ...] = ()
     allow_unsigned_audits: bool = False
+    waived_because: str = ""
 
     def trusted_keys(self) -> dict[str, Ed25519PublicKey]:
         """The trusted auditor public keys by key id (entries were validated on parsing)."""
@@ -86,6 +90,7 @@ class Policy:
                 "required_groups": list(self.bias_gate.required_groups),
                 "trusted_auditor_keys": list(self.bias_gate.trusted_auditor_keys),
                 "allow_unsigned_audits": self.bias_gate.allow_unsigned_audits,
+                "waived_because": self.bias_gate.waived_because,
             },
         }
 
@@ -216,7 +221,7 @@ def _rate_limits(value: Any) -> dict[str, RateLimit]:
 def _bias_gate(value: Any) -> BiasGate:
     table = _table(value, "bias_gate")
     keys = {"max_fmr_ratio", "max_fnmr_ratio", "max_audit_age_days", "required_groups",
-            "trusted_auditor_keys", "allow_unsigned_audits"}
+            "trusted_auditor_keys", "allow_unsigned_audits", "waived_because"}
     _no_unknown(table, keys, "bias_gate.")
     d = BiasGate()
     groups = table.get("required_groups", list(d.required_groups))
@@ -225,6 +230,11 @@ def _bias_gate(value: Any) -> BiasGate:
     unsigned = table.get("allow_unsigned_audits", d.allow_unsigned_audits)
     if not isinstance(unsigned, bool):
         raise PolicyError("bias_gate.allow_unsigned_audits must be true or false")
+    waiver = table.get("waived_because", d.waived_because)
+    if not isinstance(waiver, str) or len(waiver) > MAX_WAIVER_CHARS or (
+            waiver and not waiver.strip()):
+        raise PolicyError(f"bias_gate.waived_because must be a reason of at most "
+                          f"{MAX_WAIVER_CHARS} characters (or left out)")
     return BiasGate(
         max_fmr_ratio=_number(table.get("max_fmr_ratio", d.max_fmr_ratio),
                               "bias_gate.max_fmr_ratio", low=1.0, high=math.inf),
@@ -236,6 +246,7 @@ def _bias_gate(value: Any) -> BiasGate:
         required_groups=tuple(groups),
         trusted_auditor_keys=_auditor_keys(table.get("trusted_auditor_keys", [])),
         allow_unsigned_audits=unsigned,
+        waived_because=waiver.strip(),
     )
 
 

@@ -20,7 +20,7 @@ def policy_status(
 ) -> dict[str, Any]:
     """Whether identification with ``backend_id`` is allowed now, by which audit, or why not.
 
-    Returns ``{"allowed", "backend_id", "rule", "detail", "audit_id", "audit_seq",
+    Returns ``{"allowed", "waived", "backend_id", "rule", "detail", "audit_id", "audit_seq",
     "audit_created_at", "checked_at", "sentence"}``. ``allowed`` covers the bias gate and
     whether the policy allows identify at all; per-request rules (purpose, case, rate limit)
     are checked when a request is made.
@@ -33,13 +33,17 @@ def policy_status(
         rule, detail = "operation-not-allowed", "the policy does not allow identify"
     allowed = rule is None
     created = gate.created_at.isoformat(timespec="seconds") if gate.created_at else None
-    if allowed:
+    if allowed and gate.waived:
+        sentence = (f"Identification with {backend_id} is allowed now WITHOUT a passing audit: "
+                    f"{gate.detail}.")
+    elif allowed:
         sentence = (f"Identification with {backend_id} is allowed now: audit {gate.audit_id} "
                     f"(created {created}, ledger event {gate.seq}) passes the bias gate.")
     else:
         sentence = f"Identification with {backend_id} is refused now ({rule}): {detail}."
     return {
         "allowed": allowed,
+        "waived": allowed and gate.waived,
         "backend_id": backend_id,
         "rule": rule,
         "detail": detail,

@@ -126,7 +126,9 @@ def test_converted_once_and_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     second = dlib_resnet_onnx(default_dat_path())
     assert second == first
     assert second.stat().st_mtime_ns == mtime
-    assert [p.name for p in tmp_path.iterdir()] == [first.name]  # no temporary left behind
+    # no temporary left behind: the conversion and the pointer that finds it without the .dat
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".onnx", ".sha256"]
+    assert first in tmp_path.iterdir()
 
 
 def test_concurrent_conversions_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -134,7 +136,8 @@ def test_concurrent_conversions_agree(tmp_path: Path, monkeypatch: pytest.Monkey
     with ThreadPoolExecutor(max_workers=3) as pool:
         paths = list(pool.map(lambda _: dlib_resnet_onnx(), range(3)))
     assert len(set(paths)) == 1
-    assert [p.name for p in tmp_path.iterdir()] == [paths[0].name]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix != ".sha256") == [paths[0].name]
+    assert len(list(tmp_path.glob("*.tmp"))) == 0
     session = ort.InferenceSession(str(paths[0]), providers=["CPUExecutionProvider"])
     assert session.get_outputs()[0].name == "descriptors"
 

@@ -1,4 +1,5 @@
-"""Convert dlib's face recognition ResNet (``.dat``) to an ONNX graph, cached on disk.
+"""Convert dlib's face recognition ResNet (``.dat``) to an ONNX graph (cached on disk by
+:mod:`faceaudit.models.dlib_onnx_cache`, which imports this module only to convert).
 
 The layer parameters come from :mod:`faceaudit.models.dlib_dat`; the wiring of tags, skips and
 ``add_prev`` layers is not in the file and comes from dlib's ``anet_type``
@@ -10,17 +11,11 @@ Graph output ``descriptors``: float32 (N, 128), un-normalised, as dlib returns t
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from faceaudit.errors import ModelError
-from faceaudit.home import cache_dir
 from faceaudit.models.dlib_dat import (
     AddPrev,
     Affine,
@@ -32,20 +27,16 @@ from faceaudit.models.dlib_dat import (
     Pool,
     Relu,
     TagOrSkip,
-    parse_network,
 )
-from faceaudit.models.files import FACE_RESNET, dlib_model_path
+from faceaudit.models.dlib_onnx_cache import (  # the cached lookup; re-exported here
+    CONVERTER_VERSION as CONVERTER_VERSION,
+)
+from faceaudit.models.dlib_onnx_cache import default_dat_path as default_dat_path
+from faceaudit.models.dlib_onnx_cache import dlib_resnet_onnx as dlib_resnet_onnx
 
 INPUT_NAME = "chips"
 OUTPUT_NAME = "descriptors"
 OPSET = 17
-# Bump when the generated graph changes, so stale cached conversions are not reused.
-CONVERTER_VERSION = 1
-
-
-def default_dat_path() -> Path:
-    """Path of ``dlib_face_recognition_resnet_model_v1.dat`` from ``face-recognition-models``."""
-    return dlib_model_path(FACE_RESNET)
 
 
 # ------------------------------------------------------------------ expected network layout
@@ -222,39 +213,3 @@ def build_model(layers: list[Layer]) -> onnx.ModelProto:
     )
     onnx.checker.check_model(model)
     return model
-
-
-# ------------------------------------------------------------------ cached conversion
-
-
-def dlib_resnet_onnx(dat_path: Path | None = None) -> Path:
-    """Return the path of the ONNX conversion of ``dat_path`` (default: :func:`default_dat_path`).
-
-    The conversion runs once and is cached as ``dlib_resnet-<sha256 of the .dat>.onnx`` in the
-    faceaudit cache directory; it is written to a temporary file and renamed into place, so
-    concurrent processes never see a partial file.
-    """
-    dat_path = Path(dat_path) if dat_path is not None else default_dat_path()
-    try:
-        data = dat_path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"cannot read dlib model file {dat_path}: {exc.strerror}") from exc
-    digest = hashlib.sha256(data).hexdigest()
-    target = cache_dir() / f"dlib_resnet-{digest}-c{CONVERTER_VERSION}.onnx"
-    if target.is_file():
-        return target
-
-    model = build_model(parse_network(data))
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(model.SerializeToString())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise ModelError(f"cannot write the ONNX model to {target.parent}: {exc}") from exc
-    return target

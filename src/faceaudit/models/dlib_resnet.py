@@ -6,7 +6,7 @@ import numpy as np
 
 from faceaudit.models.base import l2_normalise
 from faceaudit.models.dlib_native import DLIB_CHIP
-from faceaudit.models.dlib_onnx import dlib_resnet_onnx
+from faceaudit.models.dlib_onnx_cache import dlib_resnet_onnx
 from faceaudit.models.onnx_runtime import open_session
 
 

@@ -134,3 +134,18 @@ def test_undefined_bootstrap_replicates_are_counted():
     fnmr = result.sections["targets"][0]["groups"][1]["fnmr"]
     assert 60 < fnmr["undefined_replicates"] < 180
     assert any("bootstrap replicates were undefined" in w for w in result.warnings)
+
+
+def test_cross_cells_without_a_false_match_get_the_exact_bound():
+    t = _table([(60, 6000, 3, 0.0), (60, 6000, 3, 0.05)])
+    cross = {"score": np.full(3000, -0.9), "genuine": np.zeros(3000, bool),
+             "g": np.zeros(3000, int), "sa": np.arange(3000) % 60, "sb": 60 + np.arange(3000) % 60}
+    t = {k: np.r_[t[k], cross[k]] for k in t}
+    gb = np.r_[t["g"][:-3000], np.ones(3000, int)]
+    scores = score_table(t["score"], t["genuine"], t["g"], gb, ["A", "B"], t["sa"], t["sb"],
+                         targets=(1e-2,))
+    entry = analyse_scores(scores, AuditSettings(targets=(1e-2,), reps=50)).sections["targets"][0]
+    cell = entry["cross_fmr"]
+    assert cell["fmr"][0][1] == 0 and cell["low"][0][1] == 0
+    assert cell["high"][0][1] == pytest.approx(1 - 0.05 ** (1 / 3000))
+    assert cell["high"][1][0] == cell["high"][0][1]

@@ -14,7 +14,13 @@ import numpy as np
 
 from faceaudit.audit import fairness, metrics
 from faceaudit.audit.bootstrap import bootstrap_with_pairs, percentile_interval
-from faceaudit.audit.estimates import MIN_IDENTITIES, clean, estimate, rate_estimate
+from faceaudit.audit.estimates import (
+    MIN_IDENTITIES,
+    clean,
+    clopper_pearson_upper,
+    estimate,
+    rate_estimate,
+)
 from faceaudit.audit.scoring import ScoreSet
 
 COARSE_BINS = 100
@@ -355,6 +361,11 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
             for a in range(G)
         ]
         ci = [[interval(("fmr", a, b, k)) for b in range(G)] for a in range(G)]
+        for a in range(G):  # no false match in a cell: the exact one-sided bound, not [0, 0]
+            for b in range(G):
+                if cross_ok[a][b] and (k >= NB or tail[a, b, k] == 0):
+                    n = int(n_cross[a, b])
+                    ci[a][b] = (0.0, clopper_pearson_upper(n, settings.confidence))
         entry["cross_fmr"] = {
             "groups": list(groups),
             "fmr": [

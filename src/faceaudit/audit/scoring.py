@@ -494,7 +494,7 @@ def bin_by_edges(scores: np.ndarray, edges: np.ndarray) -> np.ndarray:
     holds scores below ``edges[0]``), in chunks so the temporaries stay small."""
     if edges is EDGES:
         return quantise(scores)
-    out = np.empty(len(scores), dtype=np.intp)
+    out = np.empty(len(scores), dtype=np.int32 if len(edges) < 2**31 else np.intp)
     for start in range(0, len(scores), TABLE_CHUNK):
         part = scores[start : start + TABLE_CHUNK]
         out[start : start + TABLE_CHUNK] = np.maximum(
@@ -582,7 +582,12 @@ def score_table(
             None,
             **common,
         )
-    keys = np.concatenate([subject_a * G + group_a, subject_b * G + group_b]).astype(np.int64)
+    keys = np.concatenate(
+        [
+            np.asarray(subject_a, np.int64) * G + group_a,
+            np.asarray(subject_b, np.int64) * G + group_b,
+        ]
+    )
     units, inverse = np.unique(keys, return_inverse=True)
     unit_a, unit_b = inverse[: len(s)], inverse[len(s) :]
     U = len(units)

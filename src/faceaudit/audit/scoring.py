@@ -582,20 +582,26 @@ def score_table(
             None,
             **common,
         )
-    keys = np.concatenate(
-        [
-            np.asarray(subject_a, np.int64) * G + group_a,
-            np.asarray(subject_b, np.int64) * G + group_b,
-        ]
-    )
-    units, inverse = np.unique(keys, return_inverse=True)
-    unit_a, unit_b = inverse[: len(s)], inverse[len(s) :]
+    # units (identity within group) numbered densely without sorting 2N keys: mark the keys
+    # present, rank them (memory: one flag per possible key, one int32 per row and side)
+    key_a = np.asarray(subject_a, np.int64) * G + group_a
+    key_b = np.asarray(subject_b, np.int64) * G + group_b
+    present = np.zeros(int(max(key_a.max(), key_b.max())) + 1, dtype=bool)
+    present[key_a] = True
+    present[key_b] = True
+    rank = (np.cumsum(present) - 1).astype(np.int32)
+    units = np.flatnonzero(present)
+    unit_a, unit_b = rank[key_a], rank[key_b]
+    del key_a, key_b, present, rank
     U = len(units)
     within_imp = imp & (group_a == group_b)
     imp_ids = np.zeros(G, dtype=np.int64)
     for g in range(G):
         rows = within_imp & (group_a == g)
-        imp_ids[g] = len(np.unique(np.concatenate([unit_a[rows], unit_b[rows]])))
+        seen = np.zeros(U, dtype=bool)
+        seen[unit_a[rows]] = True
+        seen[unit_b[rows]] = True
+        imp_ids[g] = int(seen.sum())
     common["impostor_identities"] = imp_ids
     imp_bins = bins[imp]
 

@@ -273,3 +273,32 @@ def test_bad_score_names_its_row(tmp_path, cell, message):
     assert result.exit_code == 2
     assert message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ("0.5,maybe,a,a", "line 3: 'genuine' must be true/false, not 'maybe'"),
+        ("0.5,false, ,a", "line 3: empty 'group_a'"),
+        ("0.5,false,a,", "line 3: empty 'group_b'"),
+    ],
+)
+def test_bad_labels_name_their_row(tmp_path, row, message):
+    path = tmp_path / "s.csv"
+    path.write_text(f"score,genuine,group_a,group_b\n0.5,false,a,b\n{row}\n")
+    result = run("--scores", path, "--out", tmp_path / "o")
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_labels_are_trimmed_and_encoded_without_python_rows(tmp_path):
+    path = tmp_path / "s.csv"
+    rows = ["score,genuine,group_a,group_b"]
+    rows += [f"{i / 1000},{'impostor' if i % 7 else 'GENUINE'}, b ,a" for i in range(700)]
+    rows += [f"{i / 1000},{'No' if i % 7 else 'yes'},a, a" for i in range(700)]
+    path.write_text("\n".join(rows) + "\n")
+    result = run("--scores", path, "--out", tmp_path / "o", "--fmr", "1e-2", "--bootstrap", 0)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["groups"] == ["a", "b"]
+    assert report["data"]["genuine_pairs"] == 200

@@ -265,16 +265,23 @@ def read_embeddings(path: Path) -> Embeddings:
     return embeddings_from_table(read_table(path), str(path))
 
 
+Labels = Sequence[str] | pa.ChunkedArray
+
+
 @dataclass
 class ScoresTable:
-    """One row per comparison: score, genuine flag, groups and (optional) subjects."""
+    """One row per comparison: score, genuine flag, groups and (optional) subjects.
+
+    Label columns are lists of strings or (from :func:`read_scores`) Arrow string columns, which
+    stay columnar: a table of 10⁸ rows never becomes 10⁸ Python strings.
+    """
 
     score: np.ndarray
     genuine: np.ndarray
-    group_a: list[str]
-    group_b: list[str]
-    subject_a: list[str] | None
-    subject_b: list[str] | None
+    group_a: Labels
+    group_b: Labels
+    subject_a: Labels | None
+    subject_b: Labels | None
 
 
 _TRUE = {"true", "1", "yes", "t", "y", "genuine"}
@@ -315,6 +322,57 @@ def _finite_scores(column: pa.ChunkedArray, path: Path) -> np.ndarray:
     return score
 
 
+def _labels(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A label column as trimmed strings."""
+    return pc.utf8_trim_whitespace(column.cast(pa.string()))
+
+
+def _first_empty(column: pa.ChunkedArray) -> int | None:
+    """Index of the first null or empty label, or ``None``."""
+    empty = pc.or_kleene(pc.is_null(column), pc.equal(column, ""))
+    if not pc.any(empty).as_py():
+        return None
+    return int(np.flatnonzero(empty.to_numpy(zero_copy_only=False))[0])
+
+
+def _genuine_flags(column: pa.ChunkedArray, path: Path) -> np.ndarray:
+    """The genuine column as booleans (true/false, 1/0, yes/no, genuine/impostor, …)."""
+    flags = pc.utf8_lower(_labels(column))
+    true = pc.is_in(flags, value_set=pa.array(sorted(_TRUE))).to_numpy(zero_copy_only=False)
+    false = pc.is_in(flags, value_set=pa.array(sorted(_FALSE))).to_numpy(zero_copy_only=False)
+    bad = np.flatnonzero(~(true | false))
+    if bad.size:
+        i = int(bad[0])
+        raise AuditInputError(
+            f"{path}: {row_label(path, i)}: 'genuine' must be true/false, not "
+            f"{column[i].as_py()!r}"
+        )
+    return true
+
+
+def encode_labels(a: Labels, b: Labels) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Sorted distinct labels of two columns and each row's code in them (columnar: Arrow
+    dictionary encoding, no per-row Python work)."""
+    cols = [
+        x if isinstance(x, pa.ChunkedArray) else pa.chunked_array([pa.array(list(x), pa.string())])
+        for x in (a, b)
+    ]
+    both = pa.chunked_array(cols[0].chunks + cols[1].chunks, type=pa.string())
+    encoded = both.dictionary_encode()
+    if encoded.num_chunks == 0:
+        return [], np.empty(0, np.intp), np.empty(0, np.intp)
+    names = np.asarray(encoded.chunk(0).dictionary.to_pylist(), dtype=object)
+    indices = np.concatenate(
+        [c.indices.to_numpy(zero_copy_only=False) for c in encoded.chunks]
+    ).astype(np.intp)
+    order = np.argsort(names, kind="stable")
+    remap = np.empty(len(order), np.intp)
+    remap[order] = np.arange(len(order))
+    codes = remap[indices]
+    n_a = len(cols[0])
+    return [str(n) for n in names[order]], codes[:n_a], codes[n_a:]
+
+
 def read_scores(path: Path) -> ScoresTable:
     """A scores table: ``score``, ``genuine``, ``group_a``, ``group_b`` and optionally
     ``subject_a``, ``subject_b`` (needed for identity-bootstrap intervals)."""
@@ -323,20 +381,23 @@ def read_scores(path: Path) -> ScoresTable:
     if table.num_rows == 0:
         raise AuditInputError(f"{path}: no rows")
     score = _finite_scores(table.column("score"), path)
-    flags = [str(v).strip().lower() for v in table.column("genuine").to_pylist()]
-    bad = [f for f in flags if f not in _TRUE | _FALSE]
-    if bad:
-        raise AuditInputError(f"{path}: 'genuine' must be true/false, not {bad[0]!r}")
-    genuine = np.array([f in _TRUE for f in flags])
-    ga, gb = _strings(table.column("group_a")), _strings(table.column("group_b"))
-    if None in ga or None in gb:
-        raise AuditInputError(f"{path}: empty group_a/group_b values")
+    genuine = _genuine_flags(table.column("genuine"), path)
     subjects = all(c in table.column_names for c in ("subject_a", "subject_b"))
-    sa = _strings(table.column("subject_a")) if subjects else None
-    sb = _strings(table.column("subject_b")) if subjects else None
-    if subjects and (None in sa or None in sb):
-        raise AuditInputError(f"{path}: empty subject_a/subject_b values")
-    return ScoresTable(score, genuine, ga, gb, sa, sb)
+    names = ["group_a", "group_b"] + (["subject_a", "subject_b"] if subjects else [])
+    columns = {}
+    for name in names:
+        columns[name] = _labels(table.column(name))
+        empty = _first_empty(columns[name])
+        if empty is not None:
+            raise AuditInputError(f"{path}: {row_label(path, empty)}: empty {name!r}")
+    return ScoresTable(
+        score,
+        genuine,
+        columns["group_a"],
+        columns["group_b"],
+        columns.get("subject_a"),
+        columns.get("subject_b"),
+    )
 
 
 @dataclass

@@ -18,6 +18,7 @@ from faceaudit.audit.inputs import (
     Grouping,
     RatesTable,
     ScoresTable,
+    encode_labels,
     group_templates,
 )
 from faceaudit.audit.scoring import BIN_WIDTH, ScoreSet, score_table, score_templates
@@ -280,16 +281,12 @@ def audit_scores(
     for distances (a comparison then matches when ``score <= threshold``).
     """
     start = time.perf_counter()
-    groups = sorted(set(table.group_a) | set(table.group_b))
+    groups, ga, gb = encode_labels(table.group_a, table.group_b)
     if len(groups) < 2:
         raise AuditInputError(f"{input_path}: the scores table has one group; an audit needs 2+")
-    index = {g: i for i, g in enumerate(groups)}
-    ga = np.array([index[g] for g in table.group_a], dtype=np.intp)
-    gb = np.array([index[g] for g in table.group_b], dtype=np.intp)
     sa = sb = None
     if table.subject_a is not None and table.subject_b is not None:
-        names, inverse = np.unique(np.array(table.subject_a + table.subject_b), return_inverse=True)
-        sa, sb = inverse[: len(ga)], inverse[len(ga) :]
+        names, sa, sb = encode_labels(table.subject_a, table.subject_b)
         bad = table.genuine & (sa != sb)
         if bad.any():
             raise AuditInputError(

@@ -25,10 +25,32 @@ app = typer.Typer(
     help="Face recognition that can be held to account: engine, bias audit, ledger.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     cls=LazyCommandGroup,  # pillar sub-commands are imported only when run
 )
 err = Console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from faceaudit import __version__
+
+        sys.stdout.write(f"faceaudit {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Face recognition that can be held to account: engine, bias audit, ledger."""
+
 
 BackendOpt = Annotated[
     str, typer.Option("--backend", help="dlib-resnet (default), dlib-native, or onnx")
@@ -173,7 +195,7 @@ def verify(
 def main() -> None:
     """Console-script entry: run the app; a FaceAuditError becomes one line and exit 2."""
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="faceaudit")
     except typer.Abort:
         sys.exit(1)
     except typer.TyperException as exc:  # usage: a missing argument, a path that is not there…

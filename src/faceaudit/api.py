@@ -3,9 +3,14 @@
 Everything the CLI and the service do with faces goes through these functions::
 
     from faceaudit import api
-    image = api.load_image("photo.jpg")
-    faces, embeddings = api.face_embeddings(image)
-    result = api.verify(image_a, image_b, fmr=1e-3)
+    faces, embeddings = api.face_embeddings("photo.jpg")
+    result = api.verify("a.jpg", "b.jpg", fmr=1e-3)
+
+Every function that takes an image accepts a path, bytes, a PIL image or a uint8 numpy array
+(gray, RGB or RGBA; ``color="bgr"`` for OpenCV's BGR/BGRA), see :mod:`faceaudit.faces.inputs`.
+Files always go through the guarded decoder. Boxes are :class:`Box` (left, top, right, bottom) in
+the input's own pixels. A function that needs one face refuses an image with several
+(:class:`SeveralFacesError`, naming the count) unless ``face=`` picks one.
 """
 
 from __future__ import annotations
@@ -16,16 +21,17 @@ from pathlib import Path
 import numpy as np
 
 from faceaudit.calibration import Calibration, load_calibration
-from faceaudit.errors import NoFaceError
+from faceaudit.errors import ImageInputError, NoFaceError, SeveralFacesError
 from faceaudit.faces.align import face_chips
+from faceaudit.faces.box import Box
 from faceaudit.faces.budget import check_time
 from faceaudit.faces.detect import (
     DetectionLimits,
     Detector,
     Face,
-    detect_faces,
     detection_limits,
 )
+from faceaudit.faces.detect import detect_faces as detect_in_pixels
 from faceaudit.faces.image import (
     MAX_IMAGE_SIDE,
     SUPPORTED_FORMATS,
@@ -34,11 +40,19 @@ from faceaudit.faces.image import (
     load_image,
     read_image_file,
 )
+from faceaudit.faces.inputs import Color, ImageInput, as_decoded
 from faceaudit.models.base import Embedder
 from faceaudit.models.registry import DEFAULT_BACKEND, get_embedder
 
 __all__ = [
+    "Box",
     "Calibration",
+    "Color",
+    "ImageInput",
+    "ImageInputError",
+    "SeveralFacesError",
+    "NoFaceError",
+    "face_embedding",
     "DecodedImage",
     "DetectionLimits",
     "Face",
@@ -63,26 +77,99 @@ __all__ = [
 
 
 def embed_faces(
-    image: np.ndarray, faces: list[Face], embedder: Embedder | None = None
+    image: ImageInput,
+    faces: list[Face],
+    embedder: Embedder | None = None,
+    *,
+    color: Color = "rgb",
 ) -> np.ndarray:
-    """Align each face to the backend's chip spec and embed it: float32 (len(faces), dim)."""
+    """Align each face to the backend's chip spec and embed it: float32 (len(faces), dim).
+
+    ``faces`` are in ``image``'s own pixels (as :func:`detect_faces` returns them).
+    """
     embedder = embedder or get_embedder()
+    decoded = as_decoded(image, color)
+    if decoded.scale != 1.0:
+        height, width = decoded.pixels.shape[:2]
+        faces = [face.scaled(decoded.scale, width, height) for face in faces]
     check_time("embedding")
-    chips = face_chips(image, faces, embedder.chip)
+    chips = face_chips(decoded.pixels, faces, embedder.chip)
     if len(chips) == 0:
         return np.zeros((0, embedder.dim), dtype=np.float32)
     return embedder.embed(chips)
 
 
+def detect_faces(
+    image: ImageInput,
+    detector: Detector = "hog",
+    upsample: int = 1,
+    *,
+    color: Color = "rgb",
+) -> list[Face]:
+    """Every face in ``image``, best score first, boxes and landmarks in its own pixels.
+
+    ``image`` is a path, bytes, a PIL image or a uint8 array (``color="bgr"`` for OpenCV).
+    """
+    decoded = as_decoded(image, color)
+    faces = detect_in_pixels(decoded.pixels, detector=detector, upsample=upsample)
+    return _to_original(faces, decoded)
+
+
 def face_embeddings(
-    image: np.ndarray,
+    image: ImageInput,
     embedder: Embedder | None = None,
     detector: Detector = "hog",
     upsample: int = 1,
+    *,
+    color: Color = "rgb",
 ) -> tuple[list[Face], np.ndarray]:
-    """Detect every face in ``image`` and embed each one."""
-    faces = detect_faces(image, detector=detector, upsample=upsample)
-    return faces, embed_faces(image, faces, embedder)
+    """Detect every face in ``image`` and embed each one (faces in the input's own pixels)."""
+    decoded = as_decoded(image, color)
+    faces = detect_in_pixels(decoded.pixels, detector=detector, upsample=upsample)
+    embeddings = embed_faces(decoded.pixels, faces, embedder)
+    return _to_original(faces, decoded), embeddings
+
+
+def _label(image: ImageInput, default: str) -> str:
+    return str(image) if isinstance(image, str | Path) else default
+
+
+def face_embedding(
+    image: ImageInput,
+    face: int | None = None,
+    *,
+    embedder: Embedder | None = None,
+    detector: Detector = "hog",
+    upsample: int = 1,
+    color: Color = "rgb",
+    label: str | None = None,
+) -> tuple[Face, np.ndarray]:
+    """The one face of ``image`` and its embedding.
+
+    With several faces, ``face`` picks one by index (faces are ordered best score first);
+    without it the call refuses rather than guess.
+
+    Raises:
+        NoFaceError: no face found, or ``face`` is past the last one.
+        SeveralFacesError: several faces and no ``face`` given (``.count`` says how many).
+    """
+    label = label or _label(image, "image")
+    decoded = as_decoded(image, color, name=label if isinstance(image, str | Path) else None)
+    faces = detect_in_pixels(decoded.pixels, detector=detector, upsample=upsample)
+    if not faces:
+        raise NoFaceError(f"{label}: no face found")
+    if face is None:
+        if len(faces) > 1:
+            raise SeveralFacesError(
+                f"{label}: {len(faces)} faces found where one is needed; pick one with"
+                f" face=0..{len(faces) - 1} (best score first)",
+                count=len(faces),
+            )
+        face = 0
+    if not 0 <= face < len(faces):
+        raise NoFaceError(f"{label}: face={face} asked for, but {len(faces)} face(s) found")
+    embedding = embed_faces(decoded.pixels, faces[face : face + 1], embedder)[0]
+    return _to_original(faces[face : face + 1], decoded)[0], embedding
 
 
 def open_image(src: str | Path | bytes, *, name: str | None = None) -> DecodedImage:
@@ -103,7 +190,7 @@ def detect_in(
     find at the scale the work budget imposed: smaller faces are not found, and are reported so.
     """
     height, width = decoded.pixels.shape[:2]
-    faces = detect_faces(decoded.pixels, detector=detector, upsample=upsample)
+    faces = detect_in_pixels(decoded.pixels, detector=detector, upsample=upsample)
     limits = detection_limits(width, height, upsample).in_original(decoded.scale)
     return _to_original(faces, decoded), limits
 
@@ -166,26 +253,36 @@ def best_face_embedding(
     image: np.ndarray, embedder: Embedder, detector: Detector = "hog", label: str = "image"
 ) -> np.ndarray:
     """Embedding of the highest-scoring face in ``image``; :class:`NoFaceError` if none."""
-    faces = detect_faces(image, detector=detector)
+    faces = detect_in_pixels(image, detector=detector)
     if not faces:
         raise NoFaceError(f"{label}: no face found")
     return embed_faces(image, faces[:1], embedder)[0]
 
 
 def verify(
-    image_a: np.ndarray,
-    image_b: np.ndarray,
+    image_a: ImageInput,
+    image_b: ImageInput,
     fmr: float = 1e-3,
     calibration: Calibration | None = None,
     embedder: Embedder | None = None,
     detector: Detector = "hog",
+    *,
+    color: Color = "rgb",
+    face_a: int | None = None,
+    face_b: int | None = None,
 ) -> VerifyResult:
-    """Compare the best face of each image at the threshold that gives ``fmr`` false matches."""
+    """Compare the face of each image at the threshold that gives ``fmr`` false matches.
+
+    Each image must hold one face, or ``face_a`` / ``face_b`` must pick one (index, best score
+    first): an image with several faces is refused with :class:`SeveralFacesError`, never
+    silently reduced to one.
+    """
     embedder = embedder or get_embedder()
     calibration = calibration or load_calibration(backend_id=embedder.backend_id)
     threshold = calibration.threshold_for(fmr)
-    emb_a = best_face_embedding(image_a, embedder, detector, "first image")
-    emb_b = best_face_embedding(image_b, embedder, detector, "second image")
+    _, emb_a = face_embedding(image_a, face_a, embedder=embedder, detector=detector, color=color,
+                              label=_label(image_a, "first image"))
+    _, emb_b = face_embedding(image_b, face_b, embedder=embedder, detector=detector, color=color,
+                              label=_label(image_b, "second image"))
     score = float(emb_a @ emb_b)
     return VerifyResult(score, threshold, fmr, score >= threshold, embedder.backend_id)
-

@@ -179,15 +179,15 @@ def verify(
     backend: BackendOpt = "dlib-resnet",
     model: ModelOpt = None,
 ) -> None:
-    """Compare the best face of two images. Exit 0 on a match, 1 on no match, 2 on bad input."""
+    """Compare the face of two images. Exit 0 on a match, 1 on no match, 2 on bad input.
+
+    An image with several faces is refused (exit 2, naming the file and the count).
+    """
     from faceaudit import api
 
     embedder = api.get_embedder(backend, model)
     cal = api.load_calibration(calibration, backend_id=embedder.backend_id)
-    result = api.verify(
-        api.open_image(image_a).pixels, api.open_image(image_b).pixels, fmr=fmr,
-        calibration=cal, embedder=embedder,
-    )
+    result = api.verify(image_a, image_b, fmr=fmr, calibration=cal, embedder=embedder)
     _print_json(result.to_dict())
     raise typer.Exit(0 if result.match else EXIT_NO_MATCH)
 

@@ -81,3 +81,22 @@ class TimeLimitError(FaceAuditError):
 
     code = "time-limit"
     http_status = 503
+
+
+class ImageInputError(ImageError, ValueError):
+    """An in-memory image (array, PIL image, other object) the library cannot take as given.
+
+    Also a :class:`ValueError`, so ``except ValueError`` catches a float or wrongly shaped array.
+    """
+
+    code = "image-input"
+
+
+class SeveralFacesError(ImageError):
+    """One face was required but the image holds several; ``count`` says how many."""
+
+    code = "several-faces"
+
+    def __init__(self, message: str, count: int) -> None:
+        super().__init__(message)
+        self.count = count

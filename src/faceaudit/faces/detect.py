@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from faceaudit.errors import FaceAuditError
+from faceaudit.faces.box import Box
 from faceaudit.faces.budget import check_time
 from faceaudit.models.files import MMOD_DETECTOR, SHAPE_5, dlib_model_path
 
@@ -65,15 +66,20 @@ class _ModelPool:
 class Face:
     """One detected face.
 
-    ``box`` is (left, top, right, bottom) in pixels, clipped to the image; ``score`` is the
+    ``box`` is a :class:`~faceaudit.faces.box.Box` (left, top, right, bottom) in pixels,
+    clipped to the image; ``score`` is the
     detector's confidence (HOG: SVM margin, CNN: mmod confidence); ``landmarks`` is a (5, 2)
     float array of x, y: the outer and inner corner of each eye and the base of the nose, in
     dlib's 5-point order.
     """
 
-    box: tuple[int, int, int, int]
+    box: Box
     score: float
     landmarks: np.ndarray
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.box, Box):
+            object.__setattr__(self, "box", Box(*(int(v) for v in self.box)))
 
     def to_dict(self) -> dict:
         """JSON-ready form: box, score and landmarks as plain lists."""

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from faceaudit import __version__
 from faceaudit.home import Home
 from faceaudit.service.context import ServiceContext
+from faceaudit.service.docs_pages import install_offline_docs
 from faceaudit.service.jobs import AuditJobs
 from faceaudit.service.keys import KeyStore
 from faceaudit.service.limits import BodySizeLimitMiddleware, ImageWorkPool, RateLimiter
@@ -62,9 +63,10 @@ def create_app(
         _deployment=deployment,
     )
     app = FastAPI(title="faceaudit", version=__version__, description=DESCRIPTION,
-                  docs_url="/docs", redoc_url=None)
+                  docs_url=None, redoc_url=None)  # served offline by install_offline_docs
     app.state.context = context
     install_problem_handlers(app)
+    install_offline_docs(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
     for module in (health, verify, identify, subjects, reviews, ledger, reports, audits,
                    policy, auditor):

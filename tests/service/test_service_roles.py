@@ -14,6 +14,7 @@ MATRIX: list[tuple[str, str, set[Role]]] = [
     ("POST", "/v1/verify", {OPR}),
     ("POST", "/v1/identify", {OPR}),
     ("POST", "/v1/subjects", {ENR}),
+    ("GET", "/v1/subjects", {ENR, ADM}),
     ("DELETE", "/v1/subjects/nobody", {ENR, ADM}),
     ("POST", "/v1/reviews", {REV}),
     ("GET", "/v1/ledger", {AUD, ADM}),

@@ -23,6 +23,7 @@ from faceaudit.service.routes import (
     policy,
     reports,
     reviews,
+    subject_list,
     subjects,
     verify,
 )
@@ -68,7 +69,7 @@ def create_app(
     install_problem_handlers(app)
     install_offline_docs(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
-    for module in (health, verify, identify, subjects, reviews, ledger, reports, audits,
-                   policy, auditor):
+    for module in (health, verify, identify, subject_list, subjects, reviews, ledger, reports,
+                   audits, policy, auditor):
         app.include_router(module.router)
     return app

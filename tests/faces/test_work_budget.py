@@ -103,3 +103,12 @@ def test_two_threads_can_detect_at_the_same_time(faces_small: Path) -> None:
     for thread in threads:
         thread.join(30)
     assert found == [1, 1, 1, 1]
+
+
+def test_webp_has_its_own_lower_pixel_limit() -> None:
+    from faceaudit.errors import ImageTooLargeError
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (5000, 4000)).save(buffer, "WEBP")  # 20 Mpx: fine as PNG, not as WebP
+    with pytest.raises(ImageTooLargeError, match="WEBP .* for this format"):
+        decode_image(buffer.getvalue(), max_side=MAX_IMAGE_SIDE)

@@ -52,6 +52,11 @@ MAX_IMAGE_SIDE = 2560
 SUPPORTED_FORMATS: tuple[str, ...] = ("JPEG", "MPO", "PNG", "GIF", "BMP", "TIFF", "WEBP", "PPM")
 _FORMAT_NAMES = "JPEG, PNG, GIF, BMP, TIFF, WebP or PPM/PGM/PBM"
 
+#: Formats Pillow can only decode at full size through a costly path get a lower pixel limit, so
+#: that no supported file costs more than about 500 MB: Pillow's WebP decoder holds three full
+#: copies (about 15 bytes per pixel).
+FORMAT_MAX_PIXELS: dict[str, int] = {"WEBP": 16_000_000}
+
 _SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N"}
 _JPEG_FORMATS = {"JPEG", "MPO"}
 _ORIENTATION = 0x0112
@@ -165,18 +170,19 @@ def _read_bytes(src: str | Path | bytes, max_bytes: int, label: str) -> bytes:
 # ---------------------------------------------------------------- decoding
 
 
-def _to_rgb(img: Image.Image) -> np.ndarray:
-    """Convert a decoded Pillow image of any mode to an (H, W, 3) uint8 RGB array."""
+def _rgb_image(img: Image.Image) -> Image.Image:
+    """Convert a decoded Pillow image of any mode to RGB (the same object if already RGB)."""
     mode = img.mode
     if mode in _SIXTEEN_BIT_MODES or mode == "I":
         arr = np.asarray(img, dtype=np.float64)
         if mode in _SIXTEEN_BIT_MODES or arr.max(initial=0) > 255:
             arr = arr / 257.0
-        gray = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
-        return np.repeat(gray[:, :, None], 3, axis=2)
+        return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8)).convert("RGB")
     if mode == "F":
         gray = np.clip(np.rint(np.asarray(img, dtype=np.float64)), 0, 255).astype(np.uint8)
-        return np.repeat(gray[:, :, None], 3, axis=2)
+        return Image.fromarray(gray).convert("RGB")
+    if mode == "RGB":
+        return img
     if mode == "P":
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
     elif mode in {"LA", "La", "PA", "RGBa"}:
@@ -185,10 +191,14 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
         background = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, img)
     try:
-        rgb = img.convert("RGB")
+        return img.convert("RGB")
     except (ValueError, OSError) as exc:
         raise UnsupportedImageError(f"cannot convert image mode {mode} to RGB: {exc}") from None
-    return np.asarray(rgb, dtype=np.uint8)
+
+
+def _to_rgb(img: Image.Image) -> np.ndarray:
+    """Convert a decoded Pillow image of any mode to an (H, W, 3) uint8 RGB array."""
+    return np.asarray(_rgb_image(img), dtype=np.uint8)
 
 
 def _reduce(img: Image.Image, max_side: int) -> Image.Image:
@@ -205,15 +215,14 @@ def _reduce(img: Image.Image, max_side: int) -> Image.Image:
     return img.reduce(factor)
 
 
-def _fit(pixels: np.ndarray, max_side: int) -> np.ndarray:
-    height, width = pixels.shape[:2]
-    longer = max(width, height)
+def _fit(img: Image.Image, max_side: int) -> Image.Image:
+    """Resize so the longer side is at most ``max_side`` (the same object if it already is)."""
+    longer = max(img.size)
     if longer <= max_side:
-        return pixels
+        return img
     ratio = max_side / longer
-    size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
-    resized = Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR, reducing_gap=None)
-    return np.asarray(resized, dtype=np.uint8)
+    size = (max(1, round(img.width * ratio)), max(1, round(img.height * ratio)))
+    return img.resize(size, Image.Resampling.BILINEAR, reducing_gap=None)
 
 
 def _decode(img: Image.Image, max_side: int | None) -> tuple[np.ndarray, tuple[int, int]]:
@@ -239,10 +248,12 @@ def _decode(img: Image.Image, max_side: int | None) -> tuple[np.ndarray, tuple[i
         if reduced is not img:
             img.close()  # frees the full-size pixels before the conversion to RGB
             img = reduced
-    pixels = _to_rgb(img)
+    rgb = _rgb_image(img)
+    if rgb is not img:
+        img.close()
     if max_side:
-        pixels = _fit(pixels, max_side)
-    return np.ascontiguousarray(pixels), (width, height)
+        rgb = _fit(rgb, max_side)
+    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)), (width, height)
 
 
 def _is_truncation(exc: BaseException) -> bool:
@@ -293,10 +304,11 @@ def decode_image(
             width, height = img.size
             if width <= 0 or height <= 0:
                 raise UnreadableImageError(f"{label}: {fmt} image has no pixels ({width}×{height})")
-            if width * height > max_pixels:
+            limit = min(max_pixels, FORMAT_MAX_PIXELS.get(fmt, max_pixels))
+            if width * height > limit:
                 raise ImageTooLargeError(
                     f"{label}: {fmt} image of {width}×{height} = {width * height} pixels exceeds"
-                    f" the limit of {max_pixels}"
+                    f" the limit of {limit}" + (" for this format" if limit < max_pixels else "")
                 )
             pixels, original = _decode(img, max_side)
     except ImageError:

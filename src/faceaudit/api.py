@@ -191,7 +191,8 @@ def detect_in(
     """
     height, width = decoded.pixels.shape[:2]
     faces = detect_in_pixels(decoded.pixels, detector=detector, upsample=upsample)
-    limits = detection_limits(width, height, upsample).in_original(decoded.scale)
+    limits = detection_limits(width, height, upsample, detector=detector).in_original(
+        decoded.scale)
     return _to_original(faces, decoded), limits
 
 

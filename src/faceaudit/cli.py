@@ -58,7 +58,9 @@ BackendOpt = Annotated[
 ModelOpt = Annotated[
     Path | None, typer.Option("--model", help="ArcFace-style .onnx file (onnx backend)")
 ]
-DetectorOpt = Annotated[str, typer.Option("--detector", help="hog (default) or cnn")]
+DetectorOpt = Annotated[
+    str, typer.Option("--detector", help="hog (default), cnn, or centerface")
+]
 
 
 def _print_json(data: object) -> None:

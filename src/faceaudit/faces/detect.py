@@ -1,4 +1,4 @@
-"""Find every face in an image, with its 5 landmarks (dlib HOG or CNN detector).
+"""Find every face in an image, with its 5 landmarks (dlib HOG or CNN, or CenterFace).
 
 Detection has a work budget: the image the detector scans (after upsampling) is at most
 :data:`MAX_DETECTOR_SIDE` pixels on its longer side; a larger image is scaled down for detection
@@ -29,14 +29,16 @@ from faceaudit.faces.box import Box
 from faceaudit.faces.budget import check_time
 from faceaudit.models.files import MMOD_DETECTOR, SHAPE_5, dlib_model_path
 
-Detector = Literal["hog", "cnn"]
-DETECTORS: tuple[str, ...] = ("hog", "cnn")
+Detector = Literal["hog", "cnn", "centerface"]
+DETECTORS: tuple[str, ...] = ("hog", "cnn", "centerface")
 
 #: Longest side, in pixels, of the image the detector scans after upsampling (1280 px of input
 #: at the default upsample of 1); larger inputs are scaled down for detection.
 MAX_DETECTOR_SIDE = 2560
 #: Smallest face (box side, in the pixels the detector scans) dlib's detectors are trained for.
 DETECTOR_MIN_FACE = 80
+#: The same for each detector (CenterFace: see faces/centerface.py).
+MIN_FACE_BY_DETECTOR = {"hog": DETECTOR_MIN_FACE, "cnn": DETECTOR_MIN_FACE, "centerface": 12}
 
 
 
@@ -115,12 +117,14 @@ class DetectionLimits:
     upsample: int
     min_face_px: int
     max_detector_side: int = MAX_DETECTOR_SIDE
+    detector_min_face: int = DETECTOR_MIN_FACE
 
     def in_original(self, image_scale: float) -> DetectionLimits:
         """The same limits for an input that was itself scaled by ``image_scale`` when decoded."""
         scale = self.scale * image_scale
-        return DetectionLimits(scale, self.upsample, _min_face(scale, self.upsample),
-                               self.max_detector_side)
+        return DetectionLimits(scale, self.upsample,
+                               _min_face(scale, self.upsample, self.detector_min_face),
+                               self.max_detector_side, self.detector_min_face)
 
     def to_dict(self) -> dict:
         """JSON-ready form: scale, upsample, min_face_px, max_detector_side."""
@@ -132,8 +136,8 @@ class DetectionLimits:
         }
 
 
-def _min_face(scale: float, upsample: int) -> int:
-    return math.ceil(DETECTOR_MIN_FACE / (2**upsample) / scale)
+def _min_face(scale: float, upsample: int, smallest: int = DETECTOR_MIN_FACE) -> int:
+    return math.ceil(smallest / (2**upsample) / scale)
 
 
 def detection_scale(width: int, height: int, upsample: int = 1,
@@ -144,10 +148,14 @@ def detection_scale(width: int, height: int, upsample: int = 1,
 
 
 def detection_limits(width: int, height: int, upsample: int = 1,
-                     max_side: int = MAX_DETECTOR_SIDE) -> DetectionLimits:
+                     max_side: int = MAX_DETECTOR_SIDE, detector: str = "hog") -> DetectionLimits:
     """The scale and the smallest findable face for detecting in a width × height image."""
+    if detector == "centerface":
+        upsample = 0  # CenterFace scans the image at its own size (see detect_faces)
     scale = detection_scale(width, height, upsample, max_side)
-    return DetectionLimits(scale, upsample, _min_face(scale, upsample), max_side)
+    smallest = MIN_FACE_BY_DETECTOR.get(detector, DETECTOR_MIN_FACE)
+    return DetectionLimits(scale, upsample, _min_face(scale, upsample, smallest), max_side,
+                           smallest)
 
 
 _HOG = _ModelPool(dlib.get_frontal_face_detector)
@@ -181,8 +189,9 @@ def detect_faces(
     """Return every face in ``image`` (an (H, W, 3) RGB uint8 array), best score first.
 
     ``detector`` is ``"hog"`` (dlib's frontal HOG detector, fast, the default) or ``"cnn"``
-    (dlib's mmod CNN, slower on CPU, better on small or rotated faces). ``upsample`` doubles the
-    image that many times before detecting, to find smaller faces. The scan is at most
+    (dlib's mmod CNN, slower on CPU, better on small or rotated faces) or ``"centerface"`` (a
+    small CNN run by onnxruntime, see :mod:`faceaudit.faces.centerface`). ``upsample`` doubles the
+    image that many times before detecting, to find smaller faces (dlib only). The scan is at most
     ``max_side`` pixels on its longer side after upsampling: a larger image is scaled down for
     detection (see :func:`detection_limits`); boxes and landmarks are always in ``image``'s
     pixels.
@@ -192,6 +201,10 @@ def detect_faces(
     if not 0 <= upsample <= 3:
         raise FaceAuditError(f"upsample must be between 0 and 3, got {upsample}")
     height, width = image.shape[:2]
+    if detector == "centerface":  # finds small faces at the image's own size: no upsampling
+        from faceaudit.faces.centerface import detect_centerface
+
+        return detect_centerface(image, detection_scale(width, height, 0, max_side))
     scale = detection_scale(width, height, upsample, max_side)
     scanned = image
     if scale < 1.0:

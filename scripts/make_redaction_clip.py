@@ -120,12 +120,16 @@ def visible_mask(box, hiders, step: float = 1.0) -> np.ndarray:
 
 def make_clip(out: Path, people: list[dict], width: int = 1280, height: int = 720,
               seconds: float = 3.0, fps: int = 25, seed: int = 0, audio: bool = True,
-              min_face: int = 40, max_face: int = 160) -> dict:
+              min_face: int | None = None, max_face: int | None = None) -> dict:
     """Write the clip to ``out`` and its ground truth to ``out.truth.json``; return the truth.
 
-    Face heights (brow to chin) range over [min_face, max_face] pixels.
+    Face heights (brow to chin) range over [min_face, max_face] pixels (default 40–160 at
+    720 lines, in proportion otherwise).
     """
     import av
+
+    min_face = min_face or round(40 * height / 720)
+    max_face = max_face or round(160 * height / 720)
 
     rng = np.random.default_rng(seed)
     background = _background(width, height, rng)

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn
 from rich.text import Text
 
-from faceaudit.cli_options import ActorOption, HomeOption
+from faceaudit.cli_options import EXIT_REFUSED, ActorOption, HomeOption
 from faceaudit.errors import InputDataError
 
 
@@ -94,8 +94,13 @@ def redact_command(
     session = None
     if keep or home is not None:
         from faceaudit.footage_keep import KeepSession
+        from faceaudit.policy import PolicyRefusal
 
-        session = KeepSession.open(home, actor, keep or [], purpose, case)
+        try:
+            session = KeepSession.open(home, actor, keep or [], purpose, case)
+        except PolicyRefusal as exc:
+            typer.echo(f"faceaudit: refused: {exc}", err=True)
+            raise typer.Exit(EXIT_REFUSED) from None
     pairs = _pairs(input_path, output)
     console = Console(stderr=True)
     summaries = []

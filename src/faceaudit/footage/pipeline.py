@@ -69,12 +69,14 @@ def _no_progress(phase: str, done: int, total: int) -> None:
 
 
 def _kept_tracks(tracker: FaceTracker, votes: dict[tuple[int, int], str | None]) -> dict[int, str]:
-    """Tracks most of whose detections (and at least 2) matched one consented subject."""
+    """Tracks more than half of whose detections (and at least two, unless the track has only
+    one, as in a photo) matched the same consented subject."""
     kept: dict[int, str] = {}
     for track in tracker.tracks.values():
         names = [votes.get((frame, track.track_id)) for frame in track.detections]
         for name in {n for n in names if n}:
-            if names.count(name) >= max(2, (len(names) + 1) // 2 + (len(names) == 1)):
+            hits = names.count(name)
+            if 2 * hits > len(names) and hits >= min(2, len(names)):
                 kept[track.track_id] = name
     return kept
 

@@ -36,6 +36,7 @@ ACTIONS = frozenset(
         "aborted",
         "key_create",
         "key_revoke",
+        "redact",  # faceaudit redact in a deployment (footage_keep.py)
     }
 )
 

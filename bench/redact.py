@@ -61,7 +61,8 @@ def run_deface(clip: Path) -> tuple[dict[int, list], float]:
     from deface.centerface import CenterFace
     from deface.deface import anonymize_frame, scale_bb
 
-    detector = CenterFace(in_shape=None, backend="auto")
+    detector = CenterFace(in_shape=None, backend="onnxrt",
+                          override_execution_provider="CPUExecutionProvider")
     shapes: dict[int, list] = {}
     started = time.perf_counter()
     frames = 0

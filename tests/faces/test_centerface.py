@@ -82,3 +82,16 @@ def test_unknown_detector_still_one_line_exit_2(faces_small: Path) -> None:
         capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "centerface" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_embed_cli_accepts_centerface(faces_small: Path, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "e.parquet"
+    run = subprocess.run(
+        [sys.executable, "-m", "faceaudit.cli", "embed", "--detector", "centerface", "-o",
+         str(out), str(faces_small / "group" / "insightface_t1.jpg")],
+        capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    table = pq.read_table(out).to_pydict()
+    assert len(table["det_score"]) == 6 and all(0.5 <= s <= 1 for s in table["det_score"])

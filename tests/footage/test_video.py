@@ -133,3 +133,19 @@ def test_clip_tool_ground_truth_is_visible_fraction_aware() -> None:
     tool = load_clip_tool()
     assert tool.visible_fraction((0, 0, 10, 10), []) == 1.0
     assert tool.visible_fraction((0, 0, 10, 10), [(0, 0, 5, 10)]) == pytest.approx(0.5)
+
+
+def test_detect_every_third_frame_still_covers_every_face(tiny_clip, tmp_path: Path) -> None:
+    src, truth = tiny_clip
+    out = tmp_path / "out.mp4"
+    run = run_cli("redact", str(src), "-o", str(out), "--detect-every", "3", "--quiet")
+    assert run.returncode == 0, run.stderr
+    log = json.loads((tmp_path / "out.mp4.redaction.json").read_text())
+    assert log["settings"]["detect_every"] == 3
+    by_frame: dict[int, list] = {}
+    for track in log["tracks"]:
+        for frame, x1, y1, x2, y2, _why in track["boxes"]:
+            by_frame.setdefault(frame, []).append((x1, y1, x2, y2))
+    misses = [b for b in truth["boxes"] if b[6] >= 0.9 and _covered(
+        (int(b[2]), int(b[3]), int(b[4]), int(b[5])), by_frame.get(b[0], [])) < 0.9]
+    assert misses == []

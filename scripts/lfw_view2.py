@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=Path, default=None, help="pairs.txt (default: beside)")
     parser.add_argument("--backend", default="dlib-resnet")
     parser.add_argument("--model", default=None, help="ONNX file for the onnx backend")
+    parser.add_argument("--detector", default="hog", help="hog (default), cnn or centerface")
     args = parser.parse_args()
     lfw = args.data or find_lfw()
     if lfw is None:
@@ -54,7 +55,8 @@ def main() -> None:
     pairs_file = args.pairs or lfw.parent / "lfw-meta" / "pairs.txt"
     pairs, genuine, folds = read_view2(pairs_file)
     images = sorted({p for pair in pairs for p in pair})
-    settings = EmbedSettings(args.backend, args.model, no_face="centre", primary_only=True)
+    settings = EmbedSettings(args.backend, args.model, detector=args.detector, no_face="centre",
+                             primary_only=True)
     table, run = embed_paths([lfw / p for p in images], None, settings, root=lfw)
     index = {path: i for i, path in enumerate(table.column("path").to_pylist())}
     vectors = embeddings_matrix(table)
@@ -68,6 +70,7 @@ def main() -> None:
         accuracies.append(float(((scores[test] >= threshold) == genuine[test]).mean()))
     result = {
         "backend": args.backend,
+        "detector": args.detector,
         "pairs": len(pairs),
         "images": len(images),
         "centre_crops": int((table.column("face_index").to_numpy() == -1).sum()),

@@ -63,6 +63,10 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         " summary; exit 0 when the log only grew, 4 on a fork, rollback, missing prefix, bad"
         " signature or replaced public key, 2 on bad input.",
     ),
+    "redact": LazyCommand(
+        "faceaudit.redact_command", "redact_command",
+        "Redact every face in INPUT into OUTPUT and write OUTPUT.redaction.json beside it.",
+    ),
     "serve": LazyCommand(
         "faceaudit.service.command", "serve_command",
         "Run the REST service (OpenAPI at /docs) for one deployment home.",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import numpy as np
 
@@ -77,12 +78,26 @@ class PlannedBox:
     box: tuple[int, int, int, int]
 
 
-def _new_bytetrack(settings: TrackSettings, frame_rate: float):
+def _supervision() -> ModuleType:
+    """Import supervision quietly: a library must not print to the user's stderr.
+
+    It warns at import when OpenCV is absent (it then uses its NumPy backend, which is all the
+    tracker needs; faceaudit does not depend on OpenCV) and that ByteTrack is deprecated.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # deprecated in favour of `trackers`
-        from supervision import ByteTrack
+        warnings.filterwarnings("ignore", message=r"OpenCV .* is not installed",
+                                category=UserWarning)
+        import supervision
 
-        return ByteTrack(
+    return supervision
+
+
+def _new_bytetrack(settings: TrackSettings, frame_rate: float):
+    sv = _supervision()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return sv.ByteTrack(
             track_activation_threshold=settings.activation_threshold,
             lost_track_buffer=settings.lost_track_buffer,
             minimum_matching_threshold=settings.matching_threshold,
@@ -113,7 +128,7 @@ class FaceTracker:
 
     def observe(self, frame: int, found: FrameDetections) -> None:
         """Add one frame's detections (frames must come in increasing order)."""
-        import supervision as sv
+        sv = _supervision()
 
         if len(found):
             self.scores[frame] = float(found.scores.min())

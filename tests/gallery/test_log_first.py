@@ -24,7 +24,7 @@ from faceaudit.gallery import InvalidRequestError
 from faceaudit.gallery.store import SqliteGalleryStore
 from faceaudit.home import Home
 from faceaudit.ledger import Ledger
-from faceaudit.ledger.errors import LedgerError
+from faceaudit.ledger.errors import LedgerTamperedError
 from faceaudit.oplog import OperationLog
 
 LONG = "x" * 1100
@@ -122,7 +122,7 @@ def test_a_tampered_ledger_stops_every_operation_before_it_acts(deployment, mdtf
                                   decision="confirm"),
     ]
     for attempt in attempts:
-        with pytest.raises(LedgerError):
+        with pytest.raises(LedgerTamperedError):
             attempt()
     assert [s["subject_id"] for s in deployment.list_subjects()] == ["s-1"]
     assert deployment.get_result(result["result_id"])["review"] is None
@@ -289,6 +289,29 @@ def test_cli_enrol_with_too_long_evidence_stores_nothing(home, mdtf):
     assert json.loads(listed.stdout) == []
     assert [e["action"] for e in Ledger(home).events()] == ["init"]
     assert not Path(home.db_path).exists() or SqliteGalleryStore(home.db_path).list_subjects() == []
+
+
+def test_cli_on_a_tampered_ledger_exits_4_and_does_nothing(home, mdtf):
+    """The README's exit code 4 (ledger tampered) for every deployment command, not 2."""
+    from typer.testing import CliRunner
+
+    from faceaudit.cli import app
+
+    args = ["--home", str(home.root)]
+    enrolled = CliRunner().invoke(app, ["gallery", "enrol", str(mdtf / "1.png"), "--subject",
+                                        "s-1", "--basis", "consent", "--evidence", "e", *args])
+    assert enrolled.exit_code == 0, enrolled.stderr
+    tamper(home)
+    frozen = home.ledger_path.read_bytes()
+    for command in (["gallery", "enrol", str(mdtf / "3.png"), "--subject", "s-2", "--basis",
+                     "consent", "--evidence", "e"],
+                    ["gallery", "erase", "s-1"],
+                    ["identify", str(mdtf / "2.png"), "--purpose", "p", "--case", "c"]):
+        result = CliRunner().invoke(app, [*command, *args])
+        assert result.exit_code == 4, (command, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1 and "ledger" in result.stderr
+    assert [s["subject_id"] for s in SqliteGalleryStore(home.db_path).list_subjects()] == ["s-1"]
+    assert home.ledger_path.read_bytes() == frozen
 
 
 def test_a_running_process_heals_before_its_next_operation(deployment, monkeypatch):

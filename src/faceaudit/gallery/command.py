@@ -21,12 +21,14 @@ import typer
 from faceaudit.cli_options import (
     EXIT_BAD_INPUT,
     EXIT_REFUSED,
+    EXIT_TAMPERED,
     ActorOption,
     HomeOption,
     default_actor,
     require_home,
 )
 from faceaudit.errors import FaceAuditError
+from faceaudit.ledger.errors import LedgerTamperedError
 from faceaudit.policy import PolicyRefusal
 
 gallery_app = typer.Typer(
@@ -36,7 +38,8 @@ gallery_app = typer.Typer(
 
 @contextmanager
 def _deployment(home: Path | None) -> Iterator:
-    """Yield a Deployment; typed errors → one stderr line, exit 2 (policy refusal: exit 5)."""
+    """Yield a Deployment; typed errors → one stderr line, exit 2 (policy refusal: exit 5;
+    a ledger that fails its integrity checks: exit 4, before anything is done)."""
     from faceaudit.deployment import Deployment
 
     try:
@@ -44,6 +47,9 @@ def _deployment(home: Path | None) -> Iterator:
     except PolicyRefusal as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(EXIT_REFUSED) from None
+    except LedgerTamperedError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_TAMPERED) from None
     except FaceAuditError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None

@@ -1,7 +1,9 @@
 """Tamper-evident ledger: every operation of a deployment as a hash-chained, signed event log."""
 
-from faceaudit.ledger.errors import LedgerError, LedgerEventError
+from faceaudit.ledger.errors import LedgerError, LedgerEventError, LedgerTamperedError
 from faceaudit.ledger.store import Ledger
 from faceaudit.ledger.verify import ACTIONS, VerifyReport
 
-__all__ = ["ACTIONS", "Ledger", "LedgerError", "LedgerEventError", "VerifyReport"]
+__all__ = [
+    "ACTIONS", "Ledger", "LedgerError", "LedgerEventError", "LedgerTamperedError", "VerifyReport",
+]

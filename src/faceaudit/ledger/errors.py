@@ -23,3 +23,11 @@ class LedgerRangeError(LedgerError):
 
     code = "ledger-range"
     http_status = 400
+
+
+class LedgerTamperedError(LedgerError):
+    """The ledger on disk fails its integrity checks (an edited, truncated or rolled-back file,
+    or a Merkle tree or head that disagrees with it): nothing may be appended until
+    ``faceaudit ledger verify`` has been run and the damage explained."""
+
+    code = "ledger-tampered"

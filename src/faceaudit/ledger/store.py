@@ -15,7 +15,12 @@ from typing import IO, Any
 from faceaudit.home import Home
 from faceaudit.ledger import merkle
 from faceaudit.ledger.canonical import GENESIS_HASH, canonical, event_hash
-from faceaudit.ledger.errors import LedgerError, LedgerEventError, LedgerRangeError
+from faceaudit.ledger.errors import (
+    LedgerError,
+    LedgerEventError,
+    LedgerRangeError,
+    LedgerTamperedError,
+)
 from faceaudit.ledger.payload import check_number, check_result, check_text
 from faceaudit.ledger.signing import (
     SIGNING_KEY_ENV,
@@ -344,18 +349,18 @@ class Ledger:
         size = last["seq"] if last else 0
         head = self.sth_log.latest()
         if head is not None and head.tree_size > size:
-            raise LedgerError(
+            raise LedgerTamperedError(
                 f"the ledger has {size} events but a signed tree head covers {head.tree_size} "
                 "(truncated, deleted or rolled back); refusing to append "
                 "(run `faceaudit ledger verify`)")
         tree = self.tree
         stored = tree.repair() if tree.exists() else 0
         if stored > size:
-            raise LedgerError(
+            raise LedgerTamperedError(
                 f"the stored Merkle tree has {stored} leaves but the ledger {size} events; "
                 "refusing to append (run `faceaudit ledger verify`)")
         if stored and tree.leaf(stored - 1) != self._leaf_at(stored, last):
-            raise LedgerError(
+            raise LedgerTamperedError(
                 f"the stored Merkle tree does not match event {stored}; refusing to append "
                 "(run `faceaudit ledger verify`)")
         if stored < size or not tree.exists():
@@ -438,7 +443,7 @@ class Ledger:
             last = _parse_line(next(_reverse_lines(fh, end)), None)
         head = self._read_head()
         if not head_consistent(head, last):
-            raise LedgerError(
+            raise LedgerTamperedError(
                 "the ledger does not match its head witness; refusing to append "
                 "(run `faceaudit ledger verify`)"
             )
@@ -505,7 +510,7 @@ def _parse_line(line: bytes, position: int | None) -> dict[str, Any]:
         return parse_event(line)
     except LedgerError as exc:
         where = f"line {position}" if position else "the last line"
-        raise LedgerError(f"ledger {where}: {exc}; run `faceaudit ledger verify`") from None
+        raise LedgerTamperedError(f"ledger {where}: {exc}; run `faceaudit ledger verify`") from None
 
 
 def _load_line(line: bytes) -> dict[str, Any]:
@@ -513,7 +518,8 @@ def _load_line(line: bytes) -> dict[str, Any]:
         event = json.loads(line)
         datetime.fromisoformat(event["time"])
     except (ValueError, TypeError, KeyError):
-        raise LedgerError("ledger line is not an event; run `faceaudit ledger verify`") from None
+        raise LedgerTamperedError(
+            "ledger line is not an event; run `faceaudit ledger verify`") from None
     return event
 
 

@@ -584,11 +584,12 @@ class Deployment:
         policy = self._enforce("verify", actor, purpose=purpose, case=case,
                                backend_id=backend_id)
         threshold = self.calibration.threshold_for(policy.fmr_target)
-        probe = api.best_face_embedding(api.open_image(image_a).pixels, self.embedder,
-                                        label="first image")
+        # one face per image, as the library's verify: a group photo is refused (naming the
+        # count), never silently reduced to its best-scoring face
+        probe = api.face_embedding(image_a, embedder=self.embedder, label="first image")[1]
         if image_b is not None:
-            other = api.best_face_embedding(api.open_image(image_b).pixels, self.embedder,
-                                            label="second image")[None]
+            other = api.face_embedding(image_b, embedder=self.embedder,
+                                       label="second image")[1][None]
         else:
             self._check_gallery_backend(backend_id)
             other = self.store.subject_templates(subject_id)

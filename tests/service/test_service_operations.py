@@ -191,3 +191,18 @@ def test_too_long_fields_are_a_4xx_before_anything_is_committed(deployed: Servic
         assert erase.status_code == 422, erase.text
     assert "s-long" not in {s["subject_id"] for s in Deployment(deployed.home).list_subjects()}
     assert deployed.home.ledger_path.read_bytes() == before
+
+
+def test_verify_refuses_a_group_photo_instead_of_picking_a_face(deployed: Service) -> None:
+    """One face per image, as the library's verify: 422 naming the count, nothing logged."""
+    group = (faces_small() / "group" / "insightface_t1.jpg").read_bytes()
+    before = Ledger(deployed.home).verify().n_events
+    with deployed.client(Role.OPERATOR) as client:
+        response = client.post("/v1/verify", data={"purpose": "group photo"}, files={
+            "image_a": ("group.jpg", group, "image/jpeg"),
+            "image_b": ("1.png", _image("1.png"), "image/png")})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"].endswith("several-faces") and "6 faces" in problem["detail"]
+    assert Ledger(deployed.home).verify().n_events == before

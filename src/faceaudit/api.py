@@ -250,16 +250,6 @@ class VerifyResult:
         }
 
 
-def best_face_embedding(
-    image: np.ndarray, embedder: Embedder, detector: Detector = "hog", label: str = "image"
-) -> np.ndarray:
-    """Embedding of the highest-scoring face in ``image``; :class:`NoFaceError` if none."""
-    faces = detect_in_pixels(image, detector=detector)
-    if not faces:
-        raise NoFaceError(f"{label}: no face found")
-    return embed_faces(image, faces[:1], embedder)[0]
-
-
 def verify(
     image_a: ImageInput,
     image_b: ImageInput,

@@ -12,6 +12,8 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from faceaudit.footage.tracking import FaceTracker, PlannedBox
@@ -66,17 +68,24 @@ def temp_beside(path: Path) -> Path:
     return Path(tmp)
 
 
-def write_log(log: dict, path: Path) -> None:
-    """Write ``log`` as JSON to ``path`` atomically (temporary file, then rename)."""
+@contextmanager
+def published(path: Path) -> Iterator[Path]:
+    """Yield a temporary file beside ``path`` to write; it replaces ``path`` only when the
+    block completes, and is removed when the block fails (no partial output, ever)."""
     tmp = temp_beside(path)
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(log, handle, indent=1)
-            handle.write("\n")
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_log(log: dict, path: Path) -> None:
+    """Write ``log`` as JSON to ``path`` atomically (temporary file, then rename)."""
+    with published(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(log, handle, indent=1)
+        handle.write("\n")
 
 
 def log_path_for(output: Path) -> Path:

@@ -8,7 +8,6 @@ SHA-256 of the file that was renamed.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,8 +23,8 @@ from faceaudit.footage.detection import DetectorSettings, FrameDetections, detec
 from faceaudit.footage.log import (
     SCHEMA,
     log_path_for,
+    published,
     sha256_file,
-    temp_beside,
     tracks_section,
     write_log,
 )
@@ -179,17 +178,12 @@ def redact_video(src: Path, dst: Path, settings: RedactSettings,
         progress("redact", index + 1, n)
         return out
 
-    tmp = temp_beside(dst)
-    try:
+    with published(dst) as tmp:
         written, encoder = transcode(src, tmp, info, transform)
         if written != n:
             raise FaceAuditError(f"{src}: decoded {n} frames but re-encoded {written}")
         review = _write_review(settings, dst, doubt, thumbs)
         out_sha = sha256_file(tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     media = {**info.to_dict(), "frames": n, "encoder": encoder}
     log = _log(src, dst, "video", media, settings, pass1.tracker, plan, kept, out_sha,
                sha256_file(src), time.perf_counter() - started, review)
@@ -223,15 +217,10 @@ def redact_image(src: Path, dst: Path, settings: RedactSettings,
     out = redact_boxes(rgb, boxes, settings.style)
     doubt = _review(settings, pass1.tracker, dst)
     thumbs = [thumbnail(out, boxes, f"{src.name}: {doubt[0]}")] if 0 in doubt else []
-    tmp = temp_beside(dst)
-    try:
+    with published(dst) as tmp:
         Image.fromarray(out).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
         review = _write_review(settings, dst, doubt, thumbs)
         out_sha = sha256_file(tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     progress("redact", 1, 1)
     media = {"width": width, "height": height, "format": decoded.format, "frames": 1}
     log = _log(src, dst, "image", media, settings, pass1.tracker, plan, kept, out_sha,

@@ -16,7 +16,7 @@ import pytest
 import typer
 
 from faceaudit.cli import app
-from faceaudit.cli_lazy import LAZY_COMMANDS
+from faceaudit.cli.lazy import LAZY_COMMANDS
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

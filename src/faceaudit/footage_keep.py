@@ -47,7 +47,7 @@ class KeepSession:
         Raises :class:`InputDataError` for ``--keep`` without ``--home``, a missing home or an
         unknown subject; :class:`~faceaudit.policy.PolicyRefusal` when the policy refuses.
         """
-        from faceaudit.cli_options import default_actor
+        from faceaudit.cli.options import default_actor
         from faceaudit.deployment import Deployment
         from faceaudit.gallery.store import check_subject_id
         from faceaudit.home import resolve_home

@@ -8,8 +8,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from faceaudit.audit.command import audit_command
 from faceaudit.audit.gate import GateExpressionError, parse_rule
+from faceaudit.cli.audit import audit_command
 
 app = typer.Typer()
 app.command()(audit_command)

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from faceaudit.audit.command import audit_command
 from faceaudit.audit.engine import AuditSettings, analyse_scores
 from faceaudit.audit.scoring import EDGES, quantise, score_table
+from faceaudit.cli.audit import audit_command
 
 app = typer.Typer()
 app.command()(audit_command)

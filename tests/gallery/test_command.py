@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from faceaudit.calibration import shipped_calibration_name
-from faceaudit.gallery.command import gallery_app, identify_command, review_command
+from faceaudit.cli.gallery import gallery_app, identify_command, review_command
 from faceaudit.ledger import Ledger
 
 app = typer.Typer()

@@ -3,9 +3,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from faceaudit.cli.ledger import ledger_app
 from faceaudit.home import Home
 from faceaudit.ledger import Ledger, LedgerError
-from faceaudit.ledger.command import ledger_app
 
 runner = CliRunner()
 

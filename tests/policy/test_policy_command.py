@@ -2,8 +2,8 @@ import json
 
 from typer.testing import CliRunner
 
+from faceaudit.cli.policy import policy_app
 from faceaudit.ledger import Ledger
-from faceaudit.policy.command import policy_app
 
 runner = CliRunner()
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
+from faceaudit.cli.serve import keys_app
 from faceaudit.home import Home, init_home
-from faceaudit.service.command import keys_app
 from faceaudit.service.keys import KeyStore
 
 runner = CliRunner()
@@ -57,7 +57,7 @@ def test_serve_command_runs_the_service(tmp_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     code = (
-        "import typer; from faceaudit.service.command import serve_command; "
+        "import typer; from faceaudit.cli.serve import serve_command; "
         "typer.run(serve_command)"
     )
     init_home(tmp_path / "h")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from faceaudit.audit_signing import generate_auditor_key, sign_report
-from faceaudit.ledger.command import user_errors
+from faceaudit.cli.ledger import user_errors
 
 auditor_app = typer.Typer(
     help="Auditor keys and signatures: a deployment registers only audits signed by keys its "

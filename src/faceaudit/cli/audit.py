@@ -21,7 +21,7 @@ from faceaudit.audit.gate import parse_rule
 from faceaudit.audit.report import write_report
 from faceaudit.audit.run import audit_embeddings, audit_pairs, audit_rates, audit_scores
 from faceaudit.audit.terminal import headline, json_summary, print_warnings
-from faceaudit.cli_options import EXIT_BAD_INPUT, EXIT_GATE
+from faceaudit.cli.options import EXIT_BAD_INPUT, EXIT_GATE
 from faceaudit.errors import FaceAuditError
 
 

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn
 from rich.text import Text
 
-from faceaudit.cli_options import EXIT_REFUSED, ActorOption, HomeOption
+from faceaudit.cli.options import EXIT_REFUSED, ActorOption, HomeOption
 from faceaudit.errors import InputDataError
 
 

@@ -41,55 +41,55 @@ class LazyCommand:
 # Order is the order ``faceaudit --help`` lists them (after detect/embed/verify).
 LAZY_COMMANDS: dict[str, LazyCommand] = {
     "init": LazyCommand(
-        "faceaudit.home_command", "init_command",
+        "faceaudit.cli.init", "init_command",
         "Create the deployment home (default: $FACEAUDIT_HOME or ~/.faceaudit); print it as JSON.",
     ),
     "audit": LazyCommand(
-        "faceaudit.audit.command", "audit_command",
+        "faceaudit.cli.audit", "audit_command",
         "Audit demographic differentials in face recognition error rates (NIST IR 8280 style).",
     ),
     "identify": LazyCommand(
-        "faceaudit.gallery.command", "identify_command",
+        "faceaudit.cli.gallery", "identify_command",
         "Search the gallery for every face in IMAGE; candidates are leads for human review.",
     ),
     "review": LazyCommand(
-        "faceaudit.gallery.command", "review_command",
+        "faceaudit.cli.gallery", "review_command",
         "Record the human decision on an identification result: --confirm or --reject.",
     ),
     "witness": LazyCommand(
-        "faceaudit.ledger.witness_command", "witness_command",
+        "faceaudit.cli.witness", "witness_command",
         "Fetch the deployment's latest signed tree head and a consistency proof from the last"
         " head this witness accepted; verify both with the pinned public key only. Prints a JSON"
         " summary; exit 0 when the log only grew, 4 on a fork, rollback, missing prefix, bad"
         " signature or replaced public key, 2 on bad input.",
     ),
     "redact": LazyCommand(
-        "faceaudit.redact_command", "redact_command",
+        "faceaudit.cli.redact", "redact_command",
         "Redact every face in INPUT into OUTPUT and write OUTPUT.redaction.json beside it.",
     ),
     "serve": LazyCommand(
-        "faceaudit.service.command", "serve_command",
+        "faceaudit.cli.serve", "serve_command",
         "Run the REST service (OpenAPI at /docs) for one deployment home.",
     ),
     "auditor": LazyCommand(
-        "faceaudit.auditor_command", "auditor_app",
+        "faceaudit.cli.auditor", "auditor_app",
         "Auditor keys and signatures: a deployment registers only audits signed by keys its"
         " policy trusts.",
     ),
     "gallery": LazyCommand(
-        "faceaudit.gallery.command", "gallery_app",
+        "faceaudit.cli.gallery", "gallery_app",
         "The consented gallery: enrol, list, erase and purge subjects.",
     ),
     "ledger": LazyCommand(
-        "faceaudit.ledger.command", "ledger_app",
+        "faceaudit.cli.ledger", "ledger_app",
         "The tamper-evident ledger: verify it, export it, report on it, sign it.",
     ),
     "policy": LazyCommand(
-        "faceaudit.policy.command", "policy_app",
+        "faceaudit.cli.policy", "policy_app",
         "The deployment policy and its bias gate.",
     ),
     "keys": LazyCommand(
-        "faceaudit.service.command", "keys_app",
+        "faceaudit.cli.serve", "keys_app",
         "Create, revoke and list the service's API keys.",
     ),
 }

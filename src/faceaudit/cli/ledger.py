@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from faceaudit.cli_options import (
+from faceaudit.cli.options import (
     EXIT_BAD_INPUT,
     EXIT_TAMPERED,
     HomeOption,

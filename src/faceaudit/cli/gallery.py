@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from faceaudit.cli_options import (
+from faceaudit.cli.options import (
     EXIT_BAD_INPUT,
     EXIT_REFUSED,
     EXIT_TAMPERED,

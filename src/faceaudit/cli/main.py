@@ -16,8 +16,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from faceaudit.cli_lazy import LazyCommandGroup
-from faceaudit.cli_options import EXIT_BAD_INPUT, EXIT_INPUTS_REFUSED, EXIT_NO_MATCH
+from faceaudit.cli.lazy import LazyCommandGroup
+from faceaudit.cli.options import EXIT_BAD_INPUT, EXIT_INPUTS_REFUSED, EXIT_NO_MATCH
 from faceaudit.errors import FaceAuditError
 
 app = typer.Typer(

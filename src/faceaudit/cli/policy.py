@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from faceaudit.cli_options import (
+from faceaudit.cli.ledger import user_errors
+from faceaudit.cli.options import (
     EXIT_REFUSED,
     ActorOption,
     HomeOption,
@@ -17,7 +18,6 @@ from faceaudit.cli_options import (
     require_home,
 )
 from faceaudit.ledger import Ledger
-from faceaudit.ledger.command import user_errors
 from faceaudit.policy.enforce import install_policy
 from faceaudit.policy.errors import AuditRefusal
 from faceaudit.policy.model import load_policy

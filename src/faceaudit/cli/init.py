@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from faceaudit.cli_options import EXIT_BAD_INPUT, HomeOption
+from faceaudit.cli.options import EXIT_BAD_INPUT, HomeOption
 from faceaudit.home import init_home, resolve_home
 
 

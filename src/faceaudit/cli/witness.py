@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from faceaudit.cli_options import EXIT_BAD_INPUT, EXIT_TAMPERED
+from faceaudit.cli.options import EXIT_BAD_INPUT, EXIT_TAMPERED
 from faceaudit.home import Home
 from faceaudit.ledger.errors import LedgerError
 from faceaudit.ledger.witness import HomeSource, LogSource, UrlSource, WitnessState, check

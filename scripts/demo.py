@@ -172,7 +172,7 @@ def _register_and_identify(tour: Tour, audit_dir: Path) -> None:
     the gate out loud, identify, and have a second person review the lead."""
     refused = tour.run("register-audit", "policy", "register-audit", audit_dir / "report.json",
                        expect=(2, 5))
-    why = refused.stderr.strip().split(": ", 1)[-1]
+    why = refused.stderr.strip().removeprefix("faceaudit: error: ")
     tour.say(f"register the signed synthetic audit: refused (exit {refused.returncode}) — a "
              f"vendor's score table cannot speak for this deployment's engine: {why}")
 

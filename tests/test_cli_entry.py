@@ -33,7 +33,7 @@ def test_python_dash_m_faceaudit_is_the_cli() -> None:
         assert command in done.stdout
     usage = run("-m", "faceaudit", "detect")  # missing argument: the CLI's one-line usage error
     assert usage.returncode == 2
-    assert usage.stderr.strip().splitlines() == ["faceaudit: error: Missing argument 'image'."]
+    assert usage.stderr.strip().splitlines() == ["faceaudit: error: missing argument (IMAGE)"]
 
 
 def test_shell_completion_is_available() -> None:

@@ -181,7 +181,10 @@ class Deployment:
         backend_id = self.backend_id
         policy = self._enforce("enrol", actor, backend_id=backend_id)
         raw = [src if isinstance(src, bytes) else self._read(src) for src in images]
-        templates = [self._single_face(data, f"image {i + 1}") for i, data in enumerate(raw)]
+        labels = [f"image {i + 1}" if isinstance(src, bytes) else str(src)  # name the file
+                  for i, src in enumerate(images)]
+        templates = [self._single_face(data, label)
+                     for data, label in zip(raw, labels, strict=True)]
         return self._commit_enrolment(
             actor, subject_id, consent, backend_id, templates,
             raw if keep_images else [], display_name, policy, allow_duplicate,

@@ -12,11 +12,21 @@ class FaceAuditError(Exception):
     """Base class of every error faceaudit raises on purpose.
 
     ``code`` is a short stable identifier (used as the problem+json ``type`` suffix);
-    ``http_status`` is the status the service answers with.
+    ``http_status`` is the status the service answers with and ``exit_code`` the CLI's (the
+    README's table: 2 bad input, 4 ledger tampered, 5 refused by policy). ``which`` names the
+    file or field the error is about when the message does not (the CLI prints it in
+    parentheses: docs/cli.md).
     """
 
     code = "faceaudit-error"
     http_status = 400
+    exit_code = 2
+    which: str | None = None
+
+    def __init__(self, *args: object, which: str | None = None) -> None:
+        super().__init__(*args)
+        if which is not None:
+            self.which = which
 
 
 class ImageError(FaceAuditError):

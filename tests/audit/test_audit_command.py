@@ -5,18 +5,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from faceaudit.audit.gate import GateExpressionError, parse_rule
-from faceaudit.cli.audit import audit_command
-
-app = typer.Typer()
-app.command()(audit_command)
+from faceaudit.cli import app
 
 
 def run(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
+    return CliRunner().invoke(app, ["audit", *(str(a) for a in args)])
 
 
 @pytest.fixture
@@ -272,7 +268,7 @@ def test_terminal_shows_warnings_on_stderr_and_who_the_summaries_are_over(tmp_pa
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert report["warnings"]
     for warning in report["warnings"]:
-        assert f"warning: {warning}"[:60] in result.stderr.replace("\n", " ")
+        assert f"faceaudit: warning: {warning}"[:60] in result.stderr.replace("\n", " ")
     assert "warning:" not in result.stdout
     out = result.stdout
     assert "fmr_ratio" in out and "over a, b" in out

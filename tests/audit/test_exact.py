@@ -8,21 +8,17 @@ import json
 
 import numpy as np
 import pytest
-import typer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from faceaudit.audit.engine import AuditSettings, analyse_scores
 from faceaudit.audit.scoring import EDGES, quantise, score_table
-from faceaudit.cli.audit import audit_command
-
-app = typer.Typer()
-app.command()(audit_command)
+from faceaudit.cli import app
 
 
 def run(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
+    return CliRunner().invoke(app, ["audit", *(str(a) for a in args)])
 
 
 # --- template bins ------------------------------------------------------------------------------

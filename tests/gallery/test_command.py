@@ -6,17 +6,12 @@ import json
 from importlib import resources
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from faceaudit.calibration import shipped_calibration_name
-from faceaudit.cli.gallery import gallery_app, identify_command, review_command
+from faceaudit.cli import app
 from faceaudit.ledger import Ledger
 
-app = typer.Typer()
-app.add_typer(gallery_app, name="gallery")
-app.command("identify")(identify_command)
-app.command("review")(review_command)
 runner = CliRunner()
 
 

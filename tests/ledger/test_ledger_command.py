@@ -31,7 +31,8 @@ def test_verify_exit_codes(home):
     home.ledger_path.write_bytes(lines[0] + lines[2] + lines[1] + b"".join(lines[3:]))
     bad = _run("verify", "--home", home.root)
     assert bad.exit_code == 4
-    assert "event 2" in bad.output and len(bad.output.strip().splitlines()) == 1
+    assert "event 2" in bad.stdout and len(bad.stdout.strip().splitlines()) == 1
+    assert bad.stderr.startswith("faceaudit: error:") and len(bad.stderr.splitlines()) == 1
 
 
 def test_export_stdout_and_file(home, tmp_path):
@@ -108,7 +109,7 @@ def test_sth_and_prove_with_the_homes_own_key(home):
     assert consistency["second"] == 5 and consistency["proof"]
     for args in (["--seq", 9], ["--first", 6], ["--seq", 1, "--first", 1], []):
         bad = _run("prove", "--home", home.root, *args)
-        assert bad.exit_code == 2 and bad.output.startswith("error:"), args
+        assert bad.exit_code == 2 and bad.stderr.startswith("faceaudit: error:"), args
 
 
 def test_verify_refuses_a_home_that_does_not_exist(tmp_path):

@@ -81,7 +81,7 @@ def test_one_event_edited_and_everything_recomputed_is_detected(deployment):
     events[3]["actor"] = "nobody"  # hide who searched
     resign_rewritten(home, events)
     code, summary, err = witness(state, home)
-    assert code == 4 and summary["status"] == "fork" and "FORK" in err
+    assert code == 4 and summary["status"] == "fork" and "fork" in err
     grow(home, 6)  # more events on top do not hide it
     code, summary, _ = witness(state, home)
     assert code == 4 and summary["status"] == "fork"

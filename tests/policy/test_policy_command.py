@@ -44,8 +44,11 @@ def test_set_invalid_policy_exits_2_and_changes_nothing(home, tmp_path):
 def test_register_audit_command(home, report_factory):
     path = report_factory(fmr={"female": 0.003, "male": 0.001})
     result = _run("register-audit", str(path), "--home", home.root, "--actor", "auditor")
-    assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
+    assert result.exit_code == 3, result.output  # registered, but the bias gate fails
+    assert result.stderr.splitlines() == [
+        f"faceaudit: error: registered, but the audit fails the policy's bias gate:"
+        f" audit-fmr-ratio ({path})"]
+    out = json.loads(result.stdout)
     assert out["gate"]["passed"] is False and out["gate"]["rule"] == "audit-fmr-ratio"
     assert "fmr_ratio 3 (recomputed from the per-group rates) exceeds the policy's 2" in (
         out["gate"]["detail"])

@@ -46,7 +46,8 @@ def test_keys_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
                                       "--home", str(tmp_path)])
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        "error: unknown role 'root'; choose one of admin, enroller, operator, reviewer, auditor"
+        "faceaudit: error: unknown role 'root';"
+        " choose one of admin, enroller, operator, reviewer, auditor"
     ]
     result = runner.invoke(keys_app, ["revoke", "nope", "--home", str(tmp_path)])
     assert result.exit_code == 2 and "no key" in result.stderr

@@ -79,9 +79,11 @@ def headline(report: dict, console: Console) -> None:
 
 
 def print_warnings(report: dict, console: Console) -> None:
-    """Every warning of the report, one ``warning:`` line each (give a stderr console)."""
+    """Every warning of the report, one ``faceaudit: warning:`` line each (give a stderr
+    console; the CLI grammar of docs/cli.md)."""
     for warning in report["warnings"]:
-        console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"faceaudit: warning: {' '.join(warning.split())}", markup=False,
+                      highlight=False, soft_wrap=True)
 
 
 def json_summary(report: dict, out: Path) -> str:

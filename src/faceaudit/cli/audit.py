@@ -21,8 +21,7 @@ from faceaudit.audit.gate import parse_rule
 from faceaudit.audit.report import write_report
 from faceaudit.audit.run import audit_embeddings, audit_pairs, audit_rates, audit_scores
 from faceaudit.audit.terminal import headline, json_summary, print_warnings
-from faceaudit.cli.options import EXIT_BAD_INPUT, EXIT_GATE
-from faceaudit.errors import FaceAuditError
+from faceaudit.cli.options import EXIT_GATE
 
 
 def _floats(text: str, what: str) -> list[float]:
@@ -135,105 +134,101 @@ def audit_command(
     """Audit demographic differentials in face recognition error rates (NIST IR 8280 style)."""
     console = Console(stderr=False)
     errors = Console(stderr=True)
-    try:
-        given = [
-            n
-            for n, v in (
-                ("DATA", data),
-                ("--embeddings", embeddings),
-                ("--scores", scores),
-                ("--rates", rates),
-                ("--lfw", lfw),
-            )
-            if v is not None
-        ]
-        if len(given) != 1:
-            raise inputs.AuditInputError(
-                "give exactly one input: DATA, --embeddings, --scores, --rates or --lfw"
-                + (f" (got {', '.join(given)})" if given else "")
-            )
-        if sign is not None:  # an unusable key fails before the audit runs
-            from faceaudit.audit_signing import load_auditor_key
-
-            load_auditor_key(sign)
-        settings = AuditSettings(
-            targets=_floats(fmr, "--fmr"),
-            reps=bootstrap,
-            seed=seed,
-            alpha=alpha,
-            min_identities=min_identities,
+    given = [
+        n
+        for n, v in (
+            ("DATA", data),
+            ("--embeddings", embeddings),
+            ("--scores", scores),
+            ("--rates", rates),
+            ("--lfw", lfw),
         )
-        rules = [parse_rule(r) for r in fail_if or []]
-        groups_by = [b.strip() for b in by.split(",") if b.strip()]
-        if lower_is_better and scores is None:
-            raise inputs.AuditInputError("--lower-is-better applies to --scores tables only")
-        if scores is not None:
-            report = audit_scores(
-                inputs.read_scores(scores),
-                settings,
-                input_path=str(scores),
-                rules=rules,
-                higher_is_better=not lower_is_better,
-            )
-        elif rates is not None:
-            report = audit_rates(
-                inputs.read_rates(rates), settings, input_path=str(rates), rules=rules
-            )
+        if v is not None
+    ]
+    if len(given) != 1:
+        raise inputs.AuditInputError(
+            "give exactly one input: DATA, --embeddings, --scores, --rates or --lfw"
+            + (f" (got {', '.join(given)})" if given else "")
+        )
+    if sign is not None:  # an unusable key fails before the audit runs
+        from faceaudit.audit_signing import load_auditor_key
+
+        load_auditor_key(sign)
+    settings = AuditSettings(
+        targets=_floats(fmr, "--fmr"),
+        reps=bootstrap,
+        seed=seed,
+        alpha=alpha,
+        min_identities=min_identities,
+    )
+    rules = [parse_rule(r) for r in fail_if or []]
+    groups_by = [b.strip() for b in by.split(",") if b.strip()]
+    if lower_is_better and scores is None:
+        raise inputs.AuditInputError("--lower-is-better applies to --scores tables only")
+    if scores is not None:
+        report = audit_scores(
+            inputs.read_scores(scores),
+            settings,
+            input_path=str(scores),
+            rules=rules,
+            higher_is_better=not lower_is_better,
+        )
+    elif rates is not None:
+        report = audit_rates(
+            inputs.read_rates(rates), settings, input_path=str(rates), rules=rules
+        )
+    else:
+        if lfw is not None:
+            attrs, attrs_path = inputs.read_lfw_attributes(lfw), str(inputs.lfw_meta(lfw))
+        elif attributes is None:
+            raise inputs.AuditInputError("--attributes is required with DATA or --embeddings")
         else:
-            if lfw is not None:
-                attrs, attrs_path = inputs.read_lfw_attributes(lfw), str(inputs.lfw_meta(lfw))
-            elif attributes is None:
-                raise inputs.AuditInputError("--attributes is required with DATA or --embeddings")
+            attrs, attrs_path = inputs.read_attributes(attributes), str(attributes)
+        if not groups_by:
+            raise inputs.AuditInputError("choose the grouping attribute(s) with --by, e.g. sex")
+        with _progress(errors) as progress:
+            if embeddings is not None:
+                emb, kind, source = inputs.read_embeddings(embeddings), "embeddings", embeddings
             else:
-                attrs, attrs_path = inputs.read_attributes(attributes), str(attributes)
-            if not groups_by:
-                raise inputs.AuditInputError("choose the grouping attribute(s) with --by, e.g. sex")
-            with _progress(errors) as progress:
-                if embeddings is not None:
-                    emb, kind, source = inputs.read_embeddings(embeddings), "embeddings", embeddings
-                else:
-                    from faceaudit.batch import embed_dataset
+                from faceaudit.batch import embed_dataset
 
-                    source = lfw if lfw is not None else data
-                    kind = "lfw" if lfw is not None else "dataset"
-                    emb = inputs.embeddings_from_table(
-                        embed_dataset(Path(source), backend=backend, model=model, no_face=no_face),
-                        str(source),
-                    )
-                if pairs is not None:
-                    report = audit_pairs(
-                        emb,
-                        attrs,
-                        groups_by,
-                        inputs.read_pair_list(pairs),
-                        settings,
-                        input_kind=kind,
-                        input_path=str(source),
-                        pairs_path=str(pairs),
-                        attributes_path=attrs_path,
-                        rules=rules,
-                    )
-                else:
-                    report = audit_embeddings(
-                        emb,
-                        attrs,
-                        groups_by,
-                        settings,
-                        input_kind=kind,
-                        input_path=str(source),
-                        attributes_path=attrs_path,
-                        rules=rules,
-                        workers=workers,
-                        progress=progress,
-                    )
-        write_report(report, out)
-        if sign is not None:
-            from faceaudit.audit_signing import sign_report
+                source = lfw if lfw is not None else data
+                kind = "lfw" if lfw is not None else "dataset"
+                emb = inputs.embeddings_from_table(
+                    embed_dataset(Path(source), backend=backend, model=model, no_face=no_face),
+                    str(source),
+                )
+            if pairs is not None:
+                report = audit_pairs(
+                    emb,
+                    attrs,
+                    groups_by,
+                    inputs.read_pair_list(pairs),
+                    settings,
+                    input_kind=kind,
+                    input_path=str(source),
+                    pairs_path=str(pairs),
+                    attributes_path=attrs_path,
+                    rules=rules,
+                )
+            else:
+                report = audit_embeddings(
+                    emb,
+                    attrs,
+                    groups_by,
+                    settings,
+                    input_kind=kind,
+                    input_path=str(source),
+                    attributes_path=attrs_path,
+                    rules=rules,
+                    workers=workers,
+                    progress=progress,
+                )
+    write_report(report, out)
+    if sign is not None:
+        from faceaudit.audit_signing import sign_report
 
-            sign_report(out / "report.json", sign)
-    except FaceAuditError as exc:
-        errors.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        sign_report(out / "report.json", sign)
     print_warnings(report, errors)
     if as_json:
         print(json_summary(report, out))

@@ -9,12 +9,13 @@ from typing import Annotated
 import typer
 
 from faceaudit.audit_signing import generate_auditor_key, sign_report
-from faceaudit.cli.ledger import user_errors
+from faceaudit.cli.grammar import GrammarGroup
 
 auditor_app = typer.Typer(
     help="Auditor keys and signatures: a deployment registers only audits signed by keys its "
     "policy trusts.",
     no_args_is_help=True,
+    cls=GrammarGroup,  # errors: one line (faceaudit.cli.grammar)
 )
 
 
@@ -24,8 +25,7 @@ def keygen(
 ) -> None:
     """Make an Ed25519 auditor key pair (private key mode 0600); print its key id and the
     line to add to a deployment policy's bias_gate.trusted_auditor_keys."""
-    with user_errors():
-        typer.echo(json.dumps(generate_auditor_key(out), indent=2))
+    typer.echo(json.dumps(generate_auditor_key(out), indent=2))
 
 
 @auditor_app.command()
@@ -34,5 +34,4 @@ def sign(
     key: Annotated[Path, typer.Option("--key", help="The auditor's private key (PEM).")],
 ) -> None:
     """Write REPORT.sig, a detached Ed25519 signature over the report's exact bytes."""
-    with user_errors():
-        typer.echo(str(sign_report(report, key)))
+    typer.echo(str(sign_report(report, key)))

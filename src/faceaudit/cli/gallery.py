@@ -2,8 +2,9 @@
 
 Thin wrappers over :class:`faceaudit.deployment.Deployment` (the REST service calls the same
 class). Output is JSON on stdout. Exit codes: 0 done; 2 bad input, a missing home, a ledger
-that refuses the record, or an erasure that a reader blocked (one line on stderr); 5 refused
-by the deployment policy (the refusal is in the ledger).
+that refuses the record, or an erasure that a reader blocked; 4 a tampered ledger; 5 refused
+by the deployment policy (the refusal is in the ledger). Errors are reported as one line by
+:mod:`faceaudit.cli.grammar`.
 """
 
 from __future__ import annotations
@@ -18,41 +19,27 @@ from typing import Annotated
 
 import typer
 
+from faceaudit.cli.grammar import GrammarGroup, warning_line
 from faceaudit.cli.options import (
-    EXIT_BAD_INPUT,
-    EXIT_REFUSED,
-    EXIT_TAMPERED,
     ActorOption,
     HomeOption,
     default_actor,
     require_home,
 )
-from faceaudit.errors import FaceAuditError
-from faceaudit.ledger.errors import LedgerTamperedError
-from faceaudit.policy import PolicyRefusal
 
 gallery_app = typer.Typer(
     help="The consented gallery: enrol, list, erase and purge subjects.",
     no_args_is_help=True,
+    cls=GrammarGroup,  # errors: one line (faceaudit.cli.grammar)
 )
 
 @contextmanager
 def _deployment(home: Path | None) -> Iterator:
-    """Yield a Deployment; typed errors → one stderr line, exit 2 (policy refusal: exit 5;
-    a ledger that fails its integrity checks: exit 4, before anything is done)."""
+    """Yield the Deployment of ``--home`` (its errors carry their own exit codes: a policy
+    refusal 5, a tampered ledger 4, before anything is done)."""
     from faceaudit.deployment import Deployment
 
-    try:
-        yield Deployment(require_home(home))
-    except PolicyRefusal as exc:
-        typer.echo(f"refused: {exc}", err=True)
-        raise typer.Exit(EXIT_REFUSED) from None
-    except LedgerTamperedError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_TAMPERED) from None
-    except FaceAuditError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    yield Deployment(require_home(home))
 
 
 def _print(data: object) -> None:
@@ -103,7 +90,7 @@ def enrol(
             keep_images=keep_images, allow_duplicate=allow_duplicate,
         )
         for warning in enrolled.get("warnings", []):
-            typer.echo(f"warning: {warning}", err=True)
+            typer.echo(warning_line(warning), err=True)
         _print(enrolled)
 
 

@@ -6,8 +6,8 @@ import json
 
 import typer
 
-from faceaudit.cli.options import EXIT_BAD_INPUT, HomeOption
-from faceaudit.home import init_home, resolve_home
+from faceaudit.cli.options import HomeOption
+from faceaudit.home import HomeMissingError, init_home, resolve_home
 
 
 def init_command(home: HomeOption = None) -> None:
@@ -21,7 +21,6 @@ def init_command(home: HomeOption = None) -> None:
     try:
         made = init_home(target)
     except OSError as exc:
-        typer.echo(f"error: cannot create the deployment home {target.root}: {exc.strerror}",
-                   err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise HomeMissingError(f"cannot create the deployment home: {exc.strerror}",
+                               which=str(target.root)) from None
     typer.echo(json.dumps({"home": str(made.root), "created": not existed}))

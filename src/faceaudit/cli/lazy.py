@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import click
 import typer
-from typer.core import TyperGroup
+
+from faceaudit.cli.grammar import GrammarGroup
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,9 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
 }
 
 
-class LazyCommandGroup(TyperGroup):
-    """The top-level group: eager commands as usual, :data:`LAZY_COMMANDS` imported on use."""
+class LazyCommandGroup(GrammarGroup):
+    """The top-level group: eager commands as usual, :data:`LAZY_COMMANDS` imported on use;
+    errors reported by the grammar (:class:`~faceaudit.cli.grammar.GrammarGroup`)."""
 
     _listing = False  # True while the group's own help is being written
 

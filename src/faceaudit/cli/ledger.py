@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from faceaudit.cli.grammar import GrammarGroup, error_line
 from faceaudit.cli.options import (
-    EXIT_BAD_INPUT,
     EXIT_TAMPERED,
     HomeOption,
     require_home,
 )
-from faceaudit.errors import FaceAuditError
 from faceaudit.ledger.canonical import canonical
 from faceaudit.ledger.errors import LedgerError
 from faceaudit.ledger.oversight import build_oversight, parse_day, write_oversight
@@ -27,17 +25,8 @@ from faceaudit.ledger.store import Ledger
 ledger_app = typer.Typer(
     help="The tamper-evident ledger: verify it, export it, report on it, sign it.",
     no_args_is_help=True,
+    cls=GrammarGroup,  # errors: one line (faceaudit.cli.grammar)
 )
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn a :class:`FaceAuditError` into one line on stderr and exit code 2."""
-    try:
-        yield
-    except FaceAuditError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-
 
 @ledger_app.command()
 def verify(
@@ -52,6 +41,8 @@ def verify(
     report = Ledger(deployment).verify(public_key)
     typer.echo(report.summary())
     if not report.ok:
+        typer.echo(error_line("the ledger fails verification", str(deployment.ledger_path)),
+                   err=True)
         raise typer.Exit(EXIT_TAMPERED)
 
 
@@ -61,14 +52,13 @@ def export(
     out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
 ) -> None:
     """Export every event as JSON lines (the ledger's own canonical encoding)."""
-    with user_errors():
-        lines = (canonical(e) + b"\n" for e in Ledger(require_home(home)).events())
-        if out is None:
-            for line in lines:
-                sys.stdout.write(line.decode("ascii"))
-        else:
-            with open(out, "wb") as fh:
-                fh.writelines(lines)
+    lines = (canonical(e) + b"\n" for e in Ledger(require_home(home)).events())
+    if out is None:
+        for line in lines:
+            sys.stdout.write(line.decode("ascii"))
+    else:
+        with open(out, "wb") as fh:
+            fh.writelines(lines)
 
 
 @ledger_app.command()
@@ -79,18 +69,22 @@ def report(
     home: HomeOption = None,
 ) -> None:
     """Write the oversight report (HTML, JSON, CSV) for a period and print the files written."""
-    try:
-        period = parse_day(start), parse_day(end, end=True)
-    except ValueError:
-        typer.echo("error: --from/--to must be YYYY-MM-DD or ISO-8601 times", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    period = _day(start, "--from"), _day(end, "--to", end=True)
     if period[1] <= period[0]:
-        typer.echo("error: --to must not be before --from", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT)
-    with user_errors():
-        built = build_oversight(Ledger(require_home(home)), *period)
-        for path in write_oversight(built, out):
-            typer.echo(str(path))
+        raise typer.BadParameter(f"{end} is before --from {start}", param_hint="--to")
+    built = build_oversight(Ledger(require_home(home)), *period)
+    for path in write_oversight(built, out):
+        typer.echo(str(path))
+
+
+def _day(text: str, option: str, end: bool = False) -> datetime:
+    """``text`` as a UTC moment (a day's start, or its end with ``end``); a usage error naming
+    ``option`` otherwise."""
+    try:
+        return parse_day(text, end=end)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not YYYY-MM-DD or an ISO-8601 time", param_hint=option) from None
 
 
 KeyOption = Annotated[
@@ -103,9 +97,8 @@ KeyOption = Annotated[
 @ledger_app.command()
 def sth(key: KeyOption = None, home: HomeOption = None) -> None:
     """Sign a tree head for the ledger as it is now; print it as JSON."""
-    with user_errors():
-        head = Ledger(require_home(home)).sign_tree_head(key)
-        typer.echo(json.dumps(head.to_dict(), sort_keys=True))
+    head = Ledger(require_home(home)).sign_tree_head(key)
+    typer.echo(json.dumps(head.to_dict(), sort_keys=True))
 
 
 @ledger_app.command(hidden=True)
@@ -131,18 +124,17 @@ def prove(
 ) -> None:
     """Print an inclusion proof (--seq N) or a consistency proof (--first M [--second N]),
     with the latest signed tree head, as JSON."""
-    with user_errors():
-        if (seq is None) == (first is None):
-            raise LedgerError("give exactly one of --seq and --first")
-        ledger = Ledger(require_home(home))
-        if seq is not None:
-            proof = ledger.inclusion_proof(seq, second)
-        else:
-            assert first is not None
-            proof = ledger.consistency_proof(first, second)
-        head = ledger.latest_tree_head()
-        proof["sth"] = head.to_dict() if head else None
-        typer.echo(json.dumps(proof, sort_keys=True))
+    if (seq is None) == (first is None):
+        raise LedgerError("give exactly one of --seq and --first")
+    ledger = Ledger(require_home(home))
+    if seq is not None:
+        proof = ledger.inclusion_proof(seq, second)
+    else:
+        assert first is not None
+        proof = ledger.consistency_proof(first, second)
+    head = ledger.latest_tree_head()
+    proof["sth"] = head.to_dict() if head else None
+    typer.echo(json.dumps(proof, sort_keys=True))
 
 
 
@@ -154,14 +146,13 @@ def keygen(
     """Create the deployment's signing key outside the home (private half at --out, mode 0600;
     public half in the home), before the first event — instead of the home's own key."""
     deployment = require_home(home)
-    with user_errors():
-        target = out.expanduser().resolve()
-        if target.is_relative_to(deployment.root):
-            raise LedgerError("keep the private key outside the deployment home")
-        if deployment.public_key_path.exists():
-            raise LedgerError(
-                f"the deployment already has a signing key ({deployment.public_key_path}); "
-                "replacing it would orphan every signed tree head and every witness's pin")
-        key_id = generate_keypair(target, deployment.public_key_path)
-        typer.echo(json.dumps({"key_id": key_id, "private_key": str(target),
-                               "public_key": str(deployment.public_key_path)}))
+    target = out.expanduser().resolve()
+    if target.is_relative_to(deployment.root):
+        raise LedgerError("keep the private key outside the deployment home")
+    if deployment.public_key_path.exists():
+        raise LedgerError(
+            f"the deployment already has a signing key ({deployment.public_key_path}); "
+            "replacing it would orphan every signed tree head and every witness's pin")
+    key_id = generate_keypair(target, deployment.public_key_path)
+    typer.echo(json.dumps({"key_id": key_id, "private_key": str(target),
+                           "public_key": str(deployment.public_key_path)}))

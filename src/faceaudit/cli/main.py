@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from faceaudit.cli.grammar import error_line
 from faceaudit.cli.lazy import LazyCommandGroup
-from faceaudit.cli.options import EXIT_BAD_INPUT, EXIT_INPUTS_REFUSED, EXIT_NO_MATCH
-from faceaudit.errors import FaceAuditError
+from faceaudit.cli.options import EXIT_INPUTS_REFUSED, EXIT_NO_MATCH
 
 app = typer.Typer(
     name="faceaudit",
@@ -28,7 +27,6 @@ app = typer.Typer(
     add_completion=True,
     cls=LazyCommandGroup,  # pillar sub-commands are imported only when run
 )
-err = Console(stderr=True)
 
 
 def _print_version(value: bool) -> None:
@@ -161,12 +159,10 @@ def embed(
     }
     _print_json(summary)
     if run.errors and not skip_bad:
-        err.print(
-            f"faceaudit: {len(run.errors)} of {run.n_images} inputs refused "
-            f"({', '.join(f'{code}: {len(v)}' for code, v in run.refused_by_reason().items())});"
-            " the table holds the rest (--skip-bad to exit 0)",
-            markup=False, highlight=False, soft_wrap=True,
-        )
+        reasons = ", ".join(f"{code}: {len(v)}" for code, v in run.refused_by_reason().items())
+        typer.echo(error_line(
+            f"{len(run.errors)} of {run.n_images} inputs refused ({reasons}); the table holds"
+            " the rest (--skip-bad to exit 0)", str(out)), err=True)
         raise typer.Exit(EXIT_INPUTS_REFUSED)
 
 
@@ -195,20 +191,8 @@ def verify(
 
 
 def main() -> None:
-    """Console-script entry: run the app; a FaceAuditError becomes one line and exit 2."""
-    try:
-        code = app(standalone_mode=False, prog_name="faceaudit")
-    except typer.Abort:
-        sys.exit(1)
-    except typer.TyperException as exc:  # usage: a missing argument, a path that is not there…
-        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        err.print(f"faceaudit: error: {message}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(EXIT_BAD_INPUT)
-    except (FaceAuditError, OSError) as exc:  # OSError: a file we were told to write or read
-        err.print(f"faceaudit: error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(EXIT_BAD_INPUT)
-    sys.exit(code if isinstance(code, int) else 0)
-
+    """Console-script entry: run the app; errors are one stderr line (faceaudit.cli.grammar)."""
+    app(prog_name="faceaudit")
 
 if __name__ == "__main__":
     main()

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from faceaudit.home import Home, HomeMissingError, resolve_home
+from faceaudit.home import Home, resolve_home
 
 # Exit codes: a public contract (README).
 EXIT_NO_MATCH = 1
@@ -35,11 +35,7 @@ def default_actor(actor: str | None) -> str:
 
 
 def require_home(home: Path | None) -> Home:
-    """Resolve ``--home`` and refuse a home ``faceaudit init`` did not create: one stderr line
-    naming the path, exit 2. Every command but ``init`` opens its home through this."""
-    resolved = resolve_home(home)
-    try:
-        return resolved.require()
-    except HomeMissingError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    """Resolve ``--home`` and refuse a home ``faceaudit init`` did not create
+    (:class:`~faceaudit.home.HomeMissingError` naming the path: exit 2). Every command but
+    ``init`` opens its home through this."""
+    return resolve_home(home).require()

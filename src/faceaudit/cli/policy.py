@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
-from faceaudit.cli.ledger import user_errors
+from faceaudit.cli.grammar import GrammarGroup, error_line
 from faceaudit.cli.options import (
+    EXIT_GATE,
     EXIT_REFUSED,
     ActorOption,
     HomeOption,
@@ -19,7 +20,6 @@ from faceaudit.cli.options import (
 )
 from faceaudit.ledger import Ledger
 from faceaudit.policy.enforce import install_policy
-from faceaudit.policy.errors import AuditRefusal
 from faceaudit.policy.model import load_policy
 from faceaudit.policy.registration import register_audit
 from faceaudit.policy.status import policy_status
@@ -27,14 +27,14 @@ from faceaudit.policy.status import policy_status
 policy_app = typer.Typer(
     help="The deployment policy and its bias gate.",
     no_args_is_help=True,
+    cls=GrammarGroup,  # errors: one line (faceaudit.cli.grammar)
 )
 
 
 @policy_app.command()
 def show(home: HomeOption = None) -> None:
     """Print the policy in force (the home's policy.toml, or the default) as JSON."""
-    with user_errors():
-        typer.echo(json.dumps(load_policy(require_home(home)).to_dict(), indent=2))
+    typer.echo(json.dumps(load_policy(require_home(home)).to_dict(), indent=2))
 
 
 @policy_app.command("set")
@@ -45,9 +45,8 @@ def set_policy(
 ) -> None:
     """Validate FILE, install it as the home's policy and log the change (exit 2 if invalid)."""
     deployment = require_home(home)
-    with user_errors():
-        policy = install_policy(deployment, Ledger(deployment), file, default_actor(actor))
-        typer.echo(json.dumps(policy.to_dict(), indent=2))
+    policy = install_policy(deployment, Ledger(deployment), file, default_actor(actor))
+    typer.echo(json.dumps(policy.to_dict(), indent=2))
 
 
 @policy_app.command("register-audit")
@@ -62,19 +61,21 @@ def register_audit_command(
 ) -> None:
     """Register a signed audit report; print how the bias gate judges it (recomputed).
 
-    Exit 5 (logged as refused) for a report that may not count: unsigned, untrusted key,
-    altered after signing, dated in the future or stale, about another model file, or with no
-    usable target; exit 2 for a file that is not an audit report.
+    Exit 3 when the report is registered but fails the policy's bias gate (identification stays
+    refused); exit 5 (logged as refused) for a report that may not count: unsigned, untrusted
+    key, altered after signing, dated in the future or stale, about another model file, or with
+    no usable target; exit 2 for a file that is not an audit report.
     """
     deployment = require_home(home)
-    with user_errors():
-        try:
-            result = register_audit(deployment, Ledger(deployment), report, default_actor(actor),
-                                    signature=signature)
-        except AuditRefusal as exc:
-            typer.echo(f"refused: {exc}", err=True)
-            raise typer.Exit(EXIT_REFUSED) from None
-        typer.echo(json.dumps(result, indent=2))
+    result = register_audit(deployment, Ledger(deployment), report, default_actor(actor),
+                            signature=signature)
+    typer.echo(json.dumps(result, indent=2))
+    gate = result["gate"]
+    if not gate["passed"]:
+        typer.echo(error_line(
+            f"registered, but the audit fails the policy's bias gate: {gate['rule']}", str(report)
+        ), err=True)
+        raise typer.Exit(EXIT_GATE)
 
 
 @policy_app.command()
@@ -91,12 +92,11 @@ def status(
     Exit 0 when allowed, 5 when refused.
     """
     deployment = require_home(home)
-    with user_errors():
-        if backend is None:
-            from faceaudit import api
+    if backend is None:
+        from faceaudit import api
 
-            backend = api.get_embedder().backend_id
-        result = policy_status(deployment, backend)
+        backend = api.get_embedder().backend_id
+    result = policy_status(deployment, backend)
     typer.echo(json.dumps(result, indent=2) if as_json else result["sentence"])
     if not result["allowed"]:
         raise typer.Exit(EXIT_REFUSED)

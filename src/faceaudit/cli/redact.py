@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn
 from rich.text import Text
 
-from faceaudit.cli.options import EXIT_REFUSED, ActorOption, HomeOption
+from faceaudit.cli.options import ActorOption, HomeOption
 from faceaudit.errors import InputDataError
 
 
@@ -92,15 +92,10 @@ def redact_command(
         style=style, detect_every=detect_every, review_dir=review,
     )
     session = None
-    if keep or home is not None:
+    if keep or home is not None:  # a policy refusal exits 5 (faceaudit.cli.grammar)
         from faceaudit.footage_keep import KeepSession
-        from faceaudit.policy import PolicyRefusal
 
-        try:
-            session = KeepSession.open(home, actor, keep or [], purpose, case)
-        except PolicyRefusal as exc:
-            typer.echo(f"faceaudit: refused: {exc}", err=True)
-            raise typer.Exit(EXIT_REFUSED) from None
+        session = KeepSession.open(home, actor, keep or [], purpose, case)
     pairs = _pairs(input_path, output)
     console = Console(stderr=True)
     summaries = []

@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import Annotated
 
 import typer
 
+from faceaudit.cli.grammar import GrammarGroup
 from faceaudit.cli.options import (
-    EXIT_BAD_INPUT,
     ActorOption,
     HomeOption,
     default_actor,
     require_home,
 )
-from faceaudit.errors import FaceAuditError
+from faceaudit.errors import InputDataError
 from faceaudit.service.keys import KeyStore
 
 keys_app = typer.Typer(help="Create, revoke and list the service's API keys.",
-                       no_args_is_help=True)
-
-
-def _fail(error: FaceAuditError) -> typer.Exit:
-    typer.echo(f"error: {error}", err=True)
-    return typer.Exit(EXIT_BAD_INPUT)
+                       no_args_is_help=True, cls=GrammarGroup)
 
 
 def serve_command(
@@ -31,12 +27,36 @@ def serve_command(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     home: HomeOption = None,
 ) -> None:
-    """Run the REST service (OpenAPI at /docs) for one deployment home."""
+    """Run the REST service (OpenAPI at /docs) for one deployment home.
+
+    A port that is taken (or a host that is not this machine's) is bad input: exit 2.
+    """
     import uvicorn
 
     from faceaudit.service.app import create_app
 
-    uvicorn.run(create_app(require_home(home)), host=host, port=port, log_level="info")
+    app = create_app(require_home(home))
+    listener = _listen(host, port)
+    uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[listener])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for the server to accept on; an
+    :class:`~faceaudit.errors.InputDataError` naming the address when it cannot be bound."""
+    address = f"{host}:{port}"
+    try:
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM)[0]
+        listener = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise InputDataError(f"cannot listen: {exc.strerror or exc}", which=address) from None
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(sockaddr)
+    except OSError as exc:
+        listener.close()
+        raise InputDataError(f"cannot listen: {exc.strerror or exc}", which=address) from None
+    return listener
 
 
 @keys_app.command("create")
@@ -48,10 +68,7 @@ def create_key(
         "--by", help="Who creates the key (default: $FACEAUDIT_ACTOR or the OS user).")] = None,
 ) -> None:
     """Create a key and print it once (JSON): only its hash is stored; logged (key_create)."""
-    try:
-        key, token = KeyStore(require_home(home)).create(role, actor, by=default_actor(by))
-    except FaceAuditError as error:
-        raise _fail(error) from None
+    key, token = KeyStore(require_home(home)).create(role, actor, by=default_actor(by))
     typer.echo(json.dumps({**key.to_dict(), "key": token}))
 
 
@@ -62,10 +79,7 @@ def revoke_key(
     by: ActorOption = None,
 ) -> None:
     """Revoke a key: it stops working at once; logged (key_revoke)."""
-    try:
-        key = KeyStore(require_home(home)).revoke(key_id, by=default_actor(by))
-    except FaceAuditError as error:
-        raise _fail(error) from None
+    key = KeyStore(require_home(home)).revoke(key_id, by=default_actor(by))
     typer.echo(json.dumps(key.to_dict()))
 
 

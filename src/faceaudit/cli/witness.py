@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from faceaudit.cli.options import EXIT_BAD_INPUT, EXIT_TAMPERED
+from faceaudit.cli.grammar import error_line
+from faceaudit.cli.options import EXIT_TAMPERED
 from faceaudit.home import Home
 from faceaudit.ledger.errors import LedgerError
 from faceaudit.ledger.witness import HomeSource, LogSource, UrlSource, WitnessState, check
@@ -44,25 +45,23 @@ def witness_command(
     this witness accepted; verify both with the pinned public key only. Prints a JSON summary;
     exit 0 when the log only grew, 4 on a fork, rollback, missing prefix, bad signature or
     replaced public key, 2 on bad input."""
-    try:
-        if (home is None) == (url is None):
-            raise LedgerError("give exactly one of --home and --url")
-        source: LogSource
-        home_key = None
-        if home is not None:
-            deployment = Home(home.expanduser().resolve())
-            if state.expanduser().resolve().is_relative_to(deployment.root):
-                raise LedgerError("keep the witness state outside the deployment home")
-            source = HomeSource(deployment)
-            home_key = deployment.public_key_path
-        else:
-            assert url is not None
-            source = UrlSource(url, api_key or os.environ.get(API_KEY_ENV))
-        result = check(WitnessState(state), source, public_key, peer or [], home_key)
-    except LedgerError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if (home is None) == (url is None):
+        raise typer.BadParameter("give exactly one of --home and --url")
+    source: LogSource
+    home_key = None
+    if home is not None:
+        deployment = Home(home.expanduser().resolve())
+        if state.expanduser().resolve().is_relative_to(deployment.root):
+            raise LedgerError("keep the witness state outside the deployment home",
+                              which=str(state))
+        source = HomeSource(deployment)
+        home_key = deployment.public_key_path
+    else:
+        assert url is not None
+        source = UrlSource(url, api_key or os.environ.get(API_KEY_ENV))
+    result = check(WitnessState(state), source, public_key, peer or [], home_key)
     typer.echo(json.dumps(result.to_dict(), sort_keys=True))
     if not result.ok:
-        typer.echo(f"witness: {result.status.upper()}: {result.reason}", err=True)
+        typer.echo(error_line(f"witness: {result.status}: {result.reason}", url or str(home)),
+                   err=True)
         raise typer.Exit(EXIT_TAMPERED)

@@ -31,3 +31,4 @@ class LedgerTamperedError(LedgerError):
     ``faceaudit ledger verify`` has been run and the damage explained."""
 
     code = "ledger-tampered"
+    exit_code = 4

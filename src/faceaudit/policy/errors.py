@@ -20,6 +20,7 @@ class PolicyRefusal(FaceAuditError):
 
     code = "policy-refused"
     http_status = 403
+    exit_code = 5
 
     def __init__(self, rule: str, operation: str, detail: str) -> None:
         super().__init__(f"{operation} refused by policy ({rule}): {detail}")

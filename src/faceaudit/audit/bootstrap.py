@@ -39,6 +39,18 @@ def resample_weights(
         yield weights
 
 
+def draw_weights(unit_group: np.ndarray, reps: int, seed: int) -> np.ndarray:
+    """All ``(reps, U)`` resampling weights of one bootstrap at once (see
+    :func:`resample_weights`), to apply the same resampled identities to several models.
+
+    Holds ``reps × U`` floats (1000 replicates of 6,000 identities: 48 MB).
+    """
+    if reps < 1:
+        raise InputDataError("the bootstrap needs at least one replicate")
+    rng = np.random.default_rng(seed)
+    return np.concatenate(list(resample_weights(unit_group, reps, rng)))
+
+
 def bootstrap_rates(
     unit_group: np.ndarray,
     errors: np.ndarray,
@@ -173,23 +185,38 @@ def bootstrap_with_pairs(
     seed: int,
     pairs: PairCounts | None,
     n_groups: int,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """One-way replicates ``(reps, M)`` as :func:`bootstrap_rates` and, on the same resamples,
-    two-way FMR replicates ``(reps, G, G, K)`` from ``pairs`` (``None`` without pairs)."""
+    two-way FMR replicates ``(reps, G, G, K)`` from ``pairs`` (``None`` without pairs).
+
+    ``weights`` (``(reps, U)``, from :func:`draw_weights`) replaces the draw from ``seed``: the
+    same resampled identities for several models (a paired bootstrap).
+    """
     errors = np.asarray(errors, dtype=np.float64)
     comparisons = np.asarray(comparisons, dtype=np.float64)
     if reps < 1:
         raise InputDataError("the bootstrap needs at least one replicate")
+    if weights is not None and weights.shape != (reps, len(unit_group)):
+        raise InputDataError(
+            f"bootstrap weights are {weights.shape}, expected ({reps}, {len(unit_group)})"
+        )
     rng = np.random.default_rng(seed)
     budget = _MAX_WEIGHTS if pairs is None else max(1, _MAX_WEIGHTS // 4)
     per_rep = max(len(unit_group), 1) + (0 if pairs is None else pairs.size)
     step = max(1, min(reps, budget // per_rep))
+    if weights is not None:
+        blocks = (weights[start : start + step] for start in range(0, reps, step))
+    else:
+        blocks = (
+            w
+            for start in range(0, reps, step)
+            for w in resample_weights(unit_group, min(step, reps - start), rng)
+        )
     one, two = [], []
-    for start in range(0, reps, step):
-        r = min(step, reps - start)
-        for w in resample_weights(unit_group, r, rng):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                one.append((w @ errors) / (w @ comparisons))
-            if pairs is not None:
-                two.append(two_way_fmr(w, unit_group, n_groups, pairs))
+    for w in blocks:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            one.append((w @ errors) / (w @ comparisons))
+        if pairs is not None:
+            two.append(two_way_fmr(w, unit_group, n_groups, pairs))
     return np.concatenate(one), (np.concatenate(two) if pairs is not None else None)

@@ -40,10 +40,17 @@ class AuditSettings:
 
 @dataclass
 class EngineResult:
-    """The result sections of the report plus its warnings."""
+    """The result sections of the report plus its warnings.
+
+    ``replicates`` holds the bootstrap replicates ``(reps,)`` behind the estimates of each
+    supported target: ``(target_fmr, "fmr" | "fnmr" | "accuracy", group)`` and
+    ``(target_fmr, "summary", key)`` (empty without a bootstrap). Drawn with the same
+    ``weights`` for two models, they are paired (:mod:`faceaudit.audit.comparison`).
+    """
 
     sections: dict
     warnings: list[str] = field(default_factory=list)
+    replicates: dict[tuple, np.ndarray] = field(default_factory=dict)
 
 
 def _summary_note(key: str, value: float) -> str | None:
@@ -133,8 +140,15 @@ def _coarse_histograms(scores: ScoreSet, imp_within, gen_within) -> dict | None:
     }
 
 
-def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
-    """Thresholds, per-group and cross-group rates, summaries, EER, DET, histograms, intervals."""
+def analyse_scores(
+    scores: ScoreSet, settings: AuditSettings, weights: np.ndarray | None = None
+) -> EngineResult:
+    """Thresholds, per-group and cross-group rates, summaries, EER, DET, histograms, intervals.
+
+    ``weights`` (``(settings.reps, U)`` over ``scores.unit_group``, see
+    :func:`~faceaudit.audit.bootstrap.draw_weights`) fixes the resampled identities instead of
+    drawing them from ``settings.seed``.
+    """
     groups, G = scores.groups, len(scores.groups)
     warnings: list[str] = []
     H = scores.impostor_hist
@@ -216,6 +230,7 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
             settings.seed,
             pairs,
             G,
+            weights,
         )
         reps = {key: boot[:, i] for key, i in cols.index.items()}
         # An impostor comparison involves two identities. Counting it once for each side and
@@ -287,6 +302,7 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
             small.append(f"{kind.upper()} of {name!r} ({ids} identities)")
         return est
 
+    replicates: dict[tuple, np.ndarray] = {}
     targets = []
     for t, supported, k in plan:
         entry = {
@@ -335,6 +351,13 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
                 "fmr", g, k, fmr, fmr_left_out.get(g, "fewer impostor comparisons than needed")
             )
             fnmr_est = rate("fnmr", g, k, clean(fnmr), "no genuine comparisons")
+            if ("fnmr", g, k) in reps:
+                replicates[t, "fnmr", name] = reps[("fnmr", g, k)]
+                if fmr is not None:
+                    replicates[t, "fmr", name] = reps[("fmr", g, g, k)]
+                    replicates[t, "accuracy", name] = (
+                        1 - (reps[("fmr", g, g, k)] + reps[("fnmr", g, k)]) / 2
+                    )
             entry["groups"].append(
                 {
                     "group": name,
@@ -428,6 +451,7 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
                 )
                 racc = 1 - (rf + rn) / 2 if rf is not None else None
                 rep_summ = fairness.summaries(rf, rn, racc, settings.alpha)
+                replicates.update({(t, "summary", key): rep_summ[key] for key in keys})
             wanted = {key: point[key] for key in keys if key in point}
             summaries.update(
                 summary_estimates(
@@ -481,7 +505,7 @@ def analyse_scores(scores: ScoreSet, settings: AuditSettings) -> EngineResult:
             },
         },
     }
-    return EngineResult(sections, warnings)
+    return EngineResult(sections, warnings, replicates)
 
 
 def analyse_rates(

@@ -9,7 +9,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from faceaudit.audit import report as rp
-from faceaudit.audit.engine import AuditSettings, analyse_rates, analyse_scores
+from faceaudit.audit.comparison import PairedResamples
+from faceaudit.audit.engine import AuditSettings, EngineResult, analyse_rates, analyse_scores
 from faceaudit.audit.gate import GateRule
 from faceaudit.audit.inputs import (
     Attributes,
@@ -66,6 +67,17 @@ def calibration_section(
     return calibration.to_dict()
 
 
+def _analyse(
+    scores: ScoreSet, settings: AuditSettings, paired: PairedResamples | None
+) -> EngineResult:
+    """:func:`analyse_scores`, on ``paired``'s shared resamples when given (and kept there)."""
+    if paired is None:
+        return analyse_scores(scores, settings)
+    result = analyse_scores(scores, settings, paired.weights(scores.unit_group))
+    paired.keep(result.replicates)
+    return result
+
+
 def failure_to_template(
     no_face_paths: Sequence[str], attributes: Attributes, by: Sequence[str], grouping: Grouping
 ) -> list[dict]:
@@ -117,8 +129,12 @@ def audit_embeddings(
     rules: Sequence[GateRule] = (),
     workers: int | None = None,
     progress: ProgressFactory | None = None,
+    paired: PairedResamples | None = None,
 ) -> dict:
-    """Audit templates exhaustively, grouped by the ``by`` attributes."""
+    """Audit templates exhaustively, grouped by the ``by`` attributes.
+
+    ``paired`` shares its resampled identities with other models' audits (a comparison).
+    """
     start = time.perf_counter()
     if not by:
         raise AuditInputError("choose the grouping attribute(s) with --by, e.g. --by sex")
@@ -155,7 +171,7 @@ def audit_embeddings(
         if progress
         else None,
     )
-    result = analyse_scores(scores, settings)
+    result = _analyse(scores, settings, paired)
     sections = result.sections
     data = {
         "images": len(emb.paths) + emb.no_face,
@@ -274,11 +290,13 @@ def audit_scores(
     input_path: str,
     rules: Sequence[GateRule] = (),
     higher_is_better: bool = True,
+    paired: PairedResamples | None = None,
 ) -> dict:
     """Audit a vendor's comparison scores (one row per comparison), on any scale.
 
     Thresholds are exact impostor scores (see :func:`score_table`); ``higher_is_better=False``
-    for distances (a comparison then matches when ``score <= threshold``).
+    for distances (a comparison then matches when ``score <= threshold``). ``paired`` shares
+    its resampled identities with other models' audits (a comparison).
     """
     start = time.perf_counter()
     groups, ga, gb = encode_labels(table.group_a, table.group_b)
@@ -305,7 +323,7 @@ def audit_scores(
         targets=list(settings.targets),
         higher_is_better=higher_is_better,
     )
-    result = analyse_scores(scores, settings)
+    result = _analyse(scores, settings, paired)
     sections = result.sections
     data = {
         "images": None,

@@ -125,5 +125,7 @@ def json_summary(report: dict, out: Path) -> str:
         "warnings": report["warnings"],
         "targets": targets,
     }
+    if report.get("comparison"):
+        summary["comparison"] = report["comparison"]
     return json.dumps(summary, allow_nan=False)
 

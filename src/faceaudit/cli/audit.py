@@ -15,11 +15,17 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from faceaudit.audit import inputs
+from faceaudit.audit.comparison_view import print_comparison
 from faceaudit.audit.engine import AuditSettings
 from faceaudit.audit.estimates import MIN_IDENTITIES
 from faceaudit.audit.gate import parse_rule
 from faceaudit.audit.report import write_report
 from faceaudit.audit.run import audit_embeddings, audit_pairs, audit_rates, audit_scores
+from faceaudit.audit.side_by_side import (
+    audit_models_embeddings,
+    audit_models_scores,
+    model_names,
+)
 from faceaudit.audit.terminal import headline, json_summary, print_warnings
 from faceaudit.cli.options import EXIT_GATE
 
@@ -67,11 +73,18 @@ def audit_command(
         typer.Option(help="CSV/Parquet with an 'identity' or 'image' column and attributes."),
     ] = None,
     embeddings: Annotated[
-        Path | None, typer.Option(help="Embeddings Parquet (as written by 'faceaudit embed').")
+        list[Path] | None,
+        typer.Option(
+            help="Embeddings Parquet (as written by 'faceaudit embed'); repeat to compare "
+            "models of the same images."
+        ),
     ] = None,
     scores: Annotated[
-        Path | None,
-        typer.Option(help="Scores: score, genuine, group_a, group_b[, subject_a, subject_b]."),
+        list[Path] | None,
+        typer.Option(
+            help="Scores: score, genuine, group_a, group_b[, subject_a, subject_b]; repeat to "
+            "compare models' scores of the same comparisons (same rows, same order)."
+        ),
     ] = None,
     rates: Annotated[
         Path | None, typer.Option(help="Rates table: group, fmr, fnmr and/or accuracy.")
@@ -87,8 +100,12 @@ def audit_command(
         Path | None, typer.Option(help="LFW folder; labels from ../lfw-meta beside it.")
     ] = None,
     backend: Annotated[
-        str, typer.Option(help="Model for DATA/--lfw: dlib-resnet (default), dlib-native, onnx.")
-    ] = "dlib-resnet",
+        list[str] | None,
+        typer.Option(
+            help="Model for DATA/--lfw: dlib-resnet (default), dlib-native, onnx; repeat to "
+            "compare models."
+        ),
+    ] = None,
     model: Annotated[
         Path | None, typer.Option(help="ArcFace-style .onnx file for --backend onnx.")
     ] = None,
@@ -165,11 +182,28 @@ def audit_command(
     groups_by = [b.strip() for b in by.split(",") if b.strip()]
     if lower_is_better and scores is None:
         raise inputs.AuditInputError("--lower-is-better applies to --scores tables only")
-    if scores is not None:
-        report = audit_scores(
-            inputs.read_scores(scores),
+    backends = list(backend or ["dlib-resnet"])
+    several = max(len(embeddings or []), len(scores or []), len(backends)) > 1
+    if len(backends) > 1 and data is None and lfw is None:
+        raise inputs.AuditInputError(
+            "several models need DATA or --lfw to embed", which="--backend"
+        )
+    if several and pairs is not None:
+        raise inputs.AuditInputError("audits one model; compare models without it", which="--pairs")
+    if scores is not None and len(scores) > 1:
+        report = audit_models_scores(
+            model_names(scores),
+            [inputs.read_scores(s) for s in scores],
             settings,
-            input_path=str(scores),
+            input_paths=[str(s) for s in scores],
+            rules=rules,
+            higher_is_better=not lower_is_better,
+        )
+    elif scores is not None:
+        report = audit_scores(
+            inputs.read_scores(scores[0]),
+            settings,
+            input_path=str(scores[0]),
             rules=rules,
             higher_is_better=not lower_is_better,
         )
@@ -188,17 +222,37 @@ def audit_command(
             raise inputs.AuditInputError("choose the grouping attribute(s) with --by, e.g. sex")
         with _progress(errors) as progress:
             if embeddings is not None:
-                emb, kind, source = inputs.read_embeddings(embeddings), "embeddings", embeddings
+                sources = [str(e) for e in embeddings]
+                models, kind = [inputs.read_embeddings(e) for e in embeddings], "embeddings"
             else:
                 from faceaudit.batch import embed_dataset
 
                 source = lfw if lfw is not None else data
                 kind = "lfw" if lfw is not None else "dataset"
-                emb = inputs.embeddings_from_table(
-                    embed_dataset(Path(source), backend=backend, model=model, no_face=no_face),
-                    str(source),
+                sources = [str(source)] * len(backends)
+                models = [
+                    inputs.embeddings_from_table(
+                        embed_dataset(Path(source), backend=b, model=model, no_face=no_face),
+                        str(source),
+                    )
+                    for b in backends
+                ]
+            emb, source = models[0], sources[0]
+            if several:
+                report = audit_models_embeddings(
+                    model_names(embeddings or backends),
+                    models,
+                    attrs,
+                    groups_by,
+                    settings,
+                    input_kind=kind,
+                    input_paths=sources,
+                    attributes_path=attrs_path,
+                    rules=rules,
+                    workers=workers,
+                    progress=progress,
                 )
-            if pairs is not None:
+            elif pairs is not None:
                 report = audit_pairs(
                     emb,
                     attrs,
@@ -234,6 +288,8 @@ def audit_command(
         print(json_summary(report, out))
     else:
         headline(report, console)
+        if report.get("comparison"):
+            print_comparison(report["comparison"], console, report["primary_target"])
         console.print(f"report written to {out / 'report.json'} and {out / 'report.html'}")
     if not report["gate"]["passed"]:
         raise typer.Exit(EXIT_GATE)

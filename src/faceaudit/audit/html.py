@@ -189,7 +189,17 @@ def _view(r: Mapping[str, Any]) -> dict[str, Any]:
         "heatmap_figures": _heatmap_figures(targets),
         "cross_table": _cross_table(primary),
         "score_figure": _score_figure(r.get("histograms"), primary),
+        "comparison": _comparison(r, primary),
     }
+
+
+def _comparison(r: Mapping[str, Any], primary: Mapping[str, Any] | None) -> dict | None:
+    """The side-by-side models section, when the audit compared several models."""
+    if not r.get("comparison"):
+        return None
+    from faceaudit.audit.comparison_html import comparison_view
+
+    return comparison_view(r["comparison"], (primary or {}).get("target_fmr"))
 
 
 def _primary_target(r: Mapping[str, Any]) -> Mapping[str, Any] | None:

@@ -49,6 +49,11 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "faceaudit.cli.audit", "audit_command",
         "Audit demographic differentials in face recognition error rates (NIST IR 8280 style).",
     ),
+    "compare": LazyCommand(
+        "faceaudit.cli.compare", "compare_command",
+        "Show existing audit reports side by side: every rate and summary per model and each"
+        " model's difference from the first.",
+    ),
     "identify": LazyCommand(
         "faceaudit.cli.gallery", "identify_command",
         "Search the gallery for every face in IMAGE; candidates are leads for human review.",

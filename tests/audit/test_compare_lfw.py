@@ -1,0 +1,123 @@
+"""Models side by side on real faces: 40 LFW identities (20 women, 20 men, two images each).
+
+The same network through two backends (the ONNX conversion ``dlib-resnet`` and dlib's own
+``dlib-native``) must differ by nothing these data can detect; a deliberately degraded copy of
+the templates (Gaussian noise added, a second Parquet) must differ by an interval that
+excludes zero.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from faceaudit.batch import embed_dataset
+from faceaudit.cli.audit import audit_command
+
+app = typer.Typer()
+app.command()(audit_command)
+PER_GROUP = 20
+NOISE = 0.05  # per-dimension standard deviation added to unit-norm 128-d templates
+
+
+def audit(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def lfw_subset(lfw: Path, meta: Path, out: Path, per_group: int = PER_GROUP) -> Path:
+    """``out/images/<person>/<2 images>`` (symlinks into LFW) for the first ``per_group``
+    women and men (alphabetically) with two or more images, and ``out/attributes.csv``."""
+    sex: dict[str, str] = {}
+    for label in ("female", "male"):
+        for line in (meta / f"{label}_names.txt").read_text().split():
+            sex[line] = label
+    chosen: dict[str, list[str]] = {"female": [], "male": []}
+    for person in sorted(p for p in lfw.iterdir() if p.is_dir()):
+        images = sorted(person.iterdir())[:2]
+        labels = {sex.get(i.name) for i in images}
+        if len(images) < 2 or len(labels) != 1 or None in labels:
+            continue
+        (label,) = labels
+        if len(chosen[label]) < per_group:
+            chosen[label].append(person.name)
+            (out / "images" / person.name).mkdir(parents=True)
+            for image in images:
+                (out / "images" / person.name / image.name).symlink_to(image)
+        if all(len(v) == per_group for v in chosen.values()):
+            break
+    rows = [f"{p},{label}" for label, people in chosen.items() for p in people]
+    (out / "attributes.csv").write_text("identity,sex\n" + "\n".join(rows) + "\n")
+    return out
+
+
+@pytest.fixture(scope="module")
+def subset(tmp_path_factory, shared_data) -> Path:
+    if not (shared_data / "lfw").is_dir():
+        pytest.skip("LFW is absent from ../shared/data")
+    return lfw_subset(shared_data / "lfw", shared_data / "lfw-meta", tmp_path_factory.mktemp("lfw"))
+
+
+def _differences(report: dict) -> list[dict]:
+    return [
+        d | {"metric": r["metric"], "group": r["group"]}
+        for t in report["comparison"]["targets"]
+        for r in t["rows"]
+        for d in r["differences"]
+    ]
+
+
+def test_the_same_model_through_two_backends_differs_by_nothing_detectable(subset, tmp_path):
+    result = audit(
+        subset / "images", "--attributes", subset / "attributes.csv", "--by", "sex",
+        "--backend", "dlib-resnet", "--backend", "dlib-native",
+        "--fmr", "1e-2", "--bootstrap", 300, "--out", tmp_path / "out",
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    cmp = report["comparison"]
+    assert [m["name"] for m in cmp["models"]] == ["dlib-resnet", "dlib-native"]
+    assert cmp["paired"] is True
+    assert cmp["models"][1]["backend_id"].startswith("dlib-native")
+    assert report["data"]["templates"] == 4 * PER_GROUP
+    diffs = _differences(report)
+    rates = [d for d in diffs if d["group"] is not None]
+    assert len(rates) == 6  # FMR, FNMR, accuracy × 2 groups
+    for d in diffs:
+        assert not d["excludes_zero"], d
+    for d in rates:
+        assert d["low"] <= 0 <= d["high"], d
+        assert abs(d["value"]) < 0.02, d
+    thresholds = [m["threshold"] for m in cmp["targets"][0]["models"]]
+    assert abs(thresholds[0] - thresholds[1]) < 0.01
+
+
+def test_a_degraded_copy_differs_by_an_interval_that_excludes_zero(subset, tmp_path):
+    table = embed_dataset(subset / "images", backend="dlib-resnet", progress=False)
+    clean = tmp_path / "dlib-resnet.parquet"
+    pq.write_table(table, clean)
+    emb = np.stack(table.column("embedding").to_numpy(zero_copy_only=False)).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    noisy = emb + np.random.default_rng(0).normal(0, NOISE, emb.shape).astype(np.float32)
+    column = pa.FixedSizeListArray.from_arrays(pa.array(noisy.ravel()), emb.shape[1])
+    pq.write_table(
+        table.set_column(table.schema.get_field_index("embedding"), "embedding", column),
+        tmp_path / "noisy.parquet",
+    )
+    result = audit(
+        "--embeddings", clean, "--embeddings", tmp_path / "noisy.parquet",
+        "--attributes", subset / "attributes.csv", "--by", "sex",
+        "--fmr", "1e-2", "--bootstrap", 300, "--out", tmp_path / "out",
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    fnmr = [d for d in _differences(report) if d["metric"] == "fnmr"]
+    assert {d["model"] for d in fnmr} == {"noisy"}
+    assert any(d["excludes_zero"] and d["low"] > 0 for d in fnmr), fnmr
+    assert all(d["value"] >= 0 for d in fnmr), fnmr

@@ -34,8 +34,8 @@ def _difference_cell(d: Mapping[str, Any]) -> str:
         return _estimate_cell(d)
     value = f"{d['value']:+.3g}" if d["value"] else "0"
     if d.get("low") is None and d.get("high") is None:
-        return Markup('<span class="num">{}</span> <span class="flag">(no interval)</span>').format(
-            value
+        return Markup('<span class="num">{}</span> <span class="flag">({})</span>').format(
+            value, d.get("note") or "no interval"
         )
     verdict = (
         Markup(' <span class="flag">(excludes 0)</span>') if d.get("excludes_zero") else ""

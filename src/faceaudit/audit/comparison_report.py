@@ -33,6 +33,8 @@ UNPAIRED = (
     "paired; each model's own interval is shown, the difference has none"
 )
 
+UNBOUNDED = "no finite interval: unbounded or undefined in some replicates (a ratio over 0)"
+
 
 class ComparisonInputError(InputDataError):
     """Reports or models that cannot be compared (different schema, targets or groups)."""
@@ -114,6 +116,9 @@ def _row(
             d["note"] = "a model has no estimate"
         elif reps is not None:
             d.update(low=clean(low[m]), high=clean(high[m]), excludes_zero=bool(apart[m]))
+            if d["low"] is None and d["high"] is None:
+                d["excludes_zero"] = None
+                d["note"] = UNBOUNDED
         diffs.append(d)
     return {
         "metric": metric,

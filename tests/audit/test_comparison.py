@@ -179,3 +179,53 @@ def test_given_weights_replace_the_seeded_draw():
         assert two is None
     with pytest.raises(InputDataError, match="weights"):
         bootstrap_with_pairs(unit_group, errors, comparisons, 50, 0, None, 2, weights=weights)
+
+
+def _mini_report(fmr_a, fmr_b, ratio):
+    def est(v):
+        return {"value": v, "low": None, "high": None}
+
+    return {
+        "schema": "faceaudit.audit/2",
+        "groups": ["a", "b"],
+        "provenance": {"by": ["sex"], "input": "x"},
+        "targets": [
+            {
+                "target_fmr": TARGET,
+                "threshold": 0.5,
+                "supported": True,
+                "achieved_fmr": TARGET,
+                "groups": [
+                    {"group": "a", "fmr": est(fmr_a), "fnmr": est(0.1), "accuracy": est(0.9)},
+                    {"group": "b", "fmr": est(fmr_b), "fnmr": est(0.1), "accuracy": est(0.9)},
+                ],
+                "summaries": {"fmr_ratio": est(ratio)},
+            }
+        ],
+    }
+
+
+def test_section_rows_say_when_a_difference_has_no_value_or_no_finite_interval():
+    from faceaudit.audit.comparison_report import UNBOUNDED, comparison_section
+
+    reps = np.linspace(0.0, 0.02, 50)
+    base = {(TARGET, "fmr", "a"): reps, (TARGET, "fmr", "b"): reps,
+            (TARGET, "summary", "fmr_ratio"): np.r_[np.full(5, np.inf), np.ones(45)]}
+    worse = dict(base)
+    worse[TARGET, "fmr", "a"] = reps + 0.05
+    worse[TARGET, "summary", "fmr_ratio"] = np.r_[np.ones(45), np.full(5, np.inf)]
+    section = comparison_section(
+        ["m0", "m1"], [_mini_report(0.01, 0.01, 1.0), _mini_report(0.06, None, 6.0)],
+        [base, worse],
+    )
+    rows = {(r["metric"], r["group"]): r for r in section["targets"][0]["rows"]}
+    a = rows["fmr", "a"]["differences"][0]
+    assert a["value"] == pytest.approx(0.05) and a["excludes_zero"] is True
+    assert a["low"] == pytest.approx(0.05) and a["high"] == pytest.approx(0.05)
+    b = rows["fmr", "b"]["differences"][0]
+    assert b["value"] is None and b["note"] == "a model has no estimate"
+    ratio = rows["fmr_ratio", None]["differences"][0]
+    assert ratio["value"] == 5.0 and ratio["excludes_zero"] is None
+    assert ratio["note"] == UNBOUNDED
+    # a row per rate and group, then the summaries the reports hold
+    assert [k for k in rows][:3] == [("fmr", "a"), ("fnmr", "a"), ("accuracy", "a")]

@@ -15,20 +15,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from faceaudit.batch import embed_dataset
-from faceaudit.cli.audit import audit_command
+from faceaudit.cli import app
 
-app = typer.Typer()
-app.command()(audit_command)
 PER_GROUP = 20
 NOISE = 0.05  # per-dimension standard deviation added to unit-norm 128-d templates
 
 
 def audit(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
+    return CliRunner().invoke(app, ["audit", *(str(a) for a in args)])
 
 
 def lfw_subset(lfw: Path, meta: Path, out: Path, per_group: int = PER_GROUP) -> Path:

@@ -14,25 +14,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import typer
 from browser import open_in_chromium
 from typer.testing import CliRunner
 
-from faceaudit.cli.audit import audit_command
-from faceaudit.cli.compare import compare_command
-
-audit_app = typer.Typer()
-audit_app.command()(audit_command)
-compare_app = typer.Typer()
-compare_app.command()(compare_command)
+from faceaudit.cli import app
 
 
 def audit(*args):
-    return CliRunner().invoke(audit_app, [str(a) for a in args])
+    return CliRunner().invoke(app, ["audit", *(str(a) for a in args)])
 
 
 def compare(*args):
-    return CliRunner().invoke(compare_app, [str(a) for a in args])
+    return CliRunner().invoke(app, ["compare", *(str(a) for a in args)])
 
 
 # --- synthetic inputs ---------------------------------------------------------------------------

@@ -76,6 +76,7 @@ def bad_arguments(place: Path, port: int) -> dict[str, tuple[list[str], int, str
         "verify": ([plain, plain], 2, plain),
         "init": (["--home", plain + "/home"], 2, plain),
         "audit": (["--scores", missing], 2, missing),
+        "compare": ([missing, plain], 2, missing),
         "identify": ([missing, "--purpose", "p", "--case", "c", "--home", no_home], 2, no_home),
         "review": (["r1", "--confirm", "--home", no_home], 2, no_home),
         "witness": (["--state", str(place / "w"), "--home", str(place / "home"), "--url", "x"],

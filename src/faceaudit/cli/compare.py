@@ -1,7 +1,7 @@
 """``faceaudit compare``: existing audit reports side by side (registered in cli/lazy.py).
 
 Exit codes: 0 shown, 2 bad input (a file that is not a report, reports of different schema,
-target FMRs or groups).
+target FMRs or groups); errors are raised and reported by the CLI grammar (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from rich.console import Console
 
 from faceaudit.audit.comparison_report import ComparisonInputError, comparison_section
 from faceaudit.audit.comparison_view import print_comparison
-from faceaudit.cli.options import EXIT_BAD_INPUT
-from faceaudit.errors import FaceAuditError
 
 READABLE = ("faceaudit.audit/1", "faceaudit.audit/2")
 
@@ -26,14 +24,17 @@ def read_report(path: Path) -> dict:
     try:
         report = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ComparisonInputError(f"no such file ({path})") from None
+        raise ComparisonInputError("no such file", which=str(path)) from None
+    except IsADirectoryError:
+        raise ComparisonInputError("a folder, not a report.json", which=str(path)) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ComparisonInputError(f"not a JSON audit report: {exc} ({path})") from None
+        raise ComparisonInputError(f"not a JSON audit report: {exc}", which=str(path)) from None
     schema = report.get("schema") if isinstance(report, dict) else None
     if schema not in READABLE:
         raise ComparisonInputError(
             f"not a faceaudit audit report: schema {schema!r}, expected one of "
-            f"{', '.join(READABLE)} ({path})"
+            f"{', '.join(READABLE)}",
+            which=str(path),
         )
     return report
 
@@ -64,25 +65,18 @@ def compare_command(
     says so); audit the models together (several --embeddings, --backend or --scores) for one.
     Reports of different schema, target FMRs or groups are refused (exit 2).
     """
-    try:
-        if len(reports) < 2:
-            raise ComparisonInputError(
-                f"compare needs two or more reports, got {len(reports)} ({reports[0]})"
-            )
-        loaded = [read_report(p) for p in reports]
-        section = comparison_section(report_names(list(reports)), loaded)
-        for model, path in zip(section["models"], reports, strict=True):
-            model["report"] = str(path)
-        if html is not None:
-            from faceaudit.audit.comparison_html import write_comparison_page
+    if len(reports) < 2:
+        raise ComparisonInputError(
+            f"compare needs two or more reports, got {len(reports)}", which="REPORTS"
+        )
+    loaded = [read_report(p) for p in reports]
+    section = comparison_section(report_names(list(reports)), loaded)
+    for model, path in zip(section["models"], reports, strict=True):
+        model["report"] = str(path)
+    if html is not None:
+        from faceaudit.audit.comparison_html import write_comparison_page
 
-            write_comparison_page(section, html, [str(p) for p in reports])
-    except FaceAuditError as exc:
-        typer.echo(f"faceaudit: error: {exc}", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    except OSError as exc:
-        typer.echo(f"faceaudit: error: cannot write {exc.strerror} ({html})", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        write_comparison_page(section, html, [str(p) for p in reports])
     if as_json:
         print(json.dumps({"comparison": section}, allow_nan=False))
         return

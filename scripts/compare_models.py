@@ -1,6 +1,6 @@
 """Two models side by side on LFW: the default model against a deliberately degraded copy.
 
-    .venv/bin/python scripts/compare_models.py [--data PATH_TO_LFW] [--noise 0.05] [--out DIR]
+    .venv/bin/python scripts/compare_models.py [--data PATH_TO_LFW] [--noise 0.02] [--out DIR]
 
 Embeds LFW with ``dlib-resnet`` (cached: a rerun does no model work), writes the templates and
 a copy with Gaussian noise (per-dimension standard deviation ``--noise``, seeded) to two
@@ -63,7 +63,7 @@ def main() -> None:
     """Embed (cached), degrade, audit both models together; print the side-by-side table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=None, help="LFW folder (one per person)")
-    parser.add_argument("--noise", type=float, default=0.05, help="noise s.d. per dimension")
+    parser.add_argument("--noise", type=float, default=0.02, help="noise s.d. per dimension")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fmr", default="1e-2,1e-3,1e-4")
     parser.add_argument("--bootstrap", type=int, default=1000)

@@ -105,6 +105,13 @@ def test_several_score_tables_give_one_report_with_paired_differences(two_models
     assert diff["value"] == pytest.approx(male["values"][1]["value"] - male["values"][0]["value"])
     assert diff["excludes_zero"] is True and diff["low"] > 0
     assert rows["fnmr_ratio", None]["differences"][0]["value"] is not None
+    with (out / "comparison.csv").open() as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == 2 * sum(len(t["rows"]) for t in cmp["targets"])
+    b_male = next(r for r in table if r["metric"] == "fnmr" and r["group"] == "male"
+                  and r["model"] == "B")
+    assert float(b_male["difference_low"]) == pytest.approx(diff["low"])
+    assert b_male["excludes_zero"] == "True"
     # terminal: the side-by-side table and what its intervals are
     assert "B − A" in result.output and "paired identity bootstrap" in result.output
     # --json carries the section too

@@ -8,8 +8,10 @@ Presenting, not computing: the differences and their intervals come from
 
 from __future__ import annotations
 
+import csv
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -206,3 +208,27 @@ def comparison_section(
         "groups": groups,
         "targets": targets,
     }
+
+
+def write_comparison_csv(section: Mapping[str, Any], out_dir: Path) -> Path:
+    """``comparison.csv``: one row per target, rate or summary, and model — its estimate and
+    (after the baseline) its difference from the baseline with the interval."""
+    path = Path(out_dir) / "comparison.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(
+            ["target_fmr", "metric", "group", "model", "threshold", "value", "low", "high",
+             "difference", "difference_low", "difference_high", "excludes_zero"]
+        )
+        for t in section.get("targets") or []:
+            for row in t["rows"]:
+                diffs = [None, *row["differences"]]
+                for model, value, d in zip(t["models"], row["values"], diffs, strict=True):
+                    d = d or {}
+                    writer.writerow(
+                        [t["target_fmr"], row["metric"], row["group"], model["model"],
+                         model["threshold"], value.get("value"), value.get("low"),
+                         value.get("high"), d.get("value"), d.get("low"), d.get("high"),
+                         d.get("excludes_zero")]
+                    )
+    return path

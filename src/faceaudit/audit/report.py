@@ -211,6 +211,10 @@ def write_report(report: dict, out_dir: Path) -> list[Path]:
         calibration_path = out_dir / "calibration.json"
         calibration_path.write_text(json.dumps(report["calibration"], indent=1) + "\n")
         paths.append(calibration_path)
+    if report.get("comparison"):
+        from faceaudit.audit.comparison_report import write_comparison_csv
+
+        paths.append(write_comparison_csv(report["comparison"], out_dir))
     from faceaudit.audit.html import write_html
 
     paths.append(write_html(report, out_dir))

@@ -87,9 +87,13 @@ def comparison_notes(section: Mapping[str, Any]) -> list[str]:
         + (f" (backend {m['backend_id']})" if m.get("backend_id") else "")
         for m in section["models"]
     )
+    baseline = (
+        "the baseline, whose audit the rest of this report shows"
+        if section.get("paired")
+        else "the baseline, the first report given"
+    )
     notes = [
-        f"Models: {models}. Differences are model − {section['baseline']} (the baseline, whose "
-        "audit the rest of this report shows).",
+        f"Models: {models}. Differences are model − {section['baseline']} ({baseline}).",
         f"Thresholds: {section['thresholds']}.",
     ]
     if section.get("paired") and not section.get("note"):

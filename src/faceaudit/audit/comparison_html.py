@@ -89,7 +89,7 @@ def comparison_notes(section: Mapping[str, Any]) -> list[str]:
     )
     baseline = (
         "the baseline, whose audit the rest of this report shows"
-        if section.get("paired")
+        if not any("report" in m for m in section["models"])
         else "the baseline, the first report given"
     )
     notes = [

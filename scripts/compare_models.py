@@ -1,6 +1,7 @@
 """Two models side by side on LFW: the default model against a deliberately degraded copy.
 
     .venv/bin/python scripts/compare_models.py [--data PATH_TO_LFW] [--noise 0.02] [--out DIR]
+    .venv/bin/python scripts/compare_models.py --native 20   # dlib-resnet vs dlib-native
 
 Embeds LFW with ``dlib-resnet`` (cached: a rerun does no model work), writes the templates and
 a copy with Gaussian noise (per-dimension standard deviation ``--noise``, seeded) to two
@@ -12,11 +13,17 @@ for each target FMR, with a paired identity bootstrap — exactly as
 
 would. Prints, as Markdown, each group's FMR and FNMR per model and the difference with its
 paired 95 % interval at the primary target (the README's "Comparing models" table).
+
+With ``--native N`` it instead compares the same network through its two runtimes, the ONNX
+conversion ``dlib-resnet`` and dlib's own ``dlib-native``, on the first N women and N men of LFW
+(alphabetically) with two or more images, two images each (a sanity check: no difference should
+be detectable). ``tests/audit/test_compare_lfw.py`` uses this module's subset and noisy copy.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,6 +37,33 @@ from faceaudit.audit.report import write_report
 from faceaudit.audit.side_by_side import audit_models_embeddings
 from faceaudit.batch import embed_dataset
 from faceaudit.datasets import LFW_HELP, find_lfw
+
+
+def lfw_subset(lfw: Path, meta: Path, out: Path, per_group: int) -> Path:
+    """``out/images/<person>/<2 images>`` (symlinks into LFW) for the first ``per_group``
+    women and men (alphabetically) with two or more images, and ``out/attributes.csv``
+    (``identity,sex``)."""
+    sex: dict[str, str] = {}
+    for label in ("female", "male"):
+        for line in (meta / f"{label}_names.txt").read_text().split():
+            sex[line] = label
+    chosen: dict[str, list[str]] = {"female": [], "male": []}
+    for person in sorted(p for p in lfw.iterdir() if p.is_dir()):
+        images = sorted(person.iterdir())[:2]
+        labels = {sex.get(i.name) for i in images}
+        if len(images) < 2 or len(labels) != 1 or None in labels:
+            continue
+        (label,) = labels
+        if len(chosen[label]) < per_group:
+            chosen[label].append(person.name)
+            (out / "images" / person.name).mkdir(parents=True)
+            for image in images:
+                (out / "images" / person.name / image.name).symlink_to(image)
+        if all(len(v) == per_group for v in chosen.values()):
+            break
+    rows = [f"{p},{label}" for label, people in chosen.items() for p in people]
+    (out / "attributes.csv").write_text("identity,sex\n" + "\n".join(rows) + "\n")
+    return out
 
 
 def noisy_copy(table: pa.Table, sigma: float, seed: int) -> pa.Table:
@@ -59,6 +93,36 @@ def _diff(d: dict) -> str:
     return text
 
 
+def native_check(lfw: Path, per_group: int, settings: AuditSettings) -> None:
+    """dlib-resnet vs dlib-native on an LFW subset: print every difference and its interval."""
+    from faceaudit.audit.inputs import read_attributes
+
+    with tempfile.TemporaryDirectory() as tmp:
+        subset = lfw_subset(lfw, lfw.parent / "lfw-meta", Path(tmp), per_group)
+        names = ["dlib-resnet", "dlib-native"]
+        models = [
+            embeddings_from_table(embed_dataset(subset / "images", backend=b), b) for b in names
+        ]
+        report = audit_models_embeddings(
+            names, models, read_attributes(subset / "attributes.csv"), ["sex"], settings,
+            input_kind="dataset", input_paths=names,
+        )
+    rows = [(t["target_fmr"], r) for t in report["comparison"]["targets"] for r in t["rows"]
+            if t["models"][0]["supported"]]
+    apart = [(t, r) for t, r in rows if r["differences"][0].get("excludes_zero")]
+    largest = max((abs(r["differences"][0]["value"]), t, r["metric"], r["group"])
+                  for t, r in rows if r["group"] is not None)
+    print(f"{per_group} women and {per_group} men, 2 images each; {settings.reps} paired "
+          f"replicates; targets {', '.join(f'{t:g}' for t in settings.targets)}")
+    print("| target | rate | dlib-native − dlib-resnet [paired 95 % CI] |")
+    print("|---|---|---|")
+    for t, r in rows:
+        if r["group"] is not None and r["metric"] != "accuracy":
+            print(f"| {t:g} | {r['metric'].upper()} {r['group']} | {_diff(r['differences'][0])} |")
+    print(f"\nintervals excluding 0: {len(apart)} of {len(rows)}; largest per-group difference "
+          f"{largest[0]:.3g} ({largest[2]} {largest[3]} at {largest[1]:g})")
+
+
 def main() -> None:
     """Embed (cached), degrade, audit both models together; print the side-by-side table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -68,10 +132,16 @@ def main() -> None:
     parser.add_argument("--fmr", default="1e-2,1e-3,1e-4")
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=Path("compare-out"))
+    parser.add_argument("--native", type=int, default=0, metavar="N",
+                        help="compare dlib-resnet with dlib-native on N women and N men instead")
     args = parser.parse_args()
     lfw = args.data or find_lfw()
     if lfw is None:
         raise SystemExit(LFW_HELP)
+    if args.native:
+        targets = [float(t) for t in args.fmr.split(",")]
+        native_check(lfw, args.native, AuditSettings(targets=targets, reps=args.bootstrap))
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     table = embed_dataset(lfw, backend="dlib-resnet")

@@ -8,11 +8,10 @@ excludes zero.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -21,6 +20,20 @@ from faceaudit.batch import embed_dataset
 from faceaudit.cli import app
 
 PER_GROUP = 20
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _load_tool():
+    """scripts/compare_models.py as a module (its LFW subset and noisy copy)."""
+    spec = importlib.util.spec_from_file_location(
+        "compare_models", REPO / "scripts" / "compare_models.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+TOOL = _load_tool()
 NOISE = 0.05  # per-dimension standard deviation added to unit-norm 128-d templates
 
 
@@ -28,37 +41,12 @@ def audit(*args):
     return CliRunner().invoke(app, ["audit", *(str(a) for a in args)])
 
 
-def lfw_subset(lfw: Path, meta: Path, out: Path, per_group: int = PER_GROUP) -> Path:
-    """``out/images/<person>/<2 images>`` (symlinks into LFW) for the first ``per_group``
-    women and men (alphabetically) with two or more images, and ``out/attributes.csv``."""
-    sex: dict[str, str] = {}
-    for label in ("female", "male"):
-        for line in (meta / f"{label}_names.txt").read_text().split():
-            sex[line] = label
-    chosen: dict[str, list[str]] = {"female": [], "male": []}
-    for person in sorted(p for p in lfw.iterdir() if p.is_dir()):
-        images = sorted(person.iterdir())[:2]
-        labels = {sex.get(i.name) for i in images}
-        if len(images) < 2 or len(labels) != 1 or None in labels:
-            continue
-        (label,) = labels
-        if len(chosen[label]) < per_group:
-            chosen[label].append(person.name)
-            (out / "images" / person.name).mkdir(parents=True)
-            for image in images:
-                (out / "images" / person.name / image.name).symlink_to(image)
-        if all(len(v) == per_group for v in chosen.values()):
-            break
-    rows = [f"{p},{label}" for label, people in chosen.items() for p in people]
-    (out / "attributes.csv").write_text("identity,sex\n" + "\n".join(rows) + "\n")
-    return out
-
-
 @pytest.fixture(scope="module")
 def subset(tmp_path_factory, shared_data) -> Path:
     if not (shared_data / "lfw").is_dir():
         pytest.skip("LFW is absent from ../shared/data")
-    return lfw_subset(shared_data / "lfw", shared_data / "lfw-meta", tmp_path_factory.mktemp("lfw"))
+    out = tmp_path_factory.mktemp("lfw")
+    return TOOL.lfw_subset(shared_data / "lfw", shared_data / "lfw-meta", out, PER_GROUP)
 
 
 def _differences(report: dict) -> list[dict]:
@@ -99,14 +87,7 @@ def test_a_degraded_copy_differs_by_an_interval_that_excludes_zero(subset, tmp_p
     table = embed_dataset(subset / "images", backend="dlib-resnet", progress=False)
     clean = tmp_path / "dlib-resnet.parquet"
     pq.write_table(table, clean)
-    emb = np.stack(table.column("embedding").to_numpy(zero_copy_only=False)).astype(np.float32)
-    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
-    noisy = emb + np.random.default_rng(0).normal(0, NOISE, emb.shape).astype(np.float32)
-    column = pa.FixedSizeListArray.from_arrays(pa.array(noisy.ravel()), emb.shape[1])
-    pq.write_table(
-        table.set_column(table.schema.get_field_index("embedding"), "embedding", column),
-        tmp_path / "noisy.parquet",
-    )
+    pq.write_table(TOOL.noisy_copy(table, NOISE, seed=0), tmp_path / "noisy.parquet")
     result = audit(
         "--embeddings", clean, "--embeddings", tmp_path / "noisy.parquet",
         "--attributes", subset / "attributes.csv", "--by", "sex",

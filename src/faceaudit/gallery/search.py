@@ -29,25 +29,57 @@ class Hit:
     score: float
 
 
+def score_matrix(
+    matrix: np.ndarray, queries: np.ndarray, subject_starts: np.ndarray | None = None
+) -> np.ndarray:
+    """Scores ``(Q, n)`` of every query against every row of ``matrix``: one matrix product.
+
+    With ``subject_starts`` (the first row of each subject, rows sorted by subject), each
+    column is a subject and holds the best score of its templates, as
+    :meth:`TemplateSearch.search_subjects` ranks subjects.
+    """
+    scores = np.atleast_2d(np.asarray(queries, dtype=np.float32)) @ np.asarray(
+        matrix, dtype=np.float32
+    ).T
+    if subject_starts is not None and scores.shape[1]:
+        scores = np.maximum.reduceat(scores, np.asarray(subject_starts, dtype=np.intp), axis=1)
+    return scores
+
+
+def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best columns of every row of ``scores`` ``(Q, n)``, best first.
+
+    Returns (column indices, scores), each ``(Q, min(k, n))``; ties keep column order.
+    """
+    scores = np.atleast_2d(scores)
+    n = scores.shape[1]
+    k = max(0, min(k, n))
+    if k < n:
+        cols = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k else scores[:, :0].astype(int)
+    else:
+        cols = np.broadcast_to(np.arange(n), scores.shape)
+    picked = np.take_along_axis(scores, cols, axis=1)
+    # best first; among equal scores the lower column first (a deterministic order)
+    order = np.lexsort((cols, -picked), axis=1) if k else cols
+    cols = np.take_along_axis(cols, order, axis=1)
+    return cols, np.take_along_axis(scores, cols, axis=1)
+
+
 def exact_top_k(
     matrix: np.ndarray, query: np.ndarray, k: int, threshold: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows of ``matrix`` with the ``k`` highest inner products with ``query``, best first.
 
-    Only rows scoring at least ``threshold`` are considered when it is given. Returns
-    (row indices, scores), each of length ≤ k.
+    Only rows scoring at least ``threshold`` are kept when it is given. Returns
+    (row indices, scores), each of length ≤ k. The same two steps as a batch of queries
+    (:func:`score_matrix`, :func:`top_k_rows`), which the identification audit runs.
     """
-    scores = matrix @ np.asarray(query, dtype=np.float32)
-    if threshold is None:
-        rows = np.argpartition(scores, len(scores) - k)[-k:] if len(scores) > k else None
-    else:
-        rows = np.flatnonzero(scores >= threshold)
-        if len(rows) > k:
-            rows = rows[np.argpartition(scores[rows], len(rows) - k)[-k:]]
-    if rows is None:
-        rows = np.arange(len(scores))
-    rows = rows[np.argsort(-scores[rows], kind="stable")]
-    return rows, scores[rows]
+    rows, scores = top_k_rows(score_matrix(matrix, query), k)
+    rows, scores = rows[0], scores[0]
+    if threshold is not None:
+        keep = scores >= threshold
+        rows, scores = rows[keep], scores[keep]
+    return rows, scores
 
 
 class TemplateSearch:

@@ -24,6 +24,18 @@ SUMMARY_KEYS = (
     "std",
 )
 
+# The same summaries over 1:N rates (FPIR in place of FMR, FNIR in place of FNMR), as the
+# identification section of report.json names them.
+IDENTIFICATION_SUMMARY_KEYS = (
+    "fpir_ratio",
+    "fnir_ratio",
+    "fpir_difference",
+    "fnir_difference",
+    "inequity",
+    "fdr",
+    "garbe",
+)
+
 
 def _groups(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)

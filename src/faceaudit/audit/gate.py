@@ -7,7 +7,7 @@ import operator
 import re
 from dataclasses import dataclass
 
-from faceaudit.audit.fairness import SUMMARY_KEYS
+from faceaudit.audit.fairness import IDENTIFICATION_SUMMARY_KEYS, SUMMARY_KEYS
 from faceaudit.errors import InputDataError
 
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
@@ -42,10 +42,11 @@ def parse_rule(expression: str) -> GateRule:
             f"bad --fail-if {expression!r}: expected NAME OP NUMBER[@FMR], e.g. 'fmr_ratio>2'"
         )
     metric = match["metric"]
-    if metric not in SUMMARY_KEYS:
+    known = tuple(dict.fromkeys(SUMMARY_KEYS + IDENTIFICATION_SUMMARY_KEYS))
+    if metric not in known:
         raise GateExpressionError(
             f"bad --fail-if {expression!r}: unknown summary {metric!r} "
-            f"(one of {', '.join(SUMMARY_KEYS)})"
+            f"(one of {', '.join(known)})"
         )
     try:
         limit = float(match["limit"])

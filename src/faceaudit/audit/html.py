@@ -171,6 +171,8 @@ def _view(r: Mapping[str, Any]) -> dict[str, Any]:
     targets = r.get("targets") or []
     primary = _primary_target(r)
     by = ", ".join(prov.get("by") or [])
+    from faceaudit.audit.identification_html import identification_view
+
     return {
         "title": "faceaudit demographic audit" + (f" by {by}" if by else ""),
         "version": prov.get("faceaudit_version", __version__),
@@ -190,6 +192,7 @@ def _view(r: Mapping[str, Any]) -> dict[str, Any]:
         "cross_table": _cross_table(primary),
         "score_figure": _score_figure(r.get("histograms"), primary),
         "comparison": _comparison(r, primary),
+        "identification": identification_view(r.get("identification")),
     }
 
 

@@ -42,6 +42,54 @@ def _floats(text: str, what: str) -> list[float]:
     return values
 
 
+MODES = ("verification", "identification")
+
+
+def _identification_mode(mode: str, data, embeddings, lfw, pairs) -> bool:
+    """Whether ``--mode`` asks for the identification audit (which needs templates)."""
+    if mode not in MODES:
+        raise inputs.AuditInputError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}",
+                                     which="--mode")
+    if mode != "identification":
+        return False
+    if data is None and embeddings is None and lfw is None:
+        raise inputs.AuditInputError(
+            "--mode identification searches templates: give DATA, --lfw or --embeddings",
+            which="--mode",
+        )
+    if pairs is not None:
+        raise inputs.AuditInputError("--pairs applies to the verification audit only",
+                                     which="--pairs")
+    return True
+
+
+def _sizes(text: str) -> list[int]:
+    """``--gallery-size 1e3,1e4`` as whole numbers of subjects."""
+    sizes = []
+    for part in (x.strip() for x in text.split(",")):
+        if not part:
+            continue
+        try:
+            value = float(part)
+        except ValueError:
+            value = float("nan")
+        if not (value >= 1 and value == int(value)):
+            raise inputs.AuditInputError(
+                f"expected whole numbers of subjects like 1e3,1e4, got {part!r}",
+                which="--gallery-size",
+            )
+        sizes.append(int(value))
+    return sizes
+
+
+def _policy_point(path: Path) -> tuple[list[float], int]:
+    """The operating point of a deployment policy file: ([fmr_target], max_candidates)."""
+    from faceaudit.policy.model import read_policy_file
+
+    policy, _ = read_policy_file(path)
+    return [policy.fmr_target], policy.max_candidates
+
+
 @contextlib.contextmanager
 def _progress(console: Console) -> Iterator:
     bars = Progress(
@@ -147,6 +195,43 @@ def audit_command(
         Path | None,
         typer.Option("--sign", help="Auditor private key: write report.json.sig beside it."),
     ] = None,
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="verification (1:1, the default) or identification (1:N searches of a "
+            "gallery: FPIR/FNIR per probe group).",
+        ),
+    ] = "verification",
+    candidates: Annotated[
+        int, typer.Option(min=1, help="Identification: candidate list length R per search.")
+    ] = 10,
+    repeats: Annotated[
+        int, typer.Option(min=1, help="Identification: seeded enrolled/non-enrolled splits.")
+    ] = 20,
+    gallery_templates: Annotated[
+        str,
+        typer.Option(
+            help="Identification: 'one' template per enrolled identity, or 'all' of its images "
+            "but one (held out as its mated probe)."
+        ),
+    ] = "one",
+    gallery_size: Annotated[
+        str,
+        typer.Option(
+            help="Identification: further gallery sizes, e.g. 1e3,1e4 (measured by subsampling "
+            "where the data allow, predicted beyond)."
+        ),
+    ] = "",
+    calibration: Annotated[
+        Path | None,
+        typer.Option(help="Identification: calibration for the thresholds (default: the "
+                     "backend's shipped one)."),
+    ] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(help="Identification: a deployment policy.toml; its fmr_target and "
+                     "max_candidates set the operating point."),
+    ] = None,
 ) -> None:
     """Audit demographic differentials in face recognition error rates (NIST IR 8280 style)."""
     console = Console(stderr=False)
@@ -180,6 +265,9 @@ def audit_command(
     )
     rules = [parse_rule(r) for r in fail_if or []]
     groups_by = [b.strip() for b in by.split(",") if b.strip()]
+    identification = _identification_mode(mode, data, embeddings, lfw, pairs)
+    if identification and policy is not None:
+        settings.targets, candidates = _policy_point(policy)
     if lower_is_better and scores is None:
         raise inputs.AuditInputError("--lower-is-better applies to --scores tables only")
     backends = list(backend or ["dlib-resnet"])
@@ -188,6 +276,9 @@ def audit_command(
         raise inputs.AuditInputError(
             "several models need DATA or --lfw to embed", which="--backend"
         )
+    if several and identification:
+        raise inputs.AuditInputError("audits one model; compare models in the verification "
+                                     "audit", which="--mode")
     if several and pairs is not None:
         raise inputs.AuditInputError("audits one model; compare models without it", which="--pairs")
     if scores is not None and len(scores) > 1:
@@ -252,6 +343,25 @@ def audit_command(
                     workers=workers,
                     progress=progress,
                 )
+            elif identification:
+                from faceaudit.audit.identification_run import audit_identification
+
+                report = audit_identification(
+                    emb,
+                    attrs,
+                    groups_by,
+                    settings,
+                    candidates=candidates,
+                    repeats=repeats,
+                    gallery_templates=gallery_templates,
+                    gallery_sizes=_sizes(gallery_size),
+                    input_kind=kind,
+                    input_path=str(source),
+                    attributes_path=attrs_path,
+                    calibration=calibration,
+                    rules=rules,
+                    progress=progress,
+                )
             elif pairs is not None:
                 report = audit_pairs(
                     emb,
@@ -284,7 +394,18 @@ def audit_command(
 
         sign_report(out / "report.json", sign)
     print_warnings(report, errors)
-    if as_json:
+    if "identification" in report:
+        from faceaudit.audit.identification_terminal import (
+            identification_headline,
+            identification_json,
+        )
+
+        if as_json:
+            print(identification_json(report, out))
+        else:
+            identification_headline(report, console)
+            console.print(f"report written to {out / 'report.json'} and {out / 'report.html'}")
+    elif as_json:
         print(json_summary(report, out))
     else:
         headline(report, console)

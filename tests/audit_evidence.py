@@ -121,3 +121,69 @@ def register_passing_audit(home: Home, backend_id: str = BACKEND,
     auditor = Auditor(Path(tempfile.mkdtemp(prefix="auditor-", dir=home.ensure().root.parent)))
     auditor.trust(home)
     return auditor.register(home, make_report(backend_id=backend_id), actor)
+
+
+def _counted(errors: int, searches: int) -> dict:
+    return {"value": errors / searches, "low": None, "high": None, "errors": errors,
+            "comparisons": searches}
+
+
+def make_identification_report(
+    *,
+    fpir: dict[str, tuple[int, int]] | None = None,
+    fnir: dict[str, tuple[int, int]] | None = None,
+    gallery_size: int = 2000,
+    sizes: dict[int, dict[str, tuple[int, int]]] | None = None,
+    target_fmr: float = 0.001,
+    candidates: int = 10,
+    threshold: float | None = None,
+    backend_id: str = BACKEND,
+    created_at: datetime | None = None,
+    rules: list[dict] | None = None,
+) -> dict:
+    """A faceaudit.audit/2 identification report (``--mode identification``) whose per-group
+    FPIR and FNIR are the given (errors, searches) counts at the audited gallery size, with
+    further measured gallery sizes in ``sizes``; the threshold defaults to the one the
+    deployment's shipped calibration gives at ``target_fmr``. Defaults pass the default gate
+    (FPIR ratio 1.2, FNIR ratio 1.1)."""
+    from faceaudit.calibration import load_calibration
+
+    fpir = fpir or {"female": (120, 1000), "male": (100, 1000)}
+    fnir = fnir or {"female": (22, 1000), "male": (20, 1000)}
+    if threshold is None:
+        threshold = load_calibration(backend_id=backend_id).threshold_for(target_fmr)
+    created = (created_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    groups = list(fpir)
+    size_entries = [
+        {"size": n, "measured": True, "groups": [
+            {"group": g, "fpir": _counted(*counts[g]), "predicted_fpir": None} for g in groups]}
+        for n, counts in sorted((sizes or {}).items())
+    ] + [{"size": gallery_size, "measured": True, "groups": [
+        {"group": g, "fpir": _counted(*fpir[g]), "predicted_fpir": None} for g in groups]}]
+    ratio = max(e / n for e, n in fpir.values()) / min(e / n for e, n in fpir.values())
+    return {
+        "schema": "faceaudit.audit/2",
+        "provenance": {"backend_id": backend_id, "model_sha256": backend_model_sha256(backend_id),
+                       "created_at": created, "input_kind": "lfw", "protocol": "identification",
+                       "by": ["sex"], "alpha": 0.5},
+        "groups": groups,
+        "targets": [],
+        "primary_target": None,
+        "identification": {
+            "protocol": {"repeats": 20, "candidates": candidates, "gallery_templates": "one"},
+            "gallery": {"subjects": gallery_size},
+            "groups": groups,
+            "operating_points": [{
+                "target_fmr": target_fmr,
+                "threshold": threshold,
+                "candidates": candidates,
+                "gallery_size": gallery_size,
+                "groups": [{"group": g, "fpir": _counted(*fpir[g]), "fnir": _counted(*fnir[g]),
+                            "non_mated_searches": fpir[g][1], "mated_searches": fnir[g][1]}
+                           for g in groups],
+                "summaries": {"fpir_ratio": {"value": ratio, "low": None, "high": None}},
+                "gallery_sizes": size_entries,
+            }],
+        },
+        "gate": {"passed": True, "rules": rules or []},
+    }

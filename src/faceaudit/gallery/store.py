@@ -224,6 +224,10 @@ class GalleryStore(Protocol):
         """Subjects with their consent and template counts — never embeddings."""
         ...
 
+    def subject_count(self, backend_id: str) -> int:
+        """How many subjects have templates of ``backend_id``: the size of its 1:N gallery."""
+        ...
+
     def save_result(self, result: dict, *, intent: Intent | None = None) -> None:
         """Store an identification result (no probe biometrics) for later human review."""
         ...
@@ -625,6 +629,15 @@ class SqliteGalleryStore:
         if not blobs:
             return np.empty((0, 0), np.float32)
         return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1).copy()
+
+    def subject_count(self, backend_id: str) -> int:
+        """How many subjects have templates of ``backend_id``: the size of its 1:N gallery."""
+        with self._read() as con:
+            (count,) = con.execute(
+                "SELECT count(DISTINCT subject_pk) FROM templates WHERE backend_id = ?",
+                (backend_id,),
+            ).fetchone()
+        return int(count)
 
     def list_subjects(self) -> list[dict]:
         """Subjects with their consent and template counts — never embeddings."""

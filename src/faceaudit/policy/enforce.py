@@ -93,7 +93,7 @@ def _first_violation(
                 f"{limit.window_hours:g} h (limit {limit.max_events})",
             )
     if operation in GATED_OPERATIONS:
-        gate = evaluate_gate(policy, home, backend_id, now, ledger)
+        gate = evaluate_gate(policy, home, backend_id, now, ledger, operation)
         if not gate.passed:
             assert gate.rule is not None
             return gate.rule, gate.detail

@@ -7,6 +7,11 @@ permission at once. Across modes, any mode whose newest audit fails (other than 
 refuses — a passing audit of another mode cannot bury it; otherwise the newest passing one
 allows; when every mode's newest audit has expired, the gate refuses as stale.
 
+Identification audits (mode ``identification``, 1:N) speak for ``identify`` only, on top of the
+1:1 modes: the newest must pass (judged at the deployment's threshold and current gallery
+size, :mod:`faceaudit.policy.identification`), and when the policy sets
+``bias_gate.require_identification_audit`` there must be one that is not stale.
+
 Audits are read only through their ``audit`` events (a file merely present in ``audits/``
 counts for nothing) and their stored copies must hash to the value recorded there. The
 verdict is recomputed from the report's per-group numbers
@@ -28,6 +33,11 @@ from faceaudit.policy.audits import (
     registered_audits,
 )
 from faceaudit.policy.errors import AuditReportError
+from faceaudit.policy.identification import (
+    IDENTIFICATION_MODE,
+    current_gallery_size,
+    judge_identification,
+)
 from faceaudit.policy.model import Policy
 from faceaudit.policy.recompute import judge
 from faceaudit.policy.registration import CLOCK_SKEW
@@ -48,6 +58,8 @@ class GateResult:
     seq: int | None = None
     created_at: datetime | None = None
     waived: bool = False
+    identification_audit_id: str | None = None
+    identification_detail: str | None = None
 
 
 def evaluate_gate(
@@ -56,14 +68,15 @@ def evaluate_gate(
     backend_id: str | None,
     now: datetime,
     ledger: Ledger | None = None,
+    operation: str = "identify",
 ) -> GateResult:
     """Judge the newest registered audit of each mode of ``backend_id`` against ``policy`` at
-    ``now`` (see the module docstring for how modes combine).
+    ``now`` for ``operation`` (see the module docstring for how modes combine).
 
     A policy that waives the gate (``bias_gate.waived_because``) lets a failing verdict pass,
     with ``waived`` set and the verdict it overrode kept in ``detail``.
     """
-    verdict = _evaluate(policy, home, backend_id, now, ledger)
+    verdict = _evaluate(policy, home, backend_id, now, ledger, operation)
     reason = policy.bias_gate.waived_because
     if verdict.passed or not reason:
         return verdict
@@ -80,6 +93,7 @@ def _evaluate(
     backend_id: str | None,
     now: datetime,
     ledger: Ledger | None,
+    operation: str,
 ) -> GateResult:
     if backend_id is None:
         return GateResult(False, "no-audit", "no backend named, so no audit can apply", None)
@@ -92,10 +106,35 @@ def _evaluate(
     newest: dict[str, AuditEvent] = {}
     for event in events:  # newest evidence first
         newest.setdefault(event.mode, event)
+    identification = newest.pop(IDENTIFICATION_MODE, None)
+    if not newest:
+        return GateResult(False, "no-audit", f"no registered 1:1 (verification) audit of "
+                          f"{backend_id}: an identification audit alone does not cover it", None)
     results = [judge_registered(policy, home, event, now) for event in newest.values()]
     failing = [r for r in results if not r.passed and r.rule != "stale-audit"]
     passing = [r for r in results if r.passed]
-    return (failing or passing or results)[0]
+    verdict = (failing or passing or results)[0]
+    if operation != "identify" or not verdict.passed:
+        return verdict
+    return _with_identification(policy, home, backend_id, now, verdict, identification)
+
+
+def _with_identification(policy: Policy, home: Home, backend_id: str, now: datetime,
+                         verdict: GateResult, event: AuditEvent | None) -> GateResult:
+    """For identify: the newest identification audit must pass too when there is one (a
+    newer failing one revokes) or when the policy requires one."""
+    required = policy.bias_gate.require_identification_audit
+    if event is None:
+        if required:
+            return GateResult(False, "no-identification-audit",
+                              f"the policy requires an identification audit of {backend_id} "
+                              "and none is registered", None)
+        return verdict
+    result = judge_registered(policy, home, event, now)
+    if not result.passed:
+        return verdict if result.rule == "stale-audit" and not required else result
+    return replace(verdict, identification_audit_id=result.audit_id,
+                   identification_detail=result.detail)
 
 
 def judge_registered(policy: Policy, home: Home, event: AuditEvent, now: datetime) -> GateResult:
@@ -130,7 +169,13 @@ def judge_registered(policy: Policy, home: Home, event: AuditEvent, now: datetim
         record = load_registered(home, event)
     except (AuditRecordError, AuditReportError) as exc:
         return result("audit-record-mismatch", str(exc))
-    verdict = judge(policy, record.report)
+    if event.mode == IDENTIFICATION_MODE:
+        verdict = judge_identification(policy, record.report,
+                                       current_gallery_size(home, event.backend_id))
+        if verdict.passed:
+            return result(None, f"identification {label} {verdict.detail}")
+    else:
+        verdict = judge(policy, record.report)
     if verdict.passed:
         return result(None, f"{label} passes")
     assert verdict.rule is not None

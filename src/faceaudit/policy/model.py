@@ -46,6 +46,9 @@ class BiasGate:
     trusted_auditor_keys: tuple[str, ...] = ()
     allow_unsigned_audits: bool = False
     waived_because: str = ""
+    require_identification_audit: bool = False
+    max_fpir_ratio: float = 2.0
+    max_fnir_ratio: float = 2.0
 
     def trusted_keys(self) -> dict[str, Ed25519PublicKey]:
         """The trusted auditor public keys by key id (entries were validated on parsing)."""
@@ -91,6 +94,9 @@ class Policy:
                 "trusted_auditor_keys": list(self.bias_gate.trusted_auditor_keys),
                 "allow_unsigned_audits": self.bias_gate.allow_unsigned_audits,
                 "waived_because": self.bias_gate.waived_because,
+                "require_identification_audit": self.bias_gate.require_identification_audit,
+                "max_fpir_ratio": self.bias_gate.max_fpir_ratio,
+                "max_fnir_ratio": self.bias_gate.max_fnir_ratio,
             },
         }
 
@@ -221,7 +227,8 @@ def _rate_limits(value: Any) -> dict[str, RateLimit]:
 def _bias_gate(value: Any) -> BiasGate:
     table = _table(value, "bias_gate")
     keys = {"max_fmr_ratio", "max_fnmr_ratio", "max_audit_age_days", "required_groups",
-            "trusted_auditor_keys", "allow_unsigned_audits", "waived_because"}
+            "trusted_auditor_keys", "allow_unsigned_audits", "waived_because",
+            "require_identification_audit", "max_fpir_ratio", "max_fnir_ratio"}
     _no_unknown(table, keys, "bias_gate.")
     d = BiasGate()
     groups = table.get("required_groups", list(d.required_groups))
@@ -235,7 +242,16 @@ def _bias_gate(value: Any) -> BiasGate:
             waiver and not waiver.strip()):
         raise PolicyError(f"bias_gate.waived_because must be a reason of at most "
                           f"{MAX_WAIVER_CHARS} characters (or left out)")
+    require_identification = table.get("require_identification_audit",
+                                       d.require_identification_audit)
+    if not isinstance(require_identification, bool):
+        raise PolicyError("bias_gate.require_identification_audit must be true or false")
     return BiasGate(
+        require_identification_audit=require_identification,
+        max_fpir_ratio=_number(table.get("max_fpir_ratio", d.max_fpir_ratio),
+                               "bias_gate.max_fpir_ratio", low=1.0, high=math.inf),
+        max_fnir_ratio=_number(table.get("max_fnir_ratio", d.max_fnir_ratio),
+                               "bias_gate.max_fnir_ratio", low=1.0, high=math.inf),
         max_fmr_ratio=_number(table.get("max_fmr_ratio", d.max_fmr_ratio),
                               "bias_gate.max_fmr_ratio", low=1.0, high=math.inf),
         max_fnmr_ratio=_number(table.get("max_fnmr_ratio", d.max_fnmr_ratio),

@@ -62,12 +62,25 @@ class Verdict:
     detail: str
     fmr_ratio: float | None = None
     fnmr_ratio: float | None = None
+    # identification audits (faceaudit.policy.identification): the 1:N ratios, and the
+    # gallery size they were taken at
+    fpir_ratio: float | None = None
+    fnir_ratio: float | None = None
+    gallery_size: int | None = None
+    kind: str = "verification"
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"passed", "rule", "detail", "recomputed": {"fmr_ratio", "fnmr_ratio"}}``."""
+        """``{"passed", "rule", "detail", "recomputed": {"fmr_ratio", "fnmr_ratio"}}``; for an
+        identification audit ``recomputed`` holds ``fpir_ratio``, ``fnir_ratio`` and
+        ``gallery_size`` instead."""
+        recomputed: dict[str, Any] = {"fmr_ratio": _finite(self.fmr_ratio),
+                                      "fnmr_ratio": _finite(self.fnmr_ratio)}
+        if self.kind == "identification":
+            recomputed = {"fpir_ratio": _finite(self.fpir_ratio),
+                          "fnir_ratio": _finite(self.fnir_ratio),
+                          "gallery_size": self.gallery_size}
         return {"passed": self.passed, "rule": self.rule, "detail": self.detail,
-                "recomputed": {"fmr_ratio": _finite(self.fmr_ratio),
-                               "fnmr_ratio": _finite(self.fnmr_ratio)}}
+                "recomputed": recomputed}
 
 
 def _rate(value: Any) -> float | None:

@@ -4,10 +4,11 @@ A report is refused — a ``refused`` event in the ledger and :class:`AuditRefus
 HTTP 422) — when it is unsigned (unless the policy allows unsigned audits), signed by a key the
 policy does not trust, altered after signing, dated in the future or already stale, not an
 audit of a model, about another model file than the one this installation runs for the named
-backend, or without a usable target at the policy's operating point. An accepted report is
-copied to ``audits/<id>/`` and recorded in an ``audit`` event holding its SHA-256; the gate
-reads it only through that event and judges it by recomputing every rule from its per-group
-numbers (:mod:`faceaudit.policy.recompute`).
+backend, or without a usable target at the policy's operating point (for an identification
+audit: the policy's FMR, candidate list length and the deployment's threshold). An accepted
+report is copied to ``audits/<id>/`` and recorded in an ``audit`` event holding its SHA-256;
+the gate reads it only through that event and judges it by recomputing every rule from its
+per-group numbers (:mod:`faceaudit.policy.recompute`, :mod:`faceaudit.policy.identification`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ from faceaudit.ledger import Ledger
 from faceaudit.models.identity import SHA256_HEX, hash_matches_backend
 from faceaudit.policy.audits import parse_report, parse_time, report_sha256, store_report
 from faceaudit.policy.errors import AuditRefusal, AuditReportError
+from faceaudit.policy.identification import (
+    current_gallery_size,
+    is_identification,
+    judge_identification,
+    usable_problem,
+)
 from faceaudit.policy.model import Policy, load_policy
 from faceaudit.policy.recompute import judge, usable_target_problem
 
@@ -88,7 +95,9 @@ def register_audit_bytes(
         key_id = _signer(policy, data, signature)
         model = _model(prov, backend)
         created = _created(policy, prov, now, source)
-        problem = usable_target_problem(report, policy.fmr_target)
+        identification = is_identification(report)
+        problem = (usable_problem(report, policy) if identification
+                   else usable_target_problem(report, policy.fmr_target))
         if problem is not None:
             raise AuditRefusal("audit-target-missing", problem)
     except AuditRefusal as refusal:
@@ -96,7 +105,8 @@ def register_audit_bytes(
                       result={"rule": refusal.rule, "operation": refusal.operation,
                               "detail": refusal.detail[:1000], "report_sha256": digest})
         raise
-    verdict = judge(policy, report)
+    verdict = (judge_identification(policy, report, current_gallery_size(home, backend))
+               if identification else judge(policy, report))
     path = store_report(home, data, signature)
     event = ledger.append(
         actor,
@@ -128,7 +138,8 @@ def register_audit_bytes(
 
 def audit_mode(prov: dict[str, Any]) -> str:
     """The audit's mode: how its comparisons were chosen (``provenance.protocol``:
-    ``exhaustive`` or ``pair-list``). The newest audit of each mode is judged."""
+    ``exhaustive``, ``pair-list`` or ``identification``). The newest audit of each mode is
+    judged."""
     protocol = prov.get("protocol")
     return protocol[:40] if isinstance(protocol, str) and protocol.isprintable() and protocol \
         else "exhaustive"

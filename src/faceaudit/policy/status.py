@@ -21,9 +21,10 @@ def policy_status(
     """Whether identification with ``backend_id`` is allowed now, by which audit, or why not.
 
     Returns ``{"allowed", "waived", "backend_id", "rule", "detail", "audit_id", "audit_seq",
-    "audit_created_at", "checked_at", "sentence"}``. ``allowed`` covers the bias gate and
-    whether the policy allows identify at all; per-request rules (purpose, case, rate limit)
-    are checked when a request is made.
+    "audit_created_at", "identification_audit_id", "checked_at", "sentence"}``
+    (``identification_audit_id``: the 1:N audit that allows identification too, if any).
+    ``allowed`` covers the bias gate and whether the policy allows identify at all;
+    per-request rules (purpose, case, rate limit) are checked when a request is made.
     """
     policy = policy or load_policy(home)
     now = now or datetime.now(UTC)
@@ -39,6 +40,10 @@ def policy_status(
     elif allowed:
         sentence = (f"Identification with {backend_id} is allowed now: audit {gate.audit_id} "
                     f"(created {created}, ledger event {gate.seq}) passes the bias gate.")
+        if gate.identification_audit_id:
+            sentence += f" The 1:N {gate.identification_detail}."
+        else:
+            sentence += " No identification (1:N) audit is registered."
     else:
         sentence = f"Identification with {backend_id} is refused now ({rule}): {detail}."
     return {
@@ -50,6 +55,7 @@ def policy_status(
         "audit_id": gate.audit_id,
         "audit_seq": gate.seq,
         "audit_created_at": created,
+        "identification_audit_id": gate.identification_audit_id,
         "checked_at": now.isoformat(timespec="seconds"),
         "sentence": sentence,
     }

@@ -26,6 +26,11 @@ from faceaudit.ledger.oversight import build_oversight
 from faceaudit.policy import list_audits, load_policy, policy_status, registered_audits
 from faceaudit.policy.audits import AuditEvent, AuditRecordError, load_registered
 from faceaudit.policy.gate import judge_registered
+from faceaudit.policy.identification import (
+    IDENTIFICATION_MODE,
+    current_gallery_size,
+    judge_identification,
+)
 from faceaudit.policy.model import Policy
 from faceaudit.policy.recompute import judge
 from faceaudit.service.auth import COOKIE_NAME, require_page
@@ -171,7 +176,12 @@ def _audit_view(ctx: ServiceContext, event: AuditEvent, policy: Policy,
         report = load_registered(ctx.home, event).report
     except (AuditRecordError, FaceAuditError):
         report = None
-    if report is not None:
+    if report is not None and event.mode == IDENTIFICATION_MODE:
+        size = current_gallery_size(ctx.home, event.backend_id)
+        verdict = judge_identification(policy, report, size)
+        fmr_ratio, fnmr_ratio = verdict.fpir_ratio, verdict.fnir_ratio
+        groups = ", ".join(str(g) for g in report.get("groups") or [])
+    elif report is not None:
         verdict = judge(policy, report)
         fmr_ratio, fnmr_ratio = verdict.fmr_ratio, verdict.fnmr_ratio
         groups = ", ".join(str(g) for g in report.get("groups") or [])
@@ -185,8 +195,9 @@ def _audit_view(ctx: ServiceContext, event: AuditEvent, policy: Policy,
         "signed_by": event.key_id or "unsigned",
         "groups": groups,
         "target_fmr": policy.fmr_target,
-        "fmr_ratio": _number(fmr_ratio),
-        "fnmr_ratio": _number(fnmr_ratio),
+        "fmr_ratio": ("FPIR " if event.mode == IDENTIFICATION_MODE else "") + _number(fmr_ratio),
+        "fnmr_ratio": ("FNIR " if event.mode == IDENTIFICATION_MODE else "")
+        + _number(fnmr_ratio),
         "passes": gate.passed,
         "gate_detail": "passes the policy's bias gate" if gate.passed else
                        f"{gate.rule}: {gate.detail}",

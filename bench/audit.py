@@ -4,10 +4,17 @@ table, and peak memory for 200,000 synthetic templates.
     .venv/bin/python bench/audit.py [--embeddings E.parquet --attributes A.csv --by sex]
     .venv/bin/python bench/audit.py --large 200000      # peak memory only (runs minutes)
     .venv/bin/python bench/audit.py --table-rows 100000000   # exact scores-table audit
+    .venv/bin/python bench/audit.py --identification --lfw PATH  # 1:N audit vs exhaustive 1:1
 
 The scores-table mode builds a synthetic vendor table (4-decimal scores on 0-100, 4 groups,
 subject columns) of N rows in memory and times the exact audit (thresholds from the sorted
 impostor scores, no bootstrap) and reports its peak RSS, and bytes per row beyond the table.
+
+--identification times the whole identification audit (``faceaudit audit --mode
+identification``: one template per enrolled identity, half the identities enrolled, 20 seeded
+splits, every probe of a split searched as one matrix product, 1,000 identity-bootstrap
+replicates) against the whole exhaustive 1:1 audit of the same templates (every pair, same
+bootstrap), both as the CLI runs them.
 
 Without --embeddings it uses synthetic unit vectors: 13,233 × 128 with 5,749 identities
 (LFW's shape). The naive version is timed on a subset and extrapolated per pair (said so).
@@ -134,6 +141,35 @@ def table(rows: int) -> None:
     )
 
 
+def identification_vs_exhaustive(e, attributes, by: str, source: str) -> None:
+    """Time the identification audit against the exhaustive 1:1 audit of the same templates."""
+    from faceaudit.audit.engine import AuditSettings
+    from faceaudit.audit.identification_run import audit_identification
+    from faceaudit.audit.run import audit_embeddings
+
+    settings = AuditSettings()
+    t0 = time.perf_counter()
+    ident = audit_identification(e, attributes, [by], settings, candidates=10, repeats=20,
+                                 gallery_templates="one", gallery_sizes=[1000],
+                                 input_kind="bench", input_path=source)
+    t_ident = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    audit_embeddings(e, attributes, [by], settings, input_kind="bench", input_path=source)
+    t_exhaustive = time.perf_counter() - t0
+    section = ident["identification"]
+    n = ident["data"]["templates"]
+    searches = sum(g["non_mated_searches"] + g["mated_searches"]
+                   for g in section["operating_points"][0]["groups"])
+    print(f"input: {source}; {n:,} templates, {ident['data']['identities']:,} identities\n")
+    print("| audit | time (s) |")
+    print("|---|---|")
+    print(f"| identification: 20 splits, {section['gallery']['subjects']:,} enrolled subjects, "
+          f"{searches:,} searches in all, bootstrap {settings.reps} | {t_ident:.1f} |")
+    print(f"| exhaustive 1:1: {n * (n - 1) // 2:,} pairs, bootstrap {settings.reps} "
+          f"| {t_exhaustive:.1f} |")
+    print(f"\nidentification / exhaustive: {t_ident / t_exhaustive:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lfw", help="LFW folder: embeddings (cached) and sex labels from lfw-meta")
@@ -145,6 +181,8 @@ def main() -> None:
     ap.add_argument("--large-n", type=int, default=200_000, help="templates for the memory run")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--table-rows", type=int, default=0, help="exact scores-table run, N rows")
+    ap.add_argument("--identification", action="store_true",
+                    help="time the 1:N identification audit against the exhaustive 1:1 audit")
     args = ap.parse_args()
     if args.table_rows:
         print("mode,rows,seconds,peak_rss_gib,table_gib,extra_bytes_per_row")
@@ -163,6 +201,9 @@ def main() -> None:
         else:
             e = inputs.read_embeddings(args.embeddings)
             attributes = inputs.read_attributes(args.attributes)
+        if args.identification:
+            identification_vs_exhaustive(e, attributes, args.by, args.lfw or args.embeddings)
+            return
         g = inputs.group_templates(e.paths, e.identities, attributes, [args.by])
         keep = g.codes >= 0
         emb = e.matrix[keep] / np.linalg.norm(e.matrix[keep], axis=1, keepdims=True)
@@ -171,6 +212,16 @@ def main() -> None:
     else:
         emb, identity, group = synthetic(13_233, 5_749)
         source = "synthetic 13,233 x 128, 5,749 identities"
+        if args.identification:
+            from faceaudit.audit import inputs
+
+            e = inputs.Embeddings(paths=[f"{i}/{k}.jpg" for k, i in enumerate(identity)],
+                                  identities=[str(i) for i in identity], matrix=emb,
+                                  backend_id=None, no_face_paths=[], model_sha256=None)
+            attributes = inputs.Attributes("identity", {str(i): {"sex": str(group[k])}
+                                           for k, i in enumerate(identity)}, ["sex"])
+            identification_vs_exhaustive(e, attributes, "sex", source)
+            return
     n = len(emb)
     pairs = n * (n - 1) // 2
     t_bare = min(bare(emb) for _ in range(2))

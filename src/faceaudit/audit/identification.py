@@ -242,6 +242,7 @@ def _count_non_mated(
     counts.impostor_comparisons += np.bincount(units, minlength=n_units) * scores.shape[1]
     probe_group = counts.unit_group[units]
     cand_group = subject_group[cand]
+    subset_best = [scores[:, subset].max(axis=1) for subset in subsets]
     for t, threshold in enumerate(counts.thresholds):
         above = cand_scores >= threshold  # (Q, R): false candidates
         counts.false_positive[t] += np.bincount(units, weights=above[:, 0], minlength=n_units
@@ -255,8 +256,7 @@ def _count_non_mated(
             any_g = (above & (cand_group == g)).any(axis=1)
             counts.cross_positive[t, :, g] += np.bincount(units, weights=any_g,
                                                           minlength=n_units).astype(np.int64)
-        for s, subset in enumerate(subsets):
-            best = scores[:, subset].max(axis=1)
+        for s, best in enumerate(subset_best):
             counts.size_false_positive[s, t] += np.bincount(
                 units, weights=best >= threshold, minlength=n_units
             ).astype(np.int64)

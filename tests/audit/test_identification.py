@@ -212,3 +212,17 @@ def test_unusable_settings_are_refused(bad):
     settings = {"thresholds": [0.5], **bad}
     with pytest.raises(InputDataError):
         run_identification(matrix, ids, groups, ["a", "b"], SplitSettings(**settings))
+
+
+def test_thresholded_batch_search_keeps_the_best_columns_at_or_above_it():
+    rng = np.random.default_rng(4)
+    scores = rng.normal(size=(30, 50)).astype(np.float32)
+    scores[3, :] = -5  # a row with nothing above the threshold
+    cols, top = top_k_rows(scores, 4, 1.0)
+    for q in range(30):
+        above = np.flatnonzero(scores[q] >= 1.0)
+        expected = above[np.argsort(-scores[q, above], kind="stable")][:4]
+        got = cols[q][cols[q] >= 0]
+        assert got.tolist() == expected.tolist()
+        assert np.all(np.isneginf(top[q][cols[q] < 0]))
+    assert (cols[3] == -1).all()

@@ -236,7 +236,7 @@ def _count_non_mated(
     impostor counts of their units."""
     G = len(counts.groups)
     scores = score_matrix(matrix[gallery], matrix[rows], subject_starts)
-    cand, cand_scores = top_k_rows(scores, counts.candidates)
+    cand, cand_scores = top_k_rows(scores, counts.candidates, counts.thresholds.min())
     n_units = len(counts.non_mated)
     counts.non_mated += np.bincount(units, minlength=n_units)
     counts.impostor_comparisons += np.bincount(units, minlength=n_units) * scores.shape[1]
@@ -274,7 +274,7 @@ def _count_mated(
     """Search mated probes ``rows`` (their mates' subject numbers ``mate``); add searches,
     misses and rank-1 hits of their units."""
     scores = score_matrix(matrix[gallery], matrix[rows], subject_starts)
-    cand, cand_scores = top_k_rows(scores, counts.candidates)
+    cand, cand_scores = top_k_rows(scores, counts.candidates, counts.thresholds.min())
     n_units = len(counts.mated)
     counts.mated += np.bincount(units, minlength=n_units)
     is_mate = cand == mate[:, None]

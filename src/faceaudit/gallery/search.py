@@ -41,19 +41,37 @@ def score_matrix(
     scores = np.atleast_2d(np.asarray(queries, dtype=np.float32)) @ np.asarray(
         matrix, dtype=np.float32
     ).T
-    if subject_starts is not None and scores.shape[1]:
+    if subject_starts is not None and 0 < len(subject_starts) < scores.shape[1]:
         scores = np.maximum.reduceat(scores, np.asarray(subject_starts, dtype=np.intp), axis=1)
     return scores
 
 
-def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` best columns of every row of ``scores`` ``(Q, n)``, best first.
+def top_k_rows(
+    scores: np.ndarray, k: int, threshold: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best columns of every row of ``scores`` ``(Q, n)``, best first; only columns
+    scoring at least ``threshold`` when it is given.
 
-    Returns (column indices, scores), each ``(Q, min(k, n))``; ties keep column order.
+    Returns (column indices, scores), each ``(Q, min(k, n))``; ties keep column order. Rows
+    with fewer than ``k`` columns at or above ``threshold`` are padded with column ``-1`` and
+    score ``-inf``.
     """
     scores = np.atleast_2d(scores)
-    n = scores.shape[1]
+    q, n = scores.shape
     k = max(0, min(k, n))
+    if threshold is not None:  # sparse: only the columns at or above the threshold
+        rows, cols = np.nonzero(scores >= threshold)
+        picked = scores[rows, cols]
+        order = np.lexsort((cols, -picked, rows))  # by row, best first, then column
+        rows, cols, picked = rows[order], cols[order], picked[order]
+        starts = np.searchsorted(rows, np.arange(q))
+        rank = np.arange(len(rows)) - starts[rows]
+        keep = rank < k
+        out_cols = np.full((q, k), -1, dtype=np.intp)
+        out_scores = np.full((q, k), -np.inf, dtype=scores.dtype)
+        out_cols[rows[keep], rank[keep]] = cols[keep]
+        out_scores[rows[keep], rank[keep]] = picked[keep]
+        return out_cols, out_scores
     if k < n:
         cols = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k else scores[:, :0].astype(int)
     else:
@@ -74,12 +92,9 @@ def exact_top_k(
     (row indices, scores), each of length ≤ k. The same two steps as a batch of queries
     (:func:`score_matrix`, :func:`top_k_rows`), which the identification audit runs.
     """
-    rows, scores = top_k_rows(score_matrix(matrix, query), k)
-    rows, scores = rows[0], scores[0]
-    if threshold is not None:
-        keep = scores >= threshold
-        rows, scores = rows[keep], scores[keep]
-    return rows, scores
+    rows, scores = top_k_rows(score_matrix(matrix, query), k, threshold)
+    keep = rows[0] >= 0
+    return rows[0][keep], scores[0][keep]
 
 
 class TemplateSearch:

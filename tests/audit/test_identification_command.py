@@ -105,7 +105,7 @@ def test_policy_file_sets_the_operating_point(templates, tmp_path):
     (["--mode", "search"], "--mode must be one of"),
     (["--gallery-size", "1e3,lots"], "--gallery-size"),
     (["--gallery-size", "0.5"], "--gallery-size"),
-    (["--gallery-templates", "some"], "gallery templates must be one of"),
+    (["--gallery-templates", "some"], "not 'some' (--gallery-templates)"),
     (["--pairs", "x.csv"], "--pairs applies to the verification audit only"),
 ])
 def test_bad_identification_input_is_one_line_exit_2(templates, tmp_path, extra, message):

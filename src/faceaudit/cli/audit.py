@@ -43,6 +43,7 @@ def _floats(text: str, what: str) -> list[float]:
 
 
 MODES = ("verification", "identification")
+GALLERY_TEMPLATES = ("one", "all")
 
 
 def _identification_mode(mode: str, data, embeddings, lfw, pairs) -> bool:
@@ -266,6 +267,10 @@ def audit_command(
     rules = [parse_rule(r) for r in fail_if or []]
     groups_by = [b.strip() for b in by.split(",") if b.strip()]
     identification = _identification_mode(mode, data, embeddings, lfw, pairs)
+    if identification and gallery_templates not in GALLERY_TEMPLATES:
+        raise inputs.AuditInputError(
+            f"gallery templates must be one of {', '.join(GALLERY_TEMPLATES)}, not "
+            f"{gallery_templates!r}", which="--gallery-templates")
     if identification and policy is not None:
         settings.targets, candidates = _policy_point(policy)
     if lower_is_better and scores is None:

@@ -147,3 +147,11 @@ def test_identification_page_in_headless_chromium(templates, tmp_path):
     assert console == []
     with Image.open(shot) as img:
         assert len(img.convert("L").getcolors(maxcolors=1 << 16) or range(256)) > 50
+
+
+def test_identification_audits_one_model(templates, tmp_path):
+    emb, attrs = templates
+    result = run("--embeddings", emb, "--embeddings", emb, "--attributes", attrs, "--by", "sex",
+                 "--mode", "identification", "--out", tmp_path / "o")
+    assert result.exit_code == 2
+    assert "audits one model" in result.output and "(--mode)" in result.output

@@ -19,9 +19,9 @@ No operation filters or ranks by a demographic attribute; the gallery has no suc
 from __future__ import annotations
 
 import hashlib
-import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -41,6 +41,7 @@ from faceaudit.gallery.errors import (
     MultipleFacesError,
 )
 from faceaudit.gallery.search import TemplateSearch
+from faceaudit.gallery.searcher import GallerySearcher
 from faceaudit.gallery.store import (
     Consent,
     NewTemplate,
@@ -82,6 +83,11 @@ class Deployment:
     ``embedder`` defaults to :func:`faceaudit.api.get_embedder` and ``calibration`` to the one
     shipped for the embedder's backend; both load lazily, on first use. Safe to share between
     threads: the store opens a connection per operation and the search is guarded by a lock.
+
+    Large galleries are searched through a FAISS HNSW graph saved in the home
+    (:mod:`faceaudit.gallery.searcher`): loaded when it matches the store, else rebuilt —
+    before the first query, or with ``background_index`` (the service) in a background thread
+    while exact search answers. ``notify`` receives one-line progress messages.
     """
 
     def __init__(
@@ -89,6 +95,9 @@ class Deployment:
         home: Home,
         embedder: Embedder | None = None,
         calibration: Calibration | None = None,
+        *,
+        background_index: bool = False,
+        notify: Callable[[str], None] | None = None,
     ):
         self.home = home.require()
         self.store = SqliteGalleryStore(home.db_path)
@@ -96,9 +105,8 @@ class Deployment:
         self.oplog = OperationLog(home, self.ledger, self.store)
         self._embedder = embedder
         self._calibration = calibration
-        self._search: TemplateSearch | None = None
-        self._search_backend: str | None = None
-        self._lock = threading.Lock()
+        self.searcher = GallerySearcher(self.store, home.index_path,
+                                        background=background_index, notify=notify)
         self.recover()
 
     def recover(self) -> list[dict[str, Any]]:
@@ -110,6 +118,8 @@ class Deployment:
                 self.store.compact(RECOVERY_COMPACT_BOUND_S)
             except ErasureIncompleteError:
                 pass  # still blocked; the next erase or open retries
+        if self.store.path.exists():
+            self.searcher.recover()  # a saved graph a crash left behind a write
         return appended
 
     # -- lazily loaded parts -----------------------------------------------------------------
@@ -299,8 +309,7 @@ class Deployment:
         self, subject_id: str, backend_id: str, vectors: np.ndarray, threshold: float
     ) -> list[str]:
         """Other enrolled subjects any of ``vectors`` matches at ``threshold``."""
-        with self._lock:
-            search = self._gallery_search(backend_id)
+        with self._gallery_search(backend_id) as search:
             found = {
                 hit.subject_id
                 for vector in vectors
@@ -397,13 +406,15 @@ class Deployment:
 
         check_events(events(WriteResult([], 0, [subject_id], 0)))
         self._enforce("erase", actor, purpose=purpose, case=case)
+        self.searcher.prepare_erasure()
         written, logged = self.oplog.run(
             "erase", actor=actor, purpose=purpose, case=case,
             write=lambda intent: self.store.erase(subject_id, intent=intent, compact=False),
             outcome=events, preview=WriteResult([], 0, [subject_id], 0),
         )
         self._after_write(
-            written.generation, lambda s: s.remove(written.template_ids, written.generation)
+            written.generation, lambda s: s.remove(written.template_ids, written.generation),
+            erasure=True,
         )
         self._forget_everywhere(written)
         return {"subject_id": subject_id, "templates": len(written.template_ids),
@@ -433,13 +444,15 @@ class Deployment:
                 for chunk in chunks]
 
         self._enforce("purge", actor)
+        self.searcher.prepare_erasure()
         written, _ = self.oplog.run(
             "purge", actor=actor,
             write=lambda intent: self.store.purge(_now(now), intent=intent, compact=False),
             outcome=events, preview=WriteResult([], 0, [], 0),
         )
         self._after_write(
-            written.generation, lambda s: s.remove(written.template_ids, written.generation)
+            written.generation, lambda s: s.remove(written.template_ids, written.generation),
+            erasure=True,
         )
         if written.subject_ids:
             self._forget_everywhere(written)
@@ -450,23 +463,11 @@ class Deployment:
 
     def _after_write(
         self, generation: int, apply: Callable[[TemplateSearch], None],
-        backend_id: str | None = None,
+        backend_id: str | None = None, *, erasure: bool = False,
     ) -> None:
-        """Bring the in-memory search in step with a committed write, or drop it for a reload.
-
-        The change is applied in place only when the search held the generation just before
-        this write and the backend matches; any other process's write in between forces a
-        reload from the store on the next search.
-        """
-        with self._lock:
-            search = self._search
-            if search is None:
-                return
-            same_backend = backend_id is None or backend_id == self._search_backend
-            if same_backend and search.generation == generation - 1:
-                apply(search)
-            elif search.generation != generation:
-                self._search = None
+        """Bring the search and its saved graph in step with a committed write (see
+        :meth:`GallerySearcher.after_write`): an erasure's vectors leave the file here."""
+        self.searcher.after_write(generation, apply, backend_id, erasure=erasure)
 
     def _check_gallery_backend(self, backend_id: str) -> None:
         stored = self.store.gallery_backend()
@@ -476,15 +477,12 @@ class Deployment:
                 "re-enrol the subjects with the deployed backend"
             )
 
-    def _gallery_search(self, backend_id: str) -> TemplateSearch:
-        """The current search over ``backend_id``'s templates (call with the lock held)."""
+    @contextmanager
+    def _gallery_search(self, backend_id: str) -> Iterator[TemplateSearch]:
+        """The current search over ``backend_id``'s templates, used under its lock."""
         self._check_gallery_backend(backend_id)
-        generation = self.store.generation()
-        if (self._search is None or self._search_backend != backend_id
-                or self._search.generation != generation):
-            self._search = TemplateSearch(self.store.load_templates(backend_id))
-            self._search_backend = backend_id
-        return self._search
+        with self.searcher.session(backend_id) as search:
+            yield search
 
     def identify(
         self, *, actor: str, image: ImageSource, purpose: str, case: str, top: int = 10
@@ -508,8 +506,7 @@ class Deployment:
         faces, embeddings = api.face_embeddings_of(image, self.embedder)
         if not faces:
             raise NoFaceError("probe image: no face found")
-        with self._lock:
-            search = self._gallery_search(backend_id)
+        with self._gallery_search(backend_id) as search:
             hits = [search.search_subjects(e, limit, threshold) for e in embeddings]
         out_faces = [
             {

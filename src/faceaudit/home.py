@@ -38,6 +38,12 @@ class Home:
         return self.root / "gallery.db"
 
     @property
+    def index_path(self) -> Path:
+        """The gallery's saved FAISS HNSW search graph (large galleries only; rebuilt from the
+        database whenever it does not match it)."""
+        return self.root / "gallery.hnsw"
+
+    @property
     def ledger_path(self) -> Path:
         """The append-only, hash-chained ledger of every operation."""
         return self.root / "ledger.jsonl"

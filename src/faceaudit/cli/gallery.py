@@ -39,7 +39,8 @@ def _deployment(home: Path | None) -> Iterator:
     refusal 5, a tampered ledger 4, before anything is done)."""
     from faceaudit.deployment import Deployment
 
-    yield Deployment(require_home(home))
+    yield Deployment(require_home(home), notify=lambda line: typer.echo(f"faceaudit: {line}",
+                                                                        err=True))
 
 
 def _print(data: object) -> None:

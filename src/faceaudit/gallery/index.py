@@ -5,8 +5,9 @@ stored vector is overwritten with zeros in the index's own memory (the embedding
 just hidden) and the id is excluded from every later search by an id selector. When erased
 nodes exceed :data:`REBUILD_FRACTION` of the graph, the owner rebuilds it from live templates.
 
-The index is never written to disk — it is rebuilt from the database when a process loads the
-gallery — so the database stays the only file that ever holds an embedding.
+A deployment keeps the graph in its home (:mod:`faceaudit.gallery.index_file`) so that a new
+process loads it instead of rebuilding it; :meth:`HnswIndex.parts` and :meth:`HnswIndex.restore`
+are the two halves of that. Erased vectors are zeros in the parts too.
 """
 
 from __future__ import annotations
@@ -35,6 +36,51 @@ class HnswIndex:
         self._params: faiss.SearchParametersHNSW | None = None
         self._selector: tuple | None = None  # keeps the SWIG selector objects alive
         self.add(embeddings, ids)
+
+    @classmethod
+    def restore(
+        cls, index: faiss.Index, labels: np.ndarray, erased: np.ndarray, *,
+        ef_search: int = EF_SEARCH,
+    ) -> HnswIndex:
+        """An index around an already built (deserialised) HNSW flat graph: ``labels[i]`` is
+        the id of node ``i``; ``erased`` lists the node positions erased (zeros, excluded from
+        search)."""
+        self = cls.__new__(cls)
+        self._owner = index  # the SWIG object that owns the graph; the downcast view does not
+        self._index = faiss.downcast_index(index)
+        self.ef_search = ef_search
+        self._labels = np.asarray(labels, dtype=np.int64)
+        self._erased = {int(p) for p in erased}
+        self._position = {int(t): i for i, t in enumerate(self._labels.tolist())
+                          if i not in self._erased}
+        self._params = None
+        self._selector = None
+        return self
+
+    def parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(serialised FAISS index as uint8, node labels, erased node positions), which
+        :meth:`restore` turns back into an equal index."""
+        erased = np.asarray(sorted(self._erased), dtype=np.int64)
+        return faiss.serialize_index(self._index), self._labels.copy(), erased
+
+    @property
+    def dim(self) -> int:
+        """Dimension of the vectors."""
+        return int(self._index.d)
+
+    def stored_vectors(self) -> np.ndarray:
+        """A read-only view of every node's stored vector (erased nodes: zeros)."""
+        storage = faiss.downcast_index(self._index.storage)
+        n, dim = int(self._index.ntotal), self.dim
+        view = faiss.rev_swig_ptr(storage.get_xb(), n * dim).reshape(n, dim)
+        view.flags.writeable = False
+        return view
+
+    def live(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, node positions) of the live (not erased) vectors, in node order."""
+        positions = np.fromiter(sorted(self._position.values()), dtype=np.int64,
+                                count=len(self._position))
+        return self._labels[positions], positions
 
     def __len__(self) -> int:
         """Number of live (not erased) vectors."""

@@ -3,8 +3,9 @@
 Below :data:`INDEX_MIN_TEMPLATES` templates a query is one matrix product over every template
 (exact). From that size on, a FAISS HNSW index (:class:`~faceaudit.gallery.index.HnswIndex`) is
 built as well and answers queries; the exact matrix is kept so the index can be rebuilt (when
-erasures pile up) and results checked. Both live in memory only and are rebuilt from the
-database on load.
+erasures pile up) and results checked. A deployment saves the index in its home and starts
+from it (:meth:`TemplateSearch.from_index`) instead of rebuilding it; see
+:mod:`faceaudit.gallery.index_file`.
 """
 
 from __future__ import annotations
@@ -100,9 +101,16 @@ def exact_top_k(
 class TemplateSearch:
     """The templates of one backend in memory: exact search, plus HNSW above a size threshold."""
 
-    def __init__(self, templates: TemplateSet, index_min: int = INDEX_MIN_TEMPLATES):
-        """Hold ``templates`` (from :meth:`GalleryStore.load_templates`)."""
+    def __init__(self, templates: TemplateSet, index_min: int = INDEX_MIN_TEMPLATES, *,
+                 build_index: bool = True, index: HnswIndex | None = None):
+        """Hold ``templates`` (from :meth:`GalleryStore.load_templates`).
+
+        From ``index_min`` templates on, queries go to an HNSW graph: ``index`` when given
+        (built over exactly these templates), else one built here — unless ``build_index`` is
+        False, when search stays exact until :meth:`attach_index` (a build in the background).
+        """
         self.index_min = index_min
+        self.build_index = build_index
         self.generation = templates.generation
         n = len(templates.template_ids)
         dim = templates.embeddings.shape[1] if n else 0
@@ -114,8 +122,45 @@ class TemplateSearch:
         self._row = {int(t): i for i, t in enumerate(templates.template_ids)}
         self._per_subject = Counter(self._subjects)
         self._n = n
-        self._ann: HnswIndex | None = None
+        self._ann: HnswIndex | None = index
         self._sync_index()
+
+    @classmethod
+    def from_index(cls, owners: TemplateSet, index: HnswIndex,
+                   index_min: int = INDEX_MIN_TEMPLATES) -> TemplateSearch:
+        """A search over a loaded graph whose live ids are exactly ``owners.template_ids``
+        (from :meth:`GalleryStore.template_owners`); the exact matrix is read from the graph's
+        own stored vectors, so the embeddings need not be loaded from the store."""
+        ids, positions = index.live()
+        order = np.argsort(ids, kind="stable")
+        wanted = np.asarray(owners.template_ids, dtype=np.int64)
+        rows = positions[order[np.searchsorted(ids[order], wanted)]]
+        embeddings = index.stored_vectors()[rows]
+        templates = TemplateSet(wanted, list(owners.subject_ids), embeddings, owners.generation)
+        return cls(templates, index_min, index=index)
+
+    @property
+    def ann(self) -> HnswIndex | None:
+        """The HNSW graph answering queries, or None while search is exact."""
+        return self._ann
+
+    @property
+    def wants_index(self) -> bool:
+        """Whether the gallery is large enough for a graph but has none (or a stale one)."""
+        return self._n >= self.index_min and (self._ann is None or self._ann.needs_rebuild)
+
+    def owners(self) -> TemplateSet:
+        """The template ids and subjects held now (no embeddings), in row order."""
+        return TemplateSet(self._ids[: self._n].copy(), list(self._subjects),
+                           np.empty((0, 0), np.float32), self.generation)
+
+    def matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """A copy of (embeddings, template ids) held now: what a graph is built from."""
+        return self._matrix[: self._n].copy(), self._ids[: self._n].copy()
+
+    def attach_index(self, index: HnswIndex) -> None:
+        """Answer queries with ``index``, a graph built over exactly the templates held now."""
+        self._ann = index
 
     def __len__(self) -> int:
         """Number of templates held."""
@@ -129,7 +174,9 @@ class TemplateSearch:
     def _sync_index(self) -> None:
         if self._n < self.index_min:
             self._ann = None
-        elif self._ann is None or self._ann.needs_rebuild:
+        elif self._ann is not None and self._ann.needs_rebuild and not self.build_index:
+            self._ann = None  # exact until the background build attaches a fresh graph
+        elif self.wants_index and self.build_index:
             self._ann = HnswIndex(self._matrix[: self._n], self._ids[: self._n])
 
     def add(self, template_ids: list[int], subject_id: str, embeddings: np.ndarray,

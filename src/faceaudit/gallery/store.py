@@ -216,6 +216,11 @@ class GalleryStore(Protocol):
         """Every template of ``backend_id`` as one matrix, with a consistent generation."""
         ...
 
+    def template_owners(self, backend_id: str) -> TemplateSet:
+        """The ids and subjects of every template of ``backend_id``, without the embeddings
+        (an empty ``(0, 0)`` matrix): what a persisted search index is checked against."""
+        ...
+
     def subject_templates(self, subject_id: str) -> np.ndarray:
         """The (n, dim) templates of one subject."""
         ...
@@ -617,6 +622,20 @@ class SqliteGalleryStore:
             embeddings.astype(np.float32),
             generation,
         )
+
+    def template_owners(self, backend_id: str) -> TemplateSet:
+        """The ids and subjects of every template of ``backend_id``, without the embeddings
+        (an empty ``(0, 0)`` matrix): what a persisted search index is checked against."""
+        with self._read() as con:
+            generation = self._generation(con)
+            rows = con.execute(
+                "SELECT t.template_id, s.subject_id FROM templates t "
+                "JOIN subjects s ON s.pk = t.subject_pk WHERE t.backend_id = ? "
+                "ORDER BY t.template_id",
+                (backend_id,),
+            ).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return TemplateSet(ids, [r[1] for r in rows], np.empty((0, 0), np.float32), generation)
 
     def subject_templates(self, subject_id: str) -> np.ndarray:
         """The (n, dim) templates of one subject."""

@@ -42,7 +42,9 @@ class ServiceContext:
             if self._deployment is None:
                 from faceaudit.deployment import Deployment
 
-                self._deployment = Deployment(self.home)
+                # a stale search graph is rebuilt in a background thread, exact search
+                # answering meanwhile: the service starts at once whatever the gallery size
+                self._deployment = Deployment(self.home, background_index=True)
             return self._deployment
 
 

@@ -116,6 +116,8 @@ class GallerySearcher:
                 same_backend = backend_id is None or backend_id == self._backend
                 if same_backend and search.generation == generation - 1:
                     apply(search)
+                    if search.indexed and self.origin == "exact":
+                        self.origin = "built"  # the gallery grew past the threshold
                 elif search.generation != generation:
                     self._search = search = None
             if self._deferred and search is not None and not erasure:

@@ -131,3 +131,85 @@ def test_cli_erase_blocked_by_a_reader_exits_non_zero(audited_home, mdtf, monkey
     assert erased.exit_code == 2 and "nothing was erased" in erased.stderr
     listed = runner.invoke(app, ["gallery", "list", *h])
     assert SUBJECT in listed.stdout
+
+
+# -- the saved search graph (gallery.hnsw) -------------------------------------------------
+
+@pytest.fixture
+def indexed(monkeypatch):
+    """Every gallery is searched through the saved HNSW graph, however small."""
+    monkeypatch.setattr("faceaudit.gallery.search.INDEX_MIN_TEMPLATES", 1)
+
+
+def _enrol_two_and_search(deployment, mdtf) -> bytes:
+    """Enrol SUBJECT and another person, search once (the graph is built and saved); return
+    SUBJECT's template bytes."""
+    photo = mdtf / "1.png"
+    template = api.face_embeddings(api.load_image(photo))[1][0].astype("<f4").tobytes()
+    deployment.enrol(actor="clerk", subject_id=SUBJECT, images=[photo], basis="consent",
+                     evidence=EVIDENCE)
+    deployment.enrol(actor="clerk", subject_id="someone-else", images=[mdtf / "3.png"],
+                     basis="consent", evidence="form-2")
+    deployment.identify(actor="officer", image=mdtf / "2.png", purpose="p", case="c")
+    index = deployment.home.index_path
+    assert index.is_file() and template[:64] in index.read_bytes()
+    return template
+
+
+def _index_keeps_only_the_other_subject(deployment, template: bytes, mdtf) -> None:
+    assert holders(files_under(deployment.home.root), template[:64]) == []
+    assert holders(files_under(deployment.home.root), template[-64:]) == []
+    found = Deployment(deployment.home, calibration=deployment.calibration).identify(
+        actor="officer", image=mdtf / "4.png", purpose="p", case="c")
+    assert found["faces"][0]["candidates"][0]["subject_id"] == "someone-else"
+
+
+def test_erase_rewrites_the_saved_index_without_the_erased_vectors(indexed, deployment, mdtf):
+    template = _enrol_two_and_search(deployment, mdtf)
+    deployment.erase(actor="dpo", subject_id=SUBJECT)
+    assert deployment.home.index_path.is_file()  # rewritten, not only deleted
+    _index_keeps_only_the_other_subject(deployment, template, mdtf)
+
+
+def test_erase_from_a_fresh_process_rewrites_the_saved_index(indexed, deployment, mdtf):
+    template = _enrol_two_and_search(deployment, mdtf)
+    fresh = Deployment(deployment.home, calibration=deployment.calibration)  # `gallery erase`
+    fresh.erase(actor="dpo", subject_id=SUBJECT)
+    assert deployment.home.index_path.is_file()
+    _index_keeps_only_the_other_subject(deployment, template, mdtf)
+
+
+def test_purge_takes_expired_vectors_out_of_the_saved_index(indexed, deployment, mdtf):
+    from datetime import UTC, datetime, timedelta
+
+    photo = mdtf / "1.png"
+    template = api.face_embeddings(api.load_image(photo))[1][0].astype("<f4").tobytes()
+    soon = datetime.now(UTC) + timedelta(days=1)
+    deployment.enrol(actor="clerk", subject_id=SUBJECT, images=[photo], basis="consent",
+                     evidence=EVIDENCE, expires_at=soon)
+    deployment.enrol(actor="clerk", subject_id="someone-else", images=[mdtf / "3.png"],
+                     basis="consent", evidence="form-2")
+    deployment.identify(actor="officer", image=mdtf / "2.png", purpose="p", case="c")
+    assert template[:64] in deployment.home.index_path.read_bytes()
+    fresh = Deployment(deployment.home, calibration=deployment.calibration)  # `gallery purge`
+    assert fresh.purge(actor="dpo", now=soon + timedelta(days=1))["subjects"] == [SUBJECT]
+    _index_keeps_only_the_other_subject(deployment, template, mdtf)
+
+
+def test_a_crash_between_the_erasure_and_the_index_rewrite_leaves_no_copy(
+    indexed, deployment, mdtf, monkeypatch
+):
+    from faceaudit.gallery.searcher import GallerySearcher
+
+    template = _enrol_two_and_search(deployment, mdtf)
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies after the commit, before the file step
+
+    monkeypatch.setattr(GallerySearcher, "after_write", crash)
+    with pytest.raises(KeyboardInterrupt):
+        deployment.erase(actor="dpo", subject_id=SUBJECT)
+    monkeypatch.undo()
+    assert template[:64] in deployment.home.index_path.read_bytes()  # the crash window
+    Deployment(deployment.home, calibration=deployment.calibration)  # the next open recovers
+    assert holders(files_under(deployment.home.root), template[:64]) == []

@@ -31,7 +31,7 @@ class HnswIndex:
         self._index.hnsw.efConstruction = EF_CONSTRUCTION
         self.ef_search = ef_search
         self._labels = np.empty(0, dtype=np.int64)
-        self._position: dict[int, int] = {}
+        self._position_map: dict[int, int] | None = {}
         self._erased: set[int] = set()
         self._params: faiss.SearchParametersHNSW | None = None
         self._selector: tuple | None = None  # keeps the SWIG selector objects alive
@@ -51,8 +51,7 @@ class HnswIndex:
         self.ef_search = ef_search
         self._labels = np.asarray(labels, dtype=np.int64)
         self._erased = {int(p) for p in erased}
-        self._position = {int(t): i for i, t in enumerate(self._labels.tolist())
-                          if i not in self._erased}
+        self._position_map = None  # built on the first add or erase, not on load
         self._params = None
         self._selector = None
         return self
@@ -76,10 +75,33 @@ class HnswIndex:
         view.flags.writeable = False
         return view
 
+    def _positions(self) -> dict[int, int]:
+        """Node position of every live id (built on first use)."""
+        if self._position_map is None:
+            self._position_map = dict(zip(self._labels.tolist(), range(len(self._labels)),
+                                          strict=True))
+            for position in self._erased:
+                self._position_map.pop(int(self._labels[position]), None)
+        return self._position_map
+
+    def vectors_of(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of live ``ids`` (rows in the order given)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        labels = self._labels
+        if np.all(labels[1:] > labels[:-1]):
+            positions = np.searchsorted(labels, ids)
+        else:
+            order = np.argsort(labels, kind="stable")
+            positions = order[np.searchsorted(labels[order], ids)]
+        return np.array(self.stored_vectors()[positions])
+
     def live(self) -> tuple[np.ndarray, np.ndarray]:
         """(ids, node positions) of the live (not erased) vectors, in node order."""
-        positions = np.fromiter(sorted(self._position.values()), dtype=np.int64,
-                                count=len(self._position))
+        positions = np.arange(len(self._labels), dtype=np.int64)
+        if self._erased:
+            keep = np.ones(len(self._labels), dtype=bool)
+            keep[np.fromiter(self._erased, dtype=np.int64)] = False
+            positions = positions[keep]
         return self._labels[positions], positions
 
     def __len__(self) -> int:
@@ -97,9 +119,10 @@ class HnswIndex:
         ids = np.asarray(ids, dtype=np.int64)
         start = int(self._index.ntotal)
         self._index.add(embeddings)
+        positions = self._positions()
         self._labels = np.concatenate([self._labels, ids])
         for offset, template_id in enumerate(ids.tolist()):
-            self._position[template_id] = start + offset
+            positions[template_id] = start + offset
 
     def remove(self, ids: np.ndarray) -> int:
         """Erase the vectors stored under ``ids`` (zeroed in memory, never returned again)."""
@@ -107,8 +130,9 @@ class HnswIndex:
         storage = faiss.downcast_index(self._index.storage)
         stored = faiss.rev_swig_ptr(storage.get_xb(), int(self._index.ntotal) * dim)
         removed = 0
+        positions = self._positions()
         for template_id in np.asarray(ids, dtype=np.int64).tolist():
-            position = self._position.pop(template_id, None)
+            position = positions.pop(template_id, None)
             if position is None:
                 continue
             stored[position * dim: (position + 1) * dim] = 0.0

@@ -8,9 +8,14 @@ it matches the gallery as stored now:
   template count;
 * ``templates_sha256``: a digest of the template ids and their subjects, in id order,
   recomputed from the store on every load;
-* ``vectors_sha256``: a digest of the template ids and the vectors the graph holds (the
-  content it was built from), recomputed from the loaded graph;
 * ``body_sha256``: a digest of the serialised graph, checked before FAISS parses a byte.
+
+The header also records ``vectors_sha256``, a digest of the template ids and the vectors the
+graph was built from (in id order). The embeddings are *not* read back from the store to check
+it on every load — reading 10⁶ of them costs seconds, which is what the file saves. What ties
+the file to their content is the store's generation (bumped in the same transaction as every
+change to the templates) and a spot check: the vectors of :data:`SPOT_CHECKS` random templates
+of the graph must be the ones the store holds for their subjects.
 
 The file is never trusted: a missing, truncated, corrupt, foreign or stale file — or a graph
 whose structure does not add up (node levels, neighbour lists, entry point) — is reported as a
@@ -27,7 +32,7 @@ import hashlib
 import json
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,12 +42,15 @@ from typing import Any, BinaryIO
 import faiss
 import numpy as np
 
+from faceaudit.gallery.errors import GalleryError
 from faceaudit.gallery.index import HnswIndex
 from faceaudit.gallery.store import TemplateSet
 
 MAGIC = b"FAHNSW\x00\x01"
 FORMAT = "faceaudit.hnsw/1"
 MAX_HEADER_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 24
+SPOT_CHECKS = 32
 _LENGTH = struct.Struct("<Q")
 
 
@@ -64,9 +72,14 @@ class IndexSource:
 
     def templates_sha256(self) -> str:
         """Digest of the template ids and their subjects, in id order."""
-        order = np.argsort(self.template_ids, kind="stable")
-        digest = hashlib.sha256(self.template_ids[order].astype("<i8").tobytes())
-        digest.update("\n".join(self.subject_ids[i] for i in order.tolist()).encode())
+        ids = self.template_ids
+        if np.all(ids[1:] > ids[:-1]):
+            subjects = self.subject_ids
+        else:
+            order = np.argsort(ids, kind="stable")
+            ids, subjects = ids[order], [self.subject_ids[i] for i in order.tolist()]
+        digest = hashlib.sha256(ids.astype("<i8").tobytes())
+        digest.update("\n".join(subjects).encode())
         return digest.hexdigest()
 
 
@@ -114,17 +127,28 @@ class IndexFile:
         except (OSError, ValueError):
             return None
 
-    def load(self, source: IndexSource) -> HnswIndex | None:
+    def load(
+        self, source: IndexSource, stored: Callable[[str], np.ndarray] | None = None
+    ) -> HnswIndex | None:
         """The saved graph if it was built from exactly ``source``, else None (the reason in
-        :attr:`last_reason`). Never raises on a bad file."""
+        :attr:`last_reason`). Never raises on a bad file.
+
+        ``stored(subject_id)`` returns that subject's templates from the store
+        (:meth:`GalleryStore.subject_templates`): the vectors of SPOT_CHECKS random templates
+        in the graph must be among them, a check of the graph's content against the store's
+        that reads a few rows, not all of them.
+        """
         try:
-            index, reason = self._load(source)
-        except (OSError, ValueError, TypeError, KeyError, RuntimeError, MemoryError) as exc:
+            index, reason = self._load(source, stored)
+        except (OSError, ValueError, TypeError, KeyError, RuntimeError, MemoryError,
+                GalleryError) as exc:
             index, reason = None, f"unreadable: {type(exc).__name__}"
         self.last_reason = reason
         return index
 
-    def _load(self, source: IndexSource) -> tuple[HnswIndex | None, str | None]:
+    def _load(
+        self, source: IndexSource, stored: Callable[[str], np.ndarray] | None
+    ) -> tuple[HnswIndex | None, str | None]:
         if not self.path.exists():
             return None, "missing"
         with open(self.path, "rb") as f:
@@ -143,17 +167,20 @@ class IndexFile:
             return None, "corrupt: bad sizes in the header"
         body_size = sizes[0] + 8 * (sizes[1] + sizes[2])
         with open(self.path, "rb") as f:
+            if os.fstat(f.fileno()).st_size != body_offset + body_size:
+                return None, "corrupt: truncated or extended"
+            # one pass to check the body, then FAISS parses the same open file: writers
+            # replace the file by renaming, so the bytes under this descriptor do not change
             f.seek(body_offset)
-            body = f.read(body_size + 1)
-        if len(body) != body_size:
-            return None, "corrupt: truncated or extended"
-        if hashlib.sha256(body).hexdigest() != header.get("body_sha256"):
-            return None, "corrupt: body checksum differs"
-        labels = np.frombuffer(body, dtype="<i8", count=sizes[1]).astype(np.int64)
-        erased = np.frombuffer(body, dtype="<i8", count=sizes[2], offset=8 * sizes[1])
-        blob = np.frombuffer(body, dtype=np.uint8, offset=8 * (sizes[1] + sizes[2]))
-        del body
-        raw = faiss.deserialize_index(blob)
+            digest = hashlib.sha256()
+            while chunk := f.read(CHUNK_BYTES):
+                digest.update(chunk)
+            if digest.hexdigest() != header.get("body_sha256"):
+                return None, "corrupt: body checksum differs"
+            f.seek(body_offset)
+            labels = np.frombuffer(f.read(8 * sizes[1]), dtype="<i8").astype(np.int64)
+            erased = np.frombuffer(f.read(8 * sizes[2]), dtype="<i8").astype(np.int64)
+            raw = faiss.read_index(faiss.PyCallbackIOReader(f.read, CHUNK_BYTES))
         problem = _graph_problem(raw, len(labels), header.get("dim"))
         if problem:
             return None, f"corrupt: {problem}"
@@ -162,12 +189,10 @@ class IndexFile:
             return None, "corrupt: erased positions out of range"
         index = HnswIndex.restore(raw, labels, erased)
         live_ids, _ = index.live()
-        if (len(live_ids) != len(source.template_ids)
-                or len(np.unique(live_ids)) != len(live_ids)
-                or not np.array_equal(np.sort(live_ids), np.sort(source.template_ids))):
+        if not np.array_equal(np.sort(live_ids), np.sort(source.template_ids)):
             return None, "stale: the graph holds other template ids"
-        if vectors_sha256(index) != header.get("vectors_sha256"):
-            return None, "corrupt: vectors differ from the recorded digest"
+        if stored is not None and not _spot_check(index, source, stored):
+            return None, "stale: the graph's vectors differ from the gallery's"
         return index, None
 
     # -- writing ---------------------------------------------------------------------------
@@ -228,6 +253,20 @@ class IndexFile:
                 return False
             self.discard()
             return True
+
+
+def _spot_check(
+    index: HnswIndex, source: IndexSource, stored: Callable[[str], np.ndarray]
+) -> bool:
+    """Whether SPOT_CHECKS random templates of the graph hold their vector in the store."""
+    n = len(source.template_ids)
+    rows = np.random.default_rng().choice(n, size=min(SPOT_CHECKS, n), replace=False)
+    vectors = index.vectors_of(source.template_ids[rows])
+    for row, vector in zip(rows.tolist(), vectors, strict=True):
+        candidates = stored(source.subject_ids[row])
+        if candidates.size == 0 or not np.any(np.all(candidates == vector, axis=1)):
+            return False
+    return True
 
 
 def _read_header(f: BinaryIO) -> tuple[dict[str, Any] | None, int]:

@@ -114,13 +114,20 @@ class TemplateSearch:
         self.generation = templates.generation
         n = len(templates.template_ids)
         dim = templates.embeddings.shape[1] if n else 0
-        self._matrix = np.empty((max(n, 1024), dim), dtype=np.float32)
-        self._matrix[:n] = templates.embeddings
-        self._ids = np.empty(max(n, 1024), dtype=np.int64)
-        self._ids[:n] = templates.template_ids
+        if not templates.embeddings.flags.writeable and n:
+            # a read-only view of a loaded graph's vectors: copied before the first change
+            self._matrix = templates.embeddings
+            self._ids = np.array(templates.template_ids, dtype=np.int64)
+        else:
+            self._matrix = np.empty((max(n, 1024), dim), dtype=np.float32)
+            self._matrix[:n] = templates.embeddings
+            self._ids = np.empty(max(n, 1024), dtype=np.int64)
+            self._ids[:n] = templates.template_ids
+        self._view_owner = index if not self._matrix.flags.writeable else None
         self._subjects: list[str] = list(templates.subject_ids)
-        self._row = {int(t): i for i, t in enumerate(templates.template_ids)}
-        self._per_subject = Counter(self._subjects)
+        self._row_map: dict[int, int] | None = None  # built on first use
+        self._ids_sorted = bool(np.all(self._ids[1:n] > self._ids[: max(n - 1, 0)]))
+        self._per_subject_count: Counter[str] | None = None
         self._n = n
         self._ann: HnswIndex | None = index
         self._sync_index()
@@ -132,10 +139,13 @@ class TemplateSearch:
         (from :meth:`GalleryStore.template_owners`); the exact matrix is read from the graph's
         own stored vectors, so the embeddings need not be loaded from the store."""
         ids, positions = index.live()
-        order = np.argsort(ids, kind="stable")
         wanted = np.asarray(owners.template_ids, dtype=np.int64)
-        rows = positions[order[np.searchsorted(ids[order], wanted)]]
-        embeddings = index.stored_vectors()[rows]
+        if len(ids) == index.stored_vectors().shape[0] and np.array_equal(ids, wanted):
+            embeddings = index.stored_vectors()  # same order: no copy until a change
+        else:
+            order = np.argsort(ids, kind="stable")
+            rows = positions[order[np.searchsorted(ids[order], wanted)]]
+            embeddings = index.stored_vectors()[rows]
         templates = TemplateSet(wanted, list(owners.subject_ids), embeddings, owners.generation)
         return cls(templates, index_min, index=index)
 
@@ -162,6 +172,38 @@ class TemplateSearch:
         """Answer queries with ``index``, a graph built over exactly the templates held now."""
         self._ann = index
 
+    @property
+    def _row(self) -> dict[int, int]:
+        """Row of every template id held (built on first use)."""
+        if self._row_map is None:
+            self._row_map = dict(zip(self._ids[: self._n].tolist(), range(self._n),
+                                     strict=True))
+        return self._row_map
+
+    @property
+    def _per_subject(self) -> Counter[str]:
+        """Templates held per subject (counted on first use)."""
+        if self._per_subject_count is None:
+            self._per_subject_count = Counter(self._subjects)
+        return self._per_subject_count
+
+    def _rows_of(self, template_ids: np.ndarray) -> list[int]:
+        if self._row_map is None and self._ids_sorted:
+            return np.searchsorted(self._ids[: self._n], template_ids).tolist()
+        return [self._row[int(t)] for t in template_ids]
+
+    def _own_matrix(self, capacity: int) -> None:
+        """Make the matrix and ids writable arrays with room for ``capacity`` rows."""
+        if self._matrix.flags.writeable and len(self._ids) >= capacity:
+            return
+        size = max(capacity, 2 * len(self._ids), 1024)
+        dim = self._matrix.shape[1] if self._matrix.ndim == 2 else 0
+        matrix = np.empty((size, dim), dtype=np.float32)
+        matrix[: self._n] = self._matrix[: self._n]
+        ids = np.empty(size, dtype=np.int64)
+        ids[: self._n] = self._ids[: self._n]
+        self._matrix, self._ids, self._view_owner = matrix, ids, None
+
     def __len__(self) -> int:
         """Number of templates held."""
         return self._n
@@ -186,9 +228,10 @@ class TemplateSearch:
         m = len(template_ids)
         if self._matrix.shape[1] == 0:
             self._matrix = np.empty((1024, embeddings.shape[1]), dtype=np.float32)
-        while self._n + m > len(self._ids):
-            self._matrix = np.concatenate([self._matrix, np.empty_like(self._matrix)])
-            self._ids = np.concatenate([self._ids, np.empty_like(self._ids)])
+        self._row  # noqa: B018 - the id → row map, built before the rows move
+        self._per_subject  # noqa: B018 - counted before the change
+        self._own_matrix(self._n + m)
+        self._ids_sorted = False
         rows = slice(self._n, self._n + m)
         self._matrix[rows] = embeddings
         self._ids[rows] = template_ids
@@ -204,6 +247,10 @@ class TemplateSearch:
 
     def remove(self, template_ids: list[int], generation: int) -> None:
         """Remove templates (already deleted from the store) from the matrix and the index."""
+        self._row  # noqa: B018 - the id → row map, built before the rows move
+        self._per_subject  # noqa: B018 - counted before the change
+        self._own_matrix(self._n)
+        self._ids_sorted = False
         for template_id in template_ids:
             row = self._row.pop(int(template_id), None)
             if row is None:
@@ -235,7 +282,7 @@ class TemplateSearch:
             keep = ids[0] >= 0
             if threshold is not None:
                 keep &= scores[0] >= threshold
-            rows = [self._row[int(t)] for t in ids[0][keep]]
+            rows = self._rows_of(ids[0][keep])
             return [Hit(int(self._ids[r]), self._subjects[r], float(s))
                     for r, s in zip(rows, scores[0][keep], strict=True)]
         rows, scores = exact_top_k(self._matrix[: self._n], query, k, threshold)

@@ -83,7 +83,8 @@ class GallerySearcher:
         if self.file is not None:
             owners = self.store.template_owners(backend_id)
             if len(owners.template_ids) >= self.index_min:
-                index = self.file.load(IndexSource.of(backend_id, owners))
+                index = self.file.load(IndexSource.of(backend_id, owners),
+                                       self.store.subject_templates)
                 if index is not None:
                     self.origin = "loaded"
                     return TemplateSearch.from_index(owners, index, self.index_min)
@@ -136,7 +137,8 @@ class GallerySearcher:
         with self._lock:
             if self._search is None or self._search.generation != self.store.generation():
                 owners = self.store.template_owners(backend_id)
-                index = self.file.load(IndexSource.of(backend_id, owners))
+                index = self.file.load(IndexSource.of(backend_id, owners),
+                                       self.store.subject_templates)
                 if index is not None:
                     self._search = TemplateSearch.from_index(owners, index, self.index_min)
                     self._backend, self.origin = backend_id, "loaded"

@@ -50,7 +50,7 @@ MAGIC = b"FAHNSW\x00\x01"
 FORMAT = "faceaudit.hnsw/1"
 MAX_HEADER_BYTES = 1 << 20
 CHUNK_BYTES = 1 << 24
-SPOT_CHECKS = 32
+SPOT_CHECKS = 16
 _LENGTH = struct.Struct("<Q")
 
 

@@ -153,7 +153,7 @@ def first_query_scenario(args: argparse.Namespace) -> None:
     try:
         home, cache = work / "home", work / "cache"
         fill_home(home, n, args.seed)
-        src = REPO / "src"
+        src = args.src
         first_query_seconds(home, src, cache)  # untimed: the model conversion into the cache
         (home / "gallery.hnsw").unlink(missing_ok=True)
         rows = []
@@ -193,6 +193,8 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=200, help="probe templates per size")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", type=int, default=3, help="first-query: later runs timed")
+    parser.add_argument("--src", type=Path, default=REPO / "src",
+                        help="first-query: sources of the version to time (default: this one)")
     parser.add_argument("--before-src", type=Path, default=None,
                         help="first-query: sources of the version to compare with")
     args = parser.parse_args()

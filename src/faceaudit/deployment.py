@@ -200,6 +200,45 @@ class Deployment:
             raw if keep_images else [], display_name, policy, allow_duplicate,
         )
 
+    def enrolment_template(self, image: ImageSource, label: str) -> tuple[NewTemplate, bytes]:
+        """Read one enrolment image and embed its one face: (template, the image's bytes).
+
+        The typed errors of :meth:`enrol` (unreadable, corrupt, no face, several faces), each
+        naming ``label``. Nothing is stored; :meth:`enrol_embedded` enrols the templates.
+        """
+        data = image if isinstance(image, bytes) else self._read(image)
+        return self._single_face(data, label), data
+
+    def enrol_embedded(
+        self,
+        *,
+        actor: str,
+        subject_id: str,
+        templates: Sequence[NewTemplate],
+        basis: str,
+        evidence: str,
+        expires_at: datetime | None = None,
+        display_name: str | None = None,
+        kept_images: Sequence[bytes] = (),
+        allow_duplicate: bool = False,
+    ) -> dict[str, Any]:
+        """Enrol ``subject_id`` from templates made by :meth:`enrolment_template` (a bulk
+        enrolment checks every image of a subject before enrolling any).
+
+        Same consent rules, policy check, duplicate check, write path and ledger event as
+        :meth:`enrol`; ``kept_images`` are stored only when given (``keep_images``).
+        """
+        consent = self._consent(subject_id, basis, evidence, expires_at)
+        if not templates:
+            raise InvalidRequestError("enrolment needs at least one image")
+        self._check_enrol_event(actor, subject_id, consent, display_name)
+        backend_id = self.backend_id
+        policy = self._enforce("enrol", actor, backend_id=backend_id)
+        return self._commit_enrolment(
+            actor, subject_id, consent, backend_id, list(templates), list(kept_images),
+            display_name, policy, allow_duplicate,
+        )
+
     def enrol_templates(
         self,
         *,

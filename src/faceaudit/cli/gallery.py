@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,13 +20,17 @@ from typing import Annotated
 
 import typer
 
-from faceaudit.cli.grammar import GrammarGroup, warning_line
+from faceaudit.cli.grammar import GrammarGroup, error_line, warning_line
 from faceaudit.cli.options import (
+    EXIT_INPUTS_REFUSED,
+    EXIT_REFUSED,
     ActorOption,
     HomeOption,
     default_actor,
     require_home,
 )
+
+PROGRESS_LINE_S = 5.0
 
 gallery_app = typer.Typer(
     help="The consented gallery: enrol, list, erase and purge subjects.",
@@ -93,6 +98,82 @@ def enrol(
         for warning in enrolled.get("warnings", []):
             typer.echo(warning_line(warning), err=True)
         _print(enrolled)
+
+
+@gallery_app.command("enrol-folder")
+def enrol_folder(
+    folder: Annotated[Path, typer.Argument(help="One sub-folder of images per subject")],
+    basis: Annotated[str, typer.Option(
+        "--basis", help="Legal basis of every enrolment (as for `gallery enrol`)")],
+    evidence_column: Annotated[str, typer.Option(
+        "--evidence-column", help="Manifest column holding each subject's consent reference")],
+    manifest: Annotated[Path | None, typer.Option(
+        "--manifest", help="Manifest CSV (default FOLDER/manifest.csv): folder, "
+        "[subject_id], [display_name], [expires], and the evidence column")] = None,
+    results: Annotated[Path, typer.Option(
+        "--results", help="Where each image's outcome is written (JSON lines)")
+    ] = Path("enrol-results.jsonl"),
+    keep_images: Annotated[
+        bool, typer.Option("--keep-images", help="Also store the enrolment images")
+    ] = False,
+    allow_duplicate: Annotated[
+        bool, typer.Option("--allow-duplicate",
+                           help="Enrol even if a face matches another subject (recorded)")
+    ] = False,
+    home: HomeOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Enrol every sub-folder of FOLDER as one subject, all or nothing per subject.
+
+    Each subject needs a manifest row; a subject with a bad image is not enrolled at all, the
+    others are. Every enrolment is policy-checked and logged as `gallery enrol` does. Exit 0
+    when every subject was enrolled, 6 when some were not (the result file says why), 5 when
+    the policy refused.
+    """
+    from faceaudit.bulk_enrol import enrol_folder as run
+
+    with _deployment(home) as deployment, _bulk_progress() as progress:
+        summary = run(deployment, folder, actor=default_actor(actor), basis=basis,
+                      evidence_column=evidence_column, results=results, manifest=manifest,
+                      keep_images=keep_images, allow_duplicate=allow_duplicate,
+                      progress=progress)
+    _print(summary.as_dict(results))
+    if summary.refused is not None:
+        typer.echo(error_line(f"{summary.refused}; the subjects after it were not attempted",
+                              str(results)), err=True)
+        raise typer.Exit(EXIT_REFUSED)
+    if summary.not_enrolled:
+        typer.echo(error_line(f"{len(summary.not_enrolled)} subject(s) not enrolled, the "
+                              "others were; each image's reason is in the result file",
+                              str(results)), err=True)
+        raise typer.Exit(EXIT_INPUTS_REFUSED)
+
+
+@contextmanager
+def _bulk_progress() -> Iterator:
+    """A progress bar on a terminal; otherwise a line on stderr every few seconds."""
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        with Progress("{task.description}", BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), transient=True) as bar:
+            task = bar.add_task("enrolling", total=None)
+
+            def on_bar(done: int, total: int, subject: str) -> None:
+                bar.update(task, completed=done, total=total,
+                           description=f"enrolling {subject}")
+
+            yield on_bar
+        return
+    last = [0.0]
+
+    def on_line(done: int, total: int, subject: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_LINE_S or done == total:
+            last[0] = now
+            typer.echo(f"faceaudit: enrol-folder: {done}/{total} images ({subject})", err=True)
+
+    yield on_line
 
 
 @gallery_app.command("list")

@@ -244,6 +244,8 @@ class IndexFile:
         """Under the writer lock, delete the file unless it was saved at ``generation`` or
         later; returns whether a file was deleted. A graph of an older generation may hold
         vectors erased since, so it is never kept."""
+        if not self.path.exists():
+            return False
         with self.locked():
             if not self.path.exists():
                 return False

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 from audit_evidence import Auditor, make_report
-from conftest import BACKEND
 from typer.testing import CliRunner
 
 from faceaudit.cli import app
 from faceaudit.ledger import Ledger
 
+BACKEND = "dlib-resnet:1"
 LFW_SUBJECTS = {"lfw-powell": ["Colin_Powell_0001", "Colin_Powell_0002"],
                 "lfw-bush": ["George_W_Bush_0001", "George_W_Bush_0002"]}
 

@@ -10,7 +10,7 @@ import struct
 import faiss
 import numpy as np
 import pytest
-from conftest import BACKEND, make_calibration, register_passing_audit
+from audit_evidence import register_passing_audit
 
 from faceaudit.deployment import Deployment
 from faceaudit.gallery import index as index_module
@@ -19,6 +19,7 @@ from faceaudit.gallery.search import exact_top_k
 from faceaudit.gallery.synthetic import synthetic_gallery
 from faceaudit.home import Home, init_home
 
+BACKEND = "dlib-resnet:1"
 SUBJECTS, PER_SUBJECT, INDEX_MIN = 30, 4, 60
 
 
@@ -59,7 +60,7 @@ def saved_home(tmp_path_factory) -> tuple:
         patch.setattr("faceaudit.gallery.search.INDEX_MIN_TEMPLATES", INDEX_MIN)
         home = init_home(tmp_path_factory.mktemp("saved") / "home")
         register_passing_audit(home)
-        deployment = Deployment(home, calibration=make_calibration())
+        deployment = Deployment(home)  # the shipped calibration
         probes = enrol_synthetic(deployment)
         assert best_subjects(deployment, probes[:1])
         assert deployment.searcher.origin == "built"

@@ -87,6 +87,8 @@ def bad_arguments(place: Path, port: int) -> dict[str, tuple[list[str], int, str
         "auditor sign": ([missing, "--key", plain], 2, plain),
         "gallery enrol": ([missing, "--subject", "s1", "--basis", "hearsay", "--evidence", "e",
                            *home], 2, "hearsay"),
+        "gallery enrol-folder": ([plain, "--basis", "consent", "--evidence-column", "ref",
+                                  *home], 2, plain),
         "gallery list": (["--home", no_home], 2, no_home),
         "gallery erase": (["nobody", *home], 2, "nobody"),
         "gallery purge": (["--home", no_home], 2, no_home),

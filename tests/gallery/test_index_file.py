@@ -210,3 +210,21 @@ def test_the_service_answers_exactly_while_the_graph_builds_in_the_background(de
     assert best_subjects(service, probes) == exact_best(deployment, probes)
     assert IndexFile(deployment.home.index_path).header()["generation"] == \
         deployment.store.generation()
+
+
+def test_an_erasure_below_the_rebuild_fraction_zeroes_the_vectors_in_the_saved_graph(saved):
+    """Erasing 4 of 120 templates does not rebuild the graph: their vectors are zeros in the
+    rewritten file, and a new process that loads it never returns them."""
+    deployment, probes = saved
+    gone = deployment.store.subject_templates("s0-3")
+    before = deployment.home.index_path.read_bytes()
+    assert all(v.astype("<f4").tobytes() in before for v in gone)
+    fresh = reopen(deployment)
+    fresh.erase(actor="dpo", subject_id="s0-3")
+    after = deployment.home.index_path.read_bytes()
+    assert not any(v.astype("<f4").tobytes()[:64] in after for v in gone)
+    header = IndexFile(deployment.home.index_path).header()
+    assert header["erased"] == len(gone) and header["count"] == SUBJECTS * PER_SUBJECT - 4
+    again = reopen(deployment)
+    assert best_subjects(again, probes) == exact_best(deployment, probes)
+    assert "s0-3" not in best_subjects(again, probes) and again.searcher.origin == "loaded"

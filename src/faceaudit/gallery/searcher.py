@@ -87,7 +87,9 @@ class GallerySearcher:
                                        self.store.subject_templates)
                 if index is not None:
                     self.origin = "loaded"
-                    return TemplateSearch.from_index(owners, index, self.index_min)
+                    search = TemplateSearch.from_index(owners, index, self.index_min)
+                    search.build_index = not self.background
+                    return search
         templates = self.store.load_templates(backend_id)
         large = len(templates.template_ids) >= self.index_min
         if large and not self.background:
@@ -141,6 +143,7 @@ class GallerySearcher:
                                        self.store.subject_templates)
                 if index is not None:
                     self._search = TemplateSearch.from_index(owners, index, self.index_min)
+                    self._search.build_index = not self.background
                     self._backend, self.origin = backend_id, "loaded"
 
     @contextmanager

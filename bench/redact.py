@@ -22,16 +22,23 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+from faceaudit.audit.engine import AuditSettings
+from faceaudit.audit.redaction import redaction_report, redaction_section, tool_section
+from faceaudit.audit.report import write_report
+from faceaudit.footage.coverage import coverage, shapes_from_log
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP_TOOL = REPO / "scripts" / "make_redaction_clip.py"
+GROUPS = ("female", "male")
+FACEAUDIT_NOTES = ("CenterFace every frame, ByteTrack, padded boxes; decode twice, encode H.264, "
+                   "write the log")
+DEFACE_NOTES = ("deface 1.5 defaults (threshold 0.2, mask scale 1.3, ellipse blur), every frame, "
+                "no tracking; decode once, no encoding")
 
 
 def _clip_tool():
@@ -48,11 +55,7 @@ def run_faceaudit(clip: Path, out: Path) -> tuple[dict[int, list], float]:
     started = time.perf_counter()
     log = redact_file(clip, out, RedactSettings())
     seconds = time.perf_counter() - started
-    shapes: dict[int, list] = {}
-    for track in log["tracks"]:
-        for frame, x1, y1, x2, y2, _why in track["boxes"]:
-            shapes.setdefault(frame, []).append(("rect", (x1, y1, x2, y2)))
-    return shapes, log["summary"]["frames"] / seconds
+    return shapes_from_log(log), log["summary"]["frames"] / seconds
 
 
 def run_deface(clip: Path) -> tuple[dict[int, list], float]:
@@ -78,75 +81,39 @@ def run_deface(clip: Path) -> tuple[dict[int, list], float]:
     return shapes, frames / (time.perf_counter() - started)
 
 
-def _inside(shape, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
-    kind, (x1, y1, x2, y2) = shape
-    if kind == "rect":
-        return (gx >= x1) & (gx < x2) & (gy >= y1) & (gy < y2)
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    rx, ry = max((x2 - x1) / 2, 1e-6), max((y2 - y1) / 2, 1e-6)
-    return ((gx - cx) / rx) ** 2 + ((gy - cy) / ry) ** 2 <= 1.0
+def measure(name: str, truth: dict, shapes: dict[int, list], fps: float,
+            settings: AuditSettings, notes: str) -> dict:
+    """One tool's entry of the report's ``redaction`` section."""
+    groups = {f["id"]: f["sex"] for f in truth["faces"]}
+    return tool_section(name, coverage(truth, shapes), groups, GROUPS, settings,
+                        frames_per_s=fps, notes=notes)
 
 
-def covered_face_frames(truth: dict, shapes: dict[int, list], tool) -> list[tuple[int, int, bool]]:
-    """(frame, face, covered ≥ 90 %) for every ground-truth face-frame at least half visible."""
-    rows = []
-    for frame, face, x1, y1, x2, y2, visible, hiders in truth["boxes"]:
-        if visible < 0.5:
-            continue
-        free = tool.visible_mask((x1, y1, x2, y2), hiders)
-        xs = np.arange(x1 + 0.5, x2, 1.0)
-        ys = np.arange(y1 + 0.5, y2, 1.0)
-        gx, gy = np.meshgrid(xs, ys)
-        hit = np.zeros(gx.shape, bool)
-        for shape in shapes.get(frame, []):
-            hit |= _inside(shape, gx, gy)
-        share = (hit & free).sum() / max(1, free.sum())
-        rows.append((frame, face, bool(share >= 0.9)))
-    return rows
+def _fmt(estimate: dict) -> str:
+    if estimate["value"] is None:
+        return "—"
+    if estimate["low"] is None:
+        return f"{estimate['value']:.4f}"
+    return f"{estimate['value']:.4f} [{estimate['low']:.4f}, {estimate['high']:.4f}]"
 
 
-def _bootstrap(per_face: dict[int, tuple[int, int]], draws: int, rng) -> tuple[float, float]:
-    faces = list(per_face)
-    values = []
-    for _ in range(draws):
-        pick = rng.choice(faces, size=len(faces), replace=True)
-        hit = sum(per_face[f][0] for f in pick)
-        total = sum(per_face[f][1] for f in pick)
-        values.append(hit / total if total else float("nan"))
-    low, high = np.nanpercentile(values, [2.5, 97.5])
-    return float(low), float(high)
-
-
-def summarise(rows, truth: dict, draws: int, seed: int) -> dict:
-    """Recall overall and per sex group (bootstrap over faces), frames with a face uncovered."""
-    rng = np.random.default_rng(seed)
-    sex = {f["id"]: f["sex"] for f in truth["faces"]}
-    per_face: dict[int, list[int]] = {}
-    for _frame, face, ok in rows:
-        counts = per_face.setdefault(face, [0, 0])
-        counts[0] += ok
-        counts[1] += 1
-    groups = {}
-    for group in sorted(set(sex.values())):
-        members = {f: tuple(c) for f, c in per_face.items() if sex[f] == group}
-        hit = sum(c[0] for c in members.values())
-        total = sum(c[1] for c in members.values())
-        if not total:
-            groups[group] = {"recall": None, "ci95": None, "face_frames": 0, "missed": 0,
-                             "faces": len(members)}
-            continue
-        low, high = _bootstrap(members, draws, rng)
-        groups[group] = {"recall": hit / total, "ci95": [low, high], "face_frames": total,
-                         "missed": total - hit, "faces": len(members)}
-    missed_frames = sorted({frame for frame, _face, ok in rows if not ok})
-    return {
-        "recall": sum(ok for *_, ok in rows) / len(rows),
-        "face_frames": len(rows),
-        "missed_face_frames": sum(1 for *_, ok in rows if not ok),
-        "frames_with_uncovered_face": len(missed_frames),
-        "frames": truth["frames"],
-        "by_sex": groups,
-    }
+def print_table(report: dict) -> None:
+    """The report's redaction section as a terminal table."""
+    section = report["redaction"]
+    clip = section["clip"]
+    print(f"clip: {clip['width']}x{clip['height']}, {clip['frames']} frames at {clip['fps']} fps, "
+          f"{clip['faces']} LFW faces ({clip['female']} female), about {clip['on_screen']} "
+          "in view at a time")
+    print(f"{'tool':10} {'recall [95% CI]':>27} {'missed':>7} {'of':>7} {'frames w/ miss':>15} "
+          f"{'frames/s':>9}")
+    for tool in section["tools"]:
+        print(f"{tool['tool']:10} {_fmt(tool['recall']):>27} {tool['missed_face_frames']:7d} "
+              f"{tool['face_frames']:7d} {tool['frames_with_uncovered_face']:15d} "
+              f"{tool['frames_per_s']:9.2f}")
+        for group in tool["per_group"]:
+            print(f"  {group['group']:8} {_fmt(group['recall']):>27} "
+                  f"{group['missed_face_frames']:7d} {group['face_frames']:7d} "
+                  f"{group['frames_with_uncovered_face']:15d}   ({group['faces']} faces)")
 
 
 def main() -> None:
@@ -154,49 +121,49 @@ def main() -> None:
     parser.add_argument("--lfw", type=Path, default=REPO.parent / "shared" / "data" / "lfw")
     parser.add_argument("--meta", type=Path,
                         default=REPO.parent / "shared" / "data" / "lfw-meta")
-    parser.add_argument("--faces", type=int, default=10)
-    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--faces", type=int, default=40)
+    parser.add_argument("--on-screen", type=int, default=8,
+                        help="about this many faces in view at a time")
+    parser.add_argument("--seconds", type=float, default=24.0)
     parser.add_argument("--fps", type=int, default=25)
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-deface", action="store_true", help="only faceaudit")
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--out", type=Path, default=Path("redaction-report"),
+                        help="folder for report.json and report.html (the audit report format)")
     args = parser.parse_args()
 
     tool = _clip_tool()
+    settings = AuditSettings(targets=(), reps=args.bootstrap, seed=args.seed)
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="faceaudit-redact-bench-") as tmp:
         clip = Path(tmp) / "clip.mp4"
         people = tool.lfw_people(args.lfw, args.meta, args.faces, args.seed)
+        print(f"making a {args.seconds:g} s clip of {len(people)} faces …", file=sys.stderr)
         truth = tool.make_clip(clip, people, args.width, args.height, args.seconds, args.fps,
-                               args.seed)
-        results = {"clip": {"width": args.width, "height": args.height, "fps": args.fps,
-                            "frames": truth["frames"], "faces": len(people),
-                            "seed": args.seed}}
+                               args.seed, on_screen=args.on_screen)
+        print("redacting with faceaudit …", file=sys.stderr)
         shapes, fps = run_faceaudit(clip, Path(tmp) / "out.mp4")
-        results["faceaudit"] = {**summarise(covered_face_frames(truth, shapes, tool), truth,
-                                            args.bootstrap, args.seed), "frames_per_s": fps}
+        tools = [measure("faceaudit", truth, shapes, fps, settings, FACEAUDIT_NOTES)]
         if not args.no_deface:
+            print("redacting with deface …", file=sys.stderr)
             shapes, fps = run_deface(clip)
-            results["deface"] = {**summarise(covered_face_frames(truth, shapes, tool), truth,
-                                             args.bootstrap, args.seed), "frames_per_s": fps}
-    print(f"clip: {args.width}x{args.height}, {truth['frames']} frames at {args.fps} fps, "
-          f"{len(people)} LFW faces ({sum(p['sex'] == 'female' for p in people)} female)")
-    print(f"{'tool':10} {'recall':>7} {'missed':>7} {'frames w/ miss':>15} {'frames/s':>9}  "
-          "recall by sex [95% CI]")
-    for name in ("faceaudit", "deface"):
-        if name not in results:
-            continue
-        r = results[name]
-        by_sex = "  ".join(
-            f"{g} {v['recall']:.4f} [{v['ci95'][0]:.3f}, {v['ci95'][1]:.3f}]"
-            if v["recall"] is not None else f"{g} (no visible face-frames)"
-            for g, v in r["by_sex"].items())
-        print(f"{name:10} {r['recall']:7.4f} {r['missed_face_frames']:7d} "
-              f"{r['frames_with_uncovered_face']:15d} {r['frames_per_s']:9.2f}  {by_sex}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+            tools.append(measure("deface", truth, shapes, fps, settings, DEFACE_NOTES))
+    clip_info = {"generator": "scripts/make_redaction_clip.py", "width": args.width,
+                 "height": args.height, "fps": args.fps, "frames": truth["frames"],
+                 "faces": len(people), "female": sum(p["sex"] == "female" for p in people),
+                 "on_screen": min(args.on_screen or len(people), len(people)), "seed": args.seed,
+                 "face_heights_px": [round(40 * args.height / 720), round(160 * args.height / 720)]}
+    report = redaction_report(
+        redaction_section(clip_info, GROUPS, tools), settings,
+        input_path=f"bench/redact.py --faces {args.faces} --on-screen {args.on_screen} "
+                   f"--seconds {args.seconds:g} --seed {args.seed}",
+        attributes=str(args.meta), by=["sex"], duration_s=time.perf_counter() - started)
+    write_report(report, args.out)
+    print_table(report)
+    print(f"report: {args.out / 'report.json'}, {args.out / 'report.html'}")
     sys.stdout.flush()
 
 

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from faceaudit.footage.coverage import visible_mask
+
 #: Where each LFW photo is cropped (250×250 source) and where the face is inside it.
 CROP = (45, 35, 205, 225)
 FACE_IN_LFW = (75, 70, 175, 190)
@@ -106,25 +108,17 @@ def visible_fraction(box, hiders, step: float = 1.0) -> float:
     return float(visible_mask(box, hiders, step).mean())
 
 
-def visible_mask(box, hiders, step: float = 1.0) -> np.ndarray:
-    """Boolean grid over ``box`` (one sample per ``step`` px): True where no hider covers it."""
-    x1, y1, x2, y2 = box
-    xs = np.arange(x1 + step / 2, x2, step)
-    ys = np.arange(y1 + step / 2, y2, step)
-    gx, gy = np.meshgrid(xs, ys)
-    free = np.ones(gx.shape, bool)
-    for hx1, hy1, hx2, hy2 in hiders:
-        free &= ~((gx >= hx1) & (gx < hx2) & (gy >= hy1) & (gy < hy2))
-    return free
-
-
 def make_clip(out: Path, people: list[dict], width: int = 1280, height: int = 720,
               seconds: float = 3.0, fps: int = 25, seed: int = 0, audio: bool = True,
-              min_face: int | None = None, max_face: int | None = None) -> dict:
+              min_face: int | None = None, max_face: int | None = None,
+              on_screen: int | None = None) -> dict:
     """Write the clip to ``out`` and its ground truth to ``out.truth.json``; return the truth.
 
     Face heights (brow to chin) range over [min_face, max_face] pixels (default 40–160 at
-    720 lines, in proportion otherwise).
+    720 lines, in proportion otherwise). With ``on_screen`` (fewer than the faces), people come
+    and go: each is in view for a stretch of ``on_screen / faces`` of the clip, the stretches
+    staggered in a random order, so about ``on_screen`` faces are in view at a time; otherwise
+    every face is in view throughout.
     """
     import av
 
@@ -146,10 +140,12 @@ def make_clip(out: Path, people: list[dict], width: int = 1280, height: int = 72
             "turn": rng.uniform(0, 0.35), "roll": rng.uniform(-12, 12),
             "blur": bool(rng.random() < 0.3),
         })
+    spans = _spans(len(people), frames, on_screen, rng)
     pole_x = rng.uniform(0, width)
     pole_w, pole_v = width * 0.04, width * 0.012
     truth = {"width": width, "height": height, "fps": fps, "frames": frames,
-             "faces": [{"id": i, **p} for i, p in enumerate(people)], "boxes": []}
+             "faces": [{"id": i, **p, "frames": list(spans[i])} for i, p in enumerate(people)],
+             "boxes": []}
     with av.open(str(out), mode="w") as sink:
         video = sink.add_stream("libx264" if out.suffix in (".mp4", ".mkv", ".mov")
                                 else "mpeg4", rate=fps)
@@ -162,7 +158,8 @@ def make_clip(out: Path, people: list[dict], width: int = 1280, height: int = 72
             tone.layout = "mono"
         for f in range(frames):
             canvas = Image.fromarray(background.copy())
-            order = sorted(range(len(people)), key=lambda i: motions[i]["s0"])
+            order = sorted((i for i in range(len(people)) if spans[i][0] <= f <= spans[i][1]),
+                           key=lambda i: motions[i]["s0"])
             placed = []
             for i in order:
                 m = motions[i]
@@ -210,6 +207,17 @@ def make_clip(out: Path, people: list[dict], width: int = 1280, height: int = 72
     return truth
 
 
+def _spans(n_faces: int, frames: int, on_screen: int | None,
+           rng: np.random.Generator) -> list[tuple[int, int]]:
+    """First and last frame each face is in view (see :func:`make_clip`'s ``on_screen``)."""
+    if not on_screen or on_screen >= n_faces:
+        return [(0, frames - 1)] * n_faces
+    length = max(1, round(frames * on_screen / n_faces))
+    slots = rng.permutation(n_faces)
+    step = (frames - length) / max(1, n_faces - 1)
+    return [(int(round(slot * step)), int(round(slot * step)) + length - 1) for slot in slots]
+
+
 def _write_tone(sink, stream, seconds: float) -> None:
     import av
 
@@ -236,10 +244,12 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--on-screen", type=int, default=None,
+                        help="about this many faces in view at a time (default: all, always)")
     args = parser.parse_args()
     people = lfw_people(args.lfw, args.meta, args.faces, args.seed)
     truth = make_clip(args.out, people, args.width, args.height, args.seconds, args.fps,
-                      args.seed)
+                      args.seed, on_screen=args.on_screen)
     print(json.dumps({"clip": str(args.out), "frames": truth["frames"],
                       "face_frames": len(truth["boxes"])}))
 

@@ -172,7 +172,9 @@ def _view(r: Mapping[str, Any]) -> dict[str, Any]:
     primary = _primary_target(r)
     by = ", ".join(prov.get("by") or [])
     from faceaudit.audit.identification_html import identification_view
+    from faceaudit.audit.redaction_view import redaction_view  # it uses this module's helpers
 
+    redaction = redaction_view(r.get("redaction"))
     return {
         "title": "faceaudit demographic audit" + (f" by {by}" if by else ""),
         "version": prov.get("faceaudit_version", __version__),
@@ -180,7 +182,8 @@ def _view(r: Mapping[str, Any]) -> dict[str, Any]:
         "provenance": _provenance(prov),
         "gate": _gate(r.get("gate")),
         "warnings": list(r.get("warnings") or []),
-        "summary": _summary(primary),
+        "summary": _summary(primary) or (redaction["headlines"] if redaction else []),
+        "redaction": redaction,
         "data_notes": _data_notes(r.get("data") or {}, by),
         "data_table": _data_table(r.get("data") or {}),
         "thresholds_table": _thresholds_table(targets),

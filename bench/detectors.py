@@ -6,7 +6,14 @@ CNN-mmod — each at its engine defaults (upsample 1 for dlib, none for CenterFa
 "fails" when no face is found whose box contains the image centre (LFW faces are centred).
 Prints the failure rate per group with a 95 % Wilson interval and the median ms per image.
 
+``--lfw-wide`` instead runs the engine itself over every LFW image (``embed_paths``, the
+View-2 protocol of ``scripts/lfw_view2.py``: an image with no face is embedded from a centre
+crop) and prints, per sex group, the failure-to-template rate: the share of images where the
+detector found no face, so no template of a detected face could be made. The embedding cache
+makes a rerun (and ``scripts/lfw_view2.py --detector D`` after it) take seconds.
+
     python bench/detectors.py --per-group 150
+    python bench/detectors.py --lfw-wide --detectors centerface
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from faceaudit import api
+from faceaudit.audit.inputs import read_lfw_attributes
+from faceaudit.batch import EmbedSettings, embed_paths
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,6 +72,22 @@ def run(detector: str, photos: dict[str, list[Path]]) -> dict:
     return {"groups": results, "ms": float(np.median(times))}
 
 
+def lfw_wide(lfw: Path, detector: str) -> dict[str, tuple[int, int]]:
+    """Per sex group: (images with no face found, images) over every LFW image."""
+    sex = {path: labels["sex"] for path, labels in read_lfw_attributes(lfw).labels.items()}
+    paths = sorted(sex)
+    settings = EmbedSettings(detector=detector, no_face="centre", primary_only=True)
+    table, _run = embed_paths([lfw / p for p in paths], None, settings, root=lfw)
+    failed = {path for path, index in zip(table.column("path").to_pylist(),
+                                          table.column("face_index").to_pylist(), strict=True)
+              if index == -1}
+    out: dict[str, tuple[int, int]] = {}
+    for group in ("female", "male", None):
+        members = [p for p in paths if sex[p] == group]
+        out[group or "unlabelled"] = (sum(p in failed for p in members), len(members))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lfw", type=Path, default=REPO.parent / "shared" / "data" / "lfw")
@@ -71,7 +96,21 @@ def main() -> None:
     parser.add_argument("--per-group", type=int, default=150)
     parser.add_argument("--cnn", action="store_true", help="also dlib's CNN (slow on CPU)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lfw-wide", action="store_true",
+                        help="failure to template per group over every LFW image (engine path)")
+    parser.add_argument("--detectors", default="hog,centerface",
+                        help="comma-separated: hog, centerface, cnn (--lfw-wide)")
     args = parser.parse_args()
+    if args.lfw_wide:
+        print(f"{'detector':11} failure to template over all LFW images per group [95% Wilson CI]")
+        for detector in args.detectors.split(","):
+            cells = []
+            for group, (failures, n) in lfw_wide(args.lfw, detector.strip()).items():
+                low, high = wilson(failures, n)
+                cells.append(f"{group} {failures}/{n} = {failures / max(n, 1):.4f} "
+                             f"[{low:.4f}, {high:.4f}]")
+            print(f"{detector:11} {'  '.join(cells)}")
+        return
     photos = sample(args.lfw, args.meta, args.per_group, args.seed)
     detectors = ["hog", "centerface"] + (["cnn"] if args.cnn else [])
     print(f"LFW sample: {', '.join(f'{g} {len(p)}' for g, p in photos.items())} photos")

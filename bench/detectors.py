@@ -6,14 +6,15 @@ CNN-mmod — each at its engine defaults (upsample 1 for dlib, none for CenterFa
 "fails" when no face is found whose box contains the image centre (LFW faces are centred).
 Prints the failure rate per group with a 95 % Wilson interval and the median ms per image.
 
-``--lfw-wide`` instead runs the engine itself over every LFW image (``embed_paths``, the
-View-2 protocol of ``scripts/lfw_view2.py``: an image with no face is embedded from a centre
-crop) and prints, per sex group, the failure-to-template rate: the share of images where the
-detector found no face, so no template of a detected face could be made. The embedding cache
-makes a rerun (and ``scripts/lfw_view2.py --detector D`` after it) take seconds.
+``--lfw-wide`` instead runs the engine itself over every LFW image (``embed_paths``) and
+prints, per sex group, the failure-to-template rate: the share of images where the detector
+found no face, so no template of a detected face could be made. ``--no-face`` only picks which
+embedding-cache entries are reused — ``centre`` (the View-2 protocol of
+``scripts/lfw_view2.py``) or ``skip`` (``faceaudit audit --lfw``'s) — the count is the same.
 
     python bench/detectors.py --per-group 150
-    python bench/detectors.py --lfw-wide --detectors centerface
+    python bench/detectors.py --lfw-wide --detectors centerface --no-face centre
+    python bench/detectors.py --lfw-wide --detectors hog --no-face skip
 """
 
 from __future__ import annotations
@@ -72,15 +73,18 @@ def run(detector: str, photos: dict[str, list[Path]]) -> dict:
     return {"groups": results, "ms": float(np.median(times))}
 
 
-def lfw_wide(lfw: Path, detector: str) -> dict[str, tuple[int, int]]:
+def lfw_wide(lfw: Path, detector: str, no_face: str) -> dict[str, tuple[int, int]]:
     """Per sex group: (images with no face found, images) over every LFW image."""
     sex = {path: labels["sex"] for path, labels in read_lfw_attributes(lfw).labels.items()}
     paths = sorted(sex)
-    settings = EmbedSettings(detector=detector, no_face="centre", primary_only=True)
-    table, _run = embed_paths([lfw / p for p in paths], None, settings, root=lfw)
-    failed = {path for path, index in zip(table.column("path").to_pylist(),
-                                          table.column("face_index").to_pylist(), strict=True)
-              if index == -1}
+    settings = EmbedSettings(detector=detector, no_face=no_face, primary_only=True)
+    table, run = embed_paths([lfw / p for p in paths], None, settings, root=lfw)
+    if run.errors:
+        raise SystemExit(f"{len(run.errors)} LFW images could not be read")
+    found = {path for path, index in zip(table.column("path").to_pylist(),
+                                         table.column("face_index").to_pylist(), strict=True)
+             if index >= 0}  # no_face=centre: -1 is a centre crop; skip: no row at all
+    failed = set(paths) - found
     out: dict[str, tuple[int, int]] = {}
     for group in ("female", "male", None):
         members = [p for p in paths if sex[p] == group]
@@ -100,12 +104,15 @@ def main() -> None:
                         help="failure to template per group over every LFW image (engine path)")
     parser.add_argument("--detectors", default="hog,centerface",
                         help="comma-separated: hog, centerface, cnn (--lfw-wide)")
+    parser.add_argument("--no-face", default="centre", choices=("centre", "skip"),
+                        help="which cached embeddings to reuse (--lfw-wide; same counts)")
     args = parser.parse_args()
     if args.lfw_wide:
         print(f"{'detector':11} failure to template over all LFW images per group [95% Wilson CI]")
         for detector in args.detectors.split(","):
             cells = []
-            for group, (failures, n) in lfw_wide(args.lfw, detector.strip()).items():
+            for group, (failures, n) in lfw_wide(args.lfw, detector.strip(),
+                                                      args.no_face).items():
                 low, high = wilson(failures, n)
                 cells.append(f"{group} {failures}/{n} = {failures / max(n, 1):.4f} "
                              f"[{low:.4f}, {high:.4f}]")

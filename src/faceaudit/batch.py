@@ -17,7 +17,7 @@ import multiprocessing as mp
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -303,11 +303,15 @@ def embed_paths(
     chunk: int = 16,
     progress: bool = True,
     use_cache: bool = True,
+    client: object | None = None,
 ) -> tuple[pa.Table, EmbedRun]:
     """Embed ``paths`` and return the faces table and a run summary.
 
     Columns: ``path`` (relative to ``root`` when given), ``identity``, ``face_index``, ``box``
     [left, top, right, bottom], ``det_score``, ``embedding`` (unit-norm float32).
+    ``client`` (a ``dask.distributed.Client``) reads, hashes and embeds the images on its
+    workers instead of local processes (:mod:`faceaudit.batch_cluster`): same table, same
+    cache keys, same refusals.
     """
     if settings.no_face not in NO_FACE_CHOICES:
         raise InputDataError(f"no_face must be one of {', '.join(NO_FACE_CHOICES)}")
@@ -320,20 +324,19 @@ def embed_paths(
     cache = EmbeddingCache(cache_dir() / "embeddings.sqlite") if use_cache else None
     results: list[ImageFaces | None] = [None] * len(paths)
     keys: list[str] = [""] * len(paths)
-    todo: list[tuple[int, bytes]] = []
-    for i, path in enumerate(paths):
-        try:
-            data = read_image_file(path)
-        except FaceAuditError as exc:
-            run.refuse(labels[i], exc)
+    todo: list[tuple[int, bytes | str]] = []  # (index, bytes), or (index, sha256) on a cluster
+    for i, (sha, problem) in enumerate(_hashes(paths, client)):
+        if sha is None:
+            run.errors[labels[i]], run.error_codes[labels[i]] = problem
             continue
-        keys[i] = settings.key(hashlib.sha256(data).hexdigest(), backend_id)
+        keys[i] = settings.key(sha if isinstance(sha, str) else hashlib.sha256(sha).hexdigest(),
+                               backend_id)
         cached = cache.get(keys[i]) if cache else None
         if cached is not None:
             results[i] = cached
             run.n_cached += 1
         else:
-            todo.append((i, data))
+            todo.append((i, sha))
     chunks = [todo[j : j + chunk] for j in range(0, len(todo), chunk)]
     workers = workers or len(os.sched_getaffinity(0))
     with Progress(
@@ -341,9 +344,8 @@ def embed_paths(
         TimeRemainingColumn(), disable=not progress or not todo, transient=True,
     ) as bar:
         task = bar.add_task(f"embedding ({backend_id})", total=len(todo))
-        for batch, (faces, seconds) in zip(
-            chunks, _run_chunks(chunks, labels, settings, workers), strict=True
-        ):
+
+        def record(batch: list, faces: list[ImageFaces], seconds: dict[str, float]) -> None:
             for (i, _), result in zip(batch, faces, strict=True):
                 results[i] = result
             for stage, value in seconds.items():
@@ -351,6 +353,21 @@ def embed_paths(
             if cache:
                 cache.put_many((keys[i], r) for (i, _), r in zip(batch, faces, strict=True))
             bar.advance(task, len(batch))
+
+        if client is not None:
+            from faceaudit.batch_cluster import embed_on_cluster
+
+            embed_on_cluster(
+                client,
+                [[(labels[i], paths[i], sha) for i, sha in c] for c in chunks],
+                settings,
+                lambda number, faces, seconds: record(chunks[number], faces, seconds),
+            )
+        else:
+            for batch, (faces, seconds) in zip(
+                chunks, _run_chunks(chunks, labels, settings, workers), strict=True
+            ):
+                record(batch, faces, seconds)
     if cache:
         cache.close()
     table = _to_table(results, labels, identities, run)
@@ -365,6 +382,22 @@ def embed_paths(
     }
     table = table.replace_schema_metadata({"faceaudit": json.dumps(meta)})
     return table, run
+
+
+def _hashes(paths: Sequence[Path], client) -> Iterator[tuple[bytes | str | None, tuple]]:
+    """Per path: its bytes (in-process) or SHA-256 (on a cluster), or ``None`` and the
+    ``(message, code)`` of the typed error that refused it."""
+    if client is not None:
+        from faceaudit.batch_cluster import hash_on_cluster
+
+        for sha, code, message in hash_on_cluster(client, paths):
+            yield sha, (message, code)
+        return
+    for path in paths:
+        try:
+            yield read_image_file(path), ()
+        except FaceAuditError as exc:
+            yield None, (str(exc), exc.code)
 
 
 def _run_chunks(chunks, labels, settings, workers):
@@ -430,8 +463,11 @@ def embed_dataset(
     upsample: int = 1,
     workers: int | None = None,
     progress: bool = True,
+    client: object | None = None,
 ) -> pa.Table:
     """Embed a labelled dataset (one sub-folder per identity, primary face per image).
+
+    ``client``: embed on a Dask cluster (see :func:`embed_paths`).
 
     Writes Parquet to ``out`` when given. The table's schema metadata (key ``faceaudit``) holds
     the backend id, the images with no face, and the images that could not be decoded.
@@ -440,7 +476,8 @@ def embed_dataset(
     paths, identities = list_dataset(root)
     settings = EmbedSettings(backend, str(model) if model else None, detector, upsample, no_face)
     table, _ = embed_paths(
-        paths, identities, settings, root=root, workers=workers, progress=progress
+        paths, identities, settings, root=root, workers=workers, progress=progress,
+        client=client,
     )
     if out is not None:
         pq.write_table(table, out)

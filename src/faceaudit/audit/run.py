@@ -130,10 +130,13 @@ def audit_embeddings(
     workers: int | None = None,
     progress: ProgressFactory | None = None,
     paired: PairedResamples | None = None,
+    client: object | None = None,
 ) -> dict:
     """Audit templates exhaustively, grouped by the ``by`` attributes.
 
     ``paired`` shares its resampled identities with other models' audits (a comparison).
+    ``client`` (a ``dask.distributed.Client``) scores the blocks on its cluster; the report
+    is the same, bit for bit, apart from ``provenance.cluster`` and the durations.
     """
     start = time.perf_counter()
     if not by:
@@ -170,6 +173,7 @@ def audit_embeddings(
         pass2_progress=(lambda: progress("bootstrap counts", n * (n - 1) // 2))
         if progress
         else None,
+        client=client,
     )
     result = _analyse(scores, settings, paired)
     sections = result.sections
@@ -216,6 +220,10 @@ def audit_embeddings(
         duration_s=time.perf_counter() - start,
     )
     prov["impostor_bootstrap"] = sections.get("impostor_bootstrap")
+    if client is not None:
+        from faceaudit.cluster import cluster_provenance
+
+        prov["cluster"] = cluster_provenance(client)
     report = rp.build_report(sections, prov, data, warnings + result.warnings, list(rules))
     report["calibration"] = calibration_section(scores, emb.backend_id, input_path)
     return report

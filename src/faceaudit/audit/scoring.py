@@ -11,16 +11,21 @@ exactly and adds impostor bins to one histogram per (group, group). Pass 2
 (:meth:`TemplateScores.count_impostors`) recomputes the blocks to count, per identity-in-group
 ("unit") and partner group, the impostor comparisons at or above a few thresholds: the input of
 the identity bootstrap.
+
+Both passes are one task per block ``(a, b)`` (:func:`pass1_block`, :func:`pass2_block`), run
+on threads here or on a Dask cluster (:mod:`faceaudit.audit.distributed`), and reduced by
+summation; the reduction checks that every block came back exactly once and that the counts
+add up to ``n(n-1)/2`` before anything is reported (:class:`IncompleteAuditError`).
 """
 
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -28,6 +33,7 @@ from threadpoolctl import ThreadpoolController
 from faceaudit.audit import metrics
 from faceaudit.audit.bootstrap import PairCounts
 from faceaudit.calibration import CURVE_FMRS
+from faceaudit.errors import FaceAuditError
 
 BIN_WIDTH = 1e-4
 BINS_PER_UNIT = 10_000  # 1 / BIN_WIDTH, exact in float32
@@ -165,8 +171,151 @@ def _default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+class IncompleteAuditError(FaceAuditError):
+    """The blockwise scorer's results do not add up to every comparison exactly once.
+
+    Raised before anything is reported, e.g. when a block of comparisons was lost or reported
+    twice (a cluster worker died and its result never came back), so that an audit is never
+    computed from a silently partial histogram.
+    """
+
+    code = "audit-incomplete"
+    http_status = 500
+
+
+@lru_cache(maxsize=8)
+def _upper(n: int) -> np.ndarray:
+    """Mask of the strict upper triangle of an ``n`` × ``n`` block (pairs within one chunk)."""
+    return np.triu(np.ones((n, n), dtype=bool), 1)
+
+
+@dataclass
+class Blocks:
+    """What every block task reads: the sorted templates and the block layout.
+
+    Built once by :class:`TemplateScores`; a cluster scatters it to every worker once and each
+    task names only its two chunk numbers. ``chunks`` are ``(start, stop, group)`` row ranges;
+    ``gen_p``/``gen_q`` the genuine (same-identity) pairs, sorted by ``gen_key`` (block number).
+    """
+
+    embeddings: np.ndarray
+    identity: np.ndarray
+    unit_of: np.ndarray
+    chunks: list[tuple[int, int, int]]
+    gen_p: np.ndarray
+    gen_q: np.ndarray
+    gen_key: np.ndarray
+    n_units: int
+
+    def __setstate__(self, state: dict) -> None:
+        # Arrays unpickled from a cluster's out-of-band buffers can sit at any byte offset;
+        # numpy multiplies misaligned float32 without BLAS, in another summation order. Align
+        # them once per worker so every product is the BLAS product, as in-process.
+        self.__dict__.update({
+            k: np.require(v, requirements=["C", "A"]) if isinstance(v, np.ndarray) else v
+            for k, v in state.items()
+        })
+
+    def product(self, a: int, b: int) -> np.ndarray:
+        """Cosine scores of chunk ``a`` (rows) against chunk ``b`` (columns)."""
+        ra, rb = self.chunks[a], self.chunks[b]
+        return self.embeddings[ra[0] : ra[1]] @ self.embeddings[rb[0] : rb[1]].T
+
+    def pairs(self, a: int, b: int) -> int:
+        """Comparisons block ``(a, b)`` holds (each pair once)."""
+        na = self.chunks[a][1] - self.chunks[a][0]
+        nb = self.chunks[b][1] - self.chunks[b][0]
+        return na * (na - 1) // 2 if a == b else na * nb
+
+    def genuine_span(self, a: int, b: int) -> tuple[int, int]:
+        """The range of ``gen_p``/``gen_q`` that lies in block ``(a, b)``."""
+        k = a * len(self.chunks) + b
+        lo, hi = np.searchsorted(self.gen_key, [k, k + 1])
+        return int(lo), int(hi)
+
+
+@dataclass
+class Pass1Block:
+    """One block's pass-1 result: impostor bins and its genuine pairs' exact scores."""
+
+    a: int
+    b: int
+    hist: np.ndarray  # (N_BINS,) impostor comparisons per bin
+    genuine: np.ndarray  # float32 scores of the block's genuine pairs, in gen_key order
+
+
+@dataclass
+class Pass2Block:
+    """One block's pass-2 result: per-template counts at or above each threshold.
+
+    ``rows_a[i, k]`` counts chunk ``a``'s template ``i`` against chunk ``b``'s group with ``k``
+    thresholds reached (``rows_b`` the other way round); ``keys``/``counts`` are the sparse
+    per-unit-pair counts of the two-way bootstrap (``None`` when not asked for).
+    """
+
+    a: int
+    b: int
+    rows_a: np.ndarray
+    rows_b: np.ndarray
+    keys: np.ndarray | None = None
+    counts: np.ndarray | None = None
+
+
+def pass1_block(blocks: Blocks, a: int, b: int) -> Pass1Block:
+    """Score block ``(a, b)``: the histogram of its impostor bins and its genuine scores."""
+    S = blocks.product(a, b)
+    lo, hi = blocks.genuine_span(a, b)
+    ra, rb = blocks.chunks[a][0], blocks.chunks[b][0]
+    gs = S[blocks.gen_p[lo:hi] - ra, blocks.gen_q[lo:hi] - rb]
+    bins = quantise(S)
+    vals = bins[_upper(len(S))] if a == b else bins.ravel()
+    h = np.bincount(vals, minlength=N_BINS)
+    if len(h) > N_BINS:
+        h[N_BINS - 1] += h[N_BINS:].sum()
+        h = h[:N_BINS]
+    h -= np.bincount(quantise(gs), minlength=N_BINS)
+    return Pass1Block(a, b, h, np.ascontiguousarray(gs, dtype=np.float32))
+
+
+def pass2_block(
+    blocks: Blocks, a: int, b: int, thresholds: np.ndarray, pair_thresholds: np.ndarray | None
+) -> Pass2Block:
+    """Count block ``(a, b)``'s impostor comparisons at or above each threshold bin."""
+    thr = thresholds
+    K = len(thr)
+    cut = np.float32(bin_edge(int(thr[0])) - 2 * BIN_WIDTH)
+    S = blocks.product(a, b)
+    (ra, sa, _), (rb, sb, _) = blocks.chunks[a], blocks.chunks[b]
+    rr, cc = np.nonzero(S >= cut)
+    bins = quantise(S[rr, cc])
+    keep = (bins >= thr[0]) & (blocks.identity[ra + rr] != blocks.identity[rb + cc])
+    if a == b:
+        keep &= cc > rr
+    rr, cc, bins = rr[keep], cc[keep], bins[keep]
+    kidx = np.searchsorted(thr, bins, side="right")
+
+    def per_row(rows: np.ndarray, n_rows: int) -> np.ndarray:
+        c = np.bincount(rows * (K + 1) + kidx, minlength=n_rows * (K + 1))
+        return c.reshape(n_rows, K + 1)
+
+    out = Pass2Block(a, b, per_row(rr, sa - ra), per_row(cc, sb - rb))
+    if pair_thresholds is not None:
+        pthr, U = pair_thresholds, blocks.n_units
+        sel = bins >= pthr[0]
+        ui, uj = blocks.unit_of[ra + rr[sel]], blocks.unit_of[rb + cc[sel]]
+        pk = np.searchsorted(pthr, bins[sel], side="right")
+        key = (np.minimum(ui, uj) * U + np.maximum(ui, uj)) * (len(pthr) + 1) + pk
+        out.keys, out.counts = np.unique(key, return_counts=True)
+    return out
+
+
 class TemplateScores:
-    """Blockwise exhaustive scorer over unit-norm templates with identity and group codes."""
+    """Blockwise exhaustive scorer over unit-norm templates with identity and group codes.
+
+    The blocks run on ``workers`` threads here; :class:`faceaudit.audit.distributed.DaskScores`
+    runs the same block functions on a Dask cluster (override :meth:`_map`). Either way the
+    results are reduced here and checked to cover every comparison exactly once.
+    """
 
     def __init__(
         self,
@@ -192,10 +341,17 @@ class TemplateScores:
         for c, (start, stop, _) in enumerate(self.chunks):
             self.chunk_of[start:stop] = c
         self.blocks = [(a, b) for a in range(len(self.chunks)) for b in range(a, len(self.chunks))]
-        self.triu = np.triu(np.ones((block, block), dtype=bool), 1)
         unit_key = self.identity.astype(np.int64) * n_groups + self.group
         units, self.unit_of = np.unique(unit_key, return_inverse=True)
         self.unit_group = (units % n_groups).astype(np.intp)
+        p, q = self._genuine_pairs()
+        key = self.chunk_of[p] * len(self.chunks) + self.chunk_of[q]
+        by_block = np.argsort(key, kind="stable")
+        self.data = Blocks(
+            emb, self.identity, self.unit_of, self.chunks,
+            p[by_block], q[by_block], key[by_block], len(units),
+        )
+        self.pass1_hist: np.ndarray | None = None  # (G, G, N_BINS), each pair once (a <= b)
 
     def _chunks(self) -> list[tuple[int, int, int]]:
         chunks = []
@@ -210,11 +366,6 @@ class TemplateScores:
         """Number of comparisons (N choose 2)."""
         n = len(self.embeddings)
         return n * (n - 1) // 2
-
-    def _block_pairs(self, a: int, b: int) -> int:
-        na = self.chunks[a][1] - self.chunks[a][0]
-        nb = self.chunks[b][1] - self.chunks[b][0]
-        return na * (na - 1) // 2 if a == b else na * nb
 
     def _genuine_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """All same-identity index pairs (p < q) in sorted order."""
@@ -235,59 +386,81 @@ class TemplateScores:
         p[swap], q[swap] = q[swap], p[swap]
         return p, q
 
-    def _run(self, work: Callable[[int, int, object], None], make_acc, progress):
-        """Run ``work(a, b, acc)`` over all blocks on ``workers`` threads; return accumulators."""
-        lock = threading.Lock()
-        parts = [self.blocks[w :: self.workers] for w in range(self.workers)]
+    def _map(self, task: Callable, *args) -> Iterator:
+        """Run ``task(self.data, a, b, *args)`` for every block; yield results as they finish.
 
-        def run_part(part: list[tuple[int, int]]):
-            acc = make_acc()
-            for a, b in part:
-                work(a, b, acc)
-                if progress is not None:
-                    with lock:
-                        progress(self._block_pairs(a, b))
-            return acc
+        In-process: ``workers`` threads (BLAS single-threaded when there are several), at most
+        two blocks per thread in flight so that memory stays bounded.
+        """
+        if self.workers == 1:
+            for a, b in self.blocks:
+                yield task(self.data, a, b, *args)
+            return
+        with _blas().limit(limits=1), ThreadPoolExecutor(self.workers) as pool:
+            pending: deque = deque()
+            for a, b in self.blocks:
+                pending.append(pool.submit(task, self.data, a, b, *args))
+                if len(pending) >= 2 * self.workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
 
-        blas_threads = 1 if self.workers > 1 else None
-        with _blas().limit(limits=blas_threads), ThreadPoolExecutor(self.workers) as pool:
-            return list(pool.map(run_part, parts))
+    def _check_block(self, seen: set, a: int, b: int) -> None:
+        if (a, b) in seen or not (0 <= a <= b < len(self.chunks)):
+            raise IncompleteAuditError(f"block ({a}, {b}) was reported twice or does not exist")
+        seen.add((a, b))
 
-    def _product(self, a: int, b: int) -> np.ndarray:
-        ra, rb = self.chunks[a], self.chunks[b]
-        return self.embeddings[ra[0] : ra[1]] @ self.embeddings[rb[0] : rb[1]].T
+    def _check_all_blocks(self, seen: set, what: str) -> None:
+        missing = len(self.blocks) - len(seen)
+        if missing:
+            raise IncompleteAuditError(
+                f"{what}: {missing} of {len(self.blocks)} blocks of comparisons never came back; "
+                "no report was written from a partial histogram"
+            )
 
     def score(self, progress: Progress | None = None) -> ScoreSet:
         """Pass 1: per-(group, group) impostor histograms and exact genuine scores."""
-        p, q = self._genuine_pairs()
-        key = self.chunk_of[p] * len(self.chunks) + self.chunk_of[q]
-        order = np.argsort(key, kind="stable")
-        p, q, key = p[order], q[order], key[order]
-        gen_scores = np.empty(len(p), dtype=np.float32)
-        G = self.n_groups
+        return self.reduce_pass1(self._map(pass1_block), progress)
 
-        def work(a: int, b: int, acc) -> None:
-            S = self._product(a, b)
-            k = a * len(self.chunks) + b
-            lo, hi = np.searchsorted(key, [k, k + 1])
-            ra, rb = self.chunks[a][0], self.chunks[b][0]
-            gs = S[p[lo:hi] - ra, q[lo:hi] - rb]
-            gen_scores[lo:hi] = gs
-            bins = quantise(S)
-            vals = bins[self.triu[: len(S), : len(S)]] if a == b else bins.ravel()
-            h = np.bincount(vals, minlength=N_BINS)
-            if len(h) > N_BINS:
-                h[N_BINS - 1] += h[N_BINS:].sum()
-                h = h[:N_BINS]
-            h -= np.bincount(quantise(gs), minlength=N_BINS)
-            acc[self.chunks[a][2], self.chunks[b][2]] += h
+    def reduce_pass1(
+        self, results: Iterable[Pass1Block], progress: Progress | None = None
+    ) -> ScoreSet:
+        """Sum the blocks' pass-1 results, after checking they cover every comparison once.
 
-        accs = self._run(work, lambda: np.zeros((G, G, N_BINS), np.int64), progress)
-        hist = symmetrise(np.sum(accs, axis=0))
+        Raises :class:`IncompleteAuditError` when a block is missing, repeated, or does not
+        hold its number of comparisons, and when the totals differ from ``n(n-1)/2`` (mated
+        plus non-mated).
+        """
+        data, G = self.data, self.n_groups
+        gen_scores = np.empty(len(data.gen_p), dtype=np.float32)
+        hist = np.zeros((G, G, N_BINS), np.int64)
+        seen: set = set()
+        for r in results:
+            self._check_block(seen, r.a, r.b)
+            lo, hi = data.genuine_span(r.a, r.b)
+            held = int(r.hist.sum()) + len(r.genuine)
+            if len(r.genuine) != hi - lo or held != data.pairs(r.a, r.b) or (r.hist < 0).any():
+                raise IncompleteAuditError(
+                    f"block ({r.a}, {r.b}) holds {held} comparisons ({len(r.genuine)} mated), "
+                    f"expected {data.pairs(r.a, r.b)} ({hi - lo} mated)"
+                )
+            gen_scores[lo:hi] = r.genuine
+            hist[self.chunks[r.a][2], self.chunks[r.b][2]] += r.hist
+            if progress is not None:
+                progress(data.pairs(r.a, r.b))
+        self._check_all_blocks(seen, "scoring")
+        mated, non_mated = len(gen_scores), int(hist.sum())
+        if mated + non_mated != self.n_pairs:
+            raise IncompleteAuditError(
+                f"scoring counted {mated:,} mated + {non_mated:,} non-mated comparisons, "
+                f"expected n(n-1)/2 = {self.n_pairs:,}"
+            )
+        self.pass1_hist = hist
+        p, q = data.gen_p, data.gen_q
         ga, gb = self.group[p], self.group[q]
         return ScoreSet(
             groups=[],
-            impostor_hist=hist,
+            impostor_hist=symmetrise(hist),
             genuine_scores=gen_scores,
             genuine_bins=quantise(gen_scores),
             genuine_group_a=ga,
@@ -318,51 +491,45 @@ class TemplateScores:
         (unit pair, threshold) entries would be held: then ``pairs`` is ``None``.
         """
         thr = np.asarray(thresholds, dtype=np.intp)
+        pthr = None if pair_thresholds is None else np.asarray(pair_thresholds, dtype=np.intp)
+        results = self._map(pass2_block, thr, pthr)
+        return self.reduce_pass2(results, thr, pthr, progress, max_pairs)
+
+    def reduce_pass2(
+        self,
+        results: Iterable[Pass2Block],
+        thr: np.ndarray,
+        pthr: np.ndarray | None,
+        progress: Progress | None = None,
+        max_pairs: int = MAX_PAIRS,
+    ) -> tuple[np.ndarray, np.ndarray, PairCounts | None]:
+        """Sum the blocks' pass-2 counts (see :meth:`count_impostors`), checking that every
+        block came back once and, after pass 1, that the counts agree with its histogram."""
         K, G, N = len(thr), self.n_groups, len(self.embeddings)
         U = len(self.unit_group)
-        cut = np.float32(bin_edge(int(thr[0])) - 2 * BIN_WIDTH)
-        pthr = None if pair_thresholds is None else np.asarray(pair_thresholds, dtype=np.intp)
         KP = 0 if pthr is None else len(pthr)
-        per_thread_cap = max_pairs // self.workers
-
-        def add(acc, rows, partner, kidx, n_rows, start) -> None:
-            c = np.bincount(rows * (K + 1) + kidx, minlength=n_rows * (K + 1))
-            acc[start : start + n_rows, partner] += c.reshape(n_rows, K + 1)
-
-        def collect(acc, rr, cc, bins, ra, rb) -> None:
-            if acc["overflow"]:
-                return
-            sel = bins >= pthr[0]
-            ui, uj = self.unit_of[ra + rr[sel]], self.unit_of[rb + cc[sel]]
-            pk = np.searchsorted(pthr, bins[sel], side="right")
-            key = (np.minimum(ui, uj) * U + np.maximum(ui, uj)) * (KP + 1) + pk
-            keys, counts = np.unique(key, return_counts=True)
-            acc["pairs"].append((keys, counts))
-            acc["held"] += len(keys)
-            if acc["held"] > per_thread_cap:
-                acc["overflow"], acc["pairs"] = True, []
-
-        def work(a: int, b: int, acc) -> None:
-            S = self._product(a, b)
-            (ra, sa, ga), (rb, sb, gb) = self.chunks[a], self.chunks[b]
-            rr, cc = np.nonzero(S >= cut)
-            bins = quantise(S[rr, cc])
-            keep = (bins >= thr[0]) & (self.identity[ra + rr] != self.identity[rb + cc])
-            if a == b:
-                keep &= cc > rr
-            rr, cc, bins = rr[keep], cc[keep], bins[keep]
-            kidx = np.searchsorted(thr, bins, side="right")
-            add(acc["counts"], rr, gb, kidx, sa - ra, ra)
-            add(acc["counts"], cc, ga, kidx, sb - rb, rb)
-            if pthr is not None:
-                collect(acc, rr, cc, bins, ra, rb)
-
-        def make_acc() -> dict:
-            counts = np.zeros((N, G, K + 1), np.int64)
-            return {"counts": counts, "pairs": [], "held": 0, "overflow": False}
-
-        accs = self._run(work, make_acc, progress)
-        per_template = np.sum([acc["counts"] for acc in accs], axis=0)
+        per_template = np.zeros((N, G, K + 1), np.int64)
+        parts: list[tuple[np.ndarray, np.ndarray]] = []
+        held, overflow = 0, False
+        seen: set = set()
+        for r in results:
+            self._check_block(seen, r.a, r.b)
+            (ra, sa, ga), (rb, sb, gb) = self.chunks[r.a], self.chunks[r.b]
+            if r.rows_a.shape != (sa - ra, K + 1) or r.rows_b.shape != (sb - rb, K + 1):
+                raise IncompleteAuditError(f"block ({r.a}, {r.b}) returned counts of wrong shape")
+            per_template[ra:sa, gb] += r.rows_a
+            per_template[rb:sb, ga] += r.rows_b
+            if pthr is not None and not overflow:
+                held += len(r.keys)
+                overflow = held > max_pairs
+                if overflow:
+                    parts.clear()
+                else:
+                    parts.append((r.keys, r.counts))
+            if progress is not None:
+                progress(self.data.pairs(r.a, r.b))
+        self._check_all_blocks(seen, "bootstrap counts")
+        self._check_against_pass1(per_template, int(thr[0]))
         # matches at threshold m = comparisons whose bin index count exceeds m
         at_least = np.cumsum(per_template[:, :, ::-1], axis=2)[:, :, ::-1][:, :, 1:]
         matches = np.zeros((U, G, K), np.int64)
@@ -374,14 +541,29 @@ class TemplateScores:
         comparisons = np.zeros((U, G), np.int64)
         np.add.at(comparisons, self.unit_of, per_template_n)
         pairs = None
-        if pthr is not None and not any(acc["overflow"] for acc in accs):
-            parts = [p for acc in accs for p in acc["pairs"]]
+        if pthr is not None and not overflow:
             keys = np.concatenate([k for k, _ in parts]) if parts else np.empty(0, np.int64)
             counts = np.concatenate([c for _, c in parts]) if parts else np.empty(0, np.int64)
             pairs = sparse_pairs(keys, counts, U, KP)
             pairs.templates = np.bincount(self.unit_of, minlength=U).astype(np.float64)
             pairs.same_i, pairs.same_j = self._same_identity_units()
         return matches, comparisons, pairs
+
+    def _check_against_pass1(self, per_template: np.ndarray, lowest: int) -> None:
+        """Pass 2 must find, per pair of groups, as many impostor comparisons at or above the
+        lowest threshold as pass 1's histogram holds (each counted from both sides)."""
+        if self.pass1_hist is None:
+            return
+        G = self.n_groups
+        tail = self.pass1_hist[:, :, lowest:].sum(axis=2)
+        want = tail + tail.T
+        got = np.zeros((G, G), np.int64)
+        np.add.at(got, self.group, per_template.sum(axis=2))
+        if not np.array_equal(got, want):
+            raise IncompleteAuditError(
+                f"bootstrap counts found {int(got.sum()) // 2:,} impostor comparisons at or "
+                f"above the lowest threshold, scoring found {int(want.sum()) // 2:,}"
+            )
 
     def _same_identity_units(self) -> tuple[np.ndarray, np.ndarray]:
         """Pairs of units that are one identity in two groups (their pairs are genuine)."""
@@ -426,13 +608,21 @@ def score_templates(
     workers: int | None = None,
     progress: Progress | None = None,
     pass2_progress: Callable[[], Progress | None] | None = None,
+    client: object | None = None,
 ) -> ScoreSet:
     """Score every pair of templates; see the module docstring.
 
     ``identity`` and ``group`` are integer codes (N,); ``groups`` names the group codes.
     ``pass2_progress`` is called when pass 2 starts and returns its progress callback.
+    ``client`` (a ``dask.distributed.Client``) runs the blocks on its cluster instead of
+    ``workers`` threads; the result is the same, bit for bit.
     """
-    scorer = TemplateScores(embeddings, identity, group, len(groups), workers=workers)
+    if client is not None:
+        from faceaudit.audit.distributed import DaskScores
+
+        scorer: TemplateScores = DaskScores(client, embeddings, identity, group, len(groups))
+    else:
+        scorer = TemplateScores(embeddings, identity, group, len(groups), workers=workers)
     result = scorer.score(progress)
     result.groups = list(groups)
 

@@ -154,9 +154,11 @@ def audit_models_embeddings(
     rules: Sequence[GateRule] = (),
     workers: int | None = None,
     progress: ProgressFactory | None = None,
+    client: object | None = None,
 ) -> dict:
     """Audit the templates of several models of the same images; one report, the first
-    model's, with a ``comparison`` section (paired intervals)."""
+    model's, with a ``comparison`` section (paired intervals). ``client``: score on a Dask
+    cluster (:func:`faceaudit.audit.run.audit_embeddings`)."""
     aligned = align_embeddings(names, models)
     paired = PairedResamples(settings.reps, settings.seed)
     reports = []
@@ -166,6 +168,7 @@ def audit_models_embeddings(
                 emb, attributes, by, settings,
                 input_kind=input_kind, input_path=path, attributes_path=attributes_path,
                 rules=rules, workers=workers, progress=progress, paired=paired,
+                client=client,
             )
         )
     return _combine(names, reports, paired, settings.confidence,

@@ -27,7 +27,7 @@ from faceaudit.audit.side_by_side import (
     model_names,
 )
 from faceaudit.audit.terminal import headline, json_summary, print_warnings
-from faceaudit.cli.options import EXIT_GATE
+from faceaudit.cli.options import EXIT_GATE, ClusterOption, cluster_client
 
 
 def _floats(text: str, what: str) -> list[float]:
@@ -233,6 +233,7 @@ def audit_command(
         typer.Option(help="Identification: a deployment policy.toml; its fmr_target and "
                      "max_candidates set the operating point."),
     ] = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """Audit demographic differentials in face recognition error rates (NIST IR 8280 style)."""
     console = Console(stderr=False)
@@ -286,6 +287,11 @@ def audit_command(
                                      "audit", which="--mode")
     if several and pairs is not None:
         raise inputs.AuditInputError("audits one model; compare models without it", which="--pairs")
+    if cluster and (scores is not None or rates is not None):
+        raise inputs.AuditInputError(
+            "a cluster scores templates: give DATA, --lfw or --embeddings, not a table",
+            which="--cluster",
+        )
     if scores is not None and len(scores) > 1:
         report = audit_models_scores(
             model_names(scores),
@@ -316,7 +322,7 @@ def audit_command(
             attrs, attrs_path = inputs.read_attributes(attributes), str(attributes)
         if not groups_by:
             raise inputs.AuditInputError("choose the grouping attribute(s) with --by, e.g. sex")
-        with _progress(errors) as progress:
+        with cluster_client(cluster) as client, _progress(errors) as progress:
             if embeddings is not None:
                 sources = [str(e) for e in embeddings]
                 models, kind = [inputs.read_embeddings(e) for e in embeddings], "embeddings"
@@ -328,7 +334,10 @@ def audit_command(
                 sources = [str(source)] * len(backends)
                 models = [
                     inputs.embeddings_from_table(
-                        embed_dataset(Path(source), backend=b, model=model, no_face=no_face),
+                        embed_dataset(
+                            Path(source), backend=b, model=model, no_face=no_face,
+                            client=client,
+                        ),
                         str(source),
                     )
                     for b in backends
@@ -347,6 +356,7 @@ def audit_command(
                     rules=rules,
                     workers=workers,
                     progress=progress,
+                    client=client,
                 )
             elif identification:
                 from faceaudit.audit.identification_run import audit_identification
@@ -392,6 +402,7 @@ def audit_command(
                     rules=rules,
                     workers=workers,
                     progress=progress,
+                    client=client,
                 )
     write_report(report, out)
     if sign is not None:

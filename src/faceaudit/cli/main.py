@@ -17,7 +17,12 @@ import typer
 
 from faceaudit.cli.grammar import error_line
 from faceaudit.cli.lazy import LazyCommandGroup
-from faceaudit.cli.options import EXIT_INPUTS_REFUSED, EXIT_NO_MATCH
+from faceaudit.cli.options import (
+    EXIT_INPUTS_REFUSED,
+    EXIT_NO_MATCH,
+    ClusterOption,
+    cluster_client,
+)
 
 app = typer.Typer(
     name="faceaudit",
@@ -108,12 +113,15 @@ def embed(
     skip_bad: Annotated[
         bool, typer.Option("--skip-bad", help="Exit 0 even when some inputs were refused")
     ] = False,
+    cluster: ClusterOption = None,
 ) -> None:
     """Embed images into a Parquet table (path, identity, face_index, box, det_score, embedding).
 
     A single folder whose sub-folders are identities is a labelled dataset: one (primary) face
     per image. Otherwise every face of every image is kept. Results are cached, so a rerun does
-    no model work. Inputs that cannot be used (unreadable, special files, corrupt images) are
+    no model work. With ``--cluster`` the images are read and embedded on a Dask
+    cluster's workers, which must see them at the same absolute paths (docs/scaling.md). Inputs
+    that cannot be used (unreadable, special files, corrupt images) are
     skipped and listed per reason in ``refused``; the command then exits 6 unless
     ``--skip-bad``.
     """
@@ -143,7 +151,10 @@ def embed(
     settings = EmbedSettings(
         backend, str(model) if model else None, detector, upsample, no_face, labelled
     )
-    table, run = embed_paths(paths, identities, settings, root=root, workers=workers)
+    with cluster_client(cluster) as client:
+        table, run = embed_paths(
+            paths, identities, settings, root=root, workers=workers, client=client
+        )
     pq.write_table(table, out)
     summary = {
         "out": str(out),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -39,3 +41,26 @@ def require_home(home: Path | None) -> Home:
     (:class:`~faceaudit.home.HomeMissingError` naming the path: exit 2). Every command but
     ``init`` opens its home through this."""
     return resolve_home(home).require()
+
+
+ClusterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        envvar="FACEAUDIT_DASK",
+        help="Dask scheduler (tcp://HOST:PORT) or local:N worker processes to run the work on "
+        "(needs faceaudit[dask]; default: this process).",
+    ),
+]
+
+
+@contextlib.contextmanager
+def cluster_client(address: str | None) -> Iterator:
+    """The Dask client for ``--cluster`` (``None`` without it: Dask is then never imported)."""
+    if not address:
+        yield None
+        return
+    from faceaudit.cluster import open_cluster
+
+    with open_cluster(address) as client:
+        yield client

@@ -1,0 +1,90 @@
+"""Connect to a Dask cluster for ``--cluster`` / ``FACEAUDIT_DASK`` (the ``faceaudit[dask]`` extra).
+
+``ADDRESS`` is a running ``dask.distributed`` scheduler (``tcp://host:8786``) or ``local:N``: a
+``LocalCluster`` of N worker processes on this machine (loopback TCP), started for the command
+and closed after it. Dask is imported only here, and only when a cluster is asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from faceaudit.errors import FaceAuditError
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+ENV_VAR = "FACEAUDIT_DASK"
+_LOCAL = re.compile(r"local:(\d+)")
+
+
+class ClusterError(FaceAuditError):
+    """The Dask cluster cannot be used: not installed, unreachable, or a task was lost."""
+
+    code = "cluster-error"
+    http_status = 503
+
+
+def _dask():
+    try:
+        import distributed
+    except ImportError:
+        raise ClusterError(
+            "--cluster needs Dask: pip install 'faceaudit[dask]'"
+        ) from None
+    return distributed
+
+
+@contextlib.contextmanager
+def open_cluster(address: str) -> Iterator[Client]:
+    """A ``distributed.Client`` for ``address`` (see the module docstring), closed on exit."""
+    address = address.strip()
+    if not address:
+        raise ClusterError("--cluster: empty address (give tcp://HOST:PORT or local:N)")
+    distributed = _dask()
+    local = _LOCAL.fullmatch(address)
+    if address.startswith("local") and (local is None or int(local.group(1)) < 1):
+        raise ClusterError(f"--cluster: expected local:N with N >= 1 workers (got {address!r})")
+    if local is not None:
+        cluster = distributed.LocalCluster(
+            n_workers=int(local.group(1)),
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            protocol="tcp",
+            dashboard_address="127.0.0.1:0",  # a free port: never clash with another cluster
+            silence_logs=logging.ERROR,
+        )
+        try:
+            with distributed.Client(cluster) as client:
+                client.faceaudit_address = address  # type: ignore[attr-defined]
+                yield client
+        finally:
+            cluster.close()
+        return
+    try:
+        client = distributed.Client(address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ClusterError(f"cannot reach the Dask scheduler ({address}): {exc}") from None
+    with client:
+        client.faceaudit_address = address  # type: ignore[attr-defined]
+        yield client
+
+
+def cluster_provenance(client: Client) -> dict:
+    """What a report records about the cluster that computed it."""
+    import distributed
+
+    info = client.scheduler_info()
+    workers = info.get("workers", {})
+    return {
+        "address": getattr(client, "faceaudit_address", None),
+        "scheduler": info.get("address"),
+        "workers": len(workers),
+        "threads": sum(int(w.get("nthreads", 0)) for w in workers.values()),
+        "distributed_version": distributed.__version__,
+    }

@@ -2,7 +2,15 @@ import numpy as np
 import pytest
 
 from faceaudit.audit.bootstrap import two_way_fmr
-from faceaudit.audit.scoring import N_BINS, TemplateScores, quantise, score_table
+from faceaudit.audit.scoring import (
+    N_BINS,
+    IncompleteAuditError,
+    TemplateScores,
+    pass1_block,
+    pass2_block,
+    quantise,
+    score_table,
+)
 
 
 def _templates(n=700, n_id=200, dim=16, seed=0):
@@ -136,3 +144,76 @@ def test_two_way_weights_of_a_scores_table_equal_brute_force():
     # units are subjects here (each subject has one group), numbered in subject order
     want = _brute_two_way(w, sa, sb, g_of[sa], g_of[sb], score, [0.1, 0.3], 2)
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def _scorer_and_blocks(seed=3):
+    emb, identity, group = _templates(n=500, n_id=150, seed=seed)
+    scorer = TemplateScores(emb, identity, group, 3, workers=1, block=64)
+    return scorer, list(scorer._map(pass1_block))
+
+
+@pytest.mark.parametrize("fault", ["drop", "repeat", "lose-one-count", "lose-a-genuine"])
+def test_pass1_refuses_results_that_miss_comparisons(fault):
+    """A lost, repeated or short block never becomes a report: the reduction checks every block
+    once and the mated + non-mated totals against n(n-1)/2."""
+    scorer, results = _scorer_and_blocks()
+    assert scorer.reduce_pass1(results).impostor_hist.sum() > 0  # the real results pass
+    victim = next(r for r in results if len(r.genuine) and r.hist.sum())
+    if fault == "drop":
+        results.remove(victim)
+    elif fault == "repeat":
+        results.append(victim)
+    elif fault == "lose-one-count":
+        victim.hist[np.flatnonzero(victim.hist)[0]] -= 1
+    else:
+        victim.genuine = victim.genuine[1:]
+    with pytest.raises(IncompleteAuditError, match="block|n\\(n-1\\)/2"):
+        TemplateScores.reduce_pass1(scorer, results)
+
+
+def test_pass1_checks_the_total_not_only_each_block():
+    """A block that moves a comparison to another block's count still breaks the total."""
+    scorer, results = _scorer_and_blocks(seed=4)
+    n_blocks = len(results)
+    scorer.blocks = scorer.blocks[:-1]  # a layout that forgot the last block …
+    results = results[:-1]  # … and its result: every block present, the total is short
+    assert len(results) == n_blocks - 1
+    with pytest.raises(IncompleteAuditError, match="n\\(n-1\\)/2"):
+        scorer.reduce_pass1(results)
+
+
+@pytest.mark.parametrize("fault", ["drop", "lose-a-count"])
+def test_pass2_refuses_lost_blocks_and_counts_that_disagree_with_pass1(fault):
+    """Pass 2 (the bootstrap's counts) checks every block came back, and that its counts at the
+    lowest threshold equal pass 1's histogram for every pair of groups."""
+    scorer, results = _scorer_and_blocks(seed=5)
+    scorer.reduce_pass1(results)
+    thr = np.array([10_000, 12_500])
+    blocks = list(scorer._map(pass2_block, thr, None))
+    scorer.reduce_pass2(blocks, thr, None)  # the real results pass
+    victim = next(b for b in blocks if b.rows_a.sum())
+    if fault == "drop":
+        blocks.remove(victim)
+    else:
+        row, k = np.argwhere(victim.rows_a)[0]
+        victim.rows_a[row, k] -= 1
+    with pytest.raises(IncompleteAuditError, match="blocks|scoring found"):
+        scorer.reduce_pass2(blocks, thr, None)
+
+
+def test_two_way_pair_cap_does_not_depend_on_threads():
+    """Whether the two-way bootstrap's pairs fit under the cap is one decision over all blocks,
+    the same on 1 thread, 3 threads or a cluster."""
+    emb, identity, group = _templates(seed=6)
+    thr = np.array([10_000, 12_500, 15_000])
+    held = []
+    for workers in (1, 3):
+        scorer = TemplateScores(emb, identity, group, 3, workers=workers, block=100)
+        _, _, pairs = scorer.count_impostors(thr, pair_thresholds=thr[1:])
+        assert pairs is not None
+        held.append(len(pairs.unit_i))
+        total = sum(len(b.keys) for b in scorer._map(pass2_block, thr, thr[1:]))
+        _, _, capped = scorer.count_impostors(thr, pair_thresholds=thr[1:], max_pairs=total - 1)
+        _, _, fits = scorer.count_impostors(thr, pair_thresholds=thr[1:], max_pairs=total)
+        assert capped is None and fits is not None
+    assert held[0] == held[1]

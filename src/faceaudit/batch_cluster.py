@@ -13,6 +13,7 @@ refusals keep their typed error codes, so ``embed`` exits 6 exactly as it does i
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -39,6 +40,9 @@ def embed_files(items: Sequence[tuple[str, str, str]], settings):
     from faceaudit.batch import ImageFaces, _empty, process_images
     from faceaudit.models.registry import get_embedder
 
+    # one model per worker process, one thread per task: the cluster's worker threads and
+    # processes are the parallelism (as the local process pool does)
+    os.environ.setdefault("FACEAUDIT_THREADS", "1")
     readable, refused = [], {}
     for position, (label, path, sha) in enumerate(items):
         try:

@@ -33,9 +33,8 @@ def _dask():
     try:
         import distributed
     except ImportError:
-        raise ClusterError(
-            "--cluster needs Dask: pip install 'faceaudit[dask]'"
-        ) from None
+        raise ClusterError("Dask is not installed: pip install 'faceaudit[dask]'",
+                           which="--cluster") from None
     return distributed
 
 
@@ -58,12 +57,13 @@ def open_cluster(address: str) -> Iterator[Client]:
     """A ``distributed.Client`` for ``address`` (see the module docstring), closed on exit."""
     address = address.strip()
     if not address:
-        raise ClusterError("--cluster: empty address (give tcp://HOST:PORT or local:N)")
+        raise ClusterError("empty address: give tcp://HOST:PORT or local:N", which="--cluster")
     distributed = _dask()
     import dask
     local = _LOCAL.fullmatch(address)
     if address.startswith("local") and (local is None or int(local.group(1)) < 1):
-        raise ClusterError(f"--cluster: expected local:N with N >= 1 workers (got {address!r})")
+        raise ClusterError(f"expected local:N with N >= 1 workers, got {address!r}",
+                           which="--cluster")
     if local is not None:
         with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ()}):
             cluster = distributed.LocalCluster(
@@ -85,7 +85,7 @@ def open_cluster(address: str) -> Iterator[Client]:
     try:
         client = distributed.Client(address, timeout="10s")
     except (OSError, TimeoutError, ValueError) as exc:
-        raise ClusterError(f"cannot reach the Dask scheduler ({address}): {exc}") from None
+        raise ClusterError(f"cannot reach the Dask scheduler: {exc}", which=address) from None
     with client:
         client.faceaudit_address = address  # type: ignore[attr-defined]
         yield client

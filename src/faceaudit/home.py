@@ -12,6 +12,7 @@ from faceaudit.errors import FaceAuditError
 
 HOME_MARKER = "faceaudit-home.json"
 HOME_FORMAT = "faceaudit.home/1"
+DATABASE_URL_ENV = "FACEAUDIT_DATABASE_URL"
 
 
 class HomeMissingError(FaceAuditError):
@@ -31,6 +32,21 @@ class Home:
     """
 
     root: Path
+    #: an explicit PostgreSQL URL (``--database-url``); see :meth:`database_url_in_force`
+    database_url: str | None = None
+
+    def database_url_in_force(self) -> str | None:
+        """The PostgreSQL URL that holds this deployment's gallery and ledger, or None for the
+        embedded SQLite/file home: ``database_url`` (``--database-url``), else
+        ``$FACEAUDIT_DATABASE_URL``, else ``database_url`` in the home's config (the marker
+        file ``faceaudit init --database-url`` writes)."""
+        url = self.database_url or os.environ.get(DATABASE_URL_ENV)
+        if not url:
+            try:
+                url = json.loads(self.marker_path.read_text()).get("database_url")
+            except (OSError, ValueError, AttributeError):
+                url = None
+        return url or None
 
     @property
     def db_path(self) -> Path:
@@ -103,19 +119,24 @@ class Home:
         return self
 
 
-def init_home(path: str | Path | Home) -> Home:
+def init_home(path: str | Path | Home, database_url: str | None = None) -> Home:
     """Create the deployment home at ``path`` (mode 0700) with its marker file and the
     ledger's genesis ``init`` event (which makes the home's signing key and first signed tree
     head); idempotent.
 
     The only function that makes a home; ``faceaudit init``, the tests and the service harness
-    call it.
+    call it. ``database_url`` (a ``postgresql://`` URL) is kept in the home's config, so every
+    later command on this home uses PostgreSQL for the gallery and the ledger.
     """
     home = path if isinstance(path, Home) else Home(Path(path).expanduser().resolve())
+    if database_url:
+        home = Home(home.root, database_url)
     home.ensure()
     if not home.marker_path.exists():
         marker = {"format": HOME_FORMAT,
                   "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        if database_url:
+            marker["database_url"] = database_url
         tmp = home.marker_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(marker) + "\n")
         os.replace(tmp, home.marker_path)

@@ -12,29 +12,27 @@ transaction, so :class:`OperationLog` makes them agree from the outside:
 4. the outcome events are appended (``result.intent_id`` names the intent), then the pending
    row is cleared.
 
-While an operation is in flight its process holds an ``flock`` on ``HOME/intents/<id>.intent``.
+While an operation is in flight its process holds a claim on it (:mod:`faceaudit.claims`: an
+``flock`` on ``HOME/intents/<id>.intent``, or on PostgreSQL an advisory lock and a row of the
+``intents`` table, so that replicas on other hosts see it too).
 :meth:`OperationLog.recover` (run whenever a :class:`~faceaudit.deployment.Deployment` opens)
-takes every such file whose owner died and reconciles it against the store: outcome already in
+takes every claim whose owner died and reconciles it against the store: outcome already in
 the ledger → clear; store committed (pending row) → append the stored outcome (roll forward,
 ``result.recovered = true``); intent logged but store not committed → append ``aborted``.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from faceaudit.claims import Claim, open_claims
 from faceaudit.errors import FaceAuditError
 from faceaudit.gallery.errors import InvalidRequestError
-from faceaudit.gallery.store import Intent, SqliteGalleryStore
+from faceaudit.gallery.store import GalleryStore, Intent
 from faceaudit.home import Home
 from faceaudit.ledger import Ledger
 from faceaudit.ledger.errors import LedgerEventError
@@ -94,24 +92,18 @@ def _stamp(events: Events, intent_id: str, **extra: Any) -> Events:
             for e in events]
 
 
-@dataclass
-class _Claim:
-    path: Path
-    fd: int
-    resolved: bool = False
-
-
 class OperationLog:
     """Runs state-changing operations log-first against one home's ledger and gallery store."""
 
-    def __init__(self, home: Home, ledger: Ledger, store: SqliteGalleryStore) -> None:
+    def __init__(self, home: Home, ledger: Ledger, store: GalleryStore) -> None:
         self.home = home
         self.ledger = ledger
         self.store = store
+        self.claims = open_claims(home)
 
     @property
     def intents_dir(self) -> Path:
-        """Where in-flight operations keep their (locked) claim files."""
+        """Where in-flight operations keep their (locked) claim files (file backend)."""
         return self.home.root / "intents"
 
     def run(
@@ -138,7 +130,7 @@ class OperationLog:
         check_events([intent_fields, *_stamp(outcome(preview), _PLACEHOLDER_ID)])
         self.recover_claims()  # an earlier operation of this process may still owe an event
         intent_id = uuid.uuid4().hex
-        with self._claim(intent_id, operation, actor) as claim:
+        with self.claims.claim(intent_id, operation, actor) as claim:
             try:
                 append(self.ledger, {**intent_fields,
                                      "result": {"intent_id": intent_id, "operation": operation}})
@@ -169,7 +161,7 @@ class OperationLog:
         refuses the append (tampered, full disk) raises, so nothing runs on top of it.
         """
         appended, claimed = self._recover_claims()
-        if self.store.path.exists():
+        if self.store.exists():
             for intent_id in self.store.pending_intent_ids():
                 if intent_id not in claimed:
                     appended += self._reconcile(intent_id, None, "faceaudit", None)
@@ -181,35 +173,7 @@ class OperationLog:
         return self._recover_claims()[0]
 
     def _recover_claims(self) -> tuple[Events, set[str]]:
-        appended: Events = []
-        claimed: set[str] = set()
-        if self.intents_dir.is_dir():
-            for path in sorted(self.intents_dir.glob("*.intent")):
-                claimed.add(path.stem)
-                appended += self._recover_claim(path)
-        return appended, claimed
-
-    def _recover_claim(self, path: Path) -> Events:
-        try:
-            fd = os.open(path, os.O_RDWR)
-        except FileNotFoundError:
-            return []  # its owner finished meanwhile
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return []  # still in flight
-            try:
-                info = json.loads(os.pread(fd, 4096, 0) or b"{}")
-                since = datetime.fromisoformat(info["created_at"]) - timedelta(seconds=1)
-                operation, actor = info["operation"], info["actor"]
-            except (ValueError, KeyError, TypeError):
-                info, since, operation, actor = {}, None, None, "faceaudit"
-            appended = self._reconcile(path.stem, operation, actor, since)
-            path.unlink(missing_ok=True)
-            return appended
-        finally:
-            os.close(fd)
+        return self.claims.recover(self._reconcile)
 
     def _reconcile(
         self, intent_id: str, operation: str | None, actor: str, since: datetime | None
@@ -225,7 +189,7 @@ class OperationLog:
                 operation = operation or result.get("operation")
             else:
                 seen_outcome = True
-        pending = self.store.pending_intent(intent_id) if self.store.path.exists() else None
+        pending = self.store.pending_intent(intent_id) if self.store.exists() else None
         appended: Events = []
         if seen_outcome:
             pass
@@ -254,34 +218,12 @@ class OperationLog:
         append(self.ledger, event(actor, "aborted", result={
             "intent_id": intent_id, "operation": operation, "reason": reason}))
 
-    def _intent_logged(self, intent_id: str, claim: _Claim) -> bool:
+    def _intent_logged(self, intent_id: str, claim: Claim) -> bool:
         try:
             return any((e.get("result") or {}).get("intent_id") == intent_id
                        for e in self.ledger.recent(datetime.now(UTC) - timedelta(minutes=10)))
         except FaceAuditError:
             return True  # cannot tell: leave the claim for recovery
-
-    @contextmanager
-    def _claim(self, intent_id: str, operation: str, actor: str) -> Iterator[_Claim]:
-        """Hold a locked claim file for the operation's lifetime; keep it if unresolved."""
-        self.intents_dir.mkdir(mode=0o700, exist_ok=True)
-        final = self.intents_dir / f"{intent_id}.intent"
-        staging = final.with_suffix(".staging")
-        fd = os.open(staging, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        claim = _Claim(final, fd)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            info = {"intent_id": intent_id, "operation": operation, "actor": actor,
-                    "created_at": datetime.now(UTC).isoformat()}
-            os.write(fd, json.dumps(info).encode())
-            os.fsync(fd)
-            os.replace(staging, final)  # visible to recovery only once locked
-            yield claim
-        finally:
-            if claim.resolved:
-                final.unlink(missing_ok=True)
-            staging.unlink(missing_ok=True)
-            os.close(fd)
 
 
 def _reason(exc: BaseException) -> str:

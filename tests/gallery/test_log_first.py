@@ -263,12 +263,12 @@ def test_sigkill_between_the_steps_is_reconciled_on_the_next_open(
 def test_recovery_leaves_operations_in_flight_alone(deployment):
     """Another process's operation between intent and outcome is not 'crashed'."""
     oplog = OperationLog(deployment.home, deployment.ledger, deployment.store)
-    with oplog._claim("f" * 32, "enrol", "clerk") as claim:
+    with oplog.claims.claim("f" * 32, "enrol", "clerk"):
         deployment.ledger.append("clerk", "intent",
                                  result={"intent_id": "f" * 32, "operation": "enrol"})
         assert Deployment(deployment.home, calibration=deployment.calibration).recover() == []
         assert list(Ledger(deployment.home).events())[-1]["action"] == "intent"
-        assert claim.path.exists()
+        assert "f" * 32 in oplog.claims.recover(lambda *_: [])[1]  # seen, still in flight
     # its owner died without resolving it: now the next open records it as aborted
     reopened = Deployment(deployment.home, calibration=deployment.calibration)
     last = list(Ledger(reopened.home).events())[-1]

@@ -4,10 +4,10 @@ import os
 import signal
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
+from ledger_raw import append_raw, read_head_raw, read_raw, write_head_raw, write_raw
 
 from faceaudit.home import Home
 from faceaudit.ledger import ACTIONS, Ledger, LedgerError, LedgerEventError
@@ -15,7 +15,13 @@ from faceaudit.ledger.canonical import GENESIS_HASH, canonical, event_hash
 
 
 @pytest.fixture
-def home(tmp_path):
+def home(tmp_path, database_url):
+    """A home whose ledger is in files or in PostgreSQL (every test runs on both)."""
+    return Home(tmp_path / "home", database_url)
+
+
+@pytest.fixture
+def files_home(tmp_path):
     return Home(tmp_path / "home")
 
 
@@ -30,7 +36,7 @@ def test_append_returns_the_stored_chained_event(home):
     assert second["prev_hash"] == first["hash"]
     assert second["hash"] == event_hash(second)
     assert datetime.fromisoformat(second["time"]).tzinfo is not None
-    lines = home.ledger_path.read_bytes().splitlines()
+    lines = read_raw(led).splitlines()
     assert lines == [canonical(first), canonical(second)]
     assert list(led.events()) == [first, second]
     assert led.verify().ok and led.verify().n_events == 2
@@ -62,7 +68,7 @@ def test_biometric_or_bulky_results_are_refused(home, result):
     led = Ledger(home)
     with pytest.raises(LedgerEventError):
         led.append("alice", "enrol", result=result)
-    assert not home.ledger_path.exists() or home.ledger_path.read_bytes() == b""
+    assert read_raw(led) == b""
 
 
 def test_numpy_counts_are_stored_as_plain_numbers(home):
@@ -107,12 +113,13 @@ def test_events_filters_by_time_and_recent_reads_backwards(home):
     assert list(led.recent(now + timedelta(minutes=1))) == []
 
 
-def test_torn_final_line_is_ignored_then_set_aside_by_the_next_append(home):
+def test_torn_final_line_is_ignored_then_set_aside_by_the_next_append(files_home):
+    """Files only: a PostgreSQL append is a transaction and cannot be torn."""
+    home = files_home
     led = Ledger(home)
     for _ in range(3):
         led.append("a", "enrol")
-    with open(home.ledger_path, "ab") as fh:
-        fh.write(b'{"action":"enrol","actor":"b","ca')  # killed mid-write
+    append_raw(led, b'{"action":"enrol","actor":"b","ca')  # killed mid-write
     report = led.verify()
     assert report.ok and report.n_events == 3 and report.torn_tail_bytes > 0
     assert len(list(led.events())) == 3
@@ -124,17 +131,19 @@ def test_torn_final_line_is_ignored_then_set_aside_by_the_next_append(home):
     )
 
 
-def test_a_removed_newline_is_tampering_not_a_torn_write(home):
+def test_a_removed_newline_is_tampering_not_a_torn_write(files_home):
+    """Files only: PostgreSQL keeps lines in rows, with no newline to remove."""
+    home = files_home
     led = Ledger(home)
     for _ in range(3):
         led.append("a", "enrol")
-    data = home.ledger_path.read_bytes()
-    home.ledger_path.write_bytes(data[:-1])
+    data = read_raw(led)
+    write_raw(led, data[:-1])
     report = led.verify()
     assert not report.ok and report.first_bad_seq == 3
     with pytest.raises(LedgerError, match="head witness"):
         led.append("a", "enrol")
-    assert home.ledger_path.read_bytes() == data[:-1]
+    assert read_raw(led) == data[:-1]
 
 
 def test_appender_stopped_before_the_head_update_is_caught_up(home):
@@ -142,11 +151,11 @@ def test_appender_stopped_before_the_head_update_is_caught_up(home):
     events = [led.append("a", "enrol") for _ in range(3)]
     stale = canonical({"hash": events[1]["hash"], "seq": 2}) + b"\n"
     for _ in range(3):  # the witness lags one event behind, again and again
-        led.head_path.write_bytes(stale)
+        write_head_raw(led, stale)
         assert led.verify().ok
         event = led.append("a", "enrol")
         assert led.verify().ok
-        assert json.loads(led.head_path.read_bytes()) == {"hash": event["hash"],
+        assert json.loads(read_head_raw(led)) == {"hash": event["hash"],
                                                           "seq": event["seq"]}
         stale = canonical({"hash": event["prev_hash"], "seq": event["seq"] - 1}) + b"\n"
 
@@ -155,20 +164,21 @@ def test_deleting_the_head_witness_is_detected(home):
     led = Ledger(home)
     for _ in range(3):
         led.append("a", "enrol")
-    led.head_path.unlink()
+    write_head_raw(led, None)
     report = led.verify()
     assert not report.ok and "head witness" in report.reason
 
 
-def _append_many(root: str, actor: str, n: int) -> None:
-    led = Ledger(Home(Path(root)))
+def _append_many(home: Home, actor: str, n: int) -> None:
+    led = Ledger(home)
     for i in range(n):
         led.append(actor, "enrol", result={"i": i})
 
 
 def test_concurrent_appenders_from_four_processes_keep_one_chain(home):
+    n = 200 if home.database_url else 40  # the replicas of a PostgreSQL deployment: 4 x 200
     ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_append_many, args=(str(home.root), f"p{k}", 40))
+    procs = [ctx.Process(target=_append_many, args=(home, f"p{k}", n))
              for k in range(4)]
     for p in procs:
         p.start()
@@ -177,30 +187,31 @@ def test_concurrent_appenders_from_four_processes_keep_one_chain(home):
         assert p.exitcode == 0
     led = Ledger(home)
     report = led.verify()
-    assert report.ok and report.n_events == 160
+    assert report.ok and report.n_events == 4 * n
     seen = {(e["actor"], e["result"]["i"]) for e in led.events()}
-    assert seen == {(f"p{k}", i) for k in range(4) for i in range(40)}
+    assert seen == {(f"p{k}", i) for k in range(4) for i in range(n)}
 
 
 def test_verify_while_others_append_never_sees_a_false_alarm(home):
+    led = Ledger(home)
+    led.append("a", "init")  # every deployment has its genesis event before anyone verifies
     ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_append_many, args=(str(home.root), f"p{k}", 60))
+    procs = [ctx.Process(target=_append_many, args=(home, f"p{k}", 60))
              for k in range(2)]
     for p in procs:
         p.start()
-    led = Ledger(home)
     while any(p.is_alive() for p in procs):
         report = led.verify()
         assert report.ok, report
     for p in procs:
         p.join()
-    assert led.verify().n_events == 120
+    assert led.verify().n_events == 121
 
 
 def test_sigkilled_appender_leaves_a_verifiable_ledger(home):
     ctx = multiprocessing.get_context("fork")
     for round_ in range(3):
-        proc = ctx.Process(target=_append_many, args=(str(home.root), f"k{round_}", 10_000))
+        proc = ctx.Process(target=_append_many, args=(home, f"k{round_}", 10_000))
         proc.start()
         time.sleep(0.3)
         os.kill(proc.pid, signal.SIGKILL)

@@ -258,6 +258,10 @@ class SqliteGalleryStore:
         self.erase_bound_s = erase_bound_s
         self._ready = False
 
+    def exists(self) -> bool:
+        """Whether the gallery database has been created."""
+        return self.path.exists()
+
     # -- connections -------------------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:

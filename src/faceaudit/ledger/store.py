@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from collections.abc import Iterator
@@ -10,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Protocol
 
 from faceaudit.home import Home
 from faceaudit.ledger import merkle
@@ -21,6 +20,7 @@ from faceaudit.ledger.errors import (
     LedgerRangeError,
     LedgerTamperedError,
 )
+from faceaudit.ledger.files import FileEventLog
 from faceaudit.ledger.payload import check_number, check_result, check_text
 from faceaudit.ledger.signing import (
     SIGNING_KEY_ENV,
@@ -36,27 +36,97 @@ from faceaudit.ledger.verify import (
     ACTIONS,
     Head,
     VerifyReport,
-    head_bytes,
     head_consistent,
     parse_event,
-    parse_head,
     verify_bytes,
 )
 
-_CHUNK = 65536
 STH_EVERY_ENV = "FACEAUDIT_STH_EVERY"
 STH_SECONDS_ENV = "FACEAUDIT_STH_SECONDS"
 DEFAULT_STH_EVERY = 100
 DEFAULT_STH_SECONDS = 3600.0
 
 
-class Ledger:
-    """The ledger at ``home.ledger_path``, created on the first append.
+class EventLog(Protocol):
+    """Where a ledger keeps its lines, head witness, Merkle tree and signed tree heads:
+    :class:`~faceaudit.ledger.files.FileEventLog` (the home's files, the default) or
+    :class:`~faceaudit.ledger.postgres.PgEventLog` (PostgreSQL)."""
 
-    Appends from several processes are serialised with an exclusive ``flock`` on
-    ``ledger.lock``; each one is fsynced, then the head witness ``ledger.head`` is replaced and
-    the event's leaf is added to the stored Merkle tree (``ledger.tree/``). A signed tree head
-    (``ledger.sth.jsonl``) is made automatically when ``sth_every`` events or ``sth_seconds``
+    @property
+    def tree(self) -> StoredTree:
+        """The stored Merkle tree."""
+        ...
+
+    @property
+    def sth_log(self) -> SthLog:
+        """The signed tree heads."""
+        ...
+
+    def describe(self) -> str:
+        """Where the ledger lives, for messages."""
+        ...
+
+    def exists(self) -> bool:
+        """Whether the ledger holds anything yet."""
+        ...
+
+    def locked(self) -> Any:
+        """A context holding the exclusive append lock across processes (and hosts)."""
+        ...
+
+    def tail(self) -> tuple[bytes | None, bytes]:
+        """(last complete line or None, bytes of an interrupted append); under the lock."""
+        ...
+
+    def set_aside_torn(self, fragment: bytes) -> None:
+        """Keep an interrupted append's bytes aside and cut them off; under the lock."""
+        ...
+
+    def append_line(self, line: bytes) -> None:
+        """Durably append one event line; under the lock."""
+        ...
+
+    def read_head(self) -> Head | None:
+        """The head witness, or None."""
+        ...
+
+    def write_head(self, head: Head) -> None:
+        """Durably replace the head witness; under the lock."""
+        ...
+
+    def snapshot(self) -> bytes:
+        """The ledger's bytes: every line followed by a newline (and any torn tail)."""
+        ...
+
+    def lines(self) -> Iterator[bytes]:
+        """Every complete line in order, without its newline."""
+        ...
+
+    def lines_backwards(self) -> Iterator[bytes]:
+        """Every complete line, newest first."""
+        ...
+
+
+def open_event_log(home: Home) -> EventLog:
+    """The storage of ``home``'s ledger: PostgreSQL when a database URL is in force
+    (:meth:`Home.database_url_in_force`), else the home's files."""
+    url = home.database_url_in_force()
+    if url:
+        from faceaudit.ledger.postgres import PgEventLog
+
+        return PgEventLog(url)
+    return FileEventLog(home)
+
+
+class Ledger:
+    """The ledger of ``home``, created on the first append: the home's files (``ledger.jsonl``)
+    or, when a database URL is in force, PostgreSQL's ``events`` table (see
+    :func:`open_event_log`); the same chain, witness, tree and heads either way.
+
+    Appends from several processes (and, on PostgreSQL, hosts) are serialised by the storage's
+    lock; each one is made durable, then the head witness is replaced and the event's leaf is
+    added to the stored Merkle tree. A signed tree head is made automatically when
+    ``sth_every`` events or ``sth_seconds``
     seconds have passed since the last one (checked on append), with the signing key:
     ``signing_key``, else ``$FACEAUDIT_SIGNING_KEY``, else the home's own key
     (``home.signing_key_path``, created with the first event of a home that has no public key).
@@ -71,6 +141,7 @@ class Ledger:
         sth_seconds: float | None = None,
     ) -> None:
         self.home = home
+        self.log = open_event_log(home)
         env_key = os.environ.get(SIGNING_KEY_ENV)
         self.configured_key = signing_key or (Path(env_key) if env_key else None)
         self.sth_every = sth_every if sth_every is not None else _env_number(
@@ -91,31 +162,26 @@ class Ledger:
     @property
     def tree(self) -> StoredTree:
         """The stored Merkle tree over the ledger's events."""
-        return StoredTree(self.path.with_suffix(".tree"))
+        return self.log.tree
 
     @property
     def sth_log(self) -> SthLog:
         """The signed tree heads the deployment made."""
-        return SthLog(self.path.with_suffix(".sth.jsonl"))
+        return self.log.sth_log
 
     @property
     def path(self) -> Path:
-        """The JSON-lines ledger file."""
+        """The JSON-lines ledger file (of the file backend)."""
         return self.home.ledger_path
 
     @property
     def head_path(self) -> Path:
-        """The head witness: seq and hash of the last acknowledged event."""
+        """The head witness file (of the file backend)."""
         return self.path.with_suffix(".head")
 
     @property
-    def lock_path(self) -> Path:
-        """The lock file that serialises appenders."""
-        return self.path.with_suffix(".lock")
-
-    @property
     def torn_path(self) -> Path:
-        """Where the bytes of interrupted appends are kept when the next appender removes them."""
+        """Where the file backend keeps the bytes of interrupted appends it removed."""
         return self.path.with_suffix(".torn")
 
     def append(
@@ -148,15 +214,15 @@ class Ledger:
             "result": check_result(result),
         }
         self.home.ensure()
-        with self._locked(), open(self.path, "a+b") as fh:
-            last = self._prepare_tail(fh)
+        with self._locked():
+            last = self._prepare_tail()
             self._sync_tree(last)
             if last is None:
                 self._ensure_own_key()
             key = load_private_key(self.signing_key) if self.signing_key else None
             if key is not None:  # a key that cannot sign stops the append before it is made
                 self._check_key_is_the_deployments(key)
-            event = self._write(fh, last, fields)
+            event = self._write(last, fields)
             if key is not None and self._sth_due(event["seq"]):
                 self._sign_head(key, event["seq"])
         return event
@@ -171,8 +237,8 @@ class Ledger:
                 f"no signing key: pass one, set {SIGNING_KEY_ENV} or keep the home's own key "
                 f"at {self.home.signing_key_path}")
         key = load_private_key(path)
-        with self._locked(), open(self.path, "a+b") as fh:
-            last = self._prepare_tail(fh)
+        with self._locked():
+            last = self._prepare_tail()
             self._sync_tree(last)
             if last is None:
                 raise LedgerError("the ledger has no events to sign")
@@ -214,8 +280,8 @@ class Ledger:
 
         ``sth`` is None only when this process has no signing key.
         """
-        with self._locked(), open(self.path, "a+b") as fh:
-            last = self._prepare_tail(fh)
+        with self._locked():
+            last = self._prepare_tail()
             self._sync_tree(last)
             size = last["seq"] if last else 0
             if not 1 <= seq <= size:
@@ -230,8 +296,8 @@ class Ledger:
 
     def rebuild_tree(self) -> int:
         """Rebuild the stored Merkle tree from the ledger; return its size."""
-        with self._locked(), open(self.path, "a+b") as fh:
-            last = self._prepare_tail(fh)
+        with self._locked():
+            last = self._prepare_tail()
             self.tree.rebuild(list(self._leaf_hashes(0)))
             self._sync_tree(last)
             return self.tree.size
@@ -244,16 +310,11 @@ class Ledger:
         An interrupted final append is skipped; a malformed line raises :class:`LedgerError`.
         """
         start, end = _utc(start), _utc(end)
-        if not self.path.exists():
-            return
-        with open(self.path, "rb") as fh:
-            for n, line in enumerate(fh, start=1):
-                if not line.endswith(b"\n"):
-                    return
-                event = _parse_line(line[:-1], n)
-                when = datetime.fromisoformat(event["time"])
-                if (start is None or when >= start) and (end is None or when < end):
-                    yield event
+        for n, line in enumerate(self.log.lines(), start=1):
+            event = _parse_line(line, n)
+            when = datetime.fromisoformat(event["time"])
+            if (start is None or when >= start) and (end is None or when < end):
+                yield event
 
     def recent(self, since: datetime) -> Iterator[dict[str, Any]]:
         """Yield events newest first, stopping at the first one older than ``since``.
@@ -262,17 +323,11 @@ class Ledger:
         lines are parsed but not hash-checked (that is :meth:`verify`'s job).
         """
         since = _utc(since)
-        if not self.path.exists():
-            return
-        with open(self.path, "rb") as fh:
-            end = _last_newline(fh)
-            if end is None:
+        for line in self.log.lines_backwards():
+            event = _load_line(line)
+            if datetime.fromisoformat(event["time"]) < since:
                 return
-            for line in _reverse_lines(fh, end):
-                event = _load_line(line)
-                if datetime.fromisoformat(event["time"]) < since:
-                    return
-                yield event
+            yield event
 
     def verify(self, public_key_path: Path | None = None) -> VerifyReport:
         """Check the whole ledger: canonical bytes, hash chain, sequence, head witness, every
@@ -284,9 +339,9 @@ class Ledger:
         if not self.home.root.is_dir():
             return VerifyReport(False, 0, None, f"no deployment home at {self.home.root}", 0)
         with self._locked():  # a consistent snapshot of file, witness, tree and heads
-            data = self.path.read_bytes() if self.path.exists() else b""
+            data = self.log.snapshot()
             try:
-                head = self._read_head()
+                head = self.log.read_head()
                 heads = self.sth_log.heads()
                 levels = self.tree.levels()
             except LedgerError as exc:
@@ -307,21 +362,14 @@ class Ledger:
 
     # -- internals -----------------------------------------------------------------------
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.home.ensure()
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+    def _locked(self) -> Any:
+        return self.log.locked()
 
     @contextmanager
     def _synced(self) -> Iterator[int]:
         """Hold the lock with the tree caught up with the ledger; yield the ledger's size."""
-        with self._locked(), open(self.path, "a+b") as fh:
-            last = self._prepare_tail(fh)
+        with self._locked():
+            last = self._prepare_tail()
             self._sync_tree(last)
             yield last["seq"] if last else 0
 
@@ -377,13 +425,7 @@ class Ledger:
 
     def _lines(self) -> Iterator[bytes]:
         """Yield every complete line of the ledger, without its newline."""
-        if not self.path.exists():
-            return
-        with open(self.path, "rb") as fh:
-            for line in fh:
-                if not line.endswith(b"\n"):
-                    return
-                yield line[:-1]
+        return self.log.lines()
 
     def _leaf_hashes(self, start: int) -> Iterator[bytes]:
         """Yield the leaf hashes of the events after the first ``start``."""
@@ -421,27 +463,18 @@ class Ledger:
         if fingerprint(load_public_key(public_path)) != fingerprint(key.public_key()):
             raise LedgerError("the signing key does not match the deployment's public key")
 
-    def _read_head(self) -> Head | None:
-        try:
-            raw = self.head_path.read_bytes()
-        except FileNotFoundError:
-            return None
-        return parse_head(raw)
-
-    def _prepare_tail(self, fh: IO[bytes]) -> dict[str, Any] | None:
+    def _prepare_tail(self) -> dict[str, Any] | None:
         """Return the last event after checking it against the head witness (and catching
         the witness up when the previous appender stopped right before updating it).
 
-        A final line without newline is an append that was interrupted before it was
-        acknowledged; it is moved to ``ledger.torn`` and cut off — but only when the complete
-        part still agrees with the head witness, so a tampered file is never "repaired".
+        A final line without newline (file backend) is an append that was interrupted before
+        it was acknowledged; it is set aside (``ledger.torn``) and cut off — but only when the
+        complete part still agrees with the head witness, so a tampered file is never
+        "repaired".
         """
-        size = fh.seek(0, os.SEEK_END)
-        end = _last_newline(fh)
-        last = None
-        if end is not None:
-            last = _parse_line(next(_reverse_lines(fh, end)), None)
-        head = self._read_head()
+        line, fragment = self.log.tail()
+        last = _parse_line(line, None) if line is not None else None
+        head = self.log.read_head()
         if not head_consistent(head, last):
             raise LedgerTamperedError(
                 "the ledger does not match its head witness; refusing to append "
@@ -450,21 +483,12 @@ class Ledger:
         if last is not None and (head is None or head.seq != last["seq"]):
             # the previous appender stopped before updating the witness: catch it up first,
             # so that at most one event is ever unwitnessed
-            self._write_head(Head(last["seq"], last["hash"]))
-        cut = 0 if end is None else end + 1
-        if size > cut:
-            fh.seek(cut)
-            fragment = fh.read()
-            with open(self.torn_path, "ab") as torn:
-                torn.write(canonical({"offset": cut, "bytes": fragment.hex()}) + b"\n")
-                torn.flush()
-                os.fsync(torn.fileno())
-            fh.truncate(cut)
+            self.log.write_head(Head(last["seq"], last["hash"]))
+        if fragment:
+            self.log.set_aside_torn(fragment)
         return last
 
-    def _write(
-        self, fh: IO[bytes], last: dict[str, Any] | None, fields: dict[str, Any]
-    ) -> dict[str, Any]:
+    def _write(self, last: dict[str, Any] | None, fields: dict[str, Any]) -> dict[str, Any]:
         event = {
             "seq": (last["seq"] if last else 0) + 1,
             "time": datetime.now(UTC).isoformat(timespec="microseconds"),
@@ -472,21 +496,10 @@ class Ledger:
             "prev_hash": last["hash"] if last else GENESIS_HASH,
         }
         event["hash"] = event_hash(event)
-        fh.write(canonical(event) + b"\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-        self._write_head(Head(event["seq"], event["hash"]))
+        self.log.append_line(canonical(event))
+        self.log.write_head(Head(event["seq"], event["hash"]))
         self.tree.append([merkle.leaf_hash(canonical(event))])
         return event
-
-    def _write_head(self, head: Head) -> None:
-        """Overwrite the fixed-size head record in place and flush it to disk."""
-        fd = os.open(self.head_path, os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            os.pwrite(fd, head_bytes(head), 0)
-            os.fdatasync(fd)
-        finally:
-            os.close(fd)
 
 
 def _env_number(name: str, default: Any, kind: type) -> Any:
@@ -521,29 +534,3 @@ def _load_line(line: bytes) -> dict[str, Any]:
         raise LedgerTamperedError(
             "ledger line is not an event; run `faceaudit ledger verify`") from None
     return event
-
-
-def _last_newline(fh: IO[bytes]) -> int | None:
-    """Return the offset of the file's last newline, or None when it has none."""
-    pos = fh.seek(0, os.SEEK_END)
-    while pos > 0:
-        step = min(_CHUNK, pos)
-        pos -= step
-        fh.seek(pos)
-        index = fh.read(step).rfind(b"\n")
-        if index != -1:
-            return pos + index
-    return None
-
-
-def _reverse_lines(fh: IO[bytes], end: int) -> Iterator[bytes]:
-    """Yield the lines of ``file[:end]`` (``end`` = offset of a newline), last first."""
-    pos, buf = end, b""
-    while pos > 0:
-        step = min(_CHUNK, pos)
-        pos -= step
-        fh.seek(pos)
-        parts = (fh.read(step) + buf).split(b"\n")
-        buf = parts[0]
-        yield from reversed(parts[1:])
-    yield buf

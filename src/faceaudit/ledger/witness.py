@@ -29,7 +29,7 @@ from faceaudit.ledger.canonical import canonical
 from faceaudit.ledger.errors import LedgerError
 from faceaudit.ledger.signing import fingerprint, load_public_key, write_public_key
 from faceaudit.ledger.sth import SignedTreeHead, SthLog, parse_sth
-from faceaudit.ledger.tree import StoredTree
+from faceaudit.ledger.store import EventLog, open_event_log
 
 
 class WitnessError(LedgerError):
@@ -70,7 +70,7 @@ class HomeSource:
     def latest_head(self) -> SignedTreeHead:
         """The last head of ``ledger.sth.jsonl``."""
         try:
-            head = SthLog(self.home.ledger_path.with_suffix(".sth.jsonl")).latest()
+            head = self._log().sth_log.latest()
         except LedgerError as exc:
             raise SourceError(str(exc)) from None
         if head is None:
@@ -79,8 +79,8 @@ class HomeSource:
 
     def consistency(self, first: int, second: int) -> list[bytes]:
         """From the stored tree when it is long enough, else from the ledger's events."""
-        tree = StoredTree(self.home.ledger_path.with_suffix(".tree"))
         try:
+            tree = self._log().tree
             if tree.size >= second:
                 return tree.consistency(first, second)
             levels = self._ledger_levels()
@@ -104,13 +104,13 @@ class HomeSource:
                             "signed head covers (rewritten)")
         return None
 
+    def _log(self) -> EventLog:
+        """The home's ledger storage (files, or PostgreSQL when a database URL is in force)."""
+        return open_event_log(self.home)
+
     def _ledger_levels(self) -> list[list[bytes]]:
         if self._levels is None:
-            try:
-                data = self.home.ledger_path.read_bytes()
-            except FileNotFoundError:
-                data = b""
-            leaves = [merkle.leaf_hash(line) for line in data.split(b"\n")[:-1]]
+            leaves = [merkle.leaf_hash(line) for line in self._log().lines()]
             self._levels = merkle.build_levels(leaves)
         return self._levels
 

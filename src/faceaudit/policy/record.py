@@ -48,6 +48,8 @@ def recorded_policy(home: Home) -> tuple[bool, str | None]:
     Scans the raw file backwards the first time (a byte search, not a parse of every event)
     and, later in the same process, only the complete lines appended since.
     """
+    if home.database_url_in_force():
+        return _recorded_in_database(home)
     path = home.ledger_path
     try:
         size = path.stat().st_size
@@ -62,6 +64,18 @@ def recorded_policy(home: Home) -> tuple[bool, str | None]:
     with _cache_lock:
         _cache[path] = _Scan(boundary, found, sha)
     return found, sha
+
+
+def _recorded_in_database(home: Home) -> tuple[bool, str | None]:
+    """The last ``policy_change`` event of a PostgreSQL ledger: its lines read newest first,
+    with the same byte search before any parse."""
+    from faceaudit.ledger.store import open_event_log
+
+    for line in open_event_log(home).lines_backwards():
+        if _NEEDLE in line:
+            event = parse_event(line)
+            return True, (event.get("result") or {}).get("sha256")
+    return False, None
 
 
 def _scan(path: Path, start: int, end: int) -> tuple[bool, str | None, int]:

@@ -1,0 +1,64 @@
+"""What an attacker with write access to the ledger's storage does, on either backend: read
+and overwrite the raw lines and the head witness (files, or rows of PostgreSQL tables)."""
+
+from __future__ import annotations
+
+import psycopg
+
+from faceaudit.ledger import Ledger
+
+
+def _url(led: Ledger) -> str | None:
+    return led.home.database_url_in_force()
+
+
+def read_raw(led: Ledger) -> bytes:
+    """The ledger's bytes: every line and its newline (and, for files, any torn tail)."""
+    return led.log.snapshot()
+
+
+def write_raw(led: Ledger, data: bytes) -> None:
+    """Replace the ledger's content by ``data`` (on PostgreSQL: one row per line; a final
+    fragment without newline becomes a row of its own)."""
+    url = _url(led)
+    if url is None:
+        led.path.write_bytes(data)
+        return
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    with psycopg.connect(url) as con:
+        con.execute("DELETE FROM events")
+        with con.cursor() as cur:
+            cur.executemany("INSERT INTO events(position, line) VALUES (%s, %s)",
+                            list(enumerate(lines, start=1)))
+
+
+def append_raw(led: Ledger, fragment: bytes) -> None:
+    """Append raw bytes to the ledger file (files only: a torn write)."""
+    with open(led.path, "ab") as fh:
+        fh.write(fragment)
+
+
+def write_head_raw(led: Ledger, record: bytes | None) -> None:
+    """Overwrite (or, with None, delete) the head witness."""
+    url = _url(led)
+    if url is None:
+        if record is None:
+            led.head_path.unlink()
+        else:
+            led.head_path.write_bytes(record)
+        return
+    with psycopg.connect(url) as con:
+        con.execute("DELETE FROM ledger_head")
+        if record is not None:
+            con.execute("INSERT INTO ledger_head(id, record) VALUES (1, %s)", (record,))
+
+
+def read_head_raw(led: Ledger) -> bytes:
+    """The head witness's stored bytes."""
+    url = _url(led)
+    if url is None:
+        return led.head_path.read_bytes()
+    with psycopg.connect(url) as con:
+        return bytes(con.execute("SELECT record FROM ledger_head").fetchone()[0])

@@ -79,6 +79,13 @@ def new_database(server) -> str:
     return server.get_uri(name)
 
 
+@pytest.fixture(scope="session")
+def make_postgres_database(postgres_server):
+    """A function that creates a new database on the session's server and returns its URL
+    (for fixtures of a wider scope than one test)."""
+    return lambda: new_database(postgres_server)
+
+
 @pytest.fixture
 def postgres_url(postgres_server) -> str:
     """The URL of a new, empty database (with pgvector) on the session's server."""

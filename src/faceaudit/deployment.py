@@ -45,9 +45,9 @@ from faceaudit.gallery.searcher import GallerySearcher
 from faceaudit.gallery.store import (
     Consent,
     NewTemplate,
-    SqliteGalleryStore,
     WriteResult,
     check_subject_id,
+    open_gallery_store,
     utc_iso,
 )
 from faceaudit.home import Home
@@ -100,12 +100,14 @@ class Deployment:
         notify: Callable[[str], None] | None = None,
     ):
         self.home = home.require()
-        self.store = SqliteGalleryStore(home.db_path)
+        self.store = open_gallery_store(home)
         self.ledger = Ledger(home)
         self.oplog = OperationLog(home, self.ledger, self.store)
         self._embedder = embedder
         self._calibration = calibration
-        self.searcher = GallerySearcher(self.store, home.index_path,
+        # PostgreSQL searches in the database (pgvector): no graph file in the home
+        index_path = None if home.database_url_in_force() else home.index_path
+        self.searcher = GallerySearcher(self.store, index_path,
                                         background=background_index, notify=notify)
         self.recover()
 
@@ -118,7 +120,7 @@ class Deployment:
                 self.store.compact(RECOVERY_COMPACT_BOUND_S)
             except ErasureIncompleteError:
                 pass  # still blocked; the next erase or open retries
-        if self.store.path.exists():
+        if self.store.exists():
             self.searcher.recover()  # a saved graph a crash left behind a write
         return appended
 

@@ -1,10 +1,13 @@
-"""The SQLite gallery store: consent, backends, erasure that leaves no bytes, purge, reviews."""
+"""The gallery store, on SQLite and on PostgreSQL + pgvector: consent, backends, erasure that
+leaves no bytes, purge, reviews."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
+import psycopg
 import pytest
 
 from faceaudit.gallery import (
@@ -17,6 +20,7 @@ from faceaudit.gallery import (
     UnknownResultError,
     UnknownSubjectError,
 )
+from faceaudit.gallery.postgres import PgGalleryStore
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -35,14 +39,39 @@ def enrol(store, subject, seed, backend="dlib-resnet:1", expires=None, images=()
                        templates=[NewTemplate(unit(seed), 0.9)], images=list(images), now=NOW)
 
 
-def file_bytes(path) -> bytes:
-    data = path.read_bytes()
-    wal = path.with_name(path.name + "-wal")
-    return data + (wal.read_bytes() if wal.exists() else b"")
+@pytest.fixture
+def store(tmp_path, database_url):
+    """The gallery store of each backend (every test here runs on both)."""
+    if database_url is None:
+        return SqliteGalleryStore(tmp_path / "g.db")
+    return PgGalleryStore(database_url)
 
 
-def test_enrol_and_load_round_trip(tmp_path):
-    store = SqliteGalleryStore(tmp_path / "g.db")
+@pytest.fixture
+def file_bytes(request, database_url):
+    """Every byte the store keeps on disk: the SQLite file and its WAL, or (after a
+    CHECKPOINT) every table, index and TOAST file of the PostgreSQL database — its directory
+    under ``base/``. The write-ahead log (``pg_wal``) is not scanned: docs/deploy.md says what
+    it keeps and for how long."""
+    if database_url is None:
+        def read(store) -> bytes:
+            data = store.path.read_bytes()
+            wal = store.path.with_name(store.path.name + "-wal")
+            return data + (wal.read_bytes() if wal.exists() else b"")
+        return read
+    server = request.getfixturevalue("postgres_server")
+
+    def read_database(store) -> bytes:
+        with psycopg.connect(database_url, autocommit=True) as con:
+            con.execute("CHECKPOINT")
+            oid = con.execute("SELECT oid FROM pg_database "
+                              "WHERE datname = current_database()").fetchone()[0]
+        folder = Path(server.pgdata) / "base" / str(oid)
+        return b"".join(f.read_bytes() for f in sorted(folder.iterdir()) if f.is_file())
+    return read_database
+
+
+def test_enrol_and_load_round_trip(store):
     first = enrol(store, "alice", 1)
     enrol(store, "bob", 2)
     loaded = store.load_templates("dlib-resnet:1")
@@ -53,23 +82,20 @@ def test_enrol_and_load_round_trip(tmp_path):
     assert "embedding" not in str(store.list_subjects())
 
 
-def test_other_backend_templates_refused(tmp_path):
-    store = SqliteGalleryStore(tmp_path / "g.db")
+def test_other_backend_templates_refused(store):
     enrol(store, "alice", 1)
     with pytest.raises(BackendMismatchError):
         enrol(store, "bob", 2, backend="arcface:1")
     assert [s["subject_id"] for s in store.list_subjects()] == ["alice"]
 
 
-def test_invalid_subject_id(tmp_path):
-    store = SqliteGalleryStore(tmp_path / "g.db")
+def test_invalid_subject_id(store):
     with pytest.raises(InvalidSubjectIdError):
         enrol(store, "no spaces please", 1)
 
 
-def test_erasure_removes_embedding_bytes_from_db_and_wal(tmp_path):
-    path = tmp_path / "g.db"
-    store = SqliteGalleryStore(path)
+def test_erasure_removes_embedding_bytes_from_db_and_wal(store, file_bytes):
+    path = store
     enrol(store, "alice", 1, images=[b"JPEG-BYTES-OF-ALICE" * 10])
     enrol(store, "bob", 2)
     needle = unit(1).astype("<f4").tobytes()
@@ -86,8 +112,7 @@ def test_erasure_removes_embedding_bytes_from_db_and_wal(tmp_path):
         store.erase("alice")
 
 
-def test_purge_removes_only_expired_subjects(tmp_path):
-    store = SqliteGalleryStore(tmp_path / "g.db")
+def test_purge_removes_only_expired_subjects(store, file_bytes):
     enrol(store, "expired", 1, expires=NOW + timedelta(days=1))
     enrol(store, "current", 2, expires=NOW + timedelta(days=30))
     enrol(store, "forever", 3)
@@ -95,13 +120,12 @@ def test_purge_removes_only_expired_subjects(tmp_path):
     enrol(store, "renewed", 5, expires=NOW + timedelta(days=60))
     purged = store.purge(NOW + timedelta(days=2))
     assert purged.subject_ids == ["expired"]
-    assert unit(1).astype("<f4").tobytes() not in file_bytes(tmp_path / "g.db")
+    assert unit(1).astype("<f4").tobytes() not in file_bytes(store)
     assert [s["subject_id"] for s in store.list_subjects()] == ["current", "forever", "renewed"]
     assert store.purge(NOW + timedelta(days=2)).subject_ids == []
 
 
-def test_review_once_and_erasure_scrubs_results(tmp_path):
-    store = SqliteGalleryStore(tmp_path / "g.db")
+def test_review_once_and_erasure_scrubs_results(store):
     enrol(store, "alice", 1)
     face = {"box": [0, 0, 10, 10],
             "candidates": [{"subject_id": "alice", "score": 0.9, "fmr": 1e-5, "rank": 1}]}

@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import typer
 
 from faceaudit.cli.options import HomeOption
 from faceaudit.home import HomeMissingError, init_home, resolve_home
 
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option("--database-url", help=(
+        "Keep this deployment's gallery and ledger in PostgreSQL (postgresql://…; stored in "
+        "the home's config). Default: $FACEAUDIT_DATABASE_URL, else the home's own files.")),
+]
 
-def init_command(home: HomeOption = None) -> None:
+
+def init_command(home: HomeOption = None, database_url: DatabaseUrlOption = None) -> None:
     """Create the deployment home (default: $FACEAUDIT_HOME or ~/.faceaudit); print it as JSON.
 
     Every other command refuses a home that was not made by ``init`` (exit 2), so a mistyped
     ``--home`` never starts a new deployment with an empty ledger. Running it again is harmless.
+    With ``--database-url`` (or ``$FACEAUDIT_DATABASE_URL``) the gallery and the ledger live in
+    that PostgreSQL database (docs/deploy.md).
     """
     target = resolve_home(home)
     existed = target.is_initialised()
     try:
-        made = init_home(target)
+        made = init_home(target, database_url)
     except OSError as exc:
         raise HomeMissingError(f"cannot create the deployment home: {exc.strerror}",
                                which=str(target.root)) from None

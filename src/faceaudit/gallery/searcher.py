@@ -80,6 +80,10 @@ class GallerySearcher:
         return self._search
 
     def _open(self, backend_id: str) -> TemplateSearch:
+        in_database = getattr(self.store, "template_search", None)
+        if in_database is not None:  # PostgreSQL: pgvector searches in the database
+            self.origin = "database"
+            return in_database(backend_id)
         if self.file is not None:
             owners = self.store.template_owners(backend_id)
             if len(owners.template_ids) >= self.index_min:

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -38,6 +38,9 @@ from faceaudit.gallery.errors import (
     UnknownResultError,
     UnknownSubjectError,
 )
+
+if TYPE_CHECKING:
+    from faceaudit.home import Home
 
 SUBJECT_ID_PATTERN = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 BUSY_TIMEOUT_S = 60.0
@@ -179,7 +182,32 @@ class Intent:
 
 
 class GalleryStore(Protocol):
-    """The storage interface of a gallery (SQLite today; PostgreSQL can implement it too)."""
+    """The storage interface of a gallery: :class:`SqliteGalleryStore` (the default) and
+    :class:`~faceaudit.gallery.postgres.PgGalleryStore` (PostgreSQL + pgvector)."""
+
+    def exists(self) -> bool:
+        """Whether the gallery's storage has been created."""
+        ...
+
+    def pending_intent(self, intent_id: str) -> list[dict[str, Any]] | None:
+        """The ledger events a committed write still owes the ledger, or None."""
+        ...
+
+    def pending_intent_ids(self) -> list[str]:
+        """Ids of every write whose ledger events are still pending."""
+        ...
+
+    def clear_intent(self, intent_id: str) -> None:
+        """Forget the pending events of ``intent_id`` (they are in the ledger now)."""
+        ...
+
+    def compact_pending(self) -> bool:
+        """True when an erasure committed but its bytes may still be in the files."""
+        ...
+
+    def compact(self, bound_s: float | None = None) -> None:
+        """Make the bytes of erased rows leave the files (ErasureIncompleteError if blocked)."""
+        ...
 
     def gallery_backend(self) -> str | None:
         """The backend id of the stored templates, or None when there are none."""
@@ -758,3 +786,14 @@ class SqliteGalleryStore:
             reviewed = self._result(con, result_id)
             self._note_intent(con, intent, reviewed)
             return reviewed
+
+
+def open_gallery_store(home: Home) -> GalleryStore:
+    """The gallery of ``home``: PostgreSQL (:class:`~faceaudit.gallery.postgres.PgGalleryStore`)
+    when a database URL is in force, else the home's SQLite file."""
+    url = home.database_url_in_force()
+    if url:
+        from faceaudit.gallery.postgres import PgGalleryStore
+
+        return PgGalleryStore(url)
+    return SqliteGalleryStore(home.db_path)

@@ -1,12 +1,15 @@
-"""Deployment end to end on real faces: enrol, identify, review, verify, erase, refusals."""
+"""Deployment end to end on real faces: enrol, identify, review, verify, erase, refusals — on
+the home's SQLite/files and on PostgreSQL + pgvector (every test runs on both)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
+import psycopg
 import pytest
 from PIL import Image
 
@@ -20,6 +23,7 @@ from faceaudit.gallery import (
     InvalidRequestError,
     MultipleFacesError,
 )
+from faceaudit.home import Home, init_home
 from faceaudit.ledger import Ledger
 from faceaudit.policy import PolicyRefusal
 
@@ -32,10 +36,35 @@ def enrol_people(deployment: Deployment, mdtf, **kwargs) -> None:
                          basis="consent", evidence=f"form-{subject}", **kwargs)
 
 
+@pytest.fixture
+def home(tmp_path, database_url) -> Home:
+    """An empty deployment home, its gallery and ledger in files or in PostgreSQL."""
+    return init_home(tmp_path / "home", database_url)
+
+
 def db_bytes(home) -> bytes:
-    """The database file and its WAL (if any), where an embedding could be."""
-    wal = home.db_path.with_name(home.db_path.name + "-wal")
-    return home.db_path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    """Where an embedding could be: the SQLite file and its WAL, or (after a CHECKPOINT) every
+    table, index and TOAST file of the PostgreSQL database."""
+    url = home.database_url_in_force()
+    if url is None:
+        wal = home.db_path.with_name(home.db_path.name + "-wal")
+        return home.db_path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("CHECKPOINT")
+        folder = Path(con.execute("SHOW data_directory").fetchone()[0]) / "base" / str(
+            con.execute("SELECT oid FROM pg_database WHERE datname = current_database()"
+                        ).fetchone()[0])
+    return b"".join(f.read_bytes() for f in sorted(folder.iterdir()) if f.is_file())
+
+
+def kept_images(home) -> list[bytes]:
+    """The enrolment images the gallery keeps."""
+    url = home.database_url_in_force()
+    if url is None:
+        with sqlite3.connect(home.db_path) as con:
+            return [row[0] for row in con.execute("SELECT data FROM images")]
+    with psycopg.connect(url) as con:
+        return [bytes(row[0]) for row in con.execute("SELECT data FROM images")]
 
 
 def actions(home) -> list[str]:
@@ -79,8 +108,7 @@ def test_probe_is_not_stored_and_images_only_when_asked(deployment, mdtf, audite
     deployment.identify(actor="officer", image=mdtf / "4.png", purpose="p", case="c")
     stored = db_bytes(audited_home)
     assert probe.astype("<f4").tobytes()[:64] not in stored
-    with sqlite3.connect(audited_home.db_path) as con:
-        kept = [row[0] for row in con.execute("SELECT data FROM images")]
+    kept = kept_images(audited_home)
     assert kept == [(mdtf / "2.png").read_bytes()]
     listed = {s["subject_id"]: s for s in deployment.list_subjects()}
     assert listed["kept"]["images"] == 1 and listed["p1"]["images"] == 0

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -170,6 +171,20 @@ class _AuditIndex:
         return list(self.events)
 
 
+def _audit_events(lines: Iterable[bytes]) -> list[AuditEvent]:
+    """The registrations among ``lines`` (each an ``audit`` event's line)."""
+    events = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            raise LedgerError("a malformed audit event in the ledger") from None
+        parsed = event_from_ledger(event) if isinstance(event, dict) else None
+        if parsed is not None:
+            events.append(parsed)
+    return events
+
+
 _indexes: dict[str, _AuditIndex] = {}
 _index_lock = threading.Lock()
 
@@ -181,9 +196,13 @@ def registered_audits(ledger: Ledger, backend_id: str | None = None) -> list[Aud
     The ledger is read incrementally and cached per process, so the cost per call is the new
     events only. Raises :class:`LedgerError` for an unreadable audit event.
     """
-    with _index_lock:
-        index = _indexes.setdefault(str(ledger.path), _AuditIndex())
-        events = index.refresh(ledger.path)
+    if ledger.home.database_url_in_force():  # PostgreSQL: the lines, with the same filter
+        events = _audit_events(line for line in ledger.log.lines()
+                               if b'"action":"audit"' in line)
+    else:
+        with _index_lock:
+            index = _indexes.setdefault(str(ledger.path), _AuditIndex())
+            events = index.refresh(ledger.path)
     chosen = [e for e in events if backend_id is None or e.backend_id == backend_id]
     return sorted(chosen, key=lambda e: (e.created_at, e.seq), reverse=True)
 

@@ -146,9 +146,11 @@ class PgClaims:
             con.execute("SELECT pg_advisory_lock(%s)", (advisory_key(f"intent:{intent_id}"),))
             con.execute("INSERT INTO intents(intent_id, info) VALUES (%s, %s)",
                         (intent_id, json.dumps(_info(operation, actor))))
-            yield claim
-            if claim.resolved:
-                con.execute("DELETE FROM intents WHERE intent_id = %s", (intent_id,))
+            try:
+                yield claim
+            finally:
+                if claim.resolved:
+                    con.execute("DELETE FROM intents WHERE intent_id = %s", (intent_id,))
         finally:
             con.close()  # releases the lock
 

@@ -3,7 +3,8 @@
 Each operation writes an ``intent`` event, commits the store together with the outcome it owes
 the ledger, then appends the outcome. These tests make the ledger fail at every step — too-long
 fields, a tampered ledger, an ``OSError`` from the disk, SIGKILL between the steps — and check
-that the store and the ledger agree afterwards (after the recovery a Deployment runs on open).
+that the store and the ledger agree afterwards (after the recovery a Deployment runs on open) —
+on the home's SQLite/files and on PostgreSQL (every test runs on both).
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
+import psycopg
 import pytest
+from ledger_raw import read_raw, write_raw
 
 from faceaudit.deployment import Deployment
 from faceaudit.gallery import InvalidRequestError
-from faceaudit.gallery.store import SqliteGalleryStore
-from faceaudit.home import Home
+from faceaudit.gallery.store import open_gallery_store
+from faceaudit.home import Home, init_home
 from faceaudit.ledger import Ledger
 from faceaudit.ledger.errors import LedgerTamperedError
 from faceaudit.oplog import OperationLog
@@ -30,6 +32,21 @@ from faceaudit.oplog import OperationLog
 LONG = "x" * 1100
 BACKEND = "dlib-resnet:1"
 OUTCOMES = {"enrol", "erase", "purge", "identify", "review", "aborted"}
+
+
+@pytest.fixture
+def home(tmp_path, database_url) -> Home:
+    """An empty deployment home, its gallery and ledger in files or in PostgreSQL."""
+    return init_home(tmp_path / "home", database_url)
+
+
+def open_claims(home: Home) -> int:
+    """How many operations are still claimed (claim files, or rows of ``intents``)."""
+    url = home.database_url_in_force()
+    if url is None:
+        return len(list((home.root / "intents").glob("*")))
+    with psycopg.connect(url) as con:
+        return con.execute("SELECT count(*) FROM intents").fetchone()[0]
 
 
 def unit(seed: int) -> np.ndarray:
@@ -62,18 +79,19 @@ def assert_store_and_ledger_agree(home: Home) -> None:
             live.discard(e["result"]["subject_id"])
         elif e["action"] == "purge":
             live -= set(e["result"]["subject_ids"])
-    store = SqliteGalleryStore(home.db_path)
+    store = open_gallery_store(home)
     assert {s["subject_id"] for s in store.list_subjects()} == live
     assert store.pending_intent_ids() == []
-    assert not list((home.root / "intents").glob("*"))
+    assert open_claims(home) == 0
     assert Ledger(home).verify().ok
 
 
 def tamper(home: Home) -> None:
     """Edit the last event in place (a changed count), as an insider with file access would."""
-    data = home.ledger_path.read_bytes()
+    ledger = Ledger(home)
+    data = read_raw(ledger)
     last = data.rstrip(b"\n").rsplit(b"\n", 1)[-1]
-    home.ledger_path.write_bytes(data.replace(last, last.replace(b'"seq":', b'"seq": ')))
+    write_raw(ledger, data.replace(last, last.replace(b'"seq":', b'"seq": ')))
 
 
 # -- bad input: a 4xx before anything is stored or logged --------------------------------------
@@ -99,7 +117,7 @@ def test_too_long_fields_are_refused_before_the_store_or_ledger_is_touched(deplo
         deployment.erase(actor=LONG, subject_id="s-1")
     assert [s["subject_id"] for s in deployment.list_subjects()] == ["s-1"]
     assert list(Ledger(deployment.home).events()) == before
-    with SqliteGalleryStore(deployment.home.db_path)._read() as con:
+    with deployment.store._read() as con:
         assert con.execute("SELECT count(*) FROM results").fetchone()[0] == 0
     assert_store_and_ledger_agree(deployment.home)
 
@@ -111,7 +129,7 @@ def test_a_tampered_ledger_stops_every_operation_before_it_acts(deployment, mdtf
     enrol(deployment, "s-1")
     result = deployment.identify(actor="officer", image=mdtf / "2.png", purpose="p", case="c")
     tamper(deployment.home)
-    frozen = deployment.home.ledger_path.read_bytes()
+    frozen = read_raw(Ledger(deployment.home))
     attempts = [
         lambda: enrol(deployment, "s-2", seed=2),
         lambda: deployment.erase(actor="dpo", subject_id="s-1"),
@@ -126,9 +144,9 @@ def test_a_tampered_ledger_stops_every_operation_before_it_acts(deployment, mdtf
             attempt()
     assert [s["subject_id"] for s in deployment.list_subjects()] == ["s-1"]
     assert deployment.get_result(result["result_id"])["review"] is None
-    with SqliteGalleryStore(deployment.home.db_path)._read() as con:
+    with deployment.store._read() as con:
         assert con.execute("SELECT count(*) FROM results").fetchone()[0] == 1
-    assert deployment.home.ledger_path.read_bytes() == frozen
+    assert read_raw(Ledger(deployment.home)) == frozen
 
 
 # -- a full disk at each step -------------------------------------------------------------------
@@ -180,7 +198,7 @@ def test_a_failed_store_write_is_recorded_as_aborted(deployment, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError(errno.EIO, "I/O error")
 
-    monkeypatch.setattr(SqliteGalleryStore, "enrol", broken)
+    monkeypatch.setattr(type(deployment.store), "enrol", broken)
     with pytest.raises(OSError):
         enrol(deployment, "s-2", seed=2)
     last = list(Ledger(deployment.home).events())[-1]
@@ -197,11 +215,13 @@ import os, signal, sys
 import numpy as np
 from faceaudit.calibration import Calibration
 from faceaudit.deployment import Deployment
-from faceaudit.gallery.store import SqliteGalleryStore
+from faceaudit.gallery.store import open_gallery_store
 from faceaudit.home import Home
 from faceaudit.ledger import Ledger
+from pathlib import Path
 
 home, operation, step = sys.argv[1:4]
+Store = type(open_gallery_store(Home(Path(home))))  # SQLite, or PostgreSQL per the home
 
 def die(*a, **k):
     os.kill(os.getpid(), signal.SIGKILL)
@@ -209,15 +229,15 @@ def die(*a, **k):
 if step == "before-intent":
     Ledger.append = die
 elif step == "before-commit":
-    setattr(SqliteGalleryStore, operation, die)
+    setattr(Store, operation, die)
 elif step == "after-commit":
-    original = getattr(SqliteGalleryStore, operation)
+    original = getattr(Store, operation)
     def commit_then_die(self, *a, **k):
         original(self, *a, **k)
         die()
-    setattr(SqliteGalleryStore, operation, commit_then_die)
+    setattr(Store, operation, commit_then_die)
 elif step == "after-outcome":
-    SqliteGalleryStore.clear_intent = die
+    Store.clear_intent = die
 calibration = Calibration(backend_id="dlib-resnet:1", threshold=np.array([0.0, 0.92, 1.0]),
                           fmr=np.array([1.0, 1e-3, 1e-7]), n_impostor=10**8, source="tests")
 from pathlib import Path
@@ -288,7 +308,7 @@ def test_cli_enrol_with_too_long_evidence_stores_nothing(home, mdtf):
     listed = CliRunner().invoke(app, ["gallery", "list", *args])
     assert json.loads(listed.stdout) == []
     assert [e["action"] for e in Ledger(home).events()] == ["init"]
-    assert not Path(home.db_path).exists() or SqliteGalleryStore(home.db_path).list_subjects() == []
+    assert open_gallery_store(home).list_subjects() == []
 
 
 def test_cli_on_a_tampered_ledger_exits_4_and_does_nothing(home, mdtf):
@@ -302,7 +322,7 @@ def test_cli_on_a_tampered_ledger_exits_4_and_does_nothing(home, mdtf):
                                         "s-1", "--basis", "consent", "--evidence", "e", *args])
     assert enrolled.exit_code == 0, enrolled.stderr
     tamper(home)
-    frozen = home.ledger_path.read_bytes()
+    frozen = read_raw(Ledger(home))
     for command in (["gallery", "enrol", str(mdtf / "3.png"), "--subject", "s-2", "--basis",
                      "consent", "--evidence", "e"],
                     ["gallery", "erase", "s-1"],
@@ -310,8 +330,8 @@ def test_cli_on_a_tampered_ledger_exits_4_and_does_nothing(home, mdtf):
         result = CliRunner().invoke(app, [*command, *args])
         assert result.exit_code == 4, (command, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and "ledger" in result.stderr
-    assert [s["subject_id"] for s in SqliteGalleryStore(home.db_path).list_subjects()] == ["s-1"]
-    assert home.ledger_path.read_bytes() == frozen
+    assert [s["subject_id"] for s in open_gallery_store(home).list_subjects()] == ["s-1"]
+    assert read_raw(Ledger(home)) == frozen
 
 
 def test_a_running_process_heals_before_its_next_operation(deployment, monkeypatch):

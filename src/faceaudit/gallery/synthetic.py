@@ -9,7 +9,12 @@ nearest-identity search alone.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from faceaudit.gallery.postgres import PgGalleryStore
 
 LATENT_DIM = 32
 CAPTURE_NOISE = 0.35
@@ -41,3 +46,30 @@ def synthetic_gallery(
         templates[start: start + 100_000] = capture(owners[start: start + 100_000])
     probes = capture(rng.integers(0, n_ids, n_probes))
     return templates, owners, probes
+
+
+def load_into_postgres(store: PgGalleryStore, embeddings: np.ndarray, owners: np.ndarray,
+                       backend_id: str) -> None:
+    """Bulk-load a synthetic gallery into an empty PostgreSQL store with ``COPY`` (one subject
+    ``s<owner>`` per identity, consent without expiry), as benchmarks and tests need galleries
+    far larger than one enrolment at a time would build in reasonable time."""
+    from faceaudit.gallery.postgres import vector_text
+
+    now = "2025-01-01T00:00:00+00:00"
+    with store._write() as con:
+        store._fit_dimension(con, embeddings.shape[1])
+        with con.cursor().copy("COPY subjects(pk, subject_id, created_at) FROM STDIN") as copy:
+            for owner in np.unique(owners):
+                copy.write_row((int(owner) + 1, f"s{owner}", now))
+        with con.cursor().copy("COPY consents(subject_pk, legal_basis, evidence, obtained_at) "
+                               "FROM STDIN") as copy:
+            for owner in np.unique(owners):
+                copy.write_row((int(owner) + 1, "consent", "synthetic", now))
+        with con.cursor().copy("COPY templates(subject_pk, backend_id, embedding, created_at) "
+                               "FROM STDIN") as copy:
+            for owner, vector in zip(owners, embeddings, strict=True):
+                copy.write_row((int(owner) + 1, backend_id, vector_text(vector), now))
+        con.execute("SELECT setval(pg_get_serial_sequence('subjects', 'pk'), "
+                    "(SELECT max(pk) FROM subjects))")
+        store._bump(con)
+    store.ensure_index()

@@ -1,0 +1,45 @@
+"""1:N search in PostgreSQL: exact below the store's size limit, pgvector HNSW from it on."""
+
+from __future__ import annotations
+
+import numpy as np
+import psycopg
+
+from faceaudit.gallery.postgres import HNSW_INDEX, PgGalleryStore, vector_text
+from faceaudit.gallery.search import exact_top_k
+from faceaudit.gallery.synthetic import load_into_postgres, synthetic_gallery
+
+BACKEND = "dlib-resnet:1"
+
+
+def test_exact_below_the_limit_and_hnsw_with_high_recall_above(postgres_url):
+    embeddings, owners, probes = synthetic_gallery(3000, n_probes=40, seed=3)
+    small = PgGalleryStore(postgres_url, index_min=10**9)
+    load_into_postgres(small, embeddings, owners, BACKEND)
+    with psycopg.connect(postgres_url) as con:
+        assert con.execute("SELECT to_regclass(%s)", (HNSW_INDEX,)).fetchone()[0] is None
+    search = small.template_search(BACKEND)
+    for probe in probes[:10]:  # exact: the same templates and scores as numpy
+        rows, scores = exact_top_k(embeddings, probe, 10)
+        hits = search.search(probe, 10)
+        assert [h.subject_id for h in hits] == [f"s{owners[r]}" for r in rows]
+        np.testing.assert_allclose([h.score for h in hits], scores, atol=1e-5)
+
+    large = PgGalleryStore(postgres_url, index_min=2000)
+    assert large.ensure_index()
+    with psycopg.connect(postgres_url) as con:  # the HNSW path really uses the index
+        con.execute("SET enable_seqscan = off")
+        plan = "\n".join(r[0] for r in con.execute(
+            "EXPLAIN SELECT template_id FROM templates ORDER BY embedding <=> %s::vector "
+            "LIMIT 10", (vector_text(probes[0]),)))
+        assert HNSW_INDEX in plan
+    search = large.template_search(BACKEND)
+    recalls = []
+    for probe in probes:
+        truth = {f"s{owners[r]}" for r in exact_top_k(embeddings, probe, 10)[0]}
+        found = {h.subject_id for h in search.search(probe, 10)}
+        recalls.append(len(truth & found) / len(truth))
+    assert np.mean(recalls) >= 0.9
+    best = search.search_subjects(probes[0], 3, threshold=0.5)
+    assert best and all(h.score >= 0.5 for h in best)
+    assert len({h.subject_id for h in best}) == len(best)

@@ -57,6 +57,8 @@ def postgres_server():
             # throwaway test data: no fsync (a checkpoint still writes every page to the files)
             con.execute("ALTER SYSTEM SET fsync = off")
             con.execute("ALTER SYSTEM SET synchronous_commit = off")
+            # as docs/deploy.md asks: retired WAL segments are deleted, not kept for reuse
+            con.execute("ALTER SYSTEM SET wal_recycle = off")
             con.execute("SELECT pg_reload_conf()")
         yield server
     finally:

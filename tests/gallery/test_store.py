@@ -23,6 +23,9 @@ from faceaudit.gallery import (
 from faceaudit.gallery.postgres import PgGalleryStore
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
+#: a kept enrolment image: random bytes (incompressible, so stored as they are; TOASTed in
+#: PostgreSQL)
+IMAGE = b"JPEG-BYTES-OF-ALICE" + np.random.default_rng(7).bytes(8000)
 
 
 def unit(seed: int, dim: int = 128) -> np.ndarray:
@@ -50,9 +53,9 @@ def store(tmp_path, database_url):
 @pytest.fixture
 def file_bytes(request, database_url):
     """Every byte the store keeps on disk: the SQLite file and its WAL, or (after a
-    CHECKPOINT) every table, index and TOAST file of the PostgreSQL database — its directory
-    under ``base/``. The write-ahead log (``pg_wal``) is not scanned: docs/deploy.md says what
-    it keeps and for how long."""
+    CHECKPOINT) every table, index and TOAST file of the PostgreSQL database (its directory
+    under ``base/``) and the server's write-ahead log (``pg_wal``, shared by every test
+    database: the vectors looked for are this file's own)."""
     if database_url is None:
         def read(store) -> bytes:
             data = store.path.read_bytes()
@@ -66,8 +69,9 @@ def file_bytes(request, database_url):
             con.execute("CHECKPOINT")
             oid = con.execute("SELECT oid FROM pg_database "
                               "WHERE datname = current_database()").fetchone()[0]
-        folder = Path(server.pgdata) / "base" / str(oid)
-        return b"".join(f.read_bytes() for f in sorted(folder.iterdir()) if f.is_file())
+        files = [*(Path(server.pgdata) / "base" / str(oid)).iterdir(),
+                 *(Path(server.pgdata) / "pg_wal").iterdir()]
+        return b"".join(f.read_bytes() for f in sorted(files) if f.is_file())
     return read_database
 
 
@@ -96,31 +100,32 @@ def test_invalid_subject_id(store):
 
 def test_erasure_removes_embedding_bytes_from_db_and_wal(store, file_bytes):
     path = store
-    enrol(store, "alice", 1, images=[b"JPEG-BYTES-OF-ALICE" * 10])
-    enrol(store, "bob", 2)
-    needle = unit(1).astype("<f4").tobytes()
+    # seeds no other test enrols: the scan covers the server's WAL, shared by every test
+    enrol(store, "alice", 101, images=[IMAGE])
+    enrol(store, "bob", 102)
+    needle = unit(101).astype("<f4").tobytes()
     assert needle in file_bytes(path)
-    assert b"JPEG-BYTES-OF-ALICE" in file_bytes(path)
+    assert IMAGE[:200] in file_bytes(path)  # a TOASTed value on PostgreSQL
     erased = store.erase("alice")
     assert len(erased.template_ids) == 1 and erased.images == 1
     assert needle not in file_bytes(path)
     assert needle[:32] not in file_bytes(path)
-    assert b"JPEG-BYTES-OF-ALICE" not in file_bytes(path)
-    assert unit(2).astype("<f4").tobytes() in file_bytes(path)  # bob untouched
+    assert IMAGE[:200] not in file_bytes(path)
+    assert unit(102).astype("<f4").tobytes() in file_bytes(path)  # bob untouched
     assert store.load_templates("dlib-resnet:1").subject_ids == ["bob"]
     with pytest.raises(UnknownSubjectError):
         store.erase("alice")
 
 
 def test_purge_removes_only_expired_subjects(store, file_bytes):
-    enrol(store, "expired", 1, expires=NOW + timedelta(days=1))
-    enrol(store, "current", 2, expires=NOW + timedelta(days=30))
-    enrol(store, "forever", 3)
-    enrol(store, "renewed", 4, expires=NOW + timedelta(days=1))
-    enrol(store, "renewed", 5, expires=NOW + timedelta(days=60))
+    enrol(store, "expired", 111, expires=NOW + timedelta(days=1))
+    enrol(store, "current", 112, expires=NOW + timedelta(days=30))
+    enrol(store, "forever", 113)
+    enrol(store, "renewed", 114, expires=NOW + timedelta(days=1))
+    enrol(store, "renewed", 115, expires=NOW + timedelta(days=60))
     purged = store.purge(NOW + timedelta(days=2))
     assert purged.subject_ids == ["expired"]
-    assert unit(1).astype("<f4").tobytes() not in file_bytes(store)
+    assert unit(111).astype("<f4").tobytes() not in file_bytes(store)
     assert [s["subject_id"] for s in store.list_subjects()] == ["current", "forever", "renewed"]
     assert store.purge(NOW + timedelta(days=2)).subject_ids == []
 

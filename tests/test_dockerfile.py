@@ -93,7 +93,7 @@ def test_home_and_cache_live_on_the_volume(dockerfile) -> None:
 
 def test_installs_the_package_and_downloads_nothing(dockerfile) -> None:
     runs = " ".join(_all(dockerfile, "RUN"))
-    assert re.search(r"pip install [^&]*\s\.(\s|$)", runs)
+    assert re.search(r"pip install [^&]*\s\"?\.(\[postgres\])?\"?(\s|$)", runs)
     assert not re.search(r"\b(curl|wget|git clone)\b|https?://", runs)
     ignored = (ROOT / ".dockerignore").read_text().split()
     for args in _all(dockerfile, "COPY"):

@@ -17,6 +17,8 @@ long, is in docs/deploy.md.
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -102,6 +104,7 @@ class PgGalleryStore:
         self.url = url
         #: from this many templates on, search goes through the HNSW index
         self.index_min = index_min
+        self._local = threading.local()
 
     def describe(self) -> str:
         """Where the gallery lives, for messages."""
@@ -122,20 +125,31 @@ class PgGalleryStore:
         finally:
             con.close()
 
+    def _kept(self) -> Any:
+        """This thread's connection, kept between operations (reopened after a fork or when
+        broken)."""
+        ensure_schema(self.url, "gallery", "CREATE EXTENSION IF NOT EXISTS vector;" + SCHEMA)
+        con, pid = getattr(self._local, "con", (None, None))
+        if con is None or pid != os.getpid() or con.closed or con.broken:
+            con = connect(self.url)
+            self._local.con = (con, os.getpid())
+        return con
+
     @contextmanager
     def _write(self) -> Iterator[Any]:
         """One serialised write transaction."""
-        with self._connection() as con, con.transaction():
+        con = self._kept()
+        with con.transaction():
             con.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             yield con
 
     @contextmanager
     def _read(self) -> Iterator[Any]:
         """One read transaction on a consistent snapshot."""
-        with self._connection() as con:
-            with con.transaction():
-                con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                yield con
+        con = self._kept()
+        with con.transaction():
+            con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield con
 
     @staticmethod
     def _generation(con: Any) -> int:
@@ -430,10 +444,15 @@ class PgGalleryStore:
     # -- search ------------------------------------------------------------------------------
 
     def template_search(self, backend_id: str) -> PgTemplateSearch:
-        """A search over the stored templates that runs in the database."""
+        """A search over the stored templates that runs in the database (exact or HNSW by the
+        gallery's size now; the caller makes a new one when the generation changes)."""
         with self._read() as con:
             generation = self._generation(con)
-        return PgTemplateSearch(self, generation)
+            n = con.execute("SELECT count(*) FROM templates").fetchone()[0]
+            per = con.execute("SELECT max(c) FROM (SELECT count(*) AS c FROM templates "
+                              "GROUP BY subject_pk) per").fetchone()[0]
+        return PgTemplateSearch(self, generation, indexed=n >= self.index_min,
+                                most_per_subject=int(per or 0))
 
     # -- identification results and reviews --------------------------------------------------
 
@@ -496,9 +515,13 @@ class PgTemplateSearch:
     :class:`~faceaudit.gallery.search.TemplateSearch`: exact below the store's ``index_min``
     templates, HNSW (``hnsw.ef_search`` = :data:`EF_SEARCH`) from that size on."""
 
-    def __init__(self, store: PgGalleryStore, generation: int) -> None:
+    def __init__(self, store: PgGalleryStore, generation: int, *, indexed: bool,
+                 most_per_subject: int) -> None:
         self.store = store
         self.generation = generation
+        #: whether queries go through the HNSW index rather than a sequential scan
+        self.indexed = indexed
+        self.most_per_subject = most_per_subject
 
     def add(self, template_ids: list[int], subject_id: str, embeddings: np.ndarray,
             generation: int) -> None:
@@ -515,8 +538,7 @@ class PgTemplateSearch:
             return []
         q = vector_text(query)
         with self.store._read() as con:
-            n = con.execute("SELECT count(*) FROM templates").fetchone()[0]
-            if n >= self.store.index_min:
+            if self.indexed:
                 con.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, min(k, 1000))}")
             else:  # exact: a sequential scan even if an index is left from a larger gallery
                 con.execute("SET LOCAL enable_indexscan = off")
@@ -532,13 +554,10 @@ class PgTemplateSearch:
     def search_subjects(self, query: np.ndarray, top: int,
                         threshold: float | None = None) -> list[Hit]:
         """The ``top`` best subjects for ``query``, each with its best-scoring template."""
-        with self.store._read() as con:
-            row = con.execute("SELECT max(c) FROM (SELECT count(*) AS c FROM templates "
-                              "GROUP BY subject_pk) per").fetchone()
-        if row[0] is None:
+        if self.most_per_subject == 0:
             return []
         best: dict[str, Hit] = {}
-        for hit in self.search(query, top * int(row[0]), threshold):
+        for hit in self.search(query, top * self.most_per_subject, threshold):
             best.setdefault(hit.subject_id, hit)
         return sorted(best.values(), key=lambda h: -h.score)[:top]
 

@@ -79,7 +79,7 @@ def build_oversight(ledger: Ledger, start: datetime, end: datetime) -> dict[str,
     return {
         "period": {"start": start.isoformat(), "end": end.isoformat()},
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "ledger": {"path": str(ledger.path), "ok": verify.ok, "summary": verify.summary()},
+        "ledger": {"path": ledger.log.describe(), "ok": verify.ok, "summary": verify.summary()},
         "events_by_action": dict(sorted(actions.items())),
         "searches": search_rows,
         "searches_by_actor": _totals(search_rows, "actor"),

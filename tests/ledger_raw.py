@@ -62,3 +62,40 @@ def read_head_raw(led: Ledger) -> bytes:
         return led.head_path.read_bytes()
     with psycopg.connect(url) as con:
         return bytes(con.execute("SELECT record FROM ledger_head").fetchone()[0])
+
+
+def delete_tree_heads_raw(led: Ledger) -> None:
+    """Delete every signed tree head."""
+    url = _url(led)
+    if url is None:
+        led.sth_log.path.unlink()
+        return
+    with psycopg.connect(url) as con:
+        con.execute("DELETE FROM ledger_sth")
+
+
+def flip_tree_leaf_raw(led: Ledger, index: int) -> None:
+    """Flip one bit of the stored Merkle tree's leaf ``index``."""
+    url = _url(led)
+    if url is None:
+        data = bytearray(led.tree.level_path(0).read_bytes())
+        data[index * 32] ^= 1
+        led.tree.level_path(0).write_bytes(bytes(data))
+        return
+    with psycopg.connect(url) as con:
+        leaf = bytearray(con.execute("SELECT hash FROM ledger_tree WHERE level = 0 AND idx = %s",
+                                     (index,)).fetchone()[0])
+        leaf[0] ^= 1
+        con.execute("UPDATE ledger_tree SET hash = %s WHERE level = 0 AND idx = %s",
+                    (bytes(leaf), index))
+
+
+def delete_tree_raw(led: Ledger) -> None:
+    """Delete the stored Merkle tree."""
+    url = _url(led)
+    if url is None:
+        for path in led.tree.directory.iterdir():
+            path.unlink()
+        return
+    with psycopg.connect(url) as con:
+        con.execute("DELETE FROM ledger_tree")

@@ -1,9 +1,18 @@
 """Signed tree heads: made automatically and on demand, checked by ``verify`` against the
-ledger; legacy checkpoint events still verify."""
+ledger; legacy checkpoint events still verify. Every test runs on the home's files and on
+PostgreSQL."""
 
 import time
 
 import pytest
+from ledger_raw import (
+    delete_tree_heads_raw,
+    delete_tree_raw,
+    flip_tree_leaf_raw,
+    read_raw,
+    write_head_raw,
+    write_raw,
+)
 
 from faceaudit.home import Home
 from faceaudit.ledger import Ledger, LedgerError
@@ -13,8 +22,13 @@ from faceaudit.ledger.verify import Head, head_bytes
 
 
 @pytest.fixture
-def setup(tmp_path):
-    home = Home(tmp_path / "home")
+def home(tmp_path, database_url):
+    """A home whose ledger is in files or in PostgreSQL."""
+    return Home(tmp_path / "home", database_url)
+
+
+@pytest.fixture
+def setup(tmp_path, home):
     key = tmp_path / "keys" / "a.pem"
     generate_keypair(key, home.ensure().public_key_path)
     return home, key, tmp_path
@@ -27,13 +41,12 @@ def rewrite_consistently(led: Ledger, events: list[dict]) -> None:
     for seq, event in enumerate(events, start=1):
         event["seq"], event["prev_hash"] = seq, prev
         event["hash"] = prev = event_hash(event)
-    led.path.write_bytes(b"".join(canonical(e) + b"\n" for e in events))
-    led.head_path.write_bytes(canonical({"hash": prev, "seq": len(events)}) + b"\n")
+    write_raw(led, b"".join(canonical(e) + b"\n" for e in events))
+    write_head_raw(led, canonical({"hash": prev, "seq": len(events)}) + b"\n")
     led.rebuild_tree()
 
 
-def test_a_new_home_gets_its_own_key_and_a_first_signed_head(tmp_path):
-    home = Home(tmp_path / "home")
+def test_a_new_home_gets_its_own_key_and_a_first_signed_head(tmp_path, home):
     led = Ledger(home)
     led.append("a", "enrol")
     assert home.signing_key_path.exists() and home.public_key_path.exists()
@@ -109,59 +122,52 @@ def test_deleting_the_signed_heads_is_detected(setup):
     led = Ledger(home, signing_key=key)
     for _ in range(3):
         led.append("a", "enrol")
-    led.sth_log.path.unlink()
+    delete_tree_heads_raw(led)
     report = led.verify()
     assert not report.ok and "no signed tree head" in report.reason
 
 
-def test_deleting_the_ledger_is_not_intact(tmp_path):
-    home = Home(tmp_path / "home")
+def test_deleting_the_ledger_is_not_intact(tmp_path, home):
     led = Ledger(home)
     for _ in range(3):
         led.append("a", "enrol")
-    led.path.unlink()
-    led.head_path.unlink()
+    write_raw(led, b"")
+    write_head_raw(led, None)
     report = led.verify()
     assert not report.ok and "0 events" not in report.summary()
     with pytest.raises(LedgerError, match="signed tree head covers"):
         led.append("a", "enrol")  # and nothing is appended to a deleted ledger
 
 
-def test_truncation_below_a_signed_head_is_detected(tmp_path):
-    home = Home(tmp_path / "home")
+def test_truncation_below_a_signed_head_is_detected(tmp_path, home):
     led = Ledger(home, sth_every=1)
     for _ in range(4):
         led.append("a", "enrol")
-    lines = led.path.read_bytes().splitlines(keepends=True)
-    led.path.write_bytes(b"".join(lines[:2]))
-    led.head_path.write_bytes(head_bytes(Head(2, __import__("json").loads(lines[1])["hash"])))
+    lines = read_raw(led).splitlines(keepends=True)
+    write_raw(led, b"".join(lines[:2]))
+    write_head_raw(led, head_bytes(Head(2, __import__("json").loads(lines[1])["hash"])))
     led.tree.truncate(2)
     report = led.verify()
     assert not report.ok and "truncated" in report.reason
 
 
-def test_a_tampered_stored_tree_is_detected_and_blocks_appends(tmp_path):
-    home = Home(tmp_path / "home")
+def test_a_tampered_stored_tree_is_detected_and_blocks_appends(tmp_path, home):
     led = Ledger(home)
     for _ in range(5):
         led.append("a", "enrol")
-    data = bytearray(led.tree.level_path(0).read_bytes())
-    data[4 * 32] ^= 1  # the last leaf
-    led.tree.level_path(0).write_bytes(bytes(data))
+    flip_tree_leaf_raw(led, 4)  # the last leaf
     report = led.verify()
     assert not report.ok and report.first_bad_seq == 5 and "Merkle tree" in report.reason
     with pytest.raises(LedgerError, match="Merkle tree"):
         led.append("a", "enrol")
 
 
-def test_a_missing_tree_is_rebuilt_from_the_ledger(tmp_path):
-    home = Home(tmp_path / "home")
+def test_a_missing_tree_is_rebuilt_from_the_ledger(tmp_path, home):
     led = Ledger(home)
     for _ in range(5):
         led.append("a", "enrol")
     root = led.tree.root(5)
-    for path in led.tree.directory.iterdir():
-        path.unlink()
+    delete_tree_raw(led)
     led.append("a", "enrol")
     assert led.tree.size == 6 and led.tree.root(5) == root and led.verify().ok
 
@@ -175,15 +181,14 @@ def test_sth_refuses_a_key_that_is_not_the_deployments(setup):
         Ledger(home).sign_tree_head(other)
 
 
-def test_sth_needs_the_public_key_in_the_home(tmp_path):
+def test_sth_needs_the_public_key_in_the_home(tmp_path, home):
     key = tmp_path / "k.pem"
     generate_keypair(key, tmp_path / "k.pub")
-    home = Home(tmp_path / "home")
     led = Ledger(home, signing_key=key)  # configured outside: no own key is made
     with pytest.raises(LedgerError, match="keygen"):
         led.append("a", "enrol")
     assert not home.signing_key_path.exists()
-    assert not led.path.exists() or led.path.read_bytes() == b""  # refused before writing
+    assert read_raw(led) == b""  # refused before writing
 
 
 def test_verify_with_an_independent_copy_of_the_public_key(setup):
@@ -221,25 +226,23 @@ def test_legacy_checkpoint_events_still_verify(setup):
                         "key_id": fingerprint(private.public_key()),
                         "signature": sign(private, checkpoint_message(1, last["hash"]))}}
     event["hash"] = event_hash(event)
-    with open(led.path, "ab") as fh:
-        fh.write(canonical(event) + b"\n")
-    led.head_path.write_bytes(head_bytes(Head(2, event["hash"])))
+    write_raw(led, read_raw(led) + canonical(event) + b"\n")
+    write_head_raw(led, head_bytes(Head(2, event["hash"])))
     led.append("a", "enrol")  # the tree catches up with the hand-written event
     report = led.verify()
     assert report.ok and report.checkpoints_verified == 1
     event["result"]["signature"] = sign(private, b"something else")
     event["hash"] = event_hash(event)
-    lines = led.path.read_bytes().splitlines(keepends=True)
+    lines = read_raw(led).splitlines(keepends=True)
     lines[1] = canonical(event) + b"\n"
-    led.path.write_bytes(b"".join(lines))
+    write_raw(led, b"".join(lines))
     report = led.verify()
     assert not report.ok and report.first_bad_seq == 2
 
 
-def test_a_tree_one_leaf_behind_after_a_crash_verifies_and_catches_up(tmp_path):
+def test_a_tree_one_leaf_behind_after_a_crash_verifies_and_catches_up(tmp_path, home):
     """A process killed between the ledger write and the tree update leaves the tree one leaf
     behind: that is not tampering, and the next append (or proof) catches the tree up."""
-    home = Home(tmp_path / "home")
     led = Ledger(home)
     for _ in range(6):
         led.append("a", "enrol")
@@ -251,11 +254,10 @@ def test_a_tree_one_leaf_behind_after_a_crash_verifies_and_catches_up(tmp_path):
     assert led.tree.size == 7 and led.verify().ok
 
 
-def test_receipts_prove_inclusion_under_a_signed_head(tmp_path):
+def test_receipts_prove_inclusion_under_a_signed_head(tmp_path, home):
     from faceaudit.ledger.signing import load_public_key
     from faceaudit.ledger.sth import receipt_problem
 
-    home = Home(tmp_path / "home")
     led = Ledger(home, sth_every=1000)
     events = [led.append("a", "identify", purpose="p", case="c") for _ in range(9)]
     public = load_public_key(home.public_key_path)

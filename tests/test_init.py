@@ -72,3 +72,22 @@ def test_the_library_refuses_a_missing_home(tmp_path: Path):
             make(missing)
     assert not missing.root.exists()
     assert Deployment(init_home(missing.root)).list_subjects() == []
+
+
+def test_init_with_a_database_url_puts_gallery_and_ledger_in_postgresql(tmp_path: Path,
+                                                                        postgres_url: str):
+    root = tmp_path / "home"
+    unreachable = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"
+    failed = runner.invoke(app, ["init", "--home", str(root), "--database-url", unreachable])
+    assert failed.exit_code == 2
+    assert failed.stderr.count("\n") == 1 and "database" in failed.stderr
+    made = runner.invoke(app, ["init", "--home", str(root), "--database-url", postgres_url])
+    assert made.exit_code == 0, made.stderr  # the corrected URL replaces the one that failed
+    listed = runner.invoke(app, ["gallery", "list", "--home", str(root)])
+    assert listed.exit_code == 0 and json.loads(listed.stdout) == []
+    verified = runner.invoke(app, ["ledger", "verify", "--home", str(root)])
+    assert verified.exit_code == 0, verified.stderr
+    home = Home(root)
+    assert home.database_url_in_force() == postgres_url  # from the home's config
+    assert not home.ledger_path.exists() and not home.db_path.exists()
+    assert [e["action"] for e in Deployment(home).ledger.events()] == ["init"]

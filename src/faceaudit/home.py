@@ -132,9 +132,11 @@ def init_home(path: str | Path | Home, database_url: str | None = None) -> Home:
     if database_url:
         home = Home(home.root, database_url)
     home.ensure()
-    if not home.marker_path.exists():
-        marker = {"format": HOME_FORMAT,
-                  "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    existing = _read_marker(home)
+    if existing is None or (database_url and existing.get("database_url") != database_url):
+        # a new home, or a corrected database URL for one whose first init failed to connect
+        marker = existing or {"format": HOME_FORMAT,
+                              "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
         if database_url:
             marker["database_url"] = database_url
         tmp = home.marker_path.with_suffix(".tmp")
@@ -148,6 +150,17 @@ def init_home(path: str | Path | Home, database_url: str | None = None) -> Home:
         # shows), and its first signed tree head is made with it
         ledger.append("faceaudit", "init", result={"format": HOME_FORMAT})
     return home
+
+
+def _read_marker(home: Home) -> dict | None:
+    """The home's config (its marker file), or None when there is none yet."""
+    try:
+        marker = json.loads(home.marker_path.read_text())
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        return {"format": HOME_FORMAT}
+    return marker if isinstance(marker, dict) else {"format": HOME_FORMAT}
 
 
 def cache_dir() -> Path:

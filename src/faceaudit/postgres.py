@@ -43,6 +43,19 @@ def connect(url: str, *, autocommit: bool = False) -> Any:
 
 
 @contextmanager
+def database_errors() -> Iterator[None]:
+    """Turn a lost or refused connection in the block into :class:`DatabaseError` (a 503, one
+    CLI line) instead of a driver traceback; the block's transaction is rolled back already."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseError(f"the deployment database failed: {reason}") from None
+
+
+@contextmanager
 def transaction(url: str) -> Iterator[Any]:
     """One transaction on a fresh connection: committed on success, rolled back on error."""
     con = connect(url)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import psycopg
+import pytest
 
 from faceaudit.gallery.postgres import HNSW_INDEX, PgGalleryStore, vector_text
 from faceaudit.gallery.search import exact_top_k
@@ -43,3 +44,16 @@ def test_exact_below_the_limit_and_hnsw_with_high_recall_above(postgres_url):
     best = search.search_subjects(probes[0], 3, threshold=0.5)
     assert best and all(h.score >= 0.5 for h in best)
     assert len({h.subject_id for h in best}) == len(best)
+
+
+def test_a_lost_connection_is_a_database_error_and_the_next_call_reconnects(postgres_url):
+    from faceaudit.postgres import DatabaseError
+
+    store = PgGalleryStore(postgres_url)
+    assert store.list_subjects() == []
+    with psycopg.connect(postgres_url, autocommit=True) as con:  # the server drops the others
+        con.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    with pytest.raises(DatabaseError, match="database"):  # a 503 / one CLI line, no traceback
+        store.list_subjects()
+    assert store.list_subjects() == []  # the next call opens a fresh connection

@@ -43,7 +43,13 @@ from faceaudit.gallery.store import (
     check_subject_id,
     utc_iso,
 )
-from faceaudit.postgres import DatabaseError, advisory_key, connect, ensure_schema
+from faceaudit.postgres import (
+    DatabaseError,
+    advisory_key,
+    connect,
+    database_errors,
+    ensure_schema,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS gallery_meta (key text PRIMARY KEY, value text NOT NULL);
@@ -139,7 +145,7 @@ class PgGalleryStore:
     def _write(self) -> Iterator[Any]:
         """One serialised write transaction."""
         con = self._kept()
-        with con.transaction():
+        with database_errors(), con.transaction():
             con.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             yield con
 
@@ -147,7 +153,7 @@ class PgGalleryStore:
     def _read(self) -> Iterator[Any]:
         """One read transaction on a consistent snapshot."""
         con = self._kept()
-        with con.transaction():
+        with database_errors(), con.transaction():
             con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             yield con
 

@@ -24,7 +24,7 @@ from faceaudit.ledger.errors import LedgerError
 from faceaudit.ledger.sth import SignedTreeHead, SthLog, parse_sth
 from faceaudit.ledger.tree import HASH_SIZE, StoredTree
 from faceaudit.ledger.verify import Head, head_bytes, parse_head
-from faceaudit.postgres import advisory_key, connect, ensure_schema
+from faceaudit.postgres import advisory_key, connect, database_errors, ensure_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (position bigint PRIMARY KEY, line bytea NOT NULL);
@@ -67,7 +67,7 @@ class _Connections:
             yield self.held
             return
         con = self._connection()
-        with con.transaction():
+        with database_errors(), con.transaction():
             yield con
 
     @contextmanager
@@ -78,7 +78,7 @@ class _Connections:
             return
         ensure_schema(self.url, "ledger", SCHEMA)
         con = self._connection()
-        with con.transaction():
+        with database_errors(), con.transaction():
             con.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
             self._held.con = con
             try:

@@ -1,10 +1,12 @@
 """``faceaudit witness``: an overseer that saw head N detects any later rewrite of events 1..N,
-even when every file of the deployment home was replaced."""
+even when every file of the deployment home was replaced. The tests that do not copy the home's
+files around run on the home's files and on PostgreSQL."""
 
 import json
 import shutil
 
 import pytest
+from ledger_raw import delete_tree_heads_raw, read_raw, write_head_raw, write_raw
 from typer.testing import CliRunner
 
 from faceaudit.cli import app
@@ -34,10 +36,7 @@ def grow(home, n, actor="alice"):
     return led
 
 
-@pytest.fixture
-def deployment(tmp_path):
-    """A home with 10 events, its public key copied out of band, and a witness that saw it."""
-    home = Home(tmp_path / "home")
+def _deployment(tmp_path, home):
     grow(home, 10)
     pinned = tmp_path / "dpo" / "deployment.pub"
     pinned.parent.mkdir()
@@ -49,6 +48,21 @@ def deployment(tmp_path):
     return home, state, pinned, tmp_path
 
 
+@pytest.fixture
+def deployment(tmp_path, database_url, monkeypatch):
+    """A home with 10 events, its public key copied out of band, and a witness that saw it —
+    its ledger in files or (``$FACEAUDIT_DATABASE_URL``) in PostgreSQL."""
+    if database_url is not None:
+        monkeypatch.setenv("FACEAUDIT_DATABASE_URL", database_url)
+    return _deployment(tmp_path, Home(tmp_path / "home"))
+
+
+@pytest.fixture
+def files_deployment(tmp_path):
+    """The same, in files only: for the tests that copy the home's files around."""
+    return _deployment(tmp_path, Home(tmp_path / "home"))
+
+
 def resign_rewritten(home, events):
     """An insider holding the home's own key rewrites history and re-signs everything: chain,
     head witness, stored tree and signed tree heads."""
@@ -57,9 +71,9 @@ def resign_rewritten(home, events):
     for seq, event in enumerate(events, start=1):
         event["seq"], event["prev_hash"] = seq, prev
         event["hash"] = prev = event_hash(event)
-    led.path.write_bytes(b"".join(canonical(e) + b"\n" for e in events))
-    led.head_path.write_bytes(canonical({"hash": prev, "seq": len(events)}) + b"\n")
-    led.sth_log.path.unlink()
+    write_raw(led, b"".join(canonical(e) + b"\n" for e in events))
+    write_head_raw(led, canonical({"hash": prev, "seq": len(events)}) + b"\n")
+    delete_tree_heads_raw(led)
     led.rebuild_tree()
     led.sign_tree_head()
     assert led.verify().ok  # the deployment's own verification cannot tell
@@ -96,8 +110,8 @@ def test_history_rewritten_and_extended_is_detected(deployment):
     assert code == 4 and summary["status"] == "fork"
 
 
-def test_whole_home_replaced_by_an_older_copy_is_detected(deployment):
-    home, state, _, tmp_path = deployment
+def test_whole_home_replaced_by_an_older_copy_is_detected(files_deployment):
+    home, state, _, tmp_path = files_deployment
     old = tmp_path / "backup"
     shutil.copytree(home.root, old)
     grow(home, 5)
@@ -111,13 +125,13 @@ def test_whole_home_replaced_by_an_older_copy_is_detected(deployment):
 
 def test_deleted_signed_heads_are_detected(deployment):
     home, state, _, _ = deployment
-    Ledger(home).sth_log.path.unlink()
+    delete_tree_heads_raw(Ledger(home))
     code, summary, _ = witness(state, home)
     assert code == 4 and summary["status"] == "no-head"
 
 
-def test_missing_prefix_is_detected(deployment):
-    home, state, _, _ = deployment
+def test_missing_prefix_is_detected(files_deployment):
+    home, state, _, _ = files_deployment
     grow(home, 3)
     led = Ledger(home)
     head = led.sth_log.latest()
@@ -130,8 +144,8 @@ def test_missing_prefix_is_detected(deployment):
     assert code == 4 and summary["status"] == "missing-prefix"
 
 
-def test_a_fork_served_to_two_witnesses_is_detected(deployment):
-    home, state_a, pinned, tmp_path = deployment
+def test_a_fork_served_to_two_witnesses_is_detected(files_deployment):
+    home, state_a, pinned, tmp_path = files_deployment
     state_b = tmp_path / "court" / "witness"
     assert witness(state_b, home, public_key=pinned)[0] == 0
     fork = Home(tmp_path / "fork")
@@ -169,8 +183,8 @@ def test_a_replaced_public_key_is_detected(deployment):
     assert len((state / "heads.jsonl").read_text().splitlines()) == 1  # nothing accepted
 
 
-def test_a_forged_signature_is_detected(deployment):
-    home, state, _, _ = deployment
+def test_a_forged_signature_is_detected(files_deployment):
+    home, state, _, _ = files_deployment
     grow(home, 1)
     path = Ledger(home).sth_log.path
     lines = path.read_bytes().splitlines()
@@ -193,16 +207,16 @@ def test_bad_input_exits_2(tmp_path, deployment):
 def test_a_ledger_deleted_or_edited_behind_an_intact_head_file_is_detected(deployment):
     home, state, _, _ = deployment
     led = Ledger(home)
-    original = led.path.read_bytes()
+    original = read_raw(led)
     lines = original.splitlines(keepends=True)
-    led.path.write_bytes(b"".join(lines[:7]))  # truncated, heads and tree left alone
+    write_raw(led, b"".join(lines[:7]))  # truncated, heads and tree left alone
     code, summary, _ = witness(state, home)
     assert code == 4 and summary["status"] == "missing-prefix"
     event = json.loads(lines[2])
     event["actor"] = "nobody"
     event["hash"] = event_hash(event)
-    led.path.write_bytes(b"".join([*lines[:2], canonical(event) + b"\n", *lines[3:]]))
+    write_raw(led, b"".join([*lines[:2], canonical(event) + b"\n", *lines[3:]]))
     code, summary, _ = witness(state, home)
     assert code == 4 and summary["status"] == "fork"
-    led.path.write_bytes(original)
+    write_raw(led, original)
     assert witness(state, home)[0] == 0

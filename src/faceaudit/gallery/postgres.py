@@ -278,13 +278,11 @@ class PgGalleryStore:
     def ensure_index(self) -> bool:
         """Build the HNSW index once the gallery holds ``index_min`` templates; True when it
         exists afterwards."""
-        with self._connection() as con, con.transaction():
-            n = con.execute("SELECT count(*) FROM templates").fetchone()[0]
-            present = con.execute("SELECT to_regclass(%s) IS NOT NULL",
-                                  (HNSW_INDEX,)).fetchone()[0]
-            if present or n < self.index_min:
-                return bool(present)
-            con.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        with self._write() as con:
+            if con.execute("SELECT to_regclass(%s) IS NOT NULL", (HNSW_INDEX,)).fetchone()[0]:
+                return True
+            if con.execute("SELECT count(*) FROM templates").fetchone()[0] < self.index_min:
+                return False
             con.execute(f"CREATE INDEX IF NOT EXISTS {HNSW_INDEX} ON templates "
                         "USING hnsw (embedding vector_cosine_ops) "
                         "WITH (m = 16, ef_construction = 64)")

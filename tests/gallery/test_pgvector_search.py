@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 import psycopg
 import pytest
@@ -57,3 +59,23 @@ def test_a_lost_connection_is_a_database_error_and_the_next_call_reconnects(post
     with pytest.raises(DatabaseError, match="database"):  # a 503 / one CLI line, no traceback
         store.list_subjects()
     assert store.list_subjects() == []  # the next call opens a fresh connection
+
+
+def test_a_search_made_before_a_write_sees_it_once_told(postgres_url):
+    """A deployment keeps one search and tells it of its own writes (``add``/``remove``, as
+    the in-memory search is told); it must then answer for the gallery as it is now."""
+    from faceaudit.gallery.store import Consent, NewTemplate
+
+    embeddings, _, _ = synthetic_gallery(2, n_probes=1, seed=5)
+    store = PgGalleryStore(postgres_url)
+    search = store.template_search(BACKEND)  # made while the gallery is empty
+    assert search.search_subjects(embeddings[0], 3) == []
+    consent = Consent("consent", "form", datetime(2025, 1, 1, tzinfo=UTC))
+    written = store.enrol("a", display_name=None, consent=consent, backend_id=BACKEND,
+                          templates=[NewTemplate(v) for v in embeddings], images=[],
+                          now=datetime(2025, 1, 1, tzinfo=UTC))
+    search.add(written.template_ids, "a", embeddings, written.generation)
+    assert [h.subject_id for h in search.search_subjects(embeddings[0], 3)] == ["a"]
+    erased = store.erase("a")
+    search.remove(erased.template_ids, erased.generation)
+    assert search.search_subjects(embeddings[0], 3) == []

@@ -448,15 +448,17 @@ class PgGalleryStore:
     # -- search ------------------------------------------------------------------------------
 
     def template_search(self, backend_id: str) -> PgTemplateSearch:
-        """A search over the stored templates that runs in the database (exact or HNSW by the
-        gallery's size now; the caller makes a new one when the generation changes)."""
+        """A search over the stored templates that runs in the database."""
         with self._read() as con:
-            generation = self._generation(con)
+            return PgTemplateSearch(self, self._generation(con))
+
+    def search_stats(self) -> tuple[int, int]:
+        """(templates stored, most templates any one subject has)."""
+        with self._read() as con:
             n = con.execute("SELECT count(*) FROM templates").fetchone()[0]
             per = con.execute("SELECT max(c) FROM (SELECT count(*) AS c FROM templates "
                               "GROUP BY subject_pk) per").fetchone()[0]
-        return PgTemplateSearch(self, generation, indexed=n >= self.index_min,
-                                most_per_subject=int(per or 0))
+        return int(n), int(per or 0)
 
     # -- identification results and reviews --------------------------------------------------
 
@@ -519,22 +521,34 @@ class PgTemplateSearch:
     :class:`~faceaudit.gallery.search.TemplateSearch`: exact below the store's ``index_min``
     templates, HNSW (``hnsw.ef_search`` = :data:`EF_SEARCH`) from that size on."""
 
-    def __init__(self, store: PgGalleryStore, generation: int, *, indexed: bool,
-                 most_per_subject: int) -> None:
+    def __init__(self, store: PgGalleryStore, generation: int) -> None:
         self.store = store
         self.generation = generation
-        #: whether queries go through the HNSW index rather than a sequential scan
-        self.indexed = indexed
-        self.most_per_subject = most_per_subject
+        self._stats: tuple[int, int] | None = None  # read on first use after each change
+
+    @property
+    def indexed(self) -> bool:
+        """Whether queries go through the HNSW index rather than a sequential scan."""
+        return self._current_stats()[0] >= self.store.index_min
+
+    @property
+    def most_per_subject(self) -> int:
+        """The most templates any one subject has."""
+        return self._current_stats()[1]
+
+    def _current_stats(self) -> tuple[int, int]:
+        if self._stats is None:
+            self._stats = self.store.search_stats()
+        return self._stats
 
     def add(self, template_ids: list[int], subject_id: str, embeddings: np.ndarray,
             generation: int) -> None:
-        """Nothing to do: the templates are in the database already."""
-        self.generation = generation
+        """The templates are in the database already: only the gallery's size changed."""
+        self.generation, self._stats = generation, None
 
     def remove(self, template_ids: list[int], generation: int) -> None:
-        """Nothing to do: the templates left the database already."""
-        self.generation = generation
+        """The templates left the database already: only the gallery's size changed."""
+        self.generation, self._stats = generation, None
 
     def search(self, query: np.ndarray, k: int, threshold: float | None = None) -> list[Hit]:
         """The ``k`` best templates for ``query`` (scoring ≥ ``threshold`` if given)."""

@@ -39,11 +39,11 @@ print(json.dumps({{"on_import": loaded_on_import, "code": code,
 """
 
 
-def _run_fresh(argv: list[str], tmp_path: Path) -> dict:
+def _run_fresh(argv: list[str], tmp_path: Path, heavy: tuple[str, ...] = HEAVY) -> dict:
     env = {**os.environ, "PYTHONPATH": str(SRC), "FACEAUDIT_HOME": str(tmp_path / "home"),
            "COLUMNS": "120"}
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE.format(heavy=repr(HEAVY), argv=repr(argv))],
+        [sys.executable, "-c", _PROBE.format(heavy=repr(heavy), argv=repr(argv))],
         capture_output=True, text=True, env=env, timeout=120, check=False,
     )
     assert done.returncode == 0, done.stderr
@@ -85,3 +85,21 @@ def test_top_help_lists_every_command_with_its_own_summary() -> None:
         assert command.name == name
     ctx = typer.Context(group)
     assert set(LAZY_COMMANDS) <= set(group.list_commands(ctx))
+
+
+def test_embed_writes_its_parquet_table_without_importing_pandas(
+    tmp_path: Path, faces_small: Path
+) -> None:
+    """pyarrow imports pandas whenever ``pa.array`` is called; the faces table is built from
+    buffers instead, so a cold ``embed`` pays for neither pandas nor the full Pillow registry."""
+    out = tmp_path / "one.parquet"
+    image = faces_small / "face_recognition-mit" / "obama.jpg"
+    probe = _run_fresh(["embed", str(image), "--out", str(out), "--workers", "1"], tmp_path,
+                       heavy=("pandas", "PIL.PdfImagePlugin", "pyarrow", "dlib", "onnxruntime"))
+    assert probe["code"] in (0, None)
+    assert probe["after_run"] == ["dlib", "onnxruntime", "pyarrow"]
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(out)
+    assert table.num_rows == 1 and table.column("identity").to_pylist() == [None]
+    assert table.column("box").to_pylist()[0][2] > table.column("box").to_pylist()[0][0]

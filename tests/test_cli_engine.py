@@ -23,9 +23,30 @@ def test_detect_prints_every_face(faces_small: Path) -> None:
     result = json.loads(done.stdout)
     faces = result["faces"]
     assert len(faces) == 6
-    assert set(faces[0]) == {"box", "score", "landmarks"} and len(faces[0]["landmarks"]) == 5
+    assert set(faces[0]) == {"box", "score", "landmarks"}
+    for face in faces:  # named fields, not bare lists
+        box = face["box"]
+        assert set(box) == {"left", "top", "right", "bottom"}
+        assert box["left"] < box["right"] and box["top"] < box["bottom"]
+        marks = face["landmarks"]
+        assert list(marks) == ["right_eye_outer", "right_eye_inner", "left_eye_outer",
+                               "left_eye_inner", "nose_base"]
+        assert all(set(point) == {"x", "y"} for point in marks.values())
+        # named by the image's side: the "right" eye is on the image's right, the nose below
+        assert marks["left_eye_outer"]["x"] < marks["left_eye_inner"]["x"] \
+            < marks["right_eye_inner"]["x"] < marks["right_eye_outer"]["x"]
+        assert marks["nose_base"]["y"] > marks["left_eye_inner"]["y"]
+        assert box["left"] <= marks["nose_base"]["x"] <= box["right"]
     assert result["image"] == {"width": 1280, "height": 886, "format": "JPEG"}
-    # 1280 px at upsample 1 is within the work budget: not scaled, 80 px detector window / 2
+    # by default the first pass does not upsample: not scaled, faces of 80 px or more, which
+    # finds all six, so there is no second pass
+    assert result["limits"]["scale"] == 1.0 and result["limits"]["min_face_px"] == 80
+    assert result["limits"]["upsample"] == 0
+    # --upsample 1 scans once, exhaustively: 1280 px at upsample 1 is within the work budget,
+    # 80 px detector window / 2
+    done = faceaudit("detect", faces_small / "group" / "insightface_t1.jpg", "--upsample", "1")
+    result = json.loads(done.stdout)
+    assert len(result["faces"]) == 6
     assert result["limits"]["scale"] == 1.0 and result["limits"]["min_face_px"] == 40
 
 

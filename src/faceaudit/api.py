@@ -5,6 +5,8 @@ Everything the CLI and the service do with faces goes through these functions::
     from faceaudit import api
     faces, embeddings = api.face_embeddings("photo.jpg")
     result = api.verify("a.jpg", "b.jpg", fmr=1e-3)
+    for item in api.embed_many(paths, workers=2):  # many files: every core, cached
+        print(item.path, item.error or len(item.boxes))
 
 Every function that takes an image accepts a path, bytes, a PIL image or a uint8 numpy array
 (gray, RGB or RGBA; ``color="bgr"`` for OpenCV's BGR/BGRA), see :mod:`faceaudit.faces.inputs`.
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from faceaudit.bulk import ImageEmbeddings, embed_many
 from faceaudit.calibration import Calibration, load_calibration
 from faceaudit.errors import ImageInputError, NoFaceError, SeveralFacesError
 from faceaudit.faces.align import face_chips
@@ -29,7 +32,7 @@ from faceaudit.faces.detect import (
     DetectionLimits,
     Detector,
     Face,
-    detection_limits,
+    find_faces,
 )
 from faceaudit.faces.detect import detect_faces as detect_in_pixels
 from faceaudit.faces.image import (
@@ -67,6 +70,8 @@ __all__ = [
     "open_image",
     "read_image_file",
     "embed_faces",
+    "embed_many",
+    "ImageEmbeddings",
     "face_embeddings",
     "get_embedder",
     "load_calibration",
@@ -102,7 +107,7 @@ def embed_faces(
 def detect_faces(
     image: ImageInput,
     detector: Detector = "hog",
-    upsample: int = 1,
+    upsample: int | None = None,
     *,
     color: Color = "rgb",
 ) -> list[Face]:
@@ -119,7 +124,7 @@ def face_embeddings(
     image: ImageInput,
     embedder: Embedder | None = None,
     detector: Detector = "hog",
-    upsample: int = 1,
+    upsample: int | None = None,
     *,
     color: Color = "rgb",
 ) -> tuple[list[Face], np.ndarray]:
@@ -140,7 +145,7 @@ def face_embedding(
     *,
     embedder: Embedder | None = None,
     detector: Detector = "hog",
-    upsample: int = 1,
+    upsample: int | None = None,
     color: Color = "rgb",
     label: str | None = None,
 ) -> tuple[Face, np.ndarray]:
@@ -182,18 +187,17 @@ def open_image(src: str | Path | bytes, *, name: str | None = None) -> DecodedIm
 
 
 def detect_in(
-    decoded: DecodedImage, detector: Detector = "hog", upsample: int = 1
+    decoded: DecodedImage, detector: Detector = "hog", upsample: int | None = None
 ) -> tuple[list[Face], DetectionLimits]:
     """Every face of a decoded image, in its ORIGINAL pixels, and the limits detection ran under.
 
     The limits' ``min_face_px`` is the smallest face (in original pixels) the detector could
-    find at the scale the work budget imposed: smaller faces are not found, and are reported so.
+    find at the scale the work budget imposed and the upsampling of the pass that found the faces
+    (``upsample=None``: without upsampling, then at 1 where nothing was found): smaller faces
+    are not found, and are reported so.
     """
-    height, width = decoded.pixels.shape[:2]
-    faces = detect_in_pixels(decoded.pixels, detector=detector, upsample=upsample)
-    limits = detection_limits(width, height, upsample, detector=detector).in_original(
-        decoded.scale)
-    return _to_original(faces, decoded), limits
+    faces, limits = find_faces(decoded.pixels, detector=detector, upsample=upsample)
+    return _to_original(faces, decoded), limits.in_original(decoded.scale)
 
 
 def _to_original(faces: list[Face], decoded: DecodedImage) -> list[Face]:
@@ -207,7 +211,7 @@ def face_embeddings_of(
     src: str | Path | bytes,
     embedder: Embedder | None = None,
     detector: Detector = "hog",
-    upsample: int = 1,
+    upsample: int | None = None,
 ) -> tuple[list[Face], np.ndarray]:
     """Decode ``src`` (guarded, working size), detect and embed every face.
 

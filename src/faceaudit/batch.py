@@ -20,17 +20,18 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from faceaudit.errors import FaceAuditError, InputDataError
 from faceaudit.faces.image import read_image_file
 from faceaudit.home import cache_dir
 from faceaudit.models.identity import embedder_model_sha256
 from faceaudit.models.registry import DEFAULT_BACKEND, get_embedder
+
+if TYPE_CHECKING:  # imported where used: a worker process never needs pyarrow or rich
+    import pyarrow as pa
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"}
 NO_FACE_CHOICES = ("skip", "centre")
@@ -44,14 +45,15 @@ class EmbedSettings:
     backend: str = DEFAULT_BACKEND
     model: str | None = None
     detector: str = "hog"
-    upsample: int = 1
+    upsample: int | None = None  # None: 0, then 1 where no face is found (faces/detect.py)
     no_face: str = "skip"
     primary_only: bool = True
 
     def key(self, sha256: str, backend_id: str) -> str:
         """Cache key for one file's bytes under these settings."""
         mode = "primary" if self.primary_only else "all"
-        return f"{sha256}|{backend_id}|{self.detector}|{self.upsample}|{self.no_face}|{mode}"
+        upsample = "auto" if self.upsample is None else self.upsample
+        return f"{sha256}|{backend_id}|{self.detector}|{upsample}|{self.no_face}|{mode}"
 
 
 @dataclass
@@ -313,6 +315,8 @@ def embed_paths(
     workers instead of local processes (:mod:`faceaudit.batch_cluster`): same table, same
     cache keys, same refusals.
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
     if settings.no_face not in NO_FACE_CHOICES:
         raise InputDataError(f"no_face must be one of {', '.join(NO_FACE_CHOICES)}")
     # validates the backend choice and names it; the model itself is cached per process;
@@ -401,14 +405,20 @@ def _hashes(paths: Sequence[Path], client) -> Iterator[tuple[bytes | str | None,
 
 
 def _run_chunks(chunks, labels, settings, workers):
+    """Results of every chunk, in order: in this process alone when one worker (or one chunk)
+    is enough; otherwise this process embeds the first chunk itself while the pool's workers
+    start up (each imports the engine and loads its models once), and they take the rest."""
     as_items = [[(labels[i], data) for i, data in c] for c in chunks]
     if workers <= 1 or len(chunks) <= 1:
         for items in as_items:
             yield process_images(items, settings)
         return
     context = mp.get_context("spawn")
-    with context.Pool(workers, initializer=_worker_init, initargs=(settings, 1)) as pool:
-        yield from pool.imap(_worker_chunk, as_items)
+    with context.Pool(min(workers, len(chunks) - 1), initializer=_worker_init,
+                      initargs=(settings, 1)) as pool:
+        rest = pool.imap(_worker_chunk, as_items[1:])
+        yield process_images(as_items[0], settings)
+        yield from rest
 
 
 def _to_table(
@@ -436,19 +446,22 @@ def _to_table(
             cols["box"].append(result.boxes[j].tolist())
             cols["det_score"].append(float(result.scores[j]))
             vectors.append(result.embeddings[j])
+    import pyarrow as pa
+
+    from faceaudit import arrow_columns as columns
+
     dim = vectors[0].shape[0] if vectors else 128
     matrix = np.asarray(vectors, dtype=np.float32).reshape(-1, dim)
-    return pa.table(
-        {
-            "path": pa.array(cols["path"], pa.string()),
-            "identity": pa.array(cols["identity"], pa.string()),
-            "face_index": pa.array(cols["face_index"], pa.int32()),
-            "box": pa.array(cols["box"], pa.list_(pa.int32())),
-            "det_score": pa.array(cols["det_score"], pa.float32()),
-            "embedding": pa.FixedSizeListArray.from_arrays(
-                pa.array(matrix.ravel(), pa.float32()), dim
-            ),
-        }
+    return pa.Table.from_arrays(
+        [
+            columns.strings(cols["path"]),
+            columns.strings(cols["identity"]),
+            columns.numeric(np.asarray(cols["face_index"], np.int32), pa.int32()),
+            columns.int32_lists(np.asarray(cols["box"], np.int32).reshape(-1, 4)),
+            columns.numeric(np.asarray(cols["det_score"], np.float32), pa.float32()),
+            columns.float32_vectors(matrix),
+        ],
+        names=["path", "identity", "face_index", "box", "det_score", "embedding"],
     )
 
 
@@ -460,7 +473,7 @@ def embed_dataset(
     model: Path | None = None,
     no_face: str = "skip",
     detector: str = "hog",
-    upsample: int = 1,
+    upsample: int | None = None,
     workers: int | None = None,
     progress: bool = True,
     client: object | None = None,
@@ -480,6 +493,8 @@ def embed_dataset(
         client=client,
     )
     if out is not None:
+        import pyarrow.parquet as pq
+
         pq.write_table(table, out)
     return table
 

@@ -551,7 +551,7 @@ class Deployment:
             hits = [search.search_subjects(e, limit, threshold) for e in embeddings]
         out_faces = [
             {
-                "box": list(face.box),
+                "box": face.box.to_dict(),
                 "candidates": [
                     {"subject_id": h.subject_id, "score": round(h.score, 6),
                      "fmr": float(f"{self.calibration.fmr_at(h.score):.3g}"), "rank": rank}

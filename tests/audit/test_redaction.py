@@ -67,6 +67,19 @@ def test_coverage_rejects_what_is_not_ground_truth() -> None:
         shapes_from_log({"tracks": [{"boxes": [[0, 1]]}]})
 
 
+def test_shapes_from_log_reads_named_box_fields() -> None:
+    """Logs name each box's fields (issue 14); logs written before, with bare rows, still read."""
+    log = {"tracks": [{"boxes": [
+        {"frame": 0, "left": 1, "top": 2, "right": 3, "bottom": 4, "why": "detected"},
+        {"frame": 2, "left": 5, "top": 6, "right": 7, "bottom": 8, "why": "bridged"}]},
+        {"boxes": [[1, 1, 2, 3, 4, "lead"]]}]}
+    assert shapes_from_log(log) == {0: [("rect", (1.0, 2.0, 3.0, 4.0))],
+                                    1: [("rect", (1.0, 2.0, 3.0, 4.0))],
+                                    2: [("rect", (5.0, 6.0, 7.0, 8.0))]}
+    with pytest.raises(InputDataError, match="redaction log"):
+        shapes_from_log({"tracks": [{"boxes": [{"frame": 0, "left": 1}]}]})
+
+
 def test_shapes_from_log_leave_out_kept_tracks() -> None:
     log = {"tracks": [{"boxes": [[0, 1, 2, 3, 4, "detected"], [2, 1, 2, 3, 4, "lag"]]},
                       {"kept_subject": "officer", "boxes": [[0, 9, 9, 19, 19, "detected"]]}]}

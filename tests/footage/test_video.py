@@ -53,8 +53,9 @@ def test_every_visible_face_frame_covered_and_none_redetected(tiny_clip, redacte
     out, log, _ = redacted_clip
     by_frame: dict[int, list] = {}
     for track in log["tracks"]:
-        for frame, x1, y1, x2, y2, _why in track["boxes"]:
-            by_frame.setdefault(frame, []).append((x1, y1, x2, y2))
+        for row in track["boxes"]:
+            by_frame.setdefault(row["frame"], []).append(
+                (row["left"], row["top"], row["right"], row["bottom"]))
     scored = [b for b in truth["boxes"] if b[6] >= 0.9]
     assert len(scored) > 10
     for frame, _face, x1, y1, x2, y2, _vis, _hiders in scored:
@@ -73,7 +74,9 @@ def test_log_matches_files_and_holds_no_pixels(tiny_clip, redacted_clip) -> None
     assert sum(log["faces_per_frame"]) == log["summary"]["boxes_redacted"]
     for track in log["tracks"]:
         assert track["frames"][0] <= track["first_detected"] <= track["last_detected"]
-        assert all(len(row) == 6 for row in track["boxes"])
+        assert all(set(row) == {"frame", "left", "top", "right", "bottom", "why"}
+                   and row["why"] in ("detected", "bridged", "lead", "lag")
+                   for row in track["boxes"])
     text = json.dumps(log)
     assert "embedding" not in text and "template" not in text and len(text) < 200_000
     summary = json.loads(run.stdout)["redacted"][0]
@@ -144,8 +147,9 @@ def test_detect_every_third_frame_still_covers_every_face(tiny_clip, tmp_path: P
     assert log["settings"]["detect_every"] == 3
     by_frame: dict[int, list] = {}
     for track in log["tracks"]:
-        for frame, x1, y1, x2, y2, _why in track["boxes"]:
-            by_frame.setdefault(frame, []).append((x1, y1, x2, y2))
+        for row in track["boxes"]:
+            by_frame.setdefault(row["frame"], []).append(
+                (row["left"], row["top"], row["right"], row["bottom"]))
     misses = [b for b in truth["boxes"] if b[6] >= 0.9 and _covered(
         (int(b[2]), int(b[3]), int(b[4]), int(b[5])), by_frame.get(b[0], [])) < 0.9]
     assert misses == []

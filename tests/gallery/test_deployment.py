@@ -97,7 +97,10 @@ def test_group_photo_gives_one_entry_per_face(deployment, mdtf, faces_small):
     result = deployment.identify(actor="officer", image=faces_small / "group/insightface_t1.jpg",
                                  purpose="p", case="c")
     assert len(result["faces"]) == 6
-    assert all(len(face["box"]) == 4 for face in result["faces"])
+    for face in result["faces"]:  # named fields (issue 14), in the photo's pixels
+        box = face["box"]
+        assert set(box) == {"left", "top", "right", "bottom"}
+        assert 0 <= box["left"] < box["right"] < 1280 and 0 <= box["top"] < box["bottom"] < 886
 
 
 def test_probe_is_not_stored_and_images_only_when_asked(deployment, mdtf, audited_home):

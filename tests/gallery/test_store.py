@@ -132,7 +132,7 @@ def test_purge_removes_only_expired_subjects(store, file_bytes):
 
 def test_review_once_and_erasure_scrubs_results(store):
     enrol(store, "alice", 1)
-    face = {"box": [0, 0, 10, 10],
+    face = {"box": {"left": 0, "top": 0, "right": 10, "bottom": 10},
             "candidates": [{"subject_id": "alice", "score": 0.9, "fmr": 1e-5, "rank": 1}]}
     store.save_result({"result_id": "r1", "created_at": "2025-01-01T00:00:00+00:00",
                        "actor": "ann", "purpose": "p", "case": "c", "backend_id": "dlib-resnet:1",

@@ -64,6 +64,11 @@ ModelOpt = Annotated[
 DetectorOpt = Annotated[
     str, typer.Option("--detector", help="hog (default), cnn, or centerface")
 ]
+UpsampleOpt = Annotated[
+    int | None,
+    typer.Option(help="Upsample 0–3 times to find small faces (default: 0, then 1 for an image"
+                      " where no face is found)"),
+]
 
 
 def _print_json(data: object) -> None:
@@ -76,7 +81,7 @@ def detect(
         Path, typer.Argument(help="Image file (JPEG, PNG, GIF, BMP, TIFF, WebP, PPM)")
     ],
     detector: DetectorOpt = "hog",
-    upsample: Annotated[int, typer.Option(help="Upsample 0–3 times to find small faces")] = 1,
+    upsample: UpsampleOpt = None,
 ) -> None:
     """Print the faces in IMAGE as JSON: boxes, scores, 5 landmarks, and the detection limits.
 
@@ -105,7 +110,7 @@ def embed(
     backend: BackendOpt = "dlib-resnet",
     model: ModelOpt = None,
     detector: DetectorOpt = "hog",
-    upsample: Annotated[int, typer.Option(help="Upsample 0–3 times to find small faces")] = 1,
+    upsample: UpsampleOpt = None,
     no_face: Annotated[
         str, typer.Option(help="Images with no face: skip (report them) or centre (centre crop)")
     ] = "skip",

@@ -5,6 +5,13 @@ Detection has a work budget: the image the detector scans (after upsampling) is 
 and the boxes are mapped back. Faces smaller than :func:`detection_limits` ``min_face_px`` cannot
 be found in it, and callers report that number rather than miss them silently.
 
+Detection does only the work it needs unless told otherwise (``upsample=None``, the default): a
+first pass scans the image at its own size (no upsampling, at most :data:`FIRST_PASS_SIDE` px),
+which finds every face of 80 px or more in a quarter of the time of an upsampled scan; only an
+image where it finds nothing is scanned again at upsample :data:`RETRY_UPSAMPLE` (faces down to
+40 px). The limits returned with the faces are those of the pass that produced them. An explicit
+``upsample=N`` scans once at N, for callers that must find every small face (redaction).
+
 dlib objects are not documented as thread-safe, so no instance is shared by two threads at once:
 each model lives in a small pool of instances, created lazily when every existing one is in use
 (so there are as many as the peak number of concurrent detections, one in the CLI). Concurrent
@@ -27,6 +34,7 @@ from PIL import Image
 from faceaudit.errors import FaceAuditError
 from faceaudit.faces.box import Box
 from faceaudit.faces.budget import check_time
+from faceaudit.faces.hog_model import frontal_face_detector
 from faceaudit.models.files import MMOD_DETECTOR, SHAPE_5, dlib_model_path
 
 Detector = Literal["hog", "cnn", "centerface"]
@@ -39,7 +47,15 @@ MAX_DETECTOR_SIDE = 2560
 DETECTOR_MIN_FACE = 80
 #: The same for each detector (CenterFace: see faces/centerface.py).
 MIN_FACE_BY_DETECTOR = {"hog": DETECTOR_MIN_FACE, "cnn": DETECTOR_MIN_FACE, "centerface": 12}
-
+#: Longest side, in pixels, of the first pass's scan (no upsampling) when upsample is left to the
+#: engine: a larger image is scanned on a scaled-down copy first (faces of 80 px there).
+FIRST_PASS_SIDE = 1280
+#: Upsampling of the second pass, run only where the first pass finds no face.
+RETRY_UPSAMPLE = 1
+#: dlib's 5 landmarks in order, named by the side of the image they are on (the "right" eye is on
+#: the image's right: the person's own left eye), as face_recognition names this model's points.
+LANDMARK_NAMES = ("right_eye_outer", "right_eye_inner", "left_eye_outer", "left_eye_inner",
+                  "nose_base")
 
 
 class _ModelPool:
@@ -71,8 +87,8 @@ class Face:
     ``box`` is a :class:`~faceaudit.faces.box.Box` (left, top, right, bottom) in pixels,
     clipped to the image; ``score`` is the
     detector's confidence (HOG: SVM margin, CNN: mmod confidence); ``landmarks`` is a (5, 2)
-    float array of x, y: the outer and inner corner of each eye and the base of the nose, in
-    dlib's 5-point order.
+    float array of x, y: the outer and inner corner of the eye on the image's right, the same on
+    the image's left, and the base of the nose (dlib's 5-point order, :data:`LANDMARK_NAMES`).
     """
 
     box: Box
@@ -84,13 +100,15 @@ class Face:
             object.__setattr__(self, "box", Box(*(int(v) for v in self.box)))
 
     def to_dict(self) -> dict:
-        """JSON-ready form: box, score and landmarks as plain lists."""
+        """JSON-ready form with named fields: ``box`` ``{left, top, right, bottom}``, ``score``,
+        ``landmarks`` ``{name: {x, y}}`` for each of :data:`LANDMARK_NAMES`."""
+        points = np.round(self.landmarks.astype(np.float64), 1).tolist()
         return {
-            "box": list(self.box),
+            "box": self.box.to_dict(),
             "score": round(float(self.score), 4),
-            "landmarks": np.round(self.landmarks, 1).tolist(),
+            "landmarks": {name: {"x": x, "y": y}
+                          for name, (x, y) in zip(LANDMARK_NAMES, points, strict=True)},
         }
-
 
     def scaled(self, factor: float, width: int, height: int) -> Face:
         """This face with box and landmarks multiplied by ``factor``, clipped to width × height."""
@@ -158,7 +176,7 @@ def detection_limits(width: int, height: int, upsample: int = 1,
                            smallest)
 
 
-_HOG = _ModelPool(dlib.get_frontal_face_detector)
+_HOG = _ModelPool(frontal_face_detector)
 _CNN = _ModelPool(lambda: dlib.cnn_face_detection_model_v1(str(dlib_model_path(MMOD_DETECTOR))))
 _SHAPE_5 = _ModelPool(lambda: dlib.shape_predictor(str(dlib_model_path(SHAPE_5))))
 
@@ -174,38 +192,74 @@ def _clip_box(rect: dlib.rectangle, width: int, height: int) -> tuple[int, int, 
 
 def landmarks_for_box(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """Run the 5-point shape predictor inside ``box`` and return a (5, 2) float array."""
-    rect = dlib.rectangle(*(int(v) for v in box))
+    return landmarks_for_boxes(image, [box])[0]
+
+
+def landmarks_for_boxes(image: np.ndarray,
+                        boxes: list[tuple[int, int, int, int]]) -> list[np.ndarray]:
+    """The 5 landmarks inside each box, one (5, 2) float32 array per box (one predictor loan)."""
+    if not boxes:
+        return []
     with _SHAPE_5.borrow() as predictor:
-        shape = predictor(image, rect)
-    return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
+        shapes = [predictor(image, dlib.rectangle(*(int(v) for v in box))) for box in boxes]
+    return [np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32) for shape in shapes]
 
 
 def detect_faces(
     image: np.ndarray,
     detector: Detector = "hog",
-    upsample: int = 1,
+    upsample: int | None = None,
     max_side: int = MAX_DETECTOR_SIDE,
 ) -> list[Face]:
     """Return every face in ``image`` (an (H, W, 3) RGB uint8 array), best score first.
 
+    The faces of :func:`find_faces`, without its limits.
+    """
+    return find_faces(image, detector, upsample, max_side)[0]
+
+
+def find_faces(
+    image: np.ndarray,
+    detector: Detector = "hog",
+    upsample: int | None = None,
+    max_side: int = MAX_DETECTOR_SIDE,
+) -> tuple[list[Face], DetectionLimits]:
+    """Every face in ``image`` (an (H, W, 3) RGB uint8 array), best score first, and the limits
+    of the scan that found them.
+
     ``detector`` is ``"hog"`` (dlib's frontal HOG detector, fast, the default) or ``"cnn"``
     (dlib's mmod CNN, slower on CPU, better on small or rotated faces) or ``"centerface"`` (a
     small CNN run by onnxruntime, see :mod:`faceaudit.faces.centerface`). ``upsample`` doubles the
-    image that many times before detecting, to find smaller faces (dlib only). The scan is at most
-    ``max_side`` pixels on its longer side after upsampling: a larger image is scaled down for
-    detection (see :func:`detection_limits`); boxes and landmarks are always in ``image``'s
-    pixels.
+    image that many times before detecting, to find smaller faces (dlib only); ``None`` (the
+    default) scans without upsampling first and at :data:`RETRY_UPSAMPLE` only if that finds no
+    face (see the module's docstring). The scan is at most ``max_side`` pixels on its longer side
+    after upsampling: a larger image is scaled down for detection (see :func:`detection_limits`);
+    boxes and landmarks are always in ``image``'s pixels.
     """
     if detector not in DETECTORS:
         raise FaceAuditError(f"unknown detector {detector!r}; choose one of {', '.join(DETECTORS)}")
-    if not 0 <= upsample <= 3:
+    if upsample is not None and not 0 <= upsample <= 3:
         raise FaceAuditError(f"upsample must be between 0 and 3, got {upsample}")
     height, width = image.shape[:2]
     if detector == "centerface":  # finds small faces at the image's own size: no upsampling
         from faceaudit.faces.centerface import detect_centerface
 
-        return detect_centerface(image, detection_scale(width, height, 0, max_side))
-    scale = detection_scale(width, height, upsample, max_side)
+        limits = detection_limits(width, height, 0, max_side, detector)
+        return detect_centerface(image, detection_scale(width, height, 0, max_side)), limits
+    if upsample is not None:
+        return _scan(image, detector, upsample, max_side)
+    faces, limits = _scan(image, detector, 0, min(max_side, FIRST_PASS_SIDE))
+    if faces:
+        return faces, limits
+    return _scan(image, detector, RETRY_UPSAMPLE, max_side)
+
+
+def _scan(image: np.ndarray, detector: Detector, upsample: int,
+          max_side: int) -> tuple[list[Face], DetectionLimits]:
+    """One dlib detector pass at ``upsample`` within ``max_side``, landmarks at full size."""
+    height, width = image.shape[:2]
+    limits = detection_limits(width, height, upsample, max_side, detector)
+    scale = limits.scale
     scanned = image
     if scale < 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -219,16 +273,19 @@ def detect_faces(
         with _CNN.borrow() as cnn:
             found = [(d.rect, d.confidence) for d in cnn(scanned, upsample)]
     check_time("landmarks")
-    faces = []
+    boxes, kept_scores = [], []
     for rect, score in found:
         box = _clip_box(rect, scanned.shape[1], scanned.shape[0])
         if scale < 1.0:
             box = _clip_box(dlib.rectangle(*(int(round(v / scale)) for v in box)), width, height)
         if box[2] <= box[0] or box[3] <= box[1]:
             continue
-        faces.append(Face(box=box, score=float(score), landmarks=landmarks_for_box(image, box)))
+        boxes.append(box)
+        kept_scores.append(float(score))
+    faces = [Face(box=box, score=score, landmarks=points) for box, score, points
+             in zip(boxes, kept_scores, landmarks_for_boxes(image, boxes), strict=True)]
     faces.sort(key=lambda f: f.score, reverse=True)
-    return faces
+    return faces, limits
 
 
 def centre_face(image: np.ndarray) -> Face:

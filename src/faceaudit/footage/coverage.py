@@ -81,6 +81,9 @@ def _inside(shape: Shape, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
     return ((gx - cx) / rx) ** 2 + ((gy - cy) / ry) ** 2 <= 1.0
 
 
+_LOG_BOX_FIELDS = ("frame", "left", "top", "right", "bottom")
+
+
 def shapes_from_log(log: Mapping) -> dict[int, list[Shape]]:
     """The rectangles a faceaudit redaction log says were redacted, per frame.
 
@@ -91,7 +94,11 @@ def shapes_from_log(log: Mapping) -> dict[int, list[Shape]]:
         for track in log["tracks"]:
             if track.get("kept_subject"):
                 continue
-            for frame, x1, y1, x2, y2, _why in track["boxes"]:
+            for row in track["boxes"]:
+                if isinstance(row, Mapping):  # {frame, left, top, right, bottom, why}
+                    frame, x1, y1, x2, y2 = (row[k] for k in _LOG_BOX_FIELDS)
+                else:  # logs written before boxes had named fields: [frame, x1, y1, x2, y2, why]
+                    frame, x1, y1, x2, y2, _why = row
                 shapes.setdefault(int(frame), []).append(
                     ("rect", (float(x1), float(y1), float(x2), float(y2))))
     except (KeyError, TypeError, ValueError) as exc:

@@ -33,10 +33,13 @@ def sha256_file(path: Path) -> str:
 def tracks_section(tracker: FaceTracker, plan: list[list[PlannedBox]],
                    kept: dict[int, str] | None = None) -> list[dict]:
     """Per track: id, whether the tracker linked it, its frame span, detections and boxes."""
-    boxes: dict[int, list[list]] = {}
+    boxes: dict[int, list[dict]] = {}
     for frame, planned in enumerate(plan):
         for item in planned:
-            boxes.setdefault(item.track_id, []).append([frame, *item.box, item.source])
+            left, top, right, bottom = (int(v) for v in item.box)
+            boxes.setdefault(item.track_id, []).append(
+                {"frame": frame, "left": left, "top": top, "right": right, "bottom": bottom,
+                 "why": item.source})
     out = []
     for track in tracker.tracks.values():
         spanned = boxes.get(track.track_id, [])
@@ -45,7 +48,8 @@ def tracks_section(tracker: FaceTracker, plan: list[list[PlannedBox]],
             "tracked": track.tracked,
             "first_detected": track.first,
             "last_detected": track.last,
-            "frames": [spanned[0][0], spanned[-1][0]] if spanned else [track.first, track.last],
+            "frames": ([spanned[0]["frame"], spanned[-1]["frame"]] if spanned
+                       else [track.first, track.last]),
             "detections": len(track.detections),
             "min_score": round(min(s for _, s in track.detections.values()), 4),
             "boxes": spanned,

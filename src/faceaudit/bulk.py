@@ -37,9 +37,10 @@ class ImageEmbeddings:
     """What one input of :func:`embed_many` produced.
 
     ``boxes`` are in the image's own pixels, best detector score first, with their detector
-    ``scores``; ``embeddings`` is float32 (len(boxes), dim), unit-norm, one row per box. ``error`` is the
-    typed error (an :class:`~faceaudit.errors.ImageError`) when the input was refused; then there
-    are no boxes. An image where no face was found has no boxes and no error (see
+    ``scores``; ``embeddings`` is float32 (len(boxes), dim), unit-norm, one row per box.
+    ``error`` is the typed error (an :class:`~faceaudit.errors.ImageError`) when the input was
+    refused; then there are no boxes. An image where no face was found has no boxes and no error
+    (see
     :attr:`no_face`).
     """
 

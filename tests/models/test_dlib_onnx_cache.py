@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -73,3 +74,36 @@ def test_pointer_to_a_missing_or_garbled_conversion_is_not_trusted(tmp_path: Pat
         pointers[0].write_text(junk)
         assert dlib_resnet_onnx() == found
         assert pointers[0].read_text() == digest  # repaired
+
+
+_NAMING_PROBE = """
+import json, sys
+opened = []
+sys.addaudithook(lambda event, args: opened.append(str(args[0])) if event == "open" else None)
+from faceaudit.models.identity import embedder_model_sha256
+from faceaudit.models.registry import get_embedder
+sha = embedder_model_sha256(get_embedder())
+print(json.dumps({{"sha256": sha, "read_dat": {dat!r} in opened}}))
+"""
+
+
+def test_cold_process_names_its_model_without_reading_dat(tmp_path: Path) -> None:
+    """An embed run records the model file's SHA-256; a process that finds the conversion by
+    its pointer takes the hash from there too instead of reading the 22 MB file again."""
+    dat = default_dat_path()
+    cache = tmp_path / "cache"
+    env = {**os.environ, "PYTHONPATH": str(SRC), "FACEAUDIT_CACHE": str(cache)}
+
+    def probe() -> dict:
+        done = subprocess.run([sys.executable, "-c", _NAMING_PROBE.format(dat=str(dat))],
+                              env=env, capture_output=True, text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    cache.mkdir()
+    converted = dlib_resnet_onnx()
+    shutil.copyfile(converted, cache / converted.name)
+    expected = hashlib.sha256(dat.read_bytes()).hexdigest()
+    first = probe()  # no pointer yet: the file is read and hashed
+    assert first == {"sha256": expected, "read_dat": True}
+    assert probe() == {"sha256": expected, "read_dat": False}

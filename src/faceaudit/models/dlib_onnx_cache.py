@@ -60,6 +60,17 @@ def _write_atomically(target: Path, data: bytes) -> None:
         raise
 
 
+def known_dat_sha256(dat_path: Path) -> str | None:
+    """The SHA-256 of ``dat_path`` as its pointer file records it, or None when there is no
+    pointer for the file as it is now (never converted, or changed since: path, size or mtime).
+    """
+    try:
+        known = _pointer_path(Path(dat_path)).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError, ModelError):
+        return None
+    return known if _SHA256.fullmatch(known) else None
+
+
 def dlib_resnet_onnx(dat_path: Path | None = None) -> Path:
     """Return the path of the ONNX conversion of ``dat_path`` (default: :func:`default_dat_path`).
 
@@ -69,11 +80,8 @@ def dlib_resnet_onnx(dat_path: Path | None = None) -> Path:
     """
     dat_path = Path(dat_path) if dat_path is not None else default_dat_path()
     pointer = _pointer_path(dat_path)
-    try:
-        known = pointer.read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        known = ""
-    if _SHA256.fullmatch(known) and conversion_path(known).is_file():
+    known = known_dat_sha256(dat_path)
+    if known is not None and conversion_path(known).is_file():
         return conversion_path(known)
 
     try:

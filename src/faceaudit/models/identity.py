@@ -4,7 +4,8 @@ A backend id (``dlib-resnet:1``) is only a name; an audit is evidence about one 
 Reports carry ``provenance.model_sha256`` and the bias gate compares it with the hash of the
 file this installation would load for the same backend, so a relabelled report or a swapped
 model file is caught. Hashing reads the file, never loads the model; the digest is cached per
-(path, size, mtime), so a changed file is hashed again.
+(path, size, mtime), so a changed file is hashed again (for dlib's ResNet also across processes,
+by the pointer file of its cached ONNX conversion, :mod:`faceaudit.models.dlib_onnx_cache`).
 """
 
 from __future__ import annotations
@@ -50,9 +51,13 @@ def backend_model_sha256(backend_id: str) -> str | None:
     if attribute is None:
         return None
     from faceaudit.models import files
+    from faceaudit.models.dlib_onnx_cache import known_dat_sha256
 
     try:
-        return file_sha256(files.dlib_model_path(getattr(files, attribute)))
+        path = files.dlib_model_path(getattr(files, attribute))
+        # the ONNX conversion's pointer already holds this file's hash (same path, size and
+        # mtime): a cold process need not read 22 MB again to name its model
+        return known_dat_sha256(path) or file_sha256(path)
     except (OSError, ModelError):
         return None
 

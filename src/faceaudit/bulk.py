@@ -40,8 +40,7 @@ class ImageEmbeddings:
     ``scores``; ``embeddings`` is float32 (len(boxes), dim), unit-norm, one row per box.
     ``error`` is the typed error (an :class:`~faceaudit.errors.ImageError`) when the input was
     refused; then there are no boxes. An image where no face was found has no boxes and no error
-    (see
-    :attr:`no_face`).
+    (see :attr:`no_face`).
     """
 
     path: Path

@@ -126,7 +126,9 @@ def process_images(
 
     embedder = get_embedder(settings.backend, settings.model)
     seconds = dict.fromkeys(STAGES, 0.0)
-    chips, owners, per_image = [], [], []
+    chips: list[np.ndarray] = []
+    owners: list[int] = []
+    per_image: list[ImageFaces] = []
     for position, (label, data) in enumerate(items):
         t0 = time.perf_counter()
         try:

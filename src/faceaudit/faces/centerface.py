@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from faceaudit.errors import ModelError
+from faceaudit.faces.box import Box
 
 #: Smallest face side, in the pixels the network sees, CenterFace reliably finds (stride-4 grid).
 CENTERFACE_MIN_FACE = 12  # keep equal to detect.MIN_FACE_BY_DETECTOR
@@ -187,7 +188,7 @@ def detect_centerface(image: np.ndarray, scale: float = 1.0,
         right, bottom = min(width - 1, int(round(box[2]))), min(height - 1, int(round(box[3])))
         if right <= left or bottom <= top:
             continue
-        clipped = (left, top, right, bottom)
+        clipped = Box(left, top, right, bottom)
         faces.append(Face(box=clipped, score=float(score),
                           landmarks=landmarks_for_box(image, clipped)))
     return faces

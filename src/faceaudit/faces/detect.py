@@ -113,7 +113,7 @@ class Face:
     def scaled(self, factor: float, width: int, height: int) -> Face:
         """This face with box and landmarks multiplied by ``factor``, clipped to width × height."""
         left, top, right, bottom = (v * factor for v in self.box)
-        box = (
+        box = Box(
             max(0, int(round(left))),
             max(0, int(round(top))),
             min(width - 1, int(round(right))),
@@ -207,7 +207,7 @@ def landmarks_for_boxes(image: np.ndarray,
 
 def detect_faces(
     image: np.ndarray,
-    detector: Detector = "hog",
+    detector: Detector | str = "hog",
     upsample: int | None = None,
     max_side: int = MAX_DETECTOR_SIDE,
 ) -> list[Face]:
@@ -220,7 +220,7 @@ def detect_faces(
 
 def find_faces(
     image: np.ndarray,
-    detector: Detector = "hog",
+    detector: Detector | str = "hog",
     upsample: int | None = None,
     max_side: int = MAX_DETECTOR_SIDE,
 ) -> tuple[list[Face], DetectionLimits]:
@@ -254,7 +254,7 @@ def find_faces(
     return _scan(image, detector, RETRY_UPSAMPLE, max_side)
 
 
-def _scan(image: np.ndarray, detector: Detector, upsample: int,
+def _scan(image: np.ndarray, detector: str, upsample: int,
           max_side: int) -> tuple[list[Face], DetectionLimits]:
     """One dlib detector pass at ``upsample`` within ``max_side``, landmarks at full size."""
     height, width = image.shape[:2]
@@ -282,7 +282,7 @@ def _scan(image: np.ndarray, detector: Detector, upsample: int,
             continue
         boxes.append(box)
         kept_scores.append(float(score))
-    faces = [Face(box=box, score=score, landmarks=points) for box, score, points
+    faces = [Face(box=Box(*box), score=score, landmarks=points) for box, score, points
              in zip(boxes, kept_scores, landmarks_for_boxes(image, boxes), strict=True)]
     faces.sort(key=lambda f: f.score, reverse=True)
     return faces, limits
@@ -296,5 +296,5 @@ def centre_face(image: np.ndarray) -> Face:
     the shape predictor inside that box. The score is 0.
     """
     height, width = image.shape[:2]
-    box = (int(width * 0.28), int(height * 0.28), int(width * 0.72), int(height * 0.72))
+    box = Box(int(width * 0.28), int(height * 0.28), int(width * 0.72), int(height * 0.72))
     return Face(box=box, score=0.0, landmarks=landmarks_for_box(image, box))

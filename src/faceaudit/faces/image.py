@@ -49,6 +49,9 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 #: ``faces.detect.MAX_DETECTOR_SIDE`` pixels after upsampling.
 MAX_IMAGE_SIDE = 2560
 
+#: What the guarded decoder reads: a path (str or Path) or the file's bytes.
+ImageSource = str | Path | bytes | bytearray | memoryview
+
 #: The only formats Pillow is allowed to parse (MPO is the multi-picture JPEG phones write).
 SUPPORTED_FORMATS: tuple[str, ...] = ("JPEG", "MPO", "PNG", "GIF", "BMP", "TIFF", "WEBP", "PPM")
 _FORMAT_NAMES = "JPEG, PNG, GIF, BMP, TIFF, WebP or PPM/PGM/PBM"
@@ -154,7 +157,7 @@ def read_image_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> byt
     return b"".join(chunks)
 
 
-def _read_bytes(src: str | Path | bytes, max_bytes: int, label: str) -> bytes:
+def _read_bytes(src: ImageSource, max_bytes: int, label: str) -> bytes:
     if isinstance(src, bytes | bytearray | memoryview):
         data = bytes(src)
     else:
@@ -283,7 +286,7 @@ def _usable_formats() -> tuple[str, ...]:
 
 
 def decode_image(
-    src: str | Path | bytes,
+    src: ImageSource,
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_bytes: int = DEFAULT_MAX_BYTES,

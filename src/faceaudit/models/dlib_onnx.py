@@ -137,7 +137,8 @@ def _zero_fill(g: _Graph, x: str, shape: tuple[int, int, int]) -> str:
 
 def _add_prev(g: _Graph, a: str, b: str) -> str:
     """dlib ``add_prev``: sum of two tensors, the smaller one zero-filled to the larger shape."""
-    shape = tuple(max(p, q) for p, q in zip(g.shapes[a], g.shapes[b], strict=True))
+    (ca, ha, wa), (cb, hb, wb) = g.shapes[a], g.shapes[b]
+    shape = (max(ca, cb), max(ha, hb), max(wa, wb))
     return g.node("Add", [_zero_fill(g, a, shape), _zero_fill(g, b, shape)], shape)
 
 
@@ -196,8 +197,10 @@ def build_model(layers: list[Layer]) -> onnx.ModelProto:
             x = _fc(g, x, layer)
     g.nodes.append(helper.make_node("Identity", [x], [OUTPUT_NAME], name=OUTPUT_NAME))
 
-    out_dim = layers[-2].weights.shape[1]
-    rows, cols = layers[0].rows, layers[0].cols
+    first, last = layers[0], layers[-2]
+    assert isinstance(first, InputRGB) and isinstance(last, FullyConnected)  # the layout above
+    out_dim = last.weights.shape[1]
+    rows, cols = first.rows, first.cols
     graph = helper.make_graph(
         g.nodes,
         "dlib_face_recognition_resnet_model_v1",

@@ -24,6 +24,8 @@ def _load(name: str, model: Path | None) -> Embedder:
         return DlibNativeEmbedder()
     from faceaudit.models.onnx_model import OnnxArcFaceEmbedder
 
+    if model is None:  # get_embedder refuses this first; kept for direct callers
+        raise FaceAuditError("the onnx backend needs --model FILE (an ArcFace-style .onnx)")
     return OnnxArcFaceEmbedder(model)
 
 

@@ -4,9 +4,9 @@ The set: pixel bombs just under the 40 Mpx limit in every supported format (zero
 a few kB), a 40 Mpx photo-like JPEG (decoded at reduced size through ``draft``), one over the
 limit, special files (FIFO, directory, link loop, device) and the first cases of the fuzz
 corpus of ``tests/hostile_images.py``. Each file is run through the real CLI in a fresh process
-(``detect``, default HOG detector, upsample 1); it reports the whole run, the time after the
-imports (reading, decoding, model loading, detection, output) and the process's peak RSS
-(VmHWM, imports included). Usage::
+(``detect``, default HOG detection: without upsampling, then at 1 where none is found); it
+reports the whole run, the time after the imports (reading, decoding, model loading, detection,
+output) and the process's peak RSS (VmHWM, imports included). Usage::
 
     .venv/bin/python bench/hostile.py [--fuzz 20]
 """

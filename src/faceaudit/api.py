@@ -106,7 +106,7 @@ def embed_faces(
 
 def detect_faces(
     image: ImageInput,
-    detector: Detector = "hog",
+    detector: Detector | str = "hog",
     upsample: int | None = None,
     *,
     color: Color = "rgb",
@@ -123,7 +123,7 @@ def detect_faces(
 def face_embeddings(
     image: ImageInput,
     embedder: Embedder | None = None,
-    detector: Detector = "hog",
+    detector: Detector | str = "hog",
     upsample: int | None = None,
     *,
     color: Color = "rgb",
@@ -144,7 +144,7 @@ def face_embedding(
     face: int | None = None,
     *,
     embedder: Embedder | None = None,
-    detector: Detector = "hog",
+    detector: Detector | str = "hog",
     upsample: int | None = None,
     color: Color = "rgb",
     label: str | None = None,
@@ -187,7 +187,7 @@ def open_image(src: str | Path | bytes, *, name: str | None = None) -> DecodedIm
 
 
 def detect_in(
-    decoded: DecodedImage, detector: Detector = "hog", upsample: int | None = None
+    decoded: DecodedImage, detector: Detector | str = "hog", upsample: int | None = None
 ) -> tuple[list[Face], DetectionLimits]:
     """Every face of a decoded image, in its ORIGINAL pixels, and the limits detection ran under.
 
@@ -210,7 +210,7 @@ def _to_original(faces: list[Face], decoded: DecodedImage) -> list[Face]:
 def face_embeddings_of(
     src: str | Path | bytes,
     embedder: Embedder | None = None,
-    detector: Detector = "hog",
+    detector: Detector | str = "hog",
     upsample: int | None = None,
 ) -> tuple[list[Face], np.ndarray]:
     """Decode ``src`` (guarded, working size), detect and embed every face.
@@ -260,7 +260,7 @@ def verify(
     fmr: float = 1e-3,
     calibration: Calibration | None = None,
     embedder: Embedder | None = None,
-    detector: Detector = "hog",
+    detector: Detector | str = "hog",
     *,
     color: Color = "rgb",
     face_a: int | None = None,

@@ -282,11 +282,11 @@ class Deployment:
     ) -> Consent:
         check_subject_id(subject_id)
         now = _now()
-        basis = _text("basis", basis, required=True)
-        evidence = _text("evidence", evidence, required=True)
-        if basis is None or evidence is None:
+        basis_text = _text("basis", basis, required=True)
+        evidence_text = _text("evidence", evidence, required=True)
+        if basis_text is None or evidence_text is None:
             raise ConsentError("consent needs a legal basis and an evidence reference")
-        basis = parse_legal_basis(basis)
+        basis, evidence = parse_legal_basis(basis_text), evidence_text
         if expires_at is not None:
             expires_at = _now(expires_at)
             if expires_at <= now:
@@ -526,7 +526,8 @@ class Deployment:
             yield search
 
     def identify(
-        self, *, actor: str, image: ImageSource, purpose: str, case: str, top: int = 10
+        self, *, actor: str, image: ImageSource, purpose: str | None, case: str | None,
+        top: int = 10
     ) -> dict[str, Any]:
         """Search every face of ``image`` against the gallery: leads for a human to review.
 
@@ -573,7 +574,7 @@ class Deployment:
         }
         _, logged = self.oplog.run(
             "identify", actor=actor, purpose=purpose, case=case, backend_id=backend_id,
-            write=lambda intent: self.store.save_result(result, intent=intent) or result,
+            write=lambda intent: _saved(self.store.save_result, result, intent),
             outcome=self._identify_events(actor, purpose, case, backend_id, threshold),
             preview=result,
         )
@@ -632,6 +633,7 @@ class Deployment:
             other = api.face_embedding(image_b, embedder=self.embedder,
                                        label="second image")[1][None]
         else:
+            assert subject_id is not None  # exactly one of image_b and subject_id, checked above
             self._check_gallery_backend(backend_id)
             other = self.store.subject_templates(subject_id)
         score = float(np.max(other @ probe))
@@ -716,3 +718,9 @@ class Deployment:
     def list_subjects(self) -> list[dict[str, Any]]:
         """Enrolled subjects with consent records and template counts — never embeddings."""
         return self.store.list_subjects()
+
+
+def _saved(save: Callable[..., None], result: dict[str, Any], intent: Any) -> dict[str, Any]:
+    """Store ``result`` with ``save(result, intent=intent)`` and hand it back (an oplog write)."""
+    save(result, intent=intent)
+    return result

@@ -17,12 +17,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from faceaudit.errors import InputDataError
 from faceaudit.footage.detection import FrameDetections
 from faceaudit.footage.pipeline import KeepMatcher
+
+if TYPE_CHECKING:
+    from faceaudit.deployment import Deployment
 
 MAX_LOGGED_TRACKS = 16
 
@@ -31,7 +35,7 @@ MAX_LOGGED_TRACKS = 16
 class KeepSession:
     """A deployment, the acting user and the subjects to keep, checked against the policy."""
 
-    deployment: object
+    deployment: Deployment
     actor: str
     subjects: list[str]
     purpose: str | None
@@ -77,25 +81,27 @@ class KeepSession:
 
     def matcher(self) -> KeepMatcher | None:
         """The function the pipeline calls per detected frame (None without ``--keep``)."""
-        if not self.templates:
+        if not self.templates or self.threshold is None:
             return None
         from faceaudit import api
+        from faceaudit.faces.box import Box
         from faceaudit.faces.detect import Face, landmarks_for_box
 
         embedder = self.deployment.embedder
+        templates_by_subject, threshold = self.templates, self.threshold
 
         def match(rgb: np.ndarray, found: FrameDetections) -> list[str | None]:
             height, width = rgb.shape[:2]
             faces = []
             for x1, y1, x2, y2 in found.boxes:
-                box = (max(0, int(x1)), max(0, int(y1)), min(width - 1, int(x2)),
-                       min(height - 1, int(y2)))
+                box = Box(max(0, int(x1)), max(0, int(y1)), min(width - 1, int(x2)),
+                          min(height - 1, int(y2)))
                 faces.append(Face(box=box, score=1.0, landmarks=landmarks_for_box(rgb, box)))
             vectors = api.embed_faces(rgb, faces, embedder)
             names: list[str | None] = []
             for vector in vectors:
-                best, best_score = None, self.threshold
-                for subject, templates in self.templates.items():
+                best, best_score = None, threshold
+                for subject, templates in templates_by_subject.items():
                     score = float(np.max(templates @ vector))
                     if score >= best_score:
                         best, best_score = subject, score

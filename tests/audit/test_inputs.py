@@ -47,3 +47,24 @@ def test_attributes_by_image_name_and_missing(tmp_path):
     (tmp_path / "b.csv").write_text("name,sex\nx,female\n")
     with pytest.raises(AuditInputError, match="'identity' or an 'image'"):
         read_attributes(tmp_path / "b.csv")
+
+
+def test_embeddings_without_identity_are_refused_naming_the_row():
+    """A table from `faceaudit embed` over loose files has no identities: no audit can pair its
+    templates, so it is refused up front (the row and the column named), not half-read."""
+    import numpy as np
+    import pyarrow as pa
+
+    from faceaudit.audit.inputs import embeddings_from_table
+
+    vectors = np.eye(3, 4, dtype=np.float32)
+    table = pa.table({
+        "path": ["a/1.jpg", "a/2.jpg", "b/1.jpg"],
+        "identity": ["a", None, "b"],
+        "embedding": pa.array(vectors.tolist(), pa.list_(pa.float32())),
+    })
+    with pytest.raises(AuditInputError, match=r"'identity' is empty on row 2"):
+        embeddings_from_table(table, "loose.parquet")
+    labelled = table.set_column(1, "identity", pa.array(["a", "a", "b"]))
+    emb = embeddings_from_table(labelled, "labelled.parquet")
+    assert emb.identities == ["a", "a", "b"] and emb.paths == ["a/1.jpg", "a/2.jpg", "b/1.jpg"]

@@ -155,12 +155,14 @@ def two_way_fmr(w: np.ndarray, unit_group: np.ndarray, n_groups: int, pairs: Pai
         idx = np.arange(G)
         denom[:, idx, idx] = (S * S - Q) / 2
         denom = denom.reshape(w.shape[0], G * G)
-        if pairs.same_i is not None and len(pairs.same_i):
+        if pairs.same_i is not None and pairs.same_j is not None and len(pairs.same_i):
             tt = (pairs.templates[pairs.same_i] * pairs.templates[pairs.same_j])[:, None]
             denom -= _cell_sums(
                 w, pairs.same_i, pairs.same_j, tt, cell_of(pairs.same_i, pairs.same_j), G * G
             )[..., 0]
     else:
+        # without per-template counts the pairs are listed one by one (a scores table)
+        assert pairs.listed_i is not None and pairs.listed_j is not None
         denom = _cell_sums(
             w,
             pairs.listed_i,

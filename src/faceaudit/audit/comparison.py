@@ -38,7 +38,7 @@ class PairedResamples:
         if self.reps < 1:
             return None
         unit_group = np.asarray(unit_group)
-        if self._weights is None:
+        if self._weights is None or self.unit_group is None:
             self.unit_group = unit_group.copy()
             self._weights = draw_weights(unit_group, self.reps, self.seed)
         elif not np.array_equal(unit_group, self.unit_group):

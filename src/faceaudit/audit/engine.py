@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -182,7 +183,7 @@ def analyse_scores(
         return (head_gen[g, k - 1] if k > 0 else 0) / n_gen[g]
 
     # Point estimates per target.
-    plan = []
+    plan: list[tuple[float, bool, int | None]] = []  # k is None where unsupported
     for t in settings.targets:
         supported = bool(all_imp.sum()) and metrics.supports(int(all_imp.sum()), t)
         k = scores.threshold_bin(None, t, all_imp) if supported else None
@@ -199,12 +200,12 @@ def analyse_scores(
 
     # Bootstrap replicates of every rate at the fixed thresholds.
     reps: dict[tuple, np.ndarray] = {}
-    kset = sorted({k for _, s, k in plan if s} | {k for _, k in eers if k >= 0})
+    kset = sorted({k for _, _, k in plan if k is not None} | {k for _, k in eers if k >= 0})
     if settings.reps > 0 and scores.counter is None:
         warnings.append("no identities in the input: intervals need identities, none given")
     impostor_bootstrap = None
     if settings.reps > 0 and scores.counter is not None and kset:
-        target_ks = sorted({k for _, s, k in plan if s})
+        target_ks = sorted({k for _, _, k in plan if k is not None})
         matches, comparisons, pairs = scores.counter(
             np.asarray(kset), np.asarray(target_ks) if target_ks else None
         )
@@ -305,9 +306,9 @@ def analyse_scores(
     replicates: dict[tuple, np.ndarray] = {}
     targets = []
     for t, supported, k in plan:
-        entry = {
+        entry: dict[str, Any] = {
             "target_fmr": t,
-            "threshold": scores.value(k) if supported else None,
+            "threshold": scores.value(k) if k is not None else None,
             "supported": supported,
             "required_pairs": metrics.required_pairs(t),
             "achieved_fmr": clean(all_imp[k:].sum() / all_imp.sum()) if supported else None,
@@ -324,6 +325,7 @@ def analyse_scores(
             )
             targets.append(entry)
             continue
+        assert k is not None  # a supported target has its threshold bin
         small: list[str] = []
         fmr_left_out, fnmr_left_out = {}, {}
         for g, name in enumerate(groups):
@@ -342,7 +344,7 @@ def analyse_scores(
             fnmr = fnmr_at(g, k)
             kg = scores.threshold_bin(g, t, imp_within[g]) if g_supported else None
             acc = 1 - (fmr + fnmr) / 2 if fmr is not None else None
-            acc_ci = (None, None)
+            acc_ci: tuple[Any, Any] = (None, None)
             if fmr is not None and ("fmr", g, g, k) in reps:
                 acc_ci = percentile_interval(
                     1 - (reps[("fmr", g, g, k)] + reps[("fnmr", g, k)]) / 2, settings.confidence
@@ -480,13 +482,13 @@ def analyse_scores(
             }
         )
         if n_imp[g] and n_gen[g]:
-            ks, fmr, fnmr = metrics.det_points(imp_within[g], gen_within[g])
+            ks, det_fmr, det_fnmr = metrics.det_points(imp_within[g], gen_within[g])
             det.append(
                 {
                     "group": name,
                     "threshold": [float(x) for x in scores.value(ks)],
-                    "fmr": fmr.tolist(),
-                    "fnmr": fnmr.tolist(),
+                    "fmr": det_fmr.tolist(),
+                    "fnmr": det_fnmr.tolist(),
                 }
             )
     sections = {

@@ -29,7 +29,8 @@ def clean(value: float | None) -> float | None:
 
 def estimate(value: float | None, low=None, high=None, note: str | None = None) -> dict:
     """An estimate object ``{"value", "low", "high"}`` (+ ``note`` when the value is missing)."""
-    out = {"value": clean(value), "low": clean(low), "high": clean(high)}
+    out: dict[str, float | str | None] = {"value": clean(value), "low": clean(low),
+                                          "high": clean(high)}
     if out["value"] is None:
         out["note"] = note or "not defined for these data"
         out["low"] = out["high"] = None

@@ -8,6 +8,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -111,7 +112,8 @@ def group_templates(
         values = [row.get(b) for b in by]
         for b, v in zip(by, values, strict=True):
             missing[b] += v is None
-        labels.append(None if None in values else GROUP_SEPARATOR.join(values))
+        present = [v for v in values if v is not None]
+        labels.append(GROUP_SEPARATOR.join(present) if len(present) == len(values) else None)
     names = sorted({x for x in labels if x is not None})
     index = {n: i for i, n in enumerate(names)}
     codes = np.array([index[x] if x is not None else -1 for x in labels], dtype=np.intp)
@@ -203,9 +205,10 @@ def read_pair_list(path: Path) -> list[tuple[str, str]]:
     _require(table, ["image_a", "image_b"], path)
     pairs = list(zip(_strings(table.column("image_a")), _strings(table.column("image_b")),
                      strict=True))
-    if not pairs or any(a is None or b is None for a, b in pairs):
+    named = [(a, b) for a, b in pairs if a is not None and b is not None]
+    if not pairs or len(named) < len(pairs):
         raise AuditInputError(f"{path}: pairs must name both images on every row")
-    return pairs
+    return named
 
 
 @dataclass
@@ -247,9 +250,15 @@ def embeddings_from_table(table: pa.Table, source: str) -> Embeddings:
         raise AuditInputError(f"{source}: embeddings must be finite and non-zero")
     meta = (table.schema.metadata or {}).get(b"faceaudit")
     info = json.loads(meta) if meta else {}
+    paths, identities = _strings(table.column("path")), _strings(table.column("identity"))
+    for name, values in (("path", paths), ("identity", identities)):
+        if None in values:
+            raise AuditInputError(
+                f"{source}: {name!r} is empty on row {values.index(None) + 1}; an audit needs"
+                " every template's image and identity (embed a folder of identity sub-folders)")
     return Embeddings(
-        paths=_strings(table.column("path")),
-        identities=_strings(table.column("identity")),
+        paths=[p for p in paths if p is not None],
+        identities=[i for i in identities if i is not None],
         matrix=matrix,
         backend_id=info.get("backend_id"),
         no_face_paths=[str(p) for p in info.get("no_face", [])]
@@ -265,7 +274,7 @@ def read_embeddings(path: Path) -> Embeddings:
     return embeddings_from_table(read_table(path), str(path))
 
 
-Labels = Sequence[str] | pa.ChunkedArray
+Labels: TypeAlias = Sequence[str] | pa.ChunkedArray
 
 
 @dataclass
@@ -441,8 +450,9 @@ def read_rates(path: Path) -> RatesTable:
         acc = acc / 100.0
     if acc is not None and (acc > 1).any():
         raise AuditInputError(f"{path}: 'accuracy' above 100 %")
-    groups = _strings(table.column("group"))
-    if None in groups:
+    named = _strings(table.column("group"))
+    groups = [g for g in named if g is not None]
+    if len(groups) < len(named):
         raise AuditInputError(f"{path}: empty 'group' values")
     targets_col = _floats(table, "target_fmr", path)
     keys = [None] * len(groups) if targets_col is None else [float(t) for t in targets_col]

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from typing import Any, overload
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -126,7 +127,9 @@ class ScoreSet:
     genuine_group_b: np.ndarray
     genuine_unit: np.ndarray
     unit_group: np.ndarray
-    counter: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None
+    # pass 2: (thresholds, pair thresholds or None) -> (matches, comparisons, pair counts)
+    counter: Callable[[np.ndarray, np.ndarray | None],
+                      tuple[np.ndarray, np.ndarray, PairCounts | None]] | None
     edges: np.ndarray = field(default_factory=lambda: EDGES)
     fixed_thresholds: dict | None = None
     higher_is_better: bool = True
@@ -138,6 +141,12 @@ class ScoreSet:
     def n_bins(self) -> int:
         """Number of bins (= number of edges)."""
         return len(self.edges)
+
+    @overload
+    def value(self, k: int) -> float: ...
+
+    @overload
+    def value(self, k: np.ndarray) -> np.ndarray: ...
 
     def value(self, k: int | np.ndarray) -> float | np.ndarray:
         """The threshold that bin ``k`` stands for, on the input's own scale and direction."""
@@ -731,7 +740,8 @@ def score_table(
         n_imp = int(imp.sum())
         # the overall thresholds also at the calibration curve's levels (calibration.json)
         levels = [L for L in CURVE_FMRS if L * n_imp >= 1 and L < 1]
-        sets = [(None, imp, list(targets) + levels)]
+        sets: list[tuple[int | None, np.ndarray, list[float]]] = [
+            (None, imp, list(targets) + levels)]
         sets += [(g, imp & (group_a == g) & (group_b == g), list(targets)) for g in range(G)]
         for key, rows, wanted in sets:
             if wanted and rows.any():
@@ -751,7 +761,7 @@ def score_table(
         hist += np.bincount(flat, minlength=G * G * nb)
     hist = symmetrise(hist.reshape(G, G, nb))
     ga, gb = group_a[gen], group_b[gen]
-    common = dict(
+    common: dict[str, Any] = dict(
         edges=edges,
         fixed_thresholds=fixed,
         higher_is_better=higher_is_better,

@@ -329,7 +329,11 @@ def audit_command(
             else:
                 from faceaudit.batch import embed_dataset
 
-                source = lfw if lfw is not None else data
+                picked = lfw if lfw is not None else data
+                if picked is None:
+                    raise inputs.AuditInputError(
+                        "give DATA, --embeddings, --scores, --rates or --lfw")
+                source = picked
                 kind = "lfw" if lfw is not None else "dataset"
                 sources = [str(source)] * len(backends)
                 models = [

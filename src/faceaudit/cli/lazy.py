@@ -12,8 +12,9 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-import click
 import typer
+import typer.core
+from typer import _click as click  # Typer parses with its own copy of Click
 
 from faceaudit.cli.grammar import GrammarGroup
 
@@ -120,7 +121,7 @@ class LazyCommandGroup(GrammarGroup):
         if lazy is None:
             return None
         if self._listing:
-            return click.Command(cmd_name, help=lazy.summary)
+            return typer.core.TyperCommand(cmd_name, help=lazy.summary)
         command = lazy.load(cmd_name)
         self.commands[cmd_name] = command
         return command

@@ -14,7 +14,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TaskID,
+    TextColumn,
+)
 from rich.text import Text
 
 from faceaudit.cli.options import ActorOption, HomeOption
@@ -103,10 +110,10 @@ def redact_command(
                   _FramesPerSecond(), console=console, disable=quiet,
                   transient=False) as bar:
         for src, dst in pairs:
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
 
             def progress(phase: str, done: int, total: int, src: Path = src,
-                         tasks: dict[str, int] = tasks) -> None:
+                         tasks: dict[str, TaskID] = tasks) -> None:
                 if phase not in tasks:
                     tasks[phase] = bar.add_task(f"{phase} {src.name}", total=total or None)
                 bar.update(tasks[phase], completed=done, total=max(total, done) or None)

@@ -174,6 +174,7 @@ def transcode(
         video_in = source.streams.video[0]
         video_in.thread_type = "AUTO"
         video_out = sink.add_stream(encoder, rate=info.fps)
+        assert isinstance(video_out, av.VideoStream)  # a video encoder gives a video stream
         video_out.width, video_out.height = info.width, info.height
         video_out.pix_fmt = _pix_fmt(encoder, info.pix_fmt)
         video_out.time_base = video_in.time_base

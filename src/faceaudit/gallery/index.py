@@ -12,6 +12,8 @@ are the two halves of that. Erased vectors are zeros in the parts too.
 
 from __future__ import annotations
 
+from typing import Any
+
 import faiss
 import numpy as np
 
@@ -33,7 +35,7 @@ class HnswIndex:
         self._labels = np.empty(0, dtype=np.int64)
         self._position_map: dict[int, int] | None = {}
         self._erased: set[int] = set()
-        self._params: faiss.SearchParametersHNSW | None = None
+        self._params: Any = None  # a faiss.SearchParametersHNSW, made on first search
         self._selector: tuple | None = None  # keeps the SWIG selector objects alive
         self.add(embeddings, ids)
 
@@ -128,7 +130,8 @@ class HnswIndex:
         """Erase the vectors stored under ``ids`` (zeroed in memory, never returned again)."""
         dim = self._index.d
         storage = faiss.downcast_index(self._index.storage)
-        stored = faiss.rev_swig_ptr(storage.get_xb(), int(self._index.ntotal) * dim)
+        xb = storage.get_xb()  # type: ignore[attr-defined]  # not in faiss's SWIG stubs
+        stored = faiss.rev_swig_ptr(xb, int(self._index.ntotal) * dim)
         removed = 0
         positions = self._positions()
         for template_id in np.asarray(ids, dtype=np.int64).tolist():
@@ -142,9 +145,9 @@ class HnswIndex:
             self._params = None
         return removed
 
-    def _search_params(self, k: int) -> faiss.SearchParametersHNSW:
+    def _search_params(self, k: int) -> Any:
         if self._params is None:
-            self._params = faiss.SearchParametersHNSW()
+            self._params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # stubs
             if self._erased:
                 batch = faiss.IDSelectorBatch(np.fromiter(self._erased, dtype=np.int64))
                 self._selector = (batch, faiss.IDSelectorNot(batch))

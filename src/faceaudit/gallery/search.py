@@ -285,9 +285,9 @@ class TemplateSearch:
             rows = self._rows_of(ids[0][keep])
             return [Hit(int(self._ids[r]), self._subjects[r], float(s))
                     for r, s in zip(rows, scores[0][keep], strict=True)]
-        rows, scores = exact_top_k(self._matrix[: self._n], query, k, threshold)
+        top_rows, top_scores = exact_top_k(self._matrix[: self._n], query, k, threshold)
         return [Hit(int(self._ids[r]), self._subjects[r], float(s))
-                for r, s in zip(rows, scores, strict=True)]
+                for r, s in zip(top_rows, top_scores, strict=True)]
 
     def search_subjects(
         self, query: np.ndarray, top: int, threshold: float | None = None

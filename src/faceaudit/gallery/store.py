@@ -452,7 +452,8 @@ class SqliteGalleryStore:
                     (pk, backend_id, blob, template.detector_score, created,
                      template.image_sha256),
                 )
-                ids.append(int(cursor.lastrowid))
+                assert cursor.lastrowid is not None  # an INSERT sets it
+                ids.append(cursor.lastrowid)
             con.executemany(
                 "INSERT INTO images(subject_pk, data, created_at) VALUES (?, ?, ?)",
                 [(pk, data, created) for data in images],

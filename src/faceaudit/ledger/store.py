@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from faceaudit.home import Home
 from faceaudit.ledger import merkle
@@ -510,6 +510,14 @@ def _env_number(name: str, default: Any, kind: type) -> Any:
         return kind(text)
     except ValueError:
         raise LedgerError(f"{name} must be a number, not {text!r}") from None
+
+
+@overload
+def _utc(when: datetime) -> datetime: ...
+
+
+@overload
+def _utc(when: None) -> None: ...
 
 
 def _utc(when: datetime | None) -> datetime | None:

@@ -60,6 +60,7 @@ def recorded_policy(home: Home) -> tuple[bool, str | None]:
     start = cached.size if cached is not None and cached.size <= size else 0
     found, sha, boundary = _scan(path, start, size)
     if not found and start:
+        assert cached is not None  # start > 0 only when resuming from a cached scan
         found, sha = cached.found, cached.sha256
     with _cache_lock:
         _cache[path] = _Scan(boundary, found, sha)
@@ -125,9 +126,9 @@ def check_policy_file(home: Home, data: bytes | None) -> bytes | None:
     if not found:
         why = f"{path} was never installed through the ledger (no policy_change event)"
     elif data is None:
-        why = f"{path} was removed, but the ledger records policy {recorded[:12]}…"
+        why = f"{path} was removed, but the ledger records policy {str(recorded)[:12]}…"
     else:
-        why = (f"{path} (sha256 {actual[:12]}…) is not the policy the ledger records "
+        why = (f"{path} (sha256 {str(actual)[:12]}…) is not the policy the ledger records "
                f"({str(recorded)[:12]}…): it was edited by hand")
     raise PolicyMismatchError(
         f"{why}; every operation is refused until it is installed with "

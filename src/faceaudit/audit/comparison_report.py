@@ -103,11 +103,12 @@ def _row(
     confidence: float,
 ) -> dict:
     values = np.array(
-        [math.nan if (e or {}).get("value") is None else e["value"] for e in estimates]
+        [math.nan if e is None or e.get("value") is None else e["value"] for e in estimates]
     )
     reps = None
-    if replicates is not None and all(r is not None for r in replicates):
-        reps = np.stack(replicates, axis=1)
+    present = [r for r in replicates or [] if r is not None]
+    if replicates is not None and len(present) == len(replicates):
+        reps = np.stack(present, axis=1)
     diff, low, high = differences(values, reps, confidence)
     apart = excludes_zero(low, high)
     diffs = []
@@ -155,7 +156,7 @@ def comparison_section(
         entries = [r["targets"][i] for r in reports]
 
         def reps_of(key: tuple) -> list[np.ndarray | None] | None:
-            return [r.get(key) for r in replicates] if paired else None
+            return [r.get(key) for r in replicates] if replicates is not None else None
 
         rows = [
             _row(

@@ -238,7 +238,7 @@ def _gallery_sizes(counts: IdentificationCounts, t: int, rep: np.ndarray | None,
             entry_groups.append({
                 "group": counts.groups[g],
                 "fpir": measured,
-                "predicted_fpir": None if fmr is None else clean(predicted_fpir(fmr, n)),
+                "predicted_fpir": None if fmr is None else clean(float(predicted_fpir(fmr, n))),
             })
         out.append({
             "size": n,

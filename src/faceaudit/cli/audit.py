@@ -333,16 +333,15 @@ def audit_command(
                 if picked is None:
                     raise inputs.AuditInputError(
                         "give DATA, --embeddings, --scores, --rates or --lfw")
-                source = picked
                 kind = "lfw" if lfw is not None else "dataset"
-                sources = [str(source)] * len(backends)
+                sources = [str(picked)] * len(backends)
                 models = [
                     inputs.embeddings_from_table(
                         embed_dataset(
-                            Path(source), backend=b, model=model, no_face=no_face,
+                            Path(picked), backend=b, model=model, no_face=no_face,
                             client=client,
                         ),
-                        str(source),
+                        str(picked),
                     )
                     for b in backends
                 ]

@@ -111,7 +111,7 @@ def _size_entry(point: dict[str, Any], gallery_size: int) -> dict[str, Any] | No
     """The smallest measured gallery size at or above ``gallery_size``, as
     ``{"size", "groups": {name: fpir estimate}}``."""
     audited = _int(point.get("gallery_size"))
-    candidates = []
+    candidates: list[dict[str, Any]] = []
     for entry in point.get("gallery_sizes") or []:
         size = _int(entry.get("size")) if isinstance(entry, dict) else None
         if size is None or size < gallery_size or size == audited or not entry.get("measured"):

@@ -155,7 +155,8 @@ def _subject_folders(folder: Path, manifest: Path) -> tuple[list[Path], list[Pat
 
 def _images(subject: Path) -> tuple[list[Path], list[Path]]:
     """(image files, other files) of one subject's folder, sorted, recursively."""
-    images, other = [], []
+    images: list[Path] = []
+    other: list[Path] = []
     for entry in sorted(p for p in subject.rglob("*") if not p.is_dir()):
         if any(part.startswith(".") for part in entry.relative_to(subject).parts):
             continue
@@ -221,10 +222,10 @@ def enrol_folder(
         for path in loose:
             log.write(None, path, "skipped", "not in a subject's sub-folder")
         for name in sorted(set(rows) - {p.name for p in subjects}):
-            row = rows[name]
-            log.write(row.subject_id, None, "not-enrolled",
-                      f"manifest line {row.line}: no sub-folder {name!r}")
-            summary.not_enrolled.append(row.subject_id)
+            unmatched = rows[name]
+            log.write(unmatched.subject_id, None, "not-enrolled",
+                      f"manifest line {unmatched.line}: no sub-folder {name!r}")
+            summary.not_enrolled.append(unmatched.subject_id)
         for path, images, other in work:
             row = rows.get(path.name)
             subject_id = row.subject_id if row else path.name

@@ -26,6 +26,8 @@ REBUILD_FRACTION = 0.2
 class HnswIndex:
     """Approximate inner-product search over unit vectors, with add and erase by id."""
 
+    _owner: Any = None  # restore(): the SWIG object that owns a loaded graph
+
     def __init__(self, embeddings: np.ndarray, ids: np.ndarray, *, ef_search: int = EF_SEARCH):
         """Build the graph over ``embeddings`` (rows) labelled with the int64 ``ids``."""
         embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
@@ -130,7 +132,7 @@ class HnswIndex:
         """Erase the vectors stored under ``ids`` (zeroed in memory, never returned again)."""
         dim = self._index.d
         storage = faiss.downcast_index(self._index.storage)
-        xb = storage.get_xb()  # type: ignore[attr-defined]  # not in faiss's SWIG stubs
+        xb = storage.get_xb()
         stored = faiss.rev_swig_ptr(xb, int(self._index.ntotal) * dim)
         removed = 0
         positions = self._positions()
@@ -147,7 +149,7 @@ class HnswIndex:
 
     def _search_params(self, k: int) -> Any:
         if self._params is None:
-            self._params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # stubs
+            self._params = faiss.SearchParametersHNSW()
             if self._erased:
                 batch = faiss.IDSelectorBatch(np.fromiter(self._erased, dtype=np.int64))
                 self._selector = (batch, faiss.IDSelectorNot(batch))

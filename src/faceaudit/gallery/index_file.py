@@ -162,8 +162,9 @@ class IndexFile:
                 return None, f"stale: {key} {header.get(key)!r}, the gallery has {value!r}"
         if header.get("templates_sha256") != source.templates_sha256():
             return None, "stale: built from other templates"
-        sizes = [header.get(k) for k in ("faiss_bytes", "labels", "erased")]
-        if not all(isinstance(v, int) and v >= 0 for v in sizes):
+        given = [header.get(k) for k in ("faiss_bytes", "labels", "erased")]
+        sizes = [v for v in given if isinstance(v, int) and v >= 0]
+        if len(sizes) < len(given):
             return None, "corrupt: bad sizes in the header"
         body_size = sizes[0] + 8 * (sizes[1] + sizes[2])
         with open(self.path, "rb") as f:

@@ -75,9 +75,10 @@ class GallerySearcher:
         generation = self.store.generation()
         search = self._search
         if (search is None or self._backend != backend_id or search.generation != generation):
-            self._search, self._backend = self._open(backend_id), backend_id
+            search = self._open(backend_id)
+            self._search, self._backend = search, backend_id
             self._start_builder()
-        return self._search
+        return search
 
     def _open(self, backend_id: str) -> TemplateSearch:
         in_database = getattr(self.store, "template_search", None)

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -365,7 +365,7 @@ def embed_paths(
 
             embed_on_cluster(
                 client,
-                [[(labels[i], paths[i], sha) for i, sha in c] for c in chunks],
+                [[(labels[i], paths[i], cast(str, sha)) for i, sha in c] for c in chunks],
                 settings,
                 lambda number, faces, seconds: record(chunks[number], faces, seconds),
             )

@@ -16,6 +16,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from faceaudit.errors import FaceAuditError, UnreadableImageError
 from faceaudit.faces.image import read_image_file
@@ -63,7 +64,7 @@ def embed_files(items: Sequence[tuple[str, str, str]], settings):
     return out, seconds
 
 
-def _as_completed(client, futures: dict) -> Iterator[tuple[object, object]]:
+def _as_completed(client, futures: dict) -> Iterator[tuple[Any, Any]]:
     """Yield ``(tag, result)`` as the tasks finish; a lost task becomes a :class:`ClusterError`."""
     from distributed import as_completed
 

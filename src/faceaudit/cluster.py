@@ -77,7 +77,7 @@ def open_cluster(address: str) -> Iterator[Client]:
             )
         try:
             with distributed.Client(cluster) as client:
-                client.faceaudit_address = address  # type: ignore[attr-defined]
+                client.faceaudit_address = address
                 yield client
         finally:
             cluster.close()
@@ -87,7 +87,7 @@ def open_cluster(address: str) -> Iterator[Client]:
     except (OSError, TimeoutError, ValueError) as exc:
         raise ClusterError(f"cannot reach the Dask scheduler: {exc}", which=address) from None
     with client:
-        client.faceaudit_address = address  # type: ignore[attr-defined]
+        client.faceaudit_address = address
         yield client
 
 

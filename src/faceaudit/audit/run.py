@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -130,7 +131,7 @@ def audit_embeddings(
     workers: int | None = None,
     progress: ProgressFactory | None = None,
     paired: PairedResamples | None = None,
-    client: object | None = None,
+    client: Any = None,  # a dask.distributed.Client
 ) -> dict:
     """Audit templates exhaustively, grouped by the ``by`` attributes.
 

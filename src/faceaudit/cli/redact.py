@@ -26,6 +26,7 @@ from rich.text import Text
 
 from faceaudit.cli.options import ActorOption, HomeOption
 from faceaudit.errors import InputDataError
+from faceaudit.footage.detection import REDACT_THRESHOLD
 
 
 class _FramesPerSecond(ProgressColumn):
@@ -65,7 +66,7 @@ def redact_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output file (or folder)")],
     style: Annotated[str, typer.Option(help="blur, pixelate or box (all irreversible)")] = "blur",
     detector: Annotated[str, typer.Option(help="centerface (default), hog or cnn")] = "centerface",
-    threshold: Annotated[float, typer.Option(help="CenterFace score threshold")] = 0.2,
+    threshold: Annotated[float, typer.Option(help="CenterFace score threshold")] = REDACT_THRESHOLD,
     scale: Annotated[float, typer.Option(help="Resize frames by this for detection")] = 1.0,
     pad: Annotated[float, typer.Option(help="Pad boxes by this × width/height per side")] = 0.25,
     lead: Annotated[int, typer.Option(help="Redact a track this many frames early")] = 5,

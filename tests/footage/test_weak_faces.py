@@ -34,6 +34,7 @@ def test_weak_small_face_is_redacted_by_default(lfw_data: Path, tmp_path: Path) 
     log = json.loads((tmp_path / "out.png.redaction.json").read_text())
     assert log["detector"]["threshold"] == REDACT_THRESHOLD  # the CLI's default is the library's
     face = (140 + 0.19 * size[0], 90 + 0.18 * size[1], 140 + 0.81 * size[0], 90 + 0.82 * size[1])
-    boxes = [row[1:5] for track in log["tracks"] for row in track["boxes"]]
+    boxes = [(b["left"], b["top"], b["right"], b["bottom"])
+             for track in log["tracks"] for b in track["boxes"]]
     assert any(b[0] <= face[0] and b[1] <= face[1] and b[2] >= face[2] and b[3] >= face[3]
                for b in boxes), boxes

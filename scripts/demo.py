@@ -102,7 +102,7 @@ def bare_tour(out: Path) -> None:
     tour.say(f"demo photos: {len(list(PHOTOS.glob('*/*.*')))} files from {_rel(PHOTOS)} "
              "(MIT and CC BY 2.0; attributions in the licence files there)")
 
-    step = tour.run("detect", "detect", CCBY / "1.png", save="detect.json")
+    step = tour.run("detect", "detect", "--json", CCBY / "1.png", save="detect.json")
     faces = json.loads(step.stdout)
     faces = faces["faces"] if isinstance(faces, dict) else faces
     tour.say(f"detect: {len(faces)} face(s) in mdtf-cc-by-2.0/1.png → {_rel(out / 'detect.json')}")
@@ -111,14 +111,16 @@ def bare_tour(out: Path) -> None:
     tour.run("embed", "embed", *images, "-o", out / "embeddings.parquet")
     tour.say(f"embed: {len(images)} photos → {_rel(out / 'embeddings.parquet')}")
 
-    same = tour.run("verify", "verify", MIT / "obama.jpg", PROBE, expect=(0,), save="verify.json")
-    other = tour.run("verify", "verify", MIT / "obama.jpg", MIT / "biden.jpg", expect=(1,))
+    same = tour.run("verify", "verify", "--json", MIT / "obama.jpg", PROBE, expect=(0,),
+                    save="verify.json")
+    other = tour.run("verify", "verify", "--json", MIT / "obama.jpg", MIT / "biden.jpg",
+                     expect=(1,))
     s, d = json.loads(same.stdout), json.loads(other.stdout)
     tour.say(f"verify at the calibrated threshold {s['threshold']:.4f} (FMR {s['fmr_target']:g}): "
              f"obama vs obama2 {s['score']:.3f} match, obama vs biden {d['score']:.3f} no match")
 
     tour.run("init", "init")
-    keys = tour.run("auditor keygen", "auditor", "keygen", "--out", out / "auditor")
+    keys = tour.run("auditor keygen", "auditor", "keygen", "--json", "--out", out / "auditor")
     tour.auditor_entry = json.loads(keys.stdout)["policy_entry"]
     tour.auditor_key = out / "auditor" / "auditor.key"
     tour.run("policy", "policy", "set", _policy(tour))
@@ -131,7 +133,8 @@ def bare_tour(out: Path) -> None:
 
     refused = tour.run("identify (refused)", "identify", PROBE, "--purpose", "demo search",
                        "--case", "DEMO-1", expect=(5,))
-    tour.say(f"identify before any audit: refused (exit 5) — {refused.stderr.strip()}")
+    tour.say("identify before any audit: refused (exit 5) — "
+             + refused.stderr.strip().removeprefix("faceaudit: error: "))
 
     scores = out / "synthetic" / "SYNTHETIC-vendor-scores.csv"
     counts = synthetic_vendor.generate(scores, seed=0)
@@ -156,7 +159,7 @@ def bare_tour(out: Path) -> None:
              "--case", "DEMO-ERASE-1")
     tour.say("erase: s-person-3's template, photo and evidence removed (the ledger keeps the fact)")
 
-    tour.run("ledger sth", "ledger", "sth", save="signed-tree-head.json")
+    tour.run("ledger sth", "ledger", "sth", "--json", save="signed-tree-head.json")
     verified = tour.run("ledger verify", "ledger", "verify", save="ledger-verify.txt")
     tour.say(f"ledger verify: {verified.stdout.strip().splitlines()[0]}")
     tour.run("ledger export", "ledger", "export", "--out", out / "ledger-export.jsonl")
@@ -182,7 +185,7 @@ def _register_and_identify(tour: Tour, audit_dir: Path) -> None:
     status = tour.run("policy status", "policy", "status", save="policy-status.txt")
     tour.say(f"policy change (logged): {status.stdout.strip()}")
 
-    found = tour.run("identify", "identify", PROBE, "--purpose", "demo search", "--case",
+    found = tour.run("identify", "identify", "--json", PROBE, "--purpose", "demo search", "--case",
                      "DEMO-1", save="identify.json")
     result = json.loads(found.stdout)
     leads = [c for face in result.get("faces", []) for c in face.get("candidates", [])]

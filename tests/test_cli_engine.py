@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+PROGRESS = "faceaudit: embedding "  # progress lines on stderr (docs/cli.md), not errors
+
 
 def faceaudit(*args: str | Path) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -18,7 +20,7 @@ def faceaudit(*args: str | Path) -> subprocess.CompletedProcess:
 
 
 def test_detect_prints_every_face(faces_small: Path) -> None:
-    done = faceaudit("detect", faces_small / "group" / "insightface_t1.jpg")
+    done = faceaudit("detect", "--json", faces_small / "group" / "insightface_t1.jpg")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     faces = result["faces"]
@@ -52,12 +54,12 @@ def test_detect_prints_every_face(faces_small: Path) -> None:
 
 def test_verify_exit_codes(faces_small: Path) -> None:
     mit = faces_small / "face_recognition-mit"
-    match = faceaudit("verify", mit / "obama.jpg", mit / "obama2.jpg", "--fmr", "1e-3")
+    match = faceaudit("verify", "--json", mit / "obama.jpg", mit / "obama2.jpg", "--fmr", "1e-3")
     assert match.returncode == 0, match.stderr
     result = json.loads(match.stdout)
     assert result["match"] is True and result["fmr_target"] == 1e-3
     assert set(result) >= {"score", "threshold", "fmr_target", "match"}
-    no_match = faceaudit("verify", mit / "obama.jpg", mit / "biden.jpg")
+    no_match = faceaudit("verify", "--json", mit / "obama.jpg", mit / "biden.jpg")
     assert no_match.returncode == 1 and json.loads(no_match.stdout)["match"] is False
 
 
@@ -85,7 +87,7 @@ def test_embed_list_of_files_keeps_every_face(tmp_path: Path, faces_small: Path)
     out = tmp_path / "e.parquet"
     done = faceaudit(
         "embed", faces_small / "group" / "insightface_t1.jpg",
-        faces_small / "face_recognition-mit" / "biden.jpg", "-o", out, "--workers", "1",
+        faces_small / "face_recognition-mit" / "biden.jpg", "-o", out, "--workers", "1", "--json",
     )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
@@ -110,9 +112,10 @@ def test_embed_folder_skips_counts_and_lists_refused_inputs(
     (folder / "f-loop.jpg").symlink_to(folder / "f-loop2.jpg")
     (folder / "f-loop2.jpg").symlink_to(folder / "f-loop.jpg")
     out = tmp_path / "e.parquet"
-    done = faceaudit("embed", folder, "-o", out, "--workers", "1")
+    done = faceaudit("embed", folder, "-o", out, "--workers", "1", "--json")
     assert done.returncode == 6, done.stderr  # some inputs refused: documented, not 0
-    assert len(done.stderr.strip().splitlines()) == 1 and "refused" in done.stderr
+    errors = [line for line in done.stderr.splitlines() if not line.startswith(PROGRESS)]
+    assert len(errors) == 1 and errors[0].startswith("faceaudit: error:") and "refused" in errors[0]
     summary = json.loads(done.stdout)
     assert summary["images"] == 7 and summary["faces"] == 1
     refused = summary["refused"]
@@ -124,6 +127,6 @@ def test_embed_folder_skips_counts_and_lists_refused_inputs(
         "b-notes.jpg", "d-fifo.jpg", "e-dangling.jpg", "f-loop.jpg", "f-loop2.jpg"}
     assert "FIFO" in refused["messages"][str(folder / "d-fifo.jpg")]
     assert pq.read_table(out).num_rows == 1
-    again = faceaudit("embed", folder, "-o", out, "--workers", "1", "--skip-bad")
+    again = faceaudit("embed", folder, "-o", out, "--workers", "1", "--skip-bad", "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["refused"]["count"] == 6

@@ -55,13 +55,13 @@ def test_an_existing_folder_that_is_not_a_home_is_refused_too(tmp_path: Path):
 
 def test_init_creates_the_home_once_and_then_commands_work(tmp_path: Path):
     target = tmp_path / "deploy"
-    made = runner.invoke(app, ["init", "--home", str(target)])
+    made = runner.invoke(app, ["init", "--json", "--home", str(target)])
     assert made.exit_code == 0, made.output
     assert json.loads(made.stdout) == {"home": str(target.resolve()), "created": True}
     assert (target.stat().st_mode & 0o777) == 0o700
-    again = runner.invoke(app, ["init", "--home", str(target)])
+    again = runner.invoke(app, ["init", "--json", "--home", str(target)])
     assert json.loads(again.stdout)["created"] is False
-    listed = runner.invoke(app, ["gallery", "list", "--home", str(target)])
+    listed = runner.invoke(app, ["gallery", "list", "--json", "--home", str(target)])
     assert listed.exit_code == 0 and json.loads(listed.stdout) == []
 
 

@@ -29,6 +29,7 @@ from faceaudit.faces.image import read_image_file
 from faceaudit.home import cache_dir
 from faceaudit.models.identity import embedder_model_sha256
 from faceaudit.models.registry import DEFAULT_BACKEND, get_embedder
+from faceaudit.progress import ProgressReport
 
 if TYPE_CHECKING:  # imported where used: a worker process never needs pyarrow or rich
     import pyarrow as pa
@@ -317,7 +318,6 @@ def embed_paths(
     workers instead of local processes (:mod:`faceaudit.batch_cluster`): same table, same
     cache keys, same refusals.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     if settings.no_face not in NO_FACE_CHOICES:
         raise InputDataError(f"no_face must be one of {', '.join(NO_FACE_CHOICES)}")
@@ -345,11 +345,8 @@ def embed_paths(
             todo.append((i, sha))
     chunks = [todo[j : j + chunk] for j in range(0, len(todo), chunk)]
     workers = workers or len(os.sched_getaffinity(0))
-    with Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-        TimeRemainingColumn(), disable=not progress or not todo, transient=True,
-    ) as bar:
-        task = bar.add_task(f"embedding ({backend_id})", total=len(todo))
+    with ProgressReport(enabled=progress and bool(todo)) as report:
+        task = report.task(f"embedding ({backend_id})", len(todo), "images")
 
         def record(batch: list, faces: list[ImageFaces], seconds: dict[str, float]) -> None:
             for (i, _), result in zip(batch, faces, strict=True):
@@ -358,7 +355,7 @@ def embed_paths(
                 run.stage_seconds[stage] += value
             if cache:
                 cache.put_many((keys[i], r) for (i, _), r in zip(batch, faces, strict=True))
-            bar.advance(task, len(batch))
+            task.advance(len(batch))
 
         if client is not None:
             from faceaudit.batch_cluster import embed_on_cluster

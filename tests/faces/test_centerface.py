@@ -66,7 +66,7 @@ def test_embedding_through_centerface_matches_same_person(faces_small: Path) -> 
 
 def test_detect_cli_accepts_centerface(faces_small: Path) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "faceaudit.cli", "detect", "--detector", "centerface",
+        [sys.executable, "-m", "faceaudit.cli", "detect", "--json", "--detector", "centerface",
          str(faces_small / "group" / "insightface_t1.jpg")],
         capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr

@@ -77,7 +77,7 @@ def test_cli_reports_the_limit_for_a_pixel_bomb(tmp_path: Path) -> None:
     bomb = tmp_path / "zeros.png"
     Image.new("RGB", (6300, 6300)).save(bomb)
     assert bomb.stat().st_size < 200_000
-    done = subprocess.run([sys.executable, "-m", "faceaudit.cli", "detect", str(bomb)],
+    done = subprocess.run([sys.executable, "-m", "faceaudit.cli", "detect", "--json", str(bomb)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)

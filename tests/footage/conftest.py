@@ -34,7 +34,8 @@ def redacted_clip(tiny_clip, tmp_path_factory) -> tuple[Path, dict, subprocess.C
     src, _ = tiny_clip
     folder = tmp_path_factory.mktemp("redacted")
     out = folder / "out.mp4"
-    run = run_cli("redact", str(src), "-o", str(out), "--review", str(folder / "review"))
+    run = run_cli("redact", str(src), "-o", str(out), "--review", str(folder / "review"),
+                  "--json")
     assert run.returncode == 0, run.stderr
     log = json.loads((folder / "out.mp4.redaction.json").read_text())
     return out, log, run

@@ -81,7 +81,7 @@ def test_log_matches_files_and_holds_no_pixels(tiny_clip, redacted_clip) -> None
     assert "embedding" not in text and "template" not in text and len(text) < 200_000
     summary = json.loads(run.stdout)["redacted"][0]
     assert summary["output"] == str(out) and summary["frames"] == truth["frames"]
-    assert "frames/s" in run.stderr  # the progress bar
+    assert "frames/s" in run.stderr  # progress, on stderr, although it is not a terminal
 
 
 def test_review_sheet_shows_doubtful_frames_without_faces(redacted_clip) -> None:

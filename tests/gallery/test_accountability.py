@@ -51,7 +51,7 @@ def test_cli_basis_whim_exits_2_and_stores_nothing(audited_home, mdtf):
     result = runner.invoke(app, ["gallery", "enrol", str(mdtf / "1.png"), "--subject", "s",
                                  "--basis", "whim", "--evidence", "f", *h])
     assert result.exit_code == 2 and "legal basis" in result.stderr
-    assert json.loads(runner.invoke(app, ["gallery", "list", *h]).stdout) == []
+    assert json.loads(runner.invoke(app, ["gallery", "list", "--json", *h]).stdout) == []
 
 
 # -- duplicate faces ----------------------------------------------------------------------------
@@ -126,13 +126,13 @@ def test_cli_review_takes_the_reviewer_from_the_actor(audited_home, mdtf):
     runner.invoke(app, ["gallery", "enrol", str(mdtf / "1.png"), "--subject", "a", "--basis",
                         "consent", "--evidence", "f", *h])
     found = runner.invoke(app, ["identify", str(mdtf / "2.png"), "--purpose", "p", "--case",
-                                "c", "--actor", "alice", *h])
+                                "c", "--actor", "alice", "--json", *h])
     result_id = json.loads(found.stdout)["result_id"]
     impostor = runner.invoke(app, ["review", result_id, "--confirm", "--reviewer", "bob",
                                    "--actor", "alice", *h])
     assert impostor.exit_code == 2 and "bob" in impostor.stderr
     own = runner.invoke(app, ["review", result_id, "--confirm", "--actor", "alice", *h])
     assert own.exit_code == 5 and "self-review" in own.stderr
-    done = runner.invoke(app, ["review", result_id, "--confirm", "--actor", "bob", *h])
+    done = runner.invoke(app, ["review", result_id, "--confirm", "--actor", "bob", "--json", *h])
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["review"]["reviewer"] == "bob"

@@ -16,7 +16,8 @@ runner = CliRunner()
 
 
 def run(*args: str):
-    return runner.invoke(app, list(args), env={"FACEAUDIT_ACTOR": "cli-user"})
+    """Run a gallery/identify/review command asking for its JSON (docs/cli.md)."""
+    return runner.invoke(app, [*args, "--json"], env={"FACEAUDIT_ACTOR": "cli-user"})
 
 
 def test_enrol_list_erase_purge(home, mdtf):

@@ -48,7 +48,7 @@ def folder(tmp_path: Path, mdtf: Path, faces_small: Path, shared_data: Path) -> 
 
 
 def run(home, *args: str):
-    return CliRunner().invoke(app, ["gallery", "enrol-folder", *args, "--home",
+    return CliRunner().invoke(app, ["gallery", "enrol-folder", *args, "--json", "--home",
                                     str(home.root), "--actor", "clerk"])
 
 
@@ -70,7 +70,8 @@ def test_bulk_enrolment_is_all_or_nothing_per_subject(audited_home, folder, tmp_
                                                         "subj-no-row"]
     assert done.stderr.strip().splitlines()[-1].startswith("faceaudit: error: 4 subject(s)")
 
-    listed = CliRunner().invoke(app, ["gallery", "list", "--home", str(audited_home.root)])
+    listed = CliRunner().invoke(app, ["gallery", "list", "--json", "--home",
+                                      str(audited_home.root)])
     subjects = {s["subject_id"]: s for s in json.loads(listed.stdout)}
     assert sorted(subjects) == sorted(good)
     assert subjects["subj-a"]["templates"] == 2

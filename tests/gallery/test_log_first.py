@@ -305,7 +305,7 @@ def test_cli_enrol_with_too_long_evidence_stores_nothing(home, mdtf):
     result = CliRunner().invoke(app, ["gallery", "enrol", str(mdtf / "2.png"), "--subject",
                                       "s-long", "--basis", "consent", "--evidence", LONG, *args])
     assert result.exit_code == 2 and "evidence" in result.stderr
-    listed = CliRunner().invoke(app, ["gallery", "list", *args])
+    listed = CliRunner().invoke(app, ["gallery", "list", "--json", *args])
     assert json.loads(listed.stdout) == []
     assert [e["action"] for e in Ledger(home).events()] == ["init"]
     assert open_gallery_store(home).list_subjects() == []

@@ -74,7 +74,7 @@ def test_keygen_then_sth(tmp_path):
     assert not home.signing_key_path.exists()
     unsigned = _run("verify", "--home", home.root)
     assert unsigned.exit_code == 4 and "no signed tree head" in unsigned.output
-    head = _run("sth", "--home", home.root, env={"FACEAUDIT_SIGNING_KEY": str(key)})
+    head = _run("sth", "--json", "--home", home.root, env={"FACEAUDIT_SIGNING_KEY": str(key)})
     assert head.exit_code == 0, head.output
     assert json.loads(head.output)["tree_size"] == 3
     verified = _run("verify", "--home", home.root)
@@ -99,13 +99,13 @@ def test_sth_without_key_exit_2(tmp_path):
 
 
 def test_sth_and_prove_with_the_homes_own_key(home):
-    head = json.loads(_run("sth", "--home", home.root).output)
+    head = json.loads(_run("sth", "--json", "--home", home.root).output)
     assert head["tree_size"] == 5
-    inclusion = _run("prove", "--home", home.root, "--seq", 3)
+    inclusion = _run("prove", "--json", "--home", home.root, "--seq", 3)
     assert inclusion.exit_code == 0, inclusion.output
     proof = json.loads(inclusion.output)
     assert proof["tree_size"] == 5 and proof["sth"]["root_hash"] == proof["root_hash"]
-    consistency = json.loads(_run("prove", "--home", home.root, "--first", 2).output)
+    consistency = json.loads(_run("prove", "--json", "--home", home.root, "--first", 2).output)
     assert consistency["second"] == 5 and consistency["proof"]
     for args in (["--seq", 9], ["--first", 6], ["--seq", 1, "--first", 1], []):
         bad = _run("prove", "--home", home.root, *args)

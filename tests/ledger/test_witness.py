@@ -19,12 +19,12 @@ runner = CliRunner()
 
 
 def witness(state, home, *extra, public_key=None):
-    args = ["witness", "--state", str(state), "--home", str(home.root)]
+    args = ["witness", "--json", "--state", str(state), "--home", str(home.root)]
     if public_key is not None:
         args += ["--public-key", str(public_key)]
     args += [str(a) for a in extra]
     result = runner.invoke(app, args)
-    summary = json.loads(result.stdout.splitlines()[0]) if result.stdout.strip() else None
+    summary = json.loads(result.stdout) if result.stdout.strip() else None
     return result.exit_code, summary, result.stderr
 
 

@@ -40,18 +40,18 @@ def _embeddings(tmp_path, meta: dict):
 
 
 def test_keygen_writes_a_private_key_only_its_owner_can_read(tmp_path):
-    result = _run("auditor", "keygen", "--out", tmp_path / "k")
+    result = _run("auditor", "keygen", "--json", "--out", tmp_path / "k")
     assert result.exit_code == 0, result.output
     info = json.loads(result.output)
     assert stat.S_IMODE((tmp_path / "k" / "auditor.key").stat().st_mode) == 0o600
     assert info["policy_entry"].startswith("ed25519:")
     assert len(info["key_id"]) == 16
-    again = _run("auditor", "keygen", "--out", tmp_path / "k")
+    again = _run("auditor", "keygen", "--json", "--out", tmp_path / "k")
     assert again.exit_code == 2 and "refusing to overwrite" in again.output
 
 
 def test_audit_sign_then_register(tmp_path, home):
-    key = json.loads(_run("auditor", "keygen", "--out", tmp_path / "k").output)
+    key = json.loads(_run("auditor", "keygen", "--json", "--out", tmp_path / "k").output)
     model = backend_model_sha256("dlib-resnet:1")
     assert model is not None
     _embeddings(tmp_path, {"backend_id": "dlib-resnet:1", "model_sha256": model})
@@ -88,7 +88,7 @@ def test_audit_with_an_unusable_key_fails_before_auditing(tmp_path):
 
 
 def test_auditor_sign_command_signs_an_existing_report(tmp_path):
-    key = json.loads(_run("auditor", "keygen", "--out", tmp_path / "k").output)
+    key = json.loads(_run("auditor", "keygen", "--json", "--out", tmp_path / "k").output)
     report = tmp_path / "report.json"
     report.write_text('{"schema": "faceaudit.audit/1"}')
     result = _run("auditor", "sign", report, "--key", key["private_key"])

@@ -13,7 +13,7 @@ def _run(*args):
 
 
 def test_show_default_policy(home):
-    result = _run("show", "--home", home.root)
+    result = _run("show", "--json", "--home", home.root)
     assert result.exit_code == 0
     assert json.loads(result.output)["source"] == "default"
 
@@ -24,7 +24,7 @@ def test_set_valid_policy_installs_and_logs(home, tmp_path):
     result = _run("set", str(file), "--home", home.root, "--actor", "admin")
     assert result.exit_code == 0, result.output
     assert home.policy_path.read_text() == "max_candidates = 4\n"
-    assert json.loads(_run("show", "--home", home.root).output)["max_candidates"] == 4
+    assert json.loads(_run("show", "--json", "--home", home.root).output)["max_candidates"] == 4
     genesis, event = Ledger(home).events()
     assert genesis["action"] == "init"
     assert event["action"] == "policy_change" and event["actor"] == "admin"
@@ -43,7 +43,8 @@ def test_set_invalid_policy_exits_2_and_changes_nothing(home, tmp_path):
 
 def test_register_audit_command(home, report_factory):
     path = report_factory(fmr={"female": 0.003, "male": 0.001})
-    result = _run("register-audit", str(path), "--home", home.root, "--actor", "auditor")
+    result = _run("register-audit", str(path), "--json", "--home", home.root, "--actor",
+                  "auditor")
     assert result.exit_code == 3, result.output  # registered, but the bias gate fails
     assert result.stderr.splitlines() == [
         f"faceaudit: error: registered, but the audit fails the policy's bias gate:"
@@ -72,7 +73,7 @@ def test_status_says_in_one_sentence_whether_identification_is_allowed(home, rep
     assert refused.exit_code == 5
     assert refused.output.strip() == ("Identification with dlib-resnet:1 is refused now "
                                       "(no-audit): no registered audit of dlib-resnet:1.")
-    registered = json.loads(_run("register-audit", str(report_factory()), "--home",
+    registered = json.loads(_run("register-audit", str(report_factory()), "--json", "--home",
                                  home.root).output)
     allowed = _run("status", "--home", home.root, "--backend", "dlib-resnet:1")
     assert allowed.exit_code == 0, allowed.output

@@ -18,14 +18,15 @@ runner = CliRunner()
 def test_keys_create_list_revoke(tmp_path: Path) -> None:
     init_home(tmp_path)
     home = ["--home", str(tmp_path)]
-    created = runner.invoke(keys_app, ["create", "--role", "auditor", "--actor", "ann", *home])
+    created = runner.invoke(keys_app, ["create", "--role", "auditor", "--actor", "ann", "--json",
+                                       *home])
     assert created.exit_code == 0, created.output
     key = json.loads(created.stdout)
     assert key["role"] == "auditor" and key["actor"] == "ann" and key["key"].startswith("fa_")
     assert KeyStore(Home(tmp_path)).authenticate(key["key"]) is not None
 
-    listed = runner.invoke(keys_app, ["list", *home])
-    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    listed = runner.invoke(keys_app, ["list", "--json", *home])
+    rows = json.loads(listed.stdout)  # one JSON document: a list
     assert [r["key_id"] for r in rows] == [key["key_id"]]
     assert "key" not in rows[0]
 

@@ -75,7 +75,8 @@ def test_witness_over_http_detects_a_rollback(service: Service, tmp_path) -> Non
     backup = tmp_path / "backup"
     shutil.copytree(service.home.root, backup)
     token = service.tokens[Role.AUDITOR]
-    base = ["witness", "--state", str(tmp_path / "w"), "--url", service.url, "--api-key", token]
+    base = ["witness", "--json", "--state", str(tmp_path / "w"), "--url", service.url,
+            "--api-key", token]
 
     first = runner.invoke(app, [*base, "--public-key", str(pinned)])
     assert first.exit_code == 0, first.output

@@ -5,14 +5,11 @@ Exit codes: 0 audit written, 2 bad input (one-line error), 3 a ``--fail-if`` rul
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from faceaudit.audit import inputs
 from faceaudit.audit.comparison_view import print_comparison
@@ -28,6 +25,7 @@ from faceaudit.audit.side_by_side import (
 )
 from faceaudit.audit.terminal import headline, json_summary, print_warnings
 from faceaudit.cli.options import EXIT_GATE, ClusterOption, cluster_client
+from faceaudit.progress import ProgressReport
 
 
 def _floats(text: str, what: str) -> list[float]:
@@ -89,25 +87,6 @@ def _policy_point(path: Path) -> tuple[list[float], int]:
 
     policy, _ = read_policy_file(path)
     return [policy.fmr_target], policy.max_candidates
-
-
-@contextlib.contextmanager
-def _progress(console: Console) -> Iterator:
-    bars = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    )
-    with bars:
-
-        def factory(description: str, total: int):
-            task = bars.add_task(description, total=total)
-            return lambda n: bars.advance(task, n)
-
-        yield factory
 
 
 def audit_command(
@@ -322,7 +301,8 @@ def audit_command(
             attrs, attrs_path = inputs.read_attributes(attributes), str(attributes)
         if not groups_by:
             raise inputs.AuditInputError("choose the grouping attribute(s) with --by, e.g. sex")
-        with cluster_client(cluster) as client, _progress(errors) as progress:
+        with cluster_client(cluster) as client, ProgressReport() as shown:
+            progress = shown.advance_factory  # on stderr, terminal or log (faceaudit.progress)
             if embeddings is not None:
                 sources = [str(e) for e in embeddings]
                 models, kind = [inputs.read_embeddings(e) for e in embeddings], "embeddings"

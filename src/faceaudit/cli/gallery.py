@@ -9,9 +9,6 @@ by the deployment policy (the refusal is in the ledger). Errors are reported as 
 
 from __future__ import annotations
 
-import json
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -29,8 +26,8 @@ from faceaudit.cli.options import (
     default_actor,
     require_home,
 )
-
-PROGRESS_LINE_S = 5.0
+from faceaudit.cli.output import JsonOption, emit
+from faceaudit.progress import ProgressReport
 
 gallery_app = typer.Typer(
     help="The consented gallery: enrol, list, erase and purge subjects.",
@@ -46,10 +43,6 @@ def _deployment(home: Path | None) -> Iterator:
 
     yield Deployment(require_home(home), notify=lambda line: typer.echo(f"faceaudit: {line}",
                                                                         err=True))
-
-
-def _print(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
 def _parse_expiry(value: str | None) -> datetime | None:
@@ -86,6 +79,7 @@ def enrol(
     ] = False,
     home: HomeOption = None,
     actor: ActorOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Enrol a subject from IMAGES under a recorded legal basis (one template per image)."""
     expires_at = _parse_expiry(expires)
@@ -97,7 +91,7 @@ def enrol(
         )
         for warning in enrolled.get("warnings", []):
             typer.echo(warning_line(warning), err=True)
-        _print(enrolled)
+        emit(enrolled, as_json)
 
 
 @gallery_app.command("enrol-folder")
@@ -122,6 +116,7 @@ def enrol_folder(
     ] = False,
     home: HomeOption = None,
     actor: ActorOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Enrol every sub-folder of FOLDER as one subject, all or nothing per subject.
 
@@ -132,12 +127,13 @@ def enrol_folder(
     """
     from faceaudit.bulk_enrol import enrol_folder as run
 
-    with _deployment(home) as deployment, _bulk_progress() as progress:
+    with _deployment(home) as deployment, ProgressReport() as shown:
+        task = shown.task("enrol-folder", None, "images")  # faceaudit.progress: stderr
         summary = run(deployment, folder, actor=default_actor(actor), basis=basis,
                       evidence_column=evidence_column, results=results, manifest=manifest,
                       keep_images=keep_images, allow_duplicate=allow_duplicate,
-                      progress=progress)
-    _print(summary.as_dict(results))
+                      progress=lambda done, total, subject: task.update(done, total))
+    emit(summary.as_dict(results), as_json)
     if summary.refused is not None:
         typer.echo(error_line(f"{summary.refused}; the subjects after it were not attempted",
                               str(results)), err=True)
@@ -149,38 +145,11 @@ def enrol_folder(
         raise typer.Exit(EXIT_INPUTS_REFUSED)
 
 
-@contextmanager
-def _bulk_progress() -> Iterator:
-    """A progress bar on a terminal; otherwise a line on stderr every few seconds."""
-    if sys.stderr.isatty():
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-        with Progress("{task.description}", BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn(), transient=True) as bar:
-            task = bar.add_task("enrolling", total=None)
-
-            def on_bar(done: int, total: int, subject: str) -> None:
-                bar.update(task, completed=done, total=total,
-                           description=f"enrolling {subject}")
-
-            yield on_bar
-        return
-    last = [0.0]
-
-    def on_line(done: int, total: int, subject: str) -> None:
-        now = time.monotonic()
-        if now - last[0] >= PROGRESS_LINE_S or done == total:
-            last[0] = now
-            typer.echo(f"faceaudit: enrol-folder: {done}/{total} images ({subject})", err=True)
-
-    yield on_line
-
-
 @gallery_app.command("list")
-def list_(home: HomeOption = None) -> None:
+def list_(home: HomeOption = None, as_json: JsonOption = False) -> None:
     """List enrolled subjects with their consent records and template counts."""
     with _deployment(home) as deployment:
-        _print(deployment.list_subjects())
+        emit(deployment.list_subjects(), as_json)
 
 
 @gallery_app.command()
@@ -190,18 +159,21 @@ def erase(
     case: Annotated[str | None, typer.Option("--case", help="Case or request id")] = None,
     home: HomeOption = None,
     actor: ActorOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Erase a subject: templates, kept images and consent; the bytes leave the database."""
     with _deployment(home) as deployment:
-        _print(deployment.erase(actor=default_actor(actor), subject_id=subject,
-                                purpose=purpose, case=case))
+        emit(deployment.erase(actor=default_actor(actor), subject_id=subject,
+                              purpose=purpose, case=case), as_json)
 
 
 @gallery_app.command()
-def purge(home: HomeOption = None, actor: ActorOption = None) -> None:
+def purge(
+    home: HomeOption = None, actor: ActorOption = None, as_json: JsonOption = False
+) -> None:
     """Erase every subject whose consent has expired."""
     with _deployment(home) as deployment:
-        _print(deployment.purge(actor=default_actor(actor)))
+        emit(deployment.purge(actor=default_actor(actor)), as_json)
 
 
 def identify_command(
@@ -211,11 +183,12 @@ def identify_command(
     top: Annotated[int, typer.Option("--top", help="Candidates per face (policy caps it)")] = 10,
     home: HomeOption = None,
     actor: ActorOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Search the gallery for every face in IMAGE; candidates are leads for human review."""
     with _deployment(home) as deployment:
-        _print(deployment.identify(actor=default_actor(actor), image=image, purpose=purpose,
-                                   case=case, top=top))
+        emit(deployment.identify(actor=default_actor(actor), image=image, purpose=purpose,
+                                 case=case, top=top), as_json)
 
 
 def review_command(
@@ -230,6 +203,7 @@ def review_command(
     ] = None,
     home: HomeOption = None,
     actor: ActorOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Record the human decision on an identification result: --confirm or --reject.
 
@@ -238,6 +212,6 @@ def review_command(
     if confirm == reject:
         raise typer.BadParameter("give exactly one of --confirm or --reject")
     with _deployment(home) as deployment:
-        _print(deployment.review(actor=default_actor(actor), result_id=result_id,
-                                 decision="confirm" if confirm else "reject",
-                                 reviewer=reviewer, note=note))  # a different reviewer: exit 2
+        emit(deployment.review(actor=default_actor(actor), result_id=result_id,
+                               decision="confirm" if confirm else "reject",
+                               reviewer=reviewer, note=note), as_json)  # another reviewer: 2

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 
 from faceaudit.cli.options import HomeOption
+from faceaudit.cli.output import JsonOption, emit
 from faceaudit.home import HomeMissingError, init_home, resolve_home
 
 DatabaseUrlOption = Annotated[
@@ -18,8 +18,11 @@ DatabaseUrlOption = Annotated[
 ]
 
 
-def init_command(home: HomeOption = None, database_url: DatabaseUrlOption = None) -> None:
-    """Create the deployment home (default: $FACEAUDIT_HOME or ~/.faceaudit); print it as JSON.
+
+def init_command(
+    home: HomeOption = None, database_url: DatabaseUrlOption = None, as_json: JsonOption = False
+) -> None:
+    """Create the deployment home (default: $FACEAUDIT_HOME or ~/.faceaudit) and print it.
 
     Every other command refuses a home that was not made by ``init`` (exit 2), so a mistyped
     ``--home`` never starts a new deployment with an empty ledger. Running it again is harmless.
@@ -33,4 +36,5 @@ def init_command(home: HomeOption = None, database_url: DatabaseUrlOption = None
     except OSError as exc:
         raise HomeMissingError(f"cannot create the deployment home: {exc.strerror}",
                                which=str(target.root)) from None
-    typer.echo(json.dumps({"home": str(made.root), "created": not existed}))
+    emit({"home": str(made.root), "created": not existed}, as_json,
+         lambda data: f"{'created' if data['created'] else 'already there'}: {data['home']}")

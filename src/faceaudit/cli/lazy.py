@@ -44,7 +44,7 @@ class LazyCommand:
 LAZY_COMMANDS: dict[str, LazyCommand] = {
     "init": LazyCommand(
         "faceaudit.cli.init", "init_command",
-        "Create the deployment home (default: $FACEAUDIT_HOME or ~/.faceaudit); print it as JSON.",
+        "Create the deployment home (default: $FACEAUDIT_HOME or ~/.faceaudit) and print it.",
     ),
     "audit": LazyCommand(
         "faceaudit.cli.audit", "audit_command",
@@ -66,7 +66,7 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     "witness": LazyCommand(
         "faceaudit.cli.witness", "witness_command",
         "Fetch the deployment's latest signed tree head and a consistency proof from the last"
-        " head this witness accepted; verify both with the pinned public key only. Prints a JSON"
+        " head this witness accepted; verify both with the pinned public key only. Prints a"
         " summary; exit 0 when the log only grew, 4 on a fork, rollback, missing prefix, bad"
         " signature or replaced public key, 2 on bad input.",
     ),

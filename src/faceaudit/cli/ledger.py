@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +16,7 @@ from faceaudit.cli.options import (
     HomeOption,
     require_home,
 )
+from faceaudit.cli.output import JsonOption, emit
 from faceaudit.ledger.canonical import canonical
 from faceaudit.ledger.errors import LedgerError
 from faceaudit.ledger.oversight import build_oversight, parse_day, write_oversight
@@ -35,11 +36,13 @@ def verify(
         Path | None,
         typer.Option(help="Check signed tree heads with this public key (default: the home's)."),
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Verify the whole ledger; exit 0 when intact, 4 when tampered (names the first bad event)."""
     deployment = require_home(home)
     report = Ledger(deployment).verify(public_key)
-    typer.echo(report.summary())
+    emit(dataclasses.asdict(report) | {"summary": report.summary()}, as_json,
+         lambda data: data["summary"])
     if not report.ok:
         typer.echo(error_line("the ledger fails verification", str(deployment.ledger_path)),
                    err=True)
@@ -67,14 +70,15 @@ def report(
     end: Annotated[str, typer.Option("--to", help="Last day, included (YYYY-MM-DD) or time.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the HTML and CSV files.")],
     home: HomeOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Write the oversight report (HTML, JSON, CSV) for a period and print the files written."""
     period = _day(start, "--from"), _day(end, "--to", end=True)
     if period[1] <= period[0]:
         raise typer.BadParameter(f"{end} is before --from {start}", param_hint="--to")
     built = build_oversight(Ledger(require_home(home)), *period)
-    for path in write_oversight(built, out):
-        typer.echo(str(path))
+    written = [str(path) for path in write_oversight(built, out)]
+    emit({"files": written}, as_json, lambda data: "\n".join(data["files"]))
 
 
 def _day(text: str, option: str, end: bool = False) -> datetime:
@@ -95,16 +99,16 @@ KeyOption = Annotated[
 
 
 @ledger_app.command()
-def sth(key: KeyOption = None, home: HomeOption = None) -> None:
-    """Sign a tree head for the ledger as it is now; print it as JSON."""
+def sth(key: KeyOption = None, home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """Sign a tree head for the ledger as it is now and print it."""
     head = Ledger(require_home(home)).sign_tree_head(key)
-    typer.echo(json.dumps(head.to_dict(), sort_keys=True))
+    emit(head.to_dict(), as_json)
 
 
 @ledger_app.command(hidden=True)
-def checkpoint(key: KeyOption = None, home: HomeOption = None) -> None:
+def checkpoint(key: KeyOption = None, home: HomeOption = None, as_json: JsonOption = False) -> None:
     """Former name of ``ledger sth`` (signed tree heads replaced checkpoint events)."""
-    sth(key, home)
+    sth(key, home, as_json)
 
 
 @ledger_app.command()
@@ -121,9 +125,10 @@ def prove(
                      help="… to this tree size (default: the latest signed tree head's)."),
     ] = None,
     home: HomeOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Print an inclusion proof (--seq N) or a consistency proof (--first M [--second N]),
-    with the latest signed tree head, as JSON."""
+    with the latest signed tree head."""
     if (seq is None) == (first is None):
         raise LedgerError("give exactly one of --seq and --first")
     ledger = Ledger(require_home(home))
@@ -134,7 +139,7 @@ def prove(
         proof = ledger.consistency_proof(first, second)
     head = ledger.latest_tree_head()
     proof["sth"] = head.to_dict() if head else None
-    typer.echo(json.dumps(proof, sort_keys=True))
+    emit(proof, as_json)
 
 
 
@@ -142,6 +147,7 @@ def prove(
 def keygen(
     out: Annotated[Path, typer.Option("--out", help="Where to write the private key (PEM).")],
     home: HomeOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Create the deployment's signing key outside the home (private half at --out, mode 0600;
     public half in the home), before the first event — instead of the home's own key."""
@@ -154,5 +160,5 @@ def keygen(
             f"the deployment already has a signing key ({deployment.public_key_path}); "
             "replacing it would orphan every signed tree head and every witness's pin")
     key_id = generate_keypair(target, deployment.public_key_path)
-    typer.echo(json.dumps({"key_id": key_id, "private_key": str(target),
-                           "public_key": str(deployment.public_key_path)}))
+    emit({"key_id": key_id, "private_key": str(target),
+          "public_key": str(deployment.public_key_path)}, as_json)

@@ -8,7 +8,6 @@ table holds the rest; ``--skip-bad`` gives 0).
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -23,6 +22,7 @@ from faceaudit.cli.options import (
     ClusterOption,
     cluster_client,
 )
+from faceaudit.cli.output import JsonOption, emit
 
 app = typer.Typer(
     name="faceaudit",
@@ -71,8 +71,38 @@ UpsampleOpt = Annotated[
 ]
 
 
-def _print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+def _box_text(box: object) -> str:
+    if isinstance(box, dict):
+        return ", ".join(f"{k} {v}" for k, v in box.items())
+    left, top, right, bottom = box  # type: ignore[misc]
+    return f"left {left}, top {top}, right {right}, bottom {bottom}"
+
+
+def _faces_view(data: dict) -> str:
+    image, faces = data["image"], data["faces"]
+    lines = [f"{len(faces)} face{'s' if len(faces) != 1 else ''} in the {image['width']}x"
+             f"{image['height']} {image['format']} image (faces under "
+             f"{data['limits']['min_face_px']} px cannot be found at this size)"]
+    lines += [f"  face {i}: {_box_text(face['box'])}; score {face['score']:.3g}"
+              for i, face in enumerate(faces, 1)]
+    return "\n".join(lines)
+
+
+def _embed_view(summary: dict) -> str:
+    refused = summary["refused"]
+    text = (f"{summary['images']} images embedded into {summary['out']}: {summary['faces']} faces"
+            f" ({summary['from_cache']} images from the cache); no face in "
+            f"{summary['no_face']['count']}; refused {refused['count']}")
+    if refused["count"]:
+        text += " (" + ", ".join(f"{k}: {v}" for k, v in refused["by_reason"].items()) + ")"
+    return text
+
+
+def _verify_view(result: dict) -> str:
+    rule = ">=" if result["match"] else "<"
+    verdict = "match" if result["match"] else "no match"
+    return (f"{verdict}: score {result['score']:.4f} {rule} threshold {result['threshold']:.4f}"
+            f" (target FMR {result['fmr_target']:g}, {result.get('backend_id', '?')})")
 
 
 @app.command()
@@ -82,8 +112,9 @@ def detect(
     ],
     detector: DetectorOpt = "hog",
     upsample: UpsampleOpt = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Print the faces in IMAGE as JSON: boxes, scores, 5 landmarks, and the detection limits.
+    """Print the faces in IMAGE: boxes, scores, 5 landmarks (--json), and the detection limits.
 
     ``limits.min_face_px`` is the smallest face (in the image's pixels) the detector could find
     within its work budget; smaller faces are not reported.
@@ -93,11 +124,11 @@ def detect(
     decoded = api.open_image(image)
     faces, limits = api.detect_in(decoded, detector=detector, upsample=upsample)
     width, height = decoded.original_size
-    _print_json({
+    emit({
         "image": {"width": width, "height": height, "format": decoded.format},
         "faces": [face.to_dict() for face in faces],
         "limits": limits.to_dict(),
-    })
+    }, as_json, _faces_view)
 
 
 @app.command()
@@ -119,6 +150,7 @@ def embed(
         bool, typer.Option("--skip-bad", help="Exit 0 even when some inputs were refused")
     ] = False,
     cluster: ClusterOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Embed images into a Parquet table (path, identity, face_index, box, det_score, embedding).
 
@@ -173,7 +205,7 @@ def embed(
             "messages": run.errors,
         },
     }
-    _print_json(summary)
+    emit(summary, as_json, _embed_view)
     if run.errors and not skip_bad:
         reasons = ", ".join(f"{code}: {len(v)}" for code, v in run.refused_by_reason().items())
         typer.echo(error_line(
@@ -192,6 +224,7 @@ def verify(
     ] = None,
     backend: BackendOpt = "dlib-resnet",
     model: ModelOpt = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Compare the face of two images. Exit 0 on a match, 1 on no match, 2 on bad input.
 
@@ -202,7 +235,7 @@ def verify(
     embedder = api.get_embedder(backend, model)
     cal = api.load_calibration(calibration, backend_id=embedder.backend_id)
     result = api.verify(image_a, image_b, fmr=fmr, calibration=cal, embedder=embedder)
-    _print_json(result.to_dict())
+    emit(result.to_dict(), as_json, _verify_view)
     raise typer.Exit(0 if result.match else EXIT_NO_MATCH)
 
 

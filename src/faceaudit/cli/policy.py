@@ -3,7 +3,6 @@ say whether identification is allowed now."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +17,7 @@ from faceaudit.cli.options import (
     default_actor,
     require_home,
 )
+from faceaudit.cli.output import JsonOption, emit
 from faceaudit.ledger import Ledger
 from faceaudit.policy.enforce import install_policy
 from faceaudit.policy.model import load_policy
@@ -32,9 +32,9 @@ policy_app = typer.Typer(
 
 
 @policy_app.command()
-def show(home: HomeOption = None) -> None:
-    """Print the policy in force (the home's policy.toml, or the default) as JSON."""
-    typer.echo(json.dumps(load_policy(require_home(home)).to_dict(), indent=2))
+def show(home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """Print the policy in force (the home's policy.toml, or the default)."""
+    emit(load_policy(require_home(home)).to_dict(), as_json)
 
 
 @policy_app.command("set")
@@ -42,11 +42,12 @@ def set_policy(
     file: Annotated[Path, typer.Argument(help="A policy TOML file (see examples/policy.toml).")],
     home: HomeOption = None,
     actor: ActorOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Validate FILE, install it as the home's policy and log the change (exit 2 if invalid)."""
     deployment = require_home(home)
     policy = install_policy(deployment, Ledger(deployment), file, default_actor(actor))
-    typer.echo(json.dumps(policy.to_dict(), indent=2))
+    emit(policy.to_dict(), as_json)
 
 
 @policy_app.command("register-audit")
@@ -58,6 +59,7 @@ def register_audit_command(
     ] = None,
     home: HomeOption = None,
     actor: ActorOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Register a signed audit report; print how the bias gate judges it (recomputed).
 
@@ -69,7 +71,7 @@ def register_audit_command(
     deployment = require_home(home)
     result = register_audit(deployment, Ledger(deployment), report, default_actor(actor),
                             signature=signature)
-    typer.echo(json.dumps(result, indent=2))
+    emit(result, as_json)
     gate = result["gate"]
     if not gate["passed"]:
         typer.echo(error_line(
@@ -85,7 +87,7 @@ def status(
         str | None,
         typer.Option(help="Backend id to ask about (default: the deployed backend)."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the full status as JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Say in one sentence whether identification is allowed now, by which audit, or why not.
 
@@ -97,6 +99,6 @@ def status(
 
         backend = api.get_embedder().backend_id
     result = policy_status(deployment, backend)
-    typer.echo(json.dumps(result, indent=2) if as_json else result["sentence"])
+    emit(result, as_json, lambda data: data["sentence"])
     if not result["allowed"]:
         raise typer.Exit(EXIT_REFUSED)

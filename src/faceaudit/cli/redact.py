@@ -7,35 +7,16 @@ deployment and is policy-checked and logged there (:mod:`faceaudit.footage_keep`
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    TaskID,
-    TextColumn,
-)
-from rich.text import Text
 
 from faceaudit.cli.options import ActorOption, HomeOption
+from faceaudit.cli.output import JsonOption, emit
 from faceaudit.errors import InputDataError
 from faceaudit.footage.detection import REDACT_THRESHOLD
-
-
-class _FramesPerSecond(ProgressColumn):
-    """frames/s of the running phase."""
-
-    def render(self, task) -> Text:
-        """The task's speed in frames/s, or '?'."""
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:6.1f} frames/s" if speed else "   ? frames/s")
+from faceaudit.progress import ProgressReport, ProgressTask
 
 
 def _pairs(src: Path, dst: Path) -> list[tuple[Path, Path]]:
@@ -83,6 +64,7 @@ def redact_command(
     home: HomeOption = None,
     actor: ActorOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Redact every face in INPUT into OUTPUT and write OUTPUT.redaction.json beside it.
 
@@ -105,19 +87,16 @@ def redact_command(
 
         session = KeepSession.open(home, actor, keep or [], purpose, case)
     pairs = _pairs(input_path, output)
-    console = Console(stderr=True)
     summaries = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  _FramesPerSecond(), console=console, disable=quiet,
-                  transient=False) as bar:
+    with ProgressReport(enabled=not quiet) as report:
         for src, dst in pairs:
-            tasks: dict[str, TaskID] = {}
+            tasks: dict[str, ProgressTask] = {}
 
             def progress(phase: str, done: int, total: int, src: Path = src,
-                         tasks: dict[str, TaskID] = tasks) -> None:
+                         tasks: dict[str, ProgressTask] = tasks) -> None:
                 if phase not in tasks:
-                    tasks[phase] = bar.add_task(f"{phase} {src.name}", total=total or None)
-                bar.update(tasks[phase], completed=done, total=max(total, done) or None)
+                    tasks[phase] = report.task(f"{phase} {src.name}", total or None, "frames")
+                tasks[phase].update(done, total or None)
 
             matcher = session.matcher() if session else None
             log = redact_file(src, dst, settings, progress, matcher)
@@ -126,4 +105,4 @@ def redact_command(
             summaries.append({"input": str(src), "output": str(dst),
                               "log": str(dst) + ".redaction.json", **log["summary"],
                               "review": (log["review"] or {}).get("sheet")})
-    sys.stdout.write(json.dumps({"redacted": summaries}, indent=2) + "\n")
+    emit({"redacted": summaries}, as_json)

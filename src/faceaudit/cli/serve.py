@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 from typing import Annotated
 
@@ -15,6 +14,7 @@ from faceaudit.cli.options import (
     default_actor,
     require_home,
 )
+from faceaudit.cli.output import JsonOption, emit
 from faceaudit.errors import InputDataError
 from faceaudit.service.keys import KeyStore
 
@@ -26,17 +26,45 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     home: HomeOption = None,
+    max_upload_bytes: Annotated[int | None, typer.Option(
+        help="Largest request body, bytes [env FACEAUDIT_MAX_UPLOAD_BYTES; 20 MiB].")] = None,
+    max_pixels: Annotated[int | None, typer.Option(
+        help="Largest uploaded image, pixels [env FACEAUDIT_MAX_PIXELS; 40 Mpx].")] = None,
+    rate_per_minute: Annotated[float | None, typer.Option(
+        help="Requests per API key per minute [env FACEAUDIT_RATE_PER_MINUTE; 120].")] = None,
+    burst: Annotated[int | None, typer.Option(
+        help="Requests one key may make at once [env FACEAUDIT_BURST; 30].")] = None,
+    image_workers: Annotated[int | None, typer.Option(
+        help="Requests doing image work at once [env FACEAUDIT_IMAGE_WORKERS; 2].")] = None,
+    image_queue: Annotated[int | None, typer.Option(
+        help="Requests waiting for an image worker [env FACEAUDIT_IMAGE_QUEUE; 16].")] = None,
+    image_time_limit_s: Annotated[float | None, typer.Option(
+        help="Seconds a request's image work may take [env FACEAUDIT_IMAGE_TIME_LIMIT_S; 60]."
+    )] = None,
+    audit_workers: Annotated[int | None, typer.Option(
+        help="Audit jobs run at once [env FACEAUDIT_AUDIT_WORKERS; 1].")] = None,
 ) -> None:
     """Run the REST service (OpenAPI at /docs) for one deployment home.
 
-    A port that is taken (or a host that is not this machine's) is bad input: exit 2.
+    Limits come from the flags, else the FACEAUDIT_* environment variables, else the defaults
+    (docs/api.md); they are validated before anything starts and logged in one line. A port
+    that is taken (or a host that is not this machine's) is bad input: exit 2.
     """
     import uvicorn
 
     from faceaudit.service.app import create_app
+    from faceaudit.service.settings import ServiceSettings
 
-    app = create_app(require_home(home))
+    settings = ServiceSettings.load(
+        max_upload_bytes=max_upload_bytes, max_pixels=max_pixels,
+        rate_per_minute=rate_per_minute, burst=burst, image_workers=image_workers,
+        image_queue=image_queue, image_time_limit_s=image_time_limit_s,
+        audit_workers=audit_workers,
+    )
+    app = create_app(require_home(home), settings)
     listener = _listen(host, port)
+    typer.echo(f"faceaudit serve: http://{host}:{port} for {app.state.context.home.root};"
+               f" limits: {settings.describe()}", err=True)
     uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[listener])
 
 
@@ -66,10 +94,11 @@ def create_key(
     home: HomeOption = None,
     by: Annotated[str | None, typer.Option(
         "--by", help="Who creates the key (default: $FACEAUDIT_ACTOR or the OS user).")] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Create a key and print it once (JSON): only its hash is stored; logged (key_create)."""
     key, token = KeyStore(require_home(home)).create(role, actor, by=default_actor(by))
-    typer.echo(json.dumps({**key.to_dict(), "key": token}))
+    emit({**key.to_dict(), "key": token}, as_json)
 
 
 @keys_app.command("revoke")
@@ -77,14 +106,14 @@ def revoke_key(
     key_id: Annotated[str, typer.Argument(help="The key id shown by create or list.")],
     home: HomeOption = None,
     by: ActorOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Revoke a key: it stops working at once; logged (key_revoke)."""
     key = KeyStore(require_home(home)).revoke(key_id, by=default_actor(by))
-    typer.echo(json.dumps(key.to_dict()))
+    emit(key.to_dict(), as_json)
 
 
 @keys_app.command("list")
-def list_keys(home: HomeOption = None) -> None:
-    """List every key (id, role, actor, created, revoked) as JSON lines; never the tokens."""
-    for key in KeyStore(require_home(home)).list():
-        typer.echo(json.dumps(key.to_dict()))
+def list_keys(home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """List every key (id, role, actor, created, revoked); never the tokens."""
+    emit([key.to_dict() for key in KeyStore(require_home(home)).list()], as_json)

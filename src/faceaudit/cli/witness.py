@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +10,7 @@ import typer
 
 from faceaudit.cli.grammar import error_line
 from faceaudit.cli.options import EXIT_TAMPERED
+from faceaudit.cli.output import JsonOption, emit
 from faceaudit.home import Home
 from faceaudit.ledger.errors import LedgerError
 from faceaudit.ledger.witness import HomeSource, LogSource, UrlSource, WitnessState, check
@@ -40,9 +40,10 @@ def witness_command(
         list[Path] | None,
         typer.Option("--peer", help="Another witness's state folder to cross-check (repeat)."),
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Fetch the deployment's latest signed tree head and a consistency proof from the last head
-    this witness accepted; verify both with the pinned public key only. Prints a JSON summary;
+    this witness accepted; verify both with the pinned public key only. Prints a summary;
     exit 0 when the log only grew, 4 on a fork, rollback, missing prefix, bad signature or
     replaced public key, 2 on bad input."""
     if (home is None) == (url is None):
@@ -60,7 +61,7 @@ def witness_command(
         assert url is not None
         source = UrlSource(url, api_key or os.environ.get(API_KEY_ENV))
     result = check(WitnessState(state), source, public_key, peer or [], home_key)
-    typer.echo(json.dumps(result.to_dict(), sort_keys=True))
+    emit(result.to_dict(), as_json)
     if not result.ok:
         typer.echo(error_line(f"witness: {result.status}: {result.reason}", url or str(home)),
                    err=True)

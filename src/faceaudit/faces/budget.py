@@ -16,6 +16,24 @@ from contextvars import ContextVar
 from faceaudit.errors import TimeLimitError
 
 _DEADLINE: ContextVar[float | None] = ContextVar("faceaudit_image_deadline", default=None)
+_PIXEL_CAP: ContextVar[int | None] = ContextVar("faceaudit_pixel_cap", default=None)
+
+
+@contextmanager
+def pixel_limit(max_pixels: int) -> Iterator[None]:
+    """Refuse images of more than ``max_pixels`` pixels decoded inside the block (the
+    service's ``max_pixels``); the decoder's own limit still applies when it is lower."""
+    token = _PIXEL_CAP.set(max_pixels)
+    try:
+        yield
+    finally:
+        _PIXEL_CAP.reset(token)
+
+
+def pixel_cap(max_pixels: int) -> int:
+    """``max_pixels``, lowered to the current :func:`pixel_limit` when one is set."""
+    cap = _PIXEL_CAP.get()
+    return max_pixels if cap is None else min(max_pixels, cap)
 
 
 @contextmanager

@@ -40,7 +40,7 @@ from faceaudit.errors import (
     UnreadableImageError,
     UnsupportedImageError,
 )
-from faceaudit.faces.budget import check_time
+from faceaudit.faces.budget import check_time, pixel_cap
 
 DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
@@ -312,6 +312,7 @@ def decode_image(
     label = name or ("image" if is_bytes else str(src))
     data = _read_bytes(src, max_bytes, label)
     check_time("decoding")
+    max_pixels = pixel_cap(max_pixels)  # the service's max_pixels, when lower
     fmt = "unknown format"
     try:
         with Image.open(io.BytesIO(data), formats=_usable_formats()) as img:

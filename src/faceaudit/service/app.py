@@ -60,7 +60,8 @@ def create_app(
         limiter=RateLimiter(settings.rate_per_minute, settings.burst),
         jobs=AuditJobs(home, workers=settings.audit_workers),
         images=ImageWorkPool(settings.image_workers, settings.image_queue,
-                             settings.image_time_limit_s, settings.busy_retry_after_s),
+                             settings.image_time_limit_s, settings.busy_retry_after_s,
+                             settings.max_pixels),
         _deployment=deployment,
     )
     app = FastAPI(title="faceaudit", version=__version__, description=DESCRIPTION,

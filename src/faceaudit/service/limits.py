@@ -11,7 +11,8 @@ from contextlib import contextmanager
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from faceaudit.faces.budget import time_limit
+from faceaudit.faces.budget import pixel_limit, time_limit
+from faceaudit.faces.image import DEFAULT_MAX_PIXELS
 from faceaudit.service.problems import (
     RateLimitedError,
     ServiceBusyError,
@@ -126,9 +127,11 @@ class ImageWorkPool:
     stops at its next stage with ``TimeLimitError`` (503). Thread-safe.
     """
 
-    def __init__(self, workers: int, queue: int, time_limit_s: float, retry_after_s: int) -> None:
+    def __init__(self, workers: int, queue: int, time_limit_s: float, retry_after_s: int,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
         if workers < 1 or queue < 0 or time_limit_s <= 0:
             raise ValueError("image pool needs workers >= 1, queue >= 0, time limit > 0")
+        self.max_pixels = max_pixels
         self.workers = workers
         self.queue = queue
         self.time_limit_s = time_limit_s
@@ -138,7 +141,7 @@ class ImageWorkPool:
 
     @contextmanager
     def slot(self) -> Iterator[None]:
-        """Hold one image worker for the block, under the per-request time limit."""
+        """Hold one image worker for the block, under the per-request time and pixel limits."""
         began = time.monotonic()
         if not self._admitted.acquire(blocking=False):
             raise ServiceBusyError(
@@ -150,7 +153,8 @@ class ImageWorkPool:
                     f"no image worker became free within {self.time_limit_s:g} s",
                     self.retry_after_s)
             try:
-                with time_limit(self.time_limit_s - (time.monotonic() - began)):
+                with time_limit(self.time_limit_s - (time.monotonic() - began)), \
+                        pixel_limit(self.max_pixels):
                     yield
             finally:
                 self._running.release()

@@ -71,7 +71,8 @@ class ProgressTask:
         head = f"faceaudit: {self.description}: "
         if self.closed:
             count = f"{self.done:,}/{self.total:,}" if self.total else f"{self.done:,}"
-            return f"{head}{count}{unit}, done in {_duration(elapsed)} ({speed})"
+            rate_part = f" ({speed})" if elapsed >= 0.1 else ""  # no rate for a single update
+            return f"{head}{count}{unit}, done in {_duration(elapsed)}{rate_part}"
         if self.total:
             share = min(self.done / self.total, 1.0)
             head += f"{self.done:,}/{self.total:,}{unit} ({share:.0%}), {speed}"

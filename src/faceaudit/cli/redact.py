@@ -105,4 +105,12 @@ def redact_command(
             summaries.append({"input": str(src), "output": str(dst),
                               "log": str(dst) + ".redaction.json", **log["summary"],
                               "review": (log["review"] or {}).get("sheet")})
-    emit({"redacted": summaries}, as_json)
+    emit({"redacted": summaries}, as_json, _view)
+
+
+def _view(data: dict) -> str:
+    """One line per file: what was redacted, where the output and its log are."""
+    return "\n".join(
+        f"{row['input']} -> {row['output']}: {row['boxes_redacted']} face boxes redacted in"
+        f" {row['frames']} frame(s), {row['tracks']} track(s); log {row['log']}"
+        for row in data["redacted"])

@@ -26,6 +26,7 @@ def test_bare_machine_tour(tmp_path):
     assert any("SYNTHETIC" in line for line in lines)
     assert any("refused (exit 5)" in line and "identify" in line for line in lines)
     assert "Ran: the bare-machine tour only." in done.stdout
+    assert done.stdout.count("Ran: ") == 1  # the closing line once, not a recap
     assert "LFW (Labeled Faces in the Wild) was not found" in done.stdout
 
     for name in ["detect.json", "embeddings.parquet", "verify.json", "identify.json",

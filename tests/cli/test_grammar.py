@@ -162,3 +162,24 @@ def test_a_group_without_a_command_prints_its_help() -> None:
     for argv in ([], ["gallery"]):
         result = CliRunner().invoke(app, argv)
         assert result.exit_code == 0 and "Usage:" in result.stdout and result.stderr == ""
+
+
+def test_exit_codes_by_meaning(tmp_path: Path) -> None:
+    """4 tampered, 5 refused by policy: one line each, from the same grammar."""
+    from faceaudit.ledger import Ledger
+
+    photo = Path(__file__).resolve().parents[2] / "demo" / "photos" / "mdtf-cc-by-2.0" / "1.png"
+    home = init_home(tmp_path / "home")
+    h = ["--home", str(home.root)]
+    refused = CliRunner().invoke(app, ["identify", str(photo), "--purpose", "p", "--case", "c",
+                                       *h])
+    _check_one_line(refused, 5, "refused by policy", ["identify"])
+
+    Ledger(home).append("alice", "enrol")
+    lines = home.ledger_path.read_bytes().splitlines(keepends=True)
+    home.ledger_path.write_bytes(b"".join(lines[:-1]) + lines[-1].replace(b"alice", b"mallory"))
+    tampered = CliRunner().invoke(app, ["gallery", "purge", *h])
+    _check_one_line(tampered, 4, "ledger", ["gallery", "purge"])
+    verified = CliRunner().invoke(app, ["ledger", "verify", *h])
+    assert verified.exit_code == 4 and "TAMPERED" in verified.stdout  # the report is data
+    assert verified.stderr.startswith(PREFIX) and len(verified.stderr.splitlines()) == 1

@@ -70,7 +70,8 @@ def test_embed_command_on_a_local_cluster_exits_6_on_refusals(dataset: Path, tmp
     out = {}
     for name, cluster in (("here", []), ("there", ["--cluster", "local:1"])):
         result = CliRunner().invoke(
-            app, ["embed", str(dataset), "--out", str(tmp_path / f"{name}.parquet"), *cluster],
+            app, ["embed", str(dataset), "--out", str(tmp_path / f"{name}.parquet"), "--json",
+                  *cluster],
             env={"FACEAUDIT_CACHE": str(tmp_path / f"cache-{name}")},
         )
         assert result.exit_code == 6, result.output

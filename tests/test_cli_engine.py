@@ -46,7 +46,8 @@ def test_detect_prints_every_face(faces_small: Path) -> None:
     assert result["limits"]["upsample"] == 0
     # --upsample 1 scans once, exhaustively: 1280 px at upsample 1 is within the work budget,
     # 80 px detector window / 2
-    done = faceaudit("detect", faces_small / "group" / "insightface_t1.jpg", "--upsample", "1")
+    done = faceaudit("detect", faces_small / "group" / "insightface_t1.jpg", "--upsample", "1",
+                     "--json")
     result = json.loads(done.stdout)
     assert len(result["faces"]) == 6
     assert result["limits"]["scale"] == 1.0 and result["limits"]["min_face_px"] == 40

@@ -83,7 +83,7 @@ def test_init_with_a_database_url_puts_gallery_and_ledger_in_postgresql(tmp_path
     assert failed.stderr.count("\n") == 1 and "database" in failed.stderr
     made = runner.invoke(app, ["init", "--home", str(root), "--database-url", postgres_url])
     assert made.exit_code == 0, made.stderr  # the corrected URL replaces the one that failed
-    listed = runner.invoke(app, ["gallery", "list", "--home", str(root)])
+    listed = runner.invoke(app, ["gallery", "list", "--json", "--home", str(root)])
     assert listed.exit_code == 0 and json.loads(listed.stdout) == []
     verified = runner.invoke(app, ["ledger", "verify", "--home", str(root)])
     assert verified.exit_code == 0, verified.stderr

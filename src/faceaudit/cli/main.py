@@ -71,11 +71,8 @@ UpsampleOpt = Annotated[
 ]
 
 
-def _box_text(box: object) -> str:
-    if isinstance(box, dict):
-        return ", ".join(f"{k} {v}" for k, v in box.items())
-    left, top, right, bottom = box  # type: ignore[misc]
-    return f"left {left}, top {top}, right {right}, bottom {bottom}"
+def _box_text(box: dict[str, int]) -> str:
+    return ", ".join(f"{side} {value}" for side, value in box.items())  # left, top, …
 
 
 def _faces_view(data: dict) -> str:

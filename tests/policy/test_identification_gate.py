@@ -14,7 +14,8 @@ from audit_evidence import make_identification_report, make_report, write_report
 from faceaudit.audit.engine import AuditSettings
 from faceaudit.audit.identification_run import audit_identification
 from faceaudit.audit.inputs import Attributes, Embeddings
-from faceaudit.gallery.store import Consent, NewTemplate, SqliteGalleryStore
+from faceaudit.gallery.store import Consent, NewTemplate, open_gallery_store
+from faceaudit.home import init_home
 from faceaudit.ledger import Ledger
 from faceaudit.models.identity import backend_model_sha256
 from faceaudit.policy import (
@@ -50,13 +51,20 @@ def _register(home, auditor, tmp_path, report, name, signed=True):
 
 
 def _enrol(home, n):
-    store = SqliteGalleryStore(home.db_path)
+    store = open_gallery_store(home)
     now = datetime.now(UTC)
     for i in range(n):
         store.enrol(f"s-{i}", display_name=None,
                     consent=Consent("explicit-consent", "form", now), backend_id=BACKEND,
                     templates=[NewTemplate(np.eye(128, dtype=np.float32)[i % 128])], images=[],
                     now=now)
+
+
+@pytest.fixture
+def home(tmp_path, database_url):
+    """Every gate test on both state backends: the gallery size the gate judges at is read
+    from the home's own gallery (SQLite file or PostgreSQL)."""
+    return init_home(tmp_path / "home", database_url=database_url)
 
 
 @pytest.fixture

@@ -418,6 +418,26 @@ class PgGalleryStore:
         return TemplateSet(np.asarray(ids, dtype=np.int64), list(subjects),
                            np.asarray(vectors, dtype=np.float32), generation)
 
+    def template_owners(self, backend_id: str) -> TemplateSet:
+        """The ids and subjects of every template of ``backend_id``, without the embeddings
+        (an empty ``(0, 0)`` matrix), with a consistent generation."""
+        with self._read() as con:
+            generation = self._generation(con)
+            rows = con.execute(
+                "SELECT t.template_id, s.subject_id FROM templates t "
+                "JOIN subjects s ON s.pk = t.subject_pk WHERE t.backend_id = %s "
+                "ORDER BY t.template_id", (backend_id,)).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return TemplateSet(ids, [r[1] for r in rows], np.empty((0, 0), np.float32), generation)
+
+    def subject_count(self, backend_id: str) -> int:
+        """How many subjects have templates of ``backend_id``: the size of its 1:N gallery."""
+        with self._read() as con:
+            (count,) = con.execute(
+                "SELECT count(DISTINCT subject_pk) FROM templates WHERE backend_id = %s",
+                (backend_id,)).fetchone()
+        return int(count)
+
     def subject_templates(self, subject_id: str) -> np.ndarray:
         """The (n, dim) templates of one subject."""
         check_subject_id(subject_id)

@@ -215,9 +215,10 @@ def _own_rules_problem(report: dict[str, Any]) -> str | None:
 
 
 def current_gallery_size(home: Home, backend_id: str) -> int:
-    """Subjects enrolled now with templates of ``backend_id`` (0 without a gallery)."""
-    if not home.db_path.is_file():
-        return 0
-    from faceaudit.gallery.store import SqliteGalleryStore
+    """Subjects enrolled now with templates of ``backend_id`` (0 without a gallery), read
+    from the gallery the home is configured with (its SQLite file or PostgreSQL)."""
+    from faceaudit.gallery.store import open_gallery_store
 
-    return SqliteGalleryStore(home.db_path).subject_count(backend_id)
+    if not home.database_url_in_force() and not home.db_path.is_file():
+        return 0
+    return open_gallery_store(home).subject_count(backend_id)

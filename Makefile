@@ -20,6 +20,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/python -m mypy src
 	$(BIN)/pytest -q
 
 lint: $(STAMP)

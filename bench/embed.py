@@ -93,7 +93,8 @@ def cold_cli(paths: list[Path], work: Path) -> dict:
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "src"),
                                                       os.environ.get("PYTHONPATH")]))}
     out = work / "cold.parquet"
-    embed = [sys.executable, "-m", "faceaudit.cli", "embed", *map(str, paths), "--out", str(out)]
+    embed = [sys.executable, "-m", "faceaudit.cli", "embed", *map(str, paths), "--out", str(out),
+             "--json"]
     _timed(embed[:5] + ["--out", str(out)], env)  # untimed: converts the model into the cache
     (work / "cache" / "embeddings.sqlite").unlink(missing_ok=True)
     fa_seconds, stdout = _timed(embed, env)

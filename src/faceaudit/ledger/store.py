@@ -172,17 +172,17 @@ class Ledger:
     @property
     def path(self) -> Path:
         """The JSON-lines ledger file (of the file backend)."""
-        return self.home.ledger_path
+        return FileEventLog(self.home).path
 
     @property
     def head_path(self) -> Path:
         """The head witness file (of the file backend)."""
-        return self.path.with_suffix(".head")
+        return FileEventLog(self.home).head_path
 
     @property
     def torn_path(self) -> Path:
         """Where the file backend keeps the bytes of interrupted appends it removed."""
-        return self.path.with_suffix(".torn")
+        return FileEventLog(self.home).torn_path
 
     def append(
         self,

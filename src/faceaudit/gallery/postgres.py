@@ -28,7 +28,6 @@ import numpy as np
 
 from faceaudit.gallery.errors import (
     AlreadyReviewedError,
-    BackendMismatchError,
     ErasureIncompleteError,
     UnknownResultError,
     UnknownSubjectError,
@@ -41,6 +40,7 @@ from faceaudit.gallery.store import (
     TemplateSet,
     WriteResult,
     check_subject_id,
+    refuse_other_backend,
     utc_iso,
 )
 from faceaudit.postgres import (
@@ -245,9 +245,7 @@ class PgGalleryStore:
         created = utc_iso(now)
         with self._write() as con:
             row = con.execute("SELECT backend_id FROM templates LIMIT 1").fetchone()
-            if row is not None and row[0] != backend_id:
-                raise BackendMismatchError(
-                    f"the gallery holds {row[0]} templates; {backend_id} templates are refused")
+            refuse_other_backend(row[0] if row else None, backend_id)
             if templates and row is None:
                 self._fit_dimension(con, int(np.asarray(templates[0].embedding).size))
             pk = con.execute(

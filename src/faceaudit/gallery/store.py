@@ -119,6 +119,14 @@ def utc_iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
+def refuse_other_backend(held: str | None, backend_id: str) -> None:
+    """Refuse (:class:`BackendMismatchError`) templates of ``backend_id`` for a gallery that
+    already holds templates of another backend (``held``; None for an empty gallery)."""
+    if held is not None and held != backend_id:
+        raise BackendMismatchError(
+            f"the gallery holds {held} templates; {backend_id} templates are refused")
+
+
 def check_subject_id(subject_id: str) -> str:
     """Return ``subject_id`` if it is a valid opaque id, else raise InvalidSubjectIdError."""
     if not isinstance(subject_id, str) or not SUBJECT_ID_PATTERN.fullmatch(subject_id):
@@ -423,10 +431,7 @@ class SqliteGalleryStore:
         created = utc_iso(now)
         with self._write() as con:
             row = con.execute("SELECT backend_id FROM templates LIMIT 1").fetchone()
-            if row is not None and row[0] != backend_id:
-                raise BackendMismatchError(
-                    f"the gallery holds {row[0]} templates; {backend_id} templates are refused"
-                )
+            refuse_other_backend(row[0] if row else None, backend_id)
             con.execute(
                 "INSERT INTO subjects(subject_id, display_name, created_at) VALUES (?, ?, ?) "
                 "ON CONFLICT(subject_id) DO UPDATE SET "

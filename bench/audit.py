@@ -219,7 +219,7 @@ def _worker_peak_gib() -> float:
 def cluster_compare(emb, identity, group, address: str, label: str) -> dict:
     """Both passes in-process and on the cluster; returns the timings (results must agree)."""
     from faceaudit.audit.distributed import DaskScores
-    from faceaudit.cluster import open_cluster
+    from faceaudit.base.dask_cluster import open_cluster
 
     G = int(group.max()) + 1
     with open_cluster(address) as client:
@@ -320,7 +320,7 @@ def main() -> None:
         return
     if args.embeddings or args.lfw:
         from faceaudit.audit import inputs
-        from faceaudit.batch import embed_dataset
+        from faceaudit.engine.embed_files import embed_dataset
 
         if args.lfw:
             e = inputs.embeddings_from_table(embed_dataset(Path(args.lfw)), args.lfw)

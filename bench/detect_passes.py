@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from faceaudit.faces.detect import find_faces
-from faceaudit.faces.image import MAX_IMAGE_SIDE, decode_image
+from faceaudit.engine.faces.detect import find_faces
+from faceaudit.engine.faces.image import MAX_IMAGE_SIDE, decode_image
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTOS = (".jpg", ".jpeg", ".png")

@@ -28,7 +28,7 @@ import numpy as np
 
 from faceaudit import api
 from faceaudit.audit.inputs import read_lfw_attributes
-from faceaudit.batch import EmbedSettings, embed_paths
+from faceaudit.engine.embed_files import EmbedSettings, embed_paths
 
 REPO = Path(__file__).resolve().parents[1]
 

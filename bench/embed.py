@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from faceaudit.batch import EmbedSettings, embed_paths, list_dataset
+from faceaudit.engine.embed_files import EmbedSettings, embed_paths, list_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -49,9 +49,9 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
-from faceaudit.gallery.search import TemplateSearch
 from faceaudit.gallery.store import TemplateSet
 from faceaudit.gallery.synthetic import synthetic_gallery
+from faceaudit.gallery.template_search import TemplateSearch
 
 K = 10
 
@@ -120,8 +120,9 @@ def fill_home(home: Path, n: int, seed: int) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     from load import BACKEND, prepare  # noqa: PLC0415 - a sibling bench script
 
+    from faceaudit.base.home import Home
     from faceaudit.gallery.store import Consent, NewTemplate, SqliteGalleryStore
-    from faceaudit.home import Home, init_home
+    from faceaudit.ledger.genesis import init_home
 
     prepare(init_home(home), 0)
     store = SqliteGalleryStore(Home(home).db_path)
@@ -194,10 +195,10 @@ def run_postgres(n: int, n_probes: int, seed: int, progress: Progress, url: str)
     """The search measurement on a PostgreSQL store: exact scan, then the HNSW index."""
     import psycopg
 
-    from faceaudit import postgres
+    from faceaudit.base import database as postgres
     from faceaudit.gallery.postgres import PgGalleryStore
-    from faceaudit.gallery.search import exact_top_k
     from faceaudit.gallery.synthetic import load_into_postgres
+    from faceaudit.gallery.template_search import exact_top_k
 
     task = progress.add_task(f"{n:>9,} templates (postgres)", total=4)
     embeddings, owners, probes = synthetic_gallery(n, n_probes=n_probes, seed=seed)

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from faceaudit.home import Home
+from faceaudit.base.home import Home
 from faceaudit.ledger import Ledger, merkle
 from faceaudit.ledger.tree import StoredTree
 

@@ -41,7 +41,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from faceaudit.home import Home
+from faceaudit.base.home import Home
 
 SCENARIOS = ("verify", "identify", "healthz", "hostile")
 FACES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "faces-small"
@@ -67,8 +67,8 @@ def _calibration():
     """The shipped calibration, or (if none ships yet) a stand-in: latency does not depend on
     where the threshold lies."""
     from faceaudit import api
-    from faceaudit.calibration import Calibration
-    from faceaudit.errors import CalibrationError
+    from faceaudit.base.errors import CalibrationError
+    from faceaudit.engine.calibration import Calibration
 
     try:
         return api.load_calibration(backend_id=BACKEND), "shipped"
@@ -83,10 +83,10 @@ def _calibration():
 
 def prepare(home: Home, gallery: int) -> None:
     """Install the policy, register a passing audit, enrol ``gallery`` synthetic templates."""
-    from faceaudit.audit_signing import generate_auditor_key, sign_report
-    from faceaudit.deployment import Deployment
+    from faceaudit.audit.signing import generate_auditor_key, sign_report
+    from faceaudit.deployment.operations import Deployment
+    from faceaudit.engine.models.identity import backend_model_sha256
     from faceaudit.ledger import Ledger
-    from faceaudit.models.identity import backend_model_sha256
     from faceaudit.policy import install_policy, register_audit
 
     ledger = Ledger(home)
@@ -128,7 +128,7 @@ def serve(home: Path, port: int) -> None:
     """Child process: run the service for ``home`` on 127.0.0.1:``port``."""
     import uvicorn
 
-    from faceaudit.deployment import Deployment
+    from faceaudit.deployment.operations import Deployment
     from faceaudit.service.app import create_app
     from faceaudit.service.settings import ServiceSettings
 

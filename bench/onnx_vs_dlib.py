@@ -19,9 +19,9 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-from faceaudit.models.dlib_dat import read_network
-from faceaudit.models.dlib_onnx import build_model, default_dat_path, dlib_resnet_onnx
-from faceaudit.models.files import SHAPE_5, dlib_model_path
+from faceaudit.engine.models.dlib_dat import read_network
+from faceaudit.engine.models.dlib_onnx import build_model, default_dat_path, dlib_resnet_onnx
+from faceaudit.engine.models.files import SHAPE_5, dlib_model_path
 
 BATCH = 32
 

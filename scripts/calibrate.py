@@ -19,9 +19,9 @@ import numpy as np
 
 from faceaudit.audit.run import calibration_section
 from faceaudit.audit.scoring import score_templates
-from faceaudit.batch import embed_dataset, embeddings_matrix, table_metadata
-from faceaudit.calibration import load_calibration, shipped_calibration_name
-from faceaudit.datasets import LFW_HELP, find_lfw
+from faceaudit.base.datasets import LFW_HELP, find_lfw
+from faceaudit.engine.calibration import load_calibration, shipped_calibration_name
+from faceaudit.engine.embed_files import embed_dataset, embeddings_matrix, table_metadata
 
 REPO = Path(__file__).resolve().parents[1]
 

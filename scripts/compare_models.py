@@ -35,8 +35,8 @@ from faceaudit.audit.engine import AuditSettings
 from faceaudit.audit.inputs import embeddings_from_table, read_lfw_attributes
 from faceaudit.audit.report import write_report
 from faceaudit.audit.side_by_side import audit_models_embeddings
-from faceaudit.batch import embed_dataset
-from faceaudit.datasets import LFW_HELP, find_lfw
+from faceaudit.base.datasets import LFW_HELP, find_lfw
+from faceaudit.engine.embed_files import embed_dataset
 
 
 def lfw_subset(lfw: Path, meta: Path, out: Path, per_group: int) -> Path:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import synthetic_vendor
 
-from faceaudit.datasets import LFW_HELP, find_lfw
+from faceaudit.base.datasets import LFW_HELP, find_lfw
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTOS = REPO / "demo" / "photos"
@@ -249,7 +249,7 @@ def main() -> int:
 
 def lfw_audit(lfw: Path, out: Path) -> int:
     """Today's LFW audit by sex through the public CLI; its progress goes to stderr as plain
-    lines when that is a log or CI (faceaudit.progress), so the ten minutes are not silent."""
+    lines when that is a log or CI (faceaudit.base.progress), so the ten minutes are not silent."""
     faceaudit = Path(sys.executable).with_name("faceaudit")
     print(f"\nLFW audit: {lfw} by sex (FMR targets 1e-2, 1e-3, 1e-4) → {_rel(out)}/", flush=True)
     done = subprocess.run(

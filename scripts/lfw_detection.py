@@ -18,8 +18,8 @@ import math
 from pathlib import Path
 
 from faceaudit.audit.inputs import read_lfw_attributes
-from faceaudit.batch import EmbedSettings, embed_paths, list_dataset
-from faceaudit.datasets import LFW_HELP, find_lfw
+from faceaudit.base.datasets import LFW_HELP, find_lfw
+from faceaudit.engine.embed_files import EmbedSettings, embed_paths, list_dataset
 
 
 def wilson(failures: int, n: int, z: float = 1.96) -> tuple[float, float]:

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from faceaudit.audit.inputs import lfw_image_path, read_pairs_txt
-from faceaudit.batch import EmbedSettings, embed_paths, embeddings_matrix
-from faceaudit.datasets import LFW_HELP, find_lfw
+from faceaudit.base.datasets import LFW_HELP, find_lfw
+from faceaudit.engine.embed_files import EmbedSettings, embed_paths, embeddings_matrix
 
 
 def read_view2(pairs_file: Path) -> tuple[list[tuple[str, str]], np.ndarray, np.ndarray]:

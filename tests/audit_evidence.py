@@ -12,10 +12,10 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from faceaudit.audit_signing import generate_auditor_key, sign_report
-from faceaudit.home import Home
+from faceaudit.audit.signing import generate_auditor_key, sign_report
+from faceaudit.base.home import Home
+from faceaudit.engine.models.identity import backend_model_sha256
 from faceaudit.ledger import Ledger
-from faceaudit.models.identity import backend_model_sha256
 from faceaudit.policy import install_policy, register_audit
 
 BACKEND = "dlib-resnet:1"
@@ -146,7 +146,7 @@ def make_identification_report(
     further measured gallery sizes in ``sizes``; the threshold defaults to the one the
     deployment's shipped calibration gives at ``target_fmr``. Defaults pass the default gate
     (FPIR ratio 1.2, FNIR ratio 1.1)."""
-    from faceaudit.calibration import load_calibration
+    from faceaudit.engine.calibration import load_calibration
 
     fpir = fpir or {"female": (120, 1000), "male": (100, 1000)}
     fnir = fnir or {"female": (22, 1000), "male": (20, 1000)}

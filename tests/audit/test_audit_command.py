@@ -159,7 +159,7 @@ def test_parse_rule():
 
 
 def test_audit_writes_its_own_calibration(scores_csv, tmp_path):
-    from faceaudit.calibration import load_calibration
+    from faceaudit.engine.calibration import load_calibration
 
     out = tmp_path / "out"
     result = run("--scores", scores_csv, "--out", out, "--bootstrap", 0, "--fmr", "1e-2,1e-3")

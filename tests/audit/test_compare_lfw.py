@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from faceaudit.batch import embed_dataset
 from faceaudit.cli import app
+from faceaudit.engine.embed_files import embed_dataset
 
 PER_GROUP = 20
 REPO = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from faceaudit.audit.comparison import PairedResamples, differences, excludes_ze
 from faceaudit.audit.engine import AuditSettings
 from faceaudit.audit.inputs import ScoresTable
 from faceaudit.audit.run import audit_scores
-from faceaudit.errors import InputDataError
+from faceaudit.base.errors import InputDataError
 
 TARGET = 1e-2
 

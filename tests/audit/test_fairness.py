@@ -3,7 +3,7 @@ import pytest
 
 from faceaudit.audit import fairness
 from faceaudit.audit.frame import GroupFrame
-from faceaudit.errors import InputDataError
+from faceaudit.base.errors import InputDataError
 
 RFW_ARCFACE = np.array([92.15, 88.00, 83.98, 84.93]) / 100  # Caucasian, Indian, Asian, African
 

@@ -24,7 +24,7 @@ from faceaudit.audit.gate import parse_rule
 from faceaudit.audit.html import ReportFormatError, write_html
 from faceaudit.audit.inputs import read_attributes, read_embeddings, read_rates
 from faceaudit.audit.run import audit_embeddings, audit_rates
-from faceaudit.errors import FaceAuditError
+from faceaudit.base.errors import FaceAuditError
 
 SCHEMA = "faceaudit.audit/1"
 _DASH = "—"  # what the report shows for a missing number (e.g. an unbounded interval end)

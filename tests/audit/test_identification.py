@@ -11,8 +11,8 @@ from scipy.stats import beta, hypergeom
 
 from faceaudit.audit.identification import SplitSettings, predicted_fpir, run_identification
 from faceaudit.audit.identification_report import identification_section
-from faceaudit.errors import InputDataError
-from faceaudit.gallery.search import exact_top_k, score_matrix, top_k_rows
+from faceaudit.base.errors import InputDataError
+from faceaudit.gallery.template_search import exact_top_k, score_matrix, top_k_rows
 
 
 def _section(counts, thresholds, reps=200, confidence=0.95, sizes=(), templates="one"):

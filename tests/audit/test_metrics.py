@@ -7,7 +7,7 @@ from scipy.stats import norm
 from faceaudit.audit import metrics
 from faceaudit.audit.engine import AuditSettings, analyse_scores
 from faceaudit.audit.scoring import N_BINS, bin_edge, quantise, score_table
-from faceaudit.errors import InputDataError
+from faceaudit.base.errors import InputDataError
 
 
 def _hist(scores):

@@ -15,7 +15,7 @@ from faceaudit.audit.engine import AuditSettings
 from faceaudit.audit.html import write_html
 from faceaudit.audit.redaction import redaction_report, redaction_section, tool_section
 from faceaudit.audit.report import write_report
-from faceaudit.errors import InputDataError
+from faceaudit.base.errors import InputDataError
 from faceaudit.footage.coverage import Coverage, coverage, shapes_from_log
 
 # four faces: 0 and 1 female, 2 and 3 male (rows: frame, face, x1, y1, x2, y2, visible, hiders)

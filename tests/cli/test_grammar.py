@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from faceaudit.cli import app
 from faceaudit.cli.lazy import LAZY_COMMANDS
-from faceaudit.home import init_home
+from faceaudit.ledger.genesis import init_home
 
 PREFIX = "faceaudit: error: "
 

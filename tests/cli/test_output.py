@@ -12,7 +12,7 @@ from test_grammar import COMMANDS
 from typer.testing import CliRunner
 
 from faceaudit.cli import app
-from faceaudit.home import init_home
+from faceaudit.ledger.genesis import init_home
 
 # Commands with no data of their own on stdout: the service runs; export writes the ledger's
 # own canonical JSON-lines format (to --out or stdout), which is the data itself.

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from faceaudit.progress import ProgressReport
+from faceaudit.base.progress import ProgressReport
 
 
 class _Terminal(io.StringIO):

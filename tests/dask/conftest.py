@@ -12,7 +12,7 @@ pytest.importorskip("distributed", reason="Dask is not installed (pip install 'f
 @pytest.fixture(scope="session")
 def dask_client() -> Iterator:
     """One ``LocalCluster`` of 2 worker processes for the whole session, closed at the end."""
-    from faceaudit.cluster import open_cluster
+    from faceaudit.base.dask_cluster import open_cluster
 
     with open_cluster("local:2") as client:
         yield client

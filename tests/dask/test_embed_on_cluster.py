@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from faceaudit.batch import EmbedSettings, embed_paths, embeddings_matrix, list_dataset
 from faceaudit.cli.main import app
+from faceaudit.engine.embed_files import EmbedSettings, embed_paths, embeddings_matrix, list_dataset
 
 
 @pytest.fixture()

@@ -12,7 +12,7 @@ import pytest
 from footage_clips import run_cli
 
 from faceaudit import api
-from faceaudit.faces.centerface import centerface_detect
+from faceaudit.engine.faces.centerface import centerface_detect
 from faceaudit.footage.styles import STYLES, redact_boxes
 from faceaudit.footage.tracking import _pad
 

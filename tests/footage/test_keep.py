@@ -10,9 +10,9 @@ import pytest
 from footage_clips import run_cli
 
 from faceaudit import api
-from faceaudit.deployment import Deployment
-from faceaudit.home import init_home
+from faceaudit.deployment.operations import Deployment
 from faceaudit.ledger import Ledger
+from faceaudit.ledger.genesis import init_home
 
 
 def _events(home: Path) -> list[dict]:

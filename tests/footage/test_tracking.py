@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from faceaudit.errors import FaceAuditError
+from faceaudit.base.errors import FaceAuditError
 from faceaudit.footage.detection import FrameDetections
 from faceaudit.footage.tracking import FaceTracker, TrackSettings
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from footage_clips import load_clip_tool, make_tiny_clip, run_cli
 
-from faceaudit.faces.centerface import centerface_detect
+from faceaudit.engine.faces.centerface import centerface_detect
 
 
 def _audio_packets(path: Path) -> list[bytes]:

@@ -10,7 +10,7 @@ import numpy as np
 from footage_clips import load_clip_tool, run_cli
 from PIL import Image
 
-from faceaudit.faces.centerface import centerface_detect
+from faceaudit.engine.faces.centerface import centerface_detect
 from faceaudit.footage.detection import REDACT_THRESHOLD
 
 PERSON = "Jean-Marc_de_La_Sabliere"

@@ -9,8 +9,8 @@ import psycopg
 import pytest
 
 from faceaudit.gallery.postgres import HNSW_INDEX, PgGalleryStore, vector_text
-from faceaudit.gallery.search import exact_top_k
 from faceaudit.gallery.synthetic import load_into_postgres, synthetic_gallery
+from faceaudit.gallery.template_search import exact_top_k
 
 BACKEND = "dlib-resnet:1"
 
@@ -49,7 +49,7 @@ def test_exact_below_the_limit_and_hnsw_with_high_recall_above(postgres_url):
 
 
 def test_a_lost_connection_is_a_database_error_and_the_next_call_reconnects(postgres_url):
-    from faceaudit.postgres import DatabaseError
+    from faceaudit.base.database import DatabaseError
 
     store = PgGalleryStore(postgres_url)
     assert store.list_subjects() == []

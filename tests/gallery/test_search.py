@@ -70,7 +70,7 @@ def test_search_subjects_deduplicates_and_respects_threshold():
 def test_erased_vectors_are_zeroed_inside_the_index():
     import faiss
 
-    from faceaudit.gallery.index import HnswIndex
+    from faceaudit.gallery.hnsw_index import HnswIndex
 
     embeddings, _, probes = synthetic_gallery(2_000, n_probes=1, seed=5)
     index = HnswIndex(embeddings, np.arange(100, 2_100))

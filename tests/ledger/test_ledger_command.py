@@ -3,8 +3,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from faceaudit.base.home import Home
 from faceaudit.cli.ledger import ledger_app
-from faceaudit.home import Home
 from faceaudit.ledger import Ledger, LedgerError
 
 runner = CliRunner()
@@ -120,7 +120,7 @@ def test_verify_refuses_a_home_that_does_not_exist(tmp_path):
 
 def test_an_initialised_home_verifies_and_a_deleted_ledger_does_not(tmp_path):
     """Issue 9: deleting ledger.jsonl and ledger.head used to give "intact: 0 events"."""
-    from faceaudit.home import init_home
+    from faceaudit.ledger.genesis import init_home
 
     home = init_home(tmp_path / "new")
     (genesis,) = Ledger(home).events()

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from faceaudit.home import Home
+from faceaudit.base.home import Home
 from faceaudit.ledger import Ledger
 from faceaudit.ledger.oversight import build_oversight, write_oversight
 from faceaudit.policy import Policy, PolicyRefusal, enforce

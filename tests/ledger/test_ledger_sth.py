@@ -14,7 +14,7 @@ from ledger_raw import (
     write_raw,
 )
 
-from faceaudit.home import Home
+from faceaudit.base.home import Home
 from faceaudit.ledger import Ledger, LedgerError
 from faceaudit.ledger.canonical import canonical, event_hash
 from faceaudit.ledger.signing import checkpoint_message, generate_keypair, load_private_key, sign

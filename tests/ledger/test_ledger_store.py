@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from ledger_raw import append_raw, read_head_raw, read_raw, write_head_raw, write_raw
 
-from faceaudit.home import Home
+from faceaudit.base.home import Home
 from faceaudit.ledger import ACTIONS, Ledger, LedgerError, LedgerEventError
 from faceaudit.ledger.canonical import GENESIS_HASH, canonical, event_hash
 

@@ -6,7 +6,7 @@ import random
 import pytest
 from ledger_raw import read_raw, write_raw
 
-from faceaudit.home import Home
+from faceaudit.base.home import Home
 from faceaudit.ledger import Ledger
 from faceaudit.ledger.canonical import canonical, event_hash
 from faceaudit.ledger.signing import generate_keypair

@@ -9,8 +9,8 @@ import pytest
 from ledger_raw import delete_tree_heads_raw, read_raw, write_head_raw, write_raw
 from typer.testing import CliRunner
 
+from faceaudit.base.home import Home
 from faceaudit.cli import app
-from faceaudit.home import Home
 from faceaudit.ledger import Ledger
 from faceaudit.ledger.canonical import canonical, event_hash
 from faceaudit.ledger.signing import generate_keypair

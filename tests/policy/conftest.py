@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 from audit_evidence import Auditor, make_report, write_report
 
-from faceaudit.home import init_home
 from faceaudit.ledger import Ledger
+from faceaudit.ledger.genesis import init_home
 
 
 @pytest.fixture

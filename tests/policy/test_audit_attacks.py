@@ -239,7 +239,7 @@ def test_swapping_the_model_file_after_registration_revokes(home, report_factory
                                                             monkeypatch):
     register_audit(home, Ledger(home), report_factory(), "auditor")
     _identify(home)
-    from faceaudit.models import files
+    from faceaudit.engine.models import files
 
     swapped = tmp_path / "dlib_face_recognition_resnet_model_v1.dat"
     swapped.write_bytes(b"a different network")

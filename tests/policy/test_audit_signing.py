@@ -10,11 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
-from faceaudit.audit_signing import parse_signature, signature_holds
+from faceaudit.audit.signing import parse_signature, signature_holds
 from faceaudit.cli import app
+from faceaudit.engine.models.identity import backend_model_sha256
 from faceaudit.ledger import Ledger
 from faceaudit.ledger.signing import load_public_key
-from faceaudit.models.identity import backend_model_sha256
 from faceaudit.policy import load_policy, policy_status, register_audit
 
 runner = CliRunner()

@@ -14,10 +14,10 @@ from audit_evidence import make_identification_report, make_report, write_report
 from faceaudit.audit.engine import AuditSettings
 from faceaudit.audit.identification_run import audit_identification
 from faceaudit.audit.inputs import Attributes, Embeddings
+from faceaudit.engine.models.identity import backend_model_sha256
 from faceaudit.gallery.store import Consent, NewTemplate, open_gallery_store
-from faceaudit.home import init_home
 from faceaudit.ledger import Ledger
-from faceaudit.models.identity import backend_model_sha256
+from faceaudit.ledger.genesis import init_home
 from faceaudit.policy import (
     AuditRefusal,
     PolicyRefusal,

@@ -52,8 +52,8 @@ def test_a_file_dropped_in_or_removed_is_refused(home, tmp_path):
 
 
 def test_operations_are_refused_while_the_policy_is_unrecorded(tmp_path):
-    from faceaudit.deployment import Deployment
-    from faceaudit.home import init_home
+    from faceaudit.deployment.operations import Deployment
+    from faceaudit.ledger.genesis import init_home
 
     home = init_home(tmp_path / "home")
     home.policy_path.write_text("allowed_operations = ['enrol', 'identify']\n")

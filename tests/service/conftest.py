@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from service_harness import Service, fake_calibration, make_keys, serve
 
-from faceaudit.deployment import Deployment
-from faceaudit.home import Home, init_home
+from faceaudit.base.home import Home
+from faceaudit.deployment.operations import Deployment
+from faceaudit.ledger.genesis import init_home
 from faceaudit.service.settings import ServiceSettings
 
 # Generous limits for tests that make many calls with one key.

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import uvicorn
 
-from faceaudit.calibration import Calibration
-from faceaudit.deployment import Deployment
-from faceaudit.home import Home
+from faceaudit.base.home import Home
+from faceaudit.deployment.operations import Deployment
+from faceaudit.engine.calibration import Calibration
 from faceaudit.service.app import create_app
 from faceaudit.service.keys import KeyStore, Role
 from faceaudit.service.settings import ServiceSettings

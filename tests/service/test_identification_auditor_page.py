@@ -9,8 +9,8 @@ import httpx
 from audit_evidence import Auditor, make_identification_report, make_report, write_report
 from service_harness import Service, make_keys, serve
 
-from faceaudit.home import init_home
 from faceaudit.ledger import Ledger
+from faceaudit.ledger.genesis import init_home
 from faceaudit.policy import register_audit
 from faceaudit.service.keys import Role
 

@@ -21,8 +21,8 @@ from PIL import Image
 from service_harness import Service, faces_small, fake_calibration, make_keys, serve
 from test_service_audits import _embeddings
 
-from faceaudit.deployment import Deployment
-from faceaudit.home import init_home
+from faceaudit.deployment.operations import Deployment
+from faceaudit.ledger.genesis import init_home
 from faceaudit.service.keys import Role
 
 

@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 from audit_evidence import Auditor, make_report
 from service_harness import Service, faces_small
 
+from faceaudit.engine.models.identity import backend_model_sha256
 from faceaudit.ledger import Ledger
-from faceaudit.models.identity import backend_model_sha256
 from faceaudit.service.keys import Role
 
 BACKEND = "dlib-resnet:1"

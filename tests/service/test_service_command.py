@@ -8,8 +8,9 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
+from faceaudit.base.home import Home
 from faceaudit.cli.serve import keys_app
-from faceaudit.home import Home, init_home
+from faceaudit.ledger.genesis import init_home
 from faceaudit.service.keys import KeyStore
 
 runner = CliRunner()

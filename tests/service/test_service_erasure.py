@@ -12,8 +12,8 @@ import pytest
 from conftest import ROOMY
 from service_harness import Service, fake_calibration, make_keys, serve
 
-from faceaudit.deployment import Deployment
-from faceaudit.home import init_home
+from faceaudit.deployment.operations import Deployment
+from faceaudit.ledger.genesis import init_home
 from faceaudit.service.keys import Role
 
 

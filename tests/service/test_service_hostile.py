@@ -15,7 +15,7 @@ from hostile_images import base_picture, foreign_cases, hostile_cases
 from PIL import Image
 from service_harness import Service, faces_small, register_passing_audit
 
-from faceaudit.errors import TimeLimitError
+from faceaudit.base.errors import TimeLimitError
 from faceaudit.service.keys import Role
 from faceaudit.service.limits import ImageWorkPool
 from faceaudit.service.problems import ServiceBusyError
@@ -147,7 +147,7 @@ def test_pool_bounds_running_and_waiting_requests() -> None:
     release.set()
     holder.join(5)
     with pool.slot():  # free again
-        from faceaudit.faces.budget import check_time
+        from faceaudit.engine.faces.budget import check_time
 
         check_time("a stage")  # within its time limit: no error
     with pytest.raises(TimeLimitError), pool.slot():

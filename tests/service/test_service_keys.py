@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from faceaudit.home import init_home
+from faceaudit.ledger.genesis import init_home
 from faceaudit.service.keys import KeyStore, Role, hash_token
 from faceaudit.service.problems import KeyStoreError
 

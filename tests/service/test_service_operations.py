@@ -18,9 +18,9 @@ from service_harness import (
     serve,
 )
 
-from faceaudit.deployment import Deployment
-from faceaudit.home import init_home
+from faceaudit.deployment.operations import Deployment
 from faceaudit.ledger import Ledger
+from faceaudit.ledger.genesis import init_home
 from faceaudit.service.keys import KeyStore, Role
 
 BACKEND = "dlib-resnet:1"

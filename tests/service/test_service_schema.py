@@ -11,8 +11,8 @@ from conftest import ROOMY
 from hypothesis import HealthCheck, given, settings
 from service_harness import Service, fake_calibration, make_keys, register_passing_audit, serve
 
-from faceaudit.deployment import Deployment
-from faceaudit.home import init_home
+from faceaudit.deployment.operations import Deployment
+from faceaudit.ledger.genesis import init_home
 from faceaudit.service.keys import Role
 
 # The role that may call each path (first matching prefix), so requests reach the handlers.

@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 from service_harness import Service, faces_small, register_passing_audit
 
-from faceaudit.errors import InputDataError
-from faceaudit.home import init_home
+from faceaudit.base.errors import InputDataError
+from faceaudit.ledger.genesis import init_home
 from faceaudit.service.keys import Role
 from faceaudit.service.settings import ServiceSettings
 

@@ -17,8 +17,8 @@ from service_harness import (
     serve,
 )
 
-from faceaudit.deployment import Deployment
-from faceaudit.home import init_home
+from faceaudit.deployment.operations import Deployment
+from faceaudit.ledger.genesis import init_home
 from faceaudit.service.keys import Role
 from faceaudit.service.routes.subject_list import page_of
 

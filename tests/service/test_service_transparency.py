@@ -17,9 +17,9 @@ from service_harness import (
 from typer.testing import CliRunner
 
 from faceaudit.cli import app
-from faceaudit.deployment import Deployment
-from faceaudit.home import init_home
+from faceaudit.deployment.operations import Deployment
 from faceaudit.ledger import Ledger, merkle
+from faceaudit.ledger.genesis import init_home
 from faceaudit.ledger.signing import load_public_key
 from faceaudit.ledger.sth import parse_sth, receipt_problem
 from faceaudit.service.keys import Role

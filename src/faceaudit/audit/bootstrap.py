@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from faceaudit.errors import InputDataError
+from faceaudit.base.errors import InputDataError
 
 _MAX_WEIGHTS = 20_000_000  # weights held at once (reps × units)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from faceaudit.audit.bootstrap import draw_weights, percentile_interval
-from faceaudit.errors import InputDataError
+from faceaudit.base.errors import InputDataError
 
 
 class PairedResamples:

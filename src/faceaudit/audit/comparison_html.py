@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from faceaudit import __version__
 from faceaudit.audit import plots
-from faceaudit.audit.comparison_view import comparison_target, row_label
+from faceaudit.audit.comparison_terminal import comparison_target, row_label
 from faceaudit.audit.html import (
     _SUMMARY_LABELS,
     _environment,

@@ -19,7 +19,7 @@ import numpy as np
 from faceaudit.audit.comparison import differences, excludes_zero
 from faceaudit.audit.estimates import clean
 from faceaudit.audit.fairness import SUMMARY_KEYS
-from faceaudit.errors import InputDataError
+from faceaudit.base.errors import InputDataError
 
 RATE_METRICS = ("fmr", "fnmr", "accuracy")
 THRESHOLDS = (

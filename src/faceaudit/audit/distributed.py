@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from faceaudit.audit.scoring import BLOCK, TemplateScores, _blas
-from faceaudit.cluster import ClusterError
-from faceaudit.errors import FaceAuditError
+from faceaudit.base.dask_cluster import ClusterError
+from faceaudit.base.errors import FaceAuditError
 
 
 def _run_block(task: Callable, data, a: int, b: int, *args):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from faceaudit.errors import InputDataError
+from faceaudit.base.errors import InputDataError
 
 SUMMARY_KEYS = (
     "fmr_ratio",

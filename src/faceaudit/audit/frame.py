@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from faceaudit.errors import InputDataError
+from faceaudit.base.errors import InputDataError
 
 
 class GroupFrame:

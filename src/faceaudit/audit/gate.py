@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from faceaudit.audit.fairness import IDENTIFICATION_SUMMARY_KEYS, SUMMARY_KEYS
-from faceaudit.errors import InputDataError
+from faceaudit.base.errors import InputDataError
 
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 _RULE = re.compile(

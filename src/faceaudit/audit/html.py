@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from faceaudit import __version__
 from faceaudit.audit import plots
-from faceaudit.errors import InputDataError
+from faceaudit.base.errors import InputDataError
 
 SCHEMA = "faceaudit.audit/2"
 READABLE = ("faceaudit.audit/1", SCHEMA)
@@ -172,7 +172,7 @@ def _view(r: Mapping[str, Any]) -> dict[str, Any]:
     primary = _primary_target(r)
     by = ", ".join(prov.get("by") or [])
     from faceaudit.audit.identification_html import identification_view
-    from faceaudit.audit.redaction_view import redaction_view  # it uses this module's helpers
+    from faceaudit.audit.redaction_html import redaction_view  # it uses this module's helpers
 
     redaction = redaction_view(r.get("redaction"))
     return {

@@ -6,8 +6,8 @@ non-enrolled; every enrolled identity contributes one gallery template (``"one"`
 image of it; the rest are its mated probes) or all of its images but one (``"all"``: one random
 image held out as its mated probe; an identity with a single image is enrolled without a
 probe). Every image of a non-enrolled identity is a non-mated probe. All probes of a repeat
-are searched as one matrix product (:func:`faceaudit.gallery.search.score_matrix` and
-:func:`~faceaudit.gallery.search.top_k_rows`, the steps ``TemplateSearch`` runs per query),
+are searched as one matrix product (:func:`faceaudit.gallery.template_search.score_matrix` and
+:func:`~faceaudit.gallery.template_search.top_k_rows`, the steps ``TemplateSearch`` runs per query),
 subjects ranked by their best template.
 
 At each threshold ``t`` with candidate list length ``R``:
@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from faceaudit.errors import InputDataError
-from faceaudit.gallery.search import score_matrix, top_k_rows
+from faceaudit.base.errors import InputDataError
+from faceaudit.gallery.template_search import score_matrix, top_k_rows
 
 GALLERY_TEMPLATES = ("one", "all")
 CHUNK = 4096  # probes scored at once (bounds the score matrix to CHUNK × gallery floats)

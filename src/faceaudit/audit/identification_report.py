@@ -137,7 +137,8 @@ def identification_section(
             "gallery_templates": gallery_templates,
             "candidates": counts.candidates,
             "seed": seed,
-            "search": "exact (faceaudit.gallery.search), subjects ranked by their best template",
+            "search": ("exact (faceaudit.gallery.template_search), subjects ranked by their "
+                       "best template"),
             "bootstrap_unit": "identity",
         },
         "gallery": {

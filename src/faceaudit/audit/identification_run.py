@@ -23,8 +23,8 @@ from faceaudit.audit.identification_gate import evaluate_identification_rules
 from faceaudit.audit.identification_report import identification_section
 from faceaudit.audit.inputs import Attributes, AuditInputError, Embeddings, group_templates
 from faceaudit.audit.run import ProgressFactory, failure_to_template
-from faceaudit.calibration import load_calibration
-from faceaudit.errors import CalibrationError
+from faceaudit.base.errors import CalibrationError
+from faceaudit.engine.calibration import load_calibration
 
 IMPOSTOR_SAMPLE = 2_000_000  # cross-identity pairs drawn when no calibration applies
 

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from faceaudit.errors import InputDataError
+from faceaudit.base.errors import InputDataError
 
 GROUP_SEPARATOR = "|"
 

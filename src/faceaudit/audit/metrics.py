@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from faceaudit.errors import InputDataError
+from faceaudit.base.errors import InputDataError
 
 RULE_OF_THREE = 3.0
 

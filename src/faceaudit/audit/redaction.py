@@ -18,7 +18,7 @@ from faceaudit.audit import report as rp
 from faceaudit.audit.bootstrap import bootstrap_rates
 from faceaudit.audit.engine import AuditSettings
 from faceaudit.audit.estimates import rate_estimate
-from faceaudit.errors import InputDataError
+from faceaudit.base.errors import InputDataError
 from faceaudit.footage.coverage import MIN_COVERED, MIN_VISIBLE, Coverage
 
 _NO_FACE_FRAMES = "no face-frame of this group was in view"

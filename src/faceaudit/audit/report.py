@@ -11,7 +11,7 @@ from pathlib import Path
 from faceaudit import __version__
 from faceaudit.audit.engine import AuditSettings
 from faceaudit.audit.gate import GateRule, evaluate
-from faceaudit.errors import InputDataError
+from faceaudit.base.errors import InputDataError
 
 SCHEMA = "faceaudit.audit/2"
 

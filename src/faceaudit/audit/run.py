@@ -24,7 +24,7 @@ from faceaudit.audit.inputs import (
     group_templates,
 )
 from faceaudit.audit.scoring import BIN_WIDTH, ScoreSet, score_table, score_templates
-from faceaudit.calibration import from_impostor_histogram, from_points
+from faceaudit.engine.calibration import from_impostor_histogram, from_points
 
 # progress(description, total) -> advance(n) callback
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
@@ -222,7 +222,7 @@ def audit_embeddings(
     )
     prov["impostor_bootstrap"] = sections.get("impostor_bootstrap")
     if client is not None:
-        from faceaudit.cluster import cluster_provenance
+        from faceaudit.base.dask_cluster import cluster_provenance
 
         prov["cluster"] = cluster_provenance(client)
     report = rp.build_report(sections, prov, data, warnings + result.warnings, list(rules))

@@ -33,8 +33,8 @@ from threadpoolctl import ThreadpoolController
 
 from faceaudit.audit import metrics
 from faceaudit.audit.bootstrap import PairCounts
-from faceaudit.calibration import CURVE_FMRS
-from faceaudit.errors import FaceAuditError
+from faceaudit.base.errors import FaceAuditError
+from faceaudit.engine.calibration import CURVE_FMRS
 
 BIN_WIDTH = 1e-4
 BINS_PER_UNIT = 10_000  # 1 / BIN_WIDTH, exact in float32

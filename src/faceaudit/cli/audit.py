@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from faceaudit.audit import inputs
-from faceaudit.audit.comparison_view import print_comparison
+from faceaudit.audit.comparison_terminal import print_comparison
 from faceaudit.audit.engine import AuditSettings
 from faceaudit.audit.estimates import MIN_IDENTITIES
 from faceaudit.audit.gate import parse_rule
@@ -24,8 +24,8 @@ from faceaudit.audit.side_by_side import (
     model_names,
 )
 from faceaudit.audit.terminal import headline, json_summary, print_warnings
+from faceaudit.base.progress import ProgressReport
 from faceaudit.cli.options import EXIT_GATE, ClusterOption, cluster_client
-from faceaudit.progress import ProgressReport
 
 
 def _floats(text: str, what: str) -> list[float]:
@@ -234,7 +234,7 @@ def audit_command(
             + (f" (got {', '.join(given)})" if given else "")
         )
     if sign is not None:  # an unusable key fails before the audit runs
-        from faceaudit.audit_signing import load_auditor_key
+        from faceaudit.audit.signing import load_auditor_key
 
         load_auditor_key(sign)
     settings = AuditSettings(
@@ -302,12 +302,12 @@ def audit_command(
         if not groups_by:
             raise inputs.AuditInputError("choose the grouping attribute(s) with --by, e.g. sex")
         with cluster_client(cluster) as client, ProgressReport() as shown:
-            progress = shown.advance_factory  # on stderr, terminal or log (faceaudit.progress)
+            progress = shown.advance_factory  # on stderr, terminal or log (faceaudit.base.progress)
             if embeddings is not None:
                 sources = [str(e) for e in embeddings]
                 models, kind = [inputs.read_embeddings(e) for e in embeddings], "embeddings"
             else:
-                from faceaudit.batch import embed_dataset
+                from faceaudit.engine.embed_files import embed_dataset
 
                 picked = lfw if lfw is not None else data
                 if picked is None:
@@ -389,7 +389,7 @@ def audit_command(
                 )
     write_report(report, out)
     if sign is not None:
-        from faceaudit.audit_signing import sign_report
+        from faceaudit.audit.signing import sign_report
 
         sign_report(out / "report.json", sign)
     print_warnings(report, errors)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from faceaudit.audit_signing import generate_auditor_key, sign_report
+from faceaudit.audit.signing import generate_auditor_key, sign_report
 from faceaudit.cli.grammar import GrammarGroup
 from faceaudit.cli.output import JsonOption, emit
 

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from faceaudit.audit.comparison_report import ComparisonInputError, comparison_section
-from faceaudit.audit.comparison_view import print_comparison
+from faceaudit.audit.comparison_terminal import print_comparison
 
 READABLE = ("faceaudit.audit/1", "faceaudit.audit/2")
 

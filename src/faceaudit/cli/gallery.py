@@ -1,6 +1,7 @@
 """``faceaudit gallery …``, ``faceaudit identify`` and ``faceaudit review``.
 
-Thin wrappers over :class:`faceaudit.deployment.Deployment` (the REST service calls the same
+Thin wrappers over :class:`faceaudit.deployment.operations.Deployment` (the REST service calls the
+same
 class). Output is JSON on stdout. Exit codes: 0 done; 2 bad input, a missing home, a ledger
 that refuses the record, or an erasure that a reader blocked; 4 a tampered ledger; 5 refused
 by the deployment policy (the refusal is in the ledger). Errors are reported as one line by
@@ -17,17 +18,17 @@ from typing import Annotated
 
 import typer
 
+from faceaudit.base.actor import default_actor
+from faceaudit.base.progress import ProgressReport
 from faceaudit.cli.grammar import GrammarGroup, error_line, warning_line
 from faceaudit.cli.options import (
     EXIT_INPUTS_REFUSED,
     EXIT_REFUSED,
     ActorOption,
     HomeOption,
-    default_actor,
     require_home,
 )
 from faceaudit.cli.output import JsonOption, emit
-from faceaudit.progress import ProgressReport
 
 gallery_app = typer.Typer(
     help="The consented gallery: enrol, list, erase and purge subjects.",
@@ -39,7 +40,7 @@ gallery_app = typer.Typer(
 def _deployment(home: Path | None) -> Iterator:
     """Yield the Deployment of ``--home`` (its errors carry their own exit codes: a policy
     refusal 5, a tampered ledger 4, before anything is done)."""
-    from faceaudit.deployment import Deployment
+    from faceaudit.deployment.operations import Deployment
 
     yield Deployment(require_home(home), notify=lambda line: typer.echo(f"faceaudit: {line}",
                                                                         err=True))
@@ -125,10 +126,10 @@ def enrol_folder(
     when every subject was enrolled, 6 when some were not (the result file says why), 5 when
     the policy refused.
     """
-    from faceaudit.bulk_enrol import enrol_folder as run
+    from faceaudit.deployment.enrol_folder import enrol_folder as run
 
     with _deployment(home) as deployment, ProgressReport() as shown:
-        task = shown.task("enrol-folder", None, "images")  # faceaudit.progress: stderr
+        task = shown.task("enrol-folder", None, "images")  # faceaudit.base.progress: stderr
         summary = run(deployment, folder, actor=default_actor(actor), basis=basis,
                       evidence_column=evidence_column, results=results, manifest=manifest,
                       keep_images=keep_images, allow_duplicate=allow_duplicate,

@@ -6,7 +6,7 @@ Every error, a usage error included, is ONE line on stderr::
 
 and one exit code per meaning (:mod:`faceaudit.cli.options`). Commands never print errors
 themselves: they raise, and :func:`run_command` — used once, by the top-level group — turns
-what they raised into that line. A :class:`~faceaudit.errors.FaceAuditError` carries its own
+what they raised into that line. A :class:`~faceaudit.base.errors.FaceAuditError` carries its own
 exit code (``exit_code``: 2 bad input, 4 ledger tampered, 5 refused by policy) and, where the
 raiser knew it, the file or field it is about (``which``).
 
@@ -23,7 +23,7 @@ import typer
 from typer._click import exceptions as errors  # Typer parses with its own copy of Click
 from typer.core import TyperGroup
 
-from faceaudit.errors import FaceAuditError
+from faceaudit.base.errors import FaceAuditError
 
 NoArgsIsHelpError = errors.NoArgsIsHelpError
 PREFIX = "faceaudit: error: "

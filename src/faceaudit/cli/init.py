@@ -6,9 +6,10 @@ from typing import Annotated
 
 import typer
 
+from faceaudit.base.home import HomeMissingError, resolve_home
 from faceaudit.cli.options import HomeOption
 from faceaudit.cli.output import JsonOption, emit
-from faceaudit.home import HomeMissingError, init_home, resolve_home
+from faceaudit.ledger.genesis import init_home
 
 DatabaseUrlOption = Annotated[
     str | None,

@@ -116,7 +116,7 @@ def detect(
     ``limits.min_face_px`` is the smallest face (in the image's pixels) the detector could find
     within its work budget; smaller faces are not reported.
     """
-    from faceaudit import api
+    from faceaudit.engine import api
 
     decoded = api.open_image(image)
     faces, limits = api.detect_in(decoded, detector=detector, upsample=upsample)
@@ -161,8 +161,13 @@ def embed(
     """
     import pyarrow.parquet as pq
 
-    from faceaudit.batch import IMAGE_SUFFIXES, EmbedSettings, embed_paths, list_dataset
-    from faceaudit.errors import InputDataError
+    from faceaudit.base.errors import InputDataError
+    from faceaudit.engine.embed_files import (
+        IMAGE_SUFFIXES,
+        EmbedSettings,
+        embed_paths,
+        list_dataset,
+    )
 
     if not out.parent.is_dir():
         raise InputDataError(f"cannot write {out}: folder {out.parent} does not exist")
@@ -227,7 +232,7 @@ def verify(
 
     An image with several faces is refused (exit 2, naming the file and the count).
     """
-    from faceaudit import api
+    from faceaudit.engine import api
 
     embedder = api.get_embedder(backend, model)
     cal = api.load_calibration(calibration, backend_id=embedder.backend_id)

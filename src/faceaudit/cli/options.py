@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import getpass
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from faceaudit.home import Home, resolve_home
+from faceaudit.base.home import Home, resolve_home
 
 # Exit codes: a public contract (README).
 EXIT_NO_MATCH = 1
@@ -30,18 +28,11 @@ ActorOption = Annotated[
     typer.Option("--actor", help="Who acts (default: $FACEAUDIT_ACTOR or the OS user)."),
 ]
 
-
-def default_actor(actor: str | None) -> str:
-    """Return ``actor``, else ``$FACEAUDIT_ACTOR``, else the OS user name."""
-    return actor or os.environ.get("FACEAUDIT_ACTOR") or getpass.getuser()
-
-
 def require_home(home: Path | None) -> Home:
     """Resolve ``--home`` and refuse a home ``faceaudit init`` did not create
-    (:class:`~faceaudit.home.HomeMissingError` naming the path: exit 2). Every command but
+    (:class:`~faceaudit.base.home.HomeMissingError` naming the path: exit 2). Every command but
     ``init`` opens its home through this."""
     return resolve_home(home).require()
-
 
 ClusterOption = Annotated[
     str | None,
@@ -53,14 +44,13 @@ ClusterOption = Annotated[
     ),
 ]
 
-
 @contextlib.contextmanager
 def cluster_client(address: str | None) -> Iterator:
     """The Dask client for ``--cluster`` (``None`` without it: Dask is then never imported)."""
     if not address:
         yield None
         return
-    from faceaudit.cluster import open_cluster
+    from faceaudit.base.dask_cluster import open_cluster
 
     with open_cluster(address) as client:
         yield client

@@ -8,13 +8,13 @@ from typing import Annotated
 
 import typer
 
+from faceaudit.base.actor import default_actor
 from faceaudit.cli.grammar import GrammarGroup, error_line
 from faceaudit.cli.options import (
     EXIT_GATE,
     EXIT_REFUSED,
     ActorOption,
     HomeOption,
-    default_actor,
     require_home,
 )
 from faceaudit.cli.output import JsonOption, emit
@@ -95,7 +95,7 @@ def status(
     """
     deployment = require_home(home)
     if backend is None:
-        from faceaudit import api
+        from faceaudit.engine import api
 
         backend = api.get_embedder().backend_id
     result = policy_status(deployment, backend)

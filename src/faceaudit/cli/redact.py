@@ -2,7 +2,7 @@
 
 The command only parses options, shows progress and prints a summary; the work is in
 :mod:`faceaudit.footage`. ``--keep`` (leave a consented, enrolled subject visible) needs a
-deployment and is policy-checked and logged there (:mod:`faceaudit.footage_keep`).
+deployment and is policy-checked and logged there (:mod:`faceaudit.deployment.footage_keep`).
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from typing import Annotated
 
 import typer
 
+from faceaudit.base.errors import InputDataError
+from faceaudit.base.progress import ProgressReport, ProgressTask
 from faceaudit.cli.options import ActorOption, HomeOption
 from faceaudit.cli.output import JsonOption, emit
-from faceaudit.errors import InputDataError
 from faceaudit.footage.detection import REDACT_THRESHOLD
-from faceaudit.progress import ProgressReport, ProgressTask
 
 
 def _pairs(src: Path, dst: Path) -> list[tuple[Path, Path]]:
-    from faceaudit.batch import IMAGE_SUFFIXES
+    from faceaudit.engine.embed_files import IMAGE_SUFFIXES
     from faceaudit.footage.pipeline import is_video
 
     if src.is_dir():
@@ -83,7 +83,7 @@ def redact_command(
     )
     session = None
     if keep or home is not None:  # a policy refusal exits 5 (faceaudit.cli.grammar)
-        from faceaudit.footage_keep import KeepSession
+        from faceaudit.deployment.footage_keep import KeepSession
 
         session = KeepSession.open(home, actor, keep or [], purpose, case)
     pairs = _pairs(input_path, output)

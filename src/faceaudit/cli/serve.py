@@ -7,15 +7,15 @@ from typing import Annotated
 
 import typer
 
+from faceaudit.base.actor import default_actor
+from faceaudit.base.errors import InputDataError
 from faceaudit.cli.grammar import GrammarGroup
 from faceaudit.cli.options import (
     ActorOption,
     HomeOption,
-    default_actor,
     require_home,
 )
 from faceaudit.cli.output import JsonOption, emit
-from faceaudit.errors import InputDataError
 from faceaudit.service.keys import KeyStore
 
 keys_app = typer.Typer(help="Create, revoke and list the service's API keys.",
@@ -70,7 +70,7 @@ def serve_command(
 
 def _listen(host: str, port: int) -> socket.socket:
     """A socket bound to ``host:port`` for the server to accept on; an
-    :class:`~faceaudit.errors.InputDataError` naming the address when it cannot be bound."""
+    :class:`~faceaudit.base.errors.InputDataError` naming the address when it cannot be bound."""
     address = f"{host}:{port}"
     try:
         family, kind, proto, _, sockaddr = socket.getaddrinfo(

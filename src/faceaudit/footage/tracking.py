@@ -21,7 +21,7 @@ from types import ModuleType
 
 import numpy as np
 
-from faceaudit.errors import FaceAuditError
+from faceaudit.base.errors import FaceAuditError
 from faceaudit.footage.detection import FrameDetections
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from faceaudit.errors import FaceAuditError
+from faceaudit.base.errors import FaceAuditError
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov")
 

@@ -11,8 +11,8 @@ from faceaudit.gallery.errors import (
     UnknownResultError,
     UnknownSubjectError,
 )
-from faceaudit.gallery.search import INDEX_MIN_TEMPLATES, Hit, TemplateSearch, exact_top_k
 from faceaudit.gallery.store import Consent, GalleryStore, NewTemplate, SqliteGalleryStore
+from faceaudit.gallery.template_search import INDEX_MIN_TEMPLATES, Hit, TemplateSearch, exact_top_k
 
 __all__ = [
     "INDEX_MIN_TEMPLATES",

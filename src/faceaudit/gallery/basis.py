@@ -3,7 +3,8 @@
 A face template is biometric data processed to identify a person: GDPR Art. 9(1) forbids it
 unless an Art. 9(2) condition applies, and Art. 6(1) needs a lawful basis besides. The names
 below are the ones ``--basis`` (CLI), ``basis`` (REST) and
-:meth:`faceaudit.deployment.Deployment.enrol` accept; ``other:<note>`` records anything else
+:meth:`faceaudit.deployment.operations.Deployment.enrol` accept; ``other:<note>`` records anything
+else
 and requires the note. See docs/gallery.md.
 """
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from faceaudit.errors import FaceAuditError, ImageError, InputDataError
+from faceaudit.base.errors import FaceAuditError, ImageError, InputDataError
 
 
 class GalleryError(FaceAuditError):

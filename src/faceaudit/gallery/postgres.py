@@ -3,7 +3,8 @@
 service replicas share one database (``FACEAUDIT_DATABASE_URL``; docs/deploy.md).
 
 Templates live in a ``vector(D)`` column (D from the enrolled backend). Search runs in the
-database: exact (a sequential scan) below :data:`~faceaudit.gallery.search.INDEX_MIN_TEMPLATES`
+database: exact (a sequential scan) below
+:data:`~faceaudit.gallery.template_search.INDEX_MIN_TEMPLATES`
 templates, through a pgvector HNSW index (``vector_cosine_ops``) from that size on.
 
 Erasure deletes the rows in one transaction, then ``VACUUM (FULL)`` rewrites every table that
@@ -26,13 +27,19 @@ from typing import Any
 
 import numpy as np
 
+from faceaudit.base.database import (
+    DatabaseError,
+    advisory_key,
+    connect,
+    database_errors,
+    ensure_schema,
+)
 from faceaudit.gallery.errors import (
     AlreadyReviewedError,
     ErasureIncompleteError,
     UnknownResultError,
     UnknownSubjectError,
 )
-from faceaudit.gallery.search import INDEX_MIN_TEMPLATES, Hit
 from faceaudit.gallery.store import (
     Consent,
     Intent,
@@ -43,13 +50,7 @@ from faceaudit.gallery.store import (
     refuse_other_backend,
     utc_iso,
 )
-from faceaudit.postgres import (
-    DatabaseError,
-    advisory_key,
-    connect,
-    database_errors,
-    ensure_schema,
-)
+from faceaudit.gallery.template_search import INDEX_MIN_TEMPLATES, Hit
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS gallery_meta (key text PRIMARY KEY, value text NOT NULL);
@@ -536,7 +537,8 @@ class PgGalleryStore:
 
 class PgTemplateSearch:
     """1:N search in the database, with the interface of
-    :class:`~faceaudit.gallery.search.TemplateSearch`: exact below the store's ``index_min``
+    :class:`~faceaudit.gallery.template_search.TemplateSearch`: exact below the store's
+    ``index_min``
     templates, HNSW (``hnsw.ef_search`` = :data:`EF_SEARCH`) from that size on."""
 
     def __init__(self, store: PgGalleryStore, generation: int) -> None:

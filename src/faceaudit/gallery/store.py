@@ -10,7 +10,7 @@ counter in the same transaction, so an in-memory search index can tell whether i
 
 Every write method takes an optional :class:`Intent`: the ledger events that will record the
 write are stored in ``pending_events`` *in the same transaction*, so a crash between the commit
-and the ledger append can be rolled forward (see ``faceaudit.oplog``).
+and the ledger append can be rolled forward (see ``faceaudit.deployment.oplog``).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from faceaudit.gallery.errors import (
 )
 
 if TYPE_CHECKING:
-    from faceaudit.home import Home
+    from faceaudit.base.home import Home
 
 SUBJECT_ID_PATTERN = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 BUSY_TIMEOUT_S = 60.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from faceaudit.errors import FaceAuditError
+from faceaudit.base.errors import FaceAuditError
 
 
 class LedgerError(FaceAuditError):

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from faceaudit.home import Home
+from faceaudit.base.home import Home
 from faceaudit.ledger.canonical import canonical
 from faceaudit.ledger.sth import SthLog
 from faceaudit.ledger.tree import StoredTree

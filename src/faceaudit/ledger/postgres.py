@@ -18,13 +18,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from faceaudit.base.database import advisory_key, connect, database_errors, ensure_schema
 from faceaudit.ledger import merkle
 from faceaudit.ledger.canonical import canonical
 from faceaudit.ledger.errors import LedgerError
 from faceaudit.ledger.sth import SignedTreeHead, SthLog, parse_sth
 from faceaudit.ledger.tree import HASH_SIZE, StoredTree
 from faceaudit.ledger.verify import Head, head_bytes, parse_head
-from faceaudit.postgres import advisory_key, connect, database_errors, ensure_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (position bigint PRIMARY KEY, line bytea NOT NULL);

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, overload
 
-from faceaudit.home import Home
+from faceaudit.base.home import Home
 from faceaudit.ledger import merkle
 from faceaudit.ledger.canonical import GENESIS_HASH, canonical, event_hash
 from faceaudit.ledger.errors import (

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from faceaudit.home import Home
+from faceaudit.base.home import Home
 from faceaudit.ledger import merkle
 from faceaudit.ledger.canonical import canonical
 from faceaudit.ledger.errors import LedgerError

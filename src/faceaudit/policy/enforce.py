@@ -9,7 +9,7 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from faceaudit.home import Home
+from faceaudit.base.home import Home
 from faceaudit.ledger import Ledger
 from faceaudit.policy.errors import PolicyError, PolicyRefusal
 from faceaudit.policy.gate import evaluate_gate

@@ -23,9 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from faceaudit.home import Home
+from faceaudit.base.home import Home
+from faceaudit.engine.models.identity import hash_matches_backend
 from faceaudit.ledger import Ledger, LedgerError
-from faceaudit.models.identity import hash_matches_backend
 from faceaudit.policy.audits import (
     AuditEvent,
     AuditRecordError,

@@ -17,7 +17,7 @@ import math
 import operator
 from typing import Any
 
-from faceaudit.home import Home
+from faceaudit.base.home import Home
 from faceaudit.policy.model import Policy
 from faceaudit.policy.recompute import Verdict
 
@@ -60,8 +60,8 @@ def _same(a: Any, b: float) -> bool:
 def deployed_threshold(backend_id: str, fmr: float) -> float | None:
     """The threshold a deployment of ``backend_id`` uses at ``fmr`` (its shipped calibration),
     or None when none ships or it cannot support ``fmr``."""
-    from faceaudit.calibration import load_calibration
-    from faceaudit.errors import CalibrationError
+    from faceaudit.base.errors import CalibrationError
+    from faceaudit.engine.calibration import load_calibration
 
     try:
         return load_calibration(backend_id=backend_id).threshold_for(fmr)

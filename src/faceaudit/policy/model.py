@@ -15,8 +15,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from faceaudit.audit_signing import key_id, parse_public_key_entry
-from faceaudit.home import Home
+from faceaudit.audit.signing import key_id, parse_public_key_entry
+from faceaudit.base.home import Home
 from faceaudit.policy.errors import PolicyError
 
 OPERATIONS = frozenset({"enrol", "consent", "verify", "identify", "review", "erase", "purge"})

@@ -16,7 +16,7 @@ import operator
 from dataclasses import dataclass
 from typing import Any
 
-from faceaudit.errors import FaceAuditError
+from faceaudit.base.errors import FaceAuditError
 from faceaudit.policy.model import Policy
 
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}

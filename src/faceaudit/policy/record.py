@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from faceaudit.home import Home
+from faceaudit.base.home import Home
 from faceaudit.ledger.verify import parse_event
 from faceaudit.policy.errors import PolicyError
 

@@ -17,15 +17,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from faceaudit.audit_signing import (
+from faceaudit.audit.signing import (
     AuditSignatureError,
     parse_signature,
     signature_holds,
     signature_path,
 )
-from faceaudit.home import Home
+from faceaudit.base.home import Home
+from faceaudit.engine.models.identity import SHA256_HEX, hash_matches_backend
 from faceaudit.ledger import Ledger
-from faceaudit.models.identity import SHA256_HEX, hash_matches_backend
 from faceaudit.policy.audits import parse_report, parse_time, report_sha256, store_report
 from faceaudit.policy.errors import AuditRefusal, AuditReportError
 from faceaudit.policy.identification import (

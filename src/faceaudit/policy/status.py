@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from faceaudit.home import Home
+from faceaudit.base.home import Home
 from faceaudit.ledger import Ledger
 from faceaudit.policy.gate import evaluate_gate
 from faceaudit.policy.model import Policy, load_policy

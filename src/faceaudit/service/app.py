@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from faceaudit import __version__
-from faceaudit.home import Home
+from faceaudit.base.home import Home
 from faceaudit.service.context import ServiceContext
 from faceaudit.service.docs_pages import install_offline_docs
 from faceaudit.service.jobs import AuditJobs
@@ -30,7 +30,7 @@ from faceaudit.service.routes import (
 from faceaudit.service.settings import ServiceSettings
 
 if TYPE_CHECKING:
-    from faceaudit.deployment import Deployment
+    from faceaudit.deployment.operations import Deployment
 
 DESCRIPTION = """\
 faceaudit's REST service: the same core as the CLI (every call passes through the deployment

@@ -21,7 +21,7 @@ from faceaudit.audit.engine import AuditSettings
 from faceaudit.audit.gate import parse_rule
 from faceaudit.audit.report import write_report
 from faceaudit.audit.run import audit_embeddings, audit_scores
-from faceaudit.home import Home
+from faceaudit.base.home import Home
 from faceaudit.ledger import Ledger
 from faceaudit.policy import AuditRefusal, AuditReportError, register_audit
 

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 from fastapi import Request
 
-from faceaudit.home import Home
+from faceaudit.base.home import Home
 from faceaudit.service.keys import KeyStore
 from faceaudit.service.limits import ImageWorkPool, RateLimiter
 from faceaudit.service.settings import ServiceSettings
 
 if TYPE_CHECKING:
-    from faceaudit.deployment import Deployment
+    from faceaudit.deployment.operations import Deployment
     from faceaudit.service.jobs import AuditJobs
 
 
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 class ServiceContext:
     """The home, its key store, the rate limiter, the image pool, the audit jobs and the core.
 
-    ``deployment`` is the same :class:`~faceaudit.deployment.Deployment` the CLI uses, created on
+    ``deployment`` is the same :class:`~faceaudit.deployment.operations.Deployment` the CLI uses,
+    created on
     first use (the face model inside it loads lazily, once per process).
     """
 
@@ -40,7 +41,7 @@ class ServiceContext:
         """The deployment core shared by every request."""
         with self._lock:
             if self._deployment is None:
-                from faceaudit.deployment import Deployment
+                from faceaudit.deployment.operations import Deployment
 
                 # a stale search graph is rebuilt in a background thread, exact search
                 # answering meanwhile: the service starts at once whatever the gallery size

@@ -6,7 +6,7 @@ so that the CLI's ``keys`` commands can raise them without importing the web fra
 
 from __future__ import annotations
 
-from faceaudit.errors import FaceAuditError
+from faceaudit.base.errors import FaceAuditError
 
 
 class ServiceError(FaceAuditError):

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from faceaudit.errors import FaceAuditError
-from faceaudit.home import Home
+from faceaudit.base.errors import FaceAuditError
+from faceaudit.base.home import Home
 from faceaudit.service.problems import NotFoundError
 
 JobFunction = Callable[[Path], dict[str, Any]]

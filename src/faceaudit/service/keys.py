@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from faceaudit.home import Home
+from faceaudit.base.home import Home
 from faceaudit.ledger import Ledger
 from faceaudit.ledger.payload import MAX_TEXT
 from faceaudit.service.errors import KeyStoreError

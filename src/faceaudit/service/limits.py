@@ -11,8 +11,8 @@ from contextlib import contextmanager
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from faceaudit.faces.budget import pixel_limit, time_limit
-from faceaudit.faces.image import DEFAULT_MAX_PIXELS
+from faceaudit.engine.faces.budget import pixel_limit, time_limit
+from faceaudit.engine.faces.image import DEFAULT_MAX_PIXELS
 from faceaudit.service.problems import (
     RateLimitedError,
     ServiceBusyError,
@@ -122,7 +122,7 @@ class ImageWorkPool:
 
     :meth:`slot` admits a request or refuses it at once with :class:`ServiceBusyError` (503,
     ``Retry-After``) when every worker is busy and the queue is full. An admitted request waits
-    for a worker, then runs under the engine's time limit (``faceaudit.faces.budget``): the
+    for a worker, then runs under the engine's time limit (``faceaudit.engine.faces.budget``): the
     whole request, waiting included, gets ``time_limit_s`` seconds; when they run out the engine
     stops at its next stage with ``TimeLimitError`` (503). Thread-safe.
     """

@@ -1,6 +1,6 @@
 """Errors as RFC 9457 ``application/problem+json`` — the only error shape a client ever sees.
 
-Every :class:`~faceaudit.errors.FaceAuditError` becomes a problem whose ``type`` is
+Every :class:`~faceaudit.base.errors.FaceAuditError` becomes a problem whose ``type`` is
 ``https://faceaudit.dev/problems/<code>`` (stable), with ``title``, ``status`` and ``detail``.
 HTTP errors raised by the framework (404, 405, …) and request validation errors (422) get the same
 shape, and a catch-all turns any unexpected exception into a 500 problem without a traceback.
@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from faceaudit.errors import FaceAuditError, TimeLimitError
+from faceaudit.base.errors import FaceAuditError, TimeLimitError
 from faceaudit.service.errors import (
     AuthenticationError as AuthenticationError,
 )

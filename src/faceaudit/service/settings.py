@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import NonNegativeInt, PositiveFloat, PositiveInt, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from faceaudit.errors import InputDataError
-from faceaudit.faces.image import DEFAULT_MAX_PIXELS
+from faceaudit.base.errors import InputDataError
+from faceaudit.engine.faces.image import DEFAULT_MAX_PIXELS
 
 ENV_PREFIX = "FACEAUDIT_"
 
@@ -47,7 +47,7 @@ class ServiceSettings(BaseSettings):
     @classmethod
     def load(cls, **flags: Any) -> ServiceSettings:
         """Defaults, then the environment, then ``flags`` that are not None; an invalid value
-        is an :class:`~faceaudit.errors.InputDataError` naming the flag and the variable."""
+        is an :class:`~faceaudit.base.errors.InputDataError` naming the flag and the variable."""
         try:
             return cls(**{name: value for name, value in flags.items() if value is not None})
         except ValidationError as exc:

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from faceaudit.audit.html import render_html
-from faceaudit.errors import FaceAuditError
+from faceaudit.base.errors import FaceAuditError
 from faceaudit.ledger import Ledger
 from faceaudit.ledger.oversight import build_oversight
 from faceaudit.policy import list_audits, load_policy, policy_status, registered_audits

@@ -1,0 +1,2 @@
+"""Embedding backends: one :class:`~faceaudit.engine.models.base.Embedder` interface, several
+models."""

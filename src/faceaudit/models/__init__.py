@@ -1,1 +1,0 @@
-"""Embedding backends: one :class:`~faceaudit.models.base.Embedder` interface, several models."""

@@ -1,0 +1,81 @@
+"""The gallery, identify and review commands through Typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import pytest
+from typer.testing import CliRunner
+
+from faceaudit.cli import app
+from faceaudit.engine.calibration import shipped_calibration_name
+from faceaudit.ledger import Ledger
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    """Run a gallery/identify/review command asking for its JSON (docs/cli.md)."""
+    return runner.invoke(app, [*args, "--json"], env={"FACEAUDIT_ACTOR": "cli-user"})
+
+
+def test_enrol_list_erase_purge(home, mdtf):
+    h = str(home.root)
+    done = run("gallery", "enrol", str(mdtf / "1.png"), str(mdtf / "2.png"), "--subject", "p1",
+               "--basis", "consent", "--evidence", "form-1", "--name", "P One", "--home", h)
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["templates"] == 2
+    run("gallery", "enrol", str(mdtf / "3.png"), "--subject", "p2", "--basis", "consent",
+        "--evidence", "form-2", "--expires", "2999-01-01", "--home", h)
+    listed = json.loads(run("gallery", "list", "--home", h).stdout)
+    assert [s["subject_id"] for s in listed] == ["p1", "p2"]
+    assert listed[0]["display_name"] == "P One"
+    assert listed[1]["consents"][0]["expires_at"] == "2999-01-01T00:00:00+00:00"
+    erased = run("gallery", "erase", "p1", "--home", h, "--actor", "dpo")
+    assert erased.exit_code == 0 and json.loads(erased.stdout)["templates"] == 2
+    assert json.loads(run("gallery", "purge", "--home", h).stdout)["subjects"] == []
+    genesis, *events = Ledger(home).events()
+    assert genesis["action"] == "init"
+    events = [e for e in events if e["action"] != "intent"]
+    assert [e["action"] for e in events] == ["enrol", "enrol", "erase", "purge"]
+    assert events[0]["actor"] == "cli-user" and events[2]["actor"] == "dpo"
+
+
+def test_typed_errors_exit_2_with_one_line(home, mdtf, faces_small):
+    h = str(home.root)
+    group = run("gallery", "enrol", str(faces_small / "group/insightface_t1.jpg"), "--subject",
+                "g", "--basis", "consent", "--evidence", "f", "--home", h)
+    assert group.exit_code == 2
+    assert group.stderr.count("\n") == 1 and "faces found" in group.stderr
+    missing = run("gallery", "erase", "nobody", "--home", h)
+    assert missing.exit_code == 2 and "nobody" in missing.stderr
+    bad_date = run("gallery", "enrol", str(mdtf / "1.png"), "--subject", "x", "--basis", "c",
+                   "--evidence", "f", "--expires", "soon", "--home", h)
+    assert bad_date.exit_code == 2
+
+
+def test_identify_refused_without_audit_exits_5(home, mdtf):
+    refused = run("identify", str(mdtf / "2.png"), "--purpose", "p", "--case", "c",
+                  "--home", str(home.root))
+    assert refused.exit_code == 5 and "no-audit" in refused.stderr
+    assert [e["action"] for e in Ledger(home).events()] == ["init", "refused"]
+
+
+def test_identify_then_review(audited_home, mdtf):
+    if not (resources.files("faceaudit") / "data" / shipped_calibration_name(
+            "dlib-resnet:1")).is_file():
+        pytest.skip("the dlib-resnet calibration is not shipped in this checkout")
+    h = str(audited_home.root)
+    run("gallery", "enrol", str(mdtf / "1.png"), "--subject", "p1", "--basis", "consent",
+        "--evidence", "form-1", "--home", h)
+    found = run("identify", str(mdtf / "2.png"), "--purpose", "p", "--case", "c", "--home", h)
+    assert found.exit_code == 0, found.output
+    result = json.loads(found.stdout)
+    assert result["faces"][0]["candidates"][0]["subject_id"] == "p1"
+    both = run("review", result["result_id"], "--confirm", "--reject", "--home", h)
+    assert both.exit_code == 2
+    done = run("review", result["result_id"], "--reject", "--actor", "sgt-b", "--note", "no",
+               "--home", h)
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["review"]["decision"] == "reject"

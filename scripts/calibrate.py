@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from faceaudit.audit.all_pairs import score_templates
 from faceaudit.audit.run import calibration_section
-from faceaudit.audit.scoring import score_templates
 from faceaudit.base.datasets import LFW_HELP, find_lfw
 from faceaudit.engine.calibration import load_calibration, shipped_calibration_name
 from faceaudit.engine.embed_files import embed_dataset, embeddings_matrix, table_metadata

@@ -15,23 +15,14 @@ import numpy as np
 from markupsafe import Markup
 
 from faceaudit import __version__
+from faceaudit.audit import html_parts as hp
 from faceaudit.audit import plots
 from faceaudit.audit.comparison_terminal import comparison_target, row_label
-from faceaudit.audit.html import (
-    _SUMMARY_LABELS,
-    _environment,
-    _estimate_cell,
-    _num,
-    _row,
-    _table,
-    _target,
-    _threshold,
-)
 
 
 def _difference_cell(d: Mapping[str, Any]) -> str:
     if d.get("value") is None:
-        return _estimate_cell(d)
+        return hp.estimate_cell(d)
     value = f"{d['value']:+.3g}" if d["value"] else "0"
     if d.get("low") is None and d.get("high") is None:
         return Markup('<span class="num">{}</span> <span class="flag">({})</span>').format(
@@ -41,14 +32,14 @@ def _difference_cell(d: Mapping[str, Any]) -> str:
         Markup(' <span class="flag">(excludes 0)</span>') if d.get("excludes_zero") else ""
     )
     return Markup('<span class="num">{}</span> <span class="num">[{}, {}]</span>{}').format(
-        value, _num(d.get("low")), _num(d.get("high")), verdict
+        value, hp.num(d.get("low")), hp.num(d.get("high")), verdict
     )
 
 
 def _label(row: Mapping[str, Any]) -> str:
     if row.get("group") is None:
         key = str(row["metric"])
-        return f"{_SUMMARY_LABELS.get(key, key)} ({key})"
+        return f"{hp.SUMMARY_LABELS.get(key, key)} ({key})"
     return row_label(row)
 
 
@@ -61,21 +52,20 @@ def comparison_tables(section: Mapping[str, Any]) -> list[dict[str, Any]]:
     tables = []
     for t in section.get("targets") or []:
         headers = ["Rate"] + [
-            f"{m['model']} (threshold {_threshold(m.get('threshold'))}) [{level} CI]"
+            f"{m['model']} (threshold {hp.threshold(m.get('threshold'))}) [{level} CI]"
             for m in t["models"]
         ] + [f"{n} − {baseline}" + (f" [{level} paired CI]" if section.get("paired") else "")
              for n in names[1:]]
         rows = [
-            _row(
+            hp.row(
                 [_label(r)]
-                + [_estimate_cell(v) for v in r["values"]]
+                + [hp.estimate_cell(v) for v in r["values"]]
                 + [_difference_cell(d) for d in r["differences"]]
             )
             for r in t["rows"]
         ]
-        tables.append(
-            _table(f"Models side by side at target FMR {_target(t['target_fmr'])}", headers, rows)
-        )
+        caption = f"Models side by side at target FMR {hp.target(t['target_fmr'])}"
+        tables.append(hp.table(caption, headers, rows))
     return tables
 
 
@@ -135,7 +125,7 @@ def difference_plot(
     if len(series) > 1:
         ax.legend(loc="best", fontsize="small")
     ax.grid(axis="x", alpha=0.3)
-    return plots._to_data_uri(fig)
+    return plots.to_data_uri(fig)
 
 
 def comparison_figure(section: Mapping[str, Any], target: float | None) -> dict[str, str] | None:
@@ -154,9 +144,10 @@ def comparison_figure(section: Mapping[str, Any], target: float | None) -> dict[
     }
     if not any(v is not None for s in series.values() for v, _, _ in s):
         return None
-    at = _target(entry["target_fmr"])
+    at = hp.target(entry["target_fmr"])
     alt = "Differences from the baseline at target FMR " + at + ": " + "; ".join(
-        f"{name} {label}: {_num(v)}" + (f" [{_num(lo)}, {_num(hi)}]" if lo is not None else "")
+        f"{name} {label}: {hp.num(v)}"
+        + (f" [{hp.num(lo)}, {hp.num(hi)}]" if lo is not None else "")
         for name, s in series.items()
         for label, (v, lo, hi) in zip(labels, s, strict=True)
     )
@@ -184,7 +175,7 @@ def write_comparison_page(section: Mapping[str, Any], path: Path, sources: list[
     first = (section.get("targets") or [{}])[0].get("target_fmr")
     targets = [t["target_fmr"] for t in section.get("targets") or []]
     primary = targets[len(targets) // 2] if targets else first
-    text = _environment().get_template("comparison.html.j2").render(
+    text = hp.environment().get_template("comparison.html.j2").render(
         title="faceaudit: models compared",
         version=__version__,
         sources=sources,

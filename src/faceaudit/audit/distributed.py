@@ -17,14 +17,14 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from faceaudit.audit.scoring import BLOCK, TemplateScores, _blas
+from faceaudit.audit.scoring import BLOCK, TemplateScores, blas
 from faceaudit.base.dask_cluster import ClusterError
 from faceaudit.base.errors import FaceAuditError
 
 
 def _run_block(task: Callable, data, a: int, b: int, *args):
     """Run one block task on a worker with single-threaded BLAS (one task per worker thread)."""
-    with _blas().limit(limits=1):
+    with blas().limit(limits=1):
         return task(data, a, b, *args)
 
 

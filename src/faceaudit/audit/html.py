@@ -6,39 +6,29 @@ The page is built only from the report dict (schema ``faceaudit.audit/2`` or /1,
 Content-Security-Policy forbids any external resource, so the file works offline. Parts a
 given input does not produce (a rates-only audit has no DET curves or heatmap) are shown as
 "not available for this input".
+
+This module builds the verification sections and composes the page; the optional sections
+come from :mod:`~faceaudit.audit.comparison_html`, :mod:`~faceaudit.audit.identification_html`
+and :mod:`~faceaudit.audit.redaction_html`, and all of them write numbers and tables with
+:mod:`faceaudit.audit.html_parts` (none imports this module back).
 """
 
 from __future__ import annotations
 
-import functools
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import jinja2
-from markupsafe import Markup
-
 from faceaudit import __version__
+from faceaudit.audit import html_parts as hp
 from faceaudit.audit import plots
+from faceaudit.audit.comparison_html import comparison_view
+from faceaudit.audit.identification_html import identification_view
+from faceaudit.audit.redaction_html import redaction_view
 from faceaudit.base.errors import InputDataError
 
 SCHEMA = "faceaudit.audit/2"
 READABLE = ("faceaudit.audit/1", SCHEMA)
-_TEMPLATES = Path(__file__).parent / "templates"
-_DASH = "—"
-
-_SUMMARY_LABELS = {
-    "fmr_ratio": "FMR max/min ratio",
-    "fnmr_ratio": "FNMR max/min ratio",
-    "fmr_difference": "FMR max − min",
-    "fnmr_difference": "FNMR max − min",
-    "inequity": "Inequity rate (FMR ratio^α · FNMR ratio^(1−α))",
-    "fdr": "FDR (fairness discrepancy rate)",
-    "garbe": "GARBE (Gini aggregation rate)",
-    "ser": "SER (skewed error ratio)",
-    "std": "STD of accuracy (percentage points)",
-}
 
 
 class ReportFormatError(InputDataError):
@@ -65,102 +55,15 @@ def write_html(report: dict, out_dir: Path) -> Path:
 
 def render_html(report: Mapping[str, Any]) -> str:
     """Return the HTML text of the report (see :func:`write_html`)."""
-    return _environment().get_template("report.html.j2").render(**_view(report))
-
-
-@functools.cache
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_TEMPLATES),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=False,
-    )
-
-
-# --- formatting -----------------------------------------------------------------------------
-
-
-def _num(v: float | None, spec: str = ".3g") -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return _DASH
-    if v == 0:
-        return "0"
-    return format(v, spec)
-
-
-def _threshold(v: float | None) -> str:
-    """A threshold in full: the shortest text that reads back as the same float (a rounded
-    threshold would be a different operating point)."""
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return _DASH
-    return repr(float(v))
-
-
-def _target(t: float | None) -> str:
-    if t is None:
-        return "as given"
-    exponent = round(math.log10(t)) if t > 0 else 0
-    if t > 0 and math.isclose(t, 10.0**exponent):
-        return f"1e{exponent}"
-    return format(t, ".3g")
-
-
-def _count(n: int | None) -> str:
-    return _DASH if n is None else f"{n:,}"
-
-
-def _estimate(e: Mapping[str, Any] | None, spec: str = ".3g") -> str:
-    if not e or e.get("value") is None:
-        note = (e or {}).get("note")
-        return f"not estimated ({note})" if note else _DASH
-    text = _num(e["value"], spec)
-    if e.get("low") is not None or e.get("high") is not None:  # a missing end is unbounded
-        text += f" [{_num(e.get('low'), spec)}, {_num(e.get('high'), spec)}]"
-    return text
-
-
-def _flags(e: Mapping[str, Any]) -> Markup:
-    """What an estimate rests on, when it needs saying: few identities, an exact bound, no
-    interval from one identity, undefined bootstrap replicates."""
-    parts = []
-    if e.get("small_sample"):
-        parts.append(f"few identities ({e.get('identities')})")
-    if e.get("interval") == "clopper-pearson":
-        parts.append("exact one-sided bound")
-    if e.get("interval_note"):
-        parts.append(str(e["interval_note"]))
-    if e.get("undefined_replicates"):
-        parts.append(f"{e['undefined_replicates']} undefined replicates")
-    if not parts:
-        return Markup("")
-    return Markup(' <span class="flag">({})</span>').format("; ".join(parts))
-
-
-def _estimate_cell(e: Mapping[str, Any] | None, spec: str = ".3g") -> str:
-    """An estimate for a table cell: it may wrap before the interval, never inside a number."""
-    if not e or e.get("value") is None or (e.get("low") is None and e.get("high") is None):
-        if e and e.get("value") is not None:
-            return Markup("{}{}").format(_estimate(e, spec), _flags(e))
-        return _estimate(e, spec)
-    return Markup('<span class="num">{}</span> <span class="num">[{}, {}]</span>{}').format(
-        _num(e["value"], spec), _num(e.get("low"), spec), _num(e.get("high"), spec), _flags(e)
-    )
+    return hp.environment().get_template("report.html.j2").render(**_view(report))
 
 
 def _identities(g: Mapping[str, Any]) -> str:
+    """Impostor / genuine identities of a group, as a table cell."""
     imp, gen = g.get("impostor_identities"), g.get("genuine_identities")
     if imp is None and gen is None:
-        return _DASH
-    return f"{_count(imp)} / {_count(gen)}"
-
-
-def _row(cells: Sequence[str], css: str = "") -> dict[str, Any]:
-    return {"cells": list(cells), "css": css}
-
-
-def _table(caption: str, headers: Sequence[str], rows: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"caption": caption, "headers": list(headers), "rows": rows}
+        return hp.DASH
+    return f"{hp.count(imp)} / {hp.count(gen)}"
 
 
 # --- the view model ---------------------------------------------------------------------------
@@ -171,9 +74,6 @@ def _view(r: Mapping[str, Any]) -> dict[str, Any]:
     targets = r.get("targets") or []
     primary = _primary_target(r)
     by = ", ".join(prov.get("by") or [])
-    from faceaudit.audit.identification_html import identification_view
-    from faceaudit.audit.redaction_html import redaction_view  # it uses this module's helpers
-
     redaction = redaction_view(r.get("redaction"))
     return {
         "title": "faceaudit demographic audit" + (f" by {by}" if by else ""),
@@ -203,8 +103,6 @@ def _comparison(r: Mapping[str, Any], primary: Mapping[str, Any] | None) -> dict
     """The side-by-side models section, when the audit compared several models."""
     if not r.get("comparison"):
         return None
-    from faceaudit.audit.comparison_html import comparison_view
-
     return comparison_view(r["comparison"], (primary or {}).get("target_fmr"))
 
 
@@ -219,7 +117,7 @@ def _primary_target(r: Mapping[str, Any]) -> Mapping[str, Any] | None:
 def _provenance(p: Mapping[str, Any]) -> list[tuple[str, str]]:
     reps = p.get("bootstrap_reps")
     boot = (
-        _DASH
+        hp.DASH
         if reps is None
         else (
             "off"
@@ -237,9 +135,9 @@ def _provenance(p: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("faceaudit", p.get("faceaudit_version")),
         ("Seed", p.get("seed")),
         ("Bootstrap", boot),
-        ("Confidence", _num(p["confidence"]) if p.get("confidence") is not None else None),
-        ("α", _num(p["alpha"]) if p.get("alpha") is not None else None),
-        ("Score bin width", _num(p.get("score_bin_width")) if p.get("score_bin_width") else None),
+        ("Confidence", hp.num(p["confidence"]) if p.get("confidence") is not None else None),
+        ("α", hp.num(p["alpha"]) if p.get("alpha") is not None else None),
+        ("Score bin width", hp.num(p.get("score_bin_width")) if p.get("score_bin_width") else None),
         ("Duration", f"{p['duration_s']:.1f} s" if p.get("duration_s") is not None else None),
     ]
     return [(k, str(v)) for k, v in items if v is not None]
@@ -256,18 +154,18 @@ def _gate(g: Mapping[str, Any] | None) -> dict[str, Any] | None:
         text = (
             f"{len(failed)} of {len(rules)} condition(s) violated: "
             + "; ".join(
-                f"{x.get('expression')} ({x.get('status')}, value {_num(x.get('value'))})"
+                f"{x.get('expression')} ({x.get('status')}, value {hp.num(x.get('value'))})"
                 for x in failed
             )
             + "."
         )
     rows = [
-        _row(
+        hp.row(
             [
                 str(x.get("expression")),
-                _target(x.get("target_fmr")),
-                _num(x.get("value")),
-                f"{x.get('op')} {_num(x.get('limit'), '.6g')}",
+                hp.target(x.get("target_fmr")),
+                hp.num(x.get("value")),
+                f"{x.get('op')} {hp.num(x.get('limit'), '.6g')}",
                 str(x.get("status", "")).upper(),
                 x.get("note") or "",
             ],
@@ -275,7 +173,7 @@ def _gate(g: Mapping[str, Any] | None) -> dict[str, Any] | None:
         )
         for x in rules
     ]
-    table = _table(
+    table = hp.table(
         "Gate conditions (a condition fails when “value op limit” holds)",
         ["Condition", "Target FMR", "Value", "Fails when", "Status", "Note"],
         rows,
@@ -296,8 +194,8 @@ def _summary(t: Mapping[str, Any] | None) -> list[str]:
         return []
     thr = t.get("threshold")
     where = (
-        f"At FMR {_target(t['target_fmr'])}"
-        + (f" (global threshold {_threshold(thr)})" if thr is not None else "")
+        f"At FMR {hp.target(t['target_fmr'])}"
+        + (f" (global threshold {hp.threshold(thr)})" if thr is not None else "")
         if t.get("target_fmr") is not None
         else "In the given rates"
     )
@@ -312,17 +210,17 @@ def _summary(t: Mapping[str, Any] | None) -> list[str]:
         lo = min(values, key=lambda kv: kv[1])
         hi = max(values, key=lambda kv: kv[1])
         sentences.append(
-            f"{where}, {name} ranges from {_num(lo[1])} ({lo[0]}) to {_num(hi[1])} ({hi[0]}):"
-            f" ratio {_estimate(summaries.get(f'{key}_ratio'))}."
+            f"{where}, {name} ranges from {hp.num(lo[1])} ({lo[0]}) to {hp.num(hi[1])} ({hi[0]}):"
+            f" ratio {hp.estimate(summaries.get(f'{key}_ratio'))}."
         )
     accuracy = _supported_values(t, "accuracy")
     if not sentences and len(accuracy) >= 2:
         lo = min(accuracy, key=lambda kv: kv[1])
         hi = max(accuracy, key=lambda kv: kv[1])
         sentences.append(
-            f"{where}, accuracy ranges from {_num(lo[1], '.4f')} ({lo[0]}) to "
-            f"{_num(hi[1], '.4f')} ({hi[0]}): SER {_estimate(summaries.get('ser'))}, "
-            f"STD {_estimate(summaries.get('std'))} percentage points."
+            f"{where}, accuracy ranges from {hp.num(lo[1], '.4f')} ({lo[0]}) to "
+            f"{hp.num(hi[1], '.4f')} ({hi[0]}): SER {hp.estimate(summaries.get('ser'))}, "
+            f"STD {hp.estimate(summaries.get('std'))} percentage points."
         )
     return sentences
 
@@ -331,12 +229,12 @@ def _data_notes(d: Mapping[str, Any], by: str) -> list[str]:
     notes = []
     if d.get("images") is not None:
         notes.append(
-            f"{_count(d.get('images'))} images read; {_count(d.get('templates'))} templates "
-            f"of {_count(d.get('identities'))} identities used."
+            f"{hp.count(d.get('images'))} images read; {hp.count(d.get('templates'))} templates "
+            f"of {hp.count(d.get('identities'))} identities used."
         )
     if d.get("genuine_pairs") is not None:
         notes.append(
-            f"{_count(d.get('genuine_pairs'))} genuine and {_count(d.get('impostor_pairs'))} "
+            f"{hp.count(d.get('genuine_pairs'))} genuine and {hp.count(d.get('impostor_pairs'))} "
             "impostor comparisons in all (within and across groups)."
         )
     missing = d.get("missing_labels") or {}
@@ -357,20 +255,20 @@ def _data_table(d: Mapping[str, Any]) -> dict[str, Any] | None:
     if not groups:
         return None
     rows = [
-        _row(
+        hp.row(
             [
                 str(g.get("group")),
-                _count(g.get("templates")),
-                _count(g.get("identities")),
-                _count(g.get("genuine_pairs")),
-                _count(g.get("impostor_pairs")),
-                _count(g.get("no_face")),
-                "—" if g.get("ftt") is None else f"{g['ftt']:.2%}",
+                hp.count(g.get("templates")),
+                hp.count(g.get("identities")),
+                hp.count(g.get("genuine_pairs")),
+                hp.count(g.get("impostor_pairs")),
+                hp.count(g.get("no_face")),
+                hp.DASH if g.get("ftt") is None else f"{g['ftt']:.2%}",
             ]
         )
         for g in groups
     ]
-    return _table(
+    return hp.table(
         "Images and comparisons per group (pairs with both images in the group)",
         ["Group", "Templates", "Identities", "Genuine pairs", "Impostor pairs", "No face",
          "Failure to template"],
@@ -382,19 +280,19 @@ def _thresholds_table(targets: Sequence[Mapping[str, Any]]) -> dict[str, Any] | 
     if not any(t.get("target_fmr") is not None for t in targets):
         return None
     rows = [
-        _row(
+        hp.row(
             [
-                _target(t.get("target_fmr")),
+                hp.target(t.get("target_fmr")),
                 "supported" if t.get("supported") else "UNSUPPORTED (not estimated)",
-                _count(t.get("required_pairs")),
-                _threshold(t.get("threshold")),
-                _num(t.get("achieved_fmr")),
+                hp.count(t.get("required_pairs")),
+                hp.threshold(t.get("threshold")),
+                hp.num(t.get("achieved_fmr")),
             ],
             "" if t.get("supported") else "muted",
         )
         for t in targets
     ]
-    return _table(
+    return hp.table(
         "Global thresholds, set on all impostor comparisons",
         ["Target FMR", "Rule of three", "Impostor pairs needed", "Threshold", "Achieved FMR"],
         rows,
@@ -407,17 +305,17 @@ def _group_tables(
     tables = []
     for t in targets:
         rows = [
-            _row(
+            hp.row(
                 [
                     str(g.get("group")),
                     "yes" if g.get("supported", True) else "no",
-                    _estimate_cell(g.get("fmr")),
-                    _estimate_cell(g.get("fnmr")),
-                    _estimate_cell(g.get("accuracy"), ".4f"),
-                    _threshold(g.get("group_threshold")),
-                    _num(g.get("fnmr_at_group_threshold")),
-                    _count(g.get("impostor_pairs")),
-                    _count(g.get("genuine_pairs")),
+                    hp.estimate_cell(g.get("fmr")),
+                    hp.estimate_cell(g.get("fnmr")),
+                    hp.estimate_cell(g.get("accuracy"), ".4f"),
+                    hp.threshold(g.get("group_threshold")),
+                    hp.num(g.get("fnmr_at_group_threshold")),
+                    hp.count(g.get("impostor_pairs")),
+                    hp.count(g.get("genuine_pairs")),
                     _identities(g),
                 ],
                 "" if g.get("supported", True) else "muted",
@@ -427,13 +325,13 @@ def _group_tables(
         if not rows:
             continue
         caption = (
-            f"Per group at target FMR {_target(t['target_fmr'])}"
-            f" (global threshold {_threshold(t.get('threshold'))})"
+            f"Per group at target FMR {hp.target(t['target_fmr'])}"
+            f" (global threshold {hp.threshold(t.get('threshold'))})"
             if t.get("target_fmr") is not None
             else "Per group, as given in the rates table"
         )
         tables.append(
-            _table(
+            hp.table(
                 caption,
                 [
                     "Group",
@@ -451,15 +349,19 @@ def _group_tables(
             )
         )
     eer_rows = [
-        _row(
-            [str(g.get("group")), _estimate_cell(g.get("eer")), _threshold(g.get("eer_threshold"))]
+        hp.row(
+            [
+                str(g.get("group")),
+                hp.estimate_cell(g.get("eer")),
+                hp.threshold(g.get("eer_threshold")),
+            ]
         )
         for g in per_group
         if (g.get("eer") or {}).get("value") is not None
     ]
     if eer_rows:
         tables.append(
-            _table(
+            hp.table(
                 "Equal error rate per group (within-group comparisons)",
                 ["Group", "EER [95% CI]", "Threshold at EER"],
                 eer_rows,
@@ -469,23 +371,23 @@ def _group_tables(
 
 
 def _fairness_tables(targets: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    keys = [k for k in _SUMMARY_LABELS if any(k in (t.get("summaries") or {}) for t in targets)]
+    keys = [k for k in hp.SUMMARY_LABELS if any(k in (t.get("summaries") or {}) for t in targets)]
     if not keys:
         return []
     rows = [
-        _row(
-            [_SUMMARY_LABELS[k] + f" ({k})"]
-            + [_estimate_cell((t.get("summaries") or {}).get(k)) for t in targets]
+        hp.row(
+            [hp.SUMMARY_LABELS[k] + f" ({k})"]
+            + [hp.estimate_cell((t.get("summaries") or {}).get(k)) for t in targets]
         )
         for k in keys
     ]
-    headers = ["Summary"] + [f"At FMR {_target(t.get('target_fmr'))}" for t in targets]
-    return [_table("Fairness summaries [95% CI]", headers, rows)]
+    headers = ["Summary"] + [f"At FMR {hp.target(t.get('target_fmr'))}" for t in targets]
+    return [hp.table("Fairness summaries [95% CI]", headers, rows)]
 
 
 def _fairness_notes(targets: Sequence[Mapping[str, Any]], alpha: float | None) -> list[str]:
     notes = [
-        f"At FMR {_target(t.get('target_fmr'))}, {k}: {s['note']}"
+        f"At FMR {hp.target(t.get('target_fmr'))}, {k}: {s['note']}"
         for t in targets
         for k, s in (t.get("summaries") or {}).items()
         if isinstance(s, Mapping) and s.get("note")
@@ -494,13 +396,13 @@ def _fairness_notes(targets: Sequence[Mapping[str, Any]], alpha: float | None) -
         for part in (t.get("summary_groups") or {}).values():
             left = "; ".join(f"{x['group']} ({x['reason']})" for x in part.get("left_out") or [])
             notes.append(
-                f"At FMR {_target(t.get('target_fmr'))}, {', '.join(part['summaries'])} are "
+                f"At FMR {hp.target(t.get('target_fmr'))}, {', '.join(part['summaries'])} are "
                 f"over {', '.join(part['groups']) or 'no group'}"
                 + (f"; left out: {left}." if left else " (every group).")
             )
     if alpha is not None:
         notes.append(
-            f"α = {_num(alpha)} weighs FMR against FNMR in the inequity rate, FDR and GARBE. "
+            f"α = {hp.num(alpha)} weighs FMR against FNMR in the inequity rate, FDR and GARBE. "
             "Ratios and GARBE: lower is fairer (1 and 0 are perfectly even); FDR: 1 is "
             "perfectly even."
         )
@@ -518,12 +420,12 @@ def _det_figure(
         fmr, fnmr = (g.get("fmr") or {}).get("value"), (g.get("fnmr") or {}).get("value")
         if g.get("supported", True) and fmr is not None and fnmr is not None:
             points[str(g["group"])] = (fmr, fnmr)
-    at = _target((primary or {}).get("target_fmr")) if primary else None
+    at = hp.target((primary or {}).get("target_fmr")) if primary else None
     alt = (
         "Detection error trade-off curves, false non-match rate against false match rate on "
         f"log axes, for groups {', '.join(curves)}. "
         + "; ".join(
-            f"{k} operates at FMR {_num(x)}, FNMR {_num(y)}" for k, (x, y) in points.items()
+            f"{k} operates at FMR {hp.num(x)}, FNMR {hp.num(y)}" for k, (x, y) in points.items()
         )
         + (f" at the global threshold for target FMR {at}." if points else "")
     )
@@ -544,9 +446,9 @@ def _heatmap_figures(targets: Sequence[Mapping[str, Any]]) -> list[dict[str, str
             continue
         labels = [str(g) for g in cross.get("groups") or []]
         matrix = cross.get("fmr") or []
-        at = _target(t["target_fmr"])
+        at = hp.target(t["target_fmr"])
         cells = "; ".join(
-            f"{a} with {b}: {_num(matrix[i][j])}"
+            f"{a} with {b}: {hp.num(matrix[i][j])}"
             for i, a in enumerate(labels)
             for j, b in enumerate(labels)
             if j >= i
@@ -571,7 +473,7 @@ def _cross_table(t: Mapping[str, Any] | None) -> dict[str, Any] | None:
     low, high = cross.get("low"), cross.get("high")
 
     def cell(i: int, j: int) -> str:
-        return _estimate_cell(
+        return hp.estimate_cell(
             {
                 "value": cross["fmr"][i][j],
                 "low": low[i][j] if low else None,
@@ -579,9 +481,9 @@ def _cross_table(t: Mapping[str, Any] | None) -> dict[str, Any] | None:
             }
         )
 
-    rows = [_row([a] + [cell(i, j) for j in range(len(labels))]) for i, a in enumerate(labels)]
-    return _table(
-        f"Cross-group FMR [95% CI] at target FMR {_target(t['target_fmr'])} "
+    rows = [hp.row([a] + [cell(i, j) for j in range(len(labels))]) for i, a in enumerate(labels)]
+    return hp.table(
+        f"Cross-group FMR [95% CI] at target FMR {hp.target(t['target_fmr'])} "
         "(row: group whose identities are resampled)",
         ["Group", *labels],
         rows,
@@ -609,7 +511,7 @@ def _score_figure(
         "alt": "Histograms of genuine and impostor similarity scores, one panel per group ("
         + ", ".join(series)
         + ")"
-        + (f", with the global threshold {_threshold(threshold)} marked." if marked else "."),
+        + (f", with the global threshold {hp.threshold(threshold)} marked." if marked else "."),
         "caption": "Within-group score distributions (each series normalised to a density)"
-        + (f"; dashed line: global threshold {_threshold(threshold)}." if marked else "."),
+        + (f"; dashed line: global threshold {hp.threshold(threshold)}." if marked else "."),
     }

@@ -10,8 +10,8 @@ from typing import Any
 
 from markupsafe import Markup
 
+from faceaudit.audit import html_parts as hp
 from faceaudit.audit import identification_plots as plots
-from faceaudit.audit.html import _count, _estimate_cell, _num, _row, _table, _target, _threshold
 from faceaudit.audit.identification_gate import primary_point
 
 _SUMMARY_LABELS = {
@@ -34,7 +34,7 @@ def identification_view(section: Mapping[str, Any] | None) -> dict[str, Any] | N
     assert primary is not None
     protocol = section.get("protocol") or {}
     gallery = section.get("gallery") or {}
-    at = _target(primary.get("target_fmr"))
+    at = hp.target(primary.get("target_fmr"))
     groups = [str(g["group"]) for g in primary["groups"]]
     notes = [
         f"{protocol.get('repeats')} seeded splits of the {gallery.get('identities', '?'):,} "
@@ -62,15 +62,15 @@ def identification_view(section: Mapping[str, Any] | None) -> dict[str, Any] | N
 
 def _rates_table(point: Mapping[str, Any]) -> dict[str, Any]:
     rows = [
-        _row([str(g["group"]), _estimate_cell(g["fpir"]), _estimate_cell(g["fnir"]),
-              _estimate_cell(g["rank1_hit_rate"]), _estimate_cell(g["fmr"]),
-              f"{_count(g['non_mated_searches'])} / {_count(g['mated_searches'])}",
-              f"{_count(g['non_mated_identities'])} / {_count(g['mated_identities'])}"])
+        hp.row([str(g["group"]), hp.estimate_cell(g["fpir"]), hp.estimate_cell(g["fnir"]),
+                hp.estimate_cell(g["rank1_hit_rate"]), hp.estimate_cell(g["fmr"]),
+                f"{hp.count(g['non_mated_searches'])} / {hp.count(g['mated_searches'])}",
+                f"{hp.count(g['non_mated_identities'])} / {hp.count(g['mated_identities'])}"])
         for g in point["groups"]
     ]
-    return _table(
-        f"Per probe group at target FMR {_target(point.get('target_fmr'))} (threshold "
-        f"{_threshold(point['threshold'])}, {point['candidates']} candidates, gallery of "
+    return hp.table(
+        f"Per probe group at target FMR {hp.target(point.get('target_fmr'))} (threshold "
+        f"{hp.threshold(point['threshold'])}, {point['candidates']} candidates, gallery of "
         f"{point['gallery_size']:,} subjects; threshold from {point.get('threshold_source')})",
         ["Probe group", "FPIR [95% CI]", "FNIR [95% CI]", "Rank-1 hit rate",
          "1:1 FMR vs enrolled", "Searches non-mated / mated", "Identities non-mated / mated"],
@@ -80,17 +80,17 @@ def _rates_table(point: Mapping[str, Any]) -> dict[str, Any]:
 
 def _summary_table(points: list[Mapping[str, Any]]) -> dict[str, Any]:
     keys = [k for k in _SUMMARY_LABELS if any(k in p["summaries"] for p in points)]
-    rows = [_row([_SUMMARY_LABELS[k]] + [_estimate_cell(p["summaries"].get(k)) for p in points])
+    rows = [hp.row([_SUMMARY_LABELS[k]] + [hp.estimate_cell(p["summaries"].get(k)) for p in points])
             for k in keys]
-    return _table("Summaries over probe groups [95% CI]", ["Summary"]
-                  + [f"FMR {_target(p.get('target_fmr'))}" for p in points], rows)
+    return hp.table("Summaries over probe groups [95% CI]", ["Summary"]
+                    + [f"FMR {hp.target(p.get('target_fmr'))}" for p in points], rows)
 
 
 def _rates_figure(point: Mapping[str, Any], groups: list[str], at: str) -> dict[str, str]:
     fpir = [g["fpir"] for g in point["groups"]]
     fnir = [g["fnir"] for g in point["groups"]]
     described = "; ".join(
-        f"{name}: FPIR {_num(a.get('value'))}, FNIR {_num(b.get('value'))}"
+        f"{name}: FPIR {hp.num(a.get('value'))}, FNIR {hp.num(b.get('value'))}"
         for name, a, b in zip(groups, fpir, fnir, strict=True))
     return {
         "src": plots.rates_plot(groups, {"FPIR": fpir, "FNIR": fnir}),
@@ -103,7 +103,7 @@ def _rates_figure(point: Mapping[str, Any], groups: list[str], at: str) -> dict[
 def _composition_figure(point: Mapping[str, Any], at: str) -> dict[str, str]:
     comp = point["false_candidates"]
     labels = [str(g) for g in comp["groups"]]
-    cells = "; ".join(f"{a} probes, {b} candidates: {_num(comp['fpir'][i][j])}"
+    cells = "; ".join(f"{a} probes, {b} candidates: {hp.num(comp['fpir'][i][j])}"
                       for i, a in enumerate(labels) for j, b in enumerate(labels))
     return {
         "src": plots.composition_heatmap(comp["fpir"], labels,
@@ -126,10 +126,10 @@ def _composition_table(point: Mapping[str, Any], at: str) -> dict[str, Any]:
         for j in range(len(labels)):
             est = {"value": comp["fpir"][i][j], "low": comp["fpir_low"][i][j],
                    "high": comp["fpir_high"][i][j]}
-            cells.append(_composition_cell(_estimate_cell(est), comp["counts"][i][j],
+            cells.append(_composition_cell(hp.estimate_cell(est), comp["counts"][i][j],
                                      comp["per_search"][i][j]))
-        rows.append(_row([a, *cells, _count(comp["non_mated_searches"][i])]))
-    return _table(
+        rows.append(hp.row([a, *cells, hp.count(comp["non_mated_searches"][i])]))
+    return hp.table(
         f"False candidates at target FMR {at}: share of searches [95% CI] · candidates "
         "(per search), by probe group (row) and candidate group (column)",
         ["Probe group", *labels, "Non-mated searches"], rows,
@@ -138,7 +138,7 @@ def _composition_table(point: Mapping[str, Any], at: str) -> dict[str, Any]:
 
 def _composition_cell(cell: str, count: int, per_search: float | None) -> str:
     """A composition cell: the share with its interval, then the count and rate per search."""
-    return Markup("{} · {} ({} per search)").format(cell, f"{count:,}", _num(per_search))
+    return Markup("{} · {} ({} per search)").format(cell, f"{count:,}", hp.num(per_search))
 
 
 def _size_figure(point: Mapping[str, Any], at: str) -> dict[str, str]:
@@ -165,10 +165,10 @@ def _size_table(point: Mapping[str, Any], at: str) -> dict[str, Any]:
     for s in point["gallery_sizes"]:
         cells = []
         for entry in s["groups"]:
-            measured = _estimate_cell(entry["fpir"]) if entry["fpir"] else "not measured"
+            measured = hp.estimate_cell(entry["fpir"]) if entry["fpir"] else "not measured"
             cells.append(Markup("{} · predicted {}").format(measured,
-                                                            _num(entry["predicted_fpir"])))
-        rows.append(_row([f"{s['size']:,}" + ("" if s["measured"] else " (prediction only)"),
-                          *cells]))
-    return _table(f"FPIR by gallery size at target FMR {at}: measured [95% CI] · predicted "
-                  "(independence)", ["Gallery size", *groups], rows)
+                                                            hp.num(entry["predicted_fpir"])))
+        rows.append(hp.row([f"{s['size']:,}" + ("" if s["measured"] else " (prediction only)"),
+                            *cells]))
+    return hp.table(f"FPIR by gallery size at target FMR {at}: measured [95% CI] · predicted "
+                    "(independence)", ["Gallery size", *groups], rows)

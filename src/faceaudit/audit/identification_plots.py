@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from faceaudit.audit.plots import _to_data_uri, group_style
+from faceaudit.audit.plots import group_style, to_data_uri
 
 
 def _errorbars(value: float, low: float | None, high: float | None) -> list[list[float]]:
@@ -36,7 +36,7 @@ def rates_plot(groups: Sequence[str], rates: Mapping[str, Sequence[Mapping | Non
         ax.set_ylim(0, min(1.0, max(0.05, ax.get_ylim()[1])))
         ax.set_title(f"{name} per probe group")
     fig.tight_layout()
-    return _to_data_uri(fig)
+    return to_data_uri(fig)
 
 
 def composition_heatmap(matrix: Sequence[Sequence[float | None]], labels: Sequence[str],
@@ -64,7 +64,7 @@ def composition_heatmap(matrix: Sequence[Sequence[float | None]], labels: Sequen
     ax.set_xlabel("Group of the innocent candidate")
     ax.set_ylabel("Group of the probe")
     ax.set_title(title)
-    return _to_data_uri(fig)
+    return to_data_uri(fig)
 
 
 def gallery_size_plot(
@@ -103,4 +103,4 @@ def gallery_size_plot(
     ax.set_title("FPIR against gallery size")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    return _to_data_uri(fig)
+    return to_data_uri(fig)

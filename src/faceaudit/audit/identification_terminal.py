@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from faceaudit.audit.identification_gate import primary_point
-from faceaudit.audit.terminal import _fmt
+from faceaudit.audit.terminal import format_estimate, print_gate
 
 
 def _pct(value: float | None) -> str:
@@ -33,7 +33,8 @@ def identification_headline(report: dict, console: Console) -> None:
                 "searches non-mated / mated"):
         table.add_column(col)
     for g in point["groups"]:
-        table.add_row(g["group"], _fmt(g["fpir"]), _fmt(g["fnir"]), _fmt(g["rank1_hit_rate"]),
+        table.add_row(g["group"], format_estimate(g["fpir"]), format_estimate(g["fnir"]),
+                      format_estimate(g["rank1_hit_rate"]),
                       f"{g['non_mated_searches']:,} / {g['mated_searches']:,}")
     console.print(table)
     if any(g["fpir"].get("small_sample") or g["fnir"].get("small_sample")
@@ -44,7 +45,7 @@ def identification_headline(report: dict, console: Console) -> None:
         s = point["summaries"].get(key)
         if s is not None:
             note = f" ({s['note']})" if s["value"] is None and s.get("note") else ""
-            console.print(f"{key}: {_fmt(s)}{note}")
+            console.print(f"{key}: {format_estimate(s)}{note}")
     comp = point["false_candidates"]
     for a, probe in enumerate(comp["groups"]):
         parts = [f"{cand} {_pct(comp['fpir'][a][b])}" for b, cand in enumerate(comp["groups"])]
@@ -57,12 +58,7 @@ def identification_headline(report: dict, console: Console) -> None:
             measured = _pct(g["fpir"]["value"]) if g["fpir"] else "—"
             parts.append(f"{g['group']} {measured} (predicted {_pct(g['predicted_fpir'])})")
         console.print(f"FPIR at N={size['size']:,} ({kind}): " + ", ".join(parts), markup=False)
-    for gate_rule in report["gate"]["rules"]:
-        value = "n/a" if gate_rule["value"] is None else f"{gate_rule['value']:.3g}"
-        why = f": {gate_rule['note']}" if gate_rule["status"] == "unevaluable" else ""
-        console.print(
-            f"gate {gate_rule['expression']}: {gate_rule['status'].upper()} (value {value}){why}"
-        )
+    print_gate(report, console)
 
 
 def identification_json(report: dict, out: Path) -> str:

@@ -46,7 +46,9 @@ def group_style(index: int) -> dict[str, object]:
     }
 
 
-def _to_data_uri(fig: Figure) -> str:
+def to_data_uri(fig: Figure) -> str:
+    """Render ``fig`` as a PNG ``data:`` URI (110 dpi, no software stamp, so the same figure
+    gives the same bytes) and close it."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
@@ -115,7 +117,7 @@ def det_plot(
     ax.grid(True, which="minor", alpha=0.15)
     if curves:
         ax.legend(title="Group", fontsize="small")
-    return _to_data_uri(fig)
+    return to_data_uri(fig)
 
 
 def fmr_heatmap(
@@ -164,7 +166,7 @@ def fmr_heatmap(
     ax.set_xlabel("Group of the other image")
     ax.set_ylabel("Group of one image")
     ax.set_title(title)
-    return _to_data_uri(fig)
+    return to_data_uri(fig)
 
 
 def score_histograms(
@@ -207,4 +209,4 @@ def score_histograms(
         axes.flat[0].legend(fontsize="small")
     fig.suptitle(title)
     fig.tight_layout()
-    return _to_data_uri(fig)
+    return to_data_uri(fig)

@@ -11,8 +11,8 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
+from faceaudit.audit import html_parts as hp
 from faceaudit.audit import plots
-from faceaudit.audit.html import _count, _estimate, _estimate_cell, _num, _row, _table
 
 
 def redaction_view(section: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -25,8 +25,8 @@ def redaction_view(section: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {
         "clip": _clip_text(clip),
         "criterion": (
-            f"A face-frame counts when at least {_num(criterion.get('min_visible'))} of the "
-            f"face is in view; it is covered when at least {_num(criterion.get('min_covered'))} "
+            f"A face-frame counts when at least {hp.num(criterion.get('min_visible'))} of the "
+            f"face is in view; it is covered when at least {hp.num(criterion.get('min_covered'))} "
             "of its visible part lies under the redaction. Brackets are 95% bootstrap intervals "
             "(faces resampled within their group), or an exact one-sided bound when no "
             "face-frame (or every one) was missed."),
@@ -39,41 +39,42 @@ def redaction_view(section: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 def _clip_text(clip: Mapping[str, Any]) -> str:
     size = f"{clip.get('width')}×{clip.get('height')}" if clip.get("width") else "?"
-    return (f"Clip {clip.get('path') or ''} {size}, {_count(clip.get('frames'))} frames at "
-            f"{_num(clip.get('fps'))} fps, {_count(clip.get('faces'))} faces "
+    return (f"Clip {clip.get('path') or ''} {size}, {hp.count(clip.get('frames'))} frames at "
+            f"{hp.num(clip.get('fps'))} fps, {hp.count(clip.get('faces'))} faces "
             f"({clip.get('generator') or 'labelled'}, seed {clip.get('seed')}).").replace("  ", " ")
 
 
 def _headline(tool: Mapping[str, Any]) -> str:
-    groups = "; ".join(f"{g['group']} {_estimate(g.get('recall'), '.4f')}"
+    groups = "; ".join(f"{g['group']} {hp.estimate(g.get('recall'), '.4f')}"
                        for g in tool.get("per_group") or [])
-    return (f"{tool['tool']}: recall {_estimate(tool.get('recall'), '.4f')} — "
-            f"{_count(tool.get('missed_face_frames'))} of {_count(tool.get('face_frames'))} "
-            f"face-frames missed, {_count(tool.get('frames_with_uncovered_face'))} frames with a "
+    return (f"{tool['tool']}: recall {hp.estimate(tool.get('recall'), '.4f')} — "
+            f"{hp.count(tool.get('missed_face_frames'))} of {hp.count(tool.get('face_frames'))} "
+            f"face-frames missed, {hp.count(tool.get('frames_with_uncovered_face'))} frames with a "
             f"face left uncovered. By group: {groups or 'none'}.")
 
 
 def _tools_table(tools: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    rows = [_row([str(t["tool"]), _estimate_cell(t.get("recall"), ".4f"),
-                  _estimate_cell(t.get("miss_rate"), ".3g"), _count(t.get("face_frames")),
-                  _count(t.get("missed_face_frames")), _count(t.get("frames_with_uncovered_face")),
-                  _num(t.get("frames_per_s"), ".3g"), str(t.get("notes") or "")])
+    rows = [hp.row([str(t["tool"]), hp.estimate_cell(t.get("recall"), ".4f"),
+                    hp.estimate_cell(t.get("miss_rate"), ".3g"), hp.count(t.get("face_frames")),
+                    hp.count(t.get("missed_face_frames")),
+                    hp.count(t.get("frames_with_uncovered_face")),
+                    hp.num(t.get("frames_per_s"), ".3g"), str(t.get("notes") or "")])
             for t in tools]
-    return _table("Redaction recall per tool (all faces)",
-                  ["Tool", "Recall [95% CI]", "Miss rate [95% CI]", "Face-frames",
-                   "Missed face-frames", "Frames with a face uncovered", "Frames/s", "Notes"],
-                  rows)
+    return hp.table("Redaction recall per tool (all faces)",
+                    ["Tool", "Recall [95% CI]", "Miss rate [95% CI]", "Face-frames",
+                     "Missed face-frames", "Frames with a face uncovered", "Frames/s", "Notes"],
+                    rows)
 
 
 def _group_table(tools: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    rows = [_row([f"{t['tool']}: {g['group']}", _estimate_cell(g.get("recall"), ".4f"),
-                  _estimate_cell(g.get("miss_rate"), ".3g"), _count(g.get("faces")),
-                  _count(g.get("face_frames")), _count(g.get("missed_face_frames")),
-                  _count(g.get("frames_with_uncovered_face"))])
+    rows = [hp.row([f"{t['tool']}: {g['group']}", hp.estimate_cell(g.get("recall"), ".4f"),
+                    hp.estimate_cell(g.get("miss_rate"), ".3g"), hp.count(g.get("faces")),
+                    hp.count(g.get("face_frames")), hp.count(g.get("missed_face_frames")),
+                    hp.count(g.get("frames_with_uncovered_face"))])
             for t in tools for g in t.get("per_group") or []]
-    return _table("Who is left visible: redaction recall per group",
-                  ["Tool: group", "Recall [95% CI]", "Miss rate [95% CI]", "Faces",
-                   "Face-frames", "Missed face-frames", "Frames with one uncovered"], rows)
+    return hp.table("Who is left visible: redaction recall per group",
+                    ["Tool: group", "Recall [95% CI]", "Miss rate [95% CI]", "Faces",
+                     "Face-frames", "Missed face-frames", "Frames with one uncovered"], rows)
 
 
 def _figure(tools: Sequence[Mapping[str, Any]], groups: Sequence[str]) -> dict[str, str] | None:
@@ -97,9 +98,9 @@ def _figure(tools: Sequence[Mapping[str, Any]], groups: Sequence[str]) -> dict[s
     ax.set_xlabel("Frame-level redaction recall (share of face-frames covered)")
     ax.set_title("Redaction recall per group, 95% intervals")
     ax.grid(True, axis="x", alpha=0.4)
-    return {"src": plots._to_data_uri(fig),
+    return {"src": plots.to_data_uri(fig),
             "alt": "Dot plot of redaction recall per tool and group with 95% interval bars: "
-                   + "; ".join(f"{tool} {groups[i]} {_estimate(e, '.4f')}"
+                   + "; ".join(f"{tool} {groups[i]} {hp.estimate(e, '.4f')}"
                                for tool, i, e in points),
             "caption": "Redaction recall per tool and group. A bar further left means faces of "
                        "that group were left visible more often."}

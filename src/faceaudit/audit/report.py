@@ -11,6 +11,7 @@ from pathlib import Path
 from faceaudit import __version__
 from faceaudit.audit.engine import AuditSettings
 from faceaudit.audit.gate import GateRule, evaluate
+from faceaudit.audit.report_tables import report_tables
 from faceaudit.base.errors import InputDataError
 
 SCHEMA = "faceaudit.audit/2"
@@ -97,103 +98,13 @@ def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
 
 
 def write_tables(report: dict, out_dir: Path) -> list[Path]:
-    """``thresholds.csv``, ``per_group.csv``, ``cross_fmr.csv`` and ``summaries.csv``."""
-    paths = [
-        out_dir / n for n in ("thresholds.csv", "per_group.csv", "cross_fmr.csv", "summaries.csv")
-    ]
-    targets = report["targets"]
-    _write_csv(
-        paths[0],
-        ["target_fmr", "threshold", "supported", "required_pairs", "achieved_fmr"],
-        [
-            [
-                t["target_fmr"],
-                t["threshold"],
-                t["supported"],
-                t["required_pairs"],
-                t["achieved_fmr"],
-            ]
-            for t in targets
-        ],
-    )
-    rows = []
-    for t in targets:
-        for g in t["groups"]:
-            rows.append(
-                [t["target_fmr"], g["group"], g["supported"]]
-                + [g[m][k] for m in ("fmr", "fnmr", "accuracy") for k in ("value", "low", "high")]
-                + [
-                    g["group_threshold"],
-                    g["fnmr_at_group_threshold"],
-                    g["impostor_pairs"],
-                    g["genuine_pairs"],
-                    g.get("impostor_identities"),
-                    g.get("genuine_identities"),
-                    g.get("small_sample", False),
-                ]
-            )
-    _write_csv(
-        paths[1],
-        [
-            "target_fmr",
-            "group",
-            "supported",
-            "fmr",
-            "fmr_low",
-            "fmr_high",
-            "fnmr",
-            "fnmr_low",
-            "fnmr_high",
-            "accuracy",
-            "accuracy_low",
-            "accuracy_high",
-            "group_threshold",
-            "fnmr_at_group_threshold",
-            "impostor_pairs",
-            "genuine_pairs",
-            "impostor_identities",
-            "genuine_identities",
-            "small_sample",
-        ],
-        rows,
-    )
-    rows = []
-    for t in targets:
-        cross = t["cross_fmr"]
-        if not cross:
-            continue
-        for a, ga in enumerate(cross["groups"]):
-            for b, gb in enumerate(cross["groups"]):
-                rows.append(
-                    [
-                        t["target_fmr"],
-                        ga,
-                        gb,
-                        cross["fmr"][a][b],
-                        cross["low"][a][b],
-                        cross["high"][a][b],
-                        cross["impostor_pairs"][a][b],
-                    ]
-                )
-    _write_csv(
-        paths[2], ["target_fmr", "group_a", "group_b", "fmr", "low", "high", "impostor_pairs"], rows
-    )
-    rows = [
-        [
-            t["target_fmr"],
-            key,
-            s["value"],
-            s["low"],
-            s["high"],
-            s.get("note"),
-            "|".join(s.get("groups") or []),
-        ]
-        for t in targets
-        for key, s in t["summaries"].items()
-    ]
-    _write_csv(
-        paths[3], ["target_fmr", "summary", "value", "low", "high", "note", "groups"], rows
-    )
+    """Write ``thresholds.csv``, ``per_group.csv``, ``cross_fmr.csv`` and ``summaries.csv``
+    (rows from :func:`faceaudit.audit.report_tables.report_tables`); return their paths."""
+    paths = []
+    for table in report_tables(report):
+        path = out_dir / table.name
+        _write_csv(path, table.header, table.rows)
+        paths.append(path)
     return paths
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from faceaudit.audit import report as rp
+from faceaudit.audit.all_pairs import score_templates
 from faceaudit.audit.comparison import PairedResamples
 from faceaudit.audit.engine import AuditSettings, EngineResult, analyse_rates, analyse_scores
 from faceaudit.audit.gate import GateRule
@@ -23,7 +24,7 @@ from faceaudit.audit.inputs import (
     encode_labels,
     group_templates,
 )
-from faceaudit.audit.scoring import BIN_WIDTH, ScoreSet, score_table, score_templates
+from faceaudit.audit.scoring import BIN_WIDTH, ScoreSet, score_table
 from faceaudit.engine.calibration import from_impostor_histogram, from_points
 
 # progress(description, total) -> advance(n) callback

@@ -5,7 +5,7 @@ Scores are cosine similarities of unit vectors, quantised to bins of width :data
 lower edge, so thresholds have a resolution of 1e-4. A comparison *matches* at threshold bin
 ``k`` when its bin is ``>= k``.
 
-Pass 1 (:func:`score_templates`) computes every pair once (upper triangle, blocks of
+Pass 1 (:meth:`TemplateScores.score`) computes every pair once (upper triangle, blocks of
 ``BLOCK`` × ``BLOCK`` templates, memory bounded independently of N), keeps genuine scores
 exactly and adds impostor bins to one histogram per (group, group). Pass 2
 (:meth:`TemplateScores.count_impostors`) recomputes the blocks to count, per identity-in-group
@@ -16,6 +16,7 @@ Both passes are one task per block ``(a, b)`` (:func:`pass1_block`, :func:`pass2
 on threads here or on a Dask cluster (:mod:`faceaudit.audit.distributed`), and reduced by
 summation; the reduction checks that every block came back exactly once and that the counts
 add up to ``n(n-1)/2`` before anything is reported (:class:`IncompleteAuditError`).
+:func:`faceaudit.audit.all_pairs.score_templates` runs both passes, here or on a cluster.
 """
 
 from __future__ import annotations
@@ -171,8 +172,9 @@ def symmetrise(hist: np.ndarray) -> np.ndarray:
 
 
 @cache
-def _blas() -> ThreadpoolController:
-    """The process's BLAS/OpenMP libraries, found once (the scan costs ~0.1 s)."""
+def blas() -> ThreadpoolController:
+    """The process's BLAS/OpenMP libraries, found once (the scan costs ~0.1 s); block tasks
+    run inside ``blas().limit(limits=1)``, one BLAS thread per worker thread."""
     return ThreadpoolController()
 
 
@@ -405,7 +407,7 @@ class TemplateScores:
             for a, b in self.blocks:
                 yield task(self.data, a, b, *args)
             return
-        with _blas().limit(limits=1), ThreadPoolExecutor(self.workers) as pool:
+        with blas().limit(limits=1), ThreadPoolExecutor(self.workers) as pool:
             pending: deque = deque()
             for a, b in self.blocks:
                 pending.append(pool.submit(task, self.data, a, b, *args))
@@ -607,41 +609,6 @@ def sparse_pairs(keys: np.ndarray, counts: np.ndarray, n_units: int, n_threshold
         unit_j=(pairs % n_units).astype(np.intp),
         matches=matches.astype(np.float64),
     )
-
-
-def score_templates(
-    embeddings: np.ndarray,
-    identity: np.ndarray,
-    group: np.ndarray,
-    groups: Sequence[str],
-    *,
-    workers: int | None = None,
-    progress: Progress | None = None,
-    pass2_progress: Callable[[], Progress | None] | None = None,
-    client: object | None = None,
-) -> ScoreSet:
-    """Score every pair of templates; see the module docstring.
-
-    ``identity`` and ``group`` are integer codes (N,); ``groups`` names the group codes.
-    ``pass2_progress`` is called when pass 2 starts and returns its progress callback.
-    ``client`` (a ``dask.distributed.Client``) runs the blocks on its cluster instead of
-    ``workers`` threads; the result is the same, bit for bit.
-    """
-    if client is not None:
-        from faceaudit.audit.distributed import DaskScores
-
-        scorer: TemplateScores = DaskScores(client, embeddings, identity, group, len(groups))
-    else:
-        scorer = TemplateScores(embeddings, identity, group, len(groups), workers=workers)
-    result = scorer.score(progress)
-    result.groups = list(groups)
-
-    def counter(thresholds: np.ndarray, pair_thresholds: np.ndarray | None = None):
-        cb = pass2_progress() if pass2_progress is not None else None
-        return scorer.count_impostors(thresholds, cb, pair_thresholds)
-
-    result.counter = counter
-    return result
 
 
 def _table_pairs(

@@ -12,7 +12,9 @@ from rich.table import Table
 HEADLINE_SUMMARIES = ("fmr_ratio", "fnmr_ratio", "ser", "std")
 
 
-def _fmt(est: dict) -> str:
+def format_estimate(est: dict) -> str:
+    """An estimate in one terminal cell: ``value [low, high]`` to three significant digits,
+    ``!`` when it rests on few identities, ``n/a`` when there is no value."""
     if est["value"] is None:
         return "n/a"
     text = f"{est['value']:.3g}"
@@ -51,7 +53,7 @@ def headline(report: dict, console: Console) -> None:
     for col in ("group", "FMR [95% CI]", "FNMR [95% CI]", "identities imp / gen"):
         table.add_column(col)
     for g in entry["groups"]:
-        table.add_row(g["group"], _fmt(g["fmr"]), _fmt(g["fnmr"]), _ids(g))
+        table.add_row(g["group"], format_estimate(g["fmr"]), format_estimate(g["fnmr"]), _ids(g))
     console.print(table)
     if any(g.get("small_sample") for g in entry["groups"]):
         minimum = report["provenance"].get("min_identities")
@@ -61,7 +63,7 @@ def headline(report: dict, console: Console) -> None:
             s = entry["summaries"][key]
             over = f" over {', '.join(s['groups'])}" if s.get("groups") else ""
             note = f" ({s['note']})" if s["value"] is None and s.get("note") else ""
-            console.print(f"{key}: {_fmt(s)}{over}{note}")
+            console.print(f"{key}: {format_estimate(s)}{over}{note}")
     for part in (entry.get("summary_groups") or {}).values():
         for left in part["left_out"]:
             console.print(
@@ -70,6 +72,12 @@ def headline(report: dict, console: Console) -> None:
             )
     if not entry["supported"]:
         console.print(f"target FMR {primary:g} is not supported by these data")
+    print_gate(report, console)
+
+
+def print_gate(report: dict, console: Console) -> None:
+    """One line per gate condition: its expression, PASS/FAIL/UNEVALUABLE, the value (and why
+    a condition could not be evaluated)."""
     for gate_rule in report["gate"]["rules"]:
         value = "n/a" if gate_rule["value"] is None else f"{gate_rule['value']:.3g}"
         why = f": {gate_rule['note']}" if gate_rule["status"] == "unevaluable" else ""

@@ -20,7 +20,8 @@ import onnxruntime as ort
 from PIL import Image
 
 from faceaudit.engine.models.dlib_dat import read_network
-from faceaudit.engine.models.dlib_onnx import build_model, default_dat_path, dlib_resnet_onnx
+from faceaudit.engine.models.dlib_onnx import build_model
+from faceaudit.engine.models.dlib_onnx_cache import default_dat_path, dlib_resnet_onnx
 from faceaudit.engine.models.files import SHAPE_5, dlib_model_path
 
 BATCH = 32

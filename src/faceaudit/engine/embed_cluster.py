@@ -13,13 +13,15 @@ refusals keep their typed error codes, so ``embed`` exits 6 exactly as it does i
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from faceaudit.base.errors import FaceAuditError, UnreadableImageError
+from faceaudit.engine.embed_chunk import EmbedSettings, ImageFaces, process_images
 from faceaudit.engine.faces.image import read_image_file
+from faceaudit.engine.models.registry import get_embedder
+from faceaudit.engine.models.threads import session_threads
 
 HASH_SHARD = 256  # files hashed per task
 
@@ -35,15 +37,16 @@ def hash_files(paths: Sequence[str]) -> list[tuple[str | None, str | None, str |
     return out
 
 
-def embed_files(items: Sequence[tuple[str, str, str]], settings):
+def embed_files(items: Sequence[tuple[str, str, str]], settings: EmbedSettings,
+                threads: int | None = None) -> tuple[list[ImageFaces], dict[str, float]]:
     """On a worker: read ``(label, path, sha256)`` items, check the bytes are the ones hashed,
-    and embed them (:func:`faceaudit.engine.embed_files.process_images`)."""
-    from faceaudit.engine.embed_files import ImageFaces, _empty, process_images
-    from faceaudit.engine.models.registry import get_embedder
+    and embed them (:func:`faceaudit.engine.embed_chunk.process_images`).
 
-    # one model per worker process, one thread per task: the cluster's worker threads and
-    # processes are the parallelism (as the local process pool does)
-    os.environ.setdefault("FACEAUDIT_THREADS", "1")
+    ``threads`` is the embedder's session thread count; None: the worker's
+    ``FACEAUDIT_THREADS``, else one, since the cluster's worker threads and processes are the
+    parallelism (as the local process pool's are).
+    """
+    threads = session_threads(threads, fallback=1)
     readable, refused = [], {}
     for position, (label, path, sha) in enumerate(items):
         try:
@@ -53,14 +56,15 @@ def embed_files(items: Sequence[tuple[str, str, str]], settings):
             readable.append((position, label, data))
         except FaceAuditError as exc:
             refused[position] = (exc.code, str(exc))
-    faces, seconds = process_images([(label, data) for _, label, data in readable], settings)
+    faces, seconds = process_images([(label, data) for _, label, data in readable], settings,
+                                    threads)
     out: list = [None] * len(items)
     for (position, _, _), result in zip(readable, faces, strict=True):
         out[position] = result
     if refused:
-        dim = get_embedder(settings.backend, settings.model).dim
+        dim = get_embedder(settings.backend, settings.model, threads).dim
         for position, (code, message) in refused.items():
-            out[position] = ImageFaces(*_empty(dim), error=message, error_code=code)
+            out[position] = ImageFaces.refused(dim, message, code)
     return out, seconds
 
 
@@ -103,7 +107,7 @@ def hash_on_cluster(
 def embed_on_cluster(
     client,
     chunks: Sequence[Sequence[tuple[str, Path, str]]],
-    settings,
+    settings: EmbedSettings,
     on_done: Callable[[int, list, dict], None],
 ) -> None:
     """Embed ``chunks`` of ``(label, path, sha256)`` on the cluster; call

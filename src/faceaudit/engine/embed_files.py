@@ -6,7 +6,9 @@ files keeps every face. Images where no face is found are reported; ``no_face="c
 centre crop for them instead, as LFW benchmarks do.
 
 Results are cached per (file SHA-256, backend id, detector settings) in a SQLite file in the user
-cache directory, so a rerun does no model work.
+cache directory, so a rerun does no model work. The work on one chunk of images (and
+:class:`EmbedSettings`, :class:`ImageFaces`) lives in :mod:`faceaudit.engine.embed_chunk`, shared
+with the cluster's tasks, and is re-exported here.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import json
 import multiprocessing as mp
 import os
 import sqlite3
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ import numpy as np
 from faceaudit.base.errors import FaceAuditError, InputDataError
 from faceaudit.base.home import cache_dir
 from faceaudit.base.progress import ProgressReport
+from faceaudit.engine.embed_chunk import STAGES, EmbedSettings, ImageFaces, process_images
 from faceaudit.engine.faces.image import read_image_file
 from faceaudit.engine.models.identity import embedder_model_sha256
 from faceaudit.engine.models.registry import DEFAULT_BACKEND, get_embedder
@@ -36,37 +38,6 @@ if TYPE_CHECKING:  # imported where used: a worker process never needs pyarrow o
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"}
 NO_FACE_CHOICES = ("skip", "centre")
-STAGES = ("decode", "detect", "align", "embed")
-
-
-@dataclass(frozen=True)
-class EmbedSettings:
-    """What decides an image's embeddings besides its bytes (part of the cache key)."""
-
-    backend: str = DEFAULT_BACKEND
-    model: str | None = None
-    detector: str = "hog"
-    upsample: int | None = None  # None: 0, then 1 where no face is found (faces/detect.py)
-    no_face: str = "skip"
-    primary_only: bool = True
-
-    def key(self, sha256: str, backend_id: str) -> str:
-        """Cache key for one file's bytes under these settings."""
-        mode = "primary" if self.primary_only else "all"
-        upsample = "auto" if self.upsample is None else self.upsample
-        return f"{sha256}|{backend_id}|{self.detector}|{upsample}|{self.no_face}|{mode}"
-
-
-@dataclass
-class ImageFaces:
-    """What one image produced: boxes, detector scores, embeddings (may be empty)."""
-
-    boxes: np.ndarray  # (n, 4) int32
-    scores: np.ndarray  # (n,) float32
-    embeddings: np.ndarray  # (n, dim) float32
-    face_indices: np.ndarray  # (n,) int32: index among the detector's faces (-1: centre crop)
-    error: str | None = None
-    error_code: str | None = None  # the typed error's code, e.g. "image-unreadable"
 
 
 @dataclass
@@ -99,94 +70,12 @@ _WORKER: dict = {}
 
 
 def _worker_init(settings: EmbedSettings, threads: int) -> None:
-    os.environ["FACEAUDIT_THREADS"] = str(threads)
     _WORKER["settings"] = settings
-
-
-def _primary(faces: list, image: np.ndarray) -> int:
-    height, width = image.shape[:2]
-    centre = np.array([width / 2, height / 2])
-    dists = [
-        np.linalg.norm(np.array([(f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2]) - centre)
-        for f in faces
-    ]
-    return int(np.argmin(dists))
-
-
-def process_images(
-    items: Sequence[tuple[str, bytes]], settings: EmbedSettings
-) -> tuple[list[ImageFaces], dict[str, float]]:
-    """Decode, detect, align and embed a chunk of images (one batched model call).
-
-    ``items`` are (label, file bytes). Returns one :class:`ImageFaces` per item and the seconds
-    spent in each stage.
-    """
-    from faceaudit.engine.faces.align import face_chips
-    from faceaudit.engine.faces.detect import centre_face, detect_faces
-    from faceaudit.engine.faces.image import MAX_IMAGE_SIDE, decode_image
-
-    embedder = get_embedder(settings.backend, settings.model)
-    seconds = dict.fromkeys(STAGES, 0.0)
-    chips: list[np.ndarray] = []
-    owners: list[int] = []
-    per_image: list[ImageFaces] = []
-    for position, (label, data) in enumerate(items):
-        t0 = time.perf_counter()
-        try:
-            decoded = decode_image(data, max_side=MAX_IMAGE_SIDE, name=label)
-        except FaceAuditError as exc:
-            per_image.append(ImageFaces(*_empty(embedder.dim), error=str(exc),
-                                        error_code=exc.code))
-            continue
-        image = decoded.pixels
-        t1 = time.perf_counter()
-        faces = detect_faces(image, detector=settings.detector, upsample=settings.upsample)
-        indices = list(range(len(faces)))
-        if faces and settings.primary_only:
-            keep = _primary(faces, image)
-            faces, indices = [faces[keep]], [keep]
-        if not faces and settings.no_face == "centre":
-            faces, indices = [centre_face(image)], [-1]
-        t2 = time.perf_counter()
-        image_chips = face_chips(image, faces, embedder.chip)
-        t3 = time.perf_counter()
-        seconds["decode"] += t1 - t0
-        seconds["detect"] += t2 - t1
-        seconds["align"] += t3 - t2
-        chips.extend(image_chips)
-        owners.extend([position] * len(faces))
-        width, height = decoded.original_size
-        boxes = [f.scaled(1.0 / decoded.scale, width, height).box for f in faces]
-        per_image.append(
-            ImageFaces(
-                boxes=np.array(boxes, dtype=np.int32).reshape(-1, 4),
-                scores=np.array([f.score for f in faces], dtype=np.float32),
-                embeddings=np.zeros((len(faces), embedder.dim), dtype=np.float32),
-                face_indices=np.array(indices, dtype=np.int32),
-            )
-        )
-    t4 = time.perf_counter()
-    if chips:
-        vectors = embedder.embed(np.stack(chips))
-        owners_arr = np.array(owners)
-        for position, result in enumerate(per_image):
-            if result.error is None and len(result.scores):
-                result.embeddings = vectors[owners_arr == position]
-    seconds["embed"] += time.perf_counter() - t4
-    return per_image, seconds
-
-
-def _empty(dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    return (
-        np.zeros((0, 4), np.int32),
-        np.zeros(0, np.float32),
-        np.zeros((0, dim), np.float32),
-        np.zeros(0, np.int32),
-    )
+    _WORKER["threads"] = threads
 
 
 def _worker_chunk(items: list[tuple[str, bytes]]) -> tuple[list[ImageFaces], dict[str, float]]:
-    return process_images(items, _WORKER["settings"])
+    return process_images(items, _WORKER["settings"], _WORKER["threads"])
 
 
 # ---------------------------------------------------------------- cache

@@ -25,7 +25,7 @@ from faceaudit.engine.models.dlib_dat import (
     parse_network,
     read_network,
 )
-from faceaudit.engine.models.dlib_onnx import default_dat_path
+from faceaudit.engine.models.dlib_onnx_cache import default_dat_path
 
 # --------------------------------------------------------------------------- primitives
 

@@ -15,7 +15,8 @@ from PIL import Image
 from faceaudit.base.errors import ModelError
 from faceaudit.engine.models import dlib_onnx
 from faceaudit.engine.models.dlib_dat import DatFormatError, TagOrSkip, read_network
-from faceaudit.engine.models.dlib_onnx import build_model, default_dat_path, dlib_resnet_onnx
+from faceaudit.engine.models.dlib_onnx import build_model
+from faceaudit.engine.models.dlib_onnx_cache import default_dat_path, dlib_resnet_onnx
 from faceaudit.engine.models.files import SHAPE_5, dlib_model_path
 
 LFW_IMAGES = [
@@ -119,7 +120,7 @@ def test_converted_once_and_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert digest in first.name
     mtime = first.stat().st_mtime_ns
 
-    def no_conversion(layers):
+    def no_conversion(*args, **kwargs):
         raise AssertionError("converted again")
 
     monkeypatch.setattr(dlib_onnx, "build_model", no_conversion)

@@ -9,7 +9,8 @@ CenterFace predicts, on a grid of stride 4, a face-centre heatmap, the box size,
 offset and 5 landmarks (eye centres, nose tip, mouth corners). :func:`centerface_detect` decodes
 these with numpy and suppresses overlaps (NMS at IoU 0.3, as the model's authors do).
 
-For the engine (``detect``/``embed --detector centerface``), :func:`detect_centerface` returns
+For the engine (``detect``/``embed --detector centerface``),
+:func:`faceaudit.engine.faces.detect.detect_centerface` turns these into
 :class:`~faceaudit.engine.faces.detect.Face` objects whose ``landmarks`` are in dlib's 5-point order
 (the aligners expect that), found by dlib's shape predictor inside CenterFace's box; CenterFace's
 own five points are what :func:`centerface_detect` returns.
@@ -26,7 +27,6 @@ import numpy as np
 from PIL import Image
 
 from faceaudit.base.errors import ModelError
-from faceaudit.engine.faces.box import Box
 
 #: Smallest face side, in the pixels the network sees, CenterFace reliably finds (stride-4 grid).
 CENTERFACE_MIN_FACE = 12  # keep equal to detect.MIN_FACE_BY_DETECTOR
@@ -166,29 +166,3 @@ def min_face_px(scale: float) -> int:
     """Smallest face side, in input pixels, CenterFace finds when the image is scaled by
     ``scale`` for the network."""
     return math.ceil(CENTERFACE_MIN_FACE / scale)
-
-
-def detect_centerface(image: np.ndarray, scale: float = 1.0,
-                      threshold: float = DEFAULT_THRESHOLD) -> list:
-    """Every face in ``image`` as :class:`~faceaudit.engine.faces.detect.Face`, best score first.
-
-    Boxes are CenterFace's, rounded and clipped; ``landmarks`` are dlib's 5 points (what the
-    aligners expect) from dlib's shape predictor run inside CenterFace's box.
-    """
-    from faceaudit.engine.faces.budget import check_time
-    from faceaudit.engine.faces.detect import Face, landmarks_for_box
-
-    check_time("face detection")
-    found = centerface_detect(image, threshold=threshold, scale=scale)
-    check_time("landmarks")
-    height, width = image.shape[:2]
-    faces = []
-    for box, score in zip(found.boxes, found.scores, strict=True):
-        left, top = max(0, int(round(box[0]))), max(0, int(round(box[1])))
-        right, bottom = min(width - 1, int(round(box[2]))), min(height - 1, int(round(box[3])))
-        if right <= left or bottom <= top:
-            continue
-        clipped = Box(left, top, right, bottom)
-        faces.append(Face(box=clipped, score=float(score),
-                          landmarks=landmarks_for_box(image, clipped)))
-    return faces

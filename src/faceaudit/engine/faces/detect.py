@@ -34,6 +34,7 @@ from PIL import Image
 from faceaudit.base.errors import FaceAuditError
 from faceaudit.engine.faces.box import Box
 from faceaudit.engine.faces.budget import check_time
+from faceaudit.engine.faces.centerface import DEFAULT_THRESHOLD, centerface_detect
 from faceaudit.engine.faces.hog_model import frontal_face_detector
 from faceaudit.engine.models.files import MMOD_DETECTOR, SHAPE_5, dlib_model_path
 
@@ -243,8 +244,6 @@ def find_faces(
         raise FaceAuditError(f"upsample must be between 0 and 3, got {upsample}")
     height, width = image.shape[:2]
     if detector == "centerface":  # finds small faces at the image's own size: no upsampling
-        from faceaudit.engine.faces.centerface import detect_centerface
-
         limits = detection_limits(width, height, 0, max_side, detector)
         return detect_centerface(image, detection_scale(width, height, 0, max_side)), limits
     if upsample is not None:
@@ -253,6 +252,30 @@ def find_faces(
     if faces:
         return faces, limits
     return _scan(image, detector, RETRY_UPSAMPLE, max_side)
+
+
+def detect_centerface(image: np.ndarray, scale: float = 1.0,
+                      threshold: float = DEFAULT_THRESHOLD) -> list[Face]:
+    """Every face CenterFace finds in ``image`` as a :class:`Face`, best score first.
+
+    ``scale`` and ``threshold`` are :func:`~faceaudit.engine.faces.centerface.centerface_detect`'s.
+    Boxes are CenterFace's, rounded and clipped; ``landmarks`` are dlib's 5 points (what the
+    aligners expect) from dlib's shape predictor run inside CenterFace's box.
+    """
+    check_time("face detection")
+    found = centerface_detect(image, threshold=threshold, scale=scale)
+    check_time("landmarks")
+    height, width = image.shape[:2]
+    faces = []
+    for box, score in zip(found.boxes, found.scores, strict=True):
+        left, top = max(0, int(round(box[0]))), max(0, int(round(box[1])))
+        right, bottom = min(width - 1, int(round(box[2]))), min(height - 1, int(round(box[3])))
+        if right <= left or bottom <= top:
+            continue
+        clipped = Box(left, top, right, bottom)
+        faces.append(Face(box=clipped, score=float(score),
+                          landmarks=landmarks_for_box(image, clipped)))
+    return faces
 
 
 def _scan(image: np.ndarray, detector: str, upsample: int,

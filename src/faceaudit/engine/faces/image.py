@@ -200,7 +200,7 @@ def _rgb_image(img: Image.Image) -> Image.Image:
         raise UnsupportedImageError(f"cannot convert image mode {mode} to RGB: {exc}") from None
 
 
-def _to_rgb(img: Image.Image) -> np.ndarray:
+def to_rgb(img: Image.Image) -> np.ndarray:
     """Convert a decoded Pillow image of any mode to an (H, W, 3) uint8 RGB array."""
     return np.asarray(_rgb_image(img), dtype=np.uint8)
 

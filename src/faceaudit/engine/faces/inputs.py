@@ -29,8 +29,8 @@ from faceaudit.engine.faces.image import (
     DEFAULT_MAX_PIXELS,
     MAX_IMAGE_SIDE,
     DecodedImage,
-    _to_rgb,
     decode_image,
+    to_rgb,
 )
 
 #: Everything the library API accepts as an image.
@@ -94,7 +94,7 @@ def pil_to_rgb(img: Image.Image, label: str = "PIL image") -> np.ndarray:
             f"{label}: {width}×{height} pixels exceeds the limit of {DEFAULT_MAX_PIXELS}"
         )
     try:
-        return np.ascontiguousarray(_to_rgb(img))
+        return np.ascontiguousarray(to_rgb(img))
     except ImageError:
         raise
     except Exception as exc:  # noqa: BLE001 — a lazily opened image may fault while it loads

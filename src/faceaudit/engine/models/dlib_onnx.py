@@ -1,5 +1,6 @@
 """Convert dlib's face recognition ResNet (``.dat``) to an ONNX graph (cached on disk by
-:mod:`faceaudit.engine.models.dlib_onnx_cache`, which imports this module only to convert).
+:mod:`faceaudit.engine.models.dlib_onnx_cache`, which imports this module only to convert, and
+which this module never imports).
 
 The layer parameters come from :mod:`faceaudit.engine.models.dlib_dat`; the wiring of tags, skips
 and
@@ -29,11 +30,6 @@ from faceaudit.engine.models.dlib_dat import (
     Relu,
     TagOrSkip,
 )
-from faceaudit.engine.models.dlib_onnx_cache import (  # the cached lookup; re-exported here
-    CONVERTER_VERSION as CONVERTER_VERSION,
-)
-from faceaudit.engine.models.dlib_onnx_cache import default_dat_path as default_dat_path
-from faceaudit.engine.models.dlib_onnx_cache import dlib_resnet_onnx as dlib_resnet_onnx
 
 INPUT_NAME = "chips"
 OUTPUT_NAME = "descriptors"
@@ -160,8 +156,11 @@ def _fc(g: _Graph, x: str, layer: FullyConnected) -> str:
     return out
 
 
-def build_model(layers: list[Layer]) -> onnx.ModelProto:
+def build_model(layers: list[Layer], converter_version: int | None = None) -> onnx.ModelProto:
     """Build the ONNX model of dlib's ``anet_type`` from parsed ``layers``.
+
+    ``converter_version`` is stamped as the model's ``producer_version`` (the cache passes its
+    ``CONVERTER_VERSION``, which names the converted file; None: left empty).
 
     The wiring follows ``anet_type``: a lone :class:`TagOrSkip` is ``tag1`` (the input of a
     residual unit); two in a row are ``tag2`` (the main branch output of a down-sampling unit)
@@ -213,7 +212,7 @@ def build_model(layers: list[Layer]) -> onnx.ModelProto:
         graph,
         opset_imports=[helper.make_opsetid("", OPSET)],
         producer_name="faceaudit",
-        producer_version=str(CONVERTER_VERSION),
+        producer_version="" if converter_version is None else str(converter_version),
     )
     onnx.checker.check_model(model)
     return model

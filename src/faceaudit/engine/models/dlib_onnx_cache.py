@@ -97,7 +97,8 @@ def dlib_resnet_onnx(dat_path: Path | None = None) -> Path:
             )
             from faceaudit.engine.models.dlib_onnx import build_model
 
-            _write_atomically(target, build_model(parse_network(data)).SerializeToString())
+            model = build_model(parse_network(data), CONVERTER_VERSION)
+            _write_atomically(target, model.SerializeToString())
         _write_atomically(pointer, digest.encode("ascii"))
     except OSError as exc:
         raise ModelError(f"cannot write the ONNX model to {target.parent}: {exc}") from exc

@@ -1,27 +1,21 @@
-"""One place that opens onnxruntime sessions, with the thread count the machine allows."""
+"""One place that opens onnxruntime sessions, with the thread count the caller asks for."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import onnxruntime as ort
 
 from faceaudit.base.errors import ModelError
-
-
-def default_threads() -> int:
-    """Threads per session: ``FACEAUDIT_THREADS`` or every core this process may use."""
-    env = os.environ.get("FACEAUDIT_THREADS")
-    if env:
-        return max(1, int(env))
-    return max(1, len(os.sched_getaffinity(0)))
+from faceaudit.engine.models.threads import session_threads
 
 
 def open_session(model_path: Path, threads: int | None = None) -> ort.InferenceSession:
-    """Open ``model_path`` on the CPU; a malformed file raises :class:`ModelError`."""
+    """Open ``model_path`` on the CPU with ``threads`` intra-op threads (None: the default of
+    :func:`~faceaudit.engine.models.threads.session_threads`); a malformed file raises
+    :class:`ModelError`."""
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or default_threads()
+    options.intra_op_num_threads = session_threads(threads)
     options.inter_op_num_threads = 1
     try:
         return ort.InferenceSession(

@@ -19,7 +19,7 @@ backend's scenario is one more entry):
     .venv/bin/python bench/identify.py --scenario first-query --sizes 1000000 \
         --before-src ../main/src
 
-* ``postgres`` — the same galleries in PostgreSQL + pgvector (faceaudit.gallery.postgres, the
+* ``postgres`` — the same galleries in PostgreSQL + pgvector (faceaudit.gallery.store, the
   store of a deployment with FACEAUDIT_DATABASE_URL): exact search (a sequential scan) against
   the pgvector HNSW index, each query a round trip, recall@10 against numpy's exact top-10. It
   uses $FACEAUDIT_DATABASE_URL when set (a scratch database: its gallery tables are replaced),
@@ -196,7 +196,7 @@ def run_postgres(n: int, n_probes: int, seed: int, progress: Progress, url: str)
     import psycopg
 
     from faceaudit.base import database as postgres
-    from faceaudit.gallery.postgres import PgGalleryStore
+    from faceaudit.gallery.store import PgGalleryStore
     from faceaudit.gallery.synthetic import load_into_postgres
     from faceaudit.gallery.template_search import exact_top_k
 

@@ -118,7 +118,7 @@ def test_too_long_fields_are_refused_before_the_store_or_ledger_is_touched(deplo
         deployment.erase(actor=LONG, subject_id="s-1")
     assert [s["subject_id"] for s in deployment.list_subjects()] == ["s-1"]
     assert list(Ledger(deployment.home).events()) == before
-    with deployment.store._read() as con:
+    with deployment.store.storage.read() as con:
         assert con.execute("SELECT count(*) FROM results").fetchone()[0] == 0
     assert_store_and_ledger_agree(deployment.home)
 
@@ -145,7 +145,7 @@ def test_a_tampered_ledger_stops_every_operation_before_it_acts(deployment, mdtf
             attempt()
     assert [s["subject_id"] for s in deployment.list_subjects()] == ["s-1"]
     assert deployment.get_result(result["result_id"])["review"] is None
-    with deployment.store._read() as con:
+    with deployment.store.storage.read() as con:
         assert con.execute("SELECT count(*) FROM results").fetchone()[0] == 1
     assert read_raw(Ledger(deployment.home)) == frozen
 

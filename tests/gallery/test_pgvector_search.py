@@ -8,7 +8,8 @@ import numpy as np
 import psycopg
 import pytest
 
-from faceaudit.gallery.postgres import HNSW_INDEX, PgGalleryStore, vector_text
+from faceaudit.gallery.postgres_storage import HNSW_INDEX, vector_text
+from faceaudit.gallery.store import PgGalleryStore
 from faceaudit.gallery.synthetic import load_into_postgres, synthetic_gallery
 from faceaudit.gallery.template_search import exact_top_k
 

@@ -14,13 +14,14 @@ from faceaudit.gallery import (
     AlreadyReviewedError,
     BackendMismatchError,
     Consent,
+    GalleryStore,
     InvalidSubjectIdError,
     NewTemplate,
     SqliteGalleryStore,
     UnknownResultError,
     UnknownSubjectError,
 )
-from faceaudit.gallery.postgres import PgGalleryStore
+from faceaudit.gallery.store import PgGalleryStore
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 #: a kept enrolment image: random bytes (incompressible, so stored as they are; TOASTed in
@@ -42,9 +43,18 @@ def enrol(store, subject, seed, backend="dlib-resnet:1", expires=None, images=()
                        templates=[NewTemplate(unit(seed), 0.9)], images=list(images), now=NOW)
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """Each backend in turn: None (the SQLite file) or a fresh PostgreSQL database's URL."""
+    if request.param == "sqlite":
+        return None
+    return request.getfixturevalue("postgres_url")
+
+
 @pytest.fixture
-def store(tmp_path, database_url):
-    """The gallery store of each backend (every test here runs on both)."""
+def store(tmp_path, database_url) -> GalleryStore:
+    """The gallery store of each backend (every test here runs on both): the one
+    :class:`GalleryStore` over SQLite's storage or PostgreSQL's."""
     if database_url is None:
         return SqliteGalleryStore(tmp_path / "g.db")
     return PgGalleryStore(database_url)
@@ -148,3 +158,16 @@ def test_review_once_and_erasure_scrubs_results(store):
     store.erase("alice")
     candidate = store.get_result("r1")["faces"][0]["candidates"][0]
     assert candidate["subject_id"] is None and candidate["erased"] is True
+
+
+#: the rules: no backend's store may write its own version of them
+RULES = ("enrol", "erase", "purge", "add_review", "save_result", "get_result", "list_subjects",
+         "load_templates", "template_owners", "subject_templates", "subject_count",
+         "gallery_backend", "generation", "pending_intent", "pending_intent_ids",
+         "clear_intent", "compact_pending", "compact", "require_exclusive", "exists")
+
+
+def test_every_backend_runs_the_one_rules_class(store):
+    assert isinstance(store, GalleryStore)
+    assert {name for name in RULES if getattr(type(store), name) is not getattr(
+        GalleryStore, name)} == set()

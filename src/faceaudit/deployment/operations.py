@@ -37,7 +37,6 @@ from faceaudit.engine.calibration import Calibration
 from faceaudit.engine.models.base import Embedder
 from faceaudit.gallery.basis import parse_legal_basis
 from faceaudit.gallery.errors import (
-    AlreadyReviewedError,
     BackendMismatchError,
     ConsentError,
     ErasureIncompleteError,
@@ -51,6 +50,7 @@ from faceaudit.gallery.store import (
     WriteResult,
     check_subject_id,
     open_gallery_store,
+    refuse_second_review,
     utc_iso,
 )
 from faceaudit.gallery.template_search import TemplateSearch
@@ -687,9 +687,7 @@ class Deployment:
             )
         reviewer = actor
         stored = self.store.get_result(result_id)
-        if stored["review"] is not None:
-            raise AlreadyReviewedError(
-                f"result {result_id!r} was already reviewed ({stored['review']['decision']})")
+        refuse_second_review(stored)
 
         def events(_: Any) -> list[dict[str, Any]]:
             return [event(actor, "review", purpose=stored["purpose"], case=stored["case"],

@@ -44,7 +44,7 @@ import numpy as np
 
 from faceaudit.gallery.errors import GalleryError
 from faceaudit.gallery.hnsw_index import HnswIndex
-from faceaudit.gallery.store import TemplateSet
+from faceaudit.gallery.records import TemplateSet
 
 MAGIC = b"FAHNSW\x00\x01"
 FORMAT = "faceaudit.hnsw/1"

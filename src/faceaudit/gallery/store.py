@@ -1,12 +1,18 @@
 """Where the gallery lives: subjects, consent, templates, identification results, reviews.
 
-:class:`GalleryStore` is the interface the rest of faceaudit uses; :class:`SqliteGalleryStore`
-is the default implementation (one SQLite file in WAL mode with ``secure_delete``), so that a
-PostgreSQL store can follow without touching the callers.
+:class:`GalleryStore` holds the gallery's rules — which subject ids are valid, that one gallery
+holds one backend's templates, that every change to the set of templates bumps a
+``generation`` counter in the same transaction (so an in-memory search index can tell whether it
+is current), that an erasure takes a subject's every row and scrubs its id from stored results
+and the notes on them, that retention erases the subjects whose consent has run out, and that a
+result gets one human review — over a :class:`GalleryStorage`, which holds only the SQL dialect,
+connections and transactions of one backend, the way :class:`~faceaudit.ledger.store.Ledger`
+sits over its ``EventLog``:
 
-Writers are serialised with ``BEGIN IMMEDIATE`` and a busy timeout; readers use their own
-snapshot and never block writers. Every change to the set of templates bumps a ``generation``
-counter in the same transaction, so an in-memory search index can tell whether it is current.
+* :class:`SqliteGalleryStore` (the default): one SQLite file in WAL mode with ``secure_delete``
+  (:class:`~faceaudit.gallery.sqlite_storage.SqliteStorage`);
+* :class:`PgGalleryStore`: PostgreSQL + pgvector, for service replicas sharing one database
+  (:class:`~faceaudit.gallery.postgres_storage.PgStorage`), with search in the database.
 
 Every write method takes an optional :class:`Intent`: the ledger events that will record the
 write are stored in ``pending_events`` *in the same transaction*, so a crash between the commit
@@ -17,106 +23,45 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from faceaudit.gallery.errors import (
     AlreadyReviewedError,
     BackendMismatchError,
-    ErasureBlockedError,
-    ErasureIncompleteError,
-    GalleryError,
     InvalidSubjectIdError,
     UnknownResultError,
     UnknownSubjectError,
 )
+from faceaudit.gallery.postgres_search import PgTemplateSearch
+from faceaudit.gallery.postgres_storage import PgStorage
+from faceaudit.gallery.records import (
+    Consent,
+    Intent,
+    NewTemplate,
+    TemplateSet,
+    WriteResult,
+    utc_iso,
+)
+from faceaudit.gallery.sqlite_storage import SqliteStorage
+from faceaudit.gallery.storage import GalleryStorage, Transaction
+from faceaudit.gallery.template_search import INDEX_MIN_TEMPLATES
 
 if TYPE_CHECKING:
     from faceaudit.base.home import Home
 
 SUBJECT_ID_PATTERN = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
-BUSY_TIMEOUT_S = 60.0
 #: How long an erasure waits for readers to let go before it fails loudly (seconds).
 ERASE_CHECKPOINT_BOUND_S = 10.0
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS subjects (
-    pk INTEGER PRIMARY KEY,
-    subject_id TEXT NOT NULL UNIQUE,
-    display_name TEXT,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS consents (
-    consent_id INTEGER PRIMARY KEY,
-    subject_pk INTEGER NOT NULL REFERENCES subjects(pk) ON DELETE CASCADE,
-    legal_basis TEXT NOT NULL,
-    evidence TEXT NOT NULL,
-    obtained_at TEXT NOT NULL,
-    expires_at TEXT
-);
-CREATE INDEX IF NOT EXISTS consents_subject ON consents(subject_pk);
-CREATE TABLE IF NOT EXISTS templates (
-    template_id INTEGER PRIMARY KEY,
-    subject_pk INTEGER NOT NULL REFERENCES subjects(pk) ON DELETE CASCADE,
-    backend_id TEXT NOT NULL,
-    embedding BLOB NOT NULL,
-    detector_score REAL,
-    created_at TEXT NOT NULL,
-    image_sha256 TEXT
-);
-CREATE INDEX IF NOT EXISTS templates_subject ON templates(subject_pk);
-CREATE TABLE IF NOT EXISTS images (
-    image_id INTEGER PRIMARY KEY,
-    subject_pk INTEGER NOT NULL REFERENCES subjects(pk) ON DELETE CASCADE,
-    data BLOB NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS images_subject ON images(subject_pk);
-CREATE TABLE IF NOT EXISTS results (
-    result_id TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    purpose TEXT,
-    case_id TEXT,
-    backend_id TEXT NOT NULL,
-    threshold REAL NOT NULL,
-    fmr_target REAL NOT NULL,
-    faces TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS reviews (
-    result_id TEXT PRIMARY KEY REFERENCES results(result_id),
-    decision TEXT NOT NULL CHECK (decision IN ('confirm', 'reject')),
-    reviewer TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    note TEXT,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS pending_events (
-    intent_id TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    events TEXT NOT NULL
-);
-INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1'), ('generation', '0');
-"""
-
-# Columns added after the first release, as (table, column, declaration).
-MIGRATIONS = (("templates", "image_sha256", "TEXT"),)
-
-
-def utc_iso(moment: datetime) -> str:
-    """Return ``moment`` as a second-precision UTC ISO-8601 string (naive means UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
+RESULT_KEYS = ("result_id", "created_at", "actor", "purpose", "case", "backend_id",
+               "threshold", "fmr_target")
+REVIEW_KEYS = ("decision", "reviewer", "actor", "note", "created_at")
 
 
 def refuse_other_backend(held: str | None, backend_id: str) -> None:
@@ -136,237 +81,75 @@ def check_subject_id(subject_id: str) -> str:
     return subject_id
 
 
-@dataclass(frozen=True)
-class Consent:
-    """The legal basis on which a subject's face is held, and until when."""
-
-    legal_basis: str
-    evidence: str
-    obtained_at: datetime
-    expires_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class NewTemplate:
-    """One embedding to enrol, with the detector score of the face it came from."""
-
-    embedding: np.ndarray
-    detector_score: float | None = None
-    image_sha256: str | None = None
+def refuse_second_review(result: dict) -> None:
+    """Refuse (:class:`AlreadyReviewedError`) to review ``result`` (as
+    :meth:`GalleryStore.get_result` returns it) again: a result gets one human decision."""
+    if result["review"] is not None:
+        raise AlreadyReviewedError(
+            f"result {result['result_id']!r} was already reviewed "
+            f"({result['review']['decision']})"
+        )
 
 
-@dataclass(frozen=True)
-class TemplateSet:
-    """Every template of one backend: row ``i`` of ``embeddings`` belongs to ``subject_ids[i]``."""
-
-    template_ids: np.ndarray
-    subject_ids: list[str]
-    embeddings: np.ndarray
-    generation: int
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """What a write changed: affected template ids and the store generation after it."""
-
-    template_ids: list[int]
-    generation: int
-    subject_ids: list[str] = field(default_factory=list)
-    images: int = 0
-    image_sha256s: list[str] = field(default_factory=list)
+def scrub_faces(faces: list[dict], subject_id: str) -> list[dict]:
+    """``faces`` of a stored result with every candidate that was ``subject_id`` made
+    anonymous: its ``subject_id`` null and ``erased`` true (changed in place, and returned)."""
+    for face in faces:
+        for candidate in face["candidates"]:
+            if candidate["subject_id"] == subject_id:
+                candidate["subject_id"] = None
+                candidate["erased"] = True
+    return faces
 
 
-@dataclass(frozen=True)
-class Intent:
-    """A logged intent to write: its id and how to build the ledger events of the outcome.
+class GalleryStore:
+    """The gallery's rules over one :class:`GalleryStorage` (see the module's docstring).
 
-    The store calls ``events(outcome)`` inside the write transaction and keeps the result in
-    ``pending_events`` until :meth:`SqliteGalleryStore.clear_intent`, so the commit and the
-    record of it can never part: recovery appends what is pending.
+    ``erase_bound_s`` is how long an erasure waits for readers before failing loudly.
     """
 
-    intent_id: str
-    events: Callable[[Any], list[dict[str, Any]]]
+    def __init__(self, storage: GalleryStorage, *,
+                 erase_bound_s: float = ERASE_CHECKPOINT_BOUND_S) -> None:
+        self.storage = storage
+        #: how long an erasure waits for readers before failing loudly (seconds)
+        self.erase_bound_s = erase_bound_s
 
-
-class GalleryStore(Protocol):
-    """The storage interface of a gallery: :class:`SqliteGalleryStore` (the default) and
-    :class:`~faceaudit.gallery.postgres.PgGalleryStore` (PostgreSQL + pgvector)."""
+    def describe(self) -> str:
+        """Where the gallery lives, for messages."""
+        return self.storage.describe()
 
     def exists(self) -> bool:
         """Whether the gallery's storage has been created."""
-        ...
+        return self.storage.exists()
 
-    def pending_intent(self, intent_id: str) -> list[dict[str, Any]] | None:
-        """The ledger events a committed write still owes the ledger, or None."""
-        ...
+    # -- counters, flags and pending ledger events -------------------------------------------
 
-    def pending_intent_ids(self) -> list[str]:
-        """Ids of every write whose ledger events are still pending."""
-        ...
+    def _meta(self, tx: Transaction, key: str) -> str | None:
+        row = tx.execute(f"SELECT value FROM {self.storage.meta_table} WHERE key = ?",
+                         (key,)).fetchone()
+        return None if row is None else str(row[0])
 
-    def clear_intent(self, intent_id: str) -> None:
-        """Forget the pending events of ``intent_id`` (they are in the ledger now)."""
-        ...
+    def _generation(self, tx: Transaction) -> int:
+        return int(tx.execute(f"SELECT value FROM {self.storage.meta_table} "
+                              "WHERE key = 'generation'").fetchone()[0])
 
-    def compact_pending(self) -> bool:
-        """True when an erasure committed but its bytes may still be in the files."""
-        ...
+    def _bump(self, tx: Transaction) -> int:
+        """Count one change to the set of templates, in the transaction that makes it."""
+        tx.execute(f"UPDATE {self.storage.meta_table} "
+                   "SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) WHERE key = 'generation'")
+        return self._generation(tx)
 
-    def compact(self, bound_s: float | None = None) -> None:
-        """Make the bytes of erased rows leave the files (ErasureIncompleteError if blocked)."""
-        ...
-
-    def gallery_backend(self) -> str | None:
-        """The backend id of the stored templates, or None when there are none."""
-        ...
-
-    def generation(self) -> int:
-        """A counter bumped by every change to the set of templates."""
-        ...
-
-    def enrol(
-        self,
-        subject_id: str,
-        *,
-        display_name: str | None,
-        consent: Consent,
-        backend_id: str,
-        templates: list[NewTemplate],
-        images: list[bytes],
-        now: datetime,
-        intent: Intent | None = None,
-    ) -> WriteResult:
-        """Add a subject (or add to one), its consent record, templates and kept images."""
-        ...
-
-    def erase(self, subject_id: str, *, intent: Intent | None = None,
-              compact: bool = True) -> WriteResult:
-        """Delete a subject and everything about it, leaving no embedding bytes in the files."""
-        ...
-
-    def purge(self, now: datetime, *, intent: Intent | None = None,
-              compact: bool = True) -> WriteResult:
-        """Erase every subject all of whose consent records expired at or before ``now``."""
-        ...
-
-    def load_templates(self, backend_id: str) -> TemplateSet:
-        """Every template of ``backend_id`` as one matrix, with a consistent generation."""
-        ...
-
-    def template_owners(self, backend_id: str) -> TemplateSet:
-        """The ids and subjects of every template of ``backend_id``, without the embeddings
-        (an empty ``(0, 0)`` matrix): what a persisted search index is checked against."""
-        ...
-
-    def subject_templates(self, subject_id: str) -> np.ndarray:
-        """The (n, dim) templates of one subject."""
-        ...
-
-    def list_subjects(self) -> list[dict]:
-        """Subjects with their consent and template counts — never embeddings."""
-        ...
-
-    def subject_count(self, backend_id: str) -> int:
-        """How many subjects have templates of ``backend_id``: the size of its 1:N gallery."""
-        ...
-
-    def save_result(self, result: dict, *, intent: Intent | None = None) -> None:
-        """Store an identification result (no probe biometrics) for later human review."""
-        ...
-
-    def get_result(self, result_id: str) -> dict:
-        """Return a stored identification result with its review, if any."""
-        ...
-
-    def add_review(
-        self, result_id: str, *, decision: str, reviewer: str, actor: str, note: str | None,
-        now: datetime, intent: Intent | None = None,
-    ) -> dict:
-        """Record the one human decision on an identification result."""
-        ...
-
-
-class SqliteGalleryStore:
-    """:class:`GalleryStore` on one SQLite file (WAL, ``secure_delete``, synchronous=FULL)."""
-
-    def __init__(self, path: Path, *, erase_bound_s: float = ERASE_CHECKPOINT_BOUND_S):
-        self.path = Path(path)
-        #: how long an erasure waits for readers before failing loudly (seconds)
-        self.erase_bound_s = erase_bound_s
-        self._ready = False
-
-    def exists(self) -> bool:
-        """Whether the gallery database has been created."""
-        return self.path.exists()
-
-    # -- connections -------------------------------------------------------------------------
-
-    def _open(self) -> sqlite3.Connection:
-        try:
-            con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            con.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        except sqlite3.Error as exc:
-            raise GalleryError(f"cannot open the gallery database {self.path}: {exc}") from None
-        con.execute("PRAGMA secure_delete = ON")
-        con.execute("PRAGMA foreign_keys = ON")
-        con.execute("PRAGMA synchronous = FULL")
-        return con
-
-    def _connect(self) -> sqlite3.Connection:
-        if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = self._open()
-        if not self._ready:
-            con.execute("PRAGMA journal_mode = WAL")
-            con.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
-            for table, column, declaration in MIGRATIONS:
-                present = {row[1] for row in con.execute(f"PRAGMA table_info({table})")}
-                if column not in present:
-                    con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
-            self._ready = True
-        return con
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One serialised write transaction (BEGIN IMMEDIATE … COMMIT)."""
-        con = self._connect()
-        try:
-            con.execute("BEGIN IMMEDIATE")
-            yield con
-            con.execute("COMMIT")
-        except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """One read transaction: a consistent snapshot that does not block writers."""
-        con = self._connect()
-        try:
-            con.execute("BEGIN")
-            yield con
-            con.execute("COMMIT")
-        finally:
-            con.close()
+    def _set_compact_pending(self, tx: Transaction) -> None:
+        tx.execute(f"INSERT INTO {self.storage.meta_table}(key, value) "
+                   "VALUES ('compact_pending', '1') "
+                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
 
     @staticmethod
-    def _generation(con: sqlite3.Connection) -> int:
-        return int(con.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
-
-    def _bump(self, con: sqlite3.Connection) -> int:
-        con.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
-        return self._generation(con)
-
-    @staticmethod
-    def _note_intent(con: sqlite3.Connection, intent: Intent | None, outcome: Any) -> None:
+    def _note_intent(tx: Transaction, intent: Intent | None, outcome: Any) -> None:
         """Keep the ledger events of this write beside it, in the same transaction."""
         if intent is None:
             return
-        con.execute(
+        tx.execute(
             "INSERT INTO pending_events(intent_id, created_at, events) VALUES (?, ?, ?)",
             (intent.intent_id, utc_iso(datetime.now(UTC)), json.dumps(intent.events(outcome))),
         )
@@ -374,42 +157,46 @@ class SqliteGalleryStore:
     def pending_intent(self, intent_id: str) -> list[dict[str, Any]] | None:
         """The ledger events a committed write still owes the ledger, or None (not committed,
         or already recorded and cleared)."""
-        with self._read() as con:
-            row = con.execute(
+        with self.storage.read() as tx:
+            row = tx.execute(
                 "SELECT events FROM pending_events WHERE intent_id = ?", (intent_id,)
             ).fetchone()
         return None if row is None else json.loads(row[0])
 
     def pending_intent_ids(self) -> list[str]:
         """Ids of every write whose ledger events are still pending."""
-        with self._read() as con:
-            return [r[0] for r in con.execute(
+        with self.storage.read() as tx:
+            return [r[0] for r in tx.execute(
                 "SELECT intent_id FROM pending_events ORDER BY created_at")]
 
     def clear_intent(self, intent_id: str) -> None:
         """Forget the pending events of ``intent_id`` (they are in the ledger now)."""
-        with self._write() as con:
-            con.execute("DELETE FROM pending_events WHERE intent_id = ?", (intent_id,))
+        with self.storage.write() as tx:
+            tx.execute("DELETE FROM pending_events WHERE intent_id = ?", (intent_id,))
 
     @staticmethod
-    def _subject_pk(con: sqlite3.Connection, subject_id: str) -> int:
-        row = con.execute("SELECT pk FROM subjects WHERE subject_id = ?", (subject_id,)).fetchone()
+    def _subject_pk(tx: Transaction, subject_id: str) -> int:
+        row = tx.execute("SELECT pk FROM subjects WHERE subject_id = ?", (subject_id,)).fetchone()
         if row is None:
             raise UnknownSubjectError(f"no subject {subject_id!r} in the gallery")
         return int(row[0])
 
     # -- templates ---------------------------------------------------------------------------
 
+    @staticmethod
+    def _held_backend(tx: Transaction) -> str | None:
+        row = tx.execute("SELECT backend_id FROM templates LIMIT 1").fetchone()
+        return None if row is None else str(row[0])
+
     def gallery_backend(self) -> str | None:
         """The backend id of the stored templates, or None when there are none."""
-        with self._read() as con:
-            row = con.execute("SELECT backend_id FROM templates LIMIT 1").fetchone()
-        return None if row is None else str(row[0])
+        with self.storage.read() as tx:
+            return self._held_backend(tx)
 
     def generation(self) -> int:
         """A counter bumped by every change to the set of templates."""
-        with self._read() as con:
-            return self._generation(con)
+        with self.storage.read() as tx:
+            return self._generation(tx)
 
     def enrol(
         self,
@@ -429,17 +216,19 @@ class SqliteGalleryStore:
         """
         check_subject_id(subject_id)
         created = utc_iso(now)
-        with self._write() as con:
-            row = con.execute("SELECT backend_id FROM templates LIMIT 1").fetchone()
-            refuse_other_backend(row[0] if row else None, backend_id)
-            con.execute(
+        with self.storage.write() as tx:
+            held = self._held_backend(tx)
+            refuse_other_backend(held, backend_id)
+            if templates and held is None:
+                self.storage.fit_dimension(tx, int(np.asarray(templates[0].embedding).size))
+            tx.execute(
                 "INSERT INTO subjects(subject_id, display_name, created_at) VALUES (?, ?, ?) "
-                "ON CONFLICT(subject_id) DO UPDATE SET "
-                "display_name = coalesce(excluded.display_name, display_name)",
+                "ON CONFLICT (subject_id) DO UPDATE SET "
+                "display_name = coalesce(excluded.display_name, subjects.display_name)",
                 (subject_id, display_name, created),
             )
-            pk = self._subject_pk(con, subject_id)
-            con.execute(
+            pk = self._subject_pk(tx, subject_id)
+            tx.execute(
                 "INSERT INTO consents(subject_pk, legal_basis, evidence, obtained_at, expires_at) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (
@@ -450,25 +239,21 @@ class SqliteGalleryStore:
                     None if consent.expires_at is None else utc_iso(consent.expires_at),
                 ),
             )
-            ids = []
-            for template in templates:
-                blob = np.ascontiguousarray(template.embedding, dtype="<f4").tobytes()
-                cursor = con.execute(
-                    "INSERT INTO templates(subject_pk, backend_id, embedding, detector_score, "
-                    "created_at, image_sha256) VALUES (?, ?, ?, ?, ?, ?)",
-                    (pk, backend_id, blob, template.detector_score, created,
-                     template.image_sha256),
-                )
-                assert cursor.lastrowid is not None  # an INSERT sets it
-                ids.append(cursor.lastrowid)
-            con.executemany(
+            ids = self.storage.add_templates(tx, pk, backend_id, templates, created)
+            tx.executemany(
                 "INSERT INTO images(subject_pk, data, created_at) VALUES (?, ?, ?)",
                 [(pk, data, created) for data in images],
             )
-            generation = self._bump(con)
+            generation = self._bump(tx)
             written = WriteResult(ids, generation, [subject_id], len(images))
-            self._note_intent(con, intent, written)
+            self._note_intent(tx, intent, written)
+        self.storage.templates_added()
         return written
+
+    # -- erasure and retention ---------------------------------------------------------------
+
+    def _bound(self, bound_s: float | None) -> float:
+        return self.erase_bound_s if bound_s is None else bound_s
 
     def erase(
         self, subject_id: str, *, intent: Intent | None = None, compact: bool = True,
@@ -476,23 +261,24 @@ class SqliteGalleryStore:
     ) -> WriteResult:
         """Delete a subject and everything about it, leaving no embedding bytes in the files.
 
-        First makes sure no reader pins the WAL (:meth:`require_exclusive`, within ``bound_s``
-        seconds; :class:`ErasureBlockedError` otherwise, before anything is deleted). Then
-        deletes (with ``secure_delete``) the templates, kept images, consent records and the
-        subject, replaces the subject's id in stored results by ``null`` and drops the review
-        notes of those results; with ``compact`` (the default) it then runs :meth:`compact`.
-        A caller that passes ``compact=False`` must call :meth:`compact` itself.
+        First makes sure nothing keeps the deletion from being completed
+        (:meth:`require_exclusive`, within ``bound_s`` seconds; :class:`ErasureBlockedError`
+        otherwise, before anything is deleted). Then deletes, in one transaction, the
+        templates, kept images, consent records and the subject, replaces the subject's id in
+        stored results by ``null`` and drops the review notes of those results; with
+        ``compact`` (the default) it then runs :meth:`compact`, so that no embedding bytes stay
+        in the files. A caller that passes ``compact=False`` must call :meth:`compact` itself.
         """
         check_subject_id(subject_id)
-        bound_s = self.erase_bound_s if bound_s is None else bound_s
+        bound_s = self._bound(bound_s)
         self.require_exclusive(bound_s)
-        with self._write() as con:
-            pk = self._subject_pk(con, subject_id)
-            ids, n_images, hashes = self._delete_subject(con, pk, subject_id)
-            generation = self._bump(con)
-            self._set_compact_pending(con)
+        with self.storage.write() as tx:
+            pk = self._subject_pk(tx, subject_id)
+            ids, n_images, hashes = self._delete_subject(tx, pk, subject_id)
+            generation = self._bump(tx)
+            self._set_compact_pending(tx)
             written = WriteResult(ids, generation, [subject_id], n_images, hashes)
-            self._note_intent(con, intent, written)
+            self._note_intent(tx, intent, written)
         if compact:
             self.compact(bound_s)
         return written
@@ -505,170 +291,113 @@ class SqliteGalleryStore:
 
         A consent record without ``expires_at`` never expires. Erasure is as in :meth:`erase`.
         """
-        bound_s = self.erase_bound_s if bound_s is None else bound_s
+        bound_s = self._bound(bound_s)
         self.require_exclusive(bound_s)
-        with self._write() as con:
-            expired = con.execute(
+        with self.storage.write() as tx:
+            expired = [(int(pk), str(subject_id)) for pk, subject_id in tx.execute(
                 "SELECT s.pk, s.subject_id FROM subjects s JOIN consents c ON c.subject_pk = s.pk "
                 "GROUP BY s.pk HAVING count(c.expires_at) = count(*) AND max(c.expires_at) <= ? "
                 "ORDER BY s.subject_id",
                 (utc_iso(now),),
-            ).fetchall()
+            ).fetchall()]
             ids: list[int] = []
             hashes: list[str] = []
             n_images = 0
             for pk, subject_id in expired:
                 subject_templates, subject_images, subject_hashes = self._delete_subject(
-                    con, pk, subject_id)
+                    tx, pk, subject_id)
                 ids += subject_templates
                 n_images += subject_images
                 hashes += subject_hashes
-            generation = self._bump(con) if expired else self._generation(con)
+            generation = self._bump(tx) if expired else self._generation(tx)
             if expired:
-                self._set_compact_pending(con)
+                self._set_compact_pending(tx)
             written = WriteResult(ids, generation, [s for _, s in expired], n_images, hashes)
-            self._note_intent(con, intent, written)
+            self._note_intent(tx, intent, written)
         if expired and compact:
             self.compact(bound_s)
         return written
 
-    def _delete_subject(
-        self, con: sqlite3.Connection, pk: int, subject_id: str
-    ) -> tuple[list[int], int, list[str]]:
-        rows = con.execute(
-            "SELECT template_id, image_sha256 FROM templates WHERE subject_pk = ?", (pk,)
-        ).fetchall()
-        ids = [r[0] for r in rows]
+    def _delete_subject(self, tx: Transaction, pk: int, subject_id: str
+                        ) -> tuple[list[int], int, list[str]]:
+        rows = tx.execute("SELECT template_id, image_sha256 FROM templates "
+                          "WHERE subject_pk = ? ORDER BY template_id", (pk,)).fetchall()
+        ids = [int(r[0]) for r in rows]
         hashes = sorted({r[1] for r in rows if r[1]})
-        n_images = con.execute(
-            "SELECT count(*) FROM images WHERE subject_pk = ?", (pk,)).fetchone()[0]
+        n_images = tx.execute("SELECT count(*) FROM images WHERE subject_pk = ?",
+                              (pk,)).fetchone()[0]
         for table in ("templates", "images", "consents"):
-            con.execute(f"DELETE FROM {table} WHERE subject_pk = ?", (pk,))
-        con.execute("DELETE FROM subjects WHERE pk = ?", (pk,))
-        self._scrub_results(con, subject_id)
+            tx.execute(f"DELETE FROM {table} WHERE subject_pk = ?", (pk,))
+        tx.execute("DELETE FROM subjects WHERE pk = ?", (pk,))
+        self._scrub_results(tx, subject_id)
         return ids, int(n_images), hashes
 
-    @staticmethod
-    def _scrub_results(con: sqlite3.Connection, subject_id: str) -> None:
+    def _scrub_results(self, tx: Transaction, subject_id: str) -> None:
         """Replace the subject's id in stored results by null and drop the reviewer's notes on
         those results (and any note naming the subject): free text may say who it was."""
         needle = json.dumps(subject_id)
-        rows = con.execute(
-            "SELECT result_id, faces FROM results WHERE instr(faces, ?) > 0", (needle,)
-        ).fetchall()
-        con.execute(
-            "UPDATE reviews SET note = NULL WHERE note IS NOT NULL AND (instr(note, ?) > 0 "
-            "OR result_id IN (SELECT result_id FROM results WHERE instr(faces, ?) > 0))",
+        naming = self.storage.contains("faces")
+        rows = tx.execute(f"SELECT result_id, faces FROM results WHERE {naming}",
+                          (needle,)).fetchall()
+        tx.execute(
+            "UPDATE reviews SET note = NULL WHERE note IS NOT NULL AND "
+            f"({self.storage.contains('note')} "
+            f"OR result_id IN (SELECT result_id FROM results WHERE {naming}))",
             (subject_id, needle),
         )
         for result_id, faces_json in rows:
-            faces = json.loads(faces_json)
-            for face in faces:
-                for candidate in face["candidates"]:
-                    if candidate["subject_id"] == subject_id:
-                        candidate["subject_id"] = None
-                        candidate["erased"] = True
-            con.execute(
-                "UPDATE results SET faces = ? WHERE result_id = ?",
-                (json.dumps(faces), result_id),
-            )
-
-    @staticmethod
-    def _set_compact_pending(con: sqlite3.Connection) -> None:
-        con.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('compact_pending', '1')")
+            faces = scrub_faces(json.loads(faces_json), subject_id)
+            tx.execute("UPDATE results SET faces = ? WHERE result_id = ?",
+                       (json.dumps(faces), result_id))
 
     def compact_pending(self) -> bool:
-        """True when an erasure committed but its bytes may still be in the file or the WAL."""
-        with self._read() as con:
-            row = con.execute("SELECT value FROM meta WHERE key = 'compact_pending'").fetchone()
-        return row is not None and row[0] == "1"
-
-    def _checkpoint(self, con: sqlite3.Connection, bound_s: float) -> bool:
-        """Truncate the WAL, retrying until ``bound_s`` has passed; True when it succeeded."""
-        deadline = time.monotonic() + bound_s
-        while True:
-            busy, _, _ = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            if busy == 0:
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
+        """True when an erasure committed but its bytes may still be in the files."""
+        with self.storage.read() as tx:
+            return self._meta(tx, "compact_pending") == "1"
 
     def require_exclusive(self, bound_s: float | None = None) -> None:
-        """Raise :class:`ErasureBlockedError` unless the WAL can be checkpointed and truncated
-        within ``bound_s`` seconds (no other connection holds an old snapshot)."""
-        bound_s = self.erase_bound_s if bound_s is None else bound_s
-        con = self._connect()
-        try:
-            con.execute(f"PRAGMA busy_timeout = {int(bound_s * 1000)}")
-            # a frame in the WAL first: an empty WAL would let the checkpoint pass while a
-            # reader still pins the old pages of the database file
-            con.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('erase_probe', ?)",
-                        (utc_iso(datetime.now(UTC)),))
-            if not self._checkpoint(con, bound_s):
-                raise ErasureBlockedError(
-                    f"another connection is reading {self.path}; an erasure needs every reader "
-                    f"to let go (waited {bound_s:g} s) — nothing was erased, retry later"
-                )
-        finally:
-            con.close()
+        """Raise :class:`ErasureBlockedError` unless an erasure could complete its deletion
+        within ``bound_s`` seconds (SQLite: the WAL can be checkpointed and truncated, no other
+        connection holds an old snapshot)."""
+        self.storage.require_exclusive(self._bound(bound_s))
 
     def compact(self, bound_s: float | None = None) -> None:
-        """VACUUM the database and truncate its WAL, so deleted bytes leave both files.
+        """Make the bytes of erased rows leave the files (SQLite: ``VACUUM`` and a truncated
+        WAL; PostgreSQL: ``VACUUM (FULL)`` and checkpoints past the WAL segment).
 
-        Raises :class:`ErasureIncompleteError` when a reader keeps the WAL from being truncated
-        for ``bound_s`` seconds; the erasure stands and the next compaction finishes it.
+        Raises :class:`ErasureIncompleteError` when a reader keeps them there for ``bound_s``
+        seconds; the erasure stands and the next compaction finishes it.
         """
-        bound_s = self.erase_bound_s if bound_s is None else bound_s
-        con = self._connect()
-        try:
-            con.execute(f"PRAGMA busy_timeout = {int(bound_s * 1000)}")
-            try:
-                con.execute("VACUUM")
-            except sqlite3.OperationalError as exc:
-                raise ErasureIncompleteError(
-                    f"the erased rows are deleted but {self.path} could not be compacted "
-                    f"({exc}); their bytes remain on disk until the next compaction"
-                ) from None
-            if not self._checkpoint(con, bound_s):
-                raise ErasureIncompleteError(
-                    f"the erased rows are deleted but another connection reading {self.path} "
-                    f"kept its WAL from being truncated for {bound_s:g} s; the bytes remain on "
-                    "disk until that reader closes and the next compaction runs"
-                )
-            con.execute("DELETE FROM meta WHERE key = 'compact_pending'")
-            self._checkpoint(con, bound_s)
-        finally:
-            con.close()
+        self.storage.compact(self._bound(bound_s))
+
+    # -- reading templates and subjects ------------------------------------------------------
 
     def load_templates(self, backend_id: str) -> TemplateSet:
         """Every template of ``backend_id`` as one matrix, with a consistent generation."""
-        with self._read() as con:
-            generation = self._generation(con)
-            rows = con.execute(
-                "SELECT t.template_id, s.subject_id, t.embedding FROM templates t "
-                "JOIN subjects s ON s.pk = t.subject_pk WHERE t.backend_id = ? "
-                "ORDER BY t.template_id",
+        with self.storage.read() as tx:
+            generation = self._generation(tx)
+            rows = tx.execute(
+                f"SELECT t.template_id, s.subject_id, t.{self.storage.embedding_sql} "
+                "FROM templates t JOIN subjects s ON s.pk = t.subject_pk "
+                "WHERE t.backend_id = ? ORDER BY t.template_id",
                 (backend_id,),
             ).fetchall()
         if not rows:
             return TemplateSet(np.empty(0, np.int64), [], np.empty((0, 0), np.float32), generation)
-        template_ids, subject_ids, blobs = zip(*rows, strict=True)
-        dim = len(blobs[0]) // 4
-        embeddings = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(rows), dim)
+        template_ids, subject_ids, values = zip(*rows, strict=True)
         return TemplateSet(
             np.asarray(template_ids, dtype=np.int64),
             list(subject_ids),
-            embeddings.astype(np.float32),
+            self.storage.embedding_matrix(values),
             generation,
         )
 
     def template_owners(self, backend_id: str) -> TemplateSet:
         """The ids and subjects of every template of ``backend_id``, without the embeddings
         (an empty ``(0, 0)`` matrix): what a persisted search index is checked against."""
-        with self._read() as con:
-            generation = self._generation(con)
-            rows = con.execute(
+        with self.storage.read() as tx:
+            generation = self._generation(tx)
+            rows = tx.execute(
                 "SELECT t.template_id, s.subject_id FROM templates t "
                 "JOIN subjects s ON s.pk = t.subject_pk WHERE t.backend_id = ? "
                 "ORDER BY t.template_id",
@@ -680,19 +409,19 @@ class SqliteGalleryStore:
     def subject_templates(self, subject_id: str) -> np.ndarray:
         """The (n, dim) templates of one subject."""
         check_subject_id(subject_id)
-        with self._read() as con:
-            pk = self._subject_pk(con, subject_id)
-            blobs = [r[0] for r in con.execute(
-                "SELECT embedding FROM templates WHERE subject_pk = ? ORDER BY template_id",
-                (pk,))]
-        if not blobs:
+        with self.storage.read() as tx:
+            pk = self._subject_pk(tx, subject_id)
+            values = [r[0] for r in tx.execute(
+                f"SELECT {self.storage.embedding_sql} FROM templates WHERE subject_pk = ? "
+                "ORDER BY template_id", (pk,))]
+        if not values:
             return np.empty((0, 0), np.float32)
-        return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1).copy()
+        return self.storage.embedding_matrix(values)
 
     def subject_count(self, backend_id: str) -> int:
         """How many subjects have templates of ``backend_id``: the size of its 1:N gallery."""
-        with self._read() as con:
-            (count,) = con.execute(
+        with self.storage.read() as tx:
+            (count,) = tx.execute(
                 "SELECT count(DISTINCT subject_pk) FROM templates WHERE backend_id = ?",
                 (backend_id,),
             ).fetchone()
@@ -700,23 +429,15 @@ class SqliteGalleryStore:
 
     def list_subjects(self) -> list[dict]:
         """Subjects with their consent and template counts — never embeddings."""
-        with self._read() as con:
-            rows = con.execute(
-                "SELECT s.subject_id, s.display_name, s.created_at, "
-                "(SELECT count(*) FROM templates t WHERE t.subject_pk = s.pk), "
-                "(SELECT count(*) FROM images i WHERE i.subject_pk = s.pk), "
-                "(SELECT json_group_array(json_object('legal_basis', legal_basis, "
-                "'evidence', evidence, 'obtained_at', obtained_at, 'expires_at', expires_at)) "
-                "FROM consents c WHERE c.subject_pk = s.pk) "
-                "FROM subjects s ORDER BY s.subject_id"
-            ).fetchall()
+        with self.storage.read() as tx:
+            rows = self.storage.subject_rows(tx)
         return [
             {
                 "subject_id": subject_id,
                 "display_name": name,
                 "created_at": created,
-                "templates": n_templates,
-                "images": n_images,
+                "templates": int(n_templates),
+                "images": int(n_images),
                 "consents": json.loads(consents),
             }
             for subject_id, name, created, n_templates, n_images, consents in rows
@@ -726,8 +447,8 @@ class SqliteGalleryStore:
 
     def save_result(self, result: dict, *, intent: Intent | None = None) -> None:
         """Store an identification result (no probe biometrics) for later human review."""
-        with self._write() as con:
-            con.execute(
+        with self.storage.write() as tx:
+            tx.execute(
                 "INSERT INTO results(result_id, created_at, actor, purpose, case_id, backend_id, "
                 "threshold, fmr_target, faces) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -742,33 +463,29 @@ class SqliteGalleryStore:
                     json.dumps(result["faces"]),
                 ),
             )
-            self._note_intent(con, intent, result)
+            self._note_intent(tx, intent, result)
 
     def get_result(self, result_id: str) -> dict:
         """Return a stored identification result with its review (None while pending)."""
-        with self._read() as con:
-            return self._result(con, result_id)
+        with self.storage.read() as tx:
+            return self._result(tx, result_id)
 
     @staticmethod
-    def _result(con: sqlite3.Connection, result_id: str) -> dict:
-        row = con.execute(
+    def _result(tx: Transaction, result_id: str) -> dict:
+        row = tx.execute(
             "SELECT result_id, created_at, actor, purpose, case_id, backend_id, threshold, "
             "fmr_target, faces FROM results WHERE result_id = ?",
             (result_id,),
         ).fetchone()
         if row is None:
             raise UnknownResultError(f"no identification result {result_id!r}")
-        review = con.execute(
+        review = tx.execute(
             "SELECT decision, reviewer, actor, note, created_at FROM reviews WHERE result_id = ?",
             (result_id,),
         ).fetchone()
-        keys = ("result_id", "created_at", "actor", "purpose", "case", "backend_id",
-                "threshold", "fmr_target")
-        out = dict(zip(keys, row[:8], strict=True))
+        out = dict(zip(RESULT_KEYS, row[:8], strict=True))
         out["faces"] = json.loads(row[8])
-        out["review"] = None if review is None else dict(
-            zip(("decision", "reviewer", "actor", "note", "created_at"), review, strict=True)
-        )
+        out["review"] = None if review is None else dict(zip(REVIEW_KEYS, review, strict=True))
         return out
 
     def add_review(
@@ -779,29 +496,103 @@ class SqliteGalleryStore:
 
         Raises UnknownResultError for an unknown id and AlreadyReviewedError for a second one.
         """
-        with self._write() as con:
-            existing = self._result(con, result_id)
-            if existing["review"] is not None:
-                raise AlreadyReviewedError(
-                    f"result {result_id!r} was already reviewed "
-                    f"({existing['review']['decision']})"
-                )
-            con.execute(
+        with self.storage.write() as tx:
+            refuse_second_review(self._result(tx, result_id))
+            tx.execute(
                 "INSERT INTO reviews(result_id, decision, reviewer, actor, note, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (result_id, decision, reviewer, actor, note, utc_iso(now)),
             )
-            reviewed = self._result(con, result_id)
-            self._note_intent(con, intent, reviewed)
+            reviewed = self._result(tx, result_id)
+            self._note_intent(tx, intent, reviewed)
             return reviewed
 
 
+class SqliteGalleryStore(GalleryStore):
+    """:class:`GalleryStore` on one SQLite file (WAL, ``secure_delete``, synchronous=FULL)."""
+
+    def __init__(self, path: Path, *, erase_bound_s: float = ERASE_CHECKPOINT_BOUND_S):
+        self._sqlite = SqliteStorage(path)
+        super().__init__(self._sqlite, erase_bound_s=erase_bound_s)
+
+    @property
+    def path(self) -> Path:
+        """The gallery's database file."""
+        return self._sqlite.path
+
+
+class PgGalleryStore(GalleryStore):
+    """:class:`GalleryStore` in the PostgreSQL database at ``url``, searched in the database.
+
+    Writers are serialised by a transaction-level advisory lock; readers see one snapshot
+    (``REPEATABLE READ``) and never block writers. From ``index_min`` templates on, search goes
+    through a pgvector HNSW index.
+    """
+
+    def __init__(self, url: str, *, index_min: int = INDEX_MIN_TEMPLATES) -> None:
+        self._pg = PgStorage(url, index_min=index_min)
+        super().__init__(self._pg)
+
+    @property
+    def url(self) -> str:
+        """The database's URL."""
+        return self._pg.url
+
+    @property
+    def index_min(self) -> int:
+        """From this many templates on, search goes through the HNSW index."""
+        return self._pg.index_min
+
+    def ensure_index(self) -> bool:
+        """Build the HNSW index once the gallery holds ``index_min`` templates; True when it
+        exists afterwards."""
+        return self._pg.ensure_index()
+
+    @contextmanager
+    def bulk_load(self, dim: int) -> Iterator[Any]:
+        """One write transaction for loading templates in bulk with PostgreSQL's own SQL
+        (``COPY``; see :func:`faceaudit.gallery.synthetic.load_into_postgres`): yields its
+        psycopg connection, the embedding column fitted to ``dim``; the load counts as one
+        change to the templates (the generation is bumped before the commit), and the HNSW
+        index is built afterwards when the gallery is large enough."""
+        with self._pg.write() as tx:
+            self._pg.fit_dimension(tx, dim)
+            yield tx.connection
+            self._bump(tx)
+        self._pg.ensure_index()
+
+    def template_search(self, backend_id: str) -> PgTemplateSearch:
+        """A search over the stored templates that runs in the database."""
+        return PgTemplateSearch(self._pg, self.generation())
+
+    def search_stats(self) -> tuple[int, int]:
+        """(templates stored, most templates any one subject has)."""
+        return self._pg.search_stats()
+
+
 def open_gallery_store(home: Home) -> GalleryStore:
-    """The gallery of ``home``: PostgreSQL (:class:`~faceaudit.gallery.postgres.PgGalleryStore`)
-    when a database URL is in force, else the home's SQLite file."""
+    """The gallery of ``home``: PostgreSQL (:class:`PgGalleryStore`) when a database URL is in
+    force, else the home's SQLite file (:class:`SqliteGalleryStore`)."""
     url = home.database_url_in_force()
     if url:
-        from faceaudit.gallery.postgres import PgGalleryStore
-
         return PgGalleryStore(url)
     return SqliteGalleryStore(home.db_path)
+
+
+__all__ = [
+    "ERASE_CHECKPOINT_BOUND_S",
+    "Consent",
+    "GalleryStorage",
+    "GalleryStore",
+    "Intent",
+    "NewTemplate",
+    "PgGalleryStore",
+    "SqliteGalleryStore",
+    "TemplateSet",
+    "WriteResult",
+    "check_subject_id",
+    "open_gallery_store",
+    "refuse_other_backend",
+    "refuse_second_review",
+    "utc_iso",
+]

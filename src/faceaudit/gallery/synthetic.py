@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from faceaudit.gallery.postgres import PgGalleryStore
+    from faceaudit.gallery.store import PgGalleryStore
 
 LATENT_DIM = 32
 CAPTURE_NOISE = 0.35
@@ -53,11 +53,10 @@ def load_into_postgres(store: PgGalleryStore, embeddings: np.ndarray, owners: np
     """Bulk-load a synthetic gallery into an empty PostgreSQL store with ``COPY`` (one subject
     ``s<owner>`` per identity, consent without expiry), as benchmarks and tests need galleries
     far larger than one enrolment at a time would build in reasonable time."""
-    from faceaudit.gallery.postgres import vector_text
+    from faceaudit.gallery.postgres_storage import vector_text
 
     now = "2025-01-01T00:00:00+00:00"
-    with store._write() as con:
-        store._fit_dimension(con, embeddings.shape[1])
+    with store.bulk_load(embeddings.shape[1]) as con:
         with con.cursor().copy("COPY subjects(pk, subject_id, created_at) FROM STDIN") as copy:
             for owner in np.unique(owners):
                 copy.write_row((int(owner) + 1, f"s{owner}", now))
@@ -71,5 +70,3 @@ def load_into_postgres(store: PgGalleryStore, embeddings: np.ndarray, owners: np
                 copy.write_row((int(owner) + 1, backend_id, vector_text(vector), now))
         con.execute("SELECT setval(pg_get_serial_sequence('subjects', 'pk'), "
                     "(SELECT max(pk) FROM subjects))")
-        store._bump(con)
-    store.ensure_index()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from faceaudit.gallery.hnsw_index import HnswIndex
-from faceaudit.gallery.store import TemplateSet
+from faceaudit.gallery.records import TemplateSet
 
 INDEX_MIN_TEMPLATES = 50_000
 

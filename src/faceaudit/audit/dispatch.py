@@ -226,7 +226,7 @@ class AuditRequest(BaseModel):
                 f"--mode must be one of {', '.join(MODES)}, not {self.mode!r}", which="--mode")
         if self.mode != "identification":
             return False
-        if kind not in (InputKind.DATASET, InputKind.EMBEDDINGS, InputKind.LFW):
+        if not kind.templates:
             raise inputs.AuditInputError(
                 "--mode identification searches templates: give DATA, --lfw or --embeddings",
                 which="--mode",

@@ -7,6 +7,7 @@ import pytest
 from faceaudit.base.home import Home
 from faceaudit.ledger import Ledger
 from faceaudit.ledger.oversight import build_oversight, write_oversight
+from faceaudit.ledger.oversight_counts import tally_events
 from faceaudit.policy import Policy, PolicyRefusal, enforce
 
 
@@ -102,3 +103,34 @@ def test_html_escapes_event_text(tmp_path):
                     tmp_path / "o")
     html = (tmp_path / "o" / "oversight.html").read_text()
     assert "<script>alert" not in html and "&lt;script&gt;" in html
+
+
+def _event(seq, action, time, actor="a", backend_id=None, **result):
+    return {"seq": seq, "time": time, "actor": actor, "action": action, "purpose": "p",
+            "case": "c", "backend_id": backend_id, "result": result or None}
+
+
+def test_tally_events_is_plain_events_in_counts_and_rows_out():
+    events = [
+        _event(1, "audit", "2025-01-01T00:00:00+00:00", backend_id="m:1", audit_id="old"),
+        _event(2, "identify", "2025-01-01T00:00:00+00:00", backend_id="m:1",
+               result_id="r0", candidates=9),
+        _event(3, "identify", "2025-02-01T00:00:00+00:00", backend_id="m:1",
+               result_id="r1", candidates=2),
+        _event(4, "identify", "2025-02-02T00:00:00+00:00", actor="b", backend_id="n:1",
+               result_id="r2", candidates=True),
+        _event(5, "review", "2025-02-03T00:00:00+00:00", actor="r", result_id="r1",
+               decision="Confirmed"),
+        _event(6, "review", "2025-02-03T00:00:00+00:00", actor="r", result_id="r0",
+               decision="reject"),
+    ]
+    counts = tally_events(events, datetime(2025, 2, 1, tzinfo=UTC))
+    assert counts["events_by_action"] == {"identify": 2, "review": 2}
+    assert [(r["actor"], r["identify"], r["candidates"]) for r in counts["searches"]] == [
+        ("a", 1, 2), ("b", 1, 0)]  # a boolean is no count of candidates
+    assert [(r["result_id"], r["outcome"], r["reviewer"]) for r in counts["reviews"]["rows"]] == [
+        ("r1", "confirmed", "r"), ("r2", "pending", None)]  # r0 was before the period
+    assert counts["candidates"] == {"total": 2, "max": 2, "identifications": 2}
+    assert [a["audit_id"] for a in counts["audits"]] == ["old"]  # registered before, listed
+    assert counts["backends_used"] == ["m:1", "n:1"] and counts["unaudited_backends"] == ["n:1"]
+    assert tally_events([], datetime(2025, 2, 1, tzinfo=UTC))["searches"] == []

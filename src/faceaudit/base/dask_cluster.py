@@ -91,6 +91,16 @@ def open_cluster(address: str) -> Iterator[Client]:
         yield client
 
 
+@contextlib.contextmanager
+def cluster_client(address: str | None) -> Iterator[Client | None]:
+    """The Dask client for ``--cluster`` (``None`` without it: Dask is then never imported)."""
+    if not address:
+        yield None
+        return
+    with open_cluster(address) as client:
+        yield client
+
+
 def cluster_provenance(client: Client) -> dict:
     """What a report records about the cluster that computed it."""
     import distributed

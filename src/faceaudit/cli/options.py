@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from faceaudit.base.dask_cluster import ENV_VAR as CLUSTER_ENV_VAR
+from faceaudit.base.dask_cluster import cluster_client as cluster_client
 from faceaudit.base.home import Home, resolve_home
 
 # Exit codes: a public contract (README).
@@ -34,23 +34,9 @@ def require_home(home: Path | None) -> Home:
     ``init`` opens its home through this."""
     return resolve_home(home).require()
 
+CLUSTER_HELP = ("Dask scheduler (tcp://HOST:PORT) or local:N worker processes to run the work "
+                "on (needs faceaudit[dask]; default: this process).")
 ClusterOption = Annotated[
-    str | None,
-    typer.Option(
-        "--cluster",
-        envvar="FACEAUDIT_DASK",
-        help="Dask scheduler (tcp://HOST:PORT) or local:N worker processes to run the work on "
-        "(needs faceaudit[dask]; default: this process).",
-    ),
+    str | None, typer.Option("--cluster", envvar=CLUSTER_ENV_VAR, help=CLUSTER_HELP)
 ]
 
-@contextlib.contextmanager
-def cluster_client(address: str | None) -> Iterator:
-    """The Dask client for ``--cluster`` (``None`` without it: Dask is then never imported)."""
-    if not address:
-        yield None
-        return
-    from faceaudit.base.dask_cluster import open_cluster
-
-    with open_cluster(address) as client:
-        yield client

@@ -1,20 +1,22 @@
-"""The oversight report: who searched for whom, why, with which model, and was it audited."""
+"""The oversight report: who searched for whom, why, with which model, and was it audited.
+
+:func:`build_oversight` reads the period's events and adds the report's frame (period, time,
+the ledger's verification) to their counts (:mod:`faceaudit.ledger.oversight_counts`, pure);
+:func:`write_oversight` writes the report's files.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
-from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment
 
+from faceaudit.ledger.oversight_counts import tally_events
 from faceaudit.ledger.store import Ledger
-
-SEARCH_ACTIONS = ("identify", "verify")
-MODEL_ACTIONS = ("enrol", "identify", "verify")
 
 
 def build_oversight(ledger: Ledger, start: datetime, end: datetime) -> dict[str, Any]:
@@ -22,87 +24,19 @@ def build_oversight(ledger: Ledger, start: datetime, end: datetime) -> dict[str,
 
     Review outcomes are judged at ``end``: an identification with no review event before
     ``end`` is pending. Audits listed are those of the backends used in the period, registered
-    at any time before ``end``. Includes the ledger's verification status.
+    at any time before ``end``. Includes the ledger's verification status. The counts and rows
+    come from :func:`~faceaudit.ledger.oversight_counts.tally_events`.
     """
     start, end = _aware(start), _aware(end)
     if end <= start:
         raise ValueError("the report period is empty: end must be after start")
-    actions: Counter[str] = Counter()
-    searches: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
-    results: dict[str, dict[str, Any]] = {}
-    refusals, erasures, policy_changes, audits = [], [], [], []
-    backends: set[str] = set()
-    for event in ledger.events(None, end):
-        if event["action"] == "audit":
-            audits.append(_audit_row(event))
-        in_period = datetime.fromisoformat(event["time"]) >= start
-        if not in_period:
-            continue
-        action, result = event["action"], event["result"] or {}
-        actions[action] += 1
-        if action in MODEL_ACTIONS and event["backend_id"]:
-            backends.add(event["backend_id"])
-        if action in SEARCH_ACTIONS:
-            key = (event["actor"], event["purpose"] or "", event["case"] or "")
-            searches[key][action] += 1
-            searches[key]["candidates"] += _count(result.get("candidates"))
-        if action == "identify" and isinstance(result.get("result_id"), str):
-            results[result["result_id"]] = {
-                "result_id": result["result_id"],
-                "time": event["time"],
-                "actor": event["actor"],
-                "purpose": event["purpose"],
-                "case": event["case"],
-                "candidates": _count(result.get("candidates")),
-                "outcome": "pending",
-                "reviewer": None,
-                "reviewed_at": None,
-            }
-        elif action == "review" and result.get("result_id") in results:
-            row = results[result["result_id"]]
-            row["outcome"] = _outcome(result.get("decision"))
-            row["reviewer"], row["reviewed_at"] = event["actor"], event["time"]
-        elif action == "refused":
-            refusals.append(_row(event, operation=result.get("operation"),
-                                 rule=result.get("rule"), detail=result.get("detail")))
-        elif action in ("erase", "purge"):
-            erasures.append(_row(event, action=action, summary=_compact(result)))
-        elif action == "policy_change":
-            policy_changes.append(_row(event, sha256=result.get("sha256")))
-    search_rows = [
-        {"actor": a, "purpose": p, "case": c, "identify": n["identify"], "verify": n["verify"],
-         "candidates": n["candidates"]}
-        for (a, p, c), n in sorted(searches.items())
-    ]
-    review_rows = sorted(results.values(), key=lambda r: r["time"])
+    sections = tally_events(ledger.events(None, end), start)
     verify = ledger.verify()
     return {
         "period": {"start": start.isoformat(), "end": end.isoformat()},
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "ledger": {"path": ledger.log.describe(), "ok": verify.ok, "summary": verify.summary()},
-        "events_by_action": dict(sorted(actions.items())),
-        "searches": search_rows,
-        "searches_by_actor": _totals(search_rows, "actor"),
-        "searches_by_purpose": _totals(search_rows, "purpose"),
-        "searches_by_case": _totals(search_rows, "case"),
-        "candidates": {
-            "total": sum(r["candidates"] for r in review_rows),
-            "max": max((r["candidates"] for r in review_rows), default=0),
-            "identifications": len(review_rows),
-        },
-        "reviews": {
-            "confirmed": sum(r["outcome"] == "confirmed" for r in review_rows),
-            "rejected": sum(r["outcome"] == "rejected" for r in review_rows),
-            "pending": sum(r["outcome"] == "pending" for r in review_rows),
-            "rows": review_rows,
-        },
-        "erasures": erasures,
-        "refusals": refusals,
-        "refusals_by_rule": dict(sorted(Counter(r["rule"] for r in refusals).items())),
-        "policy_changes": policy_changes,
-        "backends_used": sorted(backends),
-        "audits": [a for a in audits if a["backend_id"] in backends],
-        "unaudited_backends": sorted(backends - {a["backend_id"] for a in audits}),
+        **sections,
     }
 
 
@@ -144,44 +78,6 @@ def parse_day(text: str, *, end: bool = False) -> datetime:
 
 def _aware(when: datetime) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _outcome(decision: Any) -> str:
-    text = str(decision or "").lower()
-    if text.startswith("confirm"):
-        return "confirmed"
-    if text.startswith("reject"):
-        return "rejected"
-    return "pending"
-
-
-def _row(event: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"seq": event["seq"], "time": event["time"], "actor": event["actor"],
-            "purpose": event["purpose"], "case": event["case"], **extra}
-
-
-def _audit_row(event: dict[str, Any]) -> dict[str, Any]:
-    result = event["result"] or {}
-    return {"seq": event["seq"], "registered_at": event["time"], "actor": event["actor"],
-            "backend_id": event["backend_id"], "audit_id": result.get("audit_id"),
-            "created_at": result.get("created_at"), "gate_passed": result.get("gate_passed"),
-            "gate_rule": result.get("gate_rule")}
-
-
-def _compact(result: dict[str, Any]) -> str:
-    return json.dumps(result, sort_keys=True, separators=(",", ":"))
-
-
-def _totals(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
-    totals: dict[str, Counter[str]] = defaultdict(Counter)
-    for row in rows:
-        for field in ("identify", "verify", "candidates"):
-            totals[row[key]][field] += row[field]
-    return [{key: k, **v} for k, v in sorted(totals.items())]
 
 
 COLUMNS = {

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from faceaudit.ledger import Ledger
 from faceaudit.policy import register_audit_bytes
-from faceaudit.service.audit_job import AuditRequest, run_audit_job
+from faceaudit.service.audit_job import AuditJob, run_audit_job
 from faceaudit.service.auth import require
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
@@ -65,7 +65,7 @@ def start_audit(
                              ("scores", scores))
         if upload is not None
     }
-    request = AuditRequest(
+    request = AuditJob(
         embeddings=saved.get("embeddings"), attributes=saved.get("attributes"),
         scores=saved.get("scores"), by=groups_by, targets=targets, bootstrap=bootstrap,
         seed=seed, alpha=alpha, fail_if=list(fail_if or []),

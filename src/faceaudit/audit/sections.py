@@ -187,6 +187,13 @@ def sample_warnings(
     return warnings
 
 
+def _supported_grid(values: list[list[Any]], ok: np.ndarray) -> list[list[float | None]]:
+    """``values`` as JSON numbers where ``ok``, ``None`` elsewhere."""
+    return [
+        [clean(v) if ok[a, b] else None for b, v in enumerate(row)] for a, row in enumerate(values)
+    ]
+
+
 def cross_fmr_section(rates: ScoreRates, at: ThresholdRates, confidence: float) -> dict:
     """FMR of every pair of groups with its interval (an exact one-sided bound where a cell
     saw no false match); ``None`` in the cells too small for the target."""
@@ -202,14 +209,11 @@ def cross_fmr_section(rates: ScoreRates, at: ThresholdRates, confidence: float) 
             if ok[a, b] and at.false_matches[a, b] == 0:
                 ci[a][b] = (0.0, clopper_pearson_upper(int(n_cross[a, b]), confidence))
 
-    def grid(cell) -> list[list[float | None]]:
-        return [[clean(cell(a, b)) if ok[a, b] else None for b in range(G)] for a in range(G)]
-
     return {
         "groups": list(rates.groups),
-        "fmr": grid(lambda a, b: at.cross_fmr[a, b]),
-        "low": grid(lambda a, b: ci[a][b][0]),
-        "high": grid(lambda a, b: ci[a][b][1]),
+        "fmr": _supported_grid(at.cross_fmr.tolist(), ok),
+        "low": _supported_grid([[cell[0] for cell in row] for row in ci], ok),
+        "high": _supported_grid([[cell[1] for cell in row] for row in ci], ok),
         "impostor_pairs": n_cross.astype(int).tolist(),
         "supported": ok.tolist(),
     }
@@ -335,17 +339,14 @@ def histogram_section(groups: list[str], hist: CoarseHistograms | None) -> dict 
     """The coarse histograms, bins in ascending order of the input's own scale."""
     if hist is None:
         return None
-
-    def ordered(values: list) -> list:
-        return values if hist.higher_is_better else values[::-1]
-
+    step = 1 if hist.higher_is_better else -1
     return {
-        "bin_edges": ordered([float(e) for e in hist.edges]),
+        "bin_edges": [float(e) for e in hist.edges][::step],
         "groups": [
             {
                 "group": g,
-                "genuine": ordered(hist.genuine[i].tolist()),
-                "impostor": ordered(hist.impostor[i].tolist()),
+                "genuine": hist.genuine[i].tolist()[::step],
+                "impostor": hist.impostor[i].tolist()[::step],
             }
             for i, g in enumerate(groups)
         ],

@@ -53,17 +53,17 @@ class GroupFrame:
         return self._values[metric]
 
     def select(self, members: Sequence[int]) -> GroupFrame:
-        """The frame over the groups at positions ``members`` (in that order)."""
+        """The frame over the groups at positions ``members`` (in that order; without
+        ``overall``, which is over every group)."""
         index = np.asarray(members, dtype=np.intp)
         return GroupFrame(
-            [self.groups[i] for i in index],
-            {m: v[..., index] for m, v in self._values.items()},
-            self.overall,
+            [self.groups[i] for i in index], {m: v[..., index] for m, v in self._values.items()}
         )
 
     def only(self, metrics: Sequence[str]) -> GroupFrame:
         """The frame with only these metrics."""
-        return GroupFrame(self.groups, {m: self._values[m] for m in metrics}, self.overall)
+        overall = {m: v for m, v in self.overall.items() if m in metrics}
+        return GroupFrame(self.groups, {m: self._values[m] for m in metrics}, overall)
 
     def group_max(self, metric: str) -> np.ndarray:
         """Largest per-group value."""

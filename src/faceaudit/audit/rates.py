@@ -114,9 +114,10 @@ class ThresholdRates:
     """Every rate at the threshold of one supported target FMR."""
 
     threshold: float
-    achieved_fmr: float  # over all impostor comparisons
     group_supported: np.ndarray  # (G,) bool: enough impostor comparisons for the target
-    point: GroupFrame  # fmr (NaN where unsupported), fnmr, accuracy, fnmr_at_group_threshold
+    # fmr (NaN where unsupported), fnmr, accuracy, fnmr_at_group_threshold; overall: the
+    # achieved FMR over all impostor comparisons
+    point: GroupFrame
     replicates: GroupFrame | None  # fmr, fnmr, accuracy (R, G); None without a bootstrap
     group_thresholds: list[float | None]  # each group's own threshold for the target
     false_matches: np.ndarray  # (G, G)
@@ -365,7 +366,6 @@ def threshold_rates(
     n_cross = tallies.cross_pairs
     return ThresholdRates(
         threshold=scores.value(k),
-        achieved_fmr=point.overall["fmr"],
         group_supported=supported,
         point=point,
         replicates=replicates,

@@ -273,7 +273,7 @@ def target_entry(
         "threshold": at.threshold if at is not None else None,
         "supported": at is not None,
         "required_pairs": target.required_pairs,
-        "achieved_fmr": clean(at.achieved_fmr) if at is not None else None,
+        "achieved_fmr": clean(at.point.overall["fmr"]) if at is not None else None,
         "groups": [],
         "cross_fmr": None,
         "summaries": {},

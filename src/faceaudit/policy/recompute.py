@@ -108,7 +108,7 @@ def target_rates(report: dict[str, Any], fmr: float | None) -> TargetRates | Non
         return None
     for target in _list(report.get("targets")):
         value = target.get("target_fmr") if isinstance(target, dict) else None
-        if same_number(value, fmr):
+        if value is not None and same_number(value, fmr):
             groups = tuple(
                 GroupRates(str(g.get("group")), _rate(g.get("fmr")), _rate(g.get("fnmr")),
                            _count(g.get("impostor_pairs")), _count(g.get("genuine_pairs")))

@@ -186,9 +186,12 @@ def test_refusals_are_logged_and_raised(home, mdtf, calibration):
 
 
 def test_bad_enrolments_are_typed_errors(deployment, mdtf, faces_small, tmp_path):
-    with pytest.raises(MultipleFacesError):
+    with pytest.raises(MultipleFacesError) as several:
         deployment.enrol(actor="c", subject_id="g", basis="consent", evidence="f",
                          images=[faces_small / "group/insightface_t1.jpg"])
+    # one class for both situations (api.SeveralFacesError); enrolment keeps its public code
+    assert isinstance(several.value, api.SeveralFacesError) and several.value.count > 1
+    assert several.value.code == "multiple-faces"
     blank = tmp_path / "blank.png"
     Image.new("RGB", (200, 200), "white").save(blank)
     with pytest.raises(NoFaceError):

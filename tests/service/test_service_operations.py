@@ -206,3 +206,18 @@ def test_verify_refuses_a_group_photo_instead_of_picking_a_face(deployed: Servic
     problem = response.json()
     assert problem["type"].endswith("several-faces") and "6 faces" in problem["detail"]
     assert Ledger(deployed.home).verify().n_events == before
+
+
+def test_enrolling_a_group_photo_keeps_its_own_code(deployed: Service) -> None:
+    """The same error class as verify's, but an enrolment image answers ``multiple-faces``."""
+    group = (faces_small() / "group" / "insightface_t1.jpg").read_bytes()
+    with deployed.client(Role.ENROLLER) as client:
+        response = client.post(
+            "/v1/subjects",
+            data={"subject_id": "g", "basis": "consent", "evidence": "form-g"},
+            files=[("images", ("group.jpg", group, "image/jpeg"))],
+        )
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["type"] == "https://faceaudit.dev/problems/multiple-faces"
+    assert "an enrolment image must show one person" in problem["detail"]

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import math
-import operator
 import re
 from dataclasses import dataclass
 
 from faceaudit.audit.fairness import IDENTIFICATION_SUMMARY_KEYS, SUMMARY_KEYS
+from faceaudit.audit.gate_rules import OPERATORS, fails, same_number
 from faceaudit.base.errors import InputDataError
 
-_OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+_OP = "|".join(re.escape(op) for op in sorted(OPERATORS, key=len, reverse=True))  # >= before >
 _RULE = re.compile(
-    r"^\s*(?P<metric>[a-z_]+)\s*(?P<op>>=|<=|>|<)\s*(?P<limit>[-+0-9.eE]+|inf)\s*"
+    rf"^\s*(?P<metric>[a-z_]+)\s*(?P<op>{_OP})\s*(?P<limit>[-+0-9.eE]+|inf)\s*"
     r"(?:@\s*(?P<target>[0-9.eE+-]+))?\s*$"
 )
 
@@ -58,12 +58,8 @@ def parse_rule(expression: str) -> GateRule:
     return GateRule(expression.strip(), metric, match["op"], limit, target)
 
 
-def _same(a: float | None, b: float | None) -> bool:
-    return a == b or (a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9))
-
-
 def _summary(report: dict, metric: str, target: float | None) -> tuple[float | None, str | None]:
-    entry = next((e for e in report["targets"] if _same(e["target_fmr"], target)), None)
+    entry = next((e for e in report["targets"] if same_number(e["target_fmr"], target)), None)
     if entry is None:
         return None, f"no results at FMR {target:g}"
     summary = entry["summaries"].get(metric)
@@ -91,7 +87,7 @@ def evaluate(report: dict, rules: list[GateRule]) -> dict:
         if value is None:
             status = "unevaluable"
         else:
-            status = "fail" if _OPS[rule.op](value, rule.limit) else "pass"
+            status = "fail" if fails(rule.op, value, rule.limit) else "pass"
         results.append(
             {
                 "expression": rule.expression,

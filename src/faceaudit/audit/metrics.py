@@ -8,13 +8,10 @@ matches).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from faceaudit.audit.gate_rules import rule_of_three
 from faceaudit.base.errors import InputDataError
-
-RULE_OF_THREE = 3.0
 
 
 def _hist(hist: np.ndarray) -> np.ndarray:
@@ -33,8 +30,9 @@ def _target(target_fmr: float) -> float:
 
 
 def required_pairs(target_fmr: float) -> int:
-    """Impostor comparisons needed to support ``target_fmr`` by the rule of three (3 / FMR)."""
-    return math.ceil(RULE_OF_THREE / _target(target_fmr) - 1e-9)
+    """Impostor comparisons needed to support ``target_fmr`` by the rule of three (3 / FMR;
+    :func:`faceaudit.audit.gate_rules.rule_of_three`), refusing a target outside (0, 1)."""
+    return rule_of_three(_target(target_fmr))
 
 
 def supports(n_impostor_pairs: int, target_fmr: float) -> bool:

@@ -103,10 +103,22 @@ class ImageInputError(ImageError, ValueError):
 
 
 class SeveralFacesError(ImageError):
-    """One face was required but the image holds several; ``count`` says how many."""
+    """One face was required but the image holds several; ``count`` says how many.
+
+    One class for the one situation, raised where a face is compared or embedded (the
+    library's ``embed``/``verify``, ``POST /v1/verify``) and where an image is enrolled
+    (``Deployment.enrol``; :class:`faceaudit.gallery.errors.MultipleFacesError` is the same
+    class under its gallery name). Each keeps the public code it has always answered with:
+    ``several-faces`` for a face to compare or embed, ``multiple-faces`` (:attr:`ENROLMENT_CODE`)
+    for an enrolment image — ``enrolment=True`` picks it, so the problem+json ``type`` and the
+    ledger's ``aborted`` reason stay as docs/api.md lists them.
+    """
 
     code = "several-faces"
+    ENROLMENT_CODE = "multiple-faces"
 
-    def __init__(self, message: str, count: int) -> None:
+    def __init__(self, message: str, count: int, *, enrolment: bool = False) -> None:
         super().__init__(message)
         self.count = count
+        if enrolment:
+            self.code = self.ENROLMENT_CODE

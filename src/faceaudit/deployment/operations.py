@@ -333,7 +333,8 @@ class Deployment:
             raise NoFaceError(f"{label}: no face found")
         if len(faces) > 1:
             raise MultipleFacesError(
-                f"{label}: {len(faces)} faces found; an enrolment image must show one person"
+                f"{label}: {len(faces)} faces found; an enrolment image must show one person",
+                count=len(faces), enrolment=True,
             )
         return NewTemplate(embeddings[0], float(faces[0].score),
                            hashlib.sha256(data).hexdigest())

@@ -38,53 +38,30 @@ from faceaudit.gallery.errors import InvalidRequestError
 from faceaudit.gallery.store import GalleryStore, Intent
 from faceaudit.ledger import Ledger
 from faceaudit.ledger.errors import LedgerEventError
-from faceaudit.ledger.payload import check_number, check_result, check_text
-from faceaudit.ledger.verify import ACTIONS
+from faceaudit.ledger.schema import check_fields, event  # event: the Deployment's too
 
 T = TypeVar("T")
 Events = list[dict[str, Any]]
-_TEXT_FIELDS = ("purpose", "case", "legal_basis", "backend_id")
 _PLACEHOLDER_ID = "0" * 32
 
 
-def event(
-    actor: str,
-    action: str,
-    *,
-    purpose: str | None = None,
-    case: str | None = None,
-    legal_basis: str | None = None,
-    backend_id: str | None = None,
-    threshold: float | None = None,
-    result: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The fields of one ledger event, as :func:`append` and the pending store keep them."""
-    return {"actor": actor, "action": action, "purpose": purpose, "case": case,
-            "legal_basis": legal_basis, "backend_id": backend_id, "threshold": threshold,
-            "result": result}
-
-
 def check_events(events: Events) -> None:
-    """Validate events exactly as the ledger will, raising :class:`InvalidRequestError` (4xx).
+    """Validate events (:func:`~faceaudit.ledger.schema.event` fields) exactly as the ledger
+    will, raising :class:`InvalidRequestError` (4xx).
 
     Run before anything is stored, so bad input never reaches the point where a committed
     change has no event.
     """
     try:
         for fields in events:
-            if fields["action"] not in ACTIONS:
-                raise LedgerEventError(f"unknown ledger action {fields['action']!r}")
-            check_text("actor", fields["actor"], required=True)
-            for name in _TEXT_FIELDS:
-                check_text(name, fields[name])
-            check_number("threshold", fields["threshold"])
-            check_result(fields["result"])
+            check_fields(fields)
     except LedgerEventError as exc:
         raise InvalidRequestError(f"cannot be recorded: {exc}") from None
 
 
 def append(ledger: Ledger, fields: dict[str, Any]) -> dict[str, Any]:
-    """Append one event given as :func:`event` fields; return it as stored."""
+    """Append one event given as :func:`~faceaudit.ledger.schema.event` fields (as the
+    pending store keeps them); return it as stored."""
     rest = {k: v for k, v in fields.items() if k not in ("actor", "action")}
     return ledger.append(fields["actor"], fields["action"], **rest)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from faceaudit.base.errors import FaceAuditError, ImageError, InputDataError
+from faceaudit.base.errors import FaceAuditError, InputDataError, SeveralFacesError
 
 
 class GalleryError(FaceAuditError):
@@ -39,16 +39,15 @@ class BackendMismatchError(GalleryError):
     http_status = 409
 
 
+#: an enrolment image that shows several faces: the one :class:`SeveralFacesError`, raised
+#: with ``enrolment=True`` (code ``multiple-faces``); the gallery's name for it
+MultipleFacesError = SeveralFacesError
+
+
 class ConsentError(InputDataError):
     """The consent record is incomplete or already expired."""
 
     code = "invalid-consent"
-
-
-class MultipleFacesError(ImageError):
-    """An image that must show one person shows several faces."""
-
-    code = "multiple-faces"
 
 
 class InvalidSubjectIdError(GalleryError):

@@ -7,20 +7,6 @@ import json
 from typing import Any
 
 GENESIS_HASH = "0" * 64
-EVENT_KEYS = (
-    "seq",
-    "time",
-    "actor",
-    "action",
-    "purpose",
-    "case",
-    "legal_basis",
-    "backend_id",
-    "threshold",
-    "result",
-    "prev_hash",
-    "hash",
-)
 
 
 def canonical(obj: dict[str, Any]) -> bytes:

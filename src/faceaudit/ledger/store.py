@@ -9,19 +9,18 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, overload
+from typing import Any, Protocol, Unpack, overload
 
 from faceaudit.base.home import Home
 from faceaudit.ledger import merkle
 from faceaudit.ledger.canonical import GENESIS_HASH, canonical, event_hash
 from faceaudit.ledger.errors import (
     LedgerError,
-    LedgerEventError,
     LedgerRangeError,
     LedgerTamperedError,
 )
 from faceaudit.ledger.files import FileEventLog
-from faceaudit.ledger.payload import check_number, check_result, check_text
+from faceaudit.ledger.schema import EventOptions, check_fields, event
 from faceaudit.ledger.signing import (
     SIGNING_KEY_ENV,
     fingerprint,
@@ -33,7 +32,6 @@ from faceaudit.ledger.sth import SignedTreeHead, SthLog, make_sth
 from faceaudit.ledger.transparency_verify import check_transparency
 from faceaudit.ledger.tree import StoredTree
 from faceaudit.ledger.verify import (
-    ACTIONS,
     Head,
     VerifyReport,
     head_consistent,
@@ -184,35 +182,14 @@ class Ledger:
         """Where the file backend keeps the bytes of interrupted appends it removed."""
         return FileEventLog(self.home).torn_path
 
-    def append(
-        self,
-        actor: str,
-        action: str,
-        *,
-        purpose: str | None = None,
-        case: str | None = None,
-        legal_basis: str | None = None,
-        backend_id: str | None = None,
-        threshold: float | None = None,
-        result: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Append one event and return it as stored (with ``seq``, ``time``, ``hash``…).
+    def append(self, actor: str, action: str, **options: Unpack[EventOptions]) -> dict[str, Any]:
+        """Append one event and return it as stored (with ``seq``, ``time``, ``hash``…); the
+        optional fields are :class:`~faceaudit.ledger.schema.EventOptions`' (None when not given).
 
         Raises :class:`LedgerEventError` for an unknown action or a result that is not counts
         and ids, and :class:`LedgerError` when the file disagrees with its head witness.
         """
-        if action not in ACTIONS:
-            raise LedgerEventError(f"unknown ledger action {action!r}")
-        fields = {
-            "actor": check_text("actor", actor, required=True),
-            "action": action,
-            "purpose": check_text("purpose", purpose),
-            "case": check_text("case", case),
-            "legal_basis": check_text("legal_basis", legal_basis),
-            "backend_id": check_text("backend_id", backend_id),
-            "threshold": check_number("threshold", threshold),
-            "result": check_result(result),
-        }
+        fields = check_fields(event(actor, action, **options))
         self.home.ensure()
         with self._locked():
             last = self._prepare_tail()
@@ -222,10 +199,10 @@ class Ledger:
             key = load_private_key(self.signing_key) if self.signing_key else None
             if key is not None:  # a key that cannot sign stops the append before it is made
                 self._check_key_is_the_deployments(key)
-            event = self._write(last, fields)
-            if key is not None and self._sth_due(event["seq"]):
-                self._sign_head(key, event["seq"])
-        return event
+            stored = self._write(last, fields)
+            if key is not None and self._sth_due(stored["seq"]):
+                self._sign_head(key, stored["seq"])
+        return stored
 
     def sign_tree_head(self, private_key_path: Path | None = None) -> SignedTreeHead:
         """Sign and store a tree head for the ledger as it is now (``faceaudit ledger sth``),

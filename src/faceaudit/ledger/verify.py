@@ -9,35 +9,14 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from faceaudit.ledger.canonical import EVENT_KEYS, GENESIS_HASH, canonical, event_hash
+from faceaudit.ledger.canonical import GENESIS_HASH, canonical, event_hash
 from faceaudit.ledger.errors import LedgerError
+from faceaudit.ledger.schema import ACTIONS, EVENT_KEYS
 from faceaudit.ledger.signing import (
     checkpoint_message,
     fingerprint,
     load_public_key,
     signature_valid,
-)
-
-ACTIONS = frozenset(
-    {
-        "enrol",
-        "verify",
-        "identify",
-        "review",
-        "erase",
-        "purge",
-        "audit",
-        "policy_change",
-        "refused",
-        "checkpoint",
-        "consent",
-        "init",
-        "intent",
-        "aborted",
-        "key_create",
-        "key_revoke",
-        "redact",  # faceaudit redact in a deployment (footage_keep.py)
-    }
 )
 
 

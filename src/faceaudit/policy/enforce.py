@@ -18,9 +18,9 @@ from faceaudit.policy.model import (
     OPERATIONS,
     Policy,
     load_policy,
-    policy_digest,
     read_policy_file,
 )
+from faceaudit.policy.record import policy_digest
 
 
 def enforce(

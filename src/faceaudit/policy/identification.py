@@ -14,15 +14,14 @@ smallest measured gallery size at or above the current one, the FNIR ratio at th
 from __future__ import annotations
 
 import math
-import operator
 from typing import Any
 
+from faceaudit.audit.gate_rules import OPERATORS, fails, max_min_ratio, same_number
 from faceaudit.base.home import Home
 from faceaudit.policy.model import Policy
-from faceaudit.policy.recompute import Verdict
+from faceaudit.policy.recompute import Verdict, report_alpha
 
 IDENTIFICATION_MODE = "identification"
-_OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
 
 def is_identification(report: dict[str, Any]) -> bool:
@@ -52,11 +51,6 @@ def _points(report: dict[str, Any]) -> list[dict[str, Any]]:
     return [p for p in points if isinstance(p, dict)] if isinstance(points, list) else []
 
 
-def _same(a: Any, b: float) -> bool:
-    return (isinstance(a, int | float) and not isinstance(a, bool)
-            and math.isclose(a, b, rel_tol=1e-9))
-
-
 def deployed_threshold(backend_id: str, fmr: float) -> float | None:
     """The threshold a deployment of ``backend_id`` uses at ``fmr`` (its shipped calibration),
     or None when none ships or it cannot support ``fmr``."""
@@ -72,7 +66,7 @@ def deployed_threshold(backend_id: str, fmr: float) -> float | None:
 def operating_point(report: dict[str, Any], policy: Policy) -> dict[str, Any] | None:
     """The report's operating point at the policy's ``fmr_target`` and ``max_candidates``."""
     for point in _points(report):
-        if _same(point.get("target_fmr"), policy.fmr_target) and \
+        if same_number(point.get("target_fmr"), policy.fmr_target) and \
                 point.get("candidates") == policy.max_candidates:
             return point
     return None
@@ -87,7 +81,7 @@ def usable_problem(report: dict[str, Any], policy: Policy) -> str | None:
                 f"(FMR {fmr:g} with {r} candidates per search)")
     backend = str((report.get("provenance") or {}).get("backend_id"))
     threshold = deployed_threshold(backend, fmr)
-    if threshold is None or not _same(point.get("threshold"), threshold):
+    if threshold is None or not same_number(point.get("threshold"), threshold):
         return (f"the identification audit searched at threshold {point.get('threshold')!r}, "
                 f"not at the deployment's threshold {threshold!r} for FMR {fmr:g}")
     groups = [g for g in point.get("groups") or [] if isinstance(g, dict)]
@@ -96,15 +90,6 @@ def usable_problem(report: dict[str, Any], policy: Policy) -> str | None:
         return (f"at FMR {fmr:g} fewer than two probe groups have both non-mated and mated "
                 "searches")
     return None
-
-
-def _ratio(values: list[float]) -> float | None:
-    if len(values) < 2:
-        return None
-    high, low = max(values), min(values)
-    if low == 0.0:
-        return math.inf if high > 0 else None
-    return high / low
 
 
 def _size_entry(point: dict[str, Any], gallery_size: int) -> dict[str, Any] | None:
@@ -144,7 +129,8 @@ def judge_identification(policy: Policy, report: dict[str, Any], gallery_size: i
     fpir = {g: r[0] for g, e in entry["groups"].items() if (r := _rate(e))}
     fnir = {str(g.get("group")): r[0] for g in point.get("groups") or []
             if isinstance(g, dict) and (r := _rate(g.get("fnir")))}
-    fpir_ratio, fnir_ratio = _ratio(list(fpir.values())), _ratio(list(fnir.values()))
+    fpir_ratio = max_min_ratio(list(fpir.values()))
+    fnir_ratio = max_min_ratio(list(fnir.values()))
     gate = policy.bias_gate
 
     def verdict(rule: str | None, detail: str) -> Verdict:
@@ -186,15 +172,14 @@ def _own_rules_problem(report: dict[str, Any]) -> str | None:
     names = dict(zip(fairness.IDENTIFICATION_SUMMARY_KEYS,
                      ("fmr_ratio", "fnmr_ratio", "fmr_difference", "fnmr_difference",
                       "inequity", "fdr", "garbe"), strict=True))
-    alpha = (report.get("provenance") or {}).get("alpha", 0.5)
-    alpha = alpha if isinstance(alpha, int | float) and 0 <= alpha <= 1 else 0.5
+    alpha = report_alpha(report)
     for rule in rules or []:
-        if not isinstance(rule, dict) or rule.get("op") not in _OPS \
+        if not isinstance(rule, dict) or rule.get("op") not in OPERATORS \
                 or not isinstance(rule.get("limit"), int | float):
             return "the audit's own gate rules are malformed"
         target = rule.get("target_fmr")
         point = next((p for p in _points(report) if isinstance(target, int | float)
-                      and _same(p.get("target_fmr"), float(target))), None)
+                      and same_number(p.get("target_fmr"), float(target))), None)
         value = None
         if point is not None and rule.get("metric") in names:
             both = [(a[0], b[0]) for g in point.get("groups") or [] if isinstance(g, dict)
@@ -202,13 +187,13 @@ def _own_rules_problem(report: dict[str, Any]) -> str | None:
             if len(both) >= 2:
                 fp, fn = (np.array(x) for x in zip(*both, strict=True))
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    value = float(fairness.summaries(fp, fn, None, float(alpha))[
+                    value = float(fairness.summaries(fp, fn, None, alpha)[
                         names[rule["metric"]]])
                 value = None if math.isnan(value) else value
         if value is None:
             return (f"the audit's own rule {rule.get('expression')!r} cannot be evaluated from "
                     "the per-group counts")
-        if _OPS[rule["op"]](value, rule["limit"]):
+        if fails(rule["op"], value, rule["limit"]):
             return (f"the audit's own rule {rule.get('expression')!r} fails: recomputed "
                     f"{rule.get('metric')} {value:.3g}")
     return None

@@ -6,7 +6,6 @@ See docs/policy.md and examples/policy.toml. No rule refers to a demographic att
 
 from __future__ import annotations
 
-import hashlib
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from faceaudit.audit.signing import key_id, parse_public_key_entry
 from faceaudit.base.home import Home
 from faceaudit.policy.errors import PolicyError
+from faceaudit.policy.record import check_policy_file
 
 OPERATIONS = frozenset({"enrol", "consent", "verify", "identify", "review", "erase", "purge"})
 GATED_OPERATIONS = frozenset({"identify", "verify"})
@@ -119,8 +119,6 @@ def load_policy(home: Home) -> Policy:
     but only if it is the policy the ledger recorded in its last ``policy_change`` event
     (:class:`~faceaudit.policy.record.PolicyMismatchError` otherwise: a hand edit, a
     replacement or a removal never takes effect silently)."""
-    from faceaudit.policy.record import check_policy_file
-
     path = home.policy_path
     try:
         data: bytes | None = path.read_bytes()
@@ -159,11 +157,6 @@ def parse_policy(data: bytes, *, source: str) -> Policy:
                                 "allow_self_review"),
         source=source,
     )
-
-
-def policy_digest(data: bytes) -> str:
-    """Return the SHA-256 hex digest of policy file bytes (logged with policy changes)."""
-    return hashlib.sha256(data).hexdigest()
 
 
 def _no_unknown(table: dict[str, Any], allowed: set[str] | frozenset[str], where: str) -> None:

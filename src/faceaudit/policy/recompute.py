@@ -12,14 +12,13 @@ impostor comparisons meet the rule of three (``impostor_pairs >= 3 / target``).
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass
 from typing import Any
 
+from faceaudit.audit.gate_rules import OPERATORS, fails, max_min_ratio, rule_of_three, same_number
 from faceaudit.base.errors import FaceAuditError
 from faceaudit.policy.model import Policy
 
-_OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 _FMR_ONLY = {"fmr_ratio", "fmr_difference"}
 _FNMR_ONLY = {"fnmr_ratio", "fnmr_difference"}
 
@@ -44,7 +43,7 @@ class TargetRates:
 
     def fmr_groups(self) -> list[GroupRates]:
         """Groups whose FMR is measured on enough impostor comparisons (rule of three)."""
-        need = math.ceil(3.0 / self.target_fmr - 1e-9)
+        need = rule_of_three(self.target_fmr)
         return [g for g in self.groups if g.fmr is not None and g.impostor_pairs is not None
                 and g.impostor_pairs >= need]
 
@@ -109,8 +108,7 @@ def target_rates(report: dict[str, Any], fmr: float | None) -> TargetRates | Non
         return None
     for target in _list(report.get("targets")):
         value = target.get("target_fmr") if isinstance(target, dict) else None
-        if (isinstance(value, int | float) and not isinstance(value, bool)
-                and math.isclose(value, fmr, rel_tol=1e-9)):
+        if value is not None and same_number(value, fmr):
             groups = tuple(
                 GroupRates(str(g.get("group")), _rate(g.get("fmr")), _rate(g.get("fnmr")),
                            _count(g.get("impostor_pairs")), _count(g.get("genuine_pairs")))
@@ -129,17 +127,8 @@ def usable_target_problem(report: dict[str, Any], fmr: float) -> str | None:
     both = {g.group for g in rates.fmr_groups()} & {g.group for g in rates.fnmr_groups()}
     if len(both) < 2:
         return (f"at FMR {fmr:g} fewer than two groups have an FMR on enough impostor "
-                f"comparisons (>= {math.ceil(3 / fmr - 1e-9)}) and an FNMR")
+                f"comparisons (>= {rule_of_three(fmr)}) and an FNMR")
     return None
-
-
-def _ratio(values: list[float]) -> float | None:
-    if len(values) < 2:
-        return None
-    high, low = max(values), min(values)
-    if low == 0.0:
-        return math.inf if high > 0 else None
-    return high / low
 
 
 def judge(policy: Policy, report: dict[str, Any]) -> Verdict:
@@ -154,8 +143,8 @@ def judge(policy: Policy, report: dict[str, Any]) -> Verdict:
     fmr_groups, fnmr_groups = rates.fmr_groups(), rates.fnmr_groups()
     covered = {g.group for g in fmr_groups} & {g.group for g in fnmr_groups}
     missing = [g for g in gate.required_groups if g not in covered]
-    fmr_ratio = _ratio([g.fmr for g in fmr_groups if g.fmr is not None])
-    fnmr_ratio = _ratio([g.fnmr for g in fnmr_groups if g.fnmr is not None])
+    fmr_ratio = max_min_ratio([g.fmr for g in fmr_groups if g.fmr is not None])
+    fnmr_ratio = max_min_ratio([g.fnmr for g in fnmr_groups if g.fnmr is not None])
     if missing:
         return Verdict(False, "audit-groups-missing",
                        f"required group(s) not covered at FMR {fmr:g}: {', '.join(missing)}",
@@ -176,6 +165,13 @@ def judge(policy: Policy, report: dict[str, Any]) -> Verdict:
         return Verdict(False, "audit-gate-failed", own, fmr_ratio, fnmr_ratio)
     return Verdict(True, None, "passes the policy's bias gate (recomputed from the per-group "
                    "rates)", fmr_ratio, fnmr_ratio)
+
+
+def report_alpha(report: dict[str, Any]) -> float:
+    """The weight ``alpha`` the report's combined summaries used (``provenance.alpha``), or
+    the default 0.5 when it states none in [0, 1]."""
+    alpha = (report.get("provenance") or {}).get("alpha", 0.5)
+    return float(alpha if isinstance(alpha, int | float) and 0 <= alpha <= 1 else 0.5)
 
 
 def recompute_summary(report: dict[str, Any], metric: str, fmr: float | None) -> float | None:
@@ -201,10 +197,8 @@ def recompute_summary(report: dict[str, Any], metric: str, fmr: float | None) ->
         return None
     fm = np.array([g.fmr if g.fmr is not None else np.nan for g in chosen])
     fn = np.array([g.fnmr if g.fnmr is not None else np.nan for g in chosen])
-    alpha = (report.get("provenance") or {}).get("alpha", 0.5)
-    alpha = alpha if isinstance(alpha, int | float) and 0 <= alpha <= 1 else 0.5
     try:
-        values = fairness.summaries(fm, fn, 1 - (fm + fn) / 2, float(alpha))
+        values = fairness.summaries(fm, fn, 1 - (fm + fn) / 2, report_alpha(report))
     except FaceAuditError:
         return None
     value = float(values[metric])
@@ -220,7 +214,7 @@ def _own_rules_problem(report: dict[str, Any]) -> str | None:
         if not isinstance(rule, dict):
             return "the audit's own gate rules are malformed"
         op, limit = rule.get("op"), rule.get("limit")
-        if op not in _OPS or not isinstance(limit, int | float):
+        if op not in OPERATORS or not isinstance(limit, int | float):
             return f"the audit's own rule {rule.get('expression')!r} is malformed"
         target = rule.get("target_fmr")
         value = recompute_summary(report, str(rule.get("metric")),
@@ -228,7 +222,7 @@ def _own_rules_problem(report: dict[str, Any]) -> str | None:
         if value is None:
             return (f"the audit's own rule {rule.get('expression')!r} cannot be evaluated from "
                     "the per-group rates")
-        if _OPS[op](value, limit):
+        if fails(op, value, limit):
             return (f"the audit's own rule {rule.get('expression')!r} fails: recomputed "
                     f"{rule.get('metric')} {value:.3g}")
     return None

@@ -10,6 +10,7 @@ the one the ledger holds.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from dataclasses import dataclass
@@ -40,6 +41,11 @@ class _Scan:
 
 _cache: dict[Path, _Scan] = {}
 _cache_lock = threading.Lock()
+
+
+def policy_digest(data: bytes) -> str:
+    """Return the SHA-256 hex digest of policy file bytes (logged with policy changes)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def recorded_policy(home: Home) -> tuple[bool, str | None]:
@@ -113,8 +119,6 @@ def check_policy_file(home: Home, data: bytes | None) -> bytes | None:
     absent) if it is what the last ``policy_change`` event recorded (no event: no file), or
     the staged file of an interrupted install that the event records (moved into place).
     Raise :class:`PolicyMismatchError` otherwise."""
-    from faceaudit.policy.model import policy_digest
-
     found, recorded = recorded_policy(home)
     actual = None if data is None else policy_digest(data)
     if (found and actual == recorded) or (not found and data is None):
@@ -144,8 +148,6 @@ def staged_policy_path(home: Home) -> Path:
 def _finish_install(home: Home, recorded: str | None) -> bytes | None:
     """Roll an interrupted install forward when the staged file is the recorded one; return
     its bytes (None when there is nothing to finish)."""
-    from faceaudit.policy.model import policy_digest
-
     staged = staged_policy_path(home)
     try:
         data = staged.read_bytes()

@@ -114,6 +114,7 @@ def test_several_faces_are_refused_with_the_count_or_picked(faces_small: Path,
     with pytest.raises(api.SeveralFacesError, match="6 faces") as info:
         api.verify(group, obama)
     assert info.value.count == 6 and str(group) in str(info.value)
+    assert info.value.code == "several-faces"
     with pytest.raises(api.SeveralFacesError, match="second image: 6 faces"):
         api.verify(obama, api.load_image(group))
     picked = api.verify(group, obama, face_a=2)

@@ -16,6 +16,10 @@ import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from faceaudit.engine.rule_of_three import RULE_OF_THREE, rule_of_three
+
+__all__ = ["OPERATORS", "RULE_OF_THREE", "fails", "max_min_ratio", "rule_of_three", "same_number"]
+
 #: ``metric OP limit`` fails when ``OPERATORS[OP](value, limit)`` is true
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
@@ -24,9 +28,6 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
 }
 
-#: an FMR of ``t`` is supported by at least ``RULE_OF_THREE / t`` impostor comparisons
-RULE_OF_THREE = 3.0
-
 #: two target FMRs (or thresholds) within this relative tolerance are the same operating point
 SAME_NUMBER_REL_TOL = 1e-9
 
@@ -34,14 +35,6 @@ SAME_NUMBER_REL_TOL = 1e-9
 def fails(op: str, value: float, limit: float) -> bool:
     """Whether ``value op limit`` holds, i.e. the rule ``metric op limit`` fails the gate."""
     return OPERATORS[op](value, limit)
-
-
-def rule_of_three(target_fmr: float) -> int:
-    """Impostor comparisons needed to support ``target_fmr``: ``ceil(3 / target_fmr)``.
-
-    Unchecked; :func:`faceaudit.audit.metrics.required_pairs` refuses a target outside (0, 1).
-    """
-    return math.ceil(RULE_OF_THREE / target_fmr - 1e-9)
 
 
 def max_min_ratio(values: Sequence[float]) -> float | None:

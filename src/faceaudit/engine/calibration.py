@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from faceaudit.base.errors import CalibrationError
+from faceaudit.engine.rule_of_three import lowest_supported_fmr
 
 SCHEMA = "faceaudit.calibration/1"
 # Log-spaced FMR levels at which the curve is stored (1 down to 1e-9, 20 per decade); computed
@@ -43,7 +44,7 @@ class Calibration:
     @property
     def min_fmr(self) -> float:
         """Smallest FMR this calibration can support (rule of three)."""
-        return 3.0 / self.n_impostor
+        return lowest_supported_fmr(self.n_impostor)
 
     def threshold_for(self, fmr: float) -> float:
         """Score threshold whose FMR on the calibration data is at most ``fmr``."""

@@ -35,7 +35,7 @@ def require_home(home: Path | None) -> Home:
     return resolve_home(home).require()
 
 CLUSTER_HELP = ("Dask scheduler (tcp://HOST:PORT) or local:N worker processes to run the work "
-                "on (needs faceaudit[dask]; default: this process).")
+                "on (needs faceaudit\\[dask]; default: this process).")
 ClusterOption = Annotated[
     str | None, typer.Option("--cluster", envvar=CLUSTER_ENV_VAR, help=CLUSTER_HELP)
 ]

@@ -60,6 +60,7 @@ class AuditRecord:
     path: Path
     report: dict[str, Any]
     event: AuditEvent | None = None
+    data: bytes = b""
 
 
 def parse_time(value: Any, source: str) -> datetime:
@@ -225,7 +226,19 @@ def load_registered(home: Home, event: AuditEvent) -> AuditRecord:
             f"ledger event {event.seq} (SHA-256 mismatch)"
         )
     report = _parsed(event.report_sha256, data, str(path))
-    return AuditRecord(event.audit_id, event.backend_id, event.created_at, path, report, event)
+    return AuditRecord(event.audit_id, event.backend_id, event.created_at, path, report, event,
+                       data)
+
+
+def stored_signature(report_path: Path) -> bytes | None:
+    """The bytes of the detached signature stored beside a registered report, or None."""
+    try:
+        return report_path.with_name("report.json.sig").read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise AuditRecordError(f"cannot read the signature of {report_path}: {exc.strerror}") \
+            from None
 
 
 _parsed_cache: dict[str, dict[str, Any]] = {}

@@ -31,8 +31,9 @@ from faceaudit.policy.audits import (
     AuditRecordError,
     load_registered,
     registered_audits,
+    stored_signature,
 )
-from faceaudit.policy.errors import AuditReportError
+from faceaudit.policy.errors import AuditRefusal, AuditReportError
 from faceaudit.policy.identification import (
     IDENTIFICATION_MODE,
     current_gallery_size,
@@ -41,6 +42,7 @@ from faceaudit.policy.identification import (
 from faceaudit.policy.model import Policy
 from faceaudit.policy.recompute import judge
 from faceaudit.policy.registration import CLOCK_SKEW
+from faceaudit.policy.report_trust import trusted_signer
 
 
 @dataclass(frozen=True)
@@ -154,21 +156,19 @@ def judge_registered(policy: Policy, home: Home, event: AuditEvent, now: datetim
         return result("stale-audit",
                       f"the newest {label} is {age.days} days old; the policy allows "
                       f"{gate.max_audit_age_days:g}")
-    if event.key_id is None and not gate.allow_unsigned_audits:
-        return result("audit-unsigned",
-                      f"the newest {label} is unsigned and the policy accepts signed audits only")
-    if event.key_id is not None and event.key_id not in gate.trusted_keys():
-        return result("audit-untrusted-key",
-                      f"the newest {label} is signed by key {event.key_id}, which the policy no "
-                      "longer trusts")
+    try:
+        record = load_registered(home, event)
+        signature = stored_signature(record.path)
+    except (AuditRecordError, AuditReportError) as exc:
+        return result("audit-record-mismatch", str(exc))
+    try:  # the authority is the auditor's signature over the stored bytes, re-proved each use
+        trusted_signer(policy, record.data, signature)
+    except AuditRefusal as refusal:
+        return result(refusal.rule, f"the newest {label}: {refusal.detail}")
     if event.model_sha256 is None or not hash_matches_backend(event.backend_id,
                                                               event.model_sha256):
         return result("audit-model-mismatch",
                       f"the newest {label} measured a model file other than the one deployed")
-    try:
-        record = load_registered(home, event)
-    except (AuditRecordError, AuditReportError) as exc:
-        return result("audit-record-mismatch", str(exc))
     if event.mode == IDENTIFICATION_MODE:
         verdict = judge_identification(policy, record.report,
                                        current_gallery_size(home, event.backend_id))

@@ -17,12 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from faceaudit.audit.signing import (
-    AuditSignatureError,
-    parse_signature,
-    signature_holds,
-    signature_path,
-)
+from faceaudit.audit.signing import signature_path
 from faceaudit.base.home import Home
 from faceaudit.engine.models.identity import SHA256_HEX, hash_matches_backend
 from faceaudit.ledger import Ledger
@@ -36,6 +31,7 @@ from faceaudit.policy.identification import (
 )
 from faceaudit.policy.model import Policy, load_policy
 from faceaudit.policy.recompute import judge, usable_target_problem
+from faceaudit.policy.report_trust import trusted_signer
 
 CLOCK_SKEW = timedelta(minutes=5)
 MODEL_INPUT_KINDS = frozenset({"dataset", "lfw", "embeddings"})
@@ -92,7 +88,7 @@ def register_audit_bytes(
     now = now or datetime.now(UTC)
     digest = report_sha256(data)
     try:
-        key_id = _signer(policy, data, signature)
+        key_id = trusted_signer(policy, data, signature)
         model = _model(prov, backend)
         created = _created(policy, prov, now, source)
         identification = is_identification(report)
@@ -143,30 +139,6 @@ def audit_mode(prov: dict[str, Any]) -> str:
     protocol = prov.get("protocol")
     return protocol[:40] if isinstance(protocol, str) and protocol.isprintable() and protocol \
         else "exhaustive"
-
-
-def _signer(policy: Policy, data: bytes, signature: bytes | None) -> str | None:
-    """The trusted key id that signed ``data``; None for an unsigned report the policy allows."""
-    if signature is None:
-        if policy.bias_gate.allow_unsigned_audits:
-            return None
-        raise AuditRefusal("audit-unsigned",
-                           "the report is not signed, and the policy accepts only signed audits "
-                           "(faceaudit audit … --sign KEY; bias_gate.trusted_auditor_keys)")
-    try:
-        sig = parse_signature(signature)
-    except AuditSignatureError as exc:
-        raise AuditRefusal("audit-signature-invalid", str(exc)) from None
-    key = policy.bias_gate.trusted_keys().get(sig.key_id)
-    if key is None:
-        raise AuditRefusal("audit-untrusted-key",
-                           f"the report is signed by key {sig.key_id}, which the policy does not "
-                           "list in bias_gate.trusted_auditor_keys")
-    if sig.report_sha256 != report_sha256(data) or not signature_holds(data, sig, key):
-        raise AuditRefusal("audit-signature-invalid",
-                           f"the signature of key {sig.key_id} does not match these bytes: the "
-                           "report was altered after signing")
-    return sig.key_id
 
 
 def _model(prov: dict[str, Any], backend: str) -> str:

@@ -3,6 +3,8 @@ the home's SQLite/files and on PostgreSQL + pgvector (every test runs on both)."
 
 from __future__ import annotations
 
+import hashlib
+
 import json
 import sqlite3
 from datetime import UTC, datetime
@@ -89,7 +91,11 @@ def test_identify_ranks_the_right_subject_first(deployment, mdtf, audited_home):
     assert actions(audited_home)[-6:] == ["enrol"] * 3 + ["identify"] * 3
     event = list(Ledger(audited_home).events())[-1]
     assert event["purpose"] == "missing person" and event["case"] == "C-1"
-    assert set(event["result"]) == {"result_id", "faces", "candidates", "intent_id"}
+    assert set(event["result"]) == {"result_id", "faces", "candidates", "intent_id", "use"}
+    use = event["result"]["use"]  # what EU AI Act Art. 12(3) asks of each use
+    assert use["started_at"] <= use["ended_at"] and use["faces_found"] == 1
+    assert use["reference_database"]["templates"] >= 3
+    assert use["probe_sha256"] == hashlib.sha256((mdtf / probe).read_bytes()).hexdigest()
     assert Ledger(audited_home).verify().ok
 
 

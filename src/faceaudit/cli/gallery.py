@@ -182,14 +182,30 @@ def identify_command(
     purpose: Annotated[str, typer.Option("--purpose", help="Why this search is made")],
     case: Annotated[str, typer.Option("--case", help="Case id")],
     top: Annotated[int, typer.Option("--top", help="Candidates per face (policy caps it)")] = 10,
+    authorisation: Annotated[str | None, typer.Option(
+        "--authorisation", help="Reference of the authorisation (warrant no., order id)")] = None,
+    authority: Annotated[str | None, typer.Option(
+        "--authority", help="Who issued the authorisation (court, authority)")] = None,
+    kind: Annotated[str | None, typer.Option(
+        "--authorisation-kind",
+        help="warrant, judicial, administrative or urgent (results held until authorised)",
+    )] = None,
+    expires: Annotated[str | None, typer.Option(
+        "--authorisation-expires", help="When the authorisation expires (ISO-8601)")] = None,
+    offence: Annotated[str | None, typer.Option(
+        "--offence", help="The offence investigated (from the policy's closed list)")] = None,
     home: HomeOption = None,
     actor: ActorOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Search the gallery for every face in IMAGE; candidates are leads for human review."""
+    from faceaudit.policy.authorisation import authorisation_from
+
     with _deployment(home) as deployment:
-        emit(deployment.identify(actor=default_actor(actor), image=image, purpose=purpose,
-                                 case=case, top=top), as_json)
+        emit(deployment.identify(
+            actor=default_actor(actor), image=image, purpose=purpose, case=case, top=top,
+            authorisation=authorisation_from(authorisation, authority, kind, expires),
+            offence=offence), as_json)
 
 
 def review_command(

@@ -63,6 +63,11 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "faceaudit.cli.gallery", "review_command",
         "Record the human decision on an identification result: --confirm or --reject.",
     ),
+    "authorisation": LazyCommand(
+        "faceaudit.cli.authorisation", "authorisation_app",
+        "Urgent searches: record the authority's decision, list held searches, delete late"
+        " ones.",
+    ),
     "witness": LazyCommand(
         "faceaudit.cli.witness", "witness_command",
         "Fetch the deployment's latest signed tree head and a consistency proof from the last"

@@ -31,6 +31,7 @@ import numpy as np
 
 from faceaudit.base.errors import CalibrationError, NoFaceError
 from faceaudit.base.home import Home
+from faceaudit.deployment import search_holds
 from faceaudit.deployment.oplog import OperationLog, check_events, event
 from faceaudit.engine import api
 from faceaudit.engine.calibration import Calibration
@@ -42,6 +43,7 @@ from faceaudit.gallery.errors import (
     ErasureIncompleteError,
     InvalidRequestError,
     MultipleFacesError,
+    ResultHeldError,
 )
 from faceaudit.gallery.persistent_search import GallerySearcher
 from faceaudit.gallery.store import (
@@ -56,6 +58,7 @@ from faceaudit.gallery.store import (
 from faceaudit.gallery.template_search import TemplateSearch
 from faceaudit.ledger import Ledger, LedgerError
 from faceaudit.policy import Policy, PolicyRefusal, enforce, load_policy
+from faceaudit.policy.authorisation import Authorisation, urgent_deadline
 
 ImageSource = bytes | Path
 Decision = Literal["confirm", "reject"]
@@ -154,14 +157,17 @@ class Deployment:
         return load_policy(self.home)
 
     def _enforce(self, operation: str, actor: str, *, purpose: str | None = None,
-                 case: str | None = None, backend_id: str | None = None) -> Policy:
+                 case: str | None = None, backend_id: str | None = None,
+                 authorisation: Authorisation | None = None,
+                 offence: str | None = None) -> Policy:
         _text("actor", actor, required=True)
         # the refusal event and the operation's own events carry these: check them first
         check_events([event(actor, "refused", purpose=purpose, case=case,
                             backend_id=backend_id)])
         policy = self.policy
         enforce(policy, self.ledger, self.home, operation=operation, actor=actor,
-                purpose=purpose, case=case, backend_id=backend_id)
+                purpose=purpose, case=case, backend_id=backend_id,
+                authorisation=authorisation, offence=offence)
         return policy
 
     # -- enrolment ---------------------------------------------------------------------------
@@ -531,29 +537,40 @@ class Deployment:
 
     def identify(
         self, *, actor: str, image: ImageSource, purpose: str | None, case: str | None,
-        top: int = 10
+        top: int = 10, authorisation: Authorisation | None = None, offence: str | None = None,
     ) -> dict[str, Any]:
         """Search every face of ``image`` against the gallery: leads for a human to review.
 
         Candidates score at least the threshold of the policy's ``fmr_target``; at most
         ``min(top, policy.max_candidates)`` per face; each with the FMR its score corresponds
         to. The probe image and its embeddings are not stored; the result (boxes, candidate
-        ids and scores) is, for the review.
+        ids and scores) is, for the review. The policy may require an ``authorisation`` and an
+        ``offence`` (:mod:`faceaudit.policy.authorisation`); an urgent one holds the result
+        until its authorisation is recorded (:mod:`faceaudit.deployment.search_holds`). The
+        ``identify`` event holds what EU AI Act Art. 12(3) asks (:func:`use_record`).
         """
         if top < 1:
             raise InvalidRequestError("top must be at least 1")
+        started = _now()
         check_events(self._identify_events(actor, purpose, case, None, 0.0)(
-            {"result_id": _PREVIEW_ID, "faces": []}))
+            {"result_id": _PREVIEW_ID, "faces": [], "record": use_record(
+                started, started, "0" * 64, 0, 0, authorisation, offence, None)}))
+        self.sweep_holds(actor)
         backend_id = self.backend_id
         policy = self._enforce("identify", actor, purpose=purpose, case=case,
-                               backend_id=backend_id)
+                               backend_id=backend_id, authorisation=authorisation,
+                               offence=offence)
         threshold = self.calibration.threshold_for(policy.fmr_target)
         limit = min(top, policy.max_candidates)
-        faces, embeddings = api.face_embeddings_of(image, self.embedder)
+        probe = image if isinstance(image, bytes | bytearray | memoryview) \
+            else api.read_image_file(Path(image))
+        faces, embeddings = api.face_embeddings_of(bytes(probe), self.embedder)
         if not faces:
             raise NoFaceError("probe image: no face found")
         with self._gallery_search(backend_id) as search:
             hits = [search.search_subjects(e, limit, threshold) for e in embeddings]
+            gallery_templates = len(search)
+        held_until = urgent_deadline(policy.authorisation, authorisation, started)
         out_faces = [
             {
                 "box": face.box.to_dict(),
@@ -565,7 +582,8 @@ class Deployment:
             }
             for face, face_hits in zip(faces, hits, strict=True)
         ]
-        result = {
+        held = utc_iso(held_until) if held_until else None
+        result: dict[str, Any] = {
             "result_id": uuid.uuid4().hex,
             "created_at": utc_iso(_now()),
             "actor": actor,
@@ -575,7 +593,11 @@ class Deployment:
             "threshold": round(threshold, 6),
             "fmr_target": policy.fmr_target,
             "faces": out_faces,
+            "held_until": held,
         }
+        result["record"] = use_record(
+            started, _now(), hashlib.sha256(probe).hexdigest(), len(faces), gallery_templates,
+            authorisation, offence, held)
         _, logged = self.oplog.run(
             "identify", actor=actor, purpose=purpose, case=case, backend_id=backend_id,
             write=lambda intent: _saved(self.store.save_result, result, intent),
@@ -584,7 +606,9 @@ class Deployment:
         )
         return {
             "result_id": result["result_id"],
-            "faces": out_faces,
+            "faces": [] if held_until else out_faces,
+            "held_until": result["held_until"],
+            "record": result["record"],
             "requires_review": True,
             "threshold": result["threshold"],
             "fmr_target": policy.fmr_target,
@@ -602,7 +626,8 @@ class Deployment:
             return [event(actor, "identify", purpose=purpose, case=case, backend_id=backend_id,
                           threshold=threshold, result={
                               "result_id": result["result_id"], "faces": len(faces),
-                              "candidates": sum(len(f["candidates"]) for f in faces)})]
+                              "candidates": sum(len(f["candidates"]) for f in faces),
+                              "use": result["record"]})]
         return events
 
     def verify(
@@ -687,7 +712,7 @@ class Deployment:
                 f"in the name of {given!r}"
             )
         reviewer = actor
-        stored = self.store.get_result(result_id)
+        stored = self.get_result(result_id)
         refuse_second_review(stored)
 
         def events(_: Any) -> list[dict[str, Any]]:
@@ -714,12 +739,53 @@ class Deployment:
         return reviewed
 
     def get_result(self, result_id: str) -> dict[str, Any]:
-        """A stored identification result with its review (None while pending)."""
-        return self.store.get_result(result_id)
+        """A stored identification result with its review (None while pending); a held
+        urgent search's result is refused (:class:`ResultHeldError`) until authorised."""
+        self.sweep_holds("faceaudit")
+        stored = self.store.get_result(result_id)
+        if stored["held_until"] is not None:
+            raise ResultHeldError(
+                f"result {result_id} comes from an urgent search and is held until its "
+                f"authorisation is recorded (deadline {stored['held_until']}): "
+                "faceaudit authorisation record")
+        return stored
+
+    # -- authorisation of urgent searches ------------------------------------------------------
+
+    def record_authorisation(self, *, actor: str, result_id: str, decision: str,
+                             authorisation: Authorisation) -> dict[str, Any]:
+        """Record the authority's decision on a held urgent search (granted: its result is
+        released; refused: its outputs are deleted and the case flagged)."""
+        _text("actor", actor, required=True)
+        self.sweep_holds(actor)
+        return search_holds.record_decision(self.store, self.oplog, actor=actor,
+                                            result_id=result_id, decision=decision,
+                                            authorisation=authorisation)
+
+    def held_searches(self) -> list[dict[str, Any]]:
+        """Urgent searches waiting for their authorisation, oldest deadline first."""
+        return self.store.held_results()
+
+    def sweep_holds(self, actor: str, now: datetime | None = None) -> list[str]:
+        """Delete the outputs of urgent searches whose deadline passed; return their ids."""
+        return search_holds.sweep(self.store, self.oplog, actor=actor, now=_now(now))
 
     def list_subjects(self) -> list[dict[str, Any]]:
         """Enrolled subjects with consent records and template counts — never embeddings."""
         return self.store.list_subjects()
+
+
+def use_record(started: datetime, ended: datetime, probe_sha256: str, faces: int,
+               gallery_templates: int, authorisation: Authorisation | None,
+               offence: str | None, held_until: str | None) -> dict[str, Any]:
+    """What EU AI Act Art. 12(3) asks the log of one search to hold: its period, the
+    reference database checked (its size), the input (the probe's SHA-256 and the faces
+    found), the authorisation and offence; the persons who verified are the review events."""
+    return {"started_at": utc_iso(started), "ended_at": utc_iso(ended),
+            "probe_sha256": probe_sha256, "faces_found": faces,
+            "reference_database": {"templates": gallery_templates},
+            "authorisation": authorisation.to_record() if authorisation else None,
+            "offence": offence, "held_until": held_until}
 
 
 def _saved(save: Callable[..., None], result: dict[str, Any], intent: Any) -> dict[str, Any]:

@@ -77,3 +77,10 @@ class ErasureIncompleteError(GalleryError):
 
     code = "erasure-incomplete"
     http_status = 503
+
+
+class ResultHeldError(GalleryError):
+    """The result of an urgent search is held until its authorisation is recorded."""
+
+    code = "result-held"
+    http_status = 409

@@ -31,6 +31,10 @@ class PgTemplateSearch:
         """The most templates any one subject has."""
         return self._current_stats()[1]
 
+    def __len__(self) -> int:
+        """The number of templates searched."""
+        return self._current_stats()[0]
+
     def _current_stats(self) -> tuple[int, int]:
         if self._stats is None:
             self._stats = self.storage.search_stats()

@@ -64,12 +64,15 @@ CREATE TABLE IF NOT EXISTS reviews (
     result_id text PRIMARY KEY REFERENCES results(result_id),
     decision text NOT NULL CHECK (decision IN ('confirm', 'reject')),
     reviewer text NOT NULL, actor text NOT NULL, note text, created_at text NOT NULL);
+CREATE TABLE IF NOT EXISTS holds (
+    result_id text PRIMARY KEY REFERENCES results(result_id), case_id text,
+    deadline text NOT NULL);
 CREATE TABLE IF NOT EXISTS pending_events (
     intent_id text PRIMARY KEY, created_at text NOT NULL, events text NOT NULL);
 """
 #: every table an erasure rewrites (their indexes and TOAST tables with them)
 ERASED_TABLES = ("templates", "images", "consents", "subjects", "results", "reviews",
-                 "pending_events", "gallery_meta")
+                 "holds", "pending_events", "gallery_meta")
 WRITE_LOCK = advisory_key("faceaudit-gallery-write")
 HNSW_INDEX = "templates_embedding_hnsw"
 

@@ -77,6 +77,11 @@ CREATE TABLE IF NOT EXISTS reviews (
     note TEXT,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS holds (
+    result_id TEXT PRIMARY KEY REFERENCES results(result_id),
+    case_id TEXT,
+    deadline TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS pending_events (
     intent_id TEXT PRIMARY KEY,
     created_at TEXT NOT NULL,

@@ -463,7 +463,45 @@ class GalleryStore:
                     json.dumps(result["faces"]),
                 ),
             )
+            if result.get("held_until"):
+                tx.execute("INSERT INTO holds(result_id, case_id, deadline) VALUES (?, ?, ?)",
+                           (result["result_id"], result["case"], result["held_until"]))
             self._note_intent(tx, intent, result)
+
+    def held_results(self) -> list[dict]:
+        """The results held until their urgent search is authorised, oldest deadline first:
+        ``[{"result_id", "case", "deadline"}]``."""
+        with self.storage.read() as tx:
+            rows = tx.execute(
+                "SELECT result_id, case_id, deadline FROM holds ORDER BY deadline").fetchall()
+        return [{"result_id": r, "case": c, "deadline": d} for r, c, d in rows]
+
+    def release_hold(self, result_id: str, *, intent: Intent | None = None) -> dict:
+        """Release a held result (its search was authorised); return it."""
+        with self.storage.write() as tx:
+            result = self._result(tx, result_id)
+            tx.execute("DELETE FROM holds WHERE result_id = ?", (result_id,))
+            self._note_intent(tx, intent, result)
+            return result
+
+    def delete_search_outputs(self, result_ids: list[str], *, intent: Intent | None = None,
+                              bound_s: float | None = None) -> list[str]:
+        """Delete what searches produced — their results (boxes, candidate lists and scores),
+        holds and reviews — so that no byte of them stays in the files (compacted like an
+        erasure). Returns the ids that were deleted."""
+        bound_s = self._bound(bound_s)
+        self.require_exclusive(bound_s)
+        deleted = []
+        with self.storage.write() as tx:
+            for result_id in result_ids:
+                self._result(tx, result_id)
+                for table in ("reviews", "holds", "results"):
+                    tx.execute(f"DELETE FROM {table} WHERE result_id = ?", (result_id,))
+                deleted.append(result_id)
+            self._set_compact_pending(tx)
+            self._note_intent(tx, intent, deleted)
+        self.compact(bound_s)
+        return deleted
 
     def get_result(self, result_id: str) -> dict:
         """Return a stored identification result with its review (None while pending)."""
@@ -486,6 +524,9 @@ class GalleryStore:
         out = dict(zip(RESULT_KEYS, row[:8], strict=True))
         out["faces"] = json.loads(row[8])
         out["review"] = None if review is None else dict(zip(REVIEW_KEYS, review, strict=True))
+        hold = tx.execute("SELECT deadline FROM holds WHERE result_id = ?",
+                          (result_id,)).fetchone()
+        out["held_until"] = None if hold is None else hold[0]
         return out
 
     def add_review(

@@ -27,6 +27,8 @@ ACTIONS = frozenset(
         "refused",
         "checkpoint",
         "consent",
+        "authorisation",
+        "outputs_deleted",
         "init",
         "intent",
         "aborted",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from faceaudit.base.home import Home
 from faceaudit.ledger import Ledger
+from faceaudit.policy.authorisation import Authorisation, judge_authorisation
 from faceaudit.policy.errors import PolicyError, PolicyRefusal
 from faceaudit.policy.gate import evaluate_gate
 from faceaudit.policy.model import (
@@ -34,11 +35,15 @@ def enforce(
     case: str | None,
     backend_id: str | None,
     now: datetime | None = None,
+    authorisation: Authorisation | None = None,
+    offence: str | None = None,
 ) -> None:
     """Return if ``policy`` allows ``operation`` now; otherwise log a ``refused`` event and
     raise :class:`PolicyRefusal`.
 
     Rules, in order: the operation is allowed; its required fields (purpose, case) are given;
+    its authorisation and offence satisfy the policy's ``[authorisation]`` table
+    (:mod:`faceaudit.policy.authorisation`);
     the actor is under the operation's rate limit (its events in the ledger window); and for
     identify/verify, the backend has a passing registered audit within the allowed age.
     """
@@ -46,7 +51,7 @@ def enforce(
         raise PolicyError(f"unknown operation {operation!r}")
     now = now or datetime.now(UTC)
     refusal = _first_violation(policy, ledger, home, operation, actor, purpose, case,
-                               backend_id, now)
+                               backend_id, now, authorisation, offence)
     if refusal is None:
         return
     rule, detail = refusal
@@ -56,7 +61,9 @@ def enforce(
         purpose=purpose,
         case=case,
         backend_id=backend_id,
-        result={"rule": rule, "operation": operation, "detail": detail},
+        result={"rule": rule, "operation": operation, "detail": detail,
+                **({"authorisation": authorisation.to_record()} if authorisation else {}),
+                **({"offence": offence} if offence else {})},
     )
     raise PolicyRefusal(rule, operation, detail)
 
@@ -71,6 +78,8 @@ def _first_violation(
     case: str | None,
     backend_id: str | None,
     now: datetime,
+    authorisation: Authorisation | None = None,
+    offence: str | None = None,
 ) -> tuple[str, str] | None:
     if operation not in policy.allowed_operations:
         return "operation-not-allowed", f"the policy does not allow {operation}"
@@ -78,6 +87,9 @@ def _first_violation(
     for name in policy.required_fields.get(operation, ()):
         if not (given[name] or "").strip():
             return "required-field", f"{operation} requires a {name}"
+    verdict = judge_authorisation(policy.authorisation, operation, authorisation, offence, now)
+    if verdict.rule is not None:
+        return verdict.rule, verdict.detail
     limit = policy.rate_limits.get(operation)
     if limit is not None:
         since = now - timedelta(hours=limit.window_hours)

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from faceaudit.audit.signing import key_id, parse_public_key_entry
 from faceaudit.base.home import Home
+from faceaudit.policy.authorisation import AuthorisationRules, parse_authorisation_rules
 from faceaudit.policy.errors import PolicyError
 from faceaudit.policy.record import check_policy_file
 
@@ -71,6 +72,7 @@ class Policy:
     )
     bias_gate: BiasGate = BiasGate()
     allow_self_review: bool = False
+    authorisation: AuthorisationRules = AuthorisationRules()
     source: str = "default"
 
     def to_dict(self) -> dict[str, Any]:
@@ -86,6 +88,7 @@ class Policy:
                 for op, r in sorted(self.rate_limits.items())
             },
             "allow_self_review": self.allow_self_review,
+            "authorisation": self.authorisation.to_dict(),
             "bias_gate": {
                 "max_fmr_ratio": self.bias_gate.max_fmr_ratio,
                 "max_fnmr_ratio": self.bias_gate.max_fnmr_ratio,
@@ -111,6 +114,7 @@ _TOP_KEYS = {
     "rate_limits",
     "bias_gate",
     "allow_self_review",
+    "authorisation",
 }
 
 
@@ -155,6 +159,7 @@ def parse_policy(data: bytes, *, source: str) -> Policy:
         bias_gate=_bias_gate(raw.get("bias_gate", {})),
         allow_self_review=_bool(raw.get("allow_self_review", d.allow_self_review),
                                 "allow_self_review"),
+        authorisation=parse_authorisation_rules(raw.get("authorisation", {}), OPERATIONS),
         source=source,
     )
 

@@ -17,6 +17,7 @@ from faceaudit.service.problems import install_problem_handlers
 from faceaudit.service.routes import (
     auditor,
     audits,
+    authorisations,
     health,
     identify,
     ledger,
@@ -71,6 +72,6 @@ def create_app(
     install_offline_docs(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
     for module in (health, verify, identify, subject_list, subjects, reviews, ledger, reports,
-                   audits, policy, auditor):
+                   audits, policy, auditor, authorisations):
         app.include_router(module.router)
     return app

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 
+from faceaudit.policy.authorisation import authorisation_from
 from faceaudit.service.auth import require
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
@@ -22,14 +23,28 @@ def identify(
     purpose: Annotated[str | None, Form(description="Why this search is made.")] = None,
     case: Annotated[str | None, Form(description="The case id it belongs to.")] = None,
     top: Annotated[int, Form(ge=1, le=100, description="Candidates per face, at most.")] = 10,
+    authorisation: Annotated[str | None, Form(
+        description="Reference of the authorisation the search runs under.")] = None,
+    authority: Annotated[str | None, Form(description="Who issued the authorisation.")] = None,
+    authorisation_kind: Annotated[str | None, Form(
+        description="warrant, judicial, administrative or urgent (results held until "
+                    "authorised: POST /v1/authorisations/{result_id}).")] = None,
+    authorisation_expires: Annotated[str | None, Form(
+        description="When the authorisation expires (ISO-8601).")] = None,
+    offence: Annotated[str | None, Form(
+        description="The offence investigated, from the policy's closed list.")] = None,
 ) -> dict[str, Any]:
     """Search the gallery for every face in ``image``.
 
     Each candidate carries its score and the FMR that score corresponds to; results are leads
     that require human review (``POST /v1/reviews``). Whether purpose and case are required
-    is the policy's call (a refusal is logged).
+    is the policy's call, and so is an authorisation and an offence (a refusal is logged and
+    names every missing field).
     """
+    given = authorisation_from(authorisation, authority, authorisation_kind,
+                               authorisation_expires)
     with ctx.images.slot():
         return ctx.deployment.identify(
-            actor=key.actor, image=read_upload(image), purpose=purpose, case=case, top=top
+            actor=key.actor, image=read_upload(image), purpose=purpose, case=case, top=top,
+            authorisation=given, offence=offence,
         )

@@ -79,3 +79,35 @@ def test_identify_then_review(audited_home, mdtf):
                "--home", h)
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["review"]["decision"] == "reject"
+
+
+def test_urgent_identify_held_then_authorised_through_the_cli(audited_home, mdtf, tmp_path):
+    from faceaudit.policy.enforce import install_policy
+
+    h = str(audited_home.root)
+    policy = tmp_path / "police.toml"
+    policy.write_text(audited_home.policy_path.read_text() + '\n[authorisation]\n'
+                      'required_for = ["identify"]\noffence_required_for = ["identify"]\n'
+                      'offences = ["robbery"]\n')
+    install_policy(audited_home, Ledger(audited_home), policy, "admin")
+    run("gallery", "enrol", str(mdtf / "1.png"), "--subject", "p1", "--basis", "consent",
+        "--evidence", "form-1", "--home", h)
+    missing = run("identify", str(mdtf / "2.png"), "--purpose", "p", "--case", "c", "--home", h)
+    assert missing.exit_code == 5 and "authorisation-missing" in missing.stderr
+    assert "offence" in missing.stderr
+    bad_kind = run("identify", str(mdtf / "2.png"), "--purpose", "p", "--case", "c",
+                   "--authorisation", "U-1", "--authority", "Insp. Hale",
+                   "--authorisation-kind", "hunch", "--offence", "robbery", "--home", h)
+    assert bad_kind.exit_code == 2 and "warrant" in bad_kind.stderr
+    urgent = run("identify", str(mdtf / "2.png"), "--purpose", "p", "--case", "c",
+                 "--authorisation", "U-1", "--authority", "Insp. Hale",
+                 "--authorisation-kind", "urgent", "--offence", "robbery", "--home", h)
+    assert urgent.exit_code == 0, urgent.output
+    found = json.loads(urgent.stdout)
+    assert found["faces"] == [] and found["held_until"]
+    held = json.loads(run("authorisation", "held", "--home", h).stdout)["held"]
+    assert [x["result_id"] for x in held] == [found["result_id"]]
+    granted = run("authorisation", "record", found["result_id"], "--granted",
+                  "--reference", "W-7", "--authority", "District Court", "--home", h)
+    assert granted.exit_code == 0, granted.output
+    assert json.loads(run("authorisation", "held", "--home", h).stdout)["held"] == []

@@ -154,3 +154,21 @@ def test_the_default_policy_requires_no_authorisation(deployment, mdtf):
     deployment.enrol(actor="clerk", subject_id="s-1", images=[mdtf / "1.png"],
                      basis="consent", evidence="form-1")
     assert _search(deployment, mdtf)["faces"]
+
+
+def test_the_oversight_report_shows_each_searchs_use_record(police, mdtf):
+    from faceaudit.ledger.oversight import build_oversight
+
+    kept = _search(police, mdtf, authorisation=WARRANT, offence="robbery")
+    gone = _search(police, mdtf, authorisation=URGENT, offence="homicide")
+    police.record_authorisation(actor="admin", result_id=gone["result_id"], decision="refused",
+                                authorisation=Authorisation("R-1", "Court", "judicial"))
+    report = build_oversight(Ledger(police.home), datetime.now(UTC) - timedelta(hours=1),
+                             datetime.now(UTC) + timedelta(hours=1))
+    rows = {r["result_id"]: r for r in report["reviews"]["rows"]}
+    assert rows[kept["result_id"]]["authorisation"] == "W-2026-0042"
+    assert rows[kept["result_id"]]["offence"] == "robbery"
+    assert rows[kept["result_id"]]["templates_searched"] == 1
+    assert rows[kept["result_id"]]["status"] == "searched"
+    assert rows[gone["result_id"]]["status"] == "outputs deleted (authorisation-refused)"
+    assert any(e["action"] == "outputs_deleted" for e in report["erasures"])

@@ -83,7 +83,9 @@ def _aware(when: datetime) -> datetime:
 COLUMNS = {
     "searches": ["actor", "purpose", "case", "identify", "verify", "candidates"],
     "reviews": ["result_id", "time", "actor", "purpose", "case", "candidates", "outcome",
-                "reviewer", "reviewed_at"],
+                "reviewer", "reviewed_at", "started_at", "ended_at", "templates_searched",
+                "probe_sha256", "faces_found", "authorisation", "authorisation_kind",
+                "authority", "offence", "status"],
     "refusals": ["seq", "time", "actor", "operation", "rule", "purpose", "case", "detail"],
     "erasures": ["seq", "time", "actor", "action", "purpose", "case", "summary"],
     "audits": ["audit_id", "backend_id", "created_at", "registered_at", "actor", "gate_passed",

@@ -74,11 +74,25 @@ class OversightTally:
                 "outcome": "pending",
                 "reviewer": None,
                 "reviewed_at": None,
+                **_use_columns(result.get("use")),
             }
         elif action == "review" and result.get("result_id") in self.results:
             row = self.results[result["result_id"]]
             row["outcome"] = _outcome(result.get("decision"))
             row["reviewer"], row["reviewed_at"] = event["actor"], event["time"]
+        elif action == "authorisation" and result.get("result_id") in self.results:
+            row = self.results[result["result_id"]]
+            granted = result.get("decision") == "granted"
+            row["status"] = "authorised" if granted else "authorisation refused"
+            given = result.get("authorisation") or {}
+            if granted and isinstance(given, dict):
+                row["authorisation"] = given.get("reference")
+                row["authority"] = given.get("authority")
+        elif action == "outputs_deleted":
+            for result_id in result.get("result_ids") or []:
+                if result_id in self.results:
+                    self.results[result_id]["status"] = f"outputs deleted ({result.get('reason')})"
+            self.erasures.append(_row(event, action=action, summary=_compact(result)))
         elif action == "refused":
             self.refusals.append(_row(event, operation=result.get("operation"),
                                       rule=result.get("rule"), detail=result.get("detail")))
@@ -120,6 +134,21 @@ class OversightTally:
             "audits": [a for a in self.audits if a["backend_id"] in self.backends],
             "unaudited_backends": sorted(self.backends - {a["backend_id"] for a in self.audits}),
         }
+
+
+def _use_columns(use: Any) -> Row:
+    """The Art. 12(3) columns of one search from its ``result.use`` record (blank for
+    searches logged before it existed)."""
+    use = use if isinstance(use, dict) else {}
+    given = use.get("authorisation") if isinstance(use.get("authorisation"), dict) else {}
+    database = use.get("reference_database") if isinstance(
+        use.get("reference_database"), dict) else {}
+    return {"started_at": use.get("started_at"), "ended_at": use.get("ended_at"),
+            "templates_searched": database.get("templates"),
+            "probe_sha256": use.get("probe_sha256"), "faces_found": use.get("faces_found"),
+            "authorisation": given.get("reference"), "authorisation_kind": given.get("kind"),
+            "authority": given.get("authority"), "offence": use.get("offence"),
+            "status": "held" if use.get("held_until") else "searched"}
 
 
 def _count(value: Any) -> int:

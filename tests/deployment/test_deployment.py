@@ -4,7 +4,6 @@ the home's SQLite/files and on PostgreSQL + pgvector (every test runs on both)."
 from __future__ import annotations
 
 import hashlib
-
 import json
 import sqlite3
 from datetime import UTC, datetime

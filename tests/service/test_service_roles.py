@@ -29,6 +29,8 @@ MATRIX: list[tuple[str, str, set[Role]]] = [
     ("GET", "/v1/audits/0123456789abcdef/report.json", {AUD, ADM}),
     ("POST", "/v1/audits/register", {AUD}),
     ("GET", "/v1/policy/status", {ADM, OPR, AUD}),
+    ("GET", "/v1/authorisations/held", {ADM}),
+    ("POST", "/v1/authorisations/nothing-held", {ADM}),
     ("GET", "/auditor", {AUD}),
     ("GET", "/auditor/audits/0123456789abcdef/report.html", {AUD}),
 ]
@@ -47,7 +49,8 @@ def test_matrix_covers_every_route_in_the_openapi_spec(roomy_service: Service) -
     documented = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
     covered = {(m, p.replace("nobody", "{subject_id}").replace("0123456789abcdef", "{job_id}"))
                for m, p, _ in MATRIX}
-    covered = {(m, p.replace("/auditor/audits/{job_id}", "/auditor/audits/{audit_id}"))
+    covered = {(m, p.replace("/auditor/audits/{job_id}", "/auditor/audits/{audit_id}")
+                .replace("nothing-held", "{result_id}"))
                for m, p in covered}
     public = {("GET", "/healthz"), ("GET", "/auditor/login"), ("POST", "/auditor/login"),
               ("POST", "/auditor/logout")}

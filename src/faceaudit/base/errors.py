@@ -86,6 +86,13 @@ class InputDataError(FaceAuditError):
     code = "input-data-error"
 
 
+class InvalidRequestError(FaceAuditError):
+    """A request's arguments are missing, inconsistent or out of range."""
+
+    code = "invalid-request"
+    http_status = 422
+
+
 class TimeLimitError(FaceAuditError):
     """The work for one request ran past its time limit (the service answers 503)."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from faceaudit.base.errors import FaceAuditError, InputDataError, SeveralFacesError
+from faceaudit.base.errors import InvalidRequestError as InvalidRequestError  # re-exported
 
 
 class GalleryError(FaceAuditError):
@@ -54,13 +55,6 @@ class InvalidSubjectIdError(GalleryError):
     """A subject id must be 1–128 characters of letters, digits and ``._:@-``."""
 
     code = "invalid-subject-id"
-
-
-class InvalidRequestError(GalleryError):
-    """A request's arguments are missing, inconsistent or out of range."""
-
-    code = "invalid-request"
-    http_status = 422
 
 
 class ErasureBlockedError(GalleryError):

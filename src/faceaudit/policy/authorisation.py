@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from faceaudit.gallery.errors import InvalidRequestError
+from faceaudit.base.errors import InvalidRequestError
 from faceaudit.policy.errors import PolicyError
 
 #: the kinds of authorisation a search may carry; ``urgent`` runs before one is granted

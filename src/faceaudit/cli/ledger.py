@@ -1,8 +1,10 @@
-"""``faceaudit ledger …``: verify, export, oversight report, signed tree heads, proofs, keygen."""
+"""``faceaudit ledger …``: verify, export, oversight report, signed tree heads, proofs, keygen,
+and the recovery of a home whose heads are gone (``restore-heads``)."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from faceaudit.base.actor import default_actor
 from faceaudit.cli.grammar import GrammarGroup, error_line
 from faceaudit.cli.options import (
     EXIT_TAMPERED,
@@ -21,6 +24,7 @@ from faceaudit.ledger.canonical import canonical
 from faceaudit.ledger.errors import LedgerError
 from faceaudit.ledger.oversight import build_oversight, parse_day, write_oversight
 from faceaudit.ledger.signing import SIGNING_KEY_ENV, generate_keypair
+from faceaudit.ledger.sth import parse_sth
 from faceaudit.ledger.store import Ledger
 
 ledger_app = typer.Typer(
@@ -98,17 +102,52 @@ KeyOption = Annotated[
 ]
 
 
+UpgradeOption = Annotated[
+    bool,
+    typer.Option("--upgrade", help=(
+        "Once, for a home from before every event was signed: also cover the events after "
+        "its newest faceaudit-sth/1 head (recorded as a ledger_recovery event).")),
+]
+
+
 @ledger_app.command()
-def sth(key: KeyOption = None, home: HomeOption = None, as_json: JsonOption = False) -> None:
-    """Sign a tree head for the ledger as it is now and print it."""
-    head = Ledger(require_home(home)).sign_tree_head(key)
+def sth(key: KeyOption = None, home: HomeOption = None, upgrade: UpgradeOption = False,
+        as_json: JsonOption = False) -> None:
+    """Sign a tree head for the ledger as it is now (after verifying it against the newest
+    head) and print it; exit 4 when the ledger does not verify or no key is configured."""
+    head = Ledger(require_home(home)).sign_tree_head(key, upgrade=upgrade)
     emit(head.to_dict(), as_json)
 
 
 @ledger_app.command(hidden=True)
 def checkpoint(key: KeyOption = None, home: HomeOption = None, as_json: JsonOption = False) -> None:
     """Former name of ``ledger sth`` (signed tree heads replaced checkpoint events)."""
-    sth(key, home, as_json)
+    sth(key, home, False, as_json)
+
+
+@ledger_app.command("restore-heads")
+def restore_heads(
+    file: Annotated[Path, typer.Argument(
+        help="A copy of the heads: a witness's heads.jsonl or a backup of ledger.sth.jsonl.")],
+    home: HomeOption = None,
+    actor: Annotated[str | None, typer.Option(help="Who restores (default: the OS user).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Recover a home whose signed tree heads are gone: the newest head of FILE signed by the
+    deployment's key must cover every event and the ledger must verify against it; the
+    restore is itself a logged, signed event. Exit 4 when it does not verify."""
+    deployment = require_home(home)
+    try:
+        heads = [parse_sth(json.loads(line))
+                 for line in file.read_bytes().splitlines() if line.strip()]
+    except (OSError, ValueError, LedgerError) as exc:
+        raise LedgerError(f"cannot read signed tree heads from {file}: {exc}",
+                          which=str(file)) from None
+    logged = Ledger(deployment).restore_heads(heads, str(file), default_actor(actor))
+    emit({"restored_tree_size": logged["result"]["restored_tree_size"],
+          "event_seq": logged["seq"]}, as_json,
+         lambda data: (f"heads restored: the ledger's {data['restored_tree_size']} events "
+                       f"verify; recorded as event {data['event_seq']}"))
 
 
 @ledger_app.command()

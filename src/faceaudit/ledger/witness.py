@@ -102,6 +102,11 @@ class HomeSource:
         if merkle.levels_root(levels, head.tree_size) != head.root:
             return "fork", (f"the ledger's first {head.tree_size} events are not the ones the "
                             "signed head covers (rewritten)")
+        if held > head.tree_size and head.chained:
+            return "unsigned-tail", (
+                f"the ledger holds {held} events but the newest signed head covers "
+                f"{head.tree_size}: events {head.tree_size + 1}..{held} were appended without "
+                "the signing key (every event of a faceaudit-sth/2 home is signed)")
         return None
 
     def _log(self) -> EventLog:

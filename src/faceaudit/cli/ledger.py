@@ -23,7 +23,12 @@ from faceaudit.cli.output import JsonOption, emit
 from faceaudit.ledger.canonical import canonical
 from faceaudit.ledger.errors import LedgerError
 from faceaudit.ledger.oversight import build_oversight, parse_day, write_oversight
-from faceaudit.ledger.signing import SIGNING_KEY_ENV, generate_keypair
+from faceaudit.ledger.signing import (
+    SIGNING_KEY_ENV,
+    fingerprint,
+    generate_keypair,
+    write_public_key,
+)
 from faceaudit.ledger.sth import parse_sth
 from faceaudit.ledger.store import Ledger
 
@@ -184,20 +189,38 @@ def prove(
 
 @ledger_app.command()
 def keygen(
-    out: Annotated[Path, typer.Option("--out", help="Where to write the private key (PEM).")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Where to write a file private key (PEM), outside the home.")] = None,
+    pkcs11: Annotated[bool, typer.Option(
+        "--pkcs11", help="Generate the key on the PKCS#11 token named by FACEAUDIT_PKCS11_* "
+                         "(not extractable: the production setting).")] = False,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create the deployment's signing key outside the home (private half at --out, mode 0600;
-    public half in the home), before the first event — instead of the home's own key."""
+    """Create the deployment's signing key before the first event, instead of the home's own
+    key: on a PKCS#11 token (--pkcs11) or as a file outside the home (--out, mode 0600); its
+    public half goes into the home."""
+    if (out is None) == (not pkcs11):
+        raise LedgerError("give exactly one of --out and --pkcs11")
     deployment = require_home(home)
-    target = out.expanduser().resolve()
-    if target.is_relative_to(deployment.root):
-        raise LedgerError("keep the private key outside the deployment home")
     if deployment.public_key_path.exists():
         raise LedgerError(
             f"the deployment already has a signing key ({deployment.public_key_path}); "
             "replacing it would orphan every signed tree head and every witness's pin")
+    if pkcs11:
+        from faceaudit.ledger.pkcs11_signer import TokenSettings, generate_token_key
+
+        settings = TokenSettings.from_env()
+        public = generate_token_key(settings)
+        write_public_key(public, deployment.public_key_path)
+        emit({"key_id": fingerprint(public), "token": settings.token,
+              "key_label": settings.key_label,
+              "public_key": str(deployment.public_key_path)}, as_json)
+        return
+    assert out is not None
+    target = out.expanduser().resolve()
+    if target.is_relative_to(deployment.root):
+        raise LedgerError("keep the private key outside the deployment home")
     key_id = generate_keypair(target, deployment.public_key_path)
     emit({"key_id": key_id, "private_key": str(target),
           "public_key": str(deployment.public_key_path)}, as_json)

@@ -23,12 +23,18 @@ from faceaudit.ledger.errors import (
 )
 from faceaudit.ledger.files import FileEventLog
 from faceaudit.ledger.schema import EventOptions, check_fields, event
-from faceaudit.ledger.signer import HOW_TO_CONFIGURE, Signer, resolve_signer
+from faceaudit.ledger.signer import (
+    HOW_TO_CONFIGURE,
+    PKCS11_MODULE_ENV,
+    Signer,
+    resolve_signer,
+)
 from faceaudit.ledger.signing import (
     SIGNING_KEY_ENV,
     fingerprint,
     generate_keypair,
     load_public_key,
+    write_public_key,
 )
 from faceaudit.ledger.sth import SignedTreeHead, SthLog, head_hash, make_sth
 from faceaudit.ledger.transparency_verify import check_transparency
@@ -633,8 +639,15 @@ class Ledger:
         return head
 
     def _ensure_own_key(self) -> None:
-        """Give a new deployment its own signing key, unless it already has a public key."""
-        if self.configured_key is None and not self.home.public_key_path.exists():
+        """Give a new deployment its public key before its first event: a PKCS#11 token's
+        public half when a token signs, else a new key pair of the home's own (a development
+        setting: a file key in the home is not insider-proof). A file key configured outside
+        the home must have had its public half written by `faceaudit ledger keygen`."""
+        if self.home.public_key_path.exists():
+            return
+        if os.environ.get(PKCS11_MODULE_ENV):
+            write_public_key(self.signer().public_key(), self.home.public_key_path)
+        elif self.configured_key is None:
             generate_keypair(self.home.signing_key_path, self.home.public_key_path)
 
     def _check_key_is_the_deployments(self, signer: Signer) -> None:

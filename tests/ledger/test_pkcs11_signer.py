@@ -220,3 +220,19 @@ def test_keygen_needs_exactly_one_of_out_and_pkcs11(tmp_path):
     assert _cli("ledger", "keygen", "--home", home.root).exit_code == 2
     both = _cli("ledger", "keygen", "--pkcs11", "--out", tmp_path / "k.pem", "--home", home.root)
     assert both.exit_code == 2 and not home.public_key_path.exists()
+
+
+def test_policy_status_and_the_oversight_report_say_a_token_signs(token_home):
+    from datetime import UTC, datetime, timedelta
+
+    from faceaudit.ledger.oversight import build_oversight
+    from faceaudit.ledger.signer import signer_summary
+
+    summary = signer_summary(token_home)
+    assert summary["kind"] == "pkcs11" and summary["insider_proof"] is True
+    assert summary["algorithm"] == "ed25519" and TOKEN in summary["description"]
+    status = _cli("policy", "status", "--json", "--home", token_home.root)
+    assert json.loads(status.stdout)["signer"]["kind"] == "pkcs11"
+    now = datetime.now(UTC)
+    report = build_oversight(Ledger(token_home), now - timedelta(days=1), now + timedelta(days=1))
+    assert report["ledger"]["signing_key"]["insider_proof"] is True

@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import Environment
 
 from faceaudit.ledger.oversight_counts import tally_events
+from faceaudit.ledger.signer import signer_summary
 from faceaudit.ledger.store import Ledger
 
 
@@ -35,7 +36,8 @@ def build_oversight(ledger: Ledger, start: datetime, end: datetime) -> dict[str,
     return {
         "period": {"start": start.isoformat(), "end": end.isoformat()},
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "ledger": {"path": ledger.log.describe(), "ok": verify.ok, "summary": verify.summary()},
+        "ledger": {"path": ledger.log.describe(), "ok": verify.ok, "summary": verify.summary(),
+                   "signing_key": signer_summary(ledger.home)},
         **sections,
     }
 
@@ -107,6 +109,8 @@ th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}th{background:#
 Generated {{ r.generated_at }}.</p>
 <p>Ledger <code>{{ r.ledger.path }}</code>:
 <span class="{{ 'ok' if r.ledger.ok else 'bad' }}">{{ r.ledger.summary }}</span></p>
+<p>Signing key: <span class="{{ 'ok' if r.ledger.signing_key.insider_proof else 'bad' }}">
+{{ r.ledger.signing_key.kind }}</span> — {{ r.ledger.signing_key.description }}</p>
 {% macro table(rows, columns) %}
 {% if rows %}<table><tr>{% for c in columns %}<th>{{ c }}</th>{% endfor %}</tr>
 {% for row in rows %}<tr>

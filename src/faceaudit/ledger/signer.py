@@ -15,8 +15,14 @@ import os
 from pathlib import Path
 from typing import Any, Protocol
 
+from faceaudit.base.errors import FaceAuditError
 from faceaudit.base.home import Home
-from faceaudit.ledger.signing import SIGNING_KEY_ENV, load_private_key
+from faceaudit.ledger.signing import (
+    SIGNING_KEY_ENV,
+    fingerprint,
+    load_private_key,
+    load_public_key,
+)
 
 PKCS11_MODULE_ENV = "FACEAUDIT_PKCS11_MODULE"
 
@@ -71,7 +77,8 @@ class FileSigner:
     def describe(self) -> str:
         """Where the key is, and that a file key is not insider-proof."""
         where = "in the home" if self.in_home else "outside the home"
-        return f"file key {self.path} ({where}: NOT insider-proof)"
+        return (f"Ed25519 file key {self.path} ({where}: NOT insider-proof — a file can be "
+                "copied by whoever can read it; use a PKCS#11 token)")
 
 
 def resolve_signer(home: Home, key_path: Path | None = None) -> Signer | None:
@@ -99,3 +106,32 @@ def _inside(path: Path, root: Path) -> bool:
         return path.resolve().is_relative_to(root.resolve())
     except OSError:
         return False
+
+
+def signer_summary(home: Home) -> dict[str, Any]:
+    """Which kind of key signs ``home``'s tree heads, for ``policy status``, the auditor page
+    and the oversight report: ``{"kind", "algorithm", "key_id", "insider_proof",
+    "description"}``. ``kind`` is ``pkcs11`` (a token: insider-proof), ``file`` (a key file
+    outside the home), ``file-in-home`` (a private key inside the home: whoever holds the home
+    can sign heads, so not insider-proof whatever else signs), ``none`` (this process has no
+    signer and may not append) or ``unusable`` (configured but failing)."""
+    public = home.public_key_path
+    key_id = fingerprint(load_public_key(public)) if public.exists() else None
+    if home.signing_key_path.exists():
+        return {"kind": "file-in-home", "algorithm": "ed25519", "key_id": key_id,
+                "insider_proof": False,
+                "description": (f"a private key file inside the home ({home.signing_key_path}): "
+                                "whoever holds the home's files can sign tree heads — NOT "
+                                "insider-proof; use a PKCS#11 token (docs/ledger.md)")}
+    try:
+        signer = resolve_signer(home)
+    except FaceAuditError as exc:
+        return {"kind": "unusable", "algorithm": None, "key_id": key_id, "insider_proof": False,
+                "description": f"the configured signer cannot be used: {exc}"}
+    if signer is None:
+        return {"kind": "none", "algorithm": None, "key_id": key_id, "insider_proof": False,
+                "description": ("this process holds no signing key, so it may not append; "
+                                f"{HOW_TO_CONFIGURE}")}
+    return {"kind": signer.kind, "algorithm": signer.algorithm,
+            "key_id": fingerprint(signer.public_key()), "insider_proof": signer.insider_proof,
+            "description": signer.describe()}

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from faceaudit.base.actor import default_actor
+from faceaudit.base.home import Home
 from faceaudit.cli.grammar import GrammarGroup, error_line
 from faceaudit.cli.options import (
     EXIT_TAMPERED,
@@ -47,15 +48,30 @@ def verify(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Verify the whole ledger; exit 0 when intact, 4 when tampered (names the first bad event)."""
+    """Verify the whole ledger, then the stores bound to it (the API keys); exit 0 when intact,
+    4 when tampered (names the first bad event, or each store row that disagrees)."""
     deployment = require_home(home)
     report = Ledger(deployment).verify(public_key)
-    emit(dataclasses.asdict(report) | {"summary": report.summary()}, as_json,
-         lambda data: data["summary"])
+    stores = _store_problems(deployment) if report.ok else []
+    emit(dataclasses.asdict(report) | {"summary": report.summary(), "stores": stores}, as_json,
+         lambda data: "\n".join([data["summary"], *data["stores"]]))
     if not report.ok:
         typer.echo(error_line("the ledger fails verification", str(deployment.ledger_path)),
                    err=True)
         raise typer.Exit(EXIT_TAMPERED)
+    if stores:
+        typer.echo(error_line(f"{len(stores)} store row(s) disagree with the ledger",
+                              str(deployment.keys_path)), err=True)
+        raise typer.Exit(EXIT_TAMPERED)
+
+
+def _store_problems(deployment: Home) -> list[str]:
+    """Every row of a store bound to the ledger that disagrees with it (the API keys)."""
+    if not deployment.keys_path.exists():
+        return []
+    from faceaudit.service.keys import KeyStore
+
+    return KeyStore(deployment).check()
 
 
 @ledger_app.command()

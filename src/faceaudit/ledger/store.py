@@ -384,6 +384,19 @@ class Ledger:
             if (start is None or when >= start) and (end is None or when < end):
                 yield event
 
+    def events_after(self, seq: int, upto: int) -> list[dict[str, Any]]:
+        """The events ``seq < event.seq <= upto``, oldest first, read from the end of the log
+        (cost: the events after ``seq``, not the ledger). Call after :meth:`check` returned
+        ``upto``, so that every event returned is covered by a verified signed head."""
+        found: list[dict[str, Any]] = []
+        for line in self.log.lines_backwards():
+            event = _load_line(line)
+            if event["seq"] <= seq:
+                break
+            if event["seq"] <= upto:
+                found.append(event)
+        return found[::-1]
+
     def recent(self, since: datetime) -> Iterator[dict[str, Any]]:
         """Yield events newest first, stopping at the first one older than ``since``.
 

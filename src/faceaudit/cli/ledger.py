@@ -48,7 +48,7 @@ def verify(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Verify the whole ledger, then the stores bound to it (the API keys); exit 0 when intact,
+    """Verify the whole ledger, then the stores bound to it (gallery, API keys); exit 0 when intact,
     4 when tampered (names the first bad event, or each store row that disagrees)."""
     deployment = require_home(home)
     report = Ledger(deployment).verify(public_key)
@@ -61,17 +61,26 @@ def verify(
         raise typer.Exit(EXIT_TAMPERED)
     if stores:
         typer.echo(error_line(f"{len(stores)} store row(s) disagree with the ledger",
-                              str(deployment.keys_path)), err=True)
+                              str(deployment.root)), err=True)
         raise typer.Exit(EXIT_TAMPERED)
 
 
 def _store_problems(deployment: Home) -> list[str]:
-    """Every row of a store bound to the ledger that disagrees with it (the API keys)."""
-    if not deployment.keys_path.exists():
-        return []
-    from faceaudit.service.keys import KeyStore
+    """Every row of a store bound to the ledger that disagrees with it: the gallery (subjects,
+    templates, consent records) and the API keys."""
+    from faceaudit.deployment.gallery_record import GalleryRecord, gallery_problems
+    from faceaudit.gallery.store import open_gallery_store
 
-    return KeyStore(deployment).check()
+    ledger = Ledger(deployment)
+    problems = []
+    store = open_gallery_store(deployment)
+    if store.exists():
+        problems += gallery_problems(store, GalleryRecord(ledger))
+    if deployment.keys_path.exists():
+        from faceaudit.service.keys import KeyStore
+
+        problems += KeyStore(deployment).check()
+    return problems
 
 
 @ledger_app.command()

@@ -32,6 +32,7 @@ import numpy as np
 from faceaudit.base.errors import CalibrationError, NoFaceError
 from faceaudit.base.home import Home
 from faceaudit.deployment import search_holds
+from faceaudit.deployment.gallery_record import GalleryRecord, check_subjects
 from faceaudit.deployment.oplog import OperationLog, check_events, event
 from faceaudit.engine import api
 from faceaudit.engine.calibration import Calibration
@@ -57,6 +58,7 @@ from faceaudit.gallery.store import (
 )
 from faceaudit.gallery.template_search import TemplateSearch
 from faceaudit.ledger import Ledger, LedgerError
+from faceaudit.ledger.payload import MAX_ITEMS
 from faceaudit.policy import Policy, PolicyRefusal, enforce, load_policy
 from faceaudit.policy.authorisation import Authorisation, urgent_deadline
 
@@ -107,6 +109,7 @@ class Deployment:
         self.home = home.require()
         self.store = open_gallery_store(home)
         self.ledger = Ledger(home)
+        self.gallery_record = GalleryRecord(self.ledger)
         self.oplog = OperationLog(home, self.ledger, self.store)
         self._embedder = embedder
         self._calibration = calibration
@@ -309,7 +312,11 @@ class Deployment:
     ) -> Any:
         def events(written: WriteResult) -> list[dict[str, Any]]:
             result = {"subject_id": subject_id, "templates": n_templates,
-                      "images_kept": written.images, "evidence": consent.evidence}
+                      "images_kept": written.images, "evidence": consent.evidence,
+                      # what the rows just written hold, so the gallery can be checked against
+                      # the record (deployment/gallery_record.py)
+                      "template_commitments": [list(t) for t in written.template_commitments],
+                      "consent_commitment": written.consent_commitment}
             if duplicates:
                 result["duplicate_of"] = duplicates
             return [event(actor, "enrol", legal_basis=consent.legal_basis,
@@ -383,6 +390,10 @@ class Deployment:
     ) -> dict[str, Any]:
         """The one write path of every enrolment: duplicate check, then store and ledger
         log-first, then the in-memory search."""
+        if len(templates) > MAX_ITEMS:
+            raise InvalidRequestError(
+                f"{len(templates)} templates in one enrolment; at most {MAX_ITEMS} (enrol the "
+                "rest in another call)")
         vectors = np.stack([t.embedding for t in templates])
         threshold = self._duplicate_threshold(policy, backend_id)
         duplicates = ([] if threshold is None else
@@ -570,6 +581,8 @@ class Deployment:
         with self._gallery_search(backend_id) as search:
             hits = [search.search_subjects(e, limit, threshold) for e in embeddings]
             gallery_templates = len(search)
+        check_subjects(self.store, self.gallery_record,
+                       [h.subject_id for face_hits in hits for h in face_hits])
         held_until = urgent_deadline(policy.authorisation, authorisation, started)
         out_faces = [
             {
@@ -664,6 +677,7 @@ class Deployment:
         else:
             assert subject_id is not None  # exactly one of image_b and subject_id, checked above
             self._check_gallery_backend(backend_id)
+            check_subjects(self.store, self.gallery_record, [subject_id])
             other = self.store.subject_templates(subject_id)
         score = float(np.max(other @ probe))
         match = score >= threshold

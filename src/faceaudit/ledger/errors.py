@@ -31,6 +31,7 @@ class LedgerTamperedError(LedgerError):
     ``faceaudit ledger verify`` has been run and the damage explained."""
 
     code = "ledger-tampered"
+    http_status = 503
     exit_code = 4
 
 

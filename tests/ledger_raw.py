@@ -148,3 +148,18 @@ def rebuild_tree_raw(led: Ledger) -> None:
             cur.executemany("INSERT INTO ledger_tree(level, idx, hash) VALUES (%s, %s, %s)",
                             [(level, i, h) for level, hashes in enumerate(levels)
                              for i, h in enumerate(hashes)])
+
+
+def rechain_raw(led: Ledger, events: list[dict]) -> None:
+    """The insider's consistent rewrite: re-chain every event with the project's hashing code
+    (``faceaudit.ledger.canonical``), then fix the head witness and the stored Merkle tree.
+    Without the signing key no signed tree head can be made for it."""
+    from faceaudit.ledger.canonical import canonical, event_hash
+
+    prev = "0" * 64
+    for seq, event in enumerate(events, start=1):
+        event["seq"], event["prev_hash"] = seq, prev
+        event["hash"] = prev = event_hash(event)
+    write_raw(led, b"".join(canonical(e) + b"\n" for e in events))
+    write_head_raw(led, canonical({"hash": prev, "seq": len(events)}) + b"\n")
+    rebuild_tree_raw(led)

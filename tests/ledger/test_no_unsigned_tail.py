@@ -17,9 +17,8 @@ import pytest
 from ledger_raw import (
     read_raw,
     read_tree_heads_raw,
-    rebuild_tree_raw,
+    rechain_raw,
     write_head_raw,
-    write_raw,
     write_tree_heads_raw,
 )
 from typer.testing import CliRunner
@@ -77,15 +76,8 @@ def lines_of(led: Ledger) -> list[bytes]:
 
 
 def rewrite(led: Ledger, events: list[dict]) -> None:
-    """The insider's consistent rewrite: re-chain every event with the project's hashing
-    code, then fix the head witness and the stored Merkle tree."""
-    prev = "0" * 64
-    for seq, event in enumerate(events, start=1):
-        event["seq"], event["prev_hash"] = seq, prev
-        event["hash"] = prev = event_hash(event)
-    write_raw(led, b"".join(canonical(e) + b"\n" for e in events))
-    write_head_raw(led, canonical({"hash": prev, "seq": len(events)}) + b"\n")
-    rebuild_tree_raw(led)
+    """The insider's consistent rewrite (:func:`ledger_raw.rechain_raw`)."""
+    rechain_raw(led, events)
 
 
 def refused_everywhere(home, state, witness_status: str | None, reason: str) -> None:

@@ -76,8 +76,18 @@ def evaluate_gate(
     ``now`` for ``operation`` (see the module docstring for how modes combine).
 
     A policy that waives the gate (``bias_gate.waived_because``) lets a failing verdict pass,
-    with ``waived`` set and the verdict it overrode kept in ``detail``.
+    with ``waived`` set and the verdict it overrode kept in ``detail`` — but never a ledger
+    that fails to verify against its newest signed head (rule ``ledger-unverified``).
     """
+    ledger = ledger or Ledger(home)
+    try:
+        # authority (an audit registration, a policy change, a waiver) counts only when a
+        # verified signed tree head covers it: a forged or unsigned tail refuses, unwaivably
+        ledger.check()
+    except LedgerError as exc:
+        return GateResult(False, "ledger-unverified",
+                          f"the ledger does not verify against its newest signed tree head, so "
+                          f"no audit or policy in it can be relied on: {exc}", None)
     verdict = _evaluate(policy, home, backend_id, now, ledger, operation)
     reason = policy.bias_gate.waived_because
     if verdict.passed or not reason:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 
+import audit_evidence
 import psycopg
 import pytest
-from conftest import make_calibration, register_passing_audit
 from typer.testing import CliRunner
 
 from faceaudit.cli import app
@@ -23,10 +23,10 @@ PEOPLE = {"p1": ("1.png", "2.png"), "p2": ("3.png", "4.png")}
 
 
 @pytest.fixture
-def enrolled(tmp_path, database_url, mdtf):
+def enrolled(tmp_path, database_url, mdtf, calibration):
     home = init_home(tmp_path / "home", database_url)
-    register_passing_audit(home)
-    deployment = Deployment(home, calibration=make_calibration())
+    audit_evidence.register_passing_audit(home)
+    deployment = Deployment(home, calibration=calibration)
     for subject, (image, _) in PEOPLE.items():
         deployment.enrol(actor="clerk", subject_id=subject, images=[mdtf / image],
                          basis="consent", evidence=f"form-{subject}")
@@ -49,9 +49,9 @@ def _bump_generation(home) -> None:
     _sql(home, f"UPDATE {table} SET value = '999' WHERE key = 'generation'")
 
 
-def _fresh(home) -> Deployment:
+def _fresh(home, deployment: Deployment) -> Deployment:
     """A new process's deployment (nothing cached from before the insider's edit)."""
-    return Deployment(home, calibration=make_calibration())
+    return Deployment(home, calibration=deployment.calibration)
 
 
 def _verify(home):
@@ -70,7 +70,7 @@ def test_an_untouched_gallery_identifies_and_verifies(enrolled, mdtf):
 
 
 def test_a_ghost_carrying_another_subjects_template_is_refused(enrolled, mdtf):
-    home, _ = enrolled
+    home, deployment = enrolled
     _sql(home, "INSERT INTO subjects(subject_id, display_name, created_at) "
                "VALUES ('ghost', NULL, '2026-01-01T00:00:00+00:00')")
     _sql(home, "INSERT INTO templates(subject_pk, backend_id, embedding, detector_score, "
@@ -79,41 +79,41 @@ def test_a_ghost_carrying_another_subjects_template_is_refused(enrolled, mdtf):
                "WHERE subject_pk = (SELECT pk FROM subjects WHERE subject_id = 'p1')")
     _bump_generation(home)
     with pytest.raises(GalleryTamperedError, match="ghost") as refused:
-        _identify(_fresh(home), mdtf)
+        _identify(_fresh(home, deployment), mdtf)
     assert refused.value.table == "subjects" and "ghost" in refused.value.row
     verified = _verify(home)
     assert verified.exit_code == 4 and "ghost" in verified.output
 
 
 def test_a_template_moved_to_another_subject_is_refused(enrolled, mdtf):
-    home, _ = enrolled
+    home, deployment = enrolled
     _sql(home, "UPDATE templates SET subject_pk = (SELECT pk FROM subjects WHERE "
                "subject_id = 'p2') WHERE subject_pk = (SELECT pk FROM subjects WHERE "
                "subject_id = 'p1')")
     _bump_generation(home)
     with pytest.raises(GalleryTamperedError) as refused:
-        _identify(_fresh(home), mdtf)
+        _identify(_fresh(home, deployment), mdtf)
     assert refused.value.table == "templates"
     assert _verify(home).exit_code == 4
 
 
 def test_a_changed_consent_is_refused(enrolled, mdtf):
-    home, _ = enrolled
+    home, deployment = enrolled
     _sql(home, "UPDATE consents SET expires_at = '2099-01-01T00:00:00+00:00', "
                "legal_basis = 'public-interest' WHERE subject_pk = "
                "(SELECT pk FROM subjects WHERE subject_id = 'p1')")
     with pytest.raises(GalleryTamperedError, match="consent") as refused:
-        _identify(_fresh(home), mdtf)
+        _identify(_fresh(home, deployment), mdtf)
     assert refused.value.table == "consents"
     with pytest.raises(GalleryTamperedError):
-        _fresh(home).verify(actor="officer", image_a=mdtf / "2.png", subject_id="p1",
+        _fresh(home, deployment).verify(actor="officer", image_a=mdtf / "2.png", subject_id="p1",
                             purpose="p", case="c")
     verified = _verify(home)
     assert verified.exit_code == 4 and "consents" in verified.output
 
 
 def test_a_deleted_subject_is_reported_by_verify(enrolled):
-    home, _ = enrolled
+    home, deployment = enrolled
     _sql(home, "DELETE FROM templates WHERE subject_pk = (SELECT pk FROM subjects WHERE "
                "subject_id = 'p2')")
     _sql(home, "DELETE FROM consents WHERE subject_pk = (SELECT pk FROM subjects WHERE "
@@ -128,5 +128,6 @@ def test_erasure_and_re_enrolment_keep_the_record_in_step(enrolled, mdtf):
     deployment.erase(actor="clerk", subject_id="p1")
     deployment.enrol(actor="clerk", subject_id="p1", images=[mdtf / "1.png"],
                      basis="consent", evidence="form-p1-again")
-    assert _identify(_fresh(home), mdtf)["faces"][0]["candidates"][0]["subject_id"] == "p1"
+    found = _identify(_fresh(home, deployment), mdtf)
+    assert found["faces"][0]["candidates"][0]["subject_id"] == "p1"
     assert _verify(home).exit_code == 0

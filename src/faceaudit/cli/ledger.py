@@ -68,14 +68,15 @@ def verify(
 def _store_problems(deployment: Home) -> list[str]:
     """Every row of a store bound to the ledger that disagrees with it: the gallery (subjects,
     templates, consent records) and the API keys."""
-    from faceaudit.deployment.gallery_record import GalleryRecord, gallery_problems
-    from faceaudit.gallery.store import open_gallery_store
-
-    ledger = Ledger(deployment)
     problems = []
-    store = open_gallery_store(deployment)
-    if store.exists():
-        problems += gallery_problems(store, GalleryRecord(ledger))
+    if deployment.database_url_in_force() or deployment.db_path.exists():
+        # imported only when there is a gallery: a home without one verifies light
+        from faceaudit.deployment.gallery_record import GalleryRecord, gallery_problems
+        from faceaudit.gallery.store import open_gallery_store
+
+        store = open_gallery_store(deployment)
+        if store.exists():
+            problems += gallery_problems(store, GalleryRecord(Ledger(deployment)))
     if deployment.keys_path.exists():
         from faceaudit.service.keys import KeyStore
 

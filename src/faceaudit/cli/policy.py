@@ -104,3 +104,37 @@ def status(
         f"{data['sentence']}\nLedger heads are signed by {data['signer']['description']}."))
     if not result["allowed"]:
         raise typer.Exit(EXIT_REFUSED)
+
+
+@policy_app.command("trust-key")
+def trust_key(
+    key: Annotated[str, typer.Argument(
+        metavar="PUB", help="auditor.pub from `faceaudit auditor keygen`, or 'ed25519:<base64>'.")],
+    home: HomeOption = None,
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Trust an auditor's key for audit registration (a logged policy change)."""
+    from faceaudit.policy.trust import change_trusted_key
+
+    deployment = require_home(home)
+    policy = change_trusted_key(deployment, Ledger(deployment), key, default_actor(actor),
+                                trust=True)
+    emit(policy.to_dict(), as_json)
+
+
+@policy_app.command("untrust-key")
+def untrust_key(
+    key: Annotated[str, typer.Argument(
+        metavar="PUB", help="auditor.pub, or the 'ed25519:<base64>' entry to remove.")],
+    home: HomeOption = None,
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Stop trusting an auditor's key (a logged policy change; registered audits stay)."""
+    from faceaudit.policy.trust import change_trusted_key
+
+    deployment = require_home(home)
+    policy = change_trusted_key(deployment, Ledger(deployment), key, default_actor(actor),
+                                trust=False)
+    emit(policy.to_dict(), as_json)

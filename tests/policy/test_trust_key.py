@@ -2,6 +2,7 @@
 change made by a command, not a hand edit of policy.toml (issue 26)."""
 
 import json
+from pathlib import Path
 
 from audit_evidence import make_report, write_report
 from typer.testing import CliRunner
@@ -71,3 +72,24 @@ def test_a_bad_key_is_one_line_naming_it_and_changes_nothing(home, tmp_path):
         assert len(result.stderr.splitlines()) == 1
     assert list(Ledger(home).events()) == before
     assert not home.policy_path.exists()
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "policy.toml"
+
+
+def test_the_example_policy_installs_and_its_sample_key_line_uncomments_into_bias_gate(
+        home, tmp_path):
+    assert _run("set", EXAMPLE, "--home", home.root).exit_code == 0
+    policy = load_policy(home)
+    assert policy.bias_gate.require_identification_audit is False  # the quick start's 1:1 audit
+    sample = next(line for line in EXAMPLE.read_text().splitlines()
+                  if line.startswith("# trusted_auditor_keys = ["))
+    uncommented = tmp_path / "p.toml"
+    uncommented.write_text(EXAMPLE.read_text().replace(sample, sample.removeprefix("# ")))
+    result = _run("set", uncommented, "--json", "--home", home.root)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["bias_gate"]["trusted_auditor_keys"] == [
+        sample.split('"')[1]]
+    keys = generate_auditor_key(tmp_path / "auditor")
+    assert _run("trust-key", keys["public_key"], "--home", home.root).exit_code == 0
+    assert len(load_policy(home).bias_gate.trusted_auditor_keys) == 2

@@ -93,3 +93,15 @@ def test_the_example_policy_installs_and_its_sample_key_line_uncomments_into_bia
     keys = generate_auditor_key(tmp_path / "auditor")
     assert _run("trust-key", keys["public_key"], "--home", home.root).exit_code == 0
     assert len(load_policy(home).bias_gate.trusted_auditor_keys) == 2
+
+
+def test_policy_init_writes_the_starter_policy_which_installs(home, tmp_path):
+    out = tmp_path / "policy.toml"
+    result = _run("init", out)
+    assert result.exit_code == 0, result.output
+    assert out.read_text() == EXAMPLE.read_text()  # the starter policy is the documented example
+    assert _run("set", out, "--home", home.root).exit_code == 0
+    assert load_policy(home).fmr_target == 0.001
+    again = _run("init", out)
+    assert again.exit_code == 2 and again.stderr.startswith("faceaudit: error: ")
+    assert str(out) in again.stderr and "already exists" in again.stderr

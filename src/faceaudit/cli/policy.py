@@ -138,3 +138,16 @@ def untrust_key(
     policy = change_trusted_key(deployment, Ledger(deployment), key, default_actor(actor),
                                 trust=False)
     emit(policy.to_dict(), as_json)
+
+
+@policy_app.command("init")
+def init_policy(
+    file: Annotated[Path, typer.Argument(help="Where to write it (refused if it exists).")] = Path(
+        "policy.toml"),
+) -> None:
+    """Write a working starter policy to FILE (default policy.toml) to review, then install
+    with `faceaudit policy set FILE`."""
+    from faceaudit.policy.starter import write_starter_policy
+
+    path = write_starter_policy(file)
+    typer.echo(f"wrote {path}: review it, then `faceaudit policy set {path}`")

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import typer
+from typer import _click as click
 from typer._click import exceptions as errors  # Typer parses with its own copy of Click
 from typer.core import TyperGroup
 
@@ -122,6 +123,21 @@ class GrammarGroup(TyperGroup):
     """A command group whose :meth:`main` reports every error by the grammar: the one place
     errors are turned into lines and exit codes, for the console script, ``python -m
     faceaudit`` and in-process test runners alike (the top-level group and each sub-group)."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Resolve the sub-command; an unknown one is refused with a "did you mean" when a
+        likely command exists (``enrol`` → ``gallery enrol``; faceaudit.cli.suggest)."""
+        try:
+            return super().resolve_command(ctx, args)
+        except errors.UsageError as unknown:
+            if not args or self.get_command(ctx, args[0]) is not None:
+                raise
+            from faceaudit.cli.suggest import with_suggestion
+
+            raise errors.UsageError(with_suggestion(unknown.message, self, ctx, args[0]),
+                                    ctx) from None
 
     def main(  # type: ignore[override]
         self,

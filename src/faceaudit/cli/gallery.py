@@ -29,6 +29,7 @@ from faceaudit.cli.options import (
     require_home,
 )
 from faceaudit.cli.output import JsonOption, emit
+from faceaudit.gallery.errors import InvalidRequestError
 
 gallery_app = typer.Typer(
     help="The consented gallery: enrol, list, erase and purge subjects.",
@@ -181,7 +182,9 @@ def identify_command(
     image: Annotated[Path, typer.Argument(help="Probe image (every face in it is searched)")],
     purpose: Annotated[str, typer.Option("--purpose", help="Why this search is made")],
     case: Annotated[str, typer.Option("--case", help="Case id")],
-    top: Annotated[int, typer.Option("--top", help="Candidates per face (policy caps it)")] = 10,
+    top: Annotated[int | None, typer.Option(
+        "--top", help="Candidates per face (default and maximum: the policy's max_candidates)"
+    )] = None,
     authorisation: Annotated[str | None, typer.Option(
         "--authorisation", help="Reference of the authorisation (warrant no., order id)")] = None,
     authority: Annotated[str | None, typer.Option(
@@ -202,10 +205,16 @@ def identify_command(
     from faceaudit.policy.authorisation import authorisation_from
 
     with _deployment(home) as deployment:
-        emit(deployment.identify(
-            actor=default_actor(actor), image=image, purpose=purpose, case=case, top=top,
-            authorisation=authorisation_from(authorisation, authority, kind, expires),
-            offence=offence), as_json)
+        try:
+            result = deployment.identify(
+                actor=default_actor(actor), image=image, purpose=purpose, case=case, top=top,
+                authorisation=authorisation_from(authorisation, authority, kind, expires),
+                offence=offence)
+        except InvalidRequestError as exc:
+            if exc.which != "top":
+                raise
+            raise InvalidRequestError(f"--{exc}", which="--top") from None  # the CLI's name
+        emit(result, as_json)
 
 
 def review_command(

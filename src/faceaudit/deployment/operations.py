@@ -33,6 +33,7 @@ from faceaudit.base.errors import CalibrationError, NoFaceError
 from faceaudit.base.home import Home
 from faceaudit.deployment import search_holds
 from faceaudit.deployment.gallery_record import GalleryRecord, check_subjects
+from faceaudit.deployment.candidates import candidate_limit
 from faceaudit.deployment.oplog import OperationLog, check_events, event
 from faceaudit.engine import api
 from faceaudit.engine.calibration import Calibration
@@ -548,19 +549,20 @@ class Deployment:
 
     def identify(
         self, *, actor: str, image: ImageSource, purpose: str | None, case: str | None,
-        top: int = 10, authorisation: Authorisation | None = None, offence: str | None = None,
+        top: int | None = None, authorisation: Authorisation | None = None, offence: str | None = None,
     ) -> dict[str, Any]:
         """Search every face of ``image`` against the gallery: leads for a human to review.
 
-        Candidates score at least the threshold of the policy's ``fmr_target``; at most
-        ``min(top, policy.max_candidates)`` per face; each with the FMR its score corresponds
+        Candidates score at least the threshold of the policy's ``fmr_target``; at most ``top``
+        per face (default: the policy's ``max_candidates``; a ``top`` above that cap is refused
+        with :class:`InvalidRequestError` naming it); each with the FMR its score corresponds
         to. The probe image and its embeddings are not stored; the result (boxes, candidate
         ids and scores) is, for the review. The policy may require an ``authorisation`` and an
         ``offence`` (:mod:`faceaudit.policy.authorisation`); an urgent one holds the result
         until its authorisation is recorded (:mod:`faceaudit.deployment.search_holds`). The
         ``identify`` event holds what EU AI Act Art. 12(3) asks (:func:`use_record`).
         """
-        if top < 1:
+        if top is not None and top < 1:
             raise InvalidRequestError("top must be at least 1")
         started = _now()
         check_events(self._identify_events(actor, purpose, case, None, 0.0)(
@@ -572,7 +574,7 @@ class Deployment:
                                backend_id=backend_id, authorisation=authorisation,
                                offence=offence)
         threshold = self.calibration.threshold_for(policy.fmr_target)
-        limit = min(top, policy.max_candidates)
+        limit = candidate_limit(top, policy.max_candidates)
         probe = image if isinstance(image, bytes | bytearray | memoryview) \
             else api.read_image_file(Path(image))
         faces, embeddings = api.face_embeddings_of(bytes(probe), self.embedder)

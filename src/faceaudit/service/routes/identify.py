@@ -22,7 +22,9 @@ def identify(
     image: Annotated[UploadFile, File(description="The probe image (never stored).")],
     purpose: Annotated[str | None, Form(description="Why this search is made.")] = None,
     case: Annotated[str | None, Form(description="The case id it belongs to.")] = None,
-    top: Annotated[int, Form(ge=1, le=100, description="Candidates per face, at most.")] = 10,
+    top: Annotated[int | None, Form(ge=1, le=1000, description=(
+        "Candidates per face, at most (default and maximum: the policy's max_candidates)."
+    ))] = None,
     authorisation: Annotated[str | None, Form(
         description="Reference of the authorisation the search runs under.")] = None,
     authority: Annotated[str | None, Form(description="Who issued the authorisation.")] = None,

@@ -1,0 +1,18 @@
+"""How many candidates one identification returns per face: the caller's ``top``, never
+silently more or less than asked — a ``top`` above the policy's cap is refused, naming it."""
+
+from __future__ import annotations
+
+from faceaudit.gallery.errors import InvalidRequestError
+
+
+def candidate_limit(top: int | None, cap: int) -> int:
+    """``top`` (default ``cap``, the policy's ``max_candidates``); refuse a ``top`` above
+    ``cap`` with :class:`InvalidRequestError` (``which="top"``) naming the cap."""
+    if top is None:
+        return cap
+    if top > cap:
+        raise InvalidRequestError(
+            f"top {top}: more candidates per face than the policy's max_candidates ({cap}); "
+            f"ask for at most {cap}", which="top")
+    return top

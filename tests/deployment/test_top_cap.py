@@ -38,3 +38,14 @@ def test_the_rule_names_the_json_field_for_rest() -> None:
         assert str(exc).startswith("top 11: ") and exc.which == "top"
     else:
         raise AssertionError("top above the cap was accepted")
+
+
+def test_a_probe_without_a_face_is_named_in_the_error(audited_home, tmp_path):
+    from PIL import Image
+
+    blank = tmp_path / "blank-wall.png"
+    Image.new("RGB", (200, 200), "white").save(blank)
+    result = runner.invoke(app, ["identify", str(blank), "--purpose", "p", "--case", "c",
+                                 "--home", str(audited_home.root)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"faceaudit: error: probe image {blank}: no face found\n"

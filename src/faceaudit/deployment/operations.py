@@ -33,7 +33,7 @@ from faceaudit.base.errors import CalibrationError, NoFaceError
 from faceaudit.base.home import Home
 from faceaudit.deployment import search_holds
 from faceaudit.deployment.gallery_record import GalleryRecord, check_subjects
-from faceaudit.deployment.candidates import candidate_limit
+from faceaudit.deployment.candidates import candidate_limit, image_label
 from faceaudit.deployment.oplog import OperationLog, check_events, event
 from faceaudit.engine import api
 from faceaudit.engine.calibration import Calibration
@@ -579,7 +579,7 @@ class Deployment:
             else api.read_image_file(Path(image))
         faces, embeddings = api.face_embeddings_of(bytes(probe), self.embedder)
         if not faces:
-            raise NoFaceError("probe image: no face found")
+            raise NoFaceError(f"probe image {image_label(image)}: no face found")
         with self._gallery_search(backend_id) as search:
             hits = [search.search_subjects(e, limit, threshold) for e in embeddings]
             gallery_templates = len(search)

@@ -237,10 +237,15 @@ def main() -> int:
     if (out / "home").exists():
         shutil.rmtree(out / "home")
     out.mkdir(parents=True, exist_ok=True)
-    lfw = None if args.no_lfw else find_lfw()
+    found = find_lfw()
+    lfw = None if args.no_lfw else found
     print(f"faceaudit demo → {_rel(out)}/ — the tour on bundled photos and a synthetic vendor "
           f"table{', then the LFW audit by sex' if lfw else ''}", flush=True)
     bare_tour(out)
+    if args.no_lfw:
+        where = f" (LFW is at {found}; run without --no-lfw to audit it)" if found else ""
+        print(f"\nRan: the bare-machine tour only: --no-lfw skipped the LFW audit{where}.")
+        return 0
     if lfw is None:
         print(f"\nRan: the bare-machine tour only.\n{LFW_HELP}")
         return 0

@@ -5,6 +5,10 @@ command (``detect``, ``verify``, ``embed``, ``--help``, ``--version``); each one
 repository root exactly as written, through a ``faceaudit`` on PATH that is this checkout, and
 must exit with the code its ``# exit N`` comment names (0 without one). Errors must keep the
 one-line grammar.
+
+Every other shell block must be marked ``<!-- illustrative -->`` on the line before it (issue 26):
+a block that is neither run here nor marked fails, so no command in the README goes unchecked
+without saying so.
 """
 
 from __future__ import annotations
@@ -37,6 +41,22 @@ def readme_commands() -> list[tuple[str, int]]:
 
 
 COMMANDS = readme_commands()
+ILLUSTRATIVE = "<!-- illustrative -->"
+
+
+def test_every_shell_block_is_run_here_or_marked_illustrative() -> None:
+    text = (ROOT / "README.md").read_text()
+    unchecked = []
+    for match in re.finditer(r"(?m)^```(?:sh|bash|console)\n(.*?)^```", text, flags=re.S):
+        before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        if before.strip() == ILLUSTRATIVE:
+            continue
+        for line in match.group(1).splitlines():
+            words = shlex.split(line.partition("#")[0])
+            if words and not (len(words) >= 2 and words[0] == "faceaudit"
+                              and words[1] in STATELESS):
+                unchecked.append(line.strip())
+    assert not unchecked, f"run these in this test or mark their block {ILLUSTRATIVE}: {unchecked}"
 
 
 def test_the_readme_shows_the_stateless_commands() -> None:

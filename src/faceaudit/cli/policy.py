@@ -144,10 +144,12 @@ def untrust_key(
 def init_policy(
     file: Annotated[Path, typer.Argument(help="Where to write it (refused if it exists).")] = Path(
         "policy.toml"),
+    as_json: JsonOption = False,
 ) -> None:
     """Write a working starter policy to FILE (default policy.toml) to review, then install
     with `faceaudit policy set FILE`."""
     from faceaudit.policy.starter import write_starter_policy
 
     path = write_starter_policy(file)
-    typer.echo(f"wrote {path}: review it, then `faceaudit policy set {path}`")
+    emit({"written": str(path), "next": f"faceaudit policy set {path}"}, as_json,
+         lambda d: f"wrote {d['written']}: review it, then `{d['next']}`")

@@ -32,8 +32,8 @@ import numpy as np
 from faceaudit.base.errors import CalibrationError, NoFaceError
 from faceaudit.base.home import Home
 from faceaudit.deployment import search_holds
-from faceaudit.deployment.gallery_record import GalleryRecord, check_subjects
 from faceaudit.deployment.candidates import candidate_limit, image_label
+from faceaudit.deployment.gallery_record import GalleryRecord, check_subjects
 from faceaudit.deployment.oplog import OperationLog, check_events, event
 from faceaudit.engine import api
 from faceaudit.engine.calibration import Calibration
@@ -549,7 +549,8 @@ class Deployment:
 
     def identify(
         self, *, actor: str, image: ImageSource, purpose: str | None, case: str | None,
-        top: int | None = None, authorisation: Authorisation | None = None, offence: str | None = None,
+        top: int | None = None, authorisation: Authorisation | None = None,
+        offence: str | None = None,
     ) -> dict[str, Any]:
         """Search every face of ``image`` against the gallery: leads for a human to review.
 

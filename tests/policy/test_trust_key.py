@@ -105,3 +105,18 @@ def test_policy_init_writes_the_starter_policy_which_installs(home, tmp_path):
     again = _run("init", out)
     assert again.exit_code == 2 and again.stderr.startswith("faceaudit: error: ")
     assert str(out) in again.stderr and "already exists" in again.stderr
+
+
+def test_policy_init_waive_writes_a_policy_that_waives_the_gate_out_loud(home, tmp_path):
+    out = tmp_path / "policy.toml"
+    reason = "evaluation: no audit of this engine on our data yet — «quoted» \"too\""
+    assert _run("init", out, "--waive", reason).exit_code == 0
+    assert _run("set", out, "--home", home.root).exit_code == 0
+    assert load_policy(home).bias_gate.waived_because == reason
+    status = _run("status", "--json", "--home", home.root)
+    assert status.exit_code == 0, status.output
+    answer = json.loads(status.stdout)
+    assert answer["allowed"] is True and answer["waived"] is True and reason in answer["detail"]
+    empty = _run("init", tmp_path / "other.toml", "--waive", "  ")
+    assert empty.exit_code == 2 and "--waive" in empty.stderr
+    assert not (tmp_path / "other.toml").exists()

@@ -144,12 +144,16 @@ def untrust_key(
 def init_policy(
     file: Annotated[Path, typer.Argument(help="Where to write it (refused if it exists).")] = Path(
         "policy.toml"),
+    waive: Annotated[str | None, typer.Option(
+        "--waive", metavar="REASON",
+        help="Waive the bias gate, saying why (an evaluation home without an audit yet); "
+             "policy status says so")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write a working starter policy to FILE (default policy.toml) to review, then install
     with `faceaudit policy set FILE`."""
     from faceaudit.policy.starter import write_starter_policy
 
-    path = write_starter_policy(file)
+    path = write_starter_policy(file, waive)
     emit({"written": str(path), "next": f"faceaudit policy set {path}"}, as_json,
          lambda d: f"wrote {d['written']}: review it, then `{d['next']}`")

@@ -29,6 +29,7 @@ from faceaudit.cli.options import (
     require_home,
 )
 from faceaudit.cli.output import JsonOption, emit
+from faceaudit.cli.views import QuietOption, ReceiptOption, enrol_view, identify_view, quiet_or_json
 from faceaudit.gallery.errors import InvalidRequestError
 
 gallery_app = typer.Typer(
@@ -82,8 +83,11 @@ def enrol(
     home: HomeOption = None,
     actor: ActorOption = None,
     as_json: JsonOption = False,
+    receipt: ReceiptOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Enrol a subject from IMAGES under a recorded legal basis (one template per image)."""
+    quiet_or_json(quiet, as_json)
     expires_at = _parse_expiry(expires)
     with _deployment(home) as deployment:
         enrolled = deployment.enrol(
@@ -93,7 +97,10 @@ def enrol(
         )
         for warning in enrolled.get("warnings", []):
             typer.echo(warning_line(warning), err=True)
-        emit(enrolled, as_json)
+        if quiet:
+            typer.echo(enrolled["subject_id"])
+            return
+        emit(enrolled, as_json, lambda d: enrol_view(d, receipt=receipt))
 
 
 @gallery_app.command("enrol-folder")
@@ -200,10 +207,13 @@ def identify_command(
     home: HomeOption = None,
     actor: ActorOption = None,
     as_json: JsonOption = False,
+    receipt: ReceiptOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Search the gallery for every face in IMAGE; candidates are leads for human review."""
     from faceaudit.policy.authorisation import authorisation_from
 
+    quiet_or_json(quiet, as_json)
     with _deployment(home) as deployment:
         try:
             result = deployment.identify(
@@ -214,7 +224,10 @@ def identify_command(
             if exc.which != "top":
                 raise
             raise InvalidRequestError(f"--{exc}", which="--top") from None  # the CLI's name
-        emit(result, as_json)
+        if quiet:
+            typer.echo(result["result_id"])
+            return
+        emit(result, as_json, lambda d: identify_view(d, receipt=receipt))
 
 
 def review_command(

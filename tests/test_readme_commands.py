@@ -6,9 +6,10 @@ repository root exactly as written, through a ``faceaudit`` on PATH that is this
 must exit with the code its ``# exit N`` comment names (0 without one). Errors must keep the
 one-line grammar.
 
-Every other shell block must be marked ``<!-- illustrative -->`` on the line before it (issue 26):
-a block that is neither run here nor marked fails, so no command in the README goes unchecked
-without saying so.
+Every other shell block must be marked on the line before it (issue 26): ``<!-- illustrative
+-->``, or ``<!-- quickstart: … -->`` for the deployment quick start that
+tests/test_readme_quickstart.py runs; a block that is neither run nor marked fails, so no
+command in the README goes unchecked without saying so.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def readme_commands() -> list[tuple[str, int]]:
 
 COMMANDS = readme_commands()
 ILLUSTRATIVE = "<!-- illustrative -->"
+QUICKSTART = "<!-- quickstart: tests/test_readme_quickstart.py runs this block -->"
 
 
 def test_every_shell_block_is_run_here_or_marked_illustrative() -> None:
@@ -49,7 +51,7 @@ def test_every_shell_block_is_run_here_or_marked_illustrative() -> None:
     unchecked = []
     for match in re.finditer(r"(?m)^```(?:sh|bash|console)\n(.*?)^```", text, flags=re.S):
         before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
-        if before.strip() == ILLUSTRATIVE:
+        if before.strip() in (ILLUSTRATIVE, QUICKSTART):
             continue
         for line in match.group(1).splitlines():
             words = shlex.split(line.partition("#")[0])

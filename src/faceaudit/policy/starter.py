@@ -12,7 +12,6 @@ from pathlib import Path
 from faceaudit.policy.errors import PolicyError
 from faceaudit.policy.model import parse_policy
 
-
 _GATE_HEADER = re.compile(r"^\[bias_gate\][ \t]*\n", re.M)
 
 

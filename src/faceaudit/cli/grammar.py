@@ -61,10 +61,35 @@ def _first_lower(text: str) -> str:
     return text[:1].lower() + text[1:] if text[:1].isupper() and not text[1:2].isupper() else text
 
 
+ARGS_KEY = "faceaudit.command_args"  # ctx.meta: the arguments handed to the leaf command
+
+
+def _all_missing(error: errors.MissingParameter) -> list[Any]:
+    """Every required parameter the command line left out, not only the first Click met
+    (parsed again from the arguments the command was given; [] when they are not known)."""
+    ctx = error.ctx
+    if ctx is None or ctx.command is None or ARGS_KEY not in ctx.meta:
+        return []
+    try:
+        opts, _, _ = ctx.command.make_parser(ctx).parse_args(list(ctx.meta[ARGS_KEY]))
+    except errors.UsageError:
+        return []
+    return [param for param in ctx.command.get_params(ctx)
+            if param.required and opts.get(param.name) in (None, ())
+            and param.resolve_envvar_value(ctx) is None]
+
+
 def usage_line(error: errors.UsageError) -> str:
-    """The one line for a Click/Typer usage error (missing or bad option, unknown command)."""
+    """The one line for a Click/Typer usage error (missing or bad option, unknown command).
+    A missing option names every missing one at once (``--purpose, --case``)."""
     ctx = error.ctx
     if isinstance(error, errors.MissingParameter):
+        missing = _all_missing(error)
+        if len(missing) > 1:
+            kinds = {p.param_type_name for p in missing}
+            kind = f"{kinds.pop()}s" if len(kinds) == 1 else "parameters"
+            return error_line(f"missing {kind}", ", ".join(
+                str(_param_name(p, ctx)) for p in missing))
         kind = error.param_type or (error.param.param_type_name if error.param else "parameter")
         return error_line(f"missing {kind}", _param_name(error.param, ctx))
     if isinstance(error, errors.BadParameter):
@@ -130,7 +155,7 @@ class GrammarGroup(TyperGroup):
         """Resolve the sub-command; an unknown one is refused with a "did you mean" when a
         likely command exists (``enrol`` → ``gallery enrol``; faceaudit.cli.suggest)."""
         try:
-            return super().resolve_command(ctx, args)
+            name, command, rest = super().resolve_command(ctx, args)
         except errors.UsageError as unknown:
             if not args or self.get_command(ctx, args[0]) is not None:
                 raise
@@ -138,6 +163,8 @@ class GrammarGroup(TyperGroup):
 
             raise errors.UsageError(with_suggestion(unknown.message, self, ctx, args[0]),
                                     ctx) from None
+        ctx.meta[ARGS_KEY] = list(rest)  # meta is shared down the chain: for _all_missing
+        return name, command, rest
 
     def main(  # type: ignore[override]
         self,

@@ -205,7 +205,14 @@ def test_verify_refuses_a_group_photo_instead_of_picking_a_face(deployed: Servic
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert problem["type"].endswith("several-faces") and "6 faces" in problem["detail"]
+    assert "face_a=N (0..5" in problem["detail"] and "--face" not in problem["detail"]
     assert Ledger(deployed.home).verify().n_events == before
+    with deployed.client(Role.OPERATOR) as client:  # the field it names picks one (issue 26)
+        picked = client.post("/v1/verify", data={"purpose": "group photo", "face_a": "0"},
+                             files={"image_a": ("group.jpg", group, "image/jpeg"),
+                                    "image_b": ("1.png", _image("1.png"), "image/png")})
+    assert picked.status_code == 200, picked.text
+    assert Ledger(deployed.home).verify().n_events > before
 
 
 def test_enrolling_a_group_photo_keeps_its_own_code(deployed: Service) -> None:

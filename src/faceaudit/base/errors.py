@@ -67,6 +67,18 @@ class NoFaceError(ImageError):
     code = "no-face"
 
 
+class FaceIndexError(NoFaceError):
+    """Face ``index`` was asked of ``label``, which holds ``count`` faces (``pick`` names the
+    index's keyword or field: ``face``, ``face_a``, ``face_b``). A :class:`NoFaceError`."""
+
+    def __init__(self, label: str, pick: str, index: int, count: int,
+                 how: str | None = None) -> None:
+        """``how`` names the index the caller's way (default ``PICK=INDEX``; ``--face 9``)."""
+        super().__init__(f"{label}: {how or f'{pick}={index}'} asked for, but {count} "
+                         "face(s) found")
+        self.label, self.pick, self.index, self.count = label, pick, index, count
+
+
 class ModelError(FaceAuditError):
     """A model file is missing, malformed or incompatible."""
 
@@ -139,8 +151,30 @@ class SeveralFacesError(ImageError):
     code = "several-faces"
     ENROLMENT_CODE = "multiple-faces"
 
-    def __init__(self, message: str, count: int, *, enrolment: bool = False) -> None:
+    def __init__(self, message: str, count: int, *, enrolment: bool = False,
+                 label: str | None = None, pick: str | None = None) -> None:
         super().__init__(message)
         self.count = count
+        #: the image as the message names it, and the name of what picks a face (``face``,
+        #: ``face_a``): set by :meth:`needing_one`, so each surface can name its own way
+        self.label = label
+        self.pick = pick
         if enrolment:
             self.code = self.ENROLMENT_CODE
+
+    @classmethod
+    def needing_one(cls, label: str, count: int, pick: str,
+                    how: str | None = None) -> SeveralFacesError:
+        """The error for ``count`` faces in ``label`` where one is needed, telling how to pick
+        one: ``how`` (default ``PICK=N``, the library's keyword and the REST field), e.g.
+        ``--face N`` for the command line."""
+        return cls(f"{label}: {count} faces found where one is needed; pick one with "
+                   f"{how or pick + '=N'} (0..{count - 1}, best score first)", count,
+                   label=label, pick=pick)
+
+    def asking_for(self, how: str) -> SeveralFacesError:
+        """The same error, telling to pick a face with ``how`` (a surface's own name, such as
+        ``--face-b N``); itself when it does not know its image."""
+        if self.label is None or self.pick is None:
+            return self
+        return self.needing_one(self.label, self.count, self.pick, how)

@@ -226,17 +226,32 @@ def verify(
     ] = None,
     backend: BackendOpt = "dlib-resnet",
     model: ModelOpt = None,
+    face: Annotated[int | None, typer.Option(
+        "--face", min=0, metavar="N",
+        help="Which face of the first image, when it has several (0 = best score)")] = None,
+    face_b: Annotated[int | None, typer.Option(
+        "--face-b", min=0, metavar="N",
+        help="Which face of the second image, when it has several (0 = best score)")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Compare the face of two images. Exit 0 on a match, 1 on no match, 2 on bad input.
 
-    An image with several faces is refused (exit 2, naming the file and the count).
+    An image with several faces is refused (exit 2, naming the file and the count) unless
+    --face (first image) or --face-b (second image) picks one.
     """
     from faceaudit.engine import api
 
     embedder = api.get_embedder(backend, model)
     cal = api.load_calibration(calibration, backend_id=embedder.backend_id)
-    result = api.verify(image_a, image_b, fmr=fmr, calibration=cal, embedder=embedder)
+    try:
+        result = api.verify(image_a, image_b, fmr=fmr, calibration=cal, embedder=embedder,
+                            face_a=face, face_b=face_b)
+    except api.SeveralFacesError as exc:  # name the CLI's flag, not the library's keyword
+        raise exc.asking_for("--face-b N" if exc.pick == "face_b" else "--face N") from None
+    except api.FaceIndexError as exc:
+        flag = "--face-b" if exc.pick == "face_b" else "--face"
+        raise api.FaceIndexError(exc.label, exc.pick, exc.index, exc.count,
+                                 f"{flag} {exc.index}") from None
     emit(result.to_dict(), as_json, _verify_view)
     raise typer.Exit(0 if result.match else EXIT_NO_MATCH)
 

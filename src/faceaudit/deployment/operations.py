@@ -655,8 +655,14 @@ class Deployment:
         subject_id: str | None = None,
         purpose: str | None = None,
         case: str | None = None,
+        face_a: int | None = None,
+        face_b: int | None = None,
     ) -> dict[str, Any]:
-        """1:1: the best face of ``image_a`` against ``image_b`` or an enrolled subject.
+        """1:1: the face of ``image_a`` against ``image_b`` or an enrolled subject.
+
+        Each image must show one face, or ``face_a`` / ``face_b`` must pick one (index, best
+        score first); a group photo without it is refused (``several-faces``, naming the count
+        and the field that picks one).
 
         Against a subject the score is the best over its templates. ``match`` means the score
         reaches the threshold of the policy's ``fmr_target``.
@@ -673,10 +679,11 @@ class Deployment:
         threshold = self.calibration.threshold_for(policy.fmr_target)
         # one face per image, as the library's verify: a group photo is refused (naming the
         # count), never silently reduced to its best-scoring face
-        probe = api.face_embedding(image_a, embedder=self.embedder, label="first image")[1]
+        probe = api.face_embedding(image_a, face_a, embedder=self.embedder,
+                                   label="first image", pick="face_a")[1]
         if image_b is not None:
-            other = api.face_embedding(image_b, embedder=self.embedder,
-                                       label="second image")[1][None]
+            other = api.face_embedding(image_b, face_b, embedder=self.embedder,
+                                       label="second image", pick="face_b")[1][None]
         else:
             assert subject_id is not None  # exactly one of image_b and subject_id, checked above
             self._check_gallery_backend(backend_id)

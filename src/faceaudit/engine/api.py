@@ -23,7 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from faceaudit.base.errors import ImageInputError, NoFaceError, SeveralFacesError
+from faceaudit.base.errors import (
+    FaceIndexError,
+    ImageInputError,
+    NoFaceError,
+    SeveralFacesError,
+)
 from faceaudit.engine.calibration import Calibration, load_calibration
 from faceaudit.engine.embed_many import ImageEmbeddings, embed_many
 from faceaudit.engine.faces.align import face_chips
@@ -56,6 +61,7 @@ __all__ = [
     "ImageInputError",
     "SeveralFacesError",
     "NoFaceError",
+    "FaceIndexError",
     "face_embedding",
     "DecodedImage",
     "DetectionLimits",
@@ -149,11 +155,13 @@ def face_embedding(
     upsample: int | None = None,
     color: Color = "rgb",
     label: str | None = None,
+    pick: str = "face",
 ) -> tuple[Face, np.ndarray]:
     """The one face of ``image`` and its embedding.
 
     With several faces, ``face`` picks one by index (faces are ordered best score first);
-    without it the call refuses rather than guess.
+    without it the call refuses rather than guess, telling to pass ``pick`` (the name the
+    caller knows the index by: ``face``, or ``face_a`` / ``face_b`` for :func:`verify`).
 
     Raises:
         NoFaceError: no face found, or ``face`` is past the last one.
@@ -166,14 +174,10 @@ def face_embedding(
         raise NoFaceError(f"{label}: no face found")
     if face is None:
         if len(faces) > 1:
-            raise SeveralFacesError(
-                f"{label}: {len(faces)} faces found where one is needed; pick one with"
-                f" face=0..{len(faces) - 1} (best score first)",
-                count=len(faces),
-            )
+            raise SeveralFacesError.needing_one(label, len(faces), pick)
         face = 0
     if not 0 <= face < len(faces):
-        raise NoFaceError(f"{label}: face={face} asked for, but {len(faces)} face(s) found")
+        raise FaceIndexError(label, pick, face, len(faces))
     embedding = embed_faces(decoded.pixels, faces[face : face + 1], embedder)[0]
     return _to_original(faces[face : face + 1], decoded)[0], embedding
 
@@ -277,8 +281,8 @@ def verify(
     calibration = calibration or load_calibration(backend_id=embedder.backend_id)
     threshold = calibration.threshold_for(fmr)
     _, emb_a = face_embedding(image_a, face_a, embedder=embedder, detector=detector, color=color,
-                              label=_label(image_a, "first image"))
+                              label=_label(image_a, "first image"), pick="face_a")
     _, emb_b = face_embedding(image_b, face_b, embedder=embedder, detector=detector, color=color,
-                              label=_label(image_b, "second image"))
+                              label=_label(image_b, "second image"), pick="face_b")
     score = float(emb_a @ emb_b)
     return VerifyResult(score, threshold, fmr, score >= threshold, embedder.backend_id)

@@ -23,6 +23,10 @@ def verify(
     subject_id: Annotated[str | None, Form(description="Or: an enrolled subject.")] = None,
     purpose: Annotated[str | None, Form()] = None,
     case: Annotated[str | None, Form()] = None,
+    face_a: Annotated[int | None, Form(
+        ge=0, description="Which face of image_a when it shows several (0 = best score).")] = None,
+    face_b: Annotated[int | None, Form(
+        ge=0, description="Which face of image_b when it shows several (0 = best score).")] = None,
 ) -> dict[str, Any]:
     """Compare ``image_a`` with ``image_b`` or with ``subject_id``'s templates (exactly one).
 
@@ -36,4 +40,6 @@ def verify(
             subject_id=subject_id,
             purpose=purpose,
             case=case,
+            face_a=face_a,
+            face_b=face_b,
         )

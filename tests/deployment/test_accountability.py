@@ -87,6 +87,8 @@ def test_cli_duplicate_exits_5_unless_allowed(audited_home, mdtf):
     again = runner.invoke(app, ["gallery", "enrol", str(mdtf / "2.png"), "--subject", "b",
                                 *common])
     assert again.exit_code == 5 and "duplicate-face" in again.stderr
+    assert again.stderr.rstrip().endswith("--allow-duplicate enrols anyway (recorded)")
+    assert "allow_duplicate" not in again.stderr  # the CLI names its flag (issue 26)
     allowed = runner.invoke(app, ["gallery", "enrol", str(mdtf / "2.png"), "--subject", "b",
                                   "--allow-duplicate", *common])
     assert allowed.exit_code == 0 and "warning:" in allowed.stderr

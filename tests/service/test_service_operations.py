@@ -228,3 +228,20 @@ def test_enrolling_a_group_photo_keeps_its_own_code(deployed: Service) -> None:
     problem = response.json()
     assert problem["type"] == "https://faceaudit.dev/problems/multiple-faces"
     assert "an enrolment image must show one person" in problem["detail"]
+
+
+def test_a_duplicate_face_is_refused_naming_the_rest_field(deployed: Service) -> None:
+    """The refusal names REST's ``allow_duplicate``, not the CLI's flag (issue 26)."""
+    mit = faces_small() / "face_recognition-mit"
+    with deployed.client(Role.ENROLLER) as client:
+        def enrol(subject: str, photo: str, **extra: str):
+            return client.post("/v1/subjects", data={
+                "subject_id": subject, "basis": "consent", "evidence": f"f-{subject}", **extra},
+                files=[("images", (photo, (mit / photo).read_bytes(), "image/jpeg"))])
+        assert enrol("dup-a", "obama.jpg").status_code == 201
+        refused = enrol("dup-b", "obama2.jpg")
+        assert refused.status_code == 403, refused.text
+        detail = refused.json()["detail"]
+        assert "dup-a" in detail and detail.endswith("allow_duplicate=true enrols anyway (recorded)")
+        assert "--allow-duplicate" not in detail
+        assert enrol("dup-b", "obama2.jpg", allow_duplicate="true").status_code == 201

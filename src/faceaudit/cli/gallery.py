@@ -89,12 +89,19 @@ def enrol(
     """Enrol a subject from IMAGES under a recorded legal basis (one template per image)."""
     quiet_or_json(quiet, as_json)
     expires_at = _parse_expiry(expires)
+    from faceaudit.policy import PolicyRefusal
+
     with _deployment(home) as deployment:
-        enrolled = deployment.enrol(
-            actor=default_actor(actor), subject_id=subject, images=images, basis=basis,
-            evidence=evidence, expires_at=expires_at, display_name=name,
-            keep_images=keep_images, allow_duplicate=allow_duplicate,
-        )
+        try:
+            enrolled = deployment.enrol(
+                actor=default_actor(actor), subject_id=subject, images=images, basis=basis,
+                evidence=evidence, expires_at=expires_at, display_name=name,
+                keep_images=keep_images, allow_duplicate=allow_duplicate,
+            )
+        except PolicyRefusal as refusal:
+            if refusal.rule != "duplicate-face":
+                raise
+            raise refusal.with_hint("--allow-duplicate enrols anyway (recorded)") from None
         for warning in enrolled.get("warnings", []):
             typer.echo(warning_line(warning), err=True)
         if quiet:

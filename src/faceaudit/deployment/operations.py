@@ -402,8 +402,7 @@ class Deployment:
         if duplicates and not allow_duplicate:
             self._refuse(actor, "enrol", "duplicate-face",
                          f"the face matches enrolled subject(s) {', '.join(duplicates[:10])} "
-                         "at the policy's operating point; pass allow_duplicate "
-                         "(--allow-duplicate) to enrol anyway", backend_id=backend_id,
+                         "at the policy's operating point", backend_id=backend_id,
                          extra={"subject_id": subject_id, "matches": duplicates[:100]})
         written, events = self.oplog.run(
             "enrol", actor=actor, backend_id=backend_id,

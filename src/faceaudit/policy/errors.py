@@ -28,6 +28,12 @@ class PolicyRefusal(FaceAuditError):
         self.operation = operation
         self.detail = detail
 
+    def with_hint(self, hint: str) -> PolicyRefusal:
+        """The same refusal, its detail ending with ``hint`` — how *this* surface overrides
+        it (``--allow-duplicate`` in the CLI, ``allow_duplicate`` in REST); the ledger keeps
+        the detail as logged."""
+        return PolicyRefusal(self.rule, self.operation, f"{self.detail}; {hint}")
+
 
 class AuditReportError(FaceAuditError):
     """A file given as an audit ``report.json`` is not a usable faceaudit.audit/1 report."""

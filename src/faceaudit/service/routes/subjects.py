@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
+from faceaudit.policy import PolicyRefusal
 from faceaudit.service.auth import require
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
@@ -32,17 +33,22 @@ def enrol(
 ) -> dict[str, Any]:
     """Enrol a subject from one or more images under a consent record."""
     with ctx.images.slot():
-        return ctx.deployment.enrol(
-            actor=key.actor,
-            subject_id=subject_id,
-            images=[read_upload(image) for image in images],
-            basis=basis,
-            evidence=evidence,
-            expires_at=expires_at,
-            display_name=display_name,
-            keep_images=keep_images,
-            allow_duplicate=allow_duplicate,
-        )
+        try:
+            return ctx.deployment.enrol(
+                actor=key.actor,
+                subject_id=subject_id,
+                images=[read_upload(image) for image in images],
+                basis=basis,
+                evidence=evidence,
+                expires_at=expires_at,
+                display_name=display_name,
+                keep_images=keep_images,
+                allow_duplicate=allow_duplicate,
+            )
+        except PolicyRefusal as refusal:
+            if refusal.rule != "duplicate-face":
+                raise
+            raise refusal.with_hint("allow_duplicate=true enrols anyway (recorded)") from None
 
 
 @router.delete("/subjects/{subject_id}")

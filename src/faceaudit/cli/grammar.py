@@ -149,6 +149,13 @@ class GrammarGroup(TyperGroup):
     errors are turned into lines and exit codes, for the console script, ``python -m
     faceaudit`` and in-process test runners alike (the top-level group and each sub-group)."""
 
+    def format_help(self, ctx: click.Context, formatter: Any) -> None:
+        """The group's help, tidied first (faceaudit.cli.helpview): plain metavars."""
+        from faceaudit.cli.helpview import tidy_help
+
+        tidy_help(self, ctx, root=ctx.parent is None)
+        super().format_help(ctx, formatter)
+
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
@@ -164,6 +171,11 @@ class GrammarGroup(TyperGroup):
             raise errors.UsageError(with_suggestion(unknown.message, self, ctx, args[0]),
                                     ctx) from None
         ctx.meta[ARGS_KEY] = list(rest)  # meta is shared down the chain: for _all_missing
+        from faceaudit.cli.helpview import tidy_help
+
+        tidy_help(self, ctx, root=ctx.parent is None)
+        if command is not None:
+            tidy_help(command, ctx)
         return name, command, rest
 
     def main(  # type: ignore[override]

@@ -80,6 +80,8 @@ __all__ = [
     "embed_many",
     "ImageEmbeddings",
     "face_embeddings",
+    "face_encodings",
+    "matches",
     "get_embedder",
     "load_calibration",
     "load_image",
@@ -228,14 +230,57 @@ def face_embeddings_of(
 
 
 def compare(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cosine similarity between unit-norm embeddings (rows of ``a`` against rows of ``b``).
+    """Cosine similarity between unit-norm embeddings: higher is closer (face_recognition's
+    ``face_distance`` is a distance: lower is closer).
+
+    Two matrices give the (len(a), len(b)) matrix of every pair. When either side is one
+    vector the result is flat, one score per row of the other, as ``face_distance`` returns:
+
+    >>> scores = api.compare(known, candidate)   # known (n, 128), candidate (128,) -> (n,)
 
     For unit vectors the squared L2 distance that dlib uses is ``2 − 2·cos``, so dlib's usual
     0.6 distance threshold is a cosine of 0.82.
     """
-    a = np.atleast_2d(np.asarray(a, dtype=np.float32))
-    b = np.atleast_2d(np.asarray(b, dtype=np.float32))
-    return a @ b.T
+    a_arr = np.asarray(a, dtype=np.float32)
+    b_arr = np.asarray(b, dtype=np.float32)
+    scores = np.atleast_2d(a_arr) @ np.atleast_2d(b_arr).T
+    return scores.ravel() if a_arr.ndim == 1 or b_arr.ndim == 1 else scores
+
+
+def face_encodings(
+    image: ImageInput,
+    embedder: Embedder | None = None,
+    detector: Detector | str = "hog",
+    upsample: int | None = None,
+    *,
+    color: Color = "rgb",
+) -> np.ndarray:
+    """The embedding of every face in ``image``, best score first — the vectors alone, as
+    face_recognition's ``face_encodings`` returns them: float32 (faces, dim), unit-norm,
+    ``(0, dim)`` when there is none. :func:`face_embeddings` gives the faces too.
+
+    >>> known = api.face_encodings("obama.jpg")[0]
+    >>> api.matches(known, api.face_encodings("group.jpg"))   # one bool per face
+    """
+    return face_embeddings(image, embedder, detector, upsample, color=color)[1]
+
+
+def matches(
+    known: np.ndarray,
+    candidates: np.ndarray,
+    fmr: float = 1e-3,
+    calibration: Calibration | None = None,
+    backend_id: str = "dlib-resnet:1",
+) -> np.ndarray:
+    """Which comparisons match at the threshold calibrated for a false-match rate of ``fmr``
+    — face_recognition's ``compare_faces``, without a hand-picked tolerance.
+
+    ``known`` and ``candidates`` are embeddings (one vector or rows of vectors) of
+    ``backend_id`` (the default model's unless said); the answer has :func:`compare`'s shape
+    (flat when either side is one vector), ``True`` where the score reaches the threshold.
+    """
+    calibration = calibration or load_calibration(backend_id=backend_id)
+    return compare(known, candidates) >= calibration.threshold_for(fmr)
 
 
 @dataclass(frozen=True)

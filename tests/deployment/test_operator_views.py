@@ -17,7 +17,7 @@ PHOTOS = Path(__file__).resolve().parents[2] / "demo" / "photos" / "face_recogni
 
 
 def _enrol(h: str, *extra: str):
-    return runner.invoke(app, ["gallery", "enrol", str(PHOTOS / "obama.jpg"), "--subject",
+    return runner.invoke(app, ["gallery", "enrol", str(PHOTOS / "obama.jpg"), "--subject-id",
                                "s-obama", "--basis", "explicit-consent", "--evidence", "f-1",
                                "--home", h, *extra])
 
@@ -80,3 +80,19 @@ def test_no_candidate_says_so_without_inviting_a_review(audited_home):
     assert other.exit_code == 0, other.output
     first = other.stdout.splitlines()[0]
     assert first.endswith("no candidate at or above the threshold") and "review" not in first
+
+
+def test_the_rest_names_are_the_flags_and_the_old_flags_still_work(audited_home):
+    h = str(audited_home.root)
+    new = runner.invoke(app, ["gallery", "enrol", str(PHOTOS / "obama.jpg"), "--subject-id",
+                              "s-new", "--basis", "consent", "--evidence", "f", "--expires-at",
+                              "2099-01-01", "--display-name", "New", "--json", "--home", h])
+    assert new.exit_code == 0, new.output
+    assert json.loads(new.stdout)["expires_at"].startswith("2099-01-01")
+    old = runner.invoke(app, ["gallery", "enrol", str(PHOTOS / "biden.jpg"), "--subject",
+                              "s-old", "--basis", "consent", "--evidence", "f", "--expires",
+                              "2099-01-01", "--name", "Old", "--json", "--home", h])
+    assert old.exit_code == 0, old.output
+    listed = runner.invoke(app, ["gallery", "list", "--json", "--home", h])
+    names = {s["subject_id"]: s["display_name"] for s in json.loads(listed.stdout)}
+    assert names == {"s-new": "New", "s-old": "Old"}

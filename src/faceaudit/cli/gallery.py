@@ -61,7 +61,9 @@ def _parse_expiry(value: str | None) -> datetime | None:
 @gallery_app.command()
 def enrol(
     images: Annotated[list[Path], typer.Argument(help="Images, each showing only the subject")],
-    subject: Annotated[str, typer.Option("--subject", help="Opaque subject id")],
+    subject: Annotated[str, typer.Option(
+        "--subject-id", "--subject", help="Opaque subject id (--subject: the old name, "
+        "accepted through 0.2)")],
     basis: Annotated[str, typer.Option(
         "--basis", help="Legal basis: consent, explicit-consent, contract, legal-obligation, "
         "vital-interests, public-task, legitimate-interests, employment, not-for-profit-body, "
@@ -70,9 +72,13 @@ def enrol(
     evidence: Annotated[str, typer.Option("--evidence", help="Reference to the consent record")],
     expires: Annotated[
         str | None,
-        typer.Option("--expires", help="Consent expiry (ISO date: expires at 00:00 UTC)"),
+        typer.Option("--expires-at", "--expires",
+                     help="Consent expiry (ISO date: expires at 00:00 UTC; --expires: the old "
+                     "name, accepted through 0.2)"),
     ] = None,
-    name: Annotated[str | None, typer.Option("--name", help="Display name")] = None,
+    name: Annotated[str | None, typer.Option(
+        "--display-name", "--name",
+        help="Display name (--name: the old name, accepted through 0.2)")] = None,
     keep_images: Annotated[
         bool, typer.Option("--keep-images", help="Also store the enrolment images")
     ] = False,

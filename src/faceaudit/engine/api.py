@@ -34,6 +34,7 @@ from faceaudit.engine.embed_many import ImageEmbeddings, embed_many
 from faceaudit.engine.faces.align import face_chips
 from faceaudit.engine.faces.box import Box
 from faceaudit.engine.faces.budget import check_time
+from faceaudit.engine.faces.channel_order import BgrWarning, warn_if_bgr
 from faceaudit.engine.faces.detect import (
     DetectionLimits,
     Detector,
@@ -60,6 +61,7 @@ __all__ = [
     "ImageInput",
     "ImageInputError",
     "SeveralFacesError",
+    "BgrWarning",
     "NoFaceError",
     "FaceIndexError",
     "face_embedding",
@@ -126,6 +128,7 @@ def detect_faces(
     """
     decoded = as_decoded(image, color)
     faces = detect_in_pixels(decoded.pixels, detector=detector, upsample=upsample)
+    warn_if_bgr(image, color, decoded.pixels, faces)
     return _to_original(faces, decoded)
 
 
@@ -140,6 +143,7 @@ def face_embeddings(
     """Detect every face in ``image`` and embed each one (faces in the input's own pixels)."""
     decoded = as_decoded(image, color)
     faces = detect_in_pixels(decoded.pixels, detector=detector, upsample=upsample)
+    warn_if_bgr(image, color, decoded.pixels, faces)
     embeddings = embed_faces(decoded.pixels, faces, embedder)
     return _to_original(faces, decoded), embeddings
 
@@ -174,6 +178,7 @@ def face_embedding(
     faces = detect_in_pixels(decoded.pixels, detector=detector, upsample=upsample)
     if not faces:
         raise NoFaceError(f"{label}: no face found")
+    warn_if_bgr(image, color, decoded.pixels, faces)
     if face is None:
         if len(faces) > 1:
             raise SeveralFacesError.needing_one(label, len(faces), pick)

@@ -246,3 +246,15 @@ def test_a_duplicate_face_is_refused_naming_the_rest_field(deployed: Service) ->
         assert detail.endswith("allow_duplicate=true enrols anyway (recorded)")
         assert "--allow-duplicate" not in detail
         assert enrol("dup-b", "obama2.jpg", allow_duplicate="true").status_code == 201
+
+
+def test_top_above_the_policys_cap_is_refused_naming_the_field(deployed: Service) -> None:
+    """``top`` above ``max_candidates`` is a 422 naming the REST field and the cap, never a
+    silent cap (issue 26)."""
+    with deployed.client(Role.OPERATOR) as client:
+        response = client.post("/v1/identify", data={"purpose": "p", "case": "c", "top": "50"},
+                               files={"image": ("2.png", _image("2.png"), "image/png")})
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith("top 50: ") and "max_candidates (10)" in detail
+    assert "--top" not in detail

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from faceaudit.deployment.operations import Deployment
+from faceaudit.deployment.reviews import TaskRef
 from faceaudit.gallery.errors import ResultHeldError, UnknownResultError
 from faceaudit.ledger import Ledger
 from faceaudit.policy import PolicyRefusal
@@ -110,12 +111,16 @@ def test_urgent_search_is_held_until_its_authorisation_is_granted(police, mdtf):
     with pytest.raises(ResultHeldError):
         police.get_result(found["result_id"])
     with pytest.raises(ResultHeldError):
-        police.review(actor="sgt-b", result_id=found["result_id"], decision="confirm")
+        police.review(actor="sgt-b", decision="confirm", ref=TaskRef(
+            result_id=found["result_id"], face=0, subject_id="s-1"))
+    assert police.pending_reviews(actor="sgt-b") == []  # a held result has no task to review
     assert [h["result_id"] for h in police.held_searches()] == [found["result_id"]]
     police.record_authorisation(actor="admin", result_id=found["result_id"],
                                 decision="granted", authorisation=WARRANT)
     assert police.get_result(found["result_id"])["faces"][0]["candidates"]
     assert police.held_searches() == []
+    assert [t["result_id"] for t in police.pending_reviews(actor="sgt-b")] == [
+        found["result_id"]]
     decision = [e for e in _events(police.home) if e["action"] == "authorisation"]
     assert decision[-1]["result"]["decision"] == "granted"
 

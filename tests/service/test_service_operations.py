@@ -82,13 +82,14 @@ def test_enrol_identify_review_verify_erase(deployed: Service) -> None:
     assert same.json()["score"] > other.json()["score"]
 
     with deployed.client(Role.REVIEWER) as client:
-        review = client.post("/v1/reviews", json={"result_id": found["result_id"],
-                                                  "decision": "confirm", "note": "same person"})
-        again = client.post("/v1/reviews", json={"result_id": found["result_id"],
-                                                 "decision": "reject"})
+        named = {"result_id": found["result_id"], "face": 0, "candidate": "p1"}
+        review = client.post("/v1/reviews", json={**named, "decision": "confirm",
+                                                  "note": "same person"})
+        again = client.post("/v1/reviews", json={**named, "decision": "reject"})
     assert review.status_code == 201, review.text
-    assert again.status_code == 409
-    assert again.json()["type"].endswith("/already-reviewed")
+    assert again.status_code == 403
+    assert again.json()["type"].endswith("/review-refused")
+    assert again.json()["rule"] == "same-reviewer"
 
     with deployed.client(Role.ADMIN) as client:
         erased = client.delete("/v1/subjects/p3")

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from faceaudit.base.errors import CalibrationError, NoFaceError
 from faceaudit.base.home import Home
 from faceaudit.deployment import search_holds
 from faceaudit.deployment.oplog import OperationLog, check_events, event
+from faceaudit.deployment.reviews import Decision, ReviewDesk, TaskRef
 from faceaudit.engine import api
 from faceaudit.engine.calibration import Calibration
 from faceaudit.engine.models.base import Embedder
@@ -52,7 +53,6 @@ from faceaudit.gallery.store import (
     WriteResult,
     check_subject_id,
     open_gallery_store,
-    refuse_second_review,
     utc_iso,
 )
 from faceaudit.gallery.template_search import TemplateSearch
@@ -61,7 +61,6 @@ from faceaudit.policy import Policy, PolicyRefusal, enforce, load_policy
 from faceaudit.policy.authorisation import Authorisation, urgent_deadline
 
 ImageSource = bytes | Path
-Decision = Literal["confirm", "reject"]
 LEDGER_IDS_PER_EVENT = 200
 _PREVIEW_ID = "0" * 32
 UNIT_NORM_TOLERANCE = 1e-3
@@ -686,24 +685,46 @@ class Deployment:
 
     # -- human review ------------------------------------------------------------------------
 
+    @property
+    def reviews(self) -> ReviewDesk:
+        """The per-candidate review and lead operations (:mod:`faceaudit.deployment.reviews`)."""
+        return ReviewDesk(
+            self.store, self.ledger, self.oplog,
+            lambda operation, actor, purpose, case: self._enforce(
+                operation, actor, purpose=purpose, case=case),
+            lambda: self.policy)
+
+    def pending_reviews(self, *, actor: str) -> list[dict[str, Any]]:
+        """The review tasks ``actor`` may still decide, oldest first, with their age (blind
+        as the policy says: :func:`faceaudit.deployment.reviews.present`)."""
+        _text("actor", actor, required=True)
+        self.sweep_holds(actor)
+        return self.reviews.pending(actor, _now())
+
+    def review_task(self, *, actor: str, ref: TaskRef) -> dict[str, Any]:
+        """One review task as ``actor`` sees it — never another reviewer's decision."""
+        _text("actor", actor, required=True)
+        self.sweep_holds(actor)
+        return self.reviews.show(ref, actor, _now())
+
     def review(
         self,
         *,
         actor: str,
-        result_id: str,
+        ref: TaskRef,
         decision: Decision,
         reviewer: str | None = None,
         note: str | None = None,
     ) -> dict[str, Any]:
-        """Record the human decision (``confirm`` / ``reject``) on an identification result.
+        """Record ``actor``'s decision (``confirm`` / ``reject``) on one review task: one
+        (face, candidate) of a stored result (:meth:`ReviewDesk.decide`).
 
         The reviewer is the acting user: a ``reviewer`` naming someone else is refused
-        (:class:`InvalidRequestError`). Unless the policy allows it (``allow_self_review``),
-        the actor who ran the search may not review it (refused: ``self-review``, logged).
-        One review per result.
+        (:class:`InvalidRequestError`). Refused and logged: the searcher (``self-review``,
+        unless ``allow_self_review``), the same reviewer twice (``same-reviewer``), a task
+        already decided by the required number (``review-complete``), a face without
+        candidates (``no-candidates``).
         """
-        if decision not in ("confirm", "reject"):
-            raise InvalidRequestError(f"decision must be confirm or reject, not {decision!r}")
         _text("actor", actor, required=True)
         given = _text("reviewer", reviewer, required=False)
         if given is not None and given != actor.strip():
@@ -711,35 +732,29 @@ class Deployment:
                 f"the reviewer is the acting user ({actor!r}); a review cannot be recorded "
                 f"in the name of {given!r}"
             )
-        reviewer = actor
-        stored = self.get_result(result_id)
-        refuse_second_review(stored)
+        self.sweep_holds(actor)
+        return self.reviews.decide(ref, actor=actor, decision=decision, note=note, now=_now())
 
-        def events(_: Any) -> list[dict[str, Any]]:
-            return [event(actor, "review", purpose=stored["purpose"], case=stored["case"],
-                          backend_id=stored["backend_id"],
-                          result={"result_id": result_id, "decision": decision,
-                                  "reviewer": reviewer})]
+    def lead_action(self, *, actor: str, ref: TaskRef, kind: str, evidence: str | None,
+                    by: str) -> dict[str, Any]:
+        """Record an action (arrest, warrant, lineup, …) on a confirmed lead, with the
+        independent evidence reference ``by`` attests; refused and logged otherwise."""
+        _text("actor", actor, required=True)
+        self.sweep_holds(actor)
+        return self.reviews.record(ref, actor=actor, step="action", kind=kind,
+                                   evidence=evidence, recorded_by=by, now=_now())
 
-        check_events(events(None))
-        policy = self._enforce("review", actor, purpose=stored["purpose"], case=stored["case"])
-        if stored["actor"] == actor and not policy.allow_self_review:
-            self._refuse(actor, "review", "self-review",
-                         f"{actor} ran this search; another person must review it",
-                         purpose=stored["purpose"], case=stored["case"],
-                         extra={"result_id": result_id})
-        reviewed, _ = self.oplog.run(
-            "review", actor=actor, purpose=stored["purpose"], case=stored["case"],
-            backend_id=stored["backend_id"],
-            write=lambda intent: self.store.add_review(
-                result_id, decision=decision, reviewer=reviewer, actor=actor, note=note,
-                now=_now(), intent=intent),
-            outcome=events, preview=None,
-        )
-        return reviewed
+    def lead_outcome(self, *, actor: str, ref: TaskRef, outcome: str, by: str
+                     ) -> dict[str, Any]:
+        """Record how a confirmed lead ended (cleared, charged, no-further-action)."""
+        _text("actor", actor, required=True)
+        self.sweep_holds(actor)
+        return self.reviews.record(ref, actor=actor, step="outcome", kind=outcome,
+                                   evidence=None, recorded_by=by, now=_now())
 
     def get_result(self, result_id: str) -> dict[str, Any]:
-        """A stored identification result with its review (None while pending); a held
+        """A stored identification result with its review tasks (every decision: for the
+        deployment and its auditors, not a reviewer's eyes); a held
         urgent search's result is refused (:class:`ResultHeldError`) until authorised."""
         self.sweep_holds("faceaudit")
         stored = self.store.get_result(result_id)

@@ -5,9 +5,10 @@ holds one backend's templates, that every change to the set of templates bumps a
 ``generation`` counter in the same transaction (so an in-memory search index can tell whether it
 is current), that an erasure takes a subject's every row and scrubs its id from stored results
 and the notes on them, that retention erases the subjects whose consent has run out, and that a
-result gets one human review — over a :class:`GalleryStorage`, which holds only the SQL dialect,
-connections and transactions of one backend, the way :class:`~faceaudit.ledger.store.Ledger`
-sits over its ``EventLog``:
+result gets one review task per (face, candidate), each decided at most once per reviewer
+(:mod:`faceaudit.gallery.review_tasks`) — over a :class:`GalleryStorage`, which holds only the
+SQL dialect, connections and transactions of one backend, the way
+:class:`~faceaudit.ledger.store.Ledger` sits over its ``EventLog``:
 
 * :class:`SqliteGalleryStore` (the default): one SQLite file in WAL mode with ``secure_delete``
   (:class:`~faceaudit.gallery.sqlite_storage.SqliteStorage`);
@@ -31,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from faceaudit.gallery import review_tasks
 from faceaudit.gallery.errors import (
-    AlreadyReviewedError,
     BackendMismatchError,
     InvalidSubjectIdError,
     UnknownResultError,
@@ -61,7 +62,6 @@ ERASE_CHECKPOINT_BOUND_S = 10.0
 
 RESULT_KEYS = ("result_id", "created_at", "actor", "purpose", "case", "backend_id",
                "threshold", "fmr_target")
-REVIEW_KEYS = ("decision", "reviewer", "actor", "note", "created_at")
 
 
 def refuse_other_backend(held: str | None, backend_id: str) -> None:
@@ -79,16 +79,6 @@ def check_subject_id(subject_id: str) -> str:
             f"invalid subject id {subject_id!r}: use 1-128 letters, digits or ._:@-"
         )
     return subject_id
-
-
-def refuse_second_review(result: dict) -> None:
-    """Refuse (:class:`AlreadyReviewedError`) to review ``result`` (as
-    :meth:`GalleryStore.get_result` returns it) again: a result gets one human decision."""
-    if result["review"] is not None:
-        raise AlreadyReviewedError(
-            f"result {result['result_id']!r} was already reviewed "
-            f"({result['review']['decision']})"
-        )
 
 
 def scrub_faces(faces: list[dict], subject_id: str) -> list[dict]:
@@ -339,12 +329,14 @@ class GalleryStore:
         naming = self.storage.contains("faces")
         rows = tx.execute(f"SELECT result_id, faces FROM results WHERE {naming}",
                           (needle,)).fetchall()
+        # ``reviews``: the one review per result of homes made before per-candidate tasks
         tx.execute(
             "UPDATE reviews SET note = NULL WHERE note IS NOT NULL AND "
             f"({self.storage.contains('note')} "
             f"OR result_id IN (SELECT result_id FROM results WHERE {naming}))",
             (subject_id, needle),
         )
+        review_tasks.scrub_texts(tx, self.storage.contains, naming, subject_id, needle)
         for result_id, faces_json in rows:
             faces = scrub_faces(json.loads(faces_json), subject_id)
             tx.execute("UPDATE results SET faces = ? WHERE result_id = ?",
@@ -463,6 +455,8 @@ class GalleryStore:
                     json.dumps(result["faces"]),
                 ),
             )
+            review_tasks.insert_tasks(tx, result["result_id"], result["faces"],
+                                      datetime.now(UTC).isoformat(timespec="microseconds"))
             if result.get("held_until"):
                 tx.execute("INSERT INTO holds(result_id, case_id, deadline) VALUES (?, ?, ?)",
                            (result["result_id"], result["case"], result["held_until"]))
@@ -487,14 +481,15 @@ class GalleryStore:
     def delete_search_outputs(self, result_ids: list[str], *, intent: Intent | None = None,
                               bound_s: float | None = None) -> list[str]:
         """Delete what searches produced — their results (boxes, candidate lists and scores),
-        holds and reviews — so that no byte of them stays in the files (compacted like an
-        erasure). Returns the ids that were deleted."""
+        holds, review tasks, decisions and lead records — so that no byte of them stays in the
+        files (compacted like an erasure). Returns the ids that were deleted."""
         bound_s = self._bound(bound_s)
         self.require_exclusive(bound_s)
         deleted = []
         with self.storage.write() as tx:
             for result_id in result_ids:
                 self._result(tx, result_id)
+                review_tasks.delete_for_result(tx, result_id)
                 for table in ("reviews", "holds", "results"):
                     tx.execute(f"DELETE FROM {table} WHERE result_id = ?", (result_id,))
                 deleted.append(result_id)
@@ -504,7 +499,8 @@ class GalleryStore:
         return deleted
 
     def get_result(self, result_id: str) -> dict:
-        """Return a stored identification result with its review (None while pending)."""
+        """Return a stored identification result with its review tasks (``tasks``: each with
+        its candidate, every decision and lead record — not for a blind reviewer's eyes)."""
         with self.storage.read() as tx:
             return self._result(tx, result_id)
 
@@ -517,36 +513,56 @@ class GalleryStore:
         ).fetchone()
         if row is None:
             raise UnknownResultError(f"no identification result {result_id!r}")
-        review = tx.execute(
-            "SELECT decision, reviewer, actor, note, created_at FROM reviews WHERE result_id = ?",
-            (result_id,),
-        ).fetchone()
         out = dict(zip(RESULT_KEYS, row[:8], strict=True))
         out["faces"] = json.loads(row[8])
-        out["review"] = None if review is None else dict(zip(REVIEW_KEYS, review, strict=True))
+        out["tasks"] = review_tasks.task_rows(tx, result_id=result_id, include_held=True)
         hold = tx.execute("SELECT deadline FROM holds WHERE result_id = ?",
                           (result_id,)).fetchone()
         out["held_until"] = None if hold is None else hold[0]
         return out
 
-    def add_review(
-        self, result_id: str, *, decision: str, reviewer: str, actor: str, note: str | None,
+    def review_tasks(self) -> list[dict]:
+        """Every review task of results not held, oldest result first, each with its candidate
+        as stored, its decisions and its lead records (the deployment filters and presents)."""
+        with self.storage.read() as tx:
+            return review_tasks.task_rows(tx)
+
+    def get_task(self, task_id: str) -> dict:
+        """One review task (:class:`UnknownReviewTaskError` when there is none)."""
+        with self.storage.read() as tx:
+            return review_tasks.one_task(tx, task_id)
+
+    def add_decision(
+        self, task_id: str, *, decision: str, reviewer: str, actor: str, note: str | None,
         now: datetime, intent: Intent | None = None,
     ) -> dict:
-        """Record the one human decision on an identification result.
+        """Record ``reviewer``'s decision on one review task; return the task.
 
-        Raises UnknownResultError for an unknown id and AlreadyReviewedError for a second one.
+        Raises UnknownReviewTaskError for an unknown id and AlreadyDecidedError for a second
+        decision by the same reviewer.
         """
         with self.storage.write() as tx:
-            refuse_second_review(self._result(tx, result_id))
-            tx.execute(
-                "INSERT INTO reviews(result_id, decision, reviewer, actor, note, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (result_id, decision, reviewer, actor, note, utc_iso(now)),
-            )
-            reviewed = self._result(tx, result_id)
-            self._note_intent(tx, intent, reviewed)
-            return reviewed
+            review_tasks.one_task(tx, task_id)
+            review_tasks.insert_decision(tx, task_id, decision=decision, reviewer=reviewer,
+                                         actor=actor, note=note, created_at=utc_iso(now))
+            decided = review_tasks.one_task(tx, task_id)
+            self._note_intent(tx, intent, decided)
+            return decided
+
+    def add_lead_record(
+        self, task_id: str, *, step: str, kind: str, evidence: str | None, recorded_by: str,
+        actor: str, now: datetime, intent: Intent | None = None,
+    ) -> dict:
+        """Record what was done with a lead (``step`` ``action``) or how it ended
+        (``outcome``); return the task."""
+        with self.storage.write() as tx:
+            review_tasks.one_task(tx, task_id)
+            review_tasks.insert_lead_record(tx, task_id, step=step, kind=kind,
+                                            evidence=evidence, recorded_by=recorded_by,
+                                            actor=actor, created_at=utc_iso(now))
+            recorded = review_tasks.one_task(tx, task_id)
+            self._note_intent(tx, intent, recorded)
+            return recorded
 
 
 class SqliteGalleryStore(GalleryStore):
@@ -634,6 +650,5 @@ __all__ = [
     "check_subject_id",
     "open_gallery_store",
     "refuse_other_backend",
-    "refuse_second_review",
     "utc_iso",
 ]

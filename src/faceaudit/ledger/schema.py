@@ -20,6 +20,7 @@ ACTIONS = frozenset(
         "verify",
         "identify",
         "review",
+        "lead",  # what was done with a confirmed lead, and its outcome (deployment/reviews.py)
         "erase",
         "purge",
         "audit",

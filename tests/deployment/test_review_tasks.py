@@ -274,3 +274,43 @@ def test_deleting_a_search_deletes_its_tasks_decisions_and_lead_records(police, 
             assert tx.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
     with pytest.raises(UnknownReviewTaskError):
         police.store.get_task(task)
+
+
+# -- the oversight report follows each case from search to outcome ---------------------------
+
+
+def test_the_oversight_report_shows_each_case_from_search_to_outcome(police, mdtf, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from faceaudit.ledger.oversight import build_oversight, write_oversight
+
+    found, ref = _confirmed(police, mdtf)  # case-7: confirmed by bob and carol
+    police.lead_action(actor="det", ref=ref, kind="lineup", evidence="WS-1", by="Det. Rowe")
+    police.lead_outcome(actor="det", ref=ref, outcome="cleared", by="Det. Rowe")
+    _search(police, mdtf, "5.png")  # case-7 again: no candidate
+    other = police.identify(actor="alice", image=mdtf / "4.png", purpose="p", case="case-8")
+    split = TaskRef(result_id=other["result_id"], face=0, subject_id="s-3")
+    police.review(actor="bob", ref=split, decision="confirm")
+    police.review(actor="carol", ref=split, decision="reject")
+    now = datetime.now(UTC)
+    report = build_oversight(Ledger(police.home), now - timedelta(hours=1),
+                             now + timedelta(hours=1))
+    cases = {c["case"]: c for c in report["cases"]}
+    assert {k: cases["case-7"][k] for k in ("state", "searches", "candidates",
+                                            "confirmed_leads", "actioned", "outcomes")} == {
+        "state": "outcome", "searches": 2, "candidates": 1, "confirmed_leads": 1,
+        "actioned": 1, "outcomes": "cleared"}
+    assert {k: cases["case-8"][k] for k in ("state", "confirmed_leads", "unconfirmed",
+                                            "disagreements")} == {
+        "state": "candidates", "confirmed_leads": 0, "unconfirmed": 1, "disagreements": 1}
+    assert cases["case-7"]["median_review_time_s"] >= 0
+    leads = report["leads"]
+    assert (leads["decided"], leads["confirmed"], leads["disagreements"]) == (2, 1, 1)
+    assert (leads["confirmation_rate"], leads["disagreement_rate"]) == (0.5, 0.5)
+    rows = {r["result_id"]: r for r in report["reviews"]["rows"]}
+    assert rows[found["result_id"]]["outcome"] == "confirmed"
+    assert rows[found["result_id"]]["reviewer"] == "bob, carol"
+    assert rows[other["result_id"]]["outcome"] == "rejected"
+    written = {p.name for p in write_oversight(report, tmp_path / "oversight")}
+    assert {"leads.csv", "cases.csv"} <= written
+    assert "From a search to a decision" in (tmp_path / "oversight" / "oversight.html").read_text()

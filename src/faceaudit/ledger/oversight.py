@@ -56,6 +56,8 @@ def write_oversight(report: dict[str, Any], out_dir: Path) -> list[Path]:
         "erasures": report["erasures"],
         "audits": report["audits"],
         "policy_changes": report["policy_changes"],
+        "leads": report["leads"]["rows"],
+        "cases": report["cases"],
     }
     for name, rows in tables.items():
         path = out_dir / f"{name}.csv"
@@ -85,7 +87,12 @@ COLUMNS = {
     "reviews": ["result_id", "time", "actor", "purpose", "case", "candidates", "outcome",
                 "reviewer", "reviewed_at", "started_at", "ended_at", "templates_searched",
                 "probe_sha256", "faces_found", "authorisation", "authorisation_kind",
-                "authority", "offence", "status"],
+                "authority", "offence", "status", "state"],
+    "leads": ["task_id", "result_id", "case", "face", "reviewers", "confirms", "rejects",
+              "lead", "disagreement", "searched_at", "decided_at", "review_time_s", "action",
+              "evidence_sha256", "actioned_by", "actioned_at", "outcome", "outcome_at"],
+    "cases": ["case", "state", "searches", "candidates", "confirmed_leads", "unconfirmed",
+              "disagreements", "median_review_time_s", "actioned", "outcomes"],
     "refusals": ["seq", "time", "actor", "operation", "rule", "purpose", "case", "detail"],
     "erasures": ["seq", "time", "actor", "action", "purpose", "case", "summary"],
     "audits": ["audit_id", "backend_id", "created_at", "registered_at", "actor", "gate_passed",
@@ -125,6 +132,18 @@ Generated {{ r.generated_at }}.</p>
 {{ r.reviews.rejected }}, <span class="{{ 'bad' if r.reviews.pending else '' }}">pending:
 {{ r.reviews.pending }}</span>.</p>
 {{ table(r.reviews.rows, cols.reviews) }}
+<h2>From a search to a decision, per case</h2>
+<p>searched → candidates → confirmed lead (independent reviewers) → actioned on independent
+evidence → outcome. Candidates reviewed: {{ r.leads.reviewed_tasks }}; decided:
+{{ r.leads.decided }}; confirmed leads: {{ r.leads.confirmed }} (rate
+{{ r.leads.confirmation_rate if r.leads.confirmation_rate is not none else '–' }});
+disagreements: {{ r.leads.disagreements }} (rate
+{{ r.leads.disagreement_rate if r.leads.disagreement_rate is not none else '–' }});
+median review time: {{ r.leads.median_review_time_s if r.leads.median_review_time_s is not none
+else '–' }} s; actioned: {{ r.leads.actioned }}.</p>
+{{ table(r.cases, cols.cases) }}
+<h3>Reviewed candidates</h3>
+{{ table(r.leads.rows, cols.leads) }}
 <h2>Erasures and purges</h2>
 {{ table(r.erasures, cols.erasures) }}
 <h2>Refused operations</h2>

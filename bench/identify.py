@@ -204,8 +204,8 @@ def run_postgres(n: int, n_probes: int, seed: int, progress: Progress, url: str)
     embeddings, owners, probes = synthetic_gallery(n, n_probes=n_probes, seed=seed)
     with psycopg.connect(url, autocommit=True) as con:  # a scratch database, emptied
         con.execute("DROP TABLE IF EXISTS lead_records, review_decisions, review_tasks, "
-                    "reviews, holds, results, images, templates, consents, subjects, "
-                    "pending_events, gallery_meta CASCADE")
+                    "probe_crops, reviews, holds, results, images, templates, consents, "
+                    "subjects, pending_events, gallery_meta CASCADE")
     postgres._schemas_ready.clear()
     exact_store = PgGalleryStore(url, index_min=n + 1)
     load_into_postgres(exact_store, embeddings, owners, "synthetic:1")

@@ -314,3 +314,40 @@ def test_the_oversight_report_shows_each_case_from_search_to_outcome(police, mdt
     written = {p.name for p in write_oversight(report, tmp_path / "oversight")}
     assert {"leads.csv", "cases.csv"} <= written
     assert "From a search to a decision" in (tmp_path / "oversight" / "oversight.html").read_text()
+
+
+# -- probe crops: kept for the review period the policy sets, then purged with an event -------
+
+
+def test_probe_crops_are_kept_for_the_review_period_then_purged(police, mdtf):
+    from datetime import UTC, datetime, timedelta
+
+    assert police.store.probe_crop(_search(police, mdtf)["result_id"], 0) is None  # default
+    staged = police.home.root.parent / "crops.toml"
+    staged.write_text(police.home.policy_path.read_text() + "\n[review]\nprobe_crop_hours = 24\n")
+    install_policy(police.home, police.ledger, staged, "admin")
+    found = _search(police, mdtf)
+    nobody = _search(police, mdtf, "5.png")
+    crop = police.store.probe_crop(found["result_id"], 0)
+    assert crop is not None and crop.startswith(b"\xff\xd8")  # a JPEG of the face only
+    assert police.store.probe_crop(nobody["result_id"], 0) is None  # nothing to review there
+    view = police.review_case(actor="bob", ref=TaskRef(task_id=_task(police, found["result_id"])))
+    assert view["probe_crop"] == crop
+    assert view["references"] == {view["task_id"]: None}  # enrolled without keep_images
+    files = police.home.database_url_in_force() is None
+
+    def on_disk() -> bytes:
+        db = police.home.db_path
+        wal = db.with_name(db.name + "-wal")
+        return db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+    assert not files or crop[200:264] in on_disk()  # the scan below can see it
+    assert police.purge_probe_crops("sweeper", datetime.now(UTC) + timedelta(hours=23)) == []
+    purged = police.purge_probe_crops("sweeper", datetime.now(UTC) + timedelta(hours=25))
+    assert purged == [found["result_id"]]
+    assert police.store.probe_crop(found["result_id"], 0) is None
+    logged = _last(police.home)
+    assert logged["action"] == "purge" and logged["result"]["reason"] == "review-period-ended"
+    assert logged["result"]["probe_crops_of"] == [found["result_id"]]
+    assert not files or crop[200:264] not in on_disk()  # the crop's bytes left the files
+    assert police.get_result(found["result_id"])["tasks"]  # the review itself stays

@@ -37,6 +37,9 @@ MATRIX: list[tuple[str, str, set[Role]]] = [
     ("GET", "/v1/authorisations/held", {ADM}),
     ("POST", "/v1/authorisations/nothing-held", {ADM}),
     ("GET", "/auditor", {AUD}),
+    ("GET", "/review", {REV}),
+    ("GET", "/review/tasks/no-such-task", {REV}),
+    ("POST", "/review/tasks/no-such-task", {REV}),
     ("GET", "/auditor/audits/0123456789abcdef/report.html", {AUD}),
 ]
 
@@ -58,7 +61,7 @@ def test_matrix_covers_every_route_in_the_openapi_spec(roomy_service: Service) -
                 .replace("nothing-held", "{result_id}").replace("no-such-task", "{task_id}"))
                for m, p in covered}
     public = {("GET", "/healthz"), ("GET", "/auditor/login"), ("POST", "/auditor/login"),
-              ("POST", "/auditor/logout")}
+              ("POST", "/auditor/logout"), ("GET", "/review/login"), ("POST", "/review/login")}
     assert documented - public == covered
 
 

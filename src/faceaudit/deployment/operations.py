@@ -13,7 +13,9 @@ service both call :class:`Deployment`, so every rule is written once. Each opera
 
 Opening a Deployment reconciles operations a crash interrupted (:meth:`OperationLog.recover`).
 
-Probe images are never stored. Enrolment images are stored only with ``keep_images``.
+Probe images are never stored; the crops of searched faces only where the policy keeps them for
+review (``review.probe_crop_hours``), until then. Enrolment images are stored only with
+``keep_images``.
 No operation filters or ranks by a demographic attribute; the gallery has no such columns.
 """
 
@@ -23,7 +25,7 @@ import hashlib
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,7 @@ import numpy as np
 
 from faceaudit.base.errors import CalibrationError, NoFaceError
 from faceaudit.base.home import Home
-from faceaudit.deployment import search_holds
+from faceaudit.deployment import probe_crops, search_holds
 from faceaudit.deployment.oplog import OperationLog, check_events, event
 from faceaudit.deployment.reviews import Decision, ReviewDesk, TaskRef
 from faceaudit.engine import api
@@ -597,9 +599,11 @@ class Deployment:
         result["record"] = use_record(
             started, _now(), hashlib.sha256(probe).hexdigest(), len(faces), gallery_templates,
             authorisation, offence, held)
+        crops, crops_expire_at = self._review_crops(bytes(probe), out_faces, policy, started)
         _, logged = self.oplog.run(
             "identify", actor=actor, purpose=purpose, case=case, backend_id=backend_id,
-            write=lambda intent: _saved(self.store.save_result, result, intent),
+            write=lambda intent: _saved(self.store.save_result, result, intent,
+                                        crops=crops, crops_expire_at=crops_expire_at),
             outcome=self._identify_events(actor, purpose, case, backend_id, threshold),
             preview=result,
         )
@@ -614,6 +618,18 @@ class Deployment:
             "backend_id": backend_id,
             "receipt": self._receipt(logged[-1]["seq"]),
         }
+
+    @staticmethod
+    def _review_crops(probe: bytes, faces: list[dict[str, Any]], policy: Policy,
+                      started: datetime) -> tuple[dict[int, bytes], str | None]:
+        """The crops of the faces that have candidates, and until when they are kept — none
+        unless the policy keeps probe crops for review (``review.probe_crop_hours``)."""
+        hours = policy.review.probe_crop_hours
+        wanted = [i for i, face in enumerate(faces) if face["candidates"]]
+        if hours <= 0 or not wanted:
+            return {}, None
+        cut = probe_crops.face_crops(probe, [faces[i]["box"] for i in wanted])
+        return dict(zip(wanted, cut, strict=True)), utc_iso(started + timedelta(hours=hours))
 
     @staticmethod
     def _identify_events(
@@ -707,6 +723,13 @@ class Deployment:
         self.sweep_holds(actor)
         return self.reviews.show(ref, actor, _now())
 
+    def review_case(self, *, actor: str, ref: TaskRef) -> dict[str, Any]:
+        """One review task with its case view: the probe crop and the candidates' enrolment
+        images where the policy keeps them, and the case timeline as ``actor`` may see it."""
+        _text("actor", actor, required=True)
+        self.sweep_holds(actor)
+        return self.reviews.case_view(ref, actor, _now())
+
     def review(
         self,
         *,
@@ -782,8 +805,28 @@ class Deployment:
         return self.store.held_results()
 
     def sweep_holds(self, actor: str, now: datetime | None = None) -> list[str]:
-        """Delete the outputs of urgent searches whose deadline passed; return their ids."""
+        """Delete the outputs of urgent searches whose deadline passed, and the probe crops
+        whose review period ended (:meth:`purge_probe_crops`); return the deleted results."""
+        self.purge_probe_crops(actor, now)
         return search_holds.sweep(self.store, self.oplog, actor=actor, now=_now(now))
+
+    def purge_probe_crops(self, actor: str, now: datetime | None = None) -> list[str]:
+        """Delete the probe crops whose review period (``review.probe_crop_hours``) ended, with
+        a ``purge`` event naming their results; return those result ids."""
+        moment = _now(now)
+        if not self.store.exists() or not self.store.expired_crops(moment):
+            return []
+
+        def events(ids: list[str]) -> list[dict[str, Any]]:
+            return [event(actor, "purge", result={
+                "probe_crops_of": ids[:LEDGER_IDS_PER_EVENT], "results": len(ids),
+                "reason": "review-period-ended"})]
+
+        purged, _ = self.oplog.run(
+            "purge", actor=actor,
+            write=lambda intent: self.store.purge_probe_crops(moment, intent=intent),
+            outcome=events, preview=list[str]())
+        return purged
 
     def list_subjects(self) -> list[dict[str, Any]]:
         """Enrolled subjects with consent records and template counts — never embeddings."""
@@ -803,7 +846,9 @@ def use_record(started: datetime, ended: datetime, probe_sha256: str, faces: int
             "offence": offence, "held_until": held_until}
 
 
-def _saved(save: Callable[..., None], result: dict[str, Any], intent: Any) -> dict[str, Any]:
-    """Store ``result`` with ``save(result, intent=intent)`` and hand it back (an oplog write)."""
-    save(result, intent=intent)
+def _saved(save: Callable[..., None], result: dict[str, Any], intent: Any,
+           **extra: Any) -> dict[str, Any]:
+    """Store ``result`` with ``save(result, intent=intent, **extra)`` and hand it back (an
+    oplog write)."""
+    save(result, intent=intent, **extra)
     return result

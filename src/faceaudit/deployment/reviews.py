@@ -109,6 +109,31 @@ def present(task: dict[str, Any], face_tasks: list[dict[str, Any]], reviewer: st
             "your_decision": _own_decision(task, reviewer)}
 
 
+def case_timeline(events: list[dict[str, Any]], case: str | None, reviewer: str
+                  ) -> list[dict[str, str]]:
+    """The case's timeline as ``reviewer`` may see it (oldest first): its searches,
+    authorisations and deletions, and the reviewer's own decisions — never another reviewer's
+    decision, nor what was done with a lead (which would tell that it was confirmed)."""
+    out = []
+    for logged in events:
+        if logged["case"] != case:
+            continue
+        action, result = logged["action"], logged["result"] or {}
+        if action == "identify":
+            what = (f"search by {logged['actor']}: {result.get('faces', 0)} face(s), "
+                    f"{result.get('candidates', 0)} candidate(s)")
+        elif action == "authorisation":
+            what = f"authorisation {result.get('decision')}"
+        elif action == "outputs_deleted":
+            what = f"search outputs deleted ({result.get('reason')})"
+        elif action == "review" and logged["actor"] == reviewer and "task_id" in result:
+            what = f"you decided a candidate of face {result.get('face')}: {result.get('decision')}"
+        else:
+            continue
+        out.append({"time": logged["time"], "what": what})
+    return out
+
+
 # -- the operations -------------------------------------------------------------------------
 
 
@@ -183,6 +208,19 @@ class ReviewDesk:
         """One task as ``reviewer`` sees it (:func:`present`)."""
         task = self.find(ref, reviewer, ReviewRefusal)
         return self._present(task, reviewer, now)
+
+    def case_view(self, ref: TaskRef, reviewer: str, now: datetime) -> dict[str, Any]:
+        """What a reviewer's case view shows: the task as :meth:`show` does, the kept probe
+        crop of its face (``probe_crop``: JPEG bytes or None), each candidate's first kept
+        enrolment image (``references``: by task id, bytes or None), and the case's timeline
+        as the reviewer may see it."""
+        shown = self.show(ref, reviewer, now)
+        shown["probe_crop"] = self.store.probe_crop(shown["result_id"], shown["face"])
+        shown["references"] = {
+            c["task_id"]: self.store.subject_image(c["subject_id"]) if c["subject_id"] else None
+            for c in shown["array"]}
+        shown["timeline"] = case_timeline(list(self.ledger.events()), shown["case"], reviewer)
+        return shown
 
     def _present(self, task: dict[str, Any], reviewer: str, now: datetime) -> dict[str, Any]:
         face_tasks = [t for t in self.store.get_result(task["result_id"])["tasks"]

@@ -104,6 +104,13 @@ CREATE TABLE IF NOT EXISTS lead_records (
     actor TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS probe_crops (
+    result_id TEXT NOT NULL REFERENCES results(result_id),
+    face_index INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    expires_at TEXT NOT NULL,
+    PRIMARY KEY (result_id, face_index)
+);
 CREATE TABLE IF NOT EXISTS holds (
     result_id TEXT PRIMARY KEY REFERENCES results(result_id),
     case_id TEXT,

@@ -437,8 +437,12 @@ class GalleryStore:
 
     # -- identification results and reviews --------------------------------------------------
 
-    def save_result(self, result: dict, *, intent: Intent | None = None) -> None:
-        """Store an identification result (no probe biometrics) for later human review."""
+    def save_result(self, result: dict, *, intent: Intent | None = None,
+                    crops: dict[int, bytes] | None = None,
+                    crops_expire_at: str | None = None) -> None:
+        """Store an identification result (no probe biometrics) for later human review, with
+        its review tasks and, when the policy keeps them, the ``crops`` of its faces (by face
+        index) until ``crops_expire_at``."""
         with self.storage.write() as tx:
             tx.execute(
                 "INSERT INTO results(result_id, created_at, actor, purpose, case_id, backend_id, "
@@ -457,6 +461,11 @@ class GalleryStore:
             )
             review_tasks.insert_tasks(tx, result["result_id"], result["faces"],
                                       datetime.now(UTC).isoformat(timespec="microseconds"))
+            if crops and crops_expire_at:
+                tx.executemany("INSERT INTO probe_crops(result_id, face_index, data, expires_at) "
+                               "VALUES (?, ?, ?, ?)",
+                               [(result["result_id"], face, data, crops_expire_at)
+                                for face, data in sorted(crops.items())])
             if result.get("held_until"):
                 tx.execute("INSERT INTO holds(result_id, case_id, deadline) VALUES (?, ?, ?)",
                            (result["result_id"], result["case"], result["held_until"]))
@@ -490,13 +499,53 @@ class GalleryStore:
             for result_id in result_ids:
                 self._result(tx, result_id)
                 review_tasks.delete_for_result(tx, result_id)
-                for table in ("reviews", "holds", "results"):
+                for table in ("reviews", "probe_crops", "holds", "results"):
                     tx.execute(f"DELETE FROM {table} WHERE result_id = ?", (result_id,))
                 deleted.append(result_id)
             self._set_compact_pending(tx)
             self._note_intent(tx, intent, deleted)
         self.compact(bound_s)
         return deleted
+
+    def probe_crop(self, result_id: str, face: int) -> bytes | None:
+        """The kept crop of one searched face (None when the policy keeps none, or it was
+        purged)."""
+        with self.storage.read() as tx:
+            row = tx.execute("SELECT data FROM probe_crops WHERE result_id = ? AND "
+                             "face_index = ?", (result_id, face)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def subject_image(self, subject_id: str) -> bytes | None:
+        """The first kept enrolment image of a subject (None when none was kept, or the
+        subject is not enrolled)."""
+        with self.storage.read() as tx:
+            row = tx.execute("SELECT i.data FROM images i JOIN subjects s ON s.pk = i.subject_pk "
+                             "WHERE s.subject_id = ? ORDER BY i.image_id LIMIT 1",
+                             (subject_id,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def expired_crops(self, now: datetime) -> list[str]:
+        """The results whose kept probe crops expired at or before ``now``."""
+        with self.storage.read() as tx:
+            return [r[0] for r in tx.execute(
+                "SELECT DISTINCT result_id FROM probe_crops WHERE expires_at <= ? "
+                "ORDER BY result_id", (utc_iso(now),))]
+
+    def purge_probe_crops(self, now: datetime, *, intent: Intent | None = None,
+                          bound_s: float | None = None) -> list[str]:
+        """Delete every probe crop whose review period ended at or before ``now``, so that no
+        byte of them stays in the files (compacted like an erasure); return their results."""
+        bound_s = self._bound(bound_s)
+        self.require_exclusive(bound_s)
+        with self.storage.write() as tx:
+            ids = [r[0] for r in tx.execute(
+                "SELECT DISTINCT result_id FROM probe_crops WHERE expires_at <= ? "
+                "ORDER BY result_id", (utc_iso(now),))]
+            tx.execute("DELETE FROM probe_crops WHERE expires_at <= ?", (utc_iso(now),))
+            self._set_compact_pending(tx)
+            self._note_intent(tx, intent, ids)
+        self.compact(bound_s)
+        return ids
 
     def get_result(self, result_id: str) -> dict:
         """Return a stored identification result with its review tasks (``tasks``: each with

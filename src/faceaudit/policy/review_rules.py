@@ -8,6 +8,10 @@ policy's ``[review]`` table sets how many reviewers must confirm a candidate bef
     [review]
     required_reviewers = 2
     blind = true
+    probe_crop_hours = 72   # keep each searched face's crop for the reviewers this long
+
+Probe crops are not kept by default (``probe_crop_hours = 0``); when kept, they are purged,
+with a ``purge`` event, once the review period has passed.
 """
 
 from __future__ import annotations
@@ -19,20 +23,26 @@ from faceaudit.policy.errors import PolicyError
 
 #: at most this many reviewers may be required for one candidate
 MAX_REQUIRED_REVIEWERS = 10
-_KEYS = {"required_reviewers", "blind"}
+#: at most this many hours a probe crop may be kept for review
+MAX_PROBE_CROP_HOURS = 24 * 90
+_KEYS = {"required_reviewers", "blind", "probe_crop_hours"}
 
 
 @dataclass(frozen=True)
 class ReviewRules:
     """The policy's ``[review]`` table: ``required_reviewers`` independent confirmations make
-    a candidate a confirmed lead; ``blind`` hides score and rank and shuffles candidates."""
+    a candidate a confirmed lead; ``blind`` hides score and rank and shuffles candidates;
+    ``probe_crop_hours`` (0: never) is how long each searched face's crop is kept for the
+    reviewers' case view."""
 
     required_reviewers: int = 2
     blind: bool = True
+    probe_crop_hours: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """The table as plain data."""
-        return {"required_reviewers": self.required_reviewers, "blind": self.blind}
+        return {"required_reviewers": self.required_reviewers, "blind": self.blind,
+                "probe_crop_hours": self.probe_crop_hours}
 
 
 def parse_review_rules(value: Any) -> ReviewRules:
@@ -52,4 +62,9 @@ def parse_review_rules(value: Any) -> ReviewRules:
     blind = value.get("blind", default.blind)
     if not isinstance(blind, bool):
         raise PolicyError("review.blind must be true or false")
-    return ReviewRules(required_reviewers=required, blind=blind)
+    hours = value.get("probe_crop_hours", default.probe_crop_hours)
+    if isinstance(hours, bool) or not isinstance(hours, int | float) or not (
+            0 <= hours <= MAX_PROBE_CROP_HOURS):
+        raise PolicyError(f"review.probe_crop_hours must be a number of hours from 0 to "
+                          f"{MAX_PROBE_CROP_HOURS}")
+    return ReviewRules(required_reviewers=required, blind=blind, probe_crop_hours=float(hours))

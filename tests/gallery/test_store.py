@@ -175,6 +175,31 @@ def test_one_task_per_candidate_one_decision_per_reviewer_and_erasure_scrubs(sto
     assert b"seen her" not in file_bytes(store)
 
 
+def test_decisions_past_the_limit_are_refused_in_the_transaction_and_old_results_get_tasks(
+        store):
+    face = {"box": {"left": 0, "top": 0, "right": 10, "bottom": 10},
+            "candidates": [{"subject_id": "x", "score": 0.9, "fmr": 1e-5, "rank": 1}]}
+    result = {"result_id": "r2", "created_at": "2025-01-01T00:00:00+00:00", "actor": "ann",
+              "purpose": "p", "case": "c", "backend_id": "dlib-resnet:1", "threshold": 0.5,
+              "fmr_target": 1e-4, "faces": [face]}
+    store.save_result(result)
+    (task,) = store.get_result("r2")["tasks"]
+    store.add_decision(task["task_id"], decision="confirm", reviewer="a", actor="a", note=None,
+                       now=NOW, limit=1)
+    with pytest.raises(AlreadyDecidedError, match="already has its 1"):
+        store.add_decision(task["task_id"], decision="reject", reviewer="b", actor="b",
+                           note=None, now=NOW, limit=1)
+    assert len(store.get_task(task["task_id"])["decisions"]) == 1
+    # a result stored by an older version has no tasks: the one backfill gives them
+    with store.storage.write() as tx:
+        for table in ("review_decisions", "review_tasks"):
+            tx.execute(f"DELETE FROM {table}")
+    assert store.get_result("r2")["tasks"] == []
+    assert store.backfill_review_tasks() == 1
+    assert [t["candidate"]["subject_id"] for t in store.get_result("r2")["tasks"]] == ["x"]
+    assert store.backfill_review_tasks() == 0  # once per gallery
+
+
 def test_lead_state_needs_every_required_confirmation_and_no_rejection():
     def of(*decisions: str) -> str:
         return lead_state([{"decision": d} for d in decisions], 2)["state"]

@@ -129,6 +129,7 @@ class Deployment:
                 pass  # still blocked; the next erase or open retries
         if self.store.exists():
             self.searcher.recover()  # a saved graph a crash left behind a write
+            self.store.backfill_review_tasks()  # results of a home made before review tasks
         return appended
 
     # -- lazily loaded parts -----------------------------------------------------------------

@@ -258,7 +258,7 @@ class ReviewDesk:
             backend_id=task["backend_id"],
             write=lambda intent: self.store.add_decision(
                 task["task_id"], decision=decision, reviewer=actor, actor=actor, note=note,
-                now=now, intent=intent),
+                now=now, intent=intent, limit=policy.review.required_reviewers),
             outcome=self._review_events(actor, task), preview=task,
         )
         shown = self._present(decided, actor, now)

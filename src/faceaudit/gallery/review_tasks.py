@@ -123,15 +123,31 @@ def one_task(tx: Transaction, task_id: str) -> dict[str, Any]:
 
 
 def insert_decision(tx: Transaction, task_id: str, *, decision: str, reviewer: str,
-                    actor: str, note: str | None, created_at: str) -> None:
-    """Record ``reviewer``'s decision on a task; a second one by the same reviewer is refused
-    (:class:`AlreadyDecidedError`)."""
+                    actor: str, note: str | None, created_at: str,
+                    limit: int | None = None) -> None:
+    """Record ``reviewer``'s decision on a task; a second one by the same reviewer, or one
+    past ``limit`` decisions on the task, is refused (:class:`AlreadyDecidedError`) — checked
+    in the write transaction, so two reviewers racing cannot both pass."""
     if tx.execute("SELECT 1 FROM review_decisions WHERE task_id = ? AND reviewer = ?",
                   (task_id, reviewer)).fetchone() is not None:
         raise AlreadyDecidedError(f"{reviewer} already decided review task {task_id}")
+    if limit is not None:
+        (count,) = tx.execute("SELECT count(*) FROM review_decisions WHERE task_id = ?",
+                              (task_id,)).fetchone()
+        if int(count) >= limit:
+            raise AlreadyDecidedError(f"review task {task_id} already has its {limit} "
+                                      "decisions")
     tx.execute("INSERT INTO review_decisions(task_id, reviewer, decision, actor, note, "
                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
                (task_id, reviewer, decision, actor, note, created_at))
+
+
+def backfill(tx: Transaction, created_at: str) -> int:
+    """Create the tasks of results stored before per-candidate review (homes of an older
+    version); return how many were created."""
+    rows = tx.execute("SELECT result_id, faces FROM results WHERE result_id NOT IN "
+                      "(SELECT result_id FROM review_tasks) ORDER BY created_at").fetchall()
+    return sum(len(insert_tasks(tx, rid, json.loads(faces), created_at)) for rid, faces in rows)
 
 
 def insert_lead_record(tx: Transaction, task_id: str, *, step: str, kind: str,

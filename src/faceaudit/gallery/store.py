@@ -576,6 +576,20 @@ class GalleryStore:
         with self.storage.read() as tx:
             return review_tasks.task_rows(tx)
 
+    def backfill_review_tasks(self) -> int:
+        """Once per gallery: give the results stored before per-candidate review their tasks
+        (a ``review_tasks_backfilled`` flag marks it done); return how many were created."""
+        with self.storage.read() as tx:
+            if self._meta(tx, "review_tasks_backfilled") == "1":
+                return 0
+        with self.storage.write() as tx:
+            created = review_tasks.backfill(
+                tx, datetime.now(UTC).isoformat(timespec="microseconds"))
+            tx.execute(f"INSERT INTO {self.storage.meta_table}(key, value) "
+                       "VALUES ('review_tasks_backfilled', '1') "
+                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        return created
+
     def get_task(self, task_id: str) -> dict:
         """One review task (:class:`UnknownReviewTaskError` when there is none)."""
         with self.storage.read() as tx:
@@ -583,17 +597,18 @@ class GalleryStore:
 
     def add_decision(
         self, task_id: str, *, decision: str, reviewer: str, actor: str, note: str | None,
-        now: datetime, intent: Intent | None = None,
+        now: datetime, intent: Intent | None = None, limit: int | None = None,
     ) -> dict:
         """Record ``reviewer``'s decision on one review task; return the task.
 
         Raises UnknownReviewTaskError for an unknown id and AlreadyDecidedError for a second
-        decision by the same reviewer.
+        decision by the same reviewer, or one past ``limit`` decisions on the task.
         """
         with self.storage.write() as tx:
             review_tasks.one_task(tx, task_id)
             review_tasks.insert_decision(tx, task_id, decision=decision, reviewer=reviewer,
-                                         actor=actor, note=note, created_at=utc_iso(now))
+                                         actor=actor, note=note, created_at=utc_iso(now),
+                                         limit=limit)
             decided = review_tasks.one_task(tx, task_id)
             self._note_intent(tx, intent, decided)
             return decided

@@ -43,6 +43,7 @@ from faceaudit.gallery.basis import parse_legal_basis
 from faceaudit.gallery.errors import (
     BackendMismatchError,
     ConsentError,
+    ErasureBlockedError,
     ErasureIncompleteError,
     InvalidRequestError,
     MultipleFacesError,
@@ -807,8 +808,14 @@ class Deployment:
 
     def sweep_holds(self, actor: str, now: datetime | None = None) -> list[str]:
         """Delete the outputs of urgent searches whose deadline passed, and the probe crops
-        whose review period ended (:meth:`purge_probe_crops`); return the deleted results."""
-        self.purge_probe_crops(actor, now)
+        whose review period ended (:meth:`purge_probe_crops`; while a reader blocks that
+        deletion, the next operation retries it); return the deleted results."""
+        try:
+            self.purge_probe_crops(actor, now)
+        except ErasureBlockedError:
+            pass  # nothing was deleted: the next operation purges them
+        except ErasureIncompleteError:
+            pass  # deleted and logged; the next compaction takes the bytes out of the files
         return search_holds.sweep(self.store, self.oplog, actor=actor, now=_now(now))
 
     def purge_probe_crops(self, actor: str, now: datetime | None = None) -> list[str]:
@@ -823,9 +830,13 @@ class Deployment:
                 "probe_crops_of": ids[:LEDGER_IDS_PER_EVENT], "results": len(ids),
                 "reason": "review-period-ended"})]
 
+        # housekeeping before the caller's own operation: a short wait for readers, and
+        # nothing logged while one blocks the deletion (ErasureBlockedError)
+        self.store.require_exclusive(RECOVERY_COMPACT_BOUND_S)
         purged, _ = self.oplog.run(
             "purge", actor=actor,
-            write=lambda intent: self.store.purge_probe_crops(moment, intent=intent),
+            write=lambda intent: self.store.purge_probe_crops(
+                moment, intent=intent, bound_s=RECOVERY_COMPACT_BOUND_S),
             outcome=events, preview=list[str]())
         return purged
 

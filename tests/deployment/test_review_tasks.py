@@ -90,7 +90,7 @@ def test_two_independent_confirmations_make_a_confirmed_lead(police, mdtf):
                                              "confirms", "rejects", "disagreement")} == {
         "task_id": task, "reviewer": "carol", "decision": "confirm", "lead": "confirmed",
         "confirms": 2, "rejects": 0, "disagreement": False}
-    assert police.reviews.lead_state(police.store.get_task(task))["state"] == "confirmed"
+    assert police.reviews.state_of(police.store.get_task(task))["state"] == "confirmed"
 
 
 def test_one_rejection_leaves_the_candidate_unconfirmed_and_records_the_disagreement(
@@ -101,7 +101,7 @@ def test_one_rejection_leaves_the_candidate_unconfirmed_and_records_the_disagree
     police.review(actor="carol", ref=TaskRef(task_id=task), decision="reject")
     assert _last(police.home)["result"]["lead"] == "unconfirmed"
     assert _last(police.home)["result"]["disagreement"] is True
-    state = police.reviews.lead_state(police.store.get_task(task))
+    state = police.reviews.state_of(police.store.get_task(task))
     assert (state["state"], state["disagreement"]) == ("unconfirmed", True)
 
 

@@ -112,7 +112,10 @@ def test_enrol_identify_review_verify_erase(deployed: Service) -> None:
     assert seqs == list(range(1, check["n_events"] + 1))
     assert rest.json()["next_after"] is None
     assert check["ok"] is True
-    assert oversight["reviews"]["confirmed"] == 1
+    # one confirmation of the two the default policy requires: still pending, and shown so
+    assert (oversight["reviews"]["confirmed"], oversight["reviews"]["pending"]) == (0, 1)
+    assert [(r["reviewers"], r["confirms"], r["lead"]) for r in oversight["leads"]["rows"]] == [
+        ("reviewer-1", 1, "pending")]
     assert oversight["searches_by_actor"][0]["actor"] == "operator-1"
 
 

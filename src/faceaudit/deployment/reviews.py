@@ -285,9 +285,10 @@ class ReviewDesk:
 
     # -- leads ------------------------------------------------------------------------------
 
-    def lead_state(self, task: dict[str, Any]) -> dict[str, Any]:
-        """The task's state under the policy in force (:func:`lead_state`), with its lead
-        records."""
+    def state_of(self, task: dict[str, Any]) -> dict[str, Any]:
+        """The task's state under the policy in force
+        (:func:`~faceaudit.gallery.review_tasks.lead_state`), moved on by its lead records
+        (``actioned``, ``outcome``)."""
         state = lead_state(task["decisions"], self.policy().review.required_reviewers)
         steps = [r["step"] for r in task["lead_records"]]
         if "outcome" in steps:
@@ -318,7 +319,7 @@ class ReviewDesk:
         check_events(self._lead_events(actor, task, step, kind, given, by)(task))
         self.enforce("lead", actor, task["purpose"], task["case"])
         ids = {"result_id": task["result_id"], "task_id": task["task_id"]}
-        state = self.lead_state(task)
+        state = self.state_of(task)
         if state["state"] not in ("confirmed", "actioned", "outcome"):
             self._refuse(LeadRefusal("lead-not-confirmed", f"this candidate is not a confirmed "
                                      f"lead ({state['confirms']} of {state['required']} "
@@ -329,7 +330,7 @@ class ReviewDesk:
             self._refuse(LeadRefusal("no-evidence", "an action on a lead needs a reference to "
                                      "independent evidence (--evidence): a lead is not "
                                      "evidence"), actor, task, **ids)
-        if step == "outcome" and kind == "charged" and state["state"] != "actioned" and not any(
+        if step == "outcome" and kind == "charged" and not any(
                 r["step"] == "action" for r in task["lead_records"]):
             self._refuse(LeadRefusal("lead-not-actioned", "a charge needs an action on "
                                      "independent evidence recorded first"), actor, task, **ids)
@@ -343,7 +344,7 @@ class ReviewDesk:
         return {"task_id": task["task_id"], "result_id": task["result_id"],
                 "face": task["face"], "subject_id": task["candidate"].get("subject_id"),
                 "step": step, "kind": kind, "evidence": given, "recorded_by": by,
-                "lead": self.lead_state(recorded), "ledger_seq": logged[-1]["seq"]}
+                "lead": self.state_of(recorded), "ledger_seq": logged[-1]["seq"]}
 
     @staticmethod
     def _lead_events(actor: str, task: dict[str, Any], step: str, kind: str,

@@ -176,6 +176,7 @@ def test_a_second_reviewer_never_sees_the_first_decision_score_or_rank(police, m
     assert listed["age_s"] >= 0
     decided = police.review(actor="carol", ref=TaskRef(task_id=task), decision="confirm")
     assert "reject" not in json.dumps(decided) and decided["your_decision"] == "confirm"
+    assert decided["receipt"]["seq"] == decided["ledger_seq"]  # proof the decision is logged
 
 
 def test_pending_lists_the_oldest_search_first_and_drops_what_you_decided(police, mdtf):

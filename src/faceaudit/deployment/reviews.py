@@ -28,7 +28,7 @@ from faceaudit.deployment.oplog import OperationLog, check_events, event
 from faceaudit.gallery.errors import InvalidRequestError, ResultHeldError
 from faceaudit.gallery.review_tasks import lead_state
 from faceaudit.gallery.store import GalleryStore
-from faceaudit.ledger import Ledger
+from faceaudit.ledger import Ledger, LedgerError
 from faceaudit.policy import Policy
 from faceaudit.policy.errors import LeadRefusal, PolicyRefusal, ReviewRefusal
 
@@ -263,7 +263,16 @@ class ReviewDesk:
         )
         shown = self._present(decided, actor, now)
         shown["ledger_seq"] = logged[-1]["seq"]
+        shown["receipt"] = self._receipt(logged[-1]["seq"])
         return shown
+
+    def _receipt(self, seq: int) -> dict[str, Any] | None:
+        """The ledger receipt of event ``seq`` (the reviewer's proof that the verification is
+        in the log, Art. 12(3)); None when the ledger cannot make one now."""
+        try:
+            return self.ledger.receipt(seq)
+        except LedgerError:
+            return None
 
     def _review_events(self, actor: str, task: dict[str, Any]
                        ) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
@@ -344,7 +353,8 @@ class ReviewDesk:
         return {"task_id": task["task_id"], "result_id": task["result_id"],
                 "face": task["face"], "subject_id": task["candidate"].get("subject_id"),
                 "step": step, "kind": kind, "evidence": given, "recorded_by": by,
-                "lead": self.state_of(recorded), "ledger_seq": logged[-1]["seq"]}
+                "lead": self.state_of(recorded), "ledger_seq": logged[-1]["seq"],
+                "receipt": self._receipt(logged[-1]["seq"])}
 
     @staticmethod
     def _lead_events(actor: str, task: dict[str, Any], step: str, kind: str,

@@ -155,6 +155,24 @@ def test_an_urgent_search_past_its_deadline_is_deleted_by_the_next_operation(pol
                                     decision="granted", authorisation=WARRANT)
 
 
+def test_a_late_urgent_search_takes_its_probe_crops_and_review_tasks_with_it(police, mdtf):
+    staged = police.home.root.parent / "crops-policy.toml"
+    staged.write_text(police.home.policy_path.read_text() + "\n[review]\nprobe_crop_hours = 96\n")
+    install_policy(police.home, Ledger(police.home), staged, "admin")
+    found = _search(police, mdtf, authorisation=URGENT, offence="homicide")
+    crop = police.store.probe_crop(found["result_id"], 0)
+    (task,) = police.store.get_result(found["result_id"])["tasks"]
+    assert crop is not None
+    for needle in (crop[100:164], task["task_id"].encode()):
+        assert any(needle in data for data in _db_files(police.home).values())
+    # 49 h: past the 48 h deadline, before the crops' own 96 h review period ends
+    later = datetime.now(UTC) + timedelta(hours=49)
+    assert police.sweep_holds("faceaudit", now=later) == [found["result_id"]]
+    for needle in (crop[100:164], task["task_id"].encode(), found["result_id"].encode()):
+        assert not [name for name, data in _db_files(police.home).items() if needle in data]
+    assert police.store.probe_crop(found["result_id"], 0) is None
+
+
 def test_the_default_policy_requires_no_authorisation(deployment, mdtf):
     deployment.enrol(actor="clerk", subject_id="s-1", images=[mdtf / "1.png"],
                      basis="consent", evidence="form-1")

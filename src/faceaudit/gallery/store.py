@@ -490,8 +490,8 @@ class GalleryStore:
     def delete_search_outputs(self, result_ids: list[str], *, intent: Intent | None = None,
                               bound_s: float | None = None) -> list[str]:
         """Delete what searches produced — their results (boxes, candidate lists and scores),
-        holds, review tasks, decisions and lead records — so that no byte of them stays in the
-        files (compacted like an erasure). Returns the ids that were deleted."""
+        holds, probe crops, review tasks, decisions and lead records — so that no byte of them
+        stays in the files (compacted like an erasure). Returns the ids that were deleted."""
         bound_s = self._bound(bound_s)
         self.require_exclusive(bound_s)
         deleted = []

@@ -99,7 +99,8 @@ class OversightTally:
         elif action in ("erase", "purge"):
             self.erasures.append(_row(event, action=action, summary=_compact(result)))
         elif action == "policy_change":
-            self.policy_changes.append(_row(event, sha256=result.get("sha256")))
+            self.policy_changes.append(_row(event, sha256=result.get("sha256"),
+                                            previous_sha256=result.get("previous_sha256")))
 
     def sections(self) -> dict[str, Any]:
         """The report's sections from ``events_by_action`` to ``unaudited_backends``."""

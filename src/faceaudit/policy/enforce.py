@@ -115,12 +115,13 @@ def _first_violation(
 def install_policy(home: Home, ledger: Ledger, policy_file: Path, actor: str) -> Policy:
     """Validate ``policy_file`` and install it as ``home.policy_path``, log first.
 
-    The new file is staged (fsynced) beside the policy, the ``policy_change`` event (SHA-256 of
-    the old and new files) is appended, and only then does the staged file replace the
-    policy. A ledger that refuses the event leaves the policy as it was; a crash after the
-    event is finished by the next :func:`load_policy`. The policy in force is always the one
-    the last ``policy_change`` event records (see :mod:`faceaudit.policy.record`).
-    Raises :class:`PolicyError` if invalid.
+    The new file is staged (fsynced) beside the policy and archived under its SHA-256
+    (``home.policy_archive_path``: every policy ever installed stays readable for the
+    oversight report), the ``policy_change`` event (SHA-256 of the old and new files) is
+    appended, and only then does the staged file replace the policy. A ledger that refuses
+    the event leaves the policy as it was; a crash after the event is finished by the next
+    :func:`load_policy`. The policy in force is always the one the last ``policy_change``
+    event records (see :mod:`faceaudit.policy.record`). Raises :class:`PolicyError` if invalid.
     """
     from faceaudit.policy.record import recorded_policy, staged_policy_path
 
@@ -129,10 +130,15 @@ def install_policy(home: Home, ledger: Ledger, policy_file: Path, actor: str) ->
     target = home.policy_path
     _, previous = recorded_policy(home)
     staged = staged_policy_path(home)
-    with open(staged, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    archived = home.policy_archive_path(policy_digest(data))
+    for path in (staged, archived):  # the archived copy: the evidence of what was in force
+        if path == archived and path.exists():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
     try:
         ledger.append(
             actor,

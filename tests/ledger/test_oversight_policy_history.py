@@ -57,3 +57,4 @@ def test_an_edited_kept_copy_is_not_shown_as_evidence(tmp_path):
     (shown,) = _report(home)["policy_changes"]
     assert shown["text_kept"] is False and shown["text"] is None
     assert shown["waived_because"] is None
+

@@ -61,6 +61,7 @@ from faceaudit.ledger import Ledger, LedgerError
 from faceaudit.ledger.payload import MAX_ITEMS
 from faceaudit.policy import Policy, PolicyRefusal, enforce, load_policy
 from faceaudit.policy.authorisation import Authorisation, urgent_deadline
+from faceaudit.policy.gate import gate_record
 
 ImageSource = bytes | Path
 Decision = Literal["confirm", "reject"]
@@ -163,15 +164,25 @@ class Deployment:
                  case: str | None = None, backend_id: str | None = None,
                  authorisation: Authorisation | None = None,
                  offence: str | None = None) -> Policy:
+        return self._enforce_gated(operation, actor, purpose=purpose, case=case,
+                                   backend_id=backend_id, authorisation=authorisation,
+                                   offence=offence)[0]
+
+    def _enforce_gated(self, operation: str, actor: str, *, purpose: str | None = None,
+                       case: str | None = None, backend_id: str | None = None,
+                       authorisation: Authorisation | None = None,
+                       offence: str | None = None) -> tuple[Policy, dict[str, Any] | None]:
+        """Enforce the policy; return it with the gate verdict the operation runs under (as
+        its event records it: :func:`gate_record`), None for ungated operations."""
         _text("actor", actor, required=True)
         # the refusal event and the operation's own events carry these: check them first
         check_events([event(actor, "refused", purpose=purpose, case=case,
                             backend_id=backend_id)])
         policy = self.policy
-        enforce(policy, self.ledger, self.home, operation=operation, actor=actor,
-                purpose=purpose, case=case, backend_id=backend_id,
-                authorisation=authorisation, offence=offence)
-        return policy
+        gate = enforce(policy, self.ledger, self.home, operation=operation, actor=actor,
+                       purpose=purpose, case=case, backend_id=backend_id,
+                       authorisation=authorisation, offence=offence)
+        return policy, None if gate is None else gate_record(gate)
 
     # -- enrolment ---------------------------------------------------------------------------
 
@@ -568,9 +579,9 @@ class Deployment:
                 started, started, "0" * 64, 0, 0, authorisation, offence, None)}))
         self.sweep_holds(actor)
         backend_id = self.backend_id
-        policy = self._enforce("identify", actor, purpose=purpose, case=case,
-                               backend_id=backend_id, authorisation=authorisation,
-                               offence=offence)
+        policy, gate = self._enforce_gated("identify", actor, purpose=purpose, case=case,
+                                           backend_id=backend_id, authorisation=authorisation,
+                                           offence=offence)
         threshold = self.calibration.threshold_for(policy.fmr_target)
         limit = min(top, policy.max_candidates)
         probe = image if isinstance(image, bytes | bytearray | memoryview) \
@@ -607,6 +618,7 @@ class Deployment:
             "fmr_target": policy.fmr_target,
             "faces": out_faces,
             "held_until": held,
+            "gate": gate,
         }
         result["record"] = use_record(
             started, _now(), hashlib.sha256(probe).hexdigest(), len(faces), gallery_templates,
@@ -640,7 +652,7 @@ class Deployment:
                           threshold=threshold, result={
                               "result_id": result["result_id"], "faces": len(faces),
                               "candidates": sum(len(f["candidates"]) for f in faces),
-                              "use": result["record"]})]
+                              "use": result["record"], "gate": result.get("gate")})]
         return events
 
     def verify(
@@ -665,8 +677,8 @@ class Deployment:
         check_events([event(actor, "verify", purpose=purpose, case=case, threshold=0.0,
                             result={"match": False, "subject_id": subject_id})])
         backend_id = self.backend_id
-        policy = self._enforce("verify", actor, purpose=purpose, case=case,
-                               backend_id=backend_id)
+        policy, gate = self._enforce_gated("verify", actor, purpose=purpose, case=case,
+                                           backend_id=backend_id)
         threshold = self.calibration.threshold_for(policy.fmr_target)
         # one face per image, as the library's verify: a group photo is refused (naming the
         # count), never silently reduced to its best-scoring face
@@ -683,7 +695,8 @@ class Deployment:
         match = score >= threshold
         logged = self.ledger.append(
             actor, "verify", purpose=purpose, case=case, backend_id=backend_id,
-            threshold=threshold, result={"match": match, "subject_id": subject_id},
+            threshold=threshold, result={"match": match, "subject_id": subject_id,
+                                         "gate": gate},
         )
         return {"score": round(score, 6), "threshold": round(threshold, 6),
                 "fmr_target": policy.fmr_target, "match": match, "backend_id": backend_id,

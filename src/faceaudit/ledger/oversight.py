@@ -86,8 +86,9 @@ def _aware(when: datetime) -> datetime:
 
 COLUMNS = {
     "searches": ["actor", "purpose", "case", "identify", "verify", "candidates"],
-    "reviews": ["result_id", "time", "actor", "purpose", "case", "candidates", "outcome",
-                "reviewer", "reviewed_at", "started_at", "ended_at", "templates_searched",
+    "reviews": ["result_id", "time", "actor", "purpose", "case", "gate", "candidates",
+                "outcome", "reviewer", "reviewed_at", "started_at", "ended_at",
+                "templates_searched",
                 "probe_sha256", "faces_found", "authorisation", "authorisation_kind",
                 "authority", "offence", "status"],
     "refusals": ["seq", "time", "actor", "operation", "rule", "purpose", "case", "detail"],

@@ -74,6 +74,7 @@ class OversightTally:
                 "outcome": "pending",
                 "reviewer": None,
                 "reviewed_at": None,
+                "gate": _gate_verdict(result.get("gate")),
                 **_use_columns(result.get("use")),
             }
         elif action == "review" and result.get("result_id") in self.results:
@@ -163,6 +164,16 @@ def _outcome(decision: Any) -> str:
     if text.startswith("reject"):
         return "rejected"
     return "pending"
+
+
+def _gate_verdict(gate: Any) -> str:
+    """How the bias gate let a search through, as its event recorded it: ``passed``,
+    ``waived (rule)``, or ``not recorded`` (events from before the gate was recorded)."""
+    if not isinstance(gate, dict):
+        return "not recorded"
+    if gate.get("verdict") == "waived":
+        return f"waived ({gate.get('waived_rule')})"
+    return str(gate.get("verdict"))
 
 
 def _row(event: Event, **extra: Any) -> Row:

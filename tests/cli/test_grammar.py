@@ -106,6 +106,7 @@ def bad_arguments(place: Path, port: int) -> dict[str, tuple[list[str], int, str
         "ledger checkpoint": (["--key", missing, *home], 2, missing),
         "ledger prove": (["--seq", "99", *home], 2, "99"),
         "ledger keygen": (["--out", no_folder, "--home", no_home], 2, no_home),
+        "ledger restore-heads": ([missing, *home], 2, missing),
         "policy show": (["--home", no_home], 2, no_home),
         "policy set": ([missing, *home], 2, missing),
         "policy register-audit": ([missing, *home], 2, missing),

@@ -34,6 +34,7 @@ import numpy as np
 from faceaudit.base.errors import CalibrationError, NoFaceError
 from faceaudit.base.home import Home
 from faceaudit.deployment import probe_crops, search_holds
+from faceaudit.deployment.gallery_record import GalleryRecord, check_subjects
 from faceaudit.deployment.oplog import OperationLog, check_events, event
 from faceaudit.deployment.reviews import Decision, ReviewDesk, TaskRef
 from faceaudit.engine import api
@@ -60,8 +61,10 @@ from faceaudit.gallery.store import (
 )
 from faceaudit.gallery.template_search import TemplateSearch
 from faceaudit.ledger import Ledger, LedgerError
+from faceaudit.ledger.payload import MAX_ITEMS
 from faceaudit.policy import Policy, PolicyRefusal, enforce, load_policy
 from faceaudit.policy.authorisation import Authorisation, urgent_deadline
+from faceaudit.policy.gate import gate_record
 
 ImageSource = bytes | Path
 LEDGER_IDS_PER_EVENT = 200
@@ -109,6 +112,7 @@ class Deployment:
         self.home = home.require()
         self.store = open_gallery_store(home)
         self.ledger = Ledger(home)
+        self.gallery_record = GalleryRecord(self.ledger)
         self.oplog = OperationLog(home, self.ledger, self.store)
         self._embedder = embedder
         self._calibration = calibration
@@ -163,15 +167,25 @@ class Deployment:
                  case: str | None = None, backend_id: str | None = None,
                  authorisation: Authorisation | None = None,
                  offence: str | None = None) -> Policy:
+        return self._enforce_gated(operation, actor, purpose=purpose, case=case,
+                                   backend_id=backend_id, authorisation=authorisation,
+                                   offence=offence)[0]
+
+    def _enforce_gated(self, operation: str, actor: str, *, purpose: str | None = None,
+                       case: str | None = None, backend_id: str | None = None,
+                       authorisation: Authorisation | None = None,
+                       offence: str | None = None) -> tuple[Policy, dict[str, Any] | None]:
+        """Enforce the policy; return it with the gate verdict the operation runs under (as
+        its event records it: :func:`gate_record`), None for ungated operations."""
         _text("actor", actor, required=True)
         # the refusal event and the operation's own events carry these: check them first
         check_events([event(actor, "refused", purpose=purpose, case=case,
                             backend_id=backend_id)])
         policy = self.policy
-        enforce(policy, self.ledger, self.home, operation=operation, actor=actor,
-                purpose=purpose, case=case, backend_id=backend_id,
-                authorisation=authorisation, offence=offence)
-        return policy
+        gate = enforce(policy, self.ledger, self.home, operation=operation, actor=actor,
+                       purpose=purpose, case=case, backend_id=backend_id,
+                       authorisation=authorisation, offence=offence)
+        return policy, None if gate is None else gate_record(gate)
 
     # -- enrolment ---------------------------------------------------------------------------
 
@@ -312,7 +326,11 @@ class Deployment:
     ) -> Any:
         def events(written: WriteResult) -> list[dict[str, Any]]:
             result = {"subject_id": subject_id, "templates": n_templates,
-                      "images_kept": written.images, "evidence": consent.evidence}
+                      "images_kept": written.images, "evidence": consent.evidence,
+                      # what the rows just written hold, so the gallery can be checked against
+                      # the record (deployment/gallery_record.py)
+                      "template_commitments": [list(t) for t in written.template_commitments],
+                      "consent_commitment": written.consent_commitment}
             if duplicates:
                 result["duplicate_of"] = duplicates
             return [event(actor, "enrol", legal_basis=consent.legal_basis,
@@ -386,6 +404,10 @@ class Deployment:
     ) -> dict[str, Any]:
         """The one write path of every enrolment: duplicate check, then store and ledger
         log-first, then the in-memory search."""
+        if len(templates) > MAX_ITEMS:
+            raise InvalidRequestError(
+                f"{len(templates)} templates in one enrolment; at most {MAX_ITEMS} (enrol the "
+                "rest in another call)")
         vectors = np.stack([t.embedding for t in templates])
         threshold = self._duplicate_threshold(policy, backend_id)
         duplicates = ([] if threshold is None else
@@ -560,9 +582,9 @@ class Deployment:
                 started, started, "0" * 64, 0, 0, authorisation, offence, None)}))
         self.sweep_holds(actor)
         backend_id = self.backend_id
-        policy = self._enforce("identify", actor, purpose=purpose, case=case,
-                               backend_id=backend_id, authorisation=authorisation,
-                               offence=offence)
+        policy, gate = self._enforce_gated("identify", actor, purpose=purpose, case=case,
+                                           backend_id=backend_id, authorisation=authorisation,
+                                           offence=offence)
         threshold = self.calibration.threshold_for(policy.fmr_target)
         limit = min(top, policy.max_candidates)
         probe = image if isinstance(image, bytes | bytearray | memoryview) \
@@ -573,6 +595,8 @@ class Deployment:
         with self._gallery_search(backend_id) as search:
             hits = [search.search_subjects(e, limit, threshold) for e in embeddings]
             gallery_templates = len(search)
+        check_subjects(self.store, self.gallery_record,
+                       [h.subject_id for face_hits in hits for h in face_hits])
         held_until = urgent_deadline(policy.authorisation, authorisation, started)
         out_faces = [
             {
@@ -597,6 +621,7 @@ class Deployment:
             "fmr_target": policy.fmr_target,
             "faces": out_faces,
             "held_until": held,
+            "gate": gate,
         }
         result["record"] = use_record(
             started, _now(), hashlib.sha256(probe).hexdigest(), len(faces), gallery_templates,
@@ -644,7 +669,7 @@ class Deployment:
                           threshold=threshold, result={
                               "result_id": result["result_id"], "faces": len(faces),
                               "candidates": sum(len(f["candidates"]) for f in faces),
-                              "use": result["record"]})]
+                              "use": result["record"], "gate": result.get("gate")})]
         return events
 
     def verify(
@@ -669,8 +694,8 @@ class Deployment:
         check_events([event(actor, "verify", purpose=purpose, case=case, threshold=0.0,
                             result={"match": False, "subject_id": subject_id})])
         backend_id = self.backend_id
-        policy = self._enforce("verify", actor, purpose=purpose, case=case,
-                               backend_id=backend_id)
+        policy, gate = self._enforce_gated("verify", actor, purpose=purpose, case=case,
+                                           backend_id=backend_id)
         threshold = self.calibration.threshold_for(policy.fmr_target)
         # one face per image, as the library's verify: a group photo is refused (naming the
         # count), never silently reduced to its best-scoring face
@@ -681,12 +706,14 @@ class Deployment:
         else:
             assert subject_id is not None  # exactly one of image_b and subject_id, checked above
             self._check_gallery_backend(backend_id)
+            check_subjects(self.store, self.gallery_record, [subject_id])
             other = self.store.subject_templates(subject_id)
         score = float(np.max(other @ probe))
         match = score >= threshold
         logged = self.ledger.append(
             actor, "verify", purpose=purpose, case=case, backend_id=backend_id,
-            threshold=threshold, result={"match": match, "subject_id": subject_id},
+            threshold=threshold, result={"match": match, "subject_id": subject_id,
+                                         "gate": gate},
         )
         return {"score": round(score, 6), "threshold": round(threshold, 6),
                 "fmr_target": policy.fmr_target, "match": match, "backend_id": backend_id,

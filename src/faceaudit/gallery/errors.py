@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from faceaudit.base.errors import FaceAuditError, InputDataError, SeveralFacesError
+from faceaudit.base.errors import (
+    FaceAuditError,
+    InputDataError,
+    SeveralFacesError,
+    StoreTamperedError,
+)
 from faceaudit.base.errors import InvalidRequestError as InvalidRequestError  # re-exported
 
 
@@ -85,3 +90,13 @@ class AlreadyDecidedError(GalleryError):
 
     code = "already-decided"
     http_status = 409
+
+
+class GalleryTamperedError(StoreTamperedError, GalleryError):
+    """A gallery row (a subject, a template, a consent record) disagrees with what the ledger
+    recorded of it — a ghost subject, a re-assigned or edited template, a changed consent, a
+    deleted row: the operation that would rely on it is refused (exit 4, HTTP 503)."""
+
+    code = "gallery-tampered"
+    http_status = 503
+    exit_code = 4

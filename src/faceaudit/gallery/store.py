@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from faceaudit.gallery import review_tasks
+from faceaudit.gallery.commitments import consent_commitment, template_commitment
 from faceaudit.gallery.errors import (
     BackendMismatchError,
     InvalidSubjectIdError,
@@ -45,6 +46,7 @@ from faceaudit.gallery.records import (
     Consent,
     Intent,
     NewTemplate,
+    SubjectRows,
     TemplateSet,
     WriteResult,
     utc_iso,
@@ -235,10 +237,53 @@ class GalleryStore:
                 [(pk, data, created) for data in images],
             )
             generation = self._bump(tx)
-            written = WriteResult(ids, generation, [subject_id], len(images))
+            stored = self._rows_of(tx, [subject_id], template_ids=ids)[0]
+            consent_record = consent_commitment(
+                subject_id, consent.legal_basis, consent.evidence, utc_iso(consent.obtained_at),
+                None if consent.expires_at is None else utc_iso(consent.expires_at))
+            written = WriteResult(ids, generation, [subject_id], len(images),
+                                  template_commitments=stored.templates,
+                                  consent_commitment=consent_record)
             self._note_intent(tx, intent, written)
         self.storage.templates_added()
         return written
+
+    def subject_rows(self, subject_ids: list[str]) -> list[SubjectRows]:
+        """The stored rows of ``subject_ids`` as commitments (templates and consent records),
+        to check against what the ledger recorded; an unknown subject has no rows."""
+        with self.storage.read() as tx:
+            return self._rows_of(tx, subject_ids)
+
+    def every_subject_rows(self) -> list[SubjectRows]:
+        """Every subject's rows as commitments (``ledger verify``: a scan of the gallery)."""
+        with self.storage.read() as tx:
+            ids = [r[0] for r in tx.execute("SELECT subject_id FROM subjects ORDER BY pk")]
+            return self._rows_of(tx, ids)
+
+    def _rows_of(self, tx: Transaction, subject_ids: list[str],
+                 template_ids: list[int] | None = None) -> list[SubjectRows]:
+        out = []
+        for subject_id in subject_ids:
+            row = tx.execute("SELECT pk FROM subjects WHERE subject_id = ?",
+                             (subject_id,)).fetchone()
+            if row is None:
+                out.append(SubjectRows(subject_id, [], []))
+                continue
+            templates = tx.execute(
+                f"SELECT template_id, backend_id, {self.storage.embedding_sql} FROM templates "
+                "WHERE subject_pk = ? ORDER BY template_id", (row[0],)).fetchall()
+            if template_ids is not None:
+                wanted = set(template_ids)
+                templates = [t for t in templates if t[0] in wanted]
+            committed = [
+                (int(tid), template_commitment(subject_id, int(tid), backend,
+                                               self.storage.embedding_matrix([value])[0]))
+                for tid, backend, value in templates]
+            consents = [consent_commitment(subject_id, *c) for c in tx.execute(
+                "SELECT legal_basis, evidence, obtained_at, expires_at FROM consents "
+                "WHERE subject_pk = ? ORDER BY consent_id", (row[0],)).fetchall()]
+            out.append(SubjectRows(subject_id, committed, consents))
+        return out
 
     # -- erasure and retention ---------------------------------------------------------------
 

@@ -77,6 +77,7 @@ class OversightTally:
                 "outcome": "pending",
                 "reviewer": None,
                 "reviewed_at": None,
+                "gate": _gate_verdict(result.get("gate")),
                 **_use_columns(result.get("use")),
             }
             self.leads.search(result["result_id"], event["time"], event["case"],
@@ -108,7 +109,8 @@ class OversightTally:
         elif action in ("erase", "purge"):
             self.erasures.append(_row(event, action=action, summary=_compact(result)))
         elif action == "policy_change":
-            self.policy_changes.append(_row(event, sha256=result.get("sha256")))
+            self.policy_changes.append(_row(event, sha256=result.get("sha256"),
+                                            previous_sha256=result.get("previous_sha256")))
 
     def sections(self) -> dict[str, Any]:
         """The report's sections from ``events_by_action`` to ``unaudited_backends``."""
@@ -193,6 +195,16 @@ def _outcome(decision: Any) -> str:
     if text.startswith("reject"):
         return "rejected"
     return "pending"
+
+
+def _gate_verdict(gate: Any) -> str:
+    """How the bias gate let a search through, as its event recorded it: ``passed``,
+    ``waived (rule)``, or ``not recorded`` (events from before the gate was recorded)."""
+    if not isinstance(gate, dict):
+        return "not recorded"
+    if gate.get("verdict") == "waived":
+        return f"waived ({gate.get('waived_rule')})"
+    return str(gate.get("verdict"))
 
 
 def _row(event: Event, **extra: Any) -> Row:

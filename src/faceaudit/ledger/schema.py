@@ -36,6 +36,7 @@ ACTIONS = frozenset(
         "key_create",
         "key_revoke",
         "redact",  # faceaudit redact in a deployment (footage_keep.py)
+        "ledger_recovery",  # ledger restore-heads / ledger sth --upgrade (ledger/store.py)
     }
 )
 

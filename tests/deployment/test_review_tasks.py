@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
+import audit_evidence
 import pytest
-from conftest import make_calibration, register_passing_audit
 
 from faceaudit.base.home import Home
 from faceaudit.deployment.operations import Deployment
@@ -26,14 +26,14 @@ from faceaudit.policy.errors import LeadRefusal, ReviewRefusal
 def home(tmp_path, database_url) -> Home:
     """An audited deployment home, its gallery and ledger in files or in PostgreSQL."""
     made = init_home(tmp_path / "home", database_url)
-    register_passing_audit(made)
+    audit_evidence.register_passing_audit(made)
     return made
 
 
 @pytest.fixture
-def police(home: Home, mdtf) -> Deployment:
+def police(home: Home, mdtf, calibration) -> Deployment:
     """Two subjects enrolled (1.png as ``s-1``, 3.png as ``s-3``)."""
-    deployment = Deployment(home, calibration=make_calibration())
+    deployment = Deployment(home, calibration=calibration)
     for subject, image in (("s-1", "1.png"), ("s-3", "3.png")):
         deployment.enrol(actor="clerk", subject_id=subject, images=[mdtf / image],
                          basis="consent", evidence=f"form-{subject}")

@@ -121,8 +121,9 @@ th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}th{background:#
 Generated {{ r.generated_at }}.</p>
 <p>Ledger <code>{{ r.ledger.path }}</code>:
 <span class="{{ 'ok' if r.ledger.ok else 'bad' }}">{{ r.ledger.summary }}</span></p>
-<p>Signing key: <span class="{{ 'ok' if r.ledger.signing_key.insider_proof else 'bad' }}">
-{{ r.ledger.signing_key.kind }}</span> — {{ r.ledger.signing_key.description }}</p>
+{% if r.ledger.signing_key %}{% set key = r.ledger.signing_key %}<p>Signing key:
+<span class="{{ 'ok' if key.insider_proof else 'bad' }}">{{ key.kind }}</span> —
+{{ key.description }}</p>{% endif %}
 {% macro table(rows, columns) %}
 {% if rows %}<table><tr>{% for c in columns %}<th>{{ c }}</th>{% endfor %}</tr>
 {% for row in rows %}<tr>

@@ -37,6 +37,7 @@ from faceaudit.deployment import probe_crops, search_holds
 from faceaudit.deployment.gallery_record import GalleryRecord, check_subjects
 from faceaudit.deployment.oplog import OperationLog, check_events, event
 from faceaudit.deployment.reviews import Decision, ReviewDesk, TaskRef
+from faceaudit.deployment.subject_export import build_subject_export
 from faceaudit.engine import api
 from faceaudit.engine.calibration import Calibration
 from faceaudit.engine.models.base import Embedder
@@ -495,6 +496,21 @@ class Deployment:
         self._forget_everywhere(written)
         return {"subject_id": subject_id, "templates": len(written.template_ids),
                 "images": written.images, "ledger_seq": logged[-1]["seq"]}
+
+    def subject_export(self, *, actor: str, subject_id: str, purpose: str | None = None,
+                       case: str | None = None) -> dict[str, Any]:
+        """Everything held and logged about ``subject_id`` for an access request (GDPR
+        Art. 15, :mod:`faceaudit.deployment.subject_export`); the export is itself logged
+        (``subject_export``: who, for which request, how much was disclosed)."""
+        check_subject_id(subject_id)
+        _text("actor", actor, required=True)
+        export = build_subject_export(self.store, self.ledger, subject_id)
+        logged = self.ledger.append(actor, "subject_export", purpose=purpose, case=case,
+                                    result={"subject_id": subject_id,
+                                            "events": len(export["logged"]),
+                                            "candidate_in": len(export["held"]["candidate_in"])})
+        export["ledger_seq"] = logged["seq"]
+        return export
 
     def _forget_everywhere(self, written: WriteResult) -> None:
         """After an erasure is recorded: its images leave the embedding cache, and the

@@ -455,6 +455,48 @@ class GalleryStore:
             return np.empty((0, 0), np.float32)
         return self.storage.embedding_matrix(values)
 
+    def held_about(self, subject_id: str) -> dict[str, Any]:
+        """Everything the gallery holds about one subject, for an access request (GDPR
+        Art. 15): the subject row, its consent records, its templates (ids, backend, times,
+        image and row hashes — never the embeddings), how many enrolment images are kept, and
+        every stored identification result that names it as a candidate."""
+        check_subject_id(subject_id)
+        with self.storage.read() as tx:
+            row = tx.execute("SELECT pk, display_name, created_at FROM subjects "
+                             "WHERE subject_id = ?", (subject_id,)).fetchone()
+            held: dict[str, Any] = {"subject": None, "consents": [], "templates": [],
+                                    "kept_images": 0}
+            if row is not None:
+                pk = row[0]
+                held["subject"] = {"subject_id": subject_id, "display_name": row[1],
+                                   "created_at": row[2]}
+                held["consents"] = [
+                    dict(zip(("legal_basis", "evidence", "obtained_at", "expires_at"), c,
+                             strict=True))
+                    for c in tx.execute("SELECT legal_basis, evidence, obtained_at, expires_at "
+                                        "FROM consents WHERE subject_pk = ? ORDER BY consent_id",
+                                        (pk,)).fetchall()]
+                commitments = dict(self._rows_of(tx, [subject_id])[0].templates)
+                held["templates"] = [
+                    {"template_id": t[0], "backend_id": t[1], "created_at": t[2],
+                     "image_sha256": t[3], "row_sha256": commitments.get(t[0])}
+                    for t in tx.execute("SELECT template_id, backend_id, created_at, "
+                                        "image_sha256 FROM templates WHERE subject_pk = ? "
+                                        "ORDER BY template_id", (pk,)).fetchall()]
+                (held["kept_images"],) = tx.execute(
+                    "SELECT count(*) FROM images WHERE subject_pk = ?", (pk,)).fetchone()
+            needle = f'%"subject_id": {json.dumps(subject_id)}%'
+            results = tx.execute(
+                "SELECT result_id, created_at, purpose, case_id, faces FROM results "
+                "WHERE faces LIKE ? ORDER BY created_at", (needle,)).fetchall()
+        held["candidate_in"] = [
+            {"result_id": r[0], "created_at": r[1], "purpose": r[2], "case": r[3],
+             "face": index, "rank": c.get("rank"), "score": c.get("score")}
+            for r in results
+            for index, face in enumerate(json.loads(r[4]))
+            for c in face.get("candidates", []) if c.get("subject_id") == subject_id]
+        return held
+
     def subject_count(self, backend_id: str) -> int:
         """How many subjects have templates of ``backend_id``: the size of its 1:N gallery."""
         with self.storage.read() as tx:

@@ -35,6 +35,7 @@ ACTIONS = frozenset(
         "aborted",
         "key_create",
         "key_revoke",
+        "subject_export",  # an access request's export (deployment/subject_export.py)
         "redact",  # faceaudit redact in a deployment (footage_keep.py)
         "ledger_recovery",  # ledger restore-heads / ledger sth --upgrade (ledger/store.py)
     }

@@ -16,6 +16,7 @@ MATRIX: list[tuple[str, str, set[Role]]] = [
     ("POST", "/v1/subjects", {ENR}),
     ("GET", "/v1/subjects", {ENR, ADM}),
     ("DELETE", "/v1/subjects/nobody", {ENR, ADM}),
+    ("GET", "/v1/subjects/nobody/export", {ADM}),
     ("POST", "/v1/reviews", {REV}),
     ("GET", "/v1/reviews", {REV}),
     ("GET", "/v1/reviews/no-such-task", {REV}),

@@ -10,6 +10,7 @@ by the deployment policy (the refusal is in the ledger). Errors are reported as 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from typing import Annotated
 import typer
 
 from faceaudit.base.actor import default_actor
+from faceaudit.base.errors import InputDataError
 from faceaudit.base.progress import ProgressReport
 from faceaudit.cli.grammar import GrammarGroup, error_line, warning_line
 from faceaudit.cli.options import (
@@ -166,6 +168,36 @@ def erase(
     with _deployment(home) as deployment:
         emit(deployment.erase(actor=default_actor(actor), subject_id=subject,
                               purpose=purpose, case=case), as_json)
+
+
+@gallery_app.command("subject-export")
+def subject_export(
+    subject: Annotated[str, typer.Argument(help="Subject id whose data is requested")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write the JSON export here (default: stdout).")] = None,
+    purpose: Annotated[str | None, typer.Option("--purpose", help="Why (e.g. access request)")]
+    = None,
+    case: Annotated[str | None, typer.Option("--case", help="The request's reference")] = None,
+    home: HomeOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Everything held and logged about one subject, for an access request (GDPR Art. 15):
+    consent records, template hashes, searches that returned them, reviews, erasure state.
+    The export is itself logged."""
+    with _deployment(home) as deployment:
+        export = deployment.subject_export(actor=default_actor(actor), subject_id=subject,
+                                           purpose=purpose, case=case)
+    text = json.dumps(export, indent=2, sort_keys=True) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputDataError(f"cannot write {out}: {exc.strerror}", which=str(out)) from None
+    typer.echo(f"wrote {out}: {len(export['logged'])} events, "
+               f"{len(export['held']['candidate_in'])} searches naming {subject}, "
+               f"state {export['erasure']['state']}")
 
 
 @gallery_app.command()

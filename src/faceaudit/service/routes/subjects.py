@@ -56,3 +56,17 @@ def erase(
     """Erase a subject: templates, index entries and consent, with the bytes gone from disk."""
     return ctx.deployment.erase(actor=key.actor, subject_id=subject_id, purpose=purpose,
                                 case=case)
+
+
+@router.get("/subjects/{subject_id}/export")
+def export(
+    key: Annotated[ApiKey, Depends(require(Role.ADMIN))],
+    ctx: Annotated[ServiceContext, Depends(get_context)],
+    subject_id: str,
+    purpose: Annotated[str | None, Query(max_length=1024)] = None,
+    case: Annotated[str | None, Query(max_length=1024)] = None,
+) -> dict[str, Any]:
+    """Everything held and logged about one subject, for an access request (GDPR Art. 15);
+    the export is itself a logged event."""
+    return ctx.deployment.subject_export(actor=key.actor, subject_id=subject_id,
+                                         purpose=purpose, case=case)

@@ -69,3 +69,20 @@ def test_the_cli_writes_the_export(searched, tmp_path):
     never = runner.invoke(app, ["gallery", "subject-export", "nobody", "--home",
                                 str(home.root)])
     assert never.exit_code == 0 and json.loads(never.stdout)["erasure"]["state"] == "not enrolled"
+
+
+def test_reviews_of_the_subjects_candidacy_are_included_and_no_others(searched, mdtf):
+    from faceaudit.deployment.reviews import TaskRef
+
+    home, deployment, found = searched
+    deployment.review(actor="rev-a", ref=TaskRef(result_id=found["result_id"], face=0,
+                                                 subject_id="p1"), decision="confirm",
+                      note="same ears as p1")
+    export = deployment.subject_export(actor="dpo", subject_id="p1")
+    (hit,) = export["held"]["candidate_in"]
+    assert [d["decision"] for d in hit["decisions"]] == ["confirm"]
+    reviews = [e for e in export["logged"] if e["action"] == "review"]
+    assert [e["result"]["task_id"] for e in reviews] == [hit["task_id"]]
+    assert "same ears" not in json.dumps(export)  # reviewers' notes are not exported
+    other = deployment.subject_export(actor="dpo", subject_id="p2")
+    assert not [e for e in other["logged"] if e["action"] == "review"]

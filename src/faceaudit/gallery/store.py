@@ -489,13 +489,33 @@ class GalleryStore:
             results = tx.execute(
                 "SELECT result_id, created_at, purpose, case_id, faces FROM results "
                 "WHERE faces LIKE ? ORDER BY created_at", (needle,)).fetchall()
-        held["candidate_in"] = [
-            {"result_id": r[0], "created_at": r[1], "purpose": r[2], "case": r[3],
-             "face": index, "rank": c.get("rank"), "score": c.get("score")}
-            for r in results
-            for index, face in enumerate(json.loads(r[4]))
-            for c in face.get("candidates", []) if c.get("subject_id") == subject_id]
+            held["candidate_in"] = [
+                {"result_id": r[0], "created_at": r[1], "purpose": r[2], "case": r[3],
+                 "face": index, "rank": c.get("rank"), "score": c.get("score"),
+                 **self._review_of(tx, r[0], index, position)}
+                for r in results
+                for index, face in enumerate(json.loads(r[4]))
+                for position, c in enumerate(face.get("candidates", []))
+                if c.get("subject_id") == subject_id]
         return held
+
+    @staticmethod
+    def _review_of(tx: Transaction, result_id: str, face: int, candidate: int
+                   ) -> dict[str, Any]:
+        """The review task of one candidate, its decisions and lead records (no reviewer
+        notes, no evidence text: they may name other people)."""
+        row = tx.execute("SELECT task_id FROM review_tasks WHERE result_id = ? AND "
+                         "face_index = ? AND candidate_index = ?",
+                         (result_id, face, candidate)).fetchone()
+        if row is None:
+            return {"task_id": None, "decisions": [], "lead_records": []}
+        decisions = [{"decision": d, "created_at": t} for d, t in tx.execute(
+            "SELECT decision, created_at FROM review_decisions WHERE task_id = ? "
+            "ORDER BY created_at", (row[0],)).fetchall()]
+        leads = [{"step": step, "kind": kind, "created_at": t} for step, kind, t in tx.execute(
+            "SELECT step, kind, created_at FROM lead_records WHERE task_id = ? "
+            "ORDER BY record_id", (row[0],)).fetchall()]
+        return {"task_id": row[0], "decisions": decisions, "lead_records": leads}
 
     def subject_count(self, backend_id: str) -> int:
         """How many subjects have templates of ``backend_id``: the size of its 1:N gallery."""

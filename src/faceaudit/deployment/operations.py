@@ -34,7 +34,12 @@ import numpy as np
 from faceaudit.base.errors import CalibrationError, NoFaceError
 from faceaudit.base.home import Home
 from faceaudit.deployment import probe_crops, search_holds
-from faceaudit.deployment.gallery_record import GalleryRecord, check_subjects
+from faceaudit.deployment.gallery_record import (
+    GalleryRecord,
+    check_result,
+    check_subjects,
+    check_tasks,
+)
 from faceaudit.deployment.oplog import OperationLog, check_events, event
 from faceaudit.deployment.reviews import Decision, ReviewDesk, TaskRef
 from faceaudit.deployment.subject_export import build_subject_export
@@ -42,6 +47,7 @@ from faceaudit.engine import api
 from faceaudit.engine.calibration import Calibration
 from faceaudit.engine.models.base import Embedder
 from faceaudit.gallery.basis import parse_legal_basis
+from faceaudit.gallery.commitments import face_commitments
 from faceaudit.gallery.errors import (
     BackendMismatchError,
     ConsentError,
@@ -639,6 +645,7 @@ class Deployment:
             "held_until": held,
             "gate": gate,
         }
+        result["candidate_commitments"] = face_commitments(result["result_id"], out_faces)
         result["record"] = use_record(
             started, _now(), hashlib.sha256(probe).hexdigest(), len(faces), gallery_templates,
             authorisation, offence, held)
@@ -685,7 +692,9 @@ class Deployment:
                           threshold=threshold, result={
                               "result_id": result["result_id"], "faces": len(faces),
                               "candidates": sum(len(f["candidates"]) for f in faces),
-                              "use": result["record"], "gate": result.get("gate")})]
+                              "use": result["record"], "gate": result.get("gate"),
+                              # what the stored candidate lists hold (gallery_record.py)
+                              "candidate_commitments": result.get("candidate_commitments")})]
         return events
 
     def verify(
@@ -753,7 +762,7 @@ class Deployment:
             self.store, self.ledger, self.oplog,
             lambda operation, actor, purpose, case: self._enforce(
                 operation, actor, purpose=purpose, case=case),
-            lambda: self.policy)
+            lambda: self.policy, self.gallery_record)
 
     def pending_reviews(self, *, actor: str) -> list[dict[str, Any]]:
         """The review tasks ``actor`` may still decide, oldest first, with their age (blind
@@ -826,6 +835,8 @@ class Deployment:
         urgent search's result is refused (:class:`ResultHeldError`) until authorised."""
         self.sweep_holds("faceaudit")
         stored = self.store.get_result(result_id)
+        check_result(self.gallery_record, result_id, stored["faces"])
+        check_tasks(self.gallery_record, stored["tasks"])
         if stored["held_until"] is not None:
             raise ResultHeldError(
                 f"result {result_id} comes from an urgent search and is held until its "

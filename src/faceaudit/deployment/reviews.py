@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from faceaudit.deployment.gallery_record import GalleryRecord, check_result, check_tasks
 from faceaudit.deployment.oplog import OperationLog, check_events, event
 from faceaudit.gallery.errors import InvalidRequestError, ResultHeldError
 from faceaudit.gallery.review_tasks import lead_state
@@ -148,6 +149,29 @@ class ReviewDesk:
     oplog: OperationLog
     enforce: Callable[[str, str, str | None, str | None], Policy]
     policy: Callable[[], Policy]
+    gallery_record: GalleryRecord
+
+    # -- reading, checked against the record -------------------------------------------------
+
+    def _result(self, result_id: str) -> dict[str, Any]:
+        """A stored result with its tasks, refused when its candidates, decisions or lead
+        records disagree with the ledger (:mod:`faceaudit.deployment.gallery_record`)."""
+        result = self.store.get_result(result_id)
+        check_result(self.gallery_record, result_id, result["faces"])
+        check_tasks(self.gallery_record, result["tasks"])
+        return result
+
+    def _task(self, task_id: str) -> dict[str, Any]:
+        """One stored task, checked as :meth:`_result` checks."""
+        task = self.store.get_task(task_id)
+        check_tasks(self.gallery_record, [task])
+        return task
+
+    def _all_tasks(self) -> list[dict[str, Any]]:
+        """Every stored task, checked as :meth:`_result` checks."""
+        tasks = self.store.review_tasks()
+        check_tasks(self.gallery_record, tasks)
+        return tasks
 
     # -- finding a task ---------------------------------------------------------------------
 
@@ -174,13 +198,13 @@ class ReviewDesk:
         (``no-candidates``), as is a subject that is not one of the face's candidates
         (``not-a-candidate``); both logged. Unknown ids: 404 errors; held results: refused."""
         if ref.task_id is not None:
-            task = self.store.get_task(ref.task_id)
-            self._unheld(self.store.get_result(task["result_id"]))
+            task = self._task(ref.task_id)
+            self._unheld(self._result(task["result_id"]))
             return task
         if ref.result_id is None or ref.face is None or ref.subject_id is None:
             raise InvalidRequestError("name a review task by its id, or by result, face and "
                                       "candidate")
-        result = self._unheld(self.store.get_result(ref.result_id))
+        result = self._unheld(self._result(ref.result_id))
         if not 0 <= ref.face < len(result["faces"]):
             raise InvalidRequestError(f"result {ref.result_id} has faces 0 to "
                                       f"{len(result['faces']) - 1}, not {ref.face}", which="face")
@@ -202,7 +226,7 @@ class ReviewDesk:
 
     def pending(self, reviewer: str, now: datetime) -> list[dict[str, Any]]:
         """The tasks ``reviewer`` may still decide, oldest first, with their age."""
-        return pending_for(self.store.review_tasks(), reviewer, self.policy(), now)
+        return pending_for(self._all_tasks(), reviewer, self.policy(), now)
 
     def show(self, ref: TaskRef, reviewer: str, now: datetime) -> dict[str, Any]:
         """One task as ``reviewer`` sees it (:func:`present`)."""
@@ -223,7 +247,7 @@ class ReviewDesk:
         return shown
 
     def _present(self, task: dict[str, Any], reviewer: str, now: datetime) -> dict[str, Any]:
-        face_tasks = [t for t in self.store.get_result(task["result_id"])["tasks"]
+        face_tasks = [t for t in self._result(task["result_id"])["tasks"]
                       if t["face"] == task["face"]]
         return present(task, face_tasks, reviewer, self.policy(), now)
 

@@ -455,6 +455,12 @@ class GalleryStore:
             return np.empty((0, 0), np.float32)
         return self.storage.embedding_matrix(values)
 
+    def result_ids(self) -> list[str]:
+        """Every stored identification result's id, oldest first."""
+        with self.storage.read() as tx:
+            return [r[0] for r in tx.execute(
+                "SELECT result_id FROM results ORDER BY created_at, result_id").fetchall()]
+
     def held_about(self, subject_id: str) -> dict[str, Any]:
         """Everything the gallery holds about one subject, for an access request (GDPR
         Art. 15): the subject row, its consent records, its templates (ids, backend, times,

@@ -180,10 +180,11 @@ def subject_export(
     case: Annotated[str | None, typer.Option("--case", help="The request's reference")] = None,
     home: HomeOption = None,
     actor: ActorOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Everything held and logged about one subject, for an access request (GDPR Art. 15):
     consent records, template hashes, searches that returned them, reviews, erasure state.
-    The export is itself logged."""
+    The export is itself logged. Without --out the export is printed (always JSON)."""
     with _deployment(home) as deployment:
         export = deployment.subject_export(actor=default_actor(actor), subject_id=subject,
                                            purpose=purpose, case=case)
@@ -195,9 +196,10 @@ def subject_export(
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise InputDataError(f"cannot write {out}: {exc.strerror}", which=str(out)) from None
-    typer.echo(f"wrote {out}: {len(export['logged'])} events, "
-               f"{len(export['held']['candidate_in'])} searches naming {subject}, "
-               f"state {export['erasure']['state']}")
+    emit({"out": str(out), "events": len(export["logged"]),
+          "searches": len(export["held"]["candidate_in"]), "state": export["erasure"]["state"]},
+         as_json, lambda d: f"wrote {d['out']}: {d['events']} events, {d['searches']} "
+                            f"searches naming {subject}, state {d['state']}")
 
 
 @gallery_app.command()

@@ -68,6 +68,10 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "A lead is not evidence: record an action on a confirmed lead (with independent"
         " evidence) and its outcome.",
     ),
+    "case": LazyCommand(
+        "faceaudit.cli.case", "case_app",
+        "A case's disclosure bundle: export it for the defence, verify one offline.",
+    ),
     "authorisation": LazyCommand(
         "faceaudit.cli.authorisation", "authorisation_app",
         "Urgent searches: record the authority's decision, list held searches, delete late"

@@ -34,6 +34,7 @@ import numpy as np
 from faceaudit.base.errors import CalibrationError, NoFaceError
 from faceaudit.base.home import Home
 from faceaudit.deployment import probe_crops, search_holds
+from faceaudit.deployment.case_bundle import build_case_bundle, bundle_digest
 from faceaudit.deployment.gallery_record import (
     GalleryRecord,
     check_result,
@@ -56,6 +57,7 @@ from faceaudit.gallery.errors import (
     InvalidRequestError,
     MultipleFacesError,
     ResultHeldError,
+    UnknownResultError,
 )
 from faceaudit.gallery.persistent_search import GallerySearcher
 from faceaudit.gallery.store import (
@@ -502,6 +504,34 @@ class Deployment:
         self._forget_everywhere(written)
         return {"subject_id": subject_id, "templates": len(written.template_ids),
                 "images": written.images, "ledger_seq": logged[-1]["seq"]}
+
+    def case_export(self, *, actor: str, case: str) -> dict[str, Any]:
+        """The disclosure bundle of ``case`` (:mod:`faceaudit.deployment.case_bundle`): every
+        event of the case with its receipt, the stored candidate lists (checked against the
+        record first), the audits and policies the searches ran under; the export is logged
+        as a ``case_export`` event — included, with its receipt — recording what it holds."""
+        case_text = _text("case", case, required=True)
+        _text("actor", actor, required=True)
+        assert case_text is not None
+        searches = [e for e in self.ledger.events()
+                    if e.get("case") == case_text and e["action"] == "identify"]
+        results = {}
+        for search in searches:
+            result_id = (search.get("result") or {}).get("result_id")
+            try:
+                stored = self.store.get_result(str(result_id))
+            except UnknownResultError:
+                continue  # deleted with its search's outputs (an outputs_deleted event says so)
+            check_result(self.gallery_record, str(result_id), stored["faces"])
+            results[str(result_id)] = {"faces": stored["faces"], "threshold": stored["threshold"],
+                                       "fmr_target": stored["fmr_target"],
+                                       "backend_id": stored["backend_id"]}
+        bundle = build_case_bundle(self.home, self.ledger, self.store, case_text, results)
+        logged = self.ledger.append(actor, "case_export", case=case_text, result={
+            "events": len(bundle["events"]), "searches": len(searches),
+            "digest": bundle_digest([item["event"] for item in bundle["events"]])})
+        bundle["events"].append({"event": logged, "receipt": self.ledger.receipt(logged["seq"])})
+        return bundle
 
     def subject_export(self, *, actor: str, subject_id: str, purpose: str | None = None,
                        case: str | None = None) -> dict[str, Any]:

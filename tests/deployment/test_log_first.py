@@ -145,7 +145,9 @@ def test_a_tampered_ledger_stops_every_operation_before_it_acts(deployment, mdtf
         with pytest.raises(LedgerTamperedError):
             attempt()
     assert [s["subject_id"] for s in deployment.list_subjects()] == ["s-1"]
-    assert all(t["decisions"] == [] for t in deployment.get_result(result["result_id"])["tasks"])
+    # reading the result is refused too (fail closed); the store itself is unchanged
+    stored = deployment.store.get_result(result["result_id"])
+    assert all(t["decisions"] == [] for t in stored["tasks"])
     with deployment.store.storage.read() as con:
         assert con.execute("SELECT count(*) FROM results").fetchone()[0] == 1
     assert read_raw(Ledger(deployment.home)) == frozen

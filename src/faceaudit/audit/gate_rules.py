@@ -18,7 +18,15 @@ from typing import Any
 
 from faceaudit.engine.rule_of_three import RULE_OF_THREE, rule_of_three
 
-__all__ = ["OPERATORS", "RULE_OF_THREE", "fails", "max_min_ratio", "rule_of_three", "same_number"]
+__all__ = [
+    "OPERATORS",
+    "RULE_OF_THREE",
+    "fails",
+    "max_min_ratio",
+    "ratio_interval",
+    "rule_of_three",
+    "same_number",
+]
 
 #: ``metric OP limit`` fails when ``OPERATORS[OP](value, limit)`` is true
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -56,3 +64,42 @@ def same_number(a: Any, b: float | None) -> bool:
         return a is None and b is None
     return (isinstance(a, int | float) and not isinstance(a, bool)
             and math.isclose(a, b, rel_tol=SAME_NUMBER_REL_TOL))
+
+
+def _pair_interval(a: tuple[float, float, float], b: tuple[float, float, float]
+                   ) -> tuple[float, float]:
+    """Interval of ``p_a / p_b`` from each rate's ``(value, low, high)``: MOVER on the log
+    scale (Newcombe's method of variance estimates recovery, groups independent); the ratio
+    of the bounds where a value or a lower bound is 0 (the log is not defined there)."""
+    (pa, la, ua), (pb, lb, ub) = a, b
+    if min(pa, pb, la, lb) <= 0.0:
+        low = la / ub if ub > 0 else math.inf
+        high = ua / lb if lb > 0 else math.inf
+        return low, high
+    d = math.log(pa) - math.log(pb)
+    low = d - math.hypot(math.log(pa) - math.log(la), math.log(ub) - math.log(pb))
+    high = d + math.hypot(math.log(ua) - math.log(pa), math.log(pb) - math.log(lb))
+    return math.exp(low), math.exp(high)
+
+
+def ratio_interval(
+    rates: Sequence[tuple[float, float | None, float | None]],
+) -> tuple[float, float] | None:
+    """Interval of the max/min ratio of per-group rates, each given as ``(value, low, high)``.
+
+    The true max/min is the largest ratio ``p_a / p_b`` over ordered pairs of groups, so its
+    interval is ``[max_ab L_ab, max_ab U_ab]`` with ``[L_ab, U_ab]`` the log-scale MOVER
+    interval of ``p_a / p_b`` (:func:`_pair_interval`). It is not bounded below by 1 nor by the
+    estimate: two groups with the same rate get an interval around 1. None with fewer than two
+    groups or when a group's rate has no interval.
+    """
+    if len(rates) < 2:
+        return None
+    full: list[tuple[float, float, float]] = []
+    for value, low, high in rates:
+        if low is None or high is None:
+            return None
+        full.append((value, low, high))
+    pairs = [_pair_interval(a, b) for i, a in enumerate(full) for j, b in enumerate(full)
+             if i != j]
+    return max(p[0] for p in pairs), max(p[1] for p in pairs)

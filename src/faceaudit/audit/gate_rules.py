@@ -1,6 +1,8 @@
 """The rules a bias gate judges by, written once: the comparison operators of a
-``--fail-if`` rule, the max/min ratio of per-group rates, the rule of three, and the tolerance
-within which two target FMRs are the same operating point.
+``--fail-if`` rule, the max/min ratio of per-group rates and its interval, the three-way
+verdict on an interval (pass / fail / inconclusive) and when a sample is too small to judge
+(insufficient), the rule of three, and the tolerance within which two target FMRs are the same
+operating point.
 
 Used by the audit's own gate (:mod:`faceaudit.audit.gate`), by :mod:`faceaudit.audit.metrics`
 (the rule of three) and by the policy's recomputation of a report
@@ -13,15 +15,23 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from faceaudit.engine.rule_of_three import RULE_OF_THREE, rule_of_three
 
 __all__ = [
+    "FAIL",
+    "INCONCLUSIVE",
+    "INSUFFICIENT",
+    "MIN_IDENTITIES",
     "OPERATORS",
+    "PASS",
     "RULE_OF_THREE",
+    "UNEVALUABLE",
     "fails",
+    "insufficiency",
+    "interval_verdict",
     "max_min_ratio",
     "ratio_interval",
     "rule_of_three",
@@ -35,6 +45,14 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
 }
+
+#: the verdicts of one rule: the whole interval within the limit, the whole interval beyond it,
+#: an interval across it, a sample too small to judge, a summary that cannot be computed
+PASS, FAIL, INCONCLUSIVE, INSUFFICIENT, UNEVALUABLE = (
+    "pass", "fail", "inconclusive", "insufficient", "unevaluable")
+
+#: fewest identities behind a rate the gate judges (ISO/IEC 19795-1's guidance on test crews)
+MIN_IDENTITIES = 30
 
 #: two target FMRs (or thresholds) within this relative tolerance are the same operating point
 SAME_NUMBER_REL_TOL = 1e-9
@@ -103,3 +121,37 @@ def ratio_interval(
     pairs = [_pair_interval(a, b) for i, a in enumerate(full) for j, b in enumerate(full)
              if i != j]
     return max(p[0] for p in pairs), max(p[1] for p in pairs)
+
+
+def interval_verdict(op: str, low: float, high: float, limit: float) -> str:
+    """The verdict of the rule ``metric op limit`` (which *fails* when it holds) on the
+    interval ``[low, high]``: :data:`FAIL` when it holds for every value of the interval,
+    :data:`PASS` when for none, :data:`INCONCLUSIVE` otherwise."""
+    worst, best = (low, high) if op in (">", ">=") else (high, low)
+    if fails(op, worst, limit):
+        return FAIL
+    if not fails(op, best, limit):
+        return PASS
+    return INCONCLUSIVE
+
+
+def insufficiency(
+    rates: Sequence[tuple[str, Mapping[str, Any]]], min_identities: int
+) -> str | None:
+    """Why the per-group rate estimates behind a rule (``(label, estimate)`` pairs, e.g.
+    ``("FMR of 'male'", {...})``) are too few to judge, or None when they suffice: a rate
+    without an interval (no identities in the input, no bootstrap, one identity or one pair of
+    identities), or one resting on fewer than ``min_identities`` identities."""
+    few = []
+    for label, est in rates:
+        if est.get("value") is None:
+            continue
+        if est.get("low") is None or est.get("high") is None:
+            why = est.get("interval_note") or "no interval (no identities or no bootstrap)"
+            return f"{label} has no interval: {why}"
+        n = est.get("identities")
+        if isinstance(n, int) and not isinstance(n, bool) and n < min_identities:
+            few.append(f"{label} ({n} identities)")
+    if few:
+        return (f"rests on fewer than {min_identities} identities: {', '.join(few)}")
+    return None

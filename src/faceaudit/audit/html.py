@@ -143,18 +143,27 @@ def _provenance(p: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(k, str(v)) for k, v in items if v is not None]
 
 
+def _gate_interval(rule: Mapping[str, Any]) -> str:
+    """``[low, high]`` of a gate rule (``∞)`` when unbounded above), or "none"."""
+    low, high = rule.get("low"), rule.get("high")
+    if low is None:
+        return "none"
+    return f"[{hp.num(low)}, {hp.num(high) + ']' if high is not None else '∞)'}"
+
+
 def _gate(g: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not g or not g.get("rules"):
         return None
     rules = g["rules"]
     failed = [x for x in rules if x.get("status") != "pass"]
     if g.get("passed"):
-        text = f"all {len(rules)} condition(s) hold."
+        text = f"all {len(rules)} condition(s) hold over their whole interval."
     else:
         text = (
-            f"{len(failed)} of {len(rules)} condition(s) violated: "
+            f"{len(failed)} of {len(rules)} condition(s) not passed: "
             + "; ".join(
-                f"{x.get('expression')} ({x.get('status')}, value {hp.num(x.get('value'))})"
+                f"{x.get('expression')} ({x.get('status')}, value {hp.num(x.get('value'))} "
+                f"{_gate_interval(x)})"
                 for x in failed
             )
             + "."
@@ -165,6 +174,7 @@ def _gate(g: Mapping[str, Any] | None) -> dict[str, Any] | None:
                 str(x.get("expression")),
                 hp.target(x.get("target_fmr")),
                 hp.num(x.get("value")),
+                _gate_interval(x),
                 f"{x.get('op')} {hp.num(x.get('limit'), '.6g')}",
                 str(x.get("status", "")).upper(),
                 x.get("note") or "",
@@ -174,11 +184,16 @@ def _gate(g: Mapping[str, Any] | None) -> dict[str, Any] | None:
         for x in rules
     ]
     table = hp.table(
-        "Gate conditions (a condition fails when “value op limit” holds)",
-        ["Condition", "Target FMR", "Value", "Fails when", "Status", "Note"],
+        "Gate conditions: a condition fails when “value op limit” holds over its whole 95 % "
+        "interval, passes when it holds nowhere in it, and is inconclusive when the interval "
+        "crosses the limit; insufficient when the rates behind it have no interval or too few "
+        "identities",
+        ["Condition", "Target FMR", "Value", "95% interval", "Fails when", "Verdict", "Note"],
         rows,
     )
-    return {"passed": bool(g.get("passed")), "text": text, "table": table}
+    verdict = g.get("verdict") or ("pass" if g.get("passed") else "fail")
+    label = {"pass": "PASSED", "fail": "FAILED"}.get(verdict, str(verdict).upper())
+    return {"passed": bool(g.get("passed")), "label": label, "text": text, "table": table}
 
 
 def _supported_values(target: Mapping[str, Any], key: str) -> list[tuple[str, float]]:

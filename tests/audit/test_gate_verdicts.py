@@ -105,3 +105,24 @@ def test_gate_section_matches_its_documented_schema(tmp_path):
     for word in ('"verdict": str', '"low":', '"inconclusive"', '"insufficient"', "mover-log",
                  "wilson-effective-n"):
         assert word in doc, word
+
+
+def test_max_geomean_beside_max_min_with_intervals_in_fail_if(tmp_path):
+    table = write_large_audit(tmp_path / "large.csv")
+    out = tmp_path / "o"
+    result = run("--scores", table, "--out", out, "--fmr", "1e-2", "--bootstrap", 500,
+                 "--fail-if", "fmr_max_geomean>1.5", "--fail-if", "fnmr_max_geomean>1.5")
+    assert result.exit_code == 3, result.output
+    report = json.loads((out / "report.json").read_text())
+    summaries = report["targets"][0]["summaries"]
+    ratio, geomean = summaries["fmr_ratio"], summaries["fmr_max_geomean"]
+    # two groups: max / geometric mean = sqrt(max / min), interval included
+    assert geomean["value"] == pytest.approx(ratio["value"] ** 0.5)
+    assert geomean["low"] == pytest.approx(ratio["low"] ** 0.5)
+    assert geomean["high"] == pytest.approx(ratio["high"] ** 0.5)
+    assert geomean["interval"] == "mover-log" and geomean["groups"] == ["female", "male"]
+    fmr_rule, fnmr_rule = report["gate"]["rules"]
+    assert fmr_rule["status"] == "fail" and fnmr_rule["status"] == "pass"
+    assert "FMR max / geometric mean" in (out / "report.html").read_text()
+    rows = (out / "summaries.csv").read_text()
+    assert "fmr_max_geomean" in rows and "fnmr_max_geomean" in rows

@@ -112,3 +112,22 @@ def test_ratio_interval_on_the_log_scale():
     assert low == pytest.approx(5.0) and math.isinf(high)
     # a group without an interval gives none
     assert ratio_interval([(0.01, None, None), (0.02, 0.01, 0.03)]) is None
+
+
+def test_max_geomean_interval():
+    from faceaudit.audit.gate_rules import max_geomean_interval, max_geomean_ratio
+
+    assert max_geomean_ratio([0.04, 0.01]) == pytest.approx(2.0)
+    assert max_geomean_ratio([0.08, 0.01, 0.01]) == pytest.approx(0.08 / 0.08 ** (1 / 3)
+                                                                  / 0.01 ** (2 / 3))
+    assert max_geomean_ratio([0.01, 0.0]) == math.inf and max_geomean_ratio([0.0, 0.0]) is None
+    two = [(0.04, 0.03, 0.05), (0.01, 0.008, 0.0125)]
+    low, high = max_geomean_interval(two)
+    r_low, r_high = ratio_interval(two)
+    assert (low, high) == pytest.approx((r_low ** 0.5, r_high ** 0.5))
+    three = [(0.01, 0.005, 0.02), (0.02, 0.01, 0.03), (0.015, 0.01, 0.02)]
+    low, high = max_geomean_interval(three)
+    assert low < max_geomean_ratio([v for v, _, _ in three]) < high
+    low, high = max_geomean_interval([(0.01, 0.005, 0.02), (0.0, 0.0, 0.001)])
+    assert low > 1 and math.isinf(high)
+    assert max_geomean_interval([(0.01, None, None), (0.02, 0.01, 0.03)]) is None

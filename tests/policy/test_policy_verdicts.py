@@ -103,3 +103,23 @@ def test_policy_keys_are_checked(home, auditor, tmp_path):
     for bad in ('on_inconclusive = "maybe"', "min_identities = 1", 'on_insufficient = 1'):
         with pytest.raises(PolicyError):
             _policy(home, auditor, tmp_path, gate=bad)
+
+
+def test_max_geomean_limit_and_own_rule(home, auditor, large, tmp_path):
+    _policy(home, auditor, tmp_path, top="fmr_target = 0.01",
+            gate="max_fmr_ratio = 50\nmax_fmr_max_geomean = 1.5")
+    auditor.register(home, as_model_audit(large))
+    verdict = _gate(home)
+    assert not verdict.passed and verdict.rule == "audit-fmr-max-geomean"
+    assert "fmr_max_geomean 3.16 [" in verdict.detail
+    _policy(home, auditor, tmp_path, top="fmr_target = 0.01", gate="max_fmr_ratio = 50")
+    own = [{"expression": "fnmr_max_geomean>1.5", "metric": "fnmr_max_geomean", "op": ">",
+            "limit": 1.5, "target_fmr": 0.01, "value": 1.0, "status": "pass"}]
+    auditor.register(home, as_model_audit(large, rules=own))
+    assert _gate(home).passed
+    own[0].update(limit=1.1, expression="fnmr_max_geomean>1.1")  # [0.77, 1.33] crosses it
+    auditor.register(home, as_model_audit(large, rules=own))
+    verdict = _gate(home)
+    assert not verdict.passed and verdict.rule == "audit-inconclusive"
+    assert "fnmr_max_geomean>1.5" not in verdict.detail and "fnmr_max_geomean>1.1" in (
+        verdict.detail)

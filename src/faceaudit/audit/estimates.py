@@ -11,10 +11,11 @@ seen, no interval where resampling identities cannot vary the rate, a flag below
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from faceaudit.audit.gate_rules import ratio_interval
+from faceaudit.audit.gate_rules import max_geomean_interval, ratio_interval
 from faceaudit.audit.intervals import rate_interval
 
 MIN_IDENTITIES = 30  # ISO/IEC 19795-1's guidance on the number of test subjects
@@ -82,16 +83,28 @@ def rate_estimate(
 RATIO_INTERVAL = "mover-log"
 
 
-def with_ratio_interval(entry: dict, rates: list[dict]) -> dict:
-    """``entry`` (a max/min ratio summary) with its interval recomputed from the per-group
-    rate estimates ``rates`` it is over (:func:`faceaudit.audit.gate_rules.ratio_interval`,
-    on the log scale); no interval, with ``interval_note``, when a group's rate has none."""
+Bounds = Callable[[Sequence[tuple[float, float | None, float | None]]],
+                  tuple[float, float] | None]
+
+
+def interval_of_ratio(key: str) -> Bounds:
+    """The interval function of a ratio summary: max / geometric mean
+    (:func:`~faceaudit.audit.gate_rules.max_geomean_interval`) or max/min
+    (:func:`~faceaudit.audit.gate_rules.ratio_interval`)."""
+    return max_geomean_interval if key.endswith("_max_geomean") else ratio_interval
+
+
+def with_ratio_interval(entry: dict, rates: list[dict], interval: Bounds = ratio_interval
+                        ) -> dict:
+    """``entry`` (a max/min or max/geomean ratio summary) with its interval recomputed from the
+    per-group rate estimates ``rates`` it is over (``interval``, on the log scale); no
+    interval, with ``interval_note``, when a group's rate has none."""
     entry = dict(entry)
     entry["interval"] = None
     if entry.get("value") is None and "infinite" not in (entry.get("note") or ""):
         return entry
-    got = ratio_interval([(r["value"], r["low"], r["high"]) for r in rates
-                          if r.get("value") is not None])
+    got = interval([(r["value"], r["low"], r["high"]) for r in rates
+                    if r.get("value") is not None])
     if got is None or len(rates) < 2:
         entry["low"] = entry["high"] = None
         entry["interval_note"] = "a group's rate has no interval, so the ratio has none"

@@ -79,6 +79,8 @@ RATES_BEHIND = {
     "fnmr_ratio": ("fnmr",), "fnmr_difference": ("fnmr",),
     "fpir_ratio": ("fpir",), "fpir_difference": ("fpir",),
     "fnir_ratio": ("fnir",), "fnir_difference": ("fnir",),
+    "fmr_max_geomean": ("fmr",), "fnmr_max_geomean": ("fnmr",),
+    "fpir_max_geomean": ("fpir",), "fnir_max_geomean": ("fnir",),
 }
 
 #: the gate's verdict is its worst rule's, in this order

@@ -32,6 +32,8 @@ __all__ = [
     "fails",
     "insufficiency",
     "interval_verdict",
+    "max_geomean_interval",
+    "max_geomean_ratio",
     "max_min_ratio",
     "ratio_interval",
     "rule_of_three",
@@ -155,3 +157,66 @@ def insufficiency(
     if few:
         return (f"rests on fewer than {min_identities} identities: {', '.join(few)}")
     return None
+
+
+def max_geomean_ratio(values: Sequence[float]) -> float | None:
+    """max / geometric mean of per-group rates (NIST IR 8429): None for fewer than two groups
+    or when all are 0, ``inf`` when some but not all are 0
+    (:func:`faceaudit.audit.fairness.max_geomean_ratio` over arrays)."""
+    if len(values) < 2:
+        return None
+    high = max(values)
+    if min(values) == 0.0:
+        return math.inf if high > 0 else None
+    return high / math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def _bound_log(weights: list[float], full: list[tuple[float, float, float]], lower: bool
+               ) -> float:
+    """``Σ w_g ln x_g`` with each ``x_g`` the bound that makes the sum lowest (``lower``) or
+    highest: the worst case of every term, where a bound of 0 makes the log infinite."""
+    total = 0.0
+    for w, (_, lo, hi) in zip(weights, full, strict=True):
+        x = lo if (w > 0) == lower else hi
+        total += w * (math.log(x) if x > 0.0 else -math.inf)
+    return total
+
+
+def max_geomean_interval(
+    rates: Sequence[tuple[float, float | None, float | None]],
+) -> tuple[float, float] | None:
+    """Interval of the max / geometric-mean ratio of per-group rates ``(value, low, high)``.
+
+    For the worst group ``a``, ``ln(p_a / geomean) = (1 − 1/G) ln p_a − (1/G) Σ_{g≠a} ln p_g``,
+    a linear combination of independent log rates: its MOVER interval adds each term's
+    distance to its own bound in quadrature (the lower bound of a term with a positive weight,
+    the upper of one with a negative weight, and the other way round above). The true ratio
+    is the largest over ``a``, so the interval is ``[max_a L_a, max_a U_a]``. Where a rate or a
+    lower bound is 0 the bounds are combined directly (the worst case of each term). None with
+    fewer than two groups or when a group's rate has no interval.
+    """
+    if len(rates) < 2:
+        return None
+    full: list[tuple[float, float, float]] = []
+    for value, low, high in rates:
+        if low is None or high is None:
+            return None
+        full.append((value, low, high))
+    G = len(full)
+    bounds = []
+    for a in range(G):
+        weights = [(1 - 1 / G) if g == a else -1 / G for g in range(G)]
+        if min(min(v, lo) for v, lo, _ in full) <= 0.0:
+            low_log = _bound_log(weights, full, lower=True)
+            high_log = _bound_log(weights, full, lower=False)
+        else:
+            est = sum(w * math.log(v) for w, (v, _, _) in zip(weights, full, strict=True))
+            down = up = 0.0
+            for w, (v, lo, hi) in zip(weights, full, strict=True):
+                below, above = math.log(v) - math.log(lo), math.log(hi) - math.log(v)
+                down += (w * (below if w > 0 else above)) ** 2
+                up += (w * (above if w > 0 else below)) ** 2
+            low_log, high_log = est - math.sqrt(down), est + math.sqrt(up)
+        bounds.append((math.exp(low_log) if low_log > -math.inf else 0.0,
+                       math.exp(high_log) if high_log < math.inf else math.inf))
+    return max(b[0] for b in bounds), max(b[1] for b in bounds)

@@ -29,13 +29,8 @@ from faceaudit.audit.identification_rates import (
 from faceaudit.audit.sections import missing_summaries, ratio_intervals, summary_estimates
 
 # 1:1 summary keys → their identification names
-SUMMARY_NAMES = dict(
-    zip(
-        fairness.SUMMARY_KEYS[: len(fairness.IDENTIFICATION_SUMMARY_KEYS)],
-        fairness.IDENTIFICATION_SUMMARY_KEYS,
-        strict=True,
-    )
-)
+SUMMARY_NAMES = fairness.IDENTIFICATION_NAMES
+
 PREDICTION_NOTE = (
     "predicted from each group's 1:1 false match rate against enrolled subjects as "
     "1 - (1 - FMR)^N, assuming the N comparisons of a search are independent"
@@ -165,7 +160,8 @@ def summaries_section(counts: IdentificationCounts, at: PointRates, confidence: 
     names = [counts.groups[g] for g in at.summary_groups]
     out = summary_estimates(at.summaries, at.summary_replicates, confidence, names)
     if rows is not None:
-        out = ratio_intervals(out, rows, {"fmr_ratio": "fpir", "fnmr_ratio": "fnir"})
+        out = ratio_intervals(out, rows, {"fmr_ratio": "fpir", "fnmr_ratio": "fnir",
+                                          "fmr_max_geomean": "fpir", "fnmr_max_geomean": "fnir"})
     renamed = {}
     for key, entry in out.items():
         if key in SUMMARY_NAMES:

@@ -23,7 +23,7 @@ COARSE_BINS = 100
 
 # Summaries that need each group's FMR (accuracy = 1 - (FMR + FNMR) / 2 included) and those
 # that need FNMR only: the latter keep every group with genuine comparisons.
-FNMR_ONLY = ("fnmr_ratio", "fnmr_difference")
+FNMR_ONLY = ("fnmr_ratio", "fnmr_difference", "fnmr_max_geomean")
 WITH_FMR = tuple(k for k in fairness.SUMMARY_KEYS if k not in FNMR_ONLY)
 
 # Why a group is left out of a family of summaries (the section builder words them).

@@ -17,7 +17,13 @@ import numpy as np
 
 from faceaudit.audit import fairness
 from faceaudit.audit.bootstrap import percentile_interval
-from faceaudit.audit.estimates import clean, estimate, rate_estimate, with_ratio_interval
+from faceaudit.audit.estimates import (
+    clean,
+    estimate,
+    interval_of_ratio,
+    rate_estimate,
+    with_ratio_interval,
+)
 from faceaudit.audit.intervals import rate_interval, zero_eer_bound
 from faceaudit.audit.rates import (
     FEW_IMPOSTOR,
@@ -242,7 +248,7 @@ def ratio_intervals(summaries: dict[str, dict], rows: list[dict[str, Any]],
         if entry is None or not entry.get("groups"):
             continue
         over = [row[rate] for row in rows if row["group"] in entry["groups"]]
-        out[key] = with_ratio_interval(entry, over)
+        out[key] = with_ratio_interval(entry, over, interval_of_ratio(key))
     return out
 
 
@@ -286,7 +292,9 @@ def summary_sections(
             )
         )
     if rows is not None:
-        summaries = ratio_intervals(summaries, rows, {"fmr_ratio": "fmr", "fnmr_ratio": "fnmr"})
+        summaries = ratio_intervals(summaries, rows, {
+            "fmr_ratio": "fmr", "fnmr_ratio": "fnmr",
+            "fmr_max_geomean": "fmr", "fnmr_max_geomean": "fnmr"})
     ordered = {key: summaries[key] for key in fairness.SUMMARY_KEYS}
     for value in ordered.values():
         if value["value"] is not None and value["note"]:

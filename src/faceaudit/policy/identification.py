@@ -186,9 +186,7 @@ def _own_rules_problem(report: dict[str, Any]) -> str | None:
     rules = gate.get("rules") if isinstance(gate, dict) else None
     if rules is not None and not isinstance(rules, list):
         return "the audit's own gate rules are malformed"
-    names = dict(zip(fairness.IDENTIFICATION_SUMMARY_KEYS,
-                     ("fmr_ratio", "fnmr_ratio", "fmr_difference", "fnmr_difference",
-                      "inequity", "fdr", "garbe"), strict=True))
+    names = {ident: key for key, ident in fairness.IDENTIFICATION_NAMES.items()}
     alpha = report_alpha(report)
     for rule in rules or []:
         if not isinstance(rule, dict) or rule.get("op") not in OPERATORS \

@@ -57,6 +57,9 @@ class BiasGate:
     on_inconclusive: str = "refuse"
     on_insufficient: str = "refuse"
     min_identities: int = 30  # fewest identities behind a rate the gate judges
+    # max / geometric mean limits (NIST IR 8429), unchecked when None
+    max_fmr_max_geomean: float | None = None
+    max_fnmr_max_geomean: float | None = None
 
     def trusted_keys(self) -> dict[str, Ed25519PublicKey]:
         """The trusted auditor public keys by key id (entries were validated on parsing)."""
@@ -110,6 +113,8 @@ class Policy:
                 "on_inconclusive": self.bias_gate.on_inconclusive,
                 "on_insufficient": self.bias_gate.on_insufficient,
                 "min_identities": self.bias_gate.min_identities,
+                "max_fmr_max_geomean": self.bias_gate.max_fmr_max_geomean,
+                "max_fnmr_max_geomean": self.bias_gate.max_fnmr_max_geomean,
             },
         }
 
@@ -237,7 +242,8 @@ def _bias_gate(value: Any) -> BiasGate:
     keys = {"max_fmr_ratio", "max_fnmr_ratio", "max_audit_age_days", "required_groups",
             "trusted_auditor_keys", "allow_unsigned_audits", "waived_because",
             "require_identification_audit", "max_fpir_ratio", "max_fnir_ratio",
-            "on_inconclusive", "on_insufficient", "min_identities"}
+            "on_inconclusive", "on_insufficient", "min_identities", "max_fmr_max_geomean",
+            "max_fnmr_max_geomean"}
     _no_unknown(table, keys, "bias_gate.")
     d = BiasGate()
     groups = table.get("required_groups", list(d.required_groups))
@@ -265,7 +271,14 @@ def _bias_gate(value: Any) -> BiasGate:
     if isinstance(min_identities, bool) or not isinstance(min_identities, int) \
             or min_identities < 2:
         raise PolicyError("bias_gate.min_identities must be a whole number of at least 2")
+    geomean: dict[str, float | None] = {}
+    for key in ("max_fmr_max_geomean", "max_fnmr_max_geomean"):
+        given = table.get(key)
+        geomean[key] = None if given is None else _number(given, f"bias_gate.{key}", low=1.0,
+                                                          high=math.inf)
     return BiasGate(
+        max_fmr_max_geomean=geomean["max_fmr_max_geomean"],
+        max_fnmr_max_geomean=geomean["max_fnmr_max_geomean"],
         on_inconclusive=undecided["on_inconclusive"],
         on_insufficient=undecided["on_insufficient"],
         min_identities=min_identities,

@@ -29,6 +29,8 @@ from faceaudit.audit.gate_rules import (
     fails,
     insufficiency,
     interval_verdict,
+    max_geomean_interval,
+    max_geomean_ratio,
     max_min_ratio,
     ratio_interval,
     rule_of_three,
@@ -37,8 +39,10 @@ from faceaudit.audit.gate_rules import (
 from faceaudit.base.errors import FaceAuditError
 from faceaudit.policy.model import Policy
 
-_FMR_ONLY = {"fmr_ratio", "fmr_difference"}
-_FNMR_ONLY = {"fnmr_ratio", "fnmr_difference"}
+_FMR_ONLY = {"fmr_ratio", "fmr_difference", "fmr_max_geomean"}
+_FNMR_ONLY = {"fnmr_ratio", "fnmr_difference", "fnmr_max_geomean"}
+# the report's own rules the policy judges on a recomputed interval (the others on the value)
+_INTERVAL_RULES = ("fmr_ratio", "fnmr_ratio", "fmr_max_geomean", "fnmr_max_geomean")
 
 
 @dataclass(frozen=True)
@@ -143,10 +147,13 @@ class RatioJudgement:
 def judge_ratio(name: str, value: float | None,
                 rates: list[tuple[str, dict[str, Any] | None]], limit: float,
                 min_identities: int) -> RatioJudgement:
-    """Judge the max/min ratio ``name`` of the per-group rate estimates ``rates``
-    (``(label, estimate)``) against ``limit``: insufficient when a rate has no interval or
-    rests on fewer than ``min_identities`` identities, else the three-way verdict on the ratio's
-    interval (:func:`faceaudit.audit.gate_rules.ratio_interval`)."""
+    """Judge the ratio ``name`` (max/min, or max / geometric mean for a ``*_max_geomean``) of
+    the per-group rate estimates ``rates`` (``(label, estimate)``) against ``limit``:
+    insufficient when a rate has no interval or rests on fewer than ``min_identities``
+    identities, else the three-way verdict on the ratio's interval
+    (:func:`faceaudit.audit.gate_rules.ratio_interval`,
+    :func:`~faceaudit.audit.gate_rules.max_geomean_interval`)."""
+    interval_of = max_geomean_interval if name.endswith("_max_geomean") else ratio_interval
     given = [(label, est) for label, est in rates if isinstance(est, dict)]
     why = None if len(given) == len(rates) else "a group's estimate is missing"
     why = why or insufficiency(given, min_identities)
@@ -160,7 +167,7 @@ def judge_ratio(name: str, value: float | None,
                 break
             triples.append((v, lo, hi))
         else:
-            interval = ratio_interval(triples)
+            interval = interval_of(triples)
     if why is not None or interval is None or value is None:
         return RatioJudgement(name, value, None, None, limit, INSUFFICIENT,
                               why or "no interval")
@@ -268,10 +275,22 @@ def judge(policy: Policy, report: dict[str, Any]) -> Verdict:
                        f"required group(s) not covered at FMR {fmr:g}: {', '.join(missing)}",
                        fmr_ratio, fnmr_ratio)
     judged = []
-    for name, value, limit, rule, kind, chosen in (
+    limits = [
         ("fmr_ratio", fmr_ratio, gate.max_fmr_ratio, "audit-fmr-ratio", "FMR", fmr_groups),
         ("fnmr_ratio", fnmr_ratio, gate.max_fnmr_ratio, "audit-fnmr-ratio", "FNMR", fnmr_groups),
+    ]
+    for name, limit_, rule_, kind_, chosen_ in (
+        ("fmr_max_geomean", gate.max_fmr_max_geomean, "audit-fmr-max-geomean", "FMR",
+         fmr_groups),
+        ("fnmr_max_geomean", gate.max_fnmr_max_geomean, "audit-fnmr-max-geomean", "FNMR",
+         fnmr_groups),
     ):
+        if limit_ is not None:
+            rates_ = [g.fmr if kind_ == "FMR" else g.fnmr for g in chosen_]
+            limits.append((name, max_geomean_ratio([r for r in rates_ if r is not None]),
+                           limit_, rule_, kind_, chosen_))
+    fail_rules = {name: rule for name, _, _, rule, _, _ in limits}
+    for name, value, limit, rule, kind, chosen in limits:
         if value is None:
             return Verdict(False, rule, f"{name} could not be estimated from the per-group rates",
                            fmr_ratio, fnmr_ratio)
@@ -279,8 +298,7 @@ def judge(policy: Policy, report: dict[str, Any]) -> Verdict:
                    g.fmr_estimate if kind == "FMR" else g.fnmr_estimate) for g in chosen]
         judged.append(judge_ratio(name, value, behind, limit, gate.min_identities))
     where = f"at FMR {fmr:g} (recomputed from the per-group rates)"
-    refusal = decide(judged, {"fmr_ratio": "audit-fmr-ratio", "fnmr_ratio": "audit-fnmr-ratio"},
-                     policy, where)
+    refusal = decide(judged, fail_rules, policy, where)
     if refusal is not None:
         return Verdict(False, *refusal, fmr_ratio, fnmr_ratio, judged=tuple(judged))
     own = _own_rules_problem(report, policy)
@@ -353,11 +371,11 @@ def _own_rules_problem(report: dict[str, Any],
             return (f"the audit's own rule {rule.get('expression')!r} cannot be evaluated from "
                     "the per-group rates")
         at = target_rates(report, target)
-        if metric in ("fmr_ratio", "fnmr_ratio") and at is not None and policy is not None:
-            chosen = at.fmr_groups() if metric == "fmr_ratio" else at.fnmr_groups()
-            estimates = [(f"{metric[:-6].upper()} of {g.group!r}",
-                          g.fmr_estimate if metric == "fmr_ratio" else g.fnmr_estimate)
-                         for g in chosen]
+        if metric in _INTERVAL_RULES and at is not None and policy is not None:
+            fmr_side = metric.startswith("fmr_")
+            chosen = at.fmr_groups() if fmr_side else at.fnmr_groups()
+            estimates = [(f"{'FMR' if fmr_side else 'FNMR'} of {g.group!r}",
+                          g.fmr_estimate if fmr_side else g.fnmr_estimate) for g in chosen]
             judged = judge_ratio(metric, value, estimates, float(limit),
                                  policy.bias_gate.min_identities)
             if judged.low is not None and judged.high is not None:

@@ -117,6 +117,7 @@ class AuditRequest(BaseModel):
     bootstrap: Annotated[int, Field(ge=0)] = 1000
     seed: int = 0
     alpha: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    operating_points: bool = False  # the worst-group threshold grid
     # Gate
     fail_if: list[str] = Field(default_factory=list)
     # Verification: a pair list instead of every pair
@@ -163,6 +164,7 @@ class AuditRequest(BaseModel):
             seed=self.seed,
             alpha=self.alpha,
             min_identities=self.min_identities,
+            operating_points=self.operating_points,
         )
         rules = [parse_rule(r) for r in self.fail_if]
         parts = self.by.split(",") if isinstance(self.by, str) else self.by

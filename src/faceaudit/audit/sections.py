@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from faceaudit.audit import fairness
+from faceaudit.audit import fairness, metrics
 from faceaudit.audit.bootstrap import percentile_interval
 from faceaudit.audit.estimates import (
     clean,
@@ -24,6 +24,7 @@ from faceaudit.audit.estimates import (
     rate_estimate,
     with_ratio_interval,
 )
+from faceaudit.audit.gate_rules import max_min_ratio
 from faceaudit.audit.intervals import rate_interval, zero_eer_bound
 from faceaudit.audit.rates import (
     FEW_IMPOSTOR,
@@ -374,6 +375,82 @@ def per_group_section(rates: ScoreRates, confidence: float) -> list[dict]:
     return out
 
 
+def operating_point_rows(rates: ScoreRates, k: int, target: float,
+                         settings: AuditSettings) -> list[dict[str, Any]]:
+    """Each group's FMR (where it supports ``target``) and FNMR at threshold bin ``k``, with
+    intervals, as in a ``targets`` entry."""
+    tallies, boot = rates.tallies, rates.bootstrap
+    G = len(rates.groups)
+    supported = [bool(n) and metrics.supports(int(n), target) for n in tallies.impostor_pairs]
+    rows = []
+    for g, name in enumerate(rates.groups):
+        n_imp, n_gen = int(tallies.impostor_pairs[g]), int(tallies.genuine_pairs[g])
+        false_matches = int(tallies.false_matches(k)[g, g])
+        misses = int(tallies.false_non_matches(k)[g])
+        fmr = false_matches / n_imp if supported[g] else None
+        fnmr = misses / n_gen if n_gen else None
+        rows.append({
+            "group": name,
+            "supported": supported[g],
+            "fmr": rate_estimate(
+                fmr, boot.fmr[k][:, g, g] if boot is not None and fmr is not None else None,
+                errors=false_matches if fmr is not None else None, comparisons=n_imp,
+                identities=tallies.impostor_identities[g], confidence=settings.confidence,
+                min_identities=settings.min_identities,
+                note="too few impostor comparisons for the target"),
+            "fnmr": rate_estimate(
+                fnmr, boot.fnmr[k][:, g] if boot is not None and fnmr is not None else None,
+                errors=misses if fnmr is not None else None, comparisons=n_gen,
+                identities=tallies.genuine_identities[g], confidence=settings.confidence,
+                min_identities=settings.min_identities, note="no genuine comparisons"),
+        })
+    assert len(rows) == G
+    return rows
+
+
+def operating_point_ratios(rows: list[dict[str, Any]]) -> dict[str, dict]:
+    """``fmr_ratio`` and ``fnmr_ratio`` over the rows with the rate, with their intervals."""
+    out = {}
+    for key, rate in (("fmr_ratio", "fmr"), ("fnmr_ratio", "fnmr")):
+        over = [r for r in rows if r[rate]["value"] is not None]
+        values = [r[rate]["value"] for r in over]
+        ratio = max_min_ratio(values) if len(values) >= 2 else None
+        entry = estimate(ratio if ratio is not None and math.isfinite(ratio) else None,
+                         note=None if ratio is not None and math.isfinite(ratio) else
+                         "needs two groups with a non-zero rate")
+        entry["groups"] = [r["group"] for r in over]
+        out[key] = with_ratio_interval(entry, [r[rate] for r in over]) if len(over) >= 2 \
+            else {**entry, "interval": None}
+    return out
+
+
+def operating_points_section(rates: ScoreRates, settings: AuditSettings) -> list[dict]:
+    """For each supported target: the worst-group threshold grid, each point's per-group
+    rates with intervals and ratios, and the recommended threshold (``--operating-points``)."""
+    out = []
+    for grid in rates.worst_group:
+        points = []
+        for k, threshold in zip(grid.bins, grid.thresholds, strict=True):
+            rows = operating_point_rows(rates, k, grid.target_fmr, settings)
+            points.append({
+                "threshold": threshold,
+                "recommended": k == grid.recommended,
+                "groups": rows,
+                "summaries": operating_point_ratios(rows),
+            })
+        chosen = next((p for p in points if p["recommended"]), None)
+        out.append({
+            "target_fmr": grid.target_fmr,
+            "rule": "the lowest grid threshold at which every supported group's FMR upper "
+                    "bound is at most the target",
+            "recommended_threshold": chosen["threshold"] if chosen else None,
+            "recommended": chosen,
+            "note": grid.note,
+            "grid": points,
+        })
+    return out
+
+
 def det_section(curves: list[DetCurve]) -> list[dict]:
     """The DET curves as lists."""
     return [
@@ -414,6 +491,9 @@ def score_sections(rates: ScoreRates, settings: AuditSettings) -> tuple[dict, li
         targets.append(entry)
         warnings += target_warnings
     tallies = rates.tallies
+    extra = {}
+    if settings.operating_points:
+        extra["operating_points"] = operating_points_section(rates, settings)
     sections = {
         "groups": list(rates.groups),
         "targets": targets,
@@ -432,5 +512,6 @@ def score_sections(rates: ScoreRates, settings: AuditSettings) -> tuple[dict, li
                 for g, name in enumerate(rates.groups)
             },
         },
+        **extra,
     }
     return sections, warnings

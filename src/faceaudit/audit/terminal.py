@@ -72,7 +72,24 @@ def headline(report: dict, console: Console) -> None:
             )
     if not entry["supported"]:
         console.print(f"target FMR {primary:g} is not supported by these data")
+    print_operating_points(report, console)
     print_gate(report, console)
+
+
+def print_operating_points(report: dict, console: Console) -> None:
+    """Per target (``--operating-points``): the worst-group threshold and each group's FMR and
+    FNMR there, beside those at the global threshold."""
+    for point in report.get("operating_points") or []:
+        t = point["target_fmr"]
+        chosen = point["recommended"]
+        if chosen is None:
+            console.print(f"worst-group threshold at FMR {t:g}: none ({point['note']})",
+                          markup=False, highlight=False, soft_wrap=True)
+            continue
+        rates = "; ".join(f"{g['group']} FMR {format_estimate(g['fmr'])}, FNMR "
+                          f"{format_estimate(g['fnmr'])}" for g in chosen["groups"])
+        console.print(f"worst-group threshold at FMR {t:g}: {chosen['threshold']!r} ({rates})",
+                      markup=False, highlight=False, soft_wrap=True)
 
 
 def gate_value(rule: dict) -> str:

@@ -126,3 +126,39 @@ def test_max_geomean_beside_max_min_with_intervals_in_fail_if(tmp_path):
     assert "FMR max / geometric mean" in (out / "report.html").read_text()
     rows = (out / "summaries.csv").read_text()
     assert "fmr_max_geomean" in rows and "fnmr_max_geomean" in rows
+
+
+def test_one_pair_of_identities_gets_no_interval_and_a_zero_eer_an_exact_bound(tmp_path):
+    import csv
+
+    path = tmp_path / "pair.csv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["score", "genuine", "group_a", "group_b", "subject_a", "subject_b"])
+        for s in ("p0", "p1"):  # group "pair": its impostors all come from one pair
+            w.writerows([0.95, "true", "pair", "pair", s, s] for _ in range(3))
+        w.writerows([0.9 if i < 30 else -0.5, "false", "pair", "pair", "p0", "p1"]
+                    for i in range(3000))
+        for s in range(40):
+            w.writerows([0.95, "true", "many", "many", f"m{s}", f"m{s}"] for _ in range(3))
+        n = 0
+        for a in range(40):
+            for b in range(a + 1, 40):
+                for _ in range(2):
+                    w.writerow([0.9 if n % 156 == 0 else -0.5, "false", "many", "many",
+                                f"m{a}", f"m{b}"])
+                    n += 1
+    out = tmp_path / "o"
+    result = run("--scores", path, "--out", out, "--fmr", "1e-2", "--bootstrap", 200,
+                 "--min-identities", 2, "--fail-if", "fmr_ratio>2")
+    assert result.exit_code == 3, result.output
+    report = json.loads((out / "report.json").read_text())
+    pair = report["targets"][0]["groups"][1]
+    assert pair["group"] == "pair" and pair["fmr"]["value"] == pytest.approx(0.01)
+    assert pair["fmr"]["low"] is None and pair["fmr"]["interval"] is None
+    assert "cannot vary" in pair["fmr"]["interval_note"]
+    rule = report["gate"]["rules"][0]
+    assert rule["status"] == "insufficient" and "FMR of 'pair' has no interval" in rule["note"]
+    many = next(g for g in report["per_group"] if g["group"] == "many")
+    assert many["eer"]["value"] == 0.0
+    assert many["eer"]["low"] == 0.0 and 0 < many["eer"]["high"] < 0.05

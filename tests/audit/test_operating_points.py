@@ -42,6 +42,8 @@ def test_worst_group_threshold_in_the_report_and_terminal(tmp_path):
     assert male["fmr"]["value"] <= 1e-2 < male["fmr"]["high"]
     assert set(chosen["summaries"]) == {"fmr_ratio", "fnmr_ratio"}
     assert "worst-group threshold at FMR 0.01:" in result.stdout
+    html = (out / "report.html").read_text()
+    assert "Worst-group operating point" in html and "worst-group threshold 0.9" in html
     plain = run("--scores", table, "--out", tmp_path / "p", "--fmr", "1e-2", "--bootstrap", 0)
     assert plain.exit_code == 0, plain.output
     assert "operating_points" not in json.loads((tmp_path / "p" / "report.json").read_text())

@@ -90,6 +90,7 @@ def _view(r: Mapping[str, Any]) -> dict[str, Any]:
         "group_tables": _group_tables(targets, r.get("per_group") or []),
         "fairness_tables": _fairness_tables(targets),
         "fairness_notes": _fairness_notes(targets, prov.get("alpha")),
+        "operating_tables": _operating_tables(r.get("operating_points") or []),
         "det_figure": _det_figure(r.get("det"), primary),
         "heatmap_figures": _heatmap_figures(targets),
         "cross_table": _cross_table(primary),
@@ -141,6 +142,36 @@ def _provenance(p: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("Duration", f"{p['duration_s']:.1f} s" if p.get("duration_s") is not None else None),
     ]
     return [(k, str(v)) for k, v in items if v is not None]
+
+
+def _operating_tables(points: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One table per target of ``--operating-points``: each grid threshold with every group's
+    FMR and FNMR and the ratios, the recommended row marked."""
+    tables = []
+    for point in points:
+        grid = point.get("grid") or []
+        if not grid:
+            continue
+        groups = [g["group"] for g in grid[0]["groups"]]
+        headers = (["Threshold", "Recommended"] + [f"FMR {g}" for g in groups]
+                   + [f"FNMR {g}" for g in groups] + ["FMR ratio", "FNMR ratio"])
+        rows = [
+            hp.row(
+                [hp.num(p.get("threshold"), ".6g"), "yes" if p.get("recommended") else ""]
+                + [hp.estimate_cell(g.get("fmr")) for g in p["groups"]]
+                + [hp.estimate_cell(g.get("fnmr")) for g in p["groups"]]
+                + [hp.estimate_cell((p.get("summaries") or {}).get(k))
+                   for k in ("fmr_ratio", "fnmr_ratio")],
+                "" if p.get("recommended") else "muted",
+            )
+            for p in grid
+        ]
+        chosen = point.get("recommended_threshold")
+        caption = (f"Target FMR {hp.target(point.get('target_fmr'))}: worst-group threshold "
+                   + (hp.num(chosen, ".6g") if chosen is not None
+                      else f"none ({point.get('note')})"))
+        tables.append(hp.table(caption, headers, rows))
+    return tables
 
 
 def _gate_interval(rule: Mapping[str, Any]) -> str:

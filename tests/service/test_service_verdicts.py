@@ -53,3 +53,31 @@ def test_inconclusive_audit_refuses_identify_over_http(service: Service, tmp_pat
         assert operator.post("/v1/identify", **search).status_code == 200
         status = operator.get("/v1/policy/status").json()
         assert status["allowed"] is True and "pass against 2" in status["sentence"]
+
+
+def test_audit_job_gives_verdicts_and_the_worst_group_threshold(service: Service,
+                                                               tmp_path) -> None:
+    import time
+
+    from verdict_data import write_large_audit
+
+    table = write_large_audit(tmp_path / "large.csv").read_bytes()
+    with service.client(Role.AUDITOR) as client:
+        started = client.post("/v1/audits", data={
+            "fmr": "1e-2", "bootstrap": "200", "operating_points": "true",
+            "fail_if": ["fmr_ratio>2", "fnmr_ratio>2"]},
+            files={"scores": ("large.csv", table)})
+        assert started.status_code == 202, started.text
+        deadline = time.monotonic() + 120
+        while True:
+            status = client.get(f"/v1/audits/{started.json()['job_id']}").json()
+            if status["status"] in ("done", "failed") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    assert status["status"] == "done", status
+    report = status["report"]
+    assert [r["status"] for r in report["gate"]["rules"]] == ["fail", "pass"]
+    assert report["gate"]["verdict"] == "fail"
+    (point,) = report["operating_points"]
+    assert point["recommended_threshold"] is not None
+    assert all(g["fmr"]["high"] <= 1e-2 for g in point["recommended"]["groups"])

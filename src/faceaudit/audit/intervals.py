@@ -95,7 +95,7 @@ def effective_size(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         var = float(np.var(reps, ddof=1))
-    if not var > 1e-30 * max(p * p, 1e-300):
+    if not var > (1e-9 * p) ** 2:  # not varying beyond rounding (one pair of identities)
         return None
     if identities is not None and identities > 1:
         var *= identities / (identities - 1)

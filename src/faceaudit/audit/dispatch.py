@@ -170,6 +170,10 @@ class AuditRequest(BaseModel):
         parts = self.by.split(",") if isinstance(self.by, str) else self.by
         by = [b.strip() for b in parts if b.strip()]
         identification = self._identification(kind)
+        if self.operating_points and kind is InputKind.RATES:
+            raise inputs.AuditInputError(
+                "--operating-points moves the threshold: give comparisons (DATA, --lfw, "
+                "--embeddings or --scores), not --rates", which="--operating-points")
         candidates = self.candidates
         if identification and self.gallery_templates not in GALLERY_TEMPLATES:
             raise inputs.AuditInputError(
@@ -236,6 +240,10 @@ class AuditRequest(BaseModel):
         if self.pairs is not None:
             raise inputs.AuditInputError("--pairs applies to the verification audit only",
                                          which="--pairs")
+        if self.operating_points:
+            raise inputs.AuditInputError(
+                "--operating-points applies to the verification audit only (not yet to "
+                "identification)", which="--operating-points")
         return True
 
 

@@ -8,7 +8,7 @@ takes far longer than the proofs being measured); the append cost is measured se
 real ledger of ``--appends`` events.
 
     .venv/bin/python bench/ledger.py                     # 10^6 leaves, 1000 proofs of each kind
-    .venv/bin/python bench/ledger.py --size 100000 --proofs 200 --appends 500
+    .venv/bin/python bench/ledger.py --size 100000 --proofs 200 --appends 500 --verify-events 20000
 """
 
 from __future__ import annotations
@@ -88,9 +88,29 @@ def bench_appends(directory: Path, n: int) -> None:
     t0 = time.perf_counter()
     receipt = led.receipt(n)
     receipt_s = time.perf_counter() - t0
-    print(f"ledger append with tree update and a signed head every 100 ({n} events): "
+    print(f"ledger append with tree update and a signed head on every append ({n} events): "
           f"{ms(times)}; receipt of the last event {receipt_s * 1e3:.2f} ms "
           f"({len(receipt['audit_path'])} hashes)")
+
+
+def bench_first_verify(directory: Path, n: int) -> None:
+    """What the first append of a process costs on a ledger of ``n`` events: it verifies the
+    whole ledger against the newest signed head before it signs (docs/ledger.md)."""
+    from faceaudit.ledger.schema import event
+
+    led = Ledger(Home(directory / "verify-home"))
+    for first in range(0, n, 1000):
+        led.append_many([event("bench", "enrol", result={"subject_id": f"s{i}"})
+                         for i in range(first, min(n, first + 1000))])
+    fresh = Ledger(Home(directory / "verify-home"))
+    t0 = time.perf_counter()
+    fresh.check()
+    full = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fresh.append("bench", "enrol")
+    after = time.perf_counter() - t0
+    print(f"first check of a process on {n:,} events: {full:.2f} s "
+          f"({full / n * 1e6:.1f} µs per event); the append after it {after * 1e3:.1f} ms")
 
 
 def main() -> None:
@@ -98,6 +118,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--proofs", type=int, default=1000)
     parser.add_argument("--appends", type=int, default=1000)
+    parser.add_argument("--verify-events", type=int, default=100_000,
+                        help="events of the ledger whose first full verification is timed")
     args = parser.parse_args()
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
@@ -109,6 +131,7 @@ def main() -> None:
               f"{stored / 2**20:.1f} MiB on disk")
         bench_proofs(tree, args.size, args.proofs, rng)
         bench_appends(Path(tmp), args.appends)
+        bench_first_verify(Path(tmp), args.verify_events)
 
 
 if __name__ == "__main__":

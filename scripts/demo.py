@@ -193,9 +193,18 @@ def _register_and_identify(tour: Tour, audit_dir: Path) -> None:
     tour.say(f"identify obama2.jpg: {len(leads)} lead(s) for human review ({best}) → "
              f"{_rel(tour.out / 'identify.json')}")
 
-    tour.run("review", "review", result["result_id"], "--confirm", "--note",
-             "same person on both photos", actor="bob")
-    tour.say(f"review by bob (not the searcher): lead of {result['result_id']} confirmed")
+    if not leads:
+        return
+    for reviewer in ("bob", "carol"):  # two independent reviewers, neither the searcher
+        listed = tour.run(f"review pending ({reviewer})", "review", "pending", "--json",
+                          actor=reviewer)
+        task = next(t for t in json.loads(listed.stdout)["pending"]
+                    if t["result_id"] == result["result_id"]
+                    and t["candidate"]["subject_id"] == leads[0]["subject_id"])
+        tour.run(f"review ({reviewer})", "review", "decide", task["task_id"], "--confirm",
+                 "--note", "same person on both photos", actor=reviewer)
+    tour.say(f"blind review by bob and carol (not the searcher): {leads[0]['subject_id']} of "
+             f"{result['result_id']} is a confirmed lead — still not evidence")
 
 
 def _policy(tour: Tour, *, waiver: str | None = None) -> Path:

@@ -99,3 +99,67 @@ def delete_tree_raw(led: Ledger) -> None:
         return
     with psycopg.connect(url) as con:
         con.execute("DELETE FROM ledger_tree")
+
+
+def read_tree_heads_raw(led: Ledger) -> list[bytes]:
+    """The stored signed tree heads, one canonical JSON line each."""
+    url = _url(led)
+    if url is None:
+        path = led.sth_log.path
+        return path.read_bytes().splitlines() if path.exists() else []
+    with psycopg.connect(url) as con:
+        return [bytes(r[0]) for r in con.execute(
+            "SELECT line FROM ledger_sth ORDER BY position").fetchall()]
+
+
+def write_tree_heads_raw(led: Ledger, lines: list[bytes]) -> None:
+    """Replace the stored signed tree heads by ``lines`` (canonical JSON, one head each)."""
+    url = _url(led)
+    if url is None:
+        led.sth_log.path.write_bytes(b"".join(line + b"\n" for line in lines))
+        return
+    with psycopg.connect(url) as con:
+        con.execute("DELETE FROM ledger_sth")
+        with con.cursor() as cur:
+            cur.executemany("INSERT INTO ledger_sth(position, line) VALUES (%s, %s)",
+                            list(enumerate(lines, start=1)))
+
+
+def rebuild_tree_raw(led: Ledger) -> None:
+    """Recompute the stored Merkle tree from the ledger's lines with the project's own
+    hashing code (``faceaudit.ledger.merkle``), as an insider fixing the tree would."""
+    from faceaudit.ledger import merkle
+
+    lines = read_raw(led).split(b"\n")[:-1]
+    levels = merkle.build_levels([merkle.leaf_hash(line) for line in lines])
+    url = _url(led)
+    if url is None:
+        directory = led.tree.directory
+        directory.mkdir(exist_ok=True)
+        for path in directory.iterdir():
+            path.unlink()
+        for level, hashes in enumerate(levels):
+            if hashes:
+                (directory / f"level-{level:02d}").write_bytes(b"".join(hashes))
+        return
+    with psycopg.connect(url) as con:
+        con.execute("DELETE FROM ledger_tree")
+        with con.cursor() as cur:
+            cur.executemany("INSERT INTO ledger_tree(level, idx, hash) VALUES (%s, %s, %s)",
+                            [(level, i, h) for level, hashes in enumerate(levels)
+                             for i, h in enumerate(hashes)])
+
+
+def rechain_raw(led: Ledger, events: list[dict]) -> None:
+    """The insider's consistent rewrite: re-chain every event with the project's hashing code
+    (``faceaudit.ledger.canonical``), then fix the head witness and the stored Merkle tree.
+    Without the signing key no signed tree head can be made for it."""
+    from faceaudit.ledger.canonical import canonical, event_hash
+
+    prev = "0" * 64
+    for seq, event in enumerate(events, start=1):
+        event["seq"], event["prev_hash"] = seq, prev
+        event["hash"] = prev = event_hash(event)
+    write_raw(led, b"".join(canonical(e) + b"\n" for e in events))
+    write_head_raw(led, canonical({"hash": prev, "seq": len(events)}) + b"\n")
+    rebuild_tree_raw(led)

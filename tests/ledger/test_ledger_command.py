@@ -6,6 +6,7 @@ from typer.testing import CliRunner
 from faceaudit.base.home import Home
 from faceaudit.cli.ledger import ledger_app
 from faceaudit.ledger import Ledger, LedgerError
+from faceaudit.ledger.errors import LedgerNoSignerError
 
 runner = CliRunner()
 
@@ -69,16 +70,17 @@ def test_keygen_then_sth(tmp_path):
     made = _run("keygen", "--home", home.root, "--out", key)
     assert made.exit_code == 0, made.output
     assert home.public_key_path.exists() and key.exists()
-    for _ in range(3):
+    with pytest.raises(LedgerNoSignerError):
         Ledger(home).append("alice", "enrol")  # this process does not hold the key
-    assert not home.signing_key_path.exists()
-    unsigned = _run("verify", "--home", home.root)
-    assert unsigned.exit_code == 4 and "no signed tree head" in unsigned.output
+    assert not home.signing_key_path.exists() and not home.ledger_path.read_bytes()
+    for _ in range(3):
+        Ledger(home, signing_key=key).append("alice", "enrol")
     head = _run("sth", "--json", "--home", home.root, env={"FACEAUDIT_SIGNING_KEY": str(key)})
     assert head.exit_code == 0, head.output
     assert json.loads(head.output)["tree_size"] == 3
+    assert json.loads(head.output)["format"] == "faceaudit-sth/2"
     verified = _run("verify", "--home", home.root)
-    assert verified.exit_code == 0 and "1 signed tree heads verified" in verified.output
+    assert verified.exit_code == 0 and "4 signed tree heads verified" in verified.output
     again = _run("keygen", "--home", home.root, "--out", tmp_path / "other.pem")
     assert again.exit_code == 2 and "already has a signing key" in again.output
 
@@ -88,14 +90,15 @@ def test_keygen_refuses_a_private_key_inside_the_home(home):
     assert result.exit_code == 2 and not (home.root / "k.pem").exists()
 
 
-def test_sth_without_key_exit_2(tmp_path):
+def test_sth_without_key_exit_4(tmp_path):
     home = Home(tmp_path / "fresh")
     home.ensure()
     home.marker_path.write_text("{}")
     assert _run("keygen", "--home", home.root, "--out", tmp_path / "k.pem").exit_code == 0
-    Ledger(home).append("alice", "enrol")
+    Ledger(home, signing_key=tmp_path / "k.pem").append("alice", "enrol")
     result = _run("sth", "--home", home.root, env={"FACEAUDIT_SIGNING_KEY": ""})
-    assert result.exit_code == 2 and "no signing key" in result.output
+    assert result.exit_code == 4 and "no signing key" in result.output
+    assert "FACEAUDIT_SIGNING_KEY" in result.output  # names how to configure one
 
 
 def test_sth_and_prove_with_the_homes_own_key(home):

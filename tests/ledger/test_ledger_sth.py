@@ -2,8 +2,6 @@
 ledger; legacy checkpoint events still verify. Every test runs on the home's files and on
 PostgreSQL."""
 
-import time
-
 import pytest
 from ledger_raw import (
     delete_tree_heads_raw,
@@ -12,12 +10,16 @@ from ledger_raw import (
     read_raw,
     write_head_raw,
     write_raw,
+    write_tree_heads_raw,
 )
 
 from faceaudit.base.home import Home
 from faceaudit.ledger import Ledger, LedgerError
 from faceaudit.ledger.canonical import canonical, event_hash
+from faceaudit.ledger.errors import LedgerNoSignerError
+from faceaudit.ledger.schema import event as new_event
 from faceaudit.ledger.signing import checkpoint_message, generate_keypair, load_private_key, sign
+from faceaudit.ledger.sth import SignedTreeHead, head_hash, sth_message
 from faceaudit.ledger.verify import Head, head_bytes
 
 
@@ -32,6 +34,15 @@ def setup(tmp_path, home):
     key = tmp_path / "keys" / "a.pem"
     generate_keypair(key, home.ensure().public_key_path)
     return home, key, tmp_path
+
+
+def legacy_head(private, size: int, root: bytes) -> SignedTreeHead:
+    """A faceaudit-sth/1 head, as homes from before chained heads hold."""
+    from faceaudit.ledger.signing import fingerprint
+
+    stamp, key_id = "2025-01-01T00:00:00.000000+00:00", fingerprint(private.public_key())
+    return SignedTreeHead(size, root.hex(), stamp, key_id,
+                          sign(private, sth_message(size, root.hex(), stamp, key_id)))
 
 
 def rewrite_consistently(led: Ledger, events: list[dict]) -> None:
@@ -56,39 +67,56 @@ def test_a_new_home_gets_its_own_key_and_a_first_signed_head(tmp_path, home):
     assert report.ok and report.tree_heads_verified == 1 and report.signed_size == 1
 
 
-def test_sth_on_demand_is_signed_and_verified(setup):
+def test_a_process_without_the_key_appends_nothing(setup):
     home, key, _ = setup
-    led = Ledger(home)  # the key lives outside the home and is not configured: no auto heads
+    led = Ledger(home)  # the key lives outside the home and is not configured
+    with pytest.raises(LedgerNoSignerError, match="FACEAUDIT_SIGNING_KEY") as caught:
+        led.append("a", "enrol")
+    assert caught.value.exit_code == 4 and caught.value.http_status == 503
+    assert read_raw(led) == b"" and led.sth_log.heads() == []
+
+
+def test_sth_on_demand_is_signed_chained_and_verified(setup):
+    home, key, _ = setup
+    led = Ledger(home, signing_key=key)
     led.append("a", "enrol")
     led.append("a", "enrol")
-    assert led.sth_log.heads() == []
-    assert not led.verify().ok  # a deployment with a key but no signed head
-    head = led.sign_tree_head(key)
+    head = Ledger(home).sign_tree_head(key)
     assert head.tree_size == 2 and head.root == led.tree.root(2)
+    heads = led.sth_log.heads()
+    assert [h.tree_size for h in heads] == [1, 2, 2]
+    assert head.prev_head_hash == head_hash(heads[1]) and head.prev_tree_size == 2
     report = led.verify()
-    assert report.ok and report.tree_heads_verified == 1
-    assert "1 signed tree heads verified" in report.summary()
+    assert report.ok and report.tree_heads_verified == 3
+    assert "3 signed tree heads verified" in report.summary()
 
 
-def test_automatic_heads_by_event_count(setup, monkeypatch):
+def test_every_append_has_its_own_chained_head(setup, monkeypatch):
     home, key, _ = setup
     monkeypatch.setenv("FACEAUDIT_SIGNING_KEY", str(key))
-    led = Ledger(home, sth_every=10)
-    for _ in range(25):
+    led = Ledger(home)
+    for _ in range(5):
         led.append("a", "enrol")
-    assert [h.tree_size for h in led.sth_log.heads()] == [1, 11, 21]
-    assert led.verify().tree_heads_verified == 3
+    heads = led.sth_log.heads()
+    assert [h.tree_size for h in heads] == [1, 2, 3, 4, 5]
+    assert heads[0].prev_head_hash == "0" * 64 and heads[0].prev_tree_size == 0
+    assert all(h.format == "faceaudit-sth/2" for h in heads)
+    assert all(b.prev_head_hash == head_hash(a) for a, b in zip(heads, heads[1:], strict=False))
+    assert led.verify().tree_heads_verified == 5
 
 
-def test_automatic_heads_by_time(setup):
+def test_append_many_signs_one_head_over_all(setup):
     home, key, _ = setup
-    led = Ledger(home, signing_key=key, sth_every=1000, sth_seconds=0.2)
+    led = Ledger(home, signing_key=key)
     led.append("a", "enrol")
-    led.append("a", "enrol")
-    assert [h.tree_size for h in led.sth_log.heads()] == [1]
-    time.sleep(0.25)
-    led.append("a", "enrol")
-    assert [h.tree_size for h in led.sth_log.heads()] == [1, 3]
+    stored = led.append_many([new_event("a", "erase", result={"subject_id": f"s{i}"})
+                              for i in range(4)])
+    assert [e["seq"] for e in stored] == [2, 3, 4, 5]
+    assert [h.tree_size for h in led.sth_log.heads()] == [1, 5]
+    assert led.verify().ok
+    with pytest.raises(LedgerError):  # one bad event: none is written
+        led.append_many([new_event("a", "erase"), {**new_event("a", "erase"), "action": "nope"}])
+    assert led.verify().n_events == 5
 
 
 def test_head_signed_with_another_key_is_detected(setup):
@@ -173,8 +201,8 @@ def test_a_missing_tree_is_rebuilt_from_the_ledger(tmp_path, home):
 
 
 def test_sth_refuses_a_key_that_is_not_the_deployments(setup):
-    home, _, tmp_path = setup
-    Ledger(home).append("a", "enrol")
+    home, key, tmp_path = setup
+    Ledger(home, signing_key=key).append("a", "enrol")
     other = tmp_path / "other.pem"
     generate_keypair(other, tmp_path / "other.pub")
     with pytest.raises(LedgerError, match="does not match"):
@@ -211,24 +239,32 @@ def test_malformed_signing_key_is_a_ledger_error(tmp_path):
 
 
 def test_legacy_checkpoint_events_still_verify(setup):
-    """Ledgers written before signed tree heads carry checkpoint events; verify checks them."""
+    """Ledgers written before signed tree heads carry checkpoint events; verify checks them
+    (here under an sth/1 head, as such a home has, which the next append chains on to)."""
     home, key, _ = setup
-    led = Ledger(home, signing_key=key)
-    led.append("a", "enrol")
-    last = list(led.events())[-1]
     private = load_private_key(key)
     from faceaudit.ledger.signing import fingerprint
 
-    event = {"seq": 2, "time": last["time"], "actor": "dpo", "action": "checkpoint",
-             "purpose": None, "case": None, "legal_basis": None, "backend_id": None,
-             "threshold": None, "prev_hash": last["hash"],
-             "result": {"covers_seq": 1, "covers_hash": last["hash"],
+    first = {"seq": 1, "time": "2025-01-01T00:00:00.000000+00:00", "actor": "a",
+             "action": "enrol", "purpose": None, "case": None, "legal_basis": None,
+             "backend_id": None, "threshold": None, "result": None, "prev_hash": "0" * 64}
+    first["hash"] = event_hash(first)
+    event = {**first, "seq": 2, "actor": "dpo", "action": "checkpoint",
+             "prev_hash": first["hash"],
+             "result": {"covers_seq": 1, "covers_hash": first["hash"],
                         "key_id": fingerprint(private.public_key()),
-                        "signature": sign(private, checkpoint_message(1, last["hash"]))}}
+                        "signature": sign(private, checkpoint_message(1, first["hash"]))}}
     event["hash"] = event_hash(event)
-    write_raw(led, read_raw(led) + canonical(event) + b"\n")
+    led = Ledger(home, signing_key=key)
+    assert not led.log.exists()  # (on PostgreSQL this creates the tables)
+    write_raw(led, canonical(first) + b"\n" + canonical(event) + b"\n")
     write_head_raw(led, head_bytes(Head(2, event["hash"])))
-    led.append("a", "enrol")  # the tree catches up with the hand-written event
+    led.rebuild_tree()
+    write_tree_heads_raw(led, [canonical(legacy_head(private, 2, led.tree.root(2)).to_dict())])
+    report = led.verify()
+    assert report.ok and report.checkpoints_verified == 1, report.reason
+    led.append("a", "enrol")  # the first sth/2 head chains on to the sth/1 one
+    assert led.sth_log.latest().prev_head_hash == head_hash(led.sth_log.heads()[0])
     report = led.verify()
     assert report.ok and report.checkpoints_verified == 1
     event["result"]["signature"] = sign(private, b"something else")

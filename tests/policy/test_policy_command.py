@@ -71,8 +71,10 @@ def test_register_audit_command_refuses_with_exit_5_and_logs(home, report_factor
 def test_status_says_in_one_sentence_whether_identification_is_allowed(home, report_factory):
     refused = _run("status", "--home", home.root, "--backend", "dlib-resnet:1")
     assert refused.exit_code == 5
-    assert refused.output.strip() == ("Identification with dlib-resnet:1 is refused now "
-                                      "(no-audit): no registered audit of dlib-resnet:1.")
+    sentence, signer = refused.output.strip().split("\n")
+    assert sentence == ("Identification with dlib-resnet:1 is refused now "
+                        "(no-audit): no registered audit of dlib-resnet:1.")
+    assert signer.startswith("Ledger heads are signed by ") and "insider-proof" in signer
     registered = json.loads(_run("register-audit", str(report_factory()), "--json", "--home",
                                  home.root).output)
     allowed = _run("status", "--home", home.root, "--backend", "dlib-resnet:1")

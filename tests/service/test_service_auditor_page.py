@@ -78,7 +78,9 @@ def _populate(service: Service) -> None:
         client.post("/v1/identify", data={"purpose": "fraud check"},
                     files={"image": ("4.png", (images / "4.png").read_bytes())})
     with service.client(Role.REVIEWER) as client:
-        client.post("/v1/reviews", json={"result_id": found["result_id"], "decision": "confirm"})
+        client.post("/v1/reviews", json={"result_id": found["result_id"], "face": 0,
+                                         "candidate": found["faces"][0]["candidates"][0][
+                                             "subject_id"], "decision": "confirm"})
 
 
 def test_login_exchanges_key_for_httponly_cookie(busy: Service) -> None:

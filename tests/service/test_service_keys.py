@@ -1,8 +1,10 @@
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from faceaudit.ledger.genesis import init_home
+from faceaudit.service.key_record import token_commitment
 from faceaudit.service.keys import KeyStore, Role, hash_token
 from faceaudit.service.problems import KeyStoreError
 
@@ -53,7 +55,8 @@ def test_creating_and_revoking_a_key_are_ledger_events(tmp_path: Path) -> None:
     assert [(e["action"], e["actor"]) for e in events] == [
         ("key_create", "admin-ann"), ("key_revoke", "admin-bob")]
     assert events[0]["result"] == {"key_id": key.key_id, "role": "operator",
-                                   "key_actor": "alice"}
+                                   "key_actor": "alice",
+                                   "token_commitment": token_commitment(hash_token(token))}
     raw = home.ledger_path.read_bytes()
     assert token.encode() not in raw and hash_token(token).encode() not in raw
 
@@ -72,5 +75,8 @@ def test_a_refusing_ledger_means_no_key_change(tmp_path: Path) -> None:
         store.create("admin", "mallory")
     with pytest.raises(LedgerError):
         store.revoke(key.key_id)
-    assert [k.actor for k in store.list()] == ["alice"]
-    assert store.authenticate(token) is not None
+    with sqlite3.connect(home.keys_path) as db:  # the key store is unchanged
+        assert db.execute("SELECT actor, revoked_at FROM api_keys").fetchall() == [
+            ("alice", None)]
+    with pytest.raises(LedgerError):  # and no key works while the record cannot be read
+        store.authenticate(token)

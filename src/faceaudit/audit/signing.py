@@ -98,8 +98,10 @@ def generate_auditor_key(out_dir: Path) -> dict[str, str]:
         kid = generate_keypair(private, public)
     except OSError as exc:
         raise AuditSignatureError(f"cannot write the key into {out_dir}: {exc.strerror}") from None
+    public_key = load_public_key(public)
+    assert isinstance(public_key, Ed25519PublicKey)  # generate_keypair makes Ed25519 keys
     return {"key_id": kid, "private_key": str(private), "public_key": str(public),
-            "policy_entry": public_key_entry(load_public_key(public))}
+            "policy_entry": public_key_entry(public_key)}
 
 
 def signature_path(report_path: Path) -> Path:

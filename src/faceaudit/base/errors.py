@@ -93,6 +93,21 @@ class InvalidRequestError(FaceAuditError):
     http_status = 422
 
 
+class StoreTamperedError(FaceAuditError):
+    """A row of a store bound to the ledger (``table``, ``row``) disagrees with what the ledger
+    records: operations that would rely on it are refused (exit 4, HTTP 503) until the store is
+    restored from a copy that agrees with the record."""
+
+    code = "store-tampered"
+    http_status = 503
+    exit_code = 4
+
+    def __init__(self, message: str, *, table: str, row: str, which: str | None = None) -> None:
+        super().__init__(message, which=which)
+        self.table = table
+        self.row = row
+
+
 class TimeLimitError(FaceAuditError):
     """The work for one request ran past its time limit (the service answers 503)."""
 

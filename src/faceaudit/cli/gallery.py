@@ -1,4 +1,4 @@
-"""``faceaudit gallery …``, ``faceaudit identify`` and ``faceaudit review``.
+"""``faceaudit gallery …`` and ``faceaudit identify`` (review: :mod:`faceaudit.cli.reviews`).
 
 Thin wrappers over :class:`faceaudit.deployment.operations.Deployment` (the REST service calls the
 same
@@ -206,29 +206,3 @@ def identify_command(
             actor=default_actor(actor), image=image, purpose=purpose, case=case, top=top,
             authorisation=authorisation_from(authorisation, authority, kind, expires),
             offence=offence), as_json)
-
-
-def review_command(
-    result_id: Annotated[str, typer.Argument(help="Result id printed by identify")],
-    confirm: Annotated[bool, typer.Option("--confirm", help="The lead is confirmed")] = False,
-    reject: Annotated[bool, typer.Option("--reject", help="The lead is rejected")] = False,
-    note: Annotated[str | None, typer.Option("--note", help="Free-text note")] = None,
-    reviewer: Annotated[
-        str | None,
-        typer.Option("--reviewer", help="Deprecated: the reviewer is the acting user (--actor); "
-                     "a different name is refused"),
-    ] = None,
-    home: HomeOption = None,
-    actor: ActorOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Record the human decision on an identification result: --confirm or --reject.
-
-    The reviewer is the acting user (``--actor``, ``$FACEAUDIT_ACTOR`` or the OS user).
-    """
-    if confirm == reject:
-        raise typer.BadParameter("give exactly one of --confirm or --reject")
-    with _deployment(home) as deployment:
-        emit(deployment.review(actor=default_actor(actor), result_id=result_id,
-                               decision="confirm" if confirm else "reject",
-                               reviewer=reviewer, note=note), as_json)  # another reviewer: 2

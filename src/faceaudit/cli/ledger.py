@@ -1,8 +1,10 @@
-"""``faceaudit ledger …``: verify, export, oversight report, signed tree heads, proofs, keygen."""
+"""``faceaudit ledger …``: verify, export, oversight report, signed tree heads, proofs, keygen,
+and the recovery of a home whose heads are gone (``restore-heads``)."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -10,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from faceaudit.base.actor import default_actor
+from faceaudit.base.home import Home
 from faceaudit.cli.grammar import GrammarGroup, error_line
 from faceaudit.cli.options import (
     EXIT_TAMPERED,
@@ -20,7 +24,13 @@ from faceaudit.cli.output import JsonOption, emit
 from faceaudit.ledger.canonical import canonical
 from faceaudit.ledger.errors import LedgerError
 from faceaudit.ledger.oversight import build_oversight, parse_day, write_oversight
-from faceaudit.ledger.signing import SIGNING_KEY_ENV, generate_keypair
+from faceaudit.ledger.signing import (
+    SIGNING_KEY_ENV,
+    fingerprint,
+    generate_keypair,
+    write_public_key,
+)
+from faceaudit.ledger.sth import parse_sth
 from faceaudit.ledger.store import Ledger
 
 ledger_app = typer.Typer(
@@ -38,15 +48,40 @@ def verify(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Verify the whole ledger; exit 0 when intact, 4 when tampered (names the first bad event)."""
+    """Verify the whole ledger, then the stores bound to it (gallery, API keys); exit 0 when intact,
+    4 when tampered (names the first bad event, or each store row that disagrees)."""
     deployment = require_home(home)
     report = Ledger(deployment).verify(public_key)
-    emit(dataclasses.asdict(report) | {"summary": report.summary()}, as_json,
-         lambda data: data["summary"])
+    stores = _store_problems(deployment) if report.ok else []
+    emit(dataclasses.asdict(report) | {"summary": report.summary(), "stores": stores}, as_json,
+         lambda data: "\n".join([data["summary"], *data["stores"]]))
     if not report.ok:
         typer.echo(error_line("the ledger fails verification", str(deployment.ledger_path)),
                    err=True)
         raise typer.Exit(EXIT_TAMPERED)
+    if stores:
+        typer.echo(error_line(f"{len(stores)} store row(s) disagree with the ledger",
+                              str(deployment.root)), err=True)
+        raise typer.Exit(EXIT_TAMPERED)
+
+
+def _store_problems(deployment: Home) -> list[str]:
+    """Every row of a store bound to the ledger that disagrees with it: the gallery (subjects,
+    templates, consent records) and the API keys."""
+    problems = []
+    if deployment.database_url_in_force() or deployment.db_path.exists():
+        # imported only when there is a gallery: a home without one verifies light
+        from faceaudit.deployment.gallery_record import GalleryRecord, gallery_problems
+        from faceaudit.gallery.store import open_gallery_store
+
+        store = open_gallery_store(deployment)
+        if store.exists():
+            problems += gallery_problems(store, GalleryRecord(Ledger(deployment)))
+    if deployment.keys_path.exists():
+        from faceaudit.service.keys import KeyStore
+
+        problems += KeyStore(deployment).check()
+    return problems
 
 
 @ledger_app.command()
@@ -98,17 +133,52 @@ KeyOption = Annotated[
 ]
 
 
+UpgradeOption = Annotated[
+    bool,
+    typer.Option("--upgrade", help=(
+        "Once, for a home from before every event was signed: also cover the events after "
+        "its newest faceaudit-sth/1 head (recorded as a ledger_recovery event).")),
+]
+
+
 @ledger_app.command()
-def sth(key: KeyOption = None, home: HomeOption = None, as_json: JsonOption = False) -> None:
-    """Sign a tree head for the ledger as it is now and print it."""
-    head = Ledger(require_home(home)).sign_tree_head(key)
+def sth(key: KeyOption = None, home: HomeOption = None, upgrade: UpgradeOption = False,
+        as_json: JsonOption = False) -> None:
+    """Sign a tree head for the ledger as it is now (after verifying it against the newest
+    head) and print it; exit 4 when the ledger does not verify or no key is configured."""
+    head = Ledger(require_home(home)).sign_tree_head(key, upgrade=upgrade)
     emit(head.to_dict(), as_json)
 
 
 @ledger_app.command(hidden=True)
 def checkpoint(key: KeyOption = None, home: HomeOption = None, as_json: JsonOption = False) -> None:
     """Former name of ``ledger sth`` (signed tree heads replaced checkpoint events)."""
-    sth(key, home, as_json)
+    sth(key, home, False, as_json)
+
+
+@ledger_app.command("restore-heads")
+def restore_heads(
+    file: Annotated[Path, typer.Argument(
+        help="A copy of the heads: a witness's heads.jsonl or a backup of ledger.sth.jsonl.")],
+    home: HomeOption = None,
+    actor: Annotated[str | None, typer.Option(help="Who restores (default: the OS user).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Recover a home whose signed tree heads are gone: the newest head of FILE signed by the
+    deployment's key must cover every event and the ledger must verify against it; the
+    restore is itself a logged, signed event. Exit 4 when it does not verify."""
+    deployment = require_home(home)
+    try:
+        heads = [parse_sth(json.loads(line))
+                 for line in file.read_bytes().splitlines() if line.strip()]
+    except (OSError, ValueError, LedgerError) as exc:
+        raise LedgerError(f"cannot read signed tree heads from {file}: {exc}",
+                          which=str(file)) from None
+    logged = Ledger(deployment).restore_heads(heads, str(file), default_actor(actor))
+    emit({"restored_tree_size": logged["result"]["restored_tree_size"],
+          "event_seq": logged["seq"]}, as_json,
+         lambda data: (f"heads restored: the ledger's {data['restored_tree_size']} events "
+                       f"verify; recorded as event {data['event_seq']}"))
 
 
 @ledger_app.command()
@@ -145,20 +215,38 @@ def prove(
 
 @ledger_app.command()
 def keygen(
-    out: Annotated[Path, typer.Option("--out", help="Where to write the private key (PEM).")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Where to write a file private key (PEM), outside the home.")] = None,
+    pkcs11: Annotated[bool, typer.Option(
+        "--pkcs11", help="Generate the key on the PKCS#11 token named by FACEAUDIT_PKCS11_* "
+                         "(not extractable: the production setting).")] = False,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create the deployment's signing key outside the home (private half at --out, mode 0600;
-    public half in the home), before the first event — instead of the home's own key."""
+    """Create the deployment's signing key before the first event, instead of the home's own
+    key: on a PKCS#11 token (--pkcs11) or as a file outside the home (--out, mode 0600); its
+    public half goes into the home."""
+    if (out is None) == (not pkcs11):
+        raise LedgerError("give exactly one of --out and --pkcs11")
     deployment = require_home(home)
-    target = out.expanduser().resolve()
-    if target.is_relative_to(deployment.root):
-        raise LedgerError("keep the private key outside the deployment home")
     if deployment.public_key_path.exists():
         raise LedgerError(
             f"the deployment already has a signing key ({deployment.public_key_path}); "
             "replacing it would orphan every signed tree head and every witness's pin")
+    if pkcs11:
+        from faceaudit.ledger.pkcs11_signer import TokenSettings, generate_token_key
+
+        settings = TokenSettings.from_env()
+        public = generate_token_key(settings)
+        write_public_key(public, deployment.public_key_path)
+        emit({"key_id": fingerprint(public), "token": settings.token,
+              "key_label": settings.key_label,
+              "public_key": str(deployment.public_key_path)}, as_json)
+        return
+    assert out is not None
+    target = out.expanduser().resolve()
+    if target.is_relative_to(deployment.root):
+        raise LedgerError("keep the private key outside the deployment home")
     key_id = generate_keypair(target, deployment.public_key_path)
     emit({"key_id": key_id, "private_key": str(target),
           "public_key": str(deployment.public_key_path)}, as_json)

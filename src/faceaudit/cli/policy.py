@@ -89,7 +89,8 @@ def status(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Say in one sentence whether identification is allowed now, by which audit, or why not.
+    """Say in one sentence whether identification is allowed now, by which audit, or why not;
+    and on a second line which kind of key signs the ledger (a file key is not insider-proof).
 
     Exit 0 when allowed, 5 when refused.
     """
@@ -99,6 +100,7 @@ def status(
 
         backend = api.get_embedder().backend_id
     result = policy_status(deployment, backend)
-    emit(result, as_json, lambda data: data["sentence"])
+    emit(result, as_json, lambda data: (
+        f"{data['sentence']}\nLedger heads are signed by {data['signer']['description']}."))
     if not result["allowed"]:
         raise typer.Exit(EXIT_REFUSED)

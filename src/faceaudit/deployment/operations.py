@@ -13,7 +13,9 @@ service both call :class:`Deployment`, so every rule is written once. Each opera
 
 Opening a Deployment reconciles operations a crash interrupted (:meth:`OperationLog.recover`).
 
-Probe images are never stored. Enrolment images are stored only with ``keep_images``.
+Probe images are never stored; the crops of searched faces only where the policy keeps them for
+review (``review.probe_crop_hours``), until then. Enrolment images are stored only with
+``keep_images``.
 No operation filters or ranks by a demographic attribute; the gallery has no such columns.
 """
 
@@ -23,16 +25,18 @@ import hashlib
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from faceaudit.base.errors import CalibrationError, NoFaceError
 from faceaudit.base.home import Home
-from faceaudit.deployment import search_holds
+from faceaudit.deployment import probe_crops, search_holds
+from faceaudit.deployment.gallery_record import GalleryRecord, check_subjects
 from faceaudit.deployment.oplog import OperationLog, check_events, event
+from faceaudit.deployment.reviews import Decision, ReviewDesk, TaskRef
 from faceaudit.engine import api
 from faceaudit.engine.calibration import Calibration
 from faceaudit.engine.models.base import Embedder
@@ -40,6 +44,7 @@ from faceaudit.gallery.basis import parse_legal_basis
 from faceaudit.gallery.errors import (
     BackendMismatchError,
     ConsentError,
+    ErasureBlockedError,
     ErasureIncompleteError,
     InvalidRequestError,
     MultipleFacesError,
@@ -52,16 +57,16 @@ from faceaudit.gallery.store import (
     WriteResult,
     check_subject_id,
     open_gallery_store,
-    refuse_second_review,
     utc_iso,
 )
 from faceaudit.gallery.template_search import TemplateSearch
 from faceaudit.ledger import Ledger, LedgerError
+from faceaudit.ledger.payload import MAX_ITEMS
 from faceaudit.policy import Policy, PolicyRefusal, enforce, load_policy
 from faceaudit.policy.authorisation import Authorisation, urgent_deadline
+from faceaudit.policy.gate import gate_record
 
 ImageSource = bytes | Path
-Decision = Literal["confirm", "reject"]
 LEDGER_IDS_PER_EVENT = 200
 _PREVIEW_ID = "0" * 32
 UNIT_NORM_TOLERANCE = 1e-3
@@ -107,6 +112,7 @@ class Deployment:
         self.home = home.require()
         self.store = open_gallery_store(home)
         self.ledger = Ledger(home)
+        self.gallery_record = GalleryRecord(self.ledger)
         self.oplog = OperationLog(home, self.ledger, self.store)
         self._embedder = embedder
         self._calibration = calibration
@@ -128,6 +134,7 @@ class Deployment:
                 pass  # still blocked; the next erase or open retries
         if self.store.exists():
             self.searcher.recover()  # a saved graph a crash left behind a write
+            self.store.backfill_review_tasks()  # results of a home made before review tasks
         return appended
 
     # -- lazily loaded parts -----------------------------------------------------------------
@@ -160,15 +167,25 @@ class Deployment:
                  case: str | None = None, backend_id: str | None = None,
                  authorisation: Authorisation | None = None,
                  offence: str | None = None) -> Policy:
+        return self._enforce_gated(operation, actor, purpose=purpose, case=case,
+                                   backend_id=backend_id, authorisation=authorisation,
+                                   offence=offence)[0]
+
+    def _enforce_gated(self, operation: str, actor: str, *, purpose: str | None = None,
+                       case: str | None = None, backend_id: str | None = None,
+                       authorisation: Authorisation | None = None,
+                       offence: str | None = None) -> tuple[Policy, dict[str, Any] | None]:
+        """Enforce the policy; return it with the gate verdict the operation runs under (as
+        its event records it: :func:`gate_record`), None for ungated operations."""
         _text("actor", actor, required=True)
         # the refusal event and the operation's own events carry these: check them first
         check_events([event(actor, "refused", purpose=purpose, case=case,
                             backend_id=backend_id)])
         policy = self.policy
-        enforce(policy, self.ledger, self.home, operation=operation, actor=actor,
-                purpose=purpose, case=case, backend_id=backend_id,
-                authorisation=authorisation, offence=offence)
-        return policy
+        gate = enforce(policy, self.ledger, self.home, operation=operation, actor=actor,
+                       purpose=purpose, case=case, backend_id=backend_id,
+                       authorisation=authorisation, offence=offence)
+        return policy, None if gate is None else gate_record(gate)
 
     # -- enrolment ---------------------------------------------------------------------------
 
@@ -309,7 +326,11 @@ class Deployment:
     ) -> Any:
         def events(written: WriteResult) -> list[dict[str, Any]]:
             result = {"subject_id": subject_id, "templates": n_templates,
-                      "images_kept": written.images, "evidence": consent.evidence}
+                      "images_kept": written.images, "evidence": consent.evidence,
+                      # what the rows just written hold, so the gallery can be checked against
+                      # the record (deployment/gallery_record.py)
+                      "template_commitments": [list(t) for t in written.template_commitments],
+                      "consent_commitment": written.consent_commitment}
             if duplicates:
                 result["duplicate_of"] = duplicates
             return [event(actor, "enrol", legal_basis=consent.legal_basis,
@@ -383,6 +404,10 @@ class Deployment:
     ) -> dict[str, Any]:
         """The one write path of every enrolment: duplicate check, then store and ledger
         log-first, then the in-memory search."""
+        if len(templates) > MAX_ITEMS:
+            raise InvalidRequestError(
+                f"{len(templates)} templates in one enrolment; at most {MAX_ITEMS} (enrol the "
+                "rest in another call)")
         vectors = np.stack([t.embedding for t in templates])
         threshold = self._duplicate_threshold(policy, backend_id)
         duplicates = ([] if threshold is None else
@@ -557,9 +582,9 @@ class Deployment:
                 started, started, "0" * 64, 0, 0, authorisation, offence, None)}))
         self.sweep_holds(actor)
         backend_id = self.backend_id
-        policy = self._enforce("identify", actor, purpose=purpose, case=case,
-                               backend_id=backend_id, authorisation=authorisation,
-                               offence=offence)
+        policy, gate = self._enforce_gated("identify", actor, purpose=purpose, case=case,
+                                           backend_id=backend_id, authorisation=authorisation,
+                                           offence=offence)
         threshold = self.calibration.threshold_for(policy.fmr_target)
         limit = min(top, policy.max_candidates)
         probe = image if isinstance(image, bytes | bytearray | memoryview) \
@@ -570,6 +595,8 @@ class Deployment:
         with self._gallery_search(backend_id) as search:
             hits = [search.search_subjects(e, limit, threshold) for e in embeddings]
             gallery_templates = len(search)
+        check_subjects(self.store, self.gallery_record,
+                       [h.subject_id for face_hits in hits for h in face_hits])
         held_until = urgent_deadline(policy.authorisation, authorisation, started)
         out_faces = [
             {
@@ -594,13 +621,16 @@ class Deployment:
             "fmr_target": policy.fmr_target,
             "faces": out_faces,
             "held_until": held,
+            "gate": gate,
         }
         result["record"] = use_record(
             started, _now(), hashlib.sha256(probe).hexdigest(), len(faces), gallery_templates,
             authorisation, offence, held)
+        crops, crops_expire_at = self._review_crops(bytes(probe), out_faces, policy, started)
         _, logged = self.oplog.run(
             "identify", actor=actor, purpose=purpose, case=case, backend_id=backend_id,
-            write=lambda intent: _saved(self.store.save_result, result, intent),
+            write=lambda intent: _saved(self.store.save_result, result, intent,
+                                        crops=crops, crops_expire_at=crops_expire_at),
             outcome=self._identify_events(actor, purpose, case, backend_id, threshold),
             preview=result,
         )
@@ -617,6 +647,18 @@ class Deployment:
         }
 
     @staticmethod
+    def _review_crops(probe: bytes, faces: list[dict[str, Any]], policy: Policy,
+                      started: datetime) -> tuple[dict[int, bytes], str | None]:
+        """The crops of the faces that have candidates, and until when they are kept — none
+        unless the policy keeps probe crops for review (``review.probe_crop_hours``)."""
+        hours = policy.review.probe_crop_hours
+        wanted = [i for i, face in enumerate(faces) if face["candidates"]]
+        if hours <= 0 or not wanted:
+            return {}, None
+        cut = probe_crops.face_crops(probe, [faces[i]["box"] for i in wanted])
+        return dict(zip(wanted, cut, strict=True)), utc_iso(started + timedelta(hours=hours))
+
+    @staticmethod
     def _identify_events(
         actor: str, purpose: str | None, case: str | None, backend_id: str | None,
         threshold: float,
@@ -627,7 +669,7 @@ class Deployment:
                           threshold=threshold, result={
                               "result_id": result["result_id"], "faces": len(faces),
                               "candidates": sum(len(f["candidates"]) for f in faces),
-                              "use": result["record"]})]
+                              "use": result["record"], "gate": result.get("gate")})]
         return events
 
     def verify(
@@ -652,8 +694,8 @@ class Deployment:
         check_events([event(actor, "verify", purpose=purpose, case=case, threshold=0.0,
                             result={"match": False, "subject_id": subject_id})])
         backend_id = self.backend_id
-        policy = self._enforce("verify", actor, purpose=purpose, case=case,
-                               backend_id=backend_id)
+        policy, gate = self._enforce_gated("verify", actor, purpose=purpose, case=case,
+                                           backend_id=backend_id)
         threshold = self.calibration.threshold_for(policy.fmr_target)
         # one face per image, as the library's verify: a group photo is refused (naming the
         # count), never silently reduced to its best-scoring face
@@ -664,12 +706,14 @@ class Deployment:
         else:
             assert subject_id is not None  # exactly one of image_b and subject_id, checked above
             self._check_gallery_backend(backend_id)
+            check_subjects(self.store, self.gallery_record, [subject_id])
             other = self.store.subject_templates(subject_id)
         score = float(np.max(other @ probe))
         match = score >= threshold
         logged = self.ledger.append(
             actor, "verify", purpose=purpose, case=case, backend_id=backend_id,
-            threshold=threshold, result={"match": match, "subject_id": subject_id},
+            threshold=threshold, result={"match": match, "subject_id": subject_id,
+                                         "gate": gate},
         )
         return {"score": round(score, 6), "threshold": round(threshold, 6),
                 "fmr_target": policy.fmr_target, "match": match, "backend_id": backend_id,
@@ -686,24 +730,53 @@ class Deployment:
 
     # -- human review ------------------------------------------------------------------------
 
+    @property
+    def reviews(self) -> ReviewDesk:
+        """The per-candidate review and lead operations (:mod:`faceaudit.deployment.reviews`)."""
+        return ReviewDesk(
+            self.store, self.ledger, self.oplog,
+            lambda operation, actor, purpose, case: self._enforce(
+                operation, actor, purpose=purpose, case=case),
+            lambda: self.policy)
+
+    def pending_reviews(self, *, actor: str) -> list[dict[str, Any]]:
+        """The review tasks ``actor`` may still decide, oldest first, with their age (blind
+        as the policy says: :func:`faceaudit.deployment.reviews.present`)."""
+        _text("actor", actor, required=True)
+        self.sweep_holds(actor)
+        return self.reviews.pending(actor, _now())
+
+    def review_task(self, *, actor: str, ref: TaskRef) -> dict[str, Any]:
+        """One review task as ``actor`` sees it — never another reviewer's decision."""
+        _text("actor", actor, required=True)
+        self.sweep_holds(actor)
+        return self.reviews.show(ref, actor, _now())
+
+    def review_case(self, *, actor: str, ref: TaskRef) -> dict[str, Any]:
+        """One review task with its case view: the probe crop and the candidates' enrolment
+        images where the policy keeps them, and the case timeline as ``actor`` may see it."""
+        _text("actor", actor, required=True)
+        self.sweep_holds(actor)
+        return self.reviews.case_view(ref, actor, _now())
+
     def review(
         self,
         *,
         actor: str,
-        result_id: str,
+        ref: TaskRef,
         decision: Decision,
         reviewer: str | None = None,
         note: str | None = None,
     ) -> dict[str, Any]:
-        """Record the human decision (``confirm`` / ``reject``) on an identification result.
+        """Record ``actor``'s decision (``confirm`` / ``reject``) on one review task: one
+        (face, candidate) of a stored result (:meth:`ReviewDesk.decide`).
 
         The reviewer is the acting user: a ``reviewer`` naming someone else is refused
-        (:class:`InvalidRequestError`). Unless the policy allows it (``allow_self_review``),
-        the actor who ran the search may not review it (refused: ``self-review``, logged).
-        One review per result.
+        (:class:`InvalidRequestError`). Refused and logged: the searcher (``self-review``,
+        unless ``allow_self_review``), the same reviewer twice (``same-reviewer``), a task
+        already decided by the required number (``review-complete``), a face without
+        candidates (``no-candidates``).
         """
-        if decision not in ("confirm", "reject"):
-            raise InvalidRequestError(f"decision must be confirm or reject, not {decision!r}")
         _text("actor", actor, required=True)
         given = _text("reviewer", reviewer, required=False)
         if given is not None and given != actor.strip():
@@ -711,35 +784,29 @@ class Deployment:
                 f"the reviewer is the acting user ({actor!r}); a review cannot be recorded "
                 f"in the name of {given!r}"
             )
-        reviewer = actor
-        stored = self.get_result(result_id)
-        refuse_second_review(stored)
+        self.sweep_holds(actor)
+        return self.reviews.decide(ref, actor=actor, decision=decision, note=note, now=_now())
 
-        def events(_: Any) -> list[dict[str, Any]]:
-            return [event(actor, "review", purpose=stored["purpose"], case=stored["case"],
-                          backend_id=stored["backend_id"],
-                          result={"result_id": result_id, "decision": decision,
-                                  "reviewer": reviewer})]
+    def lead_action(self, *, actor: str, ref: TaskRef, kind: str, evidence: str | None,
+                    by: str) -> dict[str, Any]:
+        """Record an action (arrest, warrant, lineup, …) on a confirmed lead, with the
+        independent evidence reference ``by`` attests; refused and logged otherwise."""
+        _text("actor", actor, required=True)
+        self.sweep_holds(actor)
+        return self.reviews.record(ref, actor=actor, step="action", kind=kind,
+                                   evidence=evidence, recorded_by=by, now=_now())
 
-        check_events(events(None))
-        policy = self._enforce("review", actor, purpose=stored["purpose"], case=stored["case"])
-        if stored["actor"] == actor and not policy.allow_self_review:
-            self._refuse(actor, "review", "self-review",
-                         f"{actor} ran this search; another person must review it",
-                         purpose=stored["purpose"], case=stored["case"],
-                         extra={"result_id": result_id})
-        reviewed, _ = self.oplog.run(
-            "review", actor=actor, purpose=stored["purpose"], case=stored["case"],
-            backend_id=stored["backend_id"],
-            write=lambda intent: self.store.add_review(
-                result_id, decision=decision, reviewer=reviewer, actor=actor, note=note,
-                now=_now(), intent=intent),
-            outcome=events, preview=None,
-        )
-        return reviewed
+    def lead_outcome(self, *, actor: str, ref: TaskRef, outcome: str, by: str
+                     ) -> dict[str, Any]:
+        """Record how a confirmed lead ended (cleared, charged, no-further-action)."""
+        _text("actor", actor, required=True)
+        self.sweep_holds(actor)
+        return self.reviews.record(ref, actor=actor, step="outcome", kind=outcome,
+                                   evidence=None, recorded_by=by, now=_now())
 
     def get_result(self, result_id: str) -> dict[str, Any]:
-        """A stored identification result with its review (None while pending); a held
+        """A stored identification result with its review tasks (every decision: for the
+        deployment and its auditors, not a reviewer's eyes); a held
         urgent search's result is refused (:class:`ResultHeldError`) until authorised."""
         self.sweep_holds("faceaudit")
         stored = self.store.get_result(result_id)
@@ -767,8 +834,38 @@ class Deployment:
         return self.store.held_results()
 
     def sweep_holds(self, actor: str, now: datetime | None = None) -> list[str]:
-        """Delete the outputs of urgent searches whose deadline passed; return their ids."""
+        """Delete the outputs of urgent searches whose deadline passed, and the probe crops
+        whose review period ended (:meth:`purge_probe_crops`; while a reader blocks that
+        deletion, the next operation retries it); return the deleted results."""
+        try:
+            self.purge_probe_crops(actor, now)
+        except ErasureBlockedError:
+            pass  # nothing was deleted: the next operation purges them
+        except ErasureIncompleteError:
+            pass  # deleted and logged; the next compaction takes the bytes out of the files
         return search_holds.sweep(self.store, self.oplog, actor=actor, now=_now(now))
+
+    def purge_probe_crops(self, actor: str, now: datetime | None = None) -> list[str]:
+        """Delete the probe crops whose review period (``review.probe_crop_hours``) ended, with
+        a ``purge`` event naming their results; return those result ids."""
+        moment = _now(now)
+        if not self.store.exists() or not self.store.expired_crops(moment):
+            return []
+
+        def events(ids: list[str]) -> list[dict[str, Any]]:
+            return [event(actor, "purge", result={
+                "probe_crops_of": ids[:LEDGER_IDS_PER_EVENT], "results": len(ids),
+                "reason": "review-period-ended"})]
+
+        # housekeeping before the caller's own operation: a short wait for readers, and
+        # nothing logged while one blocks the deletion (ErasureBlockedError)
+        self.store.require_exclusive(RECOVERY_COMPACT_BOUND_S)
+        purged, _ = self.oplog.run(
+            "purge", actor=actor,
+            write=lambda intent: self.store.purge_probe_crops(
+                moment, intent=intent, bound_s=RECOVERY_COMPACT_BOUND_S),
+            outcome=events, preview=list[str]())
+        return purged
 
     def list_subjects(self) -> list[dict[str, Any]]:
         """Enrolled subjects with consent records and template counts — never embeddings."""
@@ -788,7 +885,9 @@ def use_record(started: datetime, ended: datetime, probe_sha256: str, faces: int
             "offence": offence, "held_until": held_until}
 
 
-def _saved(save: Callable[..., None], result: dict[str, Any], intent: Any) -> dict[str, Any]:
-    """Store ``result`` with ``save(result, intent=intent)`` and hand it back (an oplog write)."""
-    save(result, intent=intent)
+def _saved(save: Callable[..., None], result: dict[str, Any], intent: Any,
+           **extra: Any) -> dict[str, Any]:
+    """Store ``result`` with ``save(result, intent=intent, **extra)`` and hand it back (an
+    oplog write)."""
+    save(result, intent=intent, **extra)
     return result

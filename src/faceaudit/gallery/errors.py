@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from faceaudit.base.errors import FaceAuditError, InputDataError, SeveralFacesError
+from faceaudit.base.errors import (
+    FaceAuditError,
+    InputDataError,
+    SeveralFacesError,
+    StoreTamperedError,
+)
 from faceaudit.base.errors import InvalidRequestError as InvalidRequestError  # re-exported
 
 
@@ -24,13 +29,6 @@ class UnknownResultError(GalleryError):
 
     code = "unknown-result"
     http_status = 404
-
-
-class AlreadyReviewedError(GalleryError):
-    """The identification result already carries a human decision."""
-
-    code = "already-reviewed"
-    http_status = 409
 
 
 class BackendMismatchError(GalleryError):
@@ -78,3 +76,27 @@ class ResultHeldError(GalleryError):
 
     code = "result-held"
     http_status = 409
+
+
+class UnknownReviewTaskError(GalleryError):
+    """No review task with this id exists (or it was deleted with its search's outputs)."""
+
+    code = "unknown-review-task"
+    http_status = 404
+
+
+class AlreadyDecidedError(GalleryError):
+    """This reviewer already decided this review task: one decision per reviewer per task."""
+
+    code = "already-decided"
+    http_status = 409
+
+
+class GalleryTamperedError(StoreTamperedError, GalleryError):
+    """A gallery row (a subject, a template, a consent record) disagrees with what the ledger
+    recorded of it — a ghost subject, a re-assigned or edited template, a changed consent, a
+    deleted row: the operation that would rely on it is refused (exit 4, HTTP 503)."""
+
+    code = "gallery-tampered"
+    http_status = 503
+    exit_code = 4

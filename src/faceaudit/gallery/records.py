@@ -60,6 +60,20 @@ class WriteResult:
     subject_ids: list[str] = field(default_factory=list)
     images: int = 0
     image_sha256s: list[str] = field(default_factory=list)
+    #: an enrolment's commitments to the rows it wrote (gallery/commitments.py): each
+    #: ``(template_id, commitment)``, and the consent record's
+    template_commitments: list[tuple[int, str]] = field(default_factory=list)
+    consent_commitment: str | None = None
+
+
+@dataclass(frozen=True)
+class SubjectRows:
+    """One subject as the store holds it, as commitments: its templates' ``(template_id,
+    commitment)`` and its consent records' commitments."""
+
+    subject_id: str
+    templates: list[tuple[int, str]]
+    consents: list[str]
 
 
 @dataclass(frozen=True)

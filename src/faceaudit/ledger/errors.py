@@ -31,4 +31,14 @@ class LedgerTamperedError(LedgerError):
     ``faceaudit ledger verify`` has been run and the damage explained."""
 
     code = "ledger-tampered"
+    http_status = 503
+    exit_code = 4
+
+
+class LedgerNoSignerError(LedgerError):
+    """This process has no key to sign tree heads with, so it may not append: an event no
+    signed head covers could be dropped or edited by whoever holds the files."""
+
+    code = "ledger-no-signer"
+    http_status = 503
     exit_code = 4

@@ -51,6 +51,12 @@ class FileEventLog:
         return self.path.with_suffix(".torn")
 
     @property
+    def pending_path(self) -> Path:
+        """The in-flight append: its event lines, written before its signed head (see
+        :meth:`faceaudit.ledger.store.Ledger.append_many`)."""
+        return self.path.with_suffix(".pending")
+
+    @property
     def tree(self) -> StoredTree:
         """The stored Merkle tree over the ledger's events."""
         return StoredTree(self.path.with_suffix(".tree"))
@@ -124,6 +130,34 @@ class FileEventLog:
         fh.write(line + b"\n")
         fh.flush()
         os.fsync(fh.fileno())
+
+    def append_lines(self, lines: list[bytes]) -> None:
+        """Append event lines and flush them to disk once (under the lock)."""
+        fh = self._fh()
+        fh.write(b"".join(line + b"\n" for line in lines))
+        fh.flush()
+        os.fsync(fh.fileno())
+
+    def write_pending(self, lines: list[bytes]) -> None:
+        """Durably record the lines of the append in flight (under the lock)."""
+        fd = os.open(self.pending_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"".join(line + b"\n" for line in lines))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def read_pending(self) -> list[bytes]:
+        """The complete lines of the append in flight (none when there is none)."""
+        try:
+            data = self.pending_path.read_bytes()
+        except FileNotFoundError:
+            return []
+        return data.split(b"\n")[:-1]
+
+    def clear_pending(self) -> None:
+        """Forget the append in flight: it is written, or it was never signed."""
+        self.pending_path.unlink(missing_ok=True)
 
     def read_head(self) -> Head | None:
         """The head witness, or None when there is none."""

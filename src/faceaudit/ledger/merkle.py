@@ -170,3 +170,22 @@ def verify_consistency(first: int, second: int, first_root: bytes, second_root: 
             sr = node_hash(sr, c)
         fn, sn = fn >> 1, sn >> 1
     return sn == 0 and fr == first_root and sr == second_root
+
+
+def extended_root(aligned: Callable[[int, int], bytes], size: int,
+                  new_leaves: Sequence[bytes]) -> bytes:
+    """Return ``MTH`` of the first ``size`` leaves (stored nodes ``aligned(level, index)``)
+    followed by ``new_leaves`` — the root a tree will have once they are appended, computed
+    before anything is written (O(len(new_leaves) + log size) hashes)."""
+    total = size + len(new_leaves)
+    if total == 0:
+        return EMPTY_ROOT
+
+    def node(level: int, index: int) -> bytes:
+        if (index + 1) << level <= size:
+            return aligned(level, index)
+        if level == 0:
+            return new_leaves[index - size]
+        return node_hash(node(level - 1, 2 * index), node(level - 1, 2 * index + 1))
+
+    return subtree_hash(node, 0, total)

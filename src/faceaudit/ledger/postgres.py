@@ -136,6 +136,23 @@ class PgEventLog:
                 "INSERT INTO events(position, line) "
                 "SELECT coalesce(max(position), 0) + 1, %s FROM events", (line,))
 
+    def append_lines(self, lines: list[bytes]) -> None:
+        """Append event lines (committed with the lock's transaction)."""
+        with self._db.use() as con, con.cursor() as cur:
+            top = cur.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]
+            cur.executemany("INSERT INTO events(position, line) VALUES (%s, %s)",
+                            [(top + n, line) for n, line in enumerate(lines, start=1)])
+
+    def write_pending(self, lines: list[bytes]) -> None:
+        """Nothing to record: the head and its events commit in one transaction."""
+
+    def read_pending(self) -> list[bytes]:
+        """No append is ever left in flight (transactions)."""
+        return []
+
+    def clear_pending(self) -> None:
+        """Nothing to forget (transactions)."""
+
     def read_head(self) -> Head | None:
         """The head witness, or None when there is none."""
         with self._db.use() as con:
@@ -280,6 +297,14 @@ class PgSthLog(SthLog):
             row = con.execute(
                 "SELECT line FROM ledger_sth ORDER BY position DESC LIMIT 1").fetchone()
         return None if row is None else _parse(bytes(row[0]), None)
+
+    def replace(self, heads: list[SignedTreeHead]) -> None:
+        """Replace every head by ``heads`` (``ledger restore-heads``; in the lock's
+        transaction)."""
+        with self._db.use() as con, con.cursor() as cur:
+            cur.execute("DELETE FROM ledger_sth")
+            cur.executemany("INSERT INTO ledger_sth(position, line) VALUES (%s, %s)",
+                            [(n, canonical(h.to_dict())) for n, h in enumerate(heads, start=1)])
 
     def append(self, head: SignedTreeHead) -> None:
         """Store ``head`` (committed with the lock's transaction)."""

@@ -20,6 +20,7 @@ ACTIONS = frozenset(
         "verify",
         "identify",
         "review",
+        "lead",  # what was done with a confirmed lead, and its outcome (deployment/reviews.py)
         "erase",
         "purge",
         "audit",
@@ -35,6 +36,7 @@ ACTIONS = frozenset(
         "key_create",
         "key_revoke",
         "redact",  # faceaudit redact in a deployment (footage_keep.py)
+        "ledger_recovery",  # ledger restore-heads / ledger sth --upgrade (ledger/store.py)
     }
 )
 

@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from faceaudit.ledger.errors import LedgerError
@@ -26,9 +27,17 @@ def checkpoint_message(covers_seq: int, covers_hash: str) -> bytes:
     return f"faceaudit-ledger-checkpoint:{covers_seq}:{covers_hash}".encode("ascii")
 
 
-def fingerprint(public_key: Ed25519PublicKey) -> str:
-    """Return a short stable identifier of a public key (SHA-256 of its raw bytes, 16 hex)."""
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+PublicKey = Ed25519PublicKey | ec.EllipticCurvePublicKey
+
+
+def fingerprint(public_key: PublicKey) -> str:
+    """Return a short stable identifier of a public key: the first 16 hex digits of the SHA-256
+    of its raw bytes (Ed25519) or of its X9.62 uncompressed point (ECDSA P-256)."""
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        raw = public_key.public_bytes(serialization.Encoding.X962,
+                                      serialization.PublicFormat.UncompressedPoint)
+    else:
+        raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
@@ -54,7 +63,7 @@ def generate_keypair(private_path: Path, public_path: Path) -> str:
     return fingerprint(key.public_key())
 
 
-def write_public_key(public_key: Ed25519PublicKey, path: Path) -> None:
+def write_public_key(public_key: PublicKey, path: Path) -> None:
     """Write ``public_key`` as PEM to ``path`` (creating its folder)."""
     pem = public_key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -74,14 +83,17 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     return key
 
 
-def load_public_key(path: Path) -> Ed25519PublicKey:
-    """Load an Ed25519 public key from a PEM file, raising :class:`LedgerError` if unusable."""
+def load_public_key(path: Path) -> PublicKey:
+    """Load an Ed25519 or ECDSA P-256 public key from a PEM file, raising
+    :class:`LedgerError` if unusable."""
     try:
         key = serialization.load_pem_public_key(Path(path).read_bytes())
     except (OSError, ValueError) as exc:
         raise LedgerError(f"cannot read public key {path}: {exc}") from None
+    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        return key
     if not isinstance(key, Ed25519PublicKey):
-        raise LedgerError(f"{path} is not an Ed25519 public key")
+        raise LedgerError(f"{path} is not an Ed25519 or ECDSA P-256 public key")
     return key
 
 
@@ -90,10 +102,15 @@ def sign(key: Ed25519PrivateKey, message: bytes) -> str:
     return base64.b64encode(key.sign(message)).decode("ascii")
 
 
-def signature_valid(public_key: Ed25519PublicKey, message: bytes, signature: str) -> bool:
-    """Return whether ``signature`` (base64) is a valid signature of ``message``."""
+def signature_valid(public_key: PublicKey, message: bytes, signature: str) -> bool:
+    """Return whether ``signature`` (base64) is a valid signature of ``message``: Ed25519, or
+    ECDSA over SHA-256 (DER) for a P-256 key — the one check for heads of either algorithm."""
     try:
-        public_key.verify(base64.b64decode(signature, validate=True), message)
+        raw = base64.b64decode(signature, validate=True)
+        if isinstance(public_key, ec.EllipticCurvePublicKey):
+            public_key.verify(raw, message, ec.ECDSA(hashes.SHA256()))
+        else:
+            public_key.verify(raw, message)
     except (InvalidSignature, ValueError):
         return False
     return True

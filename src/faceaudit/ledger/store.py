@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -16,19 +17,26 @@ from faceaudit.ledger import merkle
 from faceaudit.ledger.canonical import GENESIS_HASH, canonical, event_hash
 from faceaudit.ledger.errors import (
     LedgerError,
+    LedgerNoSignerError,
     LedgerRangeError,
     LedgerTamperedError,
 )
 from faceaudit.ledger.files import FileEventLog
 from faceaudit.ledger.schema import EventOptions, check_fields, event
+from faceaudit.ledger.signer import (
+    HOW_TO_CONFIGURE,
+    PKCS11_MODULE_ENV,
+    Signer,
+    resolve_signer,
+)
 from faceaudit.ledger.signing import (
     SIGNING_KEY_ENV,
     fingerprint,
     generate_keypair,
-    load_private_key,
     load_public_key,
+    write_public_key,
 )
-from faceaudit.ledger.sth import SignedTreeHead, SthLog, make_sth
+from faceaudit.ledger.sth import SignedTreeHead, SthLog, head_hash, make_sth
 from faceaudit.ledger.transparency_verify import check_transparency
 from faceaudit.ledger.tree import StoredTree
 from faceaudit.ledger.verify import (
@@ -38,11 +46,6 @@ from faceaudit.ledger.verify import (
     parse_event,
     verify_bytes,
 )
-
-STH_EVERY_ENV = "FACEAUDIT_STH_EVERY"
-STH_SECONDS_ENV = "FACEAUDIT_STH_SECONDS"
-DEFAULT_STH_EVERY = 100
-DEFAULT_STH_SECONDS = 3600.0
 
 
 class EventLog(Protocol):
@@ -84,6 +87,22 @@ class EventLog(Protocol):
         """Durably append one event line; under the lock."""
         ...
 
+    def append_lines(self, lines: list[bytes]) -> None:
+        """Durably append event lines; under the lock."""
+        ...
+
+    def write_pending(self, lines: list[bytes]) -> None:
+        """Durably record the lines of the append in flight (before its head is stored)."""
+        ...
+
+    def read_pending(self) -> list[bytes]:
+        """The lines of an append a crash left in flight (none on PostgreSQL)."""
+        ...
+
+    def clear_pending(self) -> None:
+        """Forget the append in flight."""
+        ...
+
     def read_head(self) -> Head | None:
         """The head witness, or None."""
         ...
@@ -121,13 +140,17 @@ class Ledger:
     or, when a database URL is in force, PostgreSQL's ``events`` table (see
     :func:`open_event_log`); the same chain, witness, tree and heads either way.
 
-    Appends from several processes (and, on PostgreSQL, hosts) are serialised by the storage's
-    lock; each one is made durable, then the head witness is replaced and the event's leaf is
-    added to the stored Merkle tree. A signed tree head is made automatically when
-    ``sth_every`` events or ``sth_seconds``
-    seconds have passed since the last one (checked on append), with the signing key:
-    ``signing_key``, else ``$FACEAUDIT_SIGNING_KEY``, else the home's own key
-    (``home.signing_key_path``, created with the first event of a home that has no public key).
+    Every append is covered by a signed tree head before it returns (docs/ledger.md, "No
+    unsigned tail"): under the storage's lock the ledger is first checked against the newest
+    signed head (fail closed: :class:`LedgerTamperedError` otherwise), the new head is signed
+    over the events about to be written and stored, then the events, the head witness and the
+    Merkle tree are written. The signer is :func:`~faceaudit.ledger.signer.resolve_signer`'s:
+    a PKCS#11 token, ``signing_key``, ``$FACEAUDIT_SIGNING_KEY``, or the home's own key
+    (``home.signing_key_path``, created with the first event of a home that has no public key);
+    with none, appending is refused (:class:`LedgerNoSignerError`).
+
+    ``sth_every`` and ``sth_seconds`` are accepted for compatibility and no longer used: there
+    is a head for every append.
     """
 
     def __init__(
@@ -142,20 +165,26 @@ class Ledger:
         self.log = open_event_log(home)
         env_key = os.environ.get(SIGNING_KEY_ENV)
         self.configured_key = signing_key or (Path(env_key) if env_key else None)
-        self.sth_every = sth_every if sth_every is not None else _env_number(
-            STH_EVERY_ENV, DEFAULT_STH_EVERY, int)
-        self.sth_seconds = sth_seconds if sth_seconds is not None else _env_number(
-            STH_SECONDS_ENV, DEFAULT_STH_SECONDS, float)
-        if self.sth_every < 1 or self.sth_seconds <= 0:
-            raise ValueError("sth_every must be >= 1 and sth_seconds > 0")
+        # (events, newest head, last event's hash) this instance last verified, under the lock
+        self._verified: tuple[int, SignedTreeHead, str] | None = None
 
     @property
     def signing_key(self) -> Path | None:
-        """The private key that signs tree heads, or None when this process has none."""
+        """The private key file that signs tree heads, or None when this process has none."""
         if self.configured_key is not None:
             return self.configured_key
         own = self.home.signing_key_path
         return own if own.exists() else None
+
+    def signer(self) -> Signer:
+        """The signer of this process (:func:`~faceaudit.ledger.signer.resolve_signer`),
+        raising :class:`LedgerNoSignerError` when there is none."""
+        signer = resolve_signer(self.home, self.configured_key)
+        if signer is None:
+            raise LedgerNoSignerError(
+                f"no signing key: the ledger of {self.home.root} refuses to append an event no "
+                f"signed tree head would cover; {HOW_TO_CONFIGURE}")
+        return signer
 
     @property
     def tree(self) -> StoredTree:
@@ -183,43 +212,110 @@ class Ledger:
         return FileEventLog(self.home).torn_path
 
     def append(self, actor: str, action: str, **options: Unpack[EventOptions]) -> dict[str, Any]:
-        """Append one event and return it as stored (with ``seq``, ``time``, ``hash``…); the
-        optional fields are :class:`~faceaudit.ledger.schema.EventOptions`' (None when not given).
+        """Append one event and return it as stored (with ``seq``, ``time``, ``hash``…) once a
+        signed tree head covers it; the optional fields are
+        :class:`~faceaudit.ledger.schema.EventOptions`' (None when not given).
 
         Raises :class:`LedgerEventError` for an unknown action or a result that is not counts
-        and ids, and :class:`LedgerError` when the file disagrees with its head witness.
+        and ids, :class:`LedgerTamperedError` when the ledger disagrees with its newest signed
+        head, and :class:`LedgerNoSignerError` when this process has no signing key; then
+        nothing is appended.
         """
-        fields = check_fields(event(actor, action, **options))
+        return self.append_many([event(actor, action, **options)])[0]
+
+    def append_many(self, events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Append several events (each :func:`~faceaudit.ledger.schema.event`'s fields) under
+        one lock and ONE signed tree head over them all; return them as stored.
+
+        Nothing is written unless every event is valid and the head is signed. The head is
+        stored before the events, with the events' lines kept in ``ledger.pending`` until they
+        are written: a crash in between leaves a head ahead of the ledger, which the next
+        append (or ``verify``) completes from ``ledger.pending`` — only when those lines are
+        exactly what the head signed.
+        """
+        fields = [check_fields(dict(e)) for e in events]
+        if not fields:
+            return []
         self.home.ensure()
         with self._locked():
-            last = self._prepare_tail()
-            self._sync_tree(last)
+            last = self._ready()
             if last is None:
                 self._ensure_own_key()
-            key = load_private_key(self.signing_key) if self.signing_key else None
-            if key is not None:  # a key that cannot sign stops the append before it is made
-                self._check_key_is_the_deployments(key)
-            stored = self._write(last, fields)
-            if key is not None and self._sth_due(stored["seq"]):
-                self._sign_head(key, stored["seq"])
-        return stored
+            signer = self.signer()
+            self._check_key_is_the_deployments(signer)
+            return self._write(signer, last, fields)
 
-    def sign_tree_head(self, private_key_path: Path | None = None) -> SignedTreeHead:
-        """Sign and store a tree head for the ledger as it is now (``faceaudit ledger sth``),
-        with ``private_key_path`` or the deployment's configured key; the key's public half
-        must be the home's."""
-        path = private_key_path or self.signing_key
-        if path is None:
-            raise LedgerError(
-                f"no signing key: pass one, set {SIGNING_KEY_ENV} or keep the home's own key "
-                f"at {self.home.signing_key_path}")
-        key = load_private_key(path)
+    def check(self) -> int:
+        """Verify the ledger against its newest signed head (as every append does first),
+        raising :class:`LedgerTamperedError` when it does not agree; return the event count."""
         with self._locked():
-            last = self._prepare_tail()
-            self._sync_tree(last)
+            last = self._ready()
+            return last["seq"] if last else 0
+
+    def sign_tree_head(self, private_key_path: Path | None = None,
+                       upgrade: bool = False) -> SignedTreeHead:
+        """Sign and store a tree head for the ledger as it is now (``faceaudit ledger sth``),
+        with ``private_key_path`` or the deployment's signer; the key's public half must be the
+        home's. Only after the ledger verified against the newest head; ``upgrade`` (once, for
+        a home from before every event was signed) also accepts events after a newest
+        ``faceaudit-sth/1`` head, and records that it did (a ``ledger_recovery`` event)."""
+        signer = (resolve_signer(self.home, private_key_path) if private_key_path
+                  else None) or self.signer()
+        with self._locked():
+            last = self._ready(upgrade=upgrade)
             if last is None:
                 raise LedgerError("the ledger has no events to sign")
-            return self._sign_head(key, last["seq"])
+            self._check_key_is_the_deployments(signer)
+            newest = self.sth_log.latest()
+            if upgrade and newest is not None and newest.tree_size < last["seq"]:
+                self._write(signer, last, [check_fields(event(
+                    "faceaudit", "ledger_recovery", result={
+                        "kind": "upgrade", "unsigned_from": newest.tree_size + 1,
+                        "unsigned_to": last["seq"]}))])
+                latest = self.sth_log.latest()
+                assert latest is not None
+                return latest
+            return self._sign_head(signer, last["seq"])
+
+    def restore_heads(self, heads: Sequence[SignedTreeHead], source: str,
+                      actor: str = "faceaudit") -> dict[str, Any]:
+        """Restore a home whose signed tree heads are gone or broken (``faceaudit ledger
+        restore-heads``) from ``heads`` (a witness's or a backup's copy, ``source`` naming it).
+
+        The newest of them signed by the home's key must cover every event, and the whole
+        ledger must verify against it; it then becomes the log's only head, and a
+        ``ledger_recovery`` event, covered by a new head chained to it, records the restore.
+        Returns that event. Refuses (:class:`LedgerTamperedError`) otherwise, changing nothing.
+        """
+        signer = self.signer()
+        with self._locked():
+            if self._verify_held().ok:
+                raise LedgerError("the ledger verifies against its own heads: nothing to restore")
+            self._check_key_is_the_deployments(signer)
+            public = load_public_key(self.home.public_key_path)
+            good = [h for h in heads if h.problem(public) is None]
+            if not good:
+                raise LedgerError(f"{source}: no head signed by the deployment's key "
+                                  f"{fingerprint(public)}")
+            newest = max(good, key=lambda h: h.tree_size)
+            line, fragment = self.log.tail()
+            if fragment:
+                self.log.set_aside_torn(fragment)
+            last = _parse_line(line, None) if line is not None else None
+            if last is None:
+                raise LedgerError("the ledger has no events: nothing to restore heads for")
+            self._sync_tree(last, check_heads=False)
+            report = self._verify_held(heads=[newest])
+            if not report.ok:
+                raise LedgerTamperedError(
+                    f"{source}: the ledger does not verify against the newest head it holds "
+                    f"({newest.tree_size} events): {report.summary()}")
+            self.sth_log.replace([newest])
+            self._verified = (last["seq"], newest, last["hash"])
+            return self._write(signer, last, [check_fields(event(
+                actor, "ledger_recovery", result={
+                    "kind": "restore-heads", "restored_head_hash": head_hash(newest),
+                    "restored_tree_size": newest.tree_size, "source": source[-200:]}))])[0]
 
     def latest_tree_head(self) -> SignedTreeHead | None:
         """The newest signed tree head, or None."""
@@ -252,23 +348,18 @@ class Ledger:
                     "proof": [h.hex() for h in path]}
 
     def receipt(self, seq: int) -> dict[str, Any]:
-        """Return the receipt of event ``seq``: a signed tree head that covers it (signed now
-        if the latest one does not) and the audit path from the event to that head's root.
-
-        ``sth`` is None only when this process has no signing key.
-        """
+        """Return the receipt of event ``seq``: the newest signed tree head (which covers every
+        event) and the audit path from the event to that head's root."""
         with self._locked():
-            last = self._prepare_tail()
-            self._sync_tree(last)
+            last = self._ready()
             size = last["seq"] if last else 0
             if not 1 <= seq <= size:
                 raise LedgerRangeError(f"event {seq} is not in a log of {size} events")
             head = self.sth_log.latest()
-            if head is None or head.tree_size < seq:
-                key = load_private_key(self.signing_key) if self.signing_key else None
-                head = self._sign_head(key, size) if key is not None else None
-            receipt = self._inclusion(seq, head.tree_size if head else size)
-            receipt["sth"] = head.to_dict() if head else None
+            if head is None or head.tree_size < seq:  # cannot pass _ready; kept as a guard
+                head = self._sign_head(self.signer(), size)
+            receipt = self._inclusion(seq, head.tree_size)
+            receipt["sth"] = head.to_dict()
             return receipt
 
     def rebuild_tree(self) -> int:
@@ -276,7 +367,7 @@ class Ledger:
         with self._locked():
             last = self._prepare_tail()
             self.tree.rebuild(list(self._leaf_hashes(0)))
-            self._sync_tree(last)
+            self._sync_tree(last, check_heads=False)
             return self.tree.size
 
     def events(
@@ -293,6 +384,19 @@ class Ledger:
             if (start is None or when >= start) and (end is None or when < end):
                 yield event
 
+    def events_after(self, seq: int, upto: int) -> list[dict[str, Any]]:
+        """The events ``seq < event.seq <= upto``, oldest first, read from the end of the log
+        (cost: the events after ``seq``, not the ledger). Call after :meth:`check` returned
+        ``upto``, so that every event returned is covered by a verified signed head."""
+        found: list[dict[str, Any]] = []
+        for line in self.log.lines_backwards():
+            event = _load_line(line)
+            if event["seq"] <= seq:
+                break
+            if event["seq"] <= upto:
+                found.append(event)
+        return found[::-1]
+
     def recent(self, since: datetime) -> Iterator[dict[str, Any]]:
         """Yield events newest first, stopping at the first one older than ``since``.
 
@@ -308,21 +412,39 @@ class Ledger:
 
     def verify(self, public_key_path: Path | None = None) -> VerifyReport:
         """Check the whole ledger: canonical bytes, hash chain, sequence, head witness, every
-        signed checkpoint, the stored Merkle tree and every signed tree head, against
-        ``public_key_path`` (default: the home's public key).
+        signed checkpoint, the stored Merkle tree and every signed tree head (each chained to
+        the one before, the newest covering every event), against ``public_key_path``
+        (default: the home's public key). An append a crash left in flight is completed first
+        when its signed head covers it (see :meth:`append_many`).
 
         An empty or missing ledger is not intact: every deployment records at least one event.
         """
         if not self.home.root.is_dir():
             return VerifyReport(False, 0, None, f"no deployment home at {self.home.root}", 0)
         with self._locked():  # a consistent snapshot of file, witness, tree and heads
-            data = self.log.snapshot()
             try:
-                head = self.log.read_head()
-                heads = self.sth_log.heads()
-                levels = self.tree.levels()
+                self._complete_in_flight()
             except LedgerError as exc:
                 return VerifyReport(False, 0, None, str(exc), 0)
+            return self._verify_held(public_key_path)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _locked(self) -> Any:
+        return self.log.locked()
+
+    def _verify_held(self, public_key_path: Path | None = None, upgrade: bool = False,
+                     heads: list[SignedTreeHead] | None = None) -> VerifyReport:
+        """:meth:`verify` with the lock already held (``heads``: check against these, the
+        first trusted as a restored one, instead of the stored heads)."""
+        data = self.log.snapshot()
+        restoring = heads is not None
+        try:
+            head = self.log.read_head()
+            heads = self.sth_log.heads() if heads is None else heads
+            levels = self.tree.levels()
+        except LedgerError as exc:
+            return VerifyReport(False, 0, None, str(exc), 0)
         key_path = public_key_path or self.home.public_key_path
         try:
             report = verify_bytes(data, head, key_path)
@@ -335,17 +457,128 @@ class Ledger:
                 "the ledger is empty or missing, but every deployment records at least one "
                 "event (deleted?)"))
         lines = data.split(b"\n")[: report.n_events]
-        return check_transparency(report, lines, levels, heads, key_path)
+        return check_transparency(report, lines, levels, heads, key_path, upgrade, restoring)
 
-    # -- internals -----------------------------------------------------------------------
+    def _ready(self, upgrade: bool = False) -> dict[str, Any] | None:
+        """Under the lock: complete an append a crash left in flight, catch the witness and
+        the tree up, and verify the ledger against its newest signed head (fail closed);
+        return the last event."""
+        self._complete_in_flight()
+        last = self._prepare_tail()
+        self._sync_tree(last)
+        self._check_against_head(last, upgrade)
+        return last
 
-    def _locked(self) -> Any:
-        return self.log.locked()
+    def _check_against_head(self, last: dict[str, Any] | None, upgrade: bool = False) -> None:
+        """Refuse (:class:`LedgerTamperedError`) unless the ledger verifies against its newest
+        signed head. The whole ledger is verified the first time; after that only what other
+        processes appended since (:meth:`_verified_since`)."""
+        size = last["seq"] if last else 0
+        newest = self.sth_log.latest()
+        if size == 0 and newest is None:
+            return  # a new home: nothing to verify yet
+        if not upgrade and newest is not None and last is not None and self._verified_since(
+                size, newest):
+            self._verified = (size, newest, last["hash"])
+            return
+        report = self._verify_held(upgrade=upgrade)
+        if not report.ok:
+            raise LedgerTamperedError(
+                f"{report.summary()}; refusing to sign or append (run `faceaudit ledger verify`)",
+                which=self.log.describe())
+        if newest is not None and last is not None:
+            self._verified = (size, newest, last["hash"])
+
+    def _verified_since(self, size: int, newest: SignedTreeHead) -> bool:
+        """Whether the ledger of ``size`` events verifies against ``newest`` given what this
+        instance verified last: the events appended since chain on and are the stored tree's
+        leaves, the tree's roots are both heads' and ``newest`` is signed by the deployment's
+        key and chains to the head verified (when it follows it directly). False sends the
+        caller to the whole verification, which names what is wrong."""
+        if self._verified is None:
+            return False
+        old_size, old_head, old_hash = self._verified
+        if newest.tree_size != size or old_size > size:
+            return False
+        tree = self.tree
+        if tree.root(old_size) != old_head.root or tree.root(size) != newest.root:
+            return False
+        if newest != old_head:
+            if newest.problem(load_public_key(self.home.public_key_path)) is not None:
+                return False
+            if newest.prev_tree_size == old_head.tree_size and newest.follows_problem(old_head):
+                return False
+        new = list(itertools.islice(self.log.lines_backwards(), size - old_size))[::-1]
+        prev = old_hash
+        for offset, line in enumerate(new):
+            try:
+                parsed = parse_event(line)
+            except LedgerError:
+                return False
+            if (parsed["seq"] != old_size + offset + 1 or parsed["prev_hash"] != prev
+                    or tree.leaf(old_size + offset) != merkle.leaf_hash(line)):
+                return False
+            prev = parsed["hash"]
+        return True
+
+    def _complete_in_flight(self) -> None:
+        """Finish an append a crash interrupted after its signed head was stored: write the
+        rest of its lines from ``ledger.pending`` — only when the newest head is signed by the
+        deployment's key over exactly the ledger followed by them. A pending append whose head
+        was never stored was never acknowledged and is dropped."""
+        pending = self.log.read_pending()
+        if not pending:
+            return
+        line, fragment = self.log.tail()
+        last = _parse_line(line, None) if line is not None else None
+        size = last["seq"] if last else 0
+        newest = self.sth_log.latest()
+        try:
+            first = parse_event(pending[0])["seq"]
+        except LedgerError:
+            first = None
+        k = len(pending)
+        if first is None or newest is None or newest.tree_size != first - 1 + k:
+            self.log.clear_pending()  # its head was never stored: never acknowledged
+            return
+        done = size - (first - 1)
+        if fragment:
+            self.log.set_aside_torn(fragment)
+        if done == k:  # every line written: at most the witness is behind (by this append)
+            assert last is not None
+            witness = self.log.read_head()
+            if canonical(last) == pending[-1] and (witness is None or witness.seq == first - 1):
+                self.log.write_head(Head(last["seq"], last["hash"]))
+            self.log.clear_pending()
+            return
+        if not 0 <= done < k or (
+                done and last is not None and canonical(last) != pending[done - 1]):
+            raise LedgerTamperedError(
+                f"the newest signed tree head covers {newest.tree_size} events but the ledger "
+                f"holds {size}, which is not the append in flight (truncated?)")
+        public = load_public_key(self.home.public_key_path)
+        tree = self.tree
+        self._sync_tree(last, check_heads=False)
+        rest = pending[done:]
+        root = merkle.extended_root(tree.node, size, [merkle.leaf_hash(x) for x in rest])
+        events = [parse_event(x) for x in rest]
+        chained = all(e["prev_hash"] == (events[i - 1]["hash"] if i else
+                                         (last["hash"] if last else GENESIS_HASH))
+                      and e["seq"] == size + i + 1 for i, e in enumerate(events))
+        if newest.problem(public) is not None or root != newest.root or not chained:
+            raise LedgerTamperedError(
+                f"the newest signed tree head covers {newest.tree_size} events but the ledger "
+                f"holds {size} and ledger.pending is not what it signed (truncated?)")
+        self.log.append_lines(rest)
+        self.log.write_head(Head(events[-1]["seq"], events[-1]["hash"]))
+        tree.append([merkle.leaf_hash(x) for x in rest])
+        self.log.clear_pending()
 
     @contextmanager
     def _synced(self) -> Iterator[int]:
         """Hold the lock with the tree caught up with the ledger; yield the ledger's size."""
         with self._locked():
+            self._complete_in_flight()
             last = self._prepare_tail()
             self._sync_tree(last)
             yield last["seq"] if last else 0
@@ -368,11 +601,11 @@ class Ledger:
             "audit_path": [h.hex() for h in self.tree.inclusion(seq - 1, tree_size)],
         }
 
-    def _sync_tree(self, last: dict[str, Any] | None) -> None:
+    def _sync_tree(self, last: dict[str, Any] | None, check_heads: bool = True) -> None:
         """Make the stored tree hold exactly one leaf per event (after a crash or for a ledger
         older than the tree); refuse when tree, heads and ledger disagree."""
         size = last["seq"] if last else 0
-        head = self.sth_log.latest()
+        head = self.sth_log.latest() if check_heads else None
         if head is not None and head.tree_size > size:
             raise LedgerTamperedError(
                 f"the ledger has {size} events but a signed tree head covers {head.tree_size} "
@@ -410,34 +643,34 @@ class Ledger:
             if n >= start:
                 yield merkle.leaf_hash(line)
 
-    def _sth_due(self, size: int) -> bool:
-        head = self.sth_log.latest()
-        if head is None:
-            return True
-        if size - head.tree_size >= self.sth_every:
-            return True
-        age = datetime.now(UTC) - datetime.fromisoformat(head.timestamp)
-        return size > head.tree_size and age.total_seconds() >= self.sth_seconds
-
-    def _sign_head(self, key: Any, size: int) -> SignedTreeHead:
-        self._check_key_is_the_deployments(key)
-        head = make_sth(key, size, self.tree.root(size))
+    def _sign_head(self, signer: Signer, size: int) -> SignedTreeHead:
+        self._check_key_is_the_deployments(signer)
+        head = make_sth(signer, size, self.tree.root(size), self.sth_log.latest())
         self.sth_log.append(head)
+        if self._verified is not None and self._verified[0] == size:
+            self._verified = (size, head, self._verified[2])
         return head
 
     def _ensure_own_key(self) -> None:
-        """Give a new deployment its own signing key, unless it already has a public key."""
-        if self.configured_key is None and not self.home.public_key_path.exists():
+        """Give a new deployment its public key before its first event: a PKCS#11 token's
+        public half when a token signs, else a new key pair of the home's own (a development
+        setting: a file key in the home is not insider-proof). A file key configured outside
+        the home must have had its public half written by `faceaudit ledger keygen`."""
+        if self.home.public_key_path.exists():
+            return
+        if os.environ.get(PKCS11_MODULE_ENV):
+            write_public_key(self.signer().public_key(), self.home.public_key_path)
+        elif self.configured_key is None:
             generate_keypair(self.home.signing_key_path, self.home.public_key_path)
 
-    def _check_key_is_the_deployments(self, key: Any) -> None:
+    def _check_key_is_the_deployments(self, signer: Signer) -> None:
         public_path = self.home.public_key_path
         if not public_path.exists():
             raise LedgerError(
                 f"no public key at {public_path}; create the key pair with "
                 "`faceaudit ledger keygen`"
             )
-        if fingerprint(load_public_key(public_path)) != fingerprint(key.public_key()):
+        if fingerprint(load_public_key(public_path)) != fingerprint(signer.public_key()):
             raise LedgerError("the signing key does not match the deployment's public key")
 
     def _prepare_tail(self) -> dict[str, Any] | None:
@@ -465,28 +698,31 @@ class Ledger:
             self.log.set_aside_torn(fragment)
         return last
 
-    def _write(self, last: dict[str, Any] | None, fields: dict[str, Any]) -> dict[str, Any]:
-        event = {
-            "seq": (last["seq"] if last else 0) + 1,
-            "time": datetime.now(UTC).isoformat(timespec="microseconds"),
-            **fields,
-            "prev_hash": last["hash"] if last else GENESIS_HASH,
-        }
-        event["hash"] = event_hash(event)
-        self.log.append_line(canonical(event))
-        self.log.write_head(Head(event["seq"], event["hash"]))
-        self.tree.append([merkle.leaf_hash(canonical(event))])
-        return event
-
-
-def _env_number(name: str, default: Any, kind: type) -> Any:
-    text = os.environ.get(name)
-    if not text:
-        return default
-    try:
-        return kind(text)
-    except ValueError:
-        raise LedgerError(f"{name} must be a number, not {text!r}") from None
+    def _write(self, signer: Signer, last: dict[str, Any] | None,
+               fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Sign the head over ``last``'s ledger followed by the new events, store it, then
+        write the events (the lines kept in ``ledger.pending`` meanwhile)."""
+        size = last["seq"] if last else 0
+        prev_hash = last["hash"] if last else GENESIS_HASH
+        stored: list[dict[str, Any]] = []
+        for n, one in enumerate(fields, start=1):
+            new = {"seq": size + n,
+                   "time": datetime.now(UTC).isoformat(timespec="microseconds"),
+                   **one, "prev_hash": prev_hash}
+            new["hash"] = prev_hash = event_hash(new)
+            stored.append(new)
+        lines = [canonical(e) for e in stored]
+        leaves = [merkle.leaf_hash(x) for x in lines]
+        root = merkle.extended_root(self.tree.node, size, leaves)
+        head = make_sth(signer, size + len(lines), root, self.sth_log.latest())
+        self.log.write_pending(lines)
+        self.sth_log.append(head)
+        self.log.append_lines(lines)
+        self.log.write_head(Head(stored[-1]["seq"], stored[-1]["hash"]))
+        self.tree.append(leaves)
+        self.log.clear_pending()
+        self._verified = (size + len(lines), head, stored[-1]["hash"])
+        return stored
 
 
 @overload

@@ -1,15 +1,18 @@
 """The transparency part of ``ledger verify``: the stored Merkle tree and every signed tree
-head must agree with the ledger's events."""
+head must agree with the ledger's events, the heads must form one chain, and the newest must
+cover every event (no unsigned tail)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from faceaudit.ledger import merkle
 from faceaudit.ledger.signing import load_public_key
-from faceaudit.ledger.sth import SignedTreeHead
+from faceaudit.ledger.sth import SignedTreeHead, head_hash
 from faceaudit.ledger.tree import HASH_SIZE
 from faceaudit.ledger.verify import VerifyReport
 
@@ -20,9 +23,15 @@ def check_transparency(
     stored_levels: Sequence[bytes],
     heads: Sequence[SignedTreeHead],
     public_key_path: Path | None,
+    allow_unsigned_tail: bool = False,
+    restoring: bool = False,
 ) -> VerifyReport:
     """Extend a chain-verified ``report`` of the ledger ``lines`` with the checks of the stored
-    tree (``stored_levels``: raw level files) and of the signed tree heads ``heads``."""
+    tree (``stored_levels``: raw level files) and of the signed tree heads ``heads``: each head
+    signed by the deployment's key, chained to the one before it, agreeing with the events —
+    and the newest covering every event. ``allow_unsigned_tail`` (``ledger sth --upgrade``
+    only) accepts events after a newest head of an older home's ``faceaudit-sth/1``;
+    ``restoring`` (``ledger restore-heads``) trusts the first head not to chain further back."""
     n = len(lines)
     built = merkle.build_levels([merkle.leaf_hash(line) for line in lines])
 
@@ -36,9 +45,9 @@ def check_transparency(
     public_key = load_public_key(key_path) if key_path and key_path.exists() else None
     if heads and public_key is None:
         return bad(None, "signed tree heads but no public key to check them")
-    if public_key is not None and not heads:
-        return bad(None, "no signed tree head although the deployment has a signing key "
-                         "(ledger.sth.jsonl deleted?)")
+    if not heads:
+        return bad(None, f"no signed tree head although the ledger holds {n} events "
+                         f"(ledger.sth.jsonl deleted?); {RESTORE_HINT}")
     previous: SignedTreeHead | None = None
     for number, head in enumerate(heads, start=1):
         assert public_key is not None
@@ -52,11 +61,44 @@ def check_transparency(
             return bad(None, (
                 f"the first {head.tree_size} events differ from what signed tree head {number} "
                 "signed (history rewritten)"))
-        if previous is not None and head.tree_size < previous.tree_size:
-            return bad(None, f"signed tree head {number} is smaller than the one before it")
+        why = head.follows_problem(previous)
+        if why and not (previous is None and (restoring or _restored(head, lines))):
+            return bad(None, f"signed tree head {number}: {why}")
         previous = head
-    return replace(report, tree_heads_verified=len(heads),
-                   signed_size=previous.tree_size if previous else 0)
+    assert previous is not None
+    if previous.tree_size < n and not (allow_unsigned_tail and not previous.chained):
+        if not previous.chained:
+            return bad(previous.tree_size + 1, (
+                f"events {previous.tree_size + 1}..{n} follow the newest signed head, a "
+                "faceaudit-sth/1 head of a home from before every event was signed: run "
+                "`faceaudit ledger sth --upgrade` once (docs/ledger.md)"))
+        return bad(previous.tree_size + 1, (
+            f"events {previous.tree_size + 1}..{n} are covered by no signed tree head "
+            "(appended without the signing key, or newer heads deleted)"))
+    return replace(report, tree_heads_verified=len(heads), signed_size=previous.tree_size)
+
+
+RESTORE_HINT = ("the home stays refused until its heads are restored from a witness's or a "
+                "backup's copy: `faceaudit ledger restore-heads FILE` (docs/ledger.md)")
+
+
+def restored_head_hash(event: dict[str, Any]) -> str | None:
+    """The hash of the head a ``ledger_recovery`` event of ``restore-heads`` restored, or None."""
+    result = event.get("result") or {}
+    if event.get("action") != "ledger_recovery" or result.get("kind") != "restore-heads":
+        return None
+    value = result.get("restored_head_hash")
+    return value if isinstance(value, str) else None
+
+
+def _restored(head: SignedTreeHead, lines: Sequence[bytes]) -> bool:
+    """Whether ``head``, the first of the log, is one ``faceaudit ledger restore-heads`` put
+    there: a ``ledger_recovery`` event (covered by a later signed head) names its hash."""
+    want = head_hash(head)
+    for line in lines[head.tree_size:]:
+        if b'"ledger_recovery"' in line and restored_head_hash(json.loads(line)) == want:
+            return True
+    return False
 
 
 def _tree_problem(stored_levels: Sequence[bytes], built: Sequence[Sequence[bytes]],

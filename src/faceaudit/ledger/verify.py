@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from faceaudit.ledger.canonical import GENESIS_HASH, canonical, event_hash
 from faceaudit.ledger.errors import LedgerError
 from faceaudit.ledger.schema import ACTIONS, EVENT_KEYS
 from faceaudit.ledger.signing import (
+    PublicKey,
     checkpoint_message,
     fingerprint,
     load_public_key,
@@ -126,7 +125,7 @@ def verify_bytes(
     *lines, fragment = data.split(b"\n")
     prev_hash = GENESIS_HASH
     checkpoints = 0
-    public_key: Ed25519PublicKey | None = None
+    public_key: PublicKey | None = None
     events: list[dict[str, Any]] = []
 
     def bad(position: int | None, reason: str) -> VerifyReport:
@@ -173,7 +172,7 @@ def verify_bytes(
     return VerifyReport(True, len(events), None, None, checkpoints, len(fragment))
 
 
-def checkpoint_problem(event: dict[str, Any], public_key: Ed25519PublicKey) -> str | None:
+def checkpoint_problem(event: dict[str, Any], public_key: PublicKey) -> str | None:
     """Return why a checkpoint event is invalid, or None when its signature verifies."""
     result = event["result"]
     if not isinstance(result, dict) or set(result) != {

@@ -21,13 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from faceaudit.base.home import Home
 from faceaudit.ledger import merkle
 from faceaudit.ledger.canonical import canonical
 from faceaudit.ledger.errors import LedgerError
-from faceaudit.ledger.signing import fingerprint, load_public_key, write_public_key
+from faceaudit.ledger.signing import PublicKey, fingerprint, load_public_key, write_public_key
 from faceaudit.ledger.sth import SignedTreeHead, SthLog, parse_sth
 from faceaudit.ledger.store import EventLog, open_event_log
 
@@ -102,6 +100,11 @@ class HomeSource:
         if merkle.levels_root(levels, head.tree_size) != head.root:
             return "fork", (f"the ledger's first {head.tree_size} events are not the ones the "
                             "signed head covers (rewritten)")
+        if held > head.tree_size and head.chained:
+            return "unsigned-tail", (
+                f"the ledger holds {held} events but the newest signed head covers "
+                f"{head.tree_size}: events {head.tree_size + 1}..{held} were appended without "
+                "the signing key (every event of a faceaudit-sth/2 home is signed)")
         return None
 
     def _log(self) -> EventLog:
@@ -205,7 +208,7 @@ class WitnessState:
         """Every head this witness accepted, in order."""
         return self.directory / "heads.jsonl"
 
-    def pinned_key(self) -> Ed25519PublicKey | None:
+    def pinned_key(self) -> PublicKey | None:
         """The pinned key, or None before first contact."""
         if not self.key_path.exists():
             return None
@@ -214,7 +217,7 @@ class WitnessState:
         except LedgerError as exc:
             raise WitnessError(f"witness state: {exc}") from None
 
-    def pin(self, key: Ed25519PublicKey) -> None:
+    def pin(self, key: PublicKey) -> None:
         """Pin ``key`` (first contact)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         write_public_key(key, self.key_path)
@@ -238,7 +241,7 @@ class WitnessState:
             fh.write(canonical(head.to_dict()) + b"\n")
 
 
-def pin_or_check_key(state: WitnessState, public_key_path: Path | None) -> Ed25519PublicKey:
+def pin_or_check_key(state: WitnessState, public_key_path: Path | None) -> PublicKey:
     """Return the pinned key, pinning ``public_key_path`` at first contact; a different key
     offered later is a :class:`KeyReplaced` result rather than a new pin."""
     pinned = state.pinned_key()
@@ -343,7 +346,7 @@ def _compare(source: LogSource, old: SignedTreeHead | None,
     return None
 
 
-def _peer_problem(source: LogSource, pinned: Ed25519PublicKey, ours: SignedTreeHead,
+def _peer_problem(source: LogSource, pinned: PublicKey, ours: SignedTreeHead,
                   peer: WitnessState) -> str | None:
     """Why the latest head of another witness conflicts with ``ours``, or None."""
     theirs = peer.latest()

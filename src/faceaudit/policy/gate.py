@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from faceaudit.base.home import Home
 from faceaudit.engine.models.identity import hash_matches_backend
@@ -62,6 +63,15 @@ class GateResult:
     waived: bool = False
     identification_audit_id: str | None = None
     identification_detail: str | None = None
+    waived_rule: str | None = None  # the rule a waiver lifted
+
+
+def gate_record(gate: GateResult) -> dict[str, Any]:
+    """What the event of an operation the gate let through records of it: ``verdict``
+    (``passed`` or ``waived``), the rule a waiver lifted, and the audits relied on."""
+    return {"verdict": "waived" if gate.waived else "passed", "waived_rule": gate.waived_rule,
+            "audit_id": gate.audit_id, "audit_seq": gate.seq,
+            "identification_audit_id": gate.identification_audit_id}
 
 
 def evaluate_gate(
@@ -76,14 +86,24 @@ def evaluate_gate(
     ``now`` for ``operation`` (see the module docstring for how modes combine).
 
     A policy that waives the gate (``bias_gate.waived_because``) lets a failing verdict pass,
-    with ``waived`` set and the verdict it overrode kept in ``detail``.
+    with ``waived`` set and the verdict it overrode kept in ``detail`` — but never a ledger
+    that fails to verify against its newest signed head (rule ``ledger-unverified``).
     """
+    ledger = ledger or Ledger(home)
+    try:
+        # authority (an audit registration, a policy change, a waiver) counts only when a
+        # verified signed tree head covers it: a forged or unsigned tail refuses, unwaivably
+        ledger.check()
+    except LedgerError as exc:
+        return GateResult(False, "ledger-unverified",
+                          f"the ledger does not verify against its newest signed tree head, so "
+                          f"no audit or policy in it can be relied on: {exc}", None)
     verdict = _evaluate(policy, home, backend_id, now, ledger, operation)
     reason = policy.bias_gate.waived_because
     if verdict.passed or not reason:
         return verdict
     return replace(
-        verdict, passed=True, rule=None, waived=True,
+        verdict, passed=True, rule=None, waived=True, waived_rule=verdict.rule,
         detail=f"the policy waives the bias gate ({reason}); without the waiver it would "
                f"refuse ({verdict.rule}): {verdict.detail}",
     )

@@ -19,8 +19,10 @@ from faceaudit.base.home import Home
 from faceaudit.policy.authorisation import AuthorisationRules, parse_authorisation_rules
 from faceaudit.policy.errors import PolicyError
 from faceaudit.policy.record import check_policy_file
+from faceaudit.policy.review_rules import ReviewRules, parse_review_rules
 
-OPERATIONS = frozenset({"enrol", "consent", "verify", "identify", "review", "erase", "purge"})
+OPERATIONS = frozenset({"enrol", "consent", "verify", "identify", "review", "lead", "erase",
+                        "purge"})
 GATED_OPERATIONS = frozenset({"identify", "verify"})
 FIELDS = frozenset({"purpose", "case"})
 
@@ -83,6 +85,7 @@ class Policy:
     bias_gate: BiasGate = BiasGate()
     allow_self_review: bool = False
     authorisation: AuthorisationRules = AuthorisationRules()
+    review: ReviewRules = ReviewRules()
     source: str = "default"
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,6 +102,7 @@ class Policy:
             },
             "allow_self_review": self.allow_self_review,
             "authorisation": self.authorisation.to_dict(),
+            "review": self.review.to_dict(),
             "bias_gate": {
                 "max_fmr_ratio": self.bias_gate.max_fmr_ratio,
                 "max_fnmr_ratio": self.bias_gate.max_fnmr_ratio,
@@ -130,6 +134,7 @@ _TOP_KEYS = {
     "bias_gate",
     "allow_self_review",
     "authorisation",
+    "review",
 }
 
 
@@ -175,6 +180,7 @@ def parse_policy(data: bytes, *, source: str) -> Policy:
         allow_self_review=_bool(raw.get("allow_self_review", d.allow_self_review),
                                 "allow_self_review"),
         authorisation=parse_authorisation_rules(raw.get("authorisation", {}), OPERATIONS),
+        review=parse_review_rules(raw.get("review", {})),
         source=source,
     )
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from faceaudit.base.home import Home
 from faceaudit.ledger import Ledger
+from faceaudit.ledger.signer import signer_summary
 from faceaudit.policy.gate import evaluate_gate
 from faceaudit.policy.model import Policy, load_policy
 
@@ -21,7 +22,7 @@ def policy_status(
     """Whether identification with ``backend_id`` is allowed now, by which audit, or why not.
 
     Returns ``{"allowed", "waived", "backend_id", "rule", "detail", "audit_id", "audit_seq",
-    "audit_created_at", "identification_audit_id", "checked_at", "sentence"}``
+    "audit_created_at", "identification_audit_id", "checked_at", "sentence", "signer"}``
     (``identification_audit_id``: the 1:N audit that allows identification too, if any).
     ``allowed`` covers the bias gate and whether the policy allows identify at all;
     per-request rules (purpose, case, rate limit) are checked when a request is made.
@@ -48,6 +49,7 @@ def policy_status(
             sentence += " No identification (1:N) audit is registered."
     else:
         sentence = f"Identification with {backend_id} is refused now ({rule}): {detail}."
+    signer = signer_summary(home)
     return {
         "allowed": allowed,
         "waived": allowed and gate.waived,
@@ -60,4 +62,5 @@ def policy_status(
         "identification_audit_id": gate.identification_audit_id,
         "checked_at": now.isoformat(timespec="seconds"),
         "sentence": sentence,
+        "signer": signer,
     }

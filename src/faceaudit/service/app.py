@@ -23,6 +23,7 @@ from faceaudit.service.routes import (
     ledger,
     policy,
     reports,
+    review_page,
     reviews,
     subject_list,
     subjects,
@@ -72,6 +73,6 @@ def create_app(
     install_offline_docs(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
     for module in (health, verify, identify, subject_list, subjects, reviews, ledger, reports,
-                   audits, policy, auditor, authorisations):
+                   audits, policy, auditor, authorisations, review_page):
         app.include_router(module.router)
     return app

@@ -6,7 +6,7 @@ so that the CLI's ``keys`` commands can raise them without importing the web fra
 
 from __future__ import annotations
 
-from faceaudit.base.errors import FaceAuditError
+from faceaudit.base.errors import FaceAuditError, StoreTamperedError
 
 
 class ServiceError(FaceAuditError):
@@ -71,6 +71,16 @@ class KeyStoreError(ServiceError):
 
     code = "key-error"
     http_status = 400
+
+
+class KeyStoreTamperedError(StoreTamperedError, ServiceError):
+    """A row of the key store disagrees with what the ledger records about that key (a role
+    changed, a revocation undone, a token hash replaced, a key no event created): no request is
+    served with it until the store is restored from the record."""
+
+    code = "keys-tampered"
+    http_status = 503
+    exit_code = 4
 
 
 class PayloadError(ServiceError):

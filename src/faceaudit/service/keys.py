@@ -6,13 +6,17 @@ role, the actor (the name written into every ledger event made with the key), an
 and revocation times.
 
 Creating and revoking a key changes who may act, so each is a ledger event (``key_create``,
-``key_revoke``: key id, role, the key's actor — never the token or its hash), appended *before*
-the key store changes; a ledger that refuses the event leaves the keys as they were, and a
-store write that fails after it is followed by an ``aborted`` event.
+``key_revoke``: key id, role, the key's actor and a commitment to the token hash — never the
+token or its hash), appended *before* the key store changes; a ledger that refuses the event
+leaves the keys as they were, and a store write that fails after it is followed by an
+``aborted`` event. The store is bound to the record (:mod:`faceaudit.service.key_record`): a
+key's role and revocation are read from the ledger, and a row that disagrees with it refuses
+authentication (:class:`~faceaudit.service.errors.KeyStoreTamperedError`).
 """
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import secrets
 import sqlite3
@@ -25,7 +29,14 @@ from enum import StrEnum
 from faceaudit.base.home import Home
 from faceaudit.ledger import Ledger
 from faceaudit.ledger.payload import MAX_TEXT
-from faceaudit.service.errors import KeyStoreError
+from faceaudit.service.errors import KeyStoreError, KeyStoreTamperedError
+from faceaudit.service.key_record import (
+    KeyRecord,
+    RecordedKey,
+    revocation_gap,
+    row_problem,
+    token_commitment,
+)
 
 TOKEN_PREFIX = "fa_"
 
@@ -90,6 +101,7 @@ class KeyStore:
         self.path = home.keys_path
         home.require()
         self.ledger = Ledger(home)
+        self.record = KeyRecord(self.ledger)
         with self._connect() as db:
             db.execute(_SCHEMA)
 
@@ -123,7 +135,8 @@ class KeyStore:
             revoked_at=None,
         )
         described = {"key_id": key.key_id, "role": str(key.role), "key_actor": key.actor}
-        self.ledger.append(by, "key_create", result=described)
+        self.ledger.append(by, "key_create", result={
+            **described, "token_commitment": token_commitment(hash_token(token))})
         try:
             with self._connect() as db:
                 db.execute(
@@ -175,25 +188,66 @@ class KeyStore:
         return _row_to_key(row)
 
     def list(self) -> list[ApiKey]:
-        """Return every key, active and revoked, oldest first."""
+        """Return every key, active and revoked, oldest first — with the role, actor and
+        revocation the ledger records (a row that disagrees raises
+        :class:`KeyStoreTamperedError`; :meth:`check` lists every disagreement)."""
+        recorded = self.record.current()
+        keys = []
+        for row in self._rows():
+            problem = row_problem(row, recorded.get(row[0]))
+            if problem is not None:
+                raise _tampered(row[0], problem)
+            keys.append(_recorded_key(row, recorded[row[0]]))
+        return keys
+
+    def check(self) -> builtins.list[str]:
+        """Every row of the key store that disagrees with the ledger, as one line each
+        (``keys.db api_keys key_id=…: why``); empty when the store agrees with the record."""
+        recorded = self.record.current()
+        return [f"keys.db table api_keys, row key_id={row[0]}: {problem}" for row in self._rows()
+                if (problem := row_problem(row, recorded.get(row[0]))
+                    or revocation_gap(row, recorded.get(row[0]))) is not None]
+
+    def _rows(self) -> builtins.list[tuple]:
         with self._connect() as db:
-            rows = db.execute(
-                "SELECT key_id, role, actor, created_at, revoked_at FROM api_keys "
+            return db.execute(
+                "SELECT key_id, role, actor, created_at, revoked_at, token_sha256 FROM api_keys "
                 "ORDER BY created_at, key_id"
             ).fetchall()
-        return [_row_to_key(row) for row in rows]
 
     def authenticate(self, token: str) -> ApiKey | None:
-        """Return the active key for ``token``, or None when it is unknown or revoked."""
+        """Return the active key for ``token`` — its role and revocation as the ledger records
+        them — or None when it is unknown or revoked. A store row that disagrees with the
+        record raises :class:`KeyStoreTamperedError` (503), naming the row."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
         with self._connect() as db:
             row = db.execute(
-                "SELECT key_id, role, actor, created_at, revoked_at FROM api_keys "
-                "WHERE token_sha256 = ? AND revoked_at IS NULL",
+                "SELECT key_id, role, actor, created_at, revoked_at, token_sha256 FROM api_keys "
+                "WHERE token_sha256 = ?",
                 (hash_token(token),),
             ).fetchone()
-        return None if row is None else _row_to_key(row)
+        if row is None:
+            return None
+        recorded = self.record.current().get(row[0])
+        problem = row_problem(row, recorded)
+        if problem is not None:
+            raise _tampered(row[0], problem)
+        assert recorded is not None
+        return None if recorded.revoked else _recorded_key(row, recorded)
+
+
+def _tampered(key_id: str, problem: str) -> KeyStoreTamperedError:
+    return KeyStoreTamperedError(
+        f"keys.db table api_keys, row key_id={key_id}: {problem}; the key store no longer "
+        "agrees with the ledger — restore keys.db from a backup that does (docs/api.md)",
+        table="api_keys", row=key_id)
+
+
+def _recorded_key(row: tuple, recorded: RecordedKey) -> ApiKey:
+    """The key of a store row, with the role, actor and revocation the record holds."""
+    return ApiKey(key_id=row[0], role=Role(recorded.role), actor=recorded.actor,
+                  created_at=row[3], revoked_at=row[4] or recorded.revoked_at)
 
 
 def _check_name(name: str, value: str) -> None:

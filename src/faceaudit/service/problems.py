@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from faceaudit.base.errors import FaceAuditError, TimeLimitError
+from faceaudit.base.errors import FaceAuditError, StoreTamperedError, TimeLimitError
 from faceaudit.service.errors import (
     AuthenticationError as AuthenticationError,
 )
@@ -89,6 +89,8 @@ def error_response(exc: FaceAuditError) -> JSONResponse:
     rule = getattr(exc, "rule", None)
     if isinstance(rule, str):
         extra["rule"] = rule
+    if isinstance(exc, StoreTamperedError):
+        extra.update(table=exc.table, row=exc.row)
     detail = str(exc) or exc.__class__.__doc__ or exc.code
     return problem_response(exc.http_status, exc.code, detail, headers=headers, extra=extra)
 

@@ -1,0 +1,135 @@
+"""The gallery as the ledger records it, and the check of the store against it (issue 21,
+attack 5): each ``enrol`` event commits to the template and consent rows it wrote
+(:mod:`faceaudit.gallery.commitments`), ``erase`` and ``purge`` events remove subjects. Only
+events a verified signed head covers count (:meth:`Ledger.check`), read once and then
+incrementally. Before an operation relies on gallery rows — the candidates of an identify, the
+subject of a verify — those rows are checked (cost: the candidates' rows, never a scan of the
+gallery); ``faceaudit ledger verify`` checks every row.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from faceaudit.gallery.errors import GalleryTamperedError
+from faceaudit.gallery.records import SubjectRows
+from faceaudit.ledger import Ledger
+
+
+@dataclass
+class RecordedSubject:
+    """One enrolled subject as the record holds it."""
+
+    templates: dict[int, str] = field(default_factory=dict)
+    consents: Counter[str] = field(default_factory=Counter)
+    bound: bool = True  # False when an enrol event predates row commitments
+
+
+class GalleryRecord:
+    """The enrolled subjects of one deployment as its ledger records them."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._seen = 0
+        self._subjects: dict[str, RecordedSubject] = {}
+        self._lock = threading.Lock()
+
+    def current(self) -> dict[str, RecordedSubject]:
+        """Every recorded subject, after verifying the ledger against its newest signed head."""
+        with self._lock:
+            size = self.ledger.check()
+            if size < self._seen:
+                self._seen, self._subjects = 0, {}
+            for event in self.ledger.events_after(self._seen, size):
+                self._apply(event)
+            self._seen = max(self._seen, size)
+            return self._subjects
+
+    def _apply(self, event: dict[str, Any]) -> None:
+        result = event.get("result")
+        if not isinstance(result, dict):
+            return
+        action = event["action"]
+        if action == "enrol" and isinstance(result.get("subject_id"), str):
+            subject = self._subjects.setdefault(result["subject_id"], RecordedSubject())
+            committed = result.get("template_commitments")
+            consent = result.get("consent_commitment")
+            if not isinstance(committed, list) or not isinstance(consent, str):
+                subject.bound = False
+                return
+            subject.templates.update({int(tid): str(c) for tid, c in committed})
+            subject.consents[consent] += 1
+        elif action == "erase" and isinstance(result.get("subject_id"), str):
+            self._subjects.pop(result["subject_id"], None)
+        elif action == "purge" and isinstance(result.get("subject_ids"), list):
+            for subject_id in result["subject_ids"]:
+                self._subjects.pop(str(subject_id), None)
+
+
+def row_problems(rows: SubjectRows, recorded: RecordedSubject | None) -> list[tuple[str, str, str]]:
+    """Every way the stored rows of one subject disagree with the record, as
+    ``(table, row, why)``; empty when they agree."""
+    subject = rows.subject_id
+    if recorded is None:
+        if rows.templates or rows.consents:
+            return [("subjects", f"subject_id={subject}",
+                     "no enrol event in the ledger enrolled this subject (a ghost)")]
+        return []
+    if not recorded.bound:
+        return [("subjects", f"subject_id={subject}",
+                 "enrolled before gallery rows were bound to the record; erase and re-enrol")]
+    problems = []
+    stored = dict(rows.templates)
+    for tid, commitment in stored.items():
+        expected = recorded.templates.get(tid)
+        if expected is None:
+            problems.append(("templates", f"template_id={tid}",
+                             f"not written by any enrolment of {subject} the ledger records"))
+        elif expected != commitment:
+            problems.append(("templates", f"template_id={tid}",
+                             f"differs from what {subject}'s enrol event committed to "
+                             "(embedding, subject or backend changed)"))
+    for tid in sorted(set(recorded.templates) - set(stored)):
+        problems.append(("templates", f"template_id={tid}",
+                         f"{subject}'s template is gone without an erase or purge event"))
+    if Counter(rows.consents) != recorded.consents:
+        problems.append(("consents", f"subject_id={subject}",
+                         "the consent records differ from those the enrol events committed to "
+                         "(basis, evidence or expiry changed, or a record added or deleted)"))
+    return problems
+
+
+def check_subjects(store: Any, record: GalleryRecord, subject_ids: list[str]) -> None:
+    """Refuse (:class:`GalleryTamperedError`) unless the stored rows of ``subject_ids`` agree
+    with the record: what an operation checks before relying on them."""
+    if not subject_ids:
+        return
+    recorded = record.current()
+    for rows in store.subject_rows(sorted(set(subject_ids))):
+        problems = row_problems(rows, recorded.get(rows.subject_id))
+        if problems:
+            table, row, why = problems[0]
+            raise GalleryTamperedError(
+                f"gallery table {table}, row {row}: {why}; the gallery no longer agrees with "
+                "the ledger — restore it from a backup that does (docs/gallery.md)",
+                table=table, row=row)
+
+
+def gallery_problems(store: Any, record: GalleryRecord) -> list[str]:
+    """Every row of the whole gallery that disagrees with the record, one line each
+    (``ledger verify``); also recorded subjects whose rows are gone."""
+    recorded = record.current()
+    lines = []
+    seen = set()
+    for rows in store.every_subject_rows():
+        seen.add(rows.subject_id)
+        lines += [f"gallery table {t}, row {r}: {why}"
+                  for t, r, why in row_problems(rows, recorded.get(rows.subject_id))]
+    for subject_id in sorted(set(recorded) - seen):
+        if recorded[subject_id].templates or recorded[subject_id].consents:
+            lines.append(f"gallery table subjects, row subject_id={subject_id}: enrolled in the "
+                         "ledger but gone from the store without an erase or purge event")
+    return lines

@@ -1,0 +1,133 @@
+"""Attack 5 of issue 21: whoever can write the gallery (``gallery.db`` or the PostgreSQL
+tables) but cannot sign the ledger cannot slip a ghost subject into the candidate lists,
+re-assign or edit a template, or change a consent record unnoticed. Each enrol event commits to
+the rows it wrote; identify and verify check the rows they rely on; ``ledger verify`` checks
+every row. The insider edits the store with SQL, on both backends."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import audit_evidence
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from faceaudit.cli import app
+from faceaudit.deployment.operations import Deployment
+from faceaudit.gallery.errors import GalleryTamperedError
+from faceaudit.ledger.genesis import init_home
+
+runner = CliRunner()
+PEOPLE = {"p1": ("1.png", "2.png"), "p2": ("3.png", "4.png")}
+
+
+@pytest.fixture
+def enrolled(tmp_path, database_url, mdtf, calibration):
+    home = init_home(tmp_path / "home", database_url)
+    audit_evidence.register_passing_audit(home)
+    deployment = Deployment(home, calibration=calibration)
+    for subject, (image, _) in PEOPLE.items():
+        deployment.enrol(actor="clerk", subject_id=subject, images=[mdtf / image],
+                         basis="consent", evidence=f"form-{subject}")
+    return home, deployment
+
+
+def _sql(home, statement: str, *args) -> None:
+    url = home.database_url_in_force()
+    if url is None:
+        with sqlite3.connect(home.db_path) as db:
+            db.execute(statement, args)
+        return
+    with psycopg.connect(url) as db:
+        db.execute(statement.replace("?", "%s"), args)
+
+
+def _bump_generation(home) -> None:
+    """What makes a running search reload the gallery (the insider can write it too)."""
+    table = "meta" if home.database_url_in_force() is None else "gallery_meta"
+    _sql(home, f"UPDATE {table} SET value = '999' WHERE key = 'generation'")
+
+
+def _fresh(home, deployment: Deployment) -> Deployment:
+    """A new process's deployment (nothing cached from before the insider's edit)."""
+    return Deployment(home, calibration=deployment.calibration)
+
+
+def _verify(home):
+    return runner.invoke(app, ["ledger", "verify", "--home", str(home.root)])
+
+
+def _identify(deployment, mdtf, probe="2.png"):
+    return deployment.identify(actor="officer", image=mdtf / probe, purpose="p", case="c")
+
+
+def test_an_untouched_gallery_identifies_and_verifies(enrolled, mdtf):
+    home, deployment = enrolled
+    assert _identify(deployment, mdtf)["faces"][0]["candidates"][0]["subject_id"] == "p1"
+    result = _verify(home)
+    assert result.exit_code == 0, result.output
+
+
+def test_a_ghost_carrying_another_subjects_template_is_refused(enrolled, mdtf):
+    home, deployment = enrolled
+    _sql(home, "INSERT INTO subjects(subject_id, display_name, created_at) "
+               "VALUES ('ghost', NULL, '2026-01-01T00:00:00+00:00')")
+    _sql(home, "INSERT INTO templates(subject_pk, backend_id, embedding, detector_score, "
+               "created_at) SELECT (SELECT pk FROM subjects WHERE subject_id = 'ghost'), "
+               "backend_id, embedding, detector_score, created_at FROM templates "
+               "WHERE subject_pk = (SELECT pk FROM subjects WHERE subject_id = 'p1')")
+    _bump_generation(home)
+    with pytest.raises(GalleryTamperedError, match="ghost") as refused:
+        _identify(_fresh(home, deployment), mdtf)
+    assert refused.value.table == "subjects" and "ghost" in refused.value.row
+    verified = _verify(home)
+    assert verified.exit_code == 4 and "ghost" in verified.output
+
+
+def test_a_template_moved_to_another_subject_is_refused(enrolled, mdtf):
+    home, deployment = enrolled
+    _sql(home, "UPDATE templates SET subject_pk = (SELECT pk FROM subjects WHERE "
+               "subject_id = 'p2') WHERE subject_pk = (SELECT pk FROM subjects WHERE "
+               "subject_id = 'p1')")
+    _bump_generation(home)
+    with pytest.raises(GalleryTamperedError) as refused:
+        _identify(_fresh(home, deployment), mdtf)
+    assert refused.value.table == "templates"
+    assert _verify(home).exit_code == 4
+
+
+def test_a_changed_consent_is_refused(enrolled, mdtf):
+    home, deployment = enrolled
+    _sql(home, "UPDATE consents SET expires_at = '2099-01-01T00:00:00+00:00', "
+               "legal_basis = 'public-interest' WHERE subject_pk = "
+               "(SELECT pk FROM subjects WHERE subject_id = 'p1')")
+    with pytest.raises(GalleryTamperedError, match="consent") as refused:
+        _identify(_fresh(home, deployment), mdtf)
+    assert refused.value.table == "consents"
+    with pytest.raises(GalleryTamperedError):
+        _fresh(home, deployment).verify(actor="officer", image_a=mdtf / "2.png", subject_id="p1",
+                            purpose="p", case="c")
+    verified = _verify(home)
+    assert verified.exit_code == 4 and "consents" in verified.output
+
+
+def test_a_deleted_subject_is_reported_by_verify(enrolled):
+    home, deployment = enrolled
+    _sql(home, "DELETE FROM templates WHERE subject_pk = (SELECT pk FROM subjects WHERE "
+               "subject_id = 'p2')")
+    _sql(home, "DELETE FROM consents WHERE subject_pk = (SELECT pk FROM subjects WHERE "
+               "subject_id = 'p2')")
+    _sql(home, "DELETE FROM subjects WHERE subject_id = 'p2'")
+    verified = _verify(home)
+    assert verified.exit_code == 4 and "p2" in verified.output
+
+
+def test_erasure_and_re_enrolment_keep_the_record_in_step(enrolled, mdtf):
+    home, deployment = enrolled
+    deployment.erase(actor="clerk", subject_id="p1")
+    deployment.enrol(actor="clerk", subject_id="p1", images=[mdtf / "1.png"],
+                     basis="consent", evidence="form-p1-again")
+    found = _identify(_fresh(home, deployment), mdtf)
+    assert found["faces"][0]["candidates"][0]["subject_id"] == "p1"
+    assert _verify(home).exit_code == 0

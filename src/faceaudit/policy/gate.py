@@ -197,6 +197,7 @@ def judge_registered(policy: Policy, home: Home, event: AuditEvent, now: datetim
     else:
         verdict = judge(policy, record.report)
     if verdict.passed:
-        return result(None, f"{label} passes")
+        numbers = "; ".join(j.text() for j in verdict.judged)
+        return result(None, f"{label} passes" + (f": {numbers}" if numbers else ""))
     assert verdict.rule is not None
     return result(verdict.rule, f"the newest {label}: {verdict.detail}")

@@ -53,6 +53,7 @@ def serve_command(
     import uvicorn
 
     from faceaudit.service.app import create_app
+    from faceaudit.service.server import server_config
     from faceaudit.service.settings import ServiceSettings
 
     settings = ServiceSettings.load(
@@ -65,7 +66,7 @@ def serve_command(
     listener = _listen(host, port)
     typer.echo(f"faceaudit serve: http://{host}:{port} for {app.state.context.home.root};"
                f" limits: {settings.describe()}", err=True)
-    uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[listener])
+    uvicorn.Server(server_config(app, log_level="info")).run(sockets=[listener])
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -153,3 +153,61 @@ def test_pool_bounds_running_and_waiting_requests() -> None:
     with pytest.raises(TimeLimitError), pool.slot():
         time.sleep(0.6)
         check_time("a late stage")
+
+
+@pytest.mark.timeout(120)
+def test_one_key_beyond_its_uploads_gets_429_and_another_key_is_served(
+        service_factory: Callable[..., Service]) -> None:
+    from faceaudit.service.keys import KeyStore
+
+    service = service_factory(ServiceSettings(uploads_per_key=1, image_workers=2, image_queue=4,
+                                              busy_retry_after_s=4))
+    register_passing_audit(service.home, "dlib-resnet:1")
+    other = KeyStore(service.home).create("operator", "operator-2")[1]
+    small = (faces_small() / "face_recognition-mit" / "obama.jpg").read_bytes()
+    bomb = _bomb()
+    done = threading.Event()
+
+    def occupy() -> None:
+        with service.client(Role.OPERATOR) as client:
+            _verify(client, bomb, bomb)
+        done.set()
+
+    with service.client(Role.OPERATOR) as client:  # load the models first
+        assert _verify(client, small, small).status_code == 200
+    thread = threading.Thread(target=occupy)
+    thread.start()
+    time.sleep(0.3)  # the bomb is uploaded and being decoded
+    refused: httpx.Response | None = None
+    served: list[int] = []
+    with service.client(Role.OPERATOR) as client, \
+            httpx.Client(base_url=service.url, headers={"X-API-Key": other},
+                         timeout=120) as second:
+        while not done.is_set():
+            response = _verify(client, small, small)
+            if response.status_code == 429:
+                refused = response
+                served.append(_verify(second, small, small).status_code)
+                break
+            time.sleep(0.05)
+    thread.join(60)
+    assert refused is not None, "the key's second upload was never refused"
+    _is_problem(refused, 429)
+    assert refused.json()["type"].endswith("/too-many-uploads")
+    assert refused.headers["retry-after"] == "4"
+    assert served == [200]  # another key is not held back by the first one's share
+    with service.client(Role.OPERATOR) as client:  # the share is given back afterwards
+        assert _verify(client, small, small).status_code == 200
+
+
+def test_per_key_uploads_count_and_release() -> None:
+    from faceaudit.service.errors import TooManyUploadsError
+    from faceaudit.service.limits import PerKeyUploads
+
+    uploads = PerKeyUploads(limit=2, retry_after_s=3)
+    with uploads.hold("a"), uploads.hold("a"), uploads.hold("b"):
+        with pytest.raises(TooManyUploadsError) as refused, uploads.hold("a"):
+            pass
+        assert refused.value.retry_after == 3 and refused.value.http_status == 429
+    with uploads.hold("a"), uploads.hold("a"):
+        pass  # both released

@@ -62,7 +62,7 @@ def create_app(
         jobs=AuditJobs(home, workers=settings.audit_workers),
         images=ImageWorkPool(settings.image_workers, settings.image_queue,
                              settings.image_time_limit_s, settings.busy_retry_after_s,
-                             settings.max_pixels),
+                             settings.max_pixels, settings.uploads_per_key),
         _deployment=deployment,
     )
     app = FastAPI(title="faceaudit", version=__version__, description=DESCRIPTION,

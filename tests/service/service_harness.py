@@ -58,6 +58,7 @@ def serve(home: Home, settings: ServiceSettings | None = None,
         thread.join(timeout=20)
         sock.close()
         app.state.context.jobs.shutdown()
+        app.state.context.images.shutdown()
 
 
 @dataclass

@@ -211,3 +211,45 @@ def test_per_key_uploads_count_and_release() -> None:
         assert refused.value.retry_after == 3 and refused.value.http_status == 429
     with uploads.hold("a"), uploads.hold("a"):
         pass  # both released
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    pytest.skip("no /proc/self/status: RSS cannot be read here")
+
+
+@pytest.mark.timeout(300)
+def test_rss_returns_near_its_baseline_after_bursts_of_hostile_uploads(
+        roomy_service: Service) -> None:
+    # The server runs in this process: its RSS is ours. Three bursts of pixel bombs (full-size
+    # decode: 120 MB of RGB each) from three clients at once; the memory they took must go
+    # back, so the bursts do not stack up and what is left afterwards is bounded.
+    register_passing_audit(roomy_service.home, "dlib-resnet:1")
+    small = (faces_small() / "face_recognition-mit" / "obama.jpg").read_bytes()
+    buffer = io.BytesIO()
+    Image.new("RGB", (6300, 6300)).save(buffer, "PNG")
+    bomb = buffer.getvalue()
+
+    def attack() -> None:
+        with roomy_service.client(Role.OPERATOR) as client:
+            for _ in range(2):
+                assert _verify(client, bomb, small).status_code == 422
+
+    with roomy_service.client(Role.OPERATOR) as client:
+        assert _verify(client, small, small).status_code == 200
+        assert _verify(client, bomb, small).status_code == 422  # every path warmed once
+        baseline = _rss_mb()
+        after: list[float] = []
+        for _ in range(3):
+            threads = [threading.Thread(target=attack) for _ in range(3)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(120)
+            after.append(_rss_mb())
+        assert _verify(client, small, small).status_code == 200
+    assert after[-1] - after[0] < 40, (baseline, after)  # bursts do not stack up
+    assert after[-1] - baseline < 150, (baseline, after)  # far below 18 full-size decodes

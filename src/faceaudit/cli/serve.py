@@ -66,7 +66,10 @@ def serve_command(
     listener = _listen(host, port)
     typer.echo(f"faceaudit serve: http://{host}:{port} for {app.state.context.home.root};"
                f" limits: {settings.describe()}", err=True)
-    uvicorn.Server(server_config(app, log_level="info")).run(sockets=[listener])
+    try:
+        uvicorn.Server(server_config(app, log_level="info")).run(sockets=[listener])
+    finally:
+        app.state.context.images.shutdown()  # the decode worker processes
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -12,7 +12,13 @@ from faceaudit.service.context import ServiceContext
 from faceaudit.service.docs_pages import install_offline_docs
 from faceaudit.service.jobs import AuditJobs
 from faceaudit.service.keys import KeyStore
-from faceaudit.service.limits import BodySizeLimitMiddleware, ImageWorkPool, RateLimiter
+from faceaudit.service.limits import (
+    BodySizeLimitMiddleware,
+    ImageWorkPool,
+    RateLimiter,
+    decode_pool,
+)
+from faceaudit.service.memory import tune_allocator
 from faceaudit.service.problems import install_problem_handlers
 from faceaudit.service.routes import (
     auditor,
@@ -54,6 +60,7 @@ def create_app(
     """
     settings = settings or ServiceSettings()
     home.require()
+    tune_allocator()  # image buffers go back to the system when freed (service.memory)
     context = ServiceContext(
         home=home,
         settings=settings,
@@ -62,7 +69,8 @@ def create_app(
         jobs=AuditJobs(home, workers=settings.audit_workers),
         images=ImageWorkPool(settings.image_workers, settings.image_queue,
                              settings.image_time_limit_s, settings.busy_retry_after_s,
-                             settings.max_pixels, settings.uploads_per_key),
+                             settings.max_pixels, settings.uploads_per_key,
+                             decoder=decode_pool(settings)),
         _deployment=deployment,
     )
     app = FastAPI(title="faceaudit", version=__version__, description=DESCRIPTION,

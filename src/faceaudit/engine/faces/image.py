@@ -227,8 +227,13 @@ def to_rgb(img: Image.Image) -> np.ndarray:
 
 
 def _reduce(img: Image.Image, max_side: int) -> Image.Image:
-    """Shrink by the largest whole factor that keeps the longer side ≥ ``max_side``."""
-    factor = max(img.size) // max_side
+    """Shrink by a whole factor (a box filter, cheap): the smallest that brings the longer side
+    to ``max_side`` or less, unless that would take it below ``max_side * 3 / 4`` — then the
+    largest that keeps it at ``max_side`` or more (a resize finishes the job)."""
+    longer = max(img.size)
+    factor = -(-longer // max_side)  # ceil: no full-size resize afterwards
+    if factor >= 2 and longer / factor < max_side * 3 / 4:
+        factor = longer // max_side
     if factor < 2:
         return img
     if img.mode == "1":

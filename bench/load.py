@@ -313,13 +313,14 @@ def _slow(url: str, operator: dict[str, str], verify: Callable[[httpx.Client], h
                for i in range(args.slow_clients)]
     for thread in threads:
         thread.start()
+    flooded = time.monotonic()
     time.sleep(1.0)
     try:
         normal = run(f"verify beside {args.slow_clients} slow clients (1 byte/s)", verify,
                      requests=args.requests, seconds=args.seconds,
                      concurrency=args.concurrency, headers=operator, url=url)
     finally:
-        time.sleep(max(0.0, 11.0 - args.seconds))  # past the body deadline of 10 s
+        time.sleep(max(0.0, flooded + 12.0 - time.monotonic()))  # past the 10 s body deadline
         stop.set()
         for thread in threads:
             thread.join(timeout=5)

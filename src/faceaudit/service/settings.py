@@ -29,9 +29,9 @@ class ServiceSettings(BaseSettings):
     must finish within ``image_time_limit_s`` seconds, queueing included (503 otherwise). One
     key may have at most ``uploads_per_key`` requests in that pool at once (429 with
     ``Retry-After: busy_retry_after_s`` beyond it). Uploads are decoded in ``decode_workers``
-    worker processes (0: in the request's thread), each replaced after
-    ``decode_tasks_per_child`` decodes so that the memory a hostile file made it take is
-    returned.
+    worker processes (0: in the request's thread), replaced after
+    ``decode_workers × decode_tasks_per_child`` decodes so that the memory a hostile file made
+    them take is returned.
 
     Slow clients: a request's headers must arrive within ``header_timeout_s`` of the connection
     opening (or of its first byte on a kept-alive connection) and its body within

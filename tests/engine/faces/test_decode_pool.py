@@ -52,3 +52,37 @@ def test_a_decode_past_the_time_limit_is_a_time_limit_error(pool: DecodePool) ->
     with decoding_with(pool.decode), time_limit(0.02), \
             pytest.raises(TimeLimitError, match="while decoding"):
         decode_image(data)
+
+
+@pytest.mark.timeout(300)
+def test_more_decodes_at_once_than_workers_all_finish_across_recycling() -> None:
+    # ProcessPoolExecutor(max_tasks_per_child=2) on Python 3.11 left queued decodes with no
+    # worker (CPython gh-115634): here 6 threads share 2 workers recycled every 4 decodes, and
+    # each decode is bounded (a hang becomes a TimeLimitError, failing the test).
+    import threading
+
+    data = _png((64, 48))
+    pool = DecodePool(workers=2, tasks_per_child=2)
+    decoded: list[tuple[int, int]] = []
+    failures: list[BaseException] = []
+
+    def client() -> None:
+        try:
+            with decoding_with(pool.decode):
+                for _ in range(20):
+                    with time_limit(60):
+                        decoded.append(decode_image(data).original_size)
+        except BaseException as exc:  # noqa: BLE001 — reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=client) for _ in range(6)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(240)
+    finally:
+        pool.shutdown()
+    assert not failures, failures
+    assert decoded == [(64, 48)] * 120
+    assert pool.recycled >= 120 // 4 - 1  # the workers were replaced all along

@@ -3,10 +3,16 @@
 A hostile upload (a 40 Mpx PNG of zeros is 38 kB on the wire) makes the decoder allocate
 hundreds of MB; freed, that memory mostly stays with the process (allocator arenas,
 fragmentation), so a server that decodes in its own threads grows with every burst and never
-shrinks back. :class:`DecodePool` decodes in a ``ProcessPoolExecutor`` whose workers exit after
-``tasks_per_child`` decodes, so what a burst took is returned to the system; only the decoded
-image, at the engine's working size, comes back. The guarded decoder runs unchanged in the
-worker (same checks, same typed errors, which cross the process boundary as themselves).
+shrinks back. :class:`DecodePool` decodes in worker processes that are replaced after about
+``tasks_per_child`` decodes each, so what a burst took is returned to the system; only the
+decoded image, at the engine's working size, comes back. The guarded decoder runs unchanged in
+the worker (same checks, same typed errors, which cross the process boundary as themselves).
+
+The replacement is done here, not by ``ProcessPoolExecutor(max_tasks_per_child=…)``: on
+Python 3.11–3.13 that option can leave queued tasks with no worker to run them (CPython
+gh-115634, fixed only in later releases), a request hanging until its time limit. Instead,
+after ``workers × tasks_per_child`` decodes the whole executor is retired (it finishes what it
+was given, then its processes exit) and a fresh one takes the next decodes.
 
 Use it around image work with ``with decoding_with(pool.decode): ...`` (``faces.image``).
 """
@@ -15,7 +21,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 
@@ -23,14 +29,19 @@ from faceaudit.base.errors import TimeLimitError, UnreadableImageError
 from faceaudit.engine.faces.budget import time_left
 from faceaudit.engine.faces.image import DecodedImage, decode_image
 
+#: Imported once by the fork server, so that a new worker is a cheap fork with the decoder
+#: already loaded (``__main__`` first, as multiprocessing does by default).
+_PRELOAD = ["__main__", "faceaudit.engine.faces.image"]
+
 
 class DecodePool:
-    """``workers`` decoding processes, each replaced after ``tasks_per_child`` decodes.
+    """``workers`` decoding processes, replaced after ``workers × tasks_per_child`` decodes.
 
     The processes start on first use (``forkserver``: never a fork of a threaded server). A
     decode waits at most the current time limit (``budget.time_limit``); a worker that dies
     mid-decode (a decoder crash, the OOM killer) makes that image an
     :class:`UnreadableImageError` and the pool is rebuilt for the next one. Thread-safe.
+    ``recycled`` counts the executors retired so far (for tests and monitoring).
     """
 
     def __init__(self, workers: int, tasks_per_child: int) -> None:
@@ -38,16 +49,33 @@ class DecodePool:
             raise ValueError("a decode pool needs workers >= 1 and tasks_per_child >= 1")
         self.workers = workers
         self.tasks_per_child = tasks_per_child
+        self.recycled = 0
         self._executor: ProcessPoolExecutor | None = None
+        self._submitted = 0
         self._lock = threading.Lock()
 
-    def _pool(self) -> ProcessPoolExecutor:
+    def _submit(self, data: bytes, *, max_pixels: int, max_bytes: int, max_side: int | None,
+                name: str) -> tuple[ProcessPoolExecutor, Future[DecodedImage]]:
+        """Hand one decode to the current executor, starting or replacing it as needed."""
         with self._lock:
+            retired = None
+            if self._executor is not None and \
+                    self._submitted >= self.workers * self.tasks_per_child:
+                retired, self._executor = self._executor, None
+                self.recycled += 1
             if self._executor is None:
-                self._executor = ProcessPoolExecutor(
-                    max_workers=self.workers, max_tasks_per_child=self.tasks_per_child,
-                    mp_context=multiprocessing.get_context("forkserver"))
-            return self._executor
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload(_PRELOAD)  # only before the server starts
+                self._executor = ProcessPoolExecutor(max_workers=self.workers,
+                                                     mp_context=context)
+                self._submitted = 0
+            executor = self._executor
+            self._submitted += 1
+            future = executor.submit(decode_image, bytes(data), max_pixels=max_pixels,
+                                     max_bytes=max_bytes, max_side=max_side, name=name)
+        if retired is not None:
+            retired.shutdown(wait=False)  # its running decodes finish, then its workers exit
+        return executor, future
 
     def _drop(self, broken: ProcessPoolExecutor) -> None:
         with self._lock:
@@ -58,15 +86,18 @@ class DecodePool:
     def decode(self, data: bytes, *, max_pixels: int, max_bytes: int, max_side: int | None,
                name: str) -> DecodedImage:
         """:func:`~faceaudit.engine.faces.image.decode_image` of ``data`` in a worker."""
-        executor = self._pool()
+        def submit() -> tuple[ProcessPoolExecutor, Future[DecodedImage]]:
+            return self._submit(data, max_pixels=max_pixels, max_bytes=max_bytes,
+                                max_side=max_side, name=name)
+
         try:
-            future = executor.submit(decode_image, bytes(data), max_pixels=max_pixels,
-                                     max_bytes=max_bytes, max_side=max_side, name=name)
-        except BrokenProcessPool:
-            self._drop(executor)
-            executor = self._pool()
-            future = executor.submit(decode_image, bytes(data), max_pixels=max_pixels,
-                                     max_bytes=max_bytes, max_side=max_side, name=name)
+            executor, future = submit()
+        except BrokenProcessPool:  # broken before this decode was handed over: a fresh pool
+            with self._lock:
+                broken, self._executor = self._executor, None
+            if broken is not None:
+                broken.shutdown(wait=False, cancel_futures=True)
+            executor, future = submit()
         left = time_left()
         try:
             return future.result(timeout=None if left is None else max(0.0, left))

@@ -155,7 +155,7 @@ def test_pool_bounds_running_and_waiting_requests() -> None:
         check_time("a late stage")
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 def test_one_key_beyond_its_uploads_gets_429_and_another_key_is_served(
         service_factory: Callable[..., Service]) -> None:
     from faceaudit.service.keys import KeyStore
@@ -166,31 +166,34 @@ def test_one_key_beyond_its_uploads_gets_429_and_another_key_is_served(
     other = KeyStore(service.home).create("operator", "operator-2")[1]
     small = (faces_small() / "face_recognition-mit" / "obama.jpg").read_bytes()
     bomb = _bomb()
-    done = threading.Event()
-
-    def occupy() -> None:
-        with service.client(Role.OPERATOR) as client:
-            _verify(client, bomb, bomb)
-        done.set()
-
     with service.client(Role.OPERATOR) as client:  # load the models first
         assert _verify(client, small, small).status_code == 200
-    thread = threading.Thread(target=occupy)
-    thread.start()
-    time.sleep(0.3)  # the bomb is uploaded and being decoded
     refused: httpx.Response | None = None
     served: list[int] = []
-    with service.client(Role.OPERATOR) as client, \
-            httpx.Client(base_url=service.url, headers={"X-API-Key": other},
-                         timeout=120) as second:
-        while not done.is_set():
-            response = _verify(client, small, small)
-            if response.status_code == 429:
-                refused = response
-                served.append(_verify(second, small, small).status_code)
-                break
-            time.sleep(0.05)
-    thread.join(60)
+    for _attempt in range(5):  # a loaded machine may finish the bomb before the second upload
+        done = threading.Event()
+
+        def occupy(done: threading.Event = done) -> None:
+            with service.client(Role.OPERATOR) as client:
+                _verify(client, bomb, bomb)
+            done.set()
+
+        thread = threading.Thread(target=occupy)
+        thread.start()
+        time.sleep(0.3)  # the bomb is uploaded and being decoded
+        with service.client(Role.OPERATOR) as client, \
+                httpx.Client(base_url=service.url, headers={"X-API-Key": other},
+                             timeout=120) as second:
+            while not done.is_set():
+                response = _verify(client, small, small)
+                if response.status_code == 429:
+                    refused = response
+                    served.append(_verify(second, small, small).status_code)
+                    break
+                time.sleep(0.05)
+        thread.join(60)
+        if refused is not None:
+            break
     assert refused is not None, "the key's second upload was never refused"
     _is_problem(refused, 429)
     assert refused.json()["type"].endswith("/too-many-uploads")

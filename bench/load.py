@@ -23,7 +23,7 @@ passing audit and a policy whose rate limits cannot trip, so every request does 
 
     .venv/bin/python bench/load.py [--gallery 10000] [--concurrency 4] [--seconds 20]
                                    [--only verify,identify,healthz,hostile,slow,burst]
-                                   [--slow-clients 40] [--burst-seconds 60]
+                                   [--slow-clients 40] [--burst-seconds 60] [--bursts 1]
 """
 
 from __future__ import annotations
@@ -202,6 +202,8 @@ def main() -> None:
     parser.add_argument("--slow-clients", type=int, default=40)
     parser.add_argument("--burst-seconds", type=float, default=60.0,
                         help="length of the RSS burst of pixel bombs")
+    parser.add_argument("--bursts", type=int, default=1,
+                        help="RSS bursts one after the other (do they stack up?)")
     parser.add_argument("--only", default=",".join(SCENARIOS),
                         help=f"comma-separated scenarios among {', '.join(SCENARIOS)}")
     args = parser.parse_args()
@@ -267,7 +269,7 @@ def _scenarios(url: str, operator: dict[str, str], args: argparse.Namespace,
     if "slow" in args.only:
         rows.extend(_slow(url, operator, verify, args))
     if "burst" in args.only:
-        rows.append(_burst(url, operator, b, args, pid))
+        rows.extend(_burst(url, operator, b, args, pid) for _ in range(args.bursts))
     return rows
 
 

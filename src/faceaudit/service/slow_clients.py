@@ -27,6 +27,8 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from faceaudit.service.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+
 log = logging.getLogger("faceaudit.service")
 
 _HEADERS = "headers"
@@ -34,9 +36,9 @@ _BODY = "body"
 
 
 def _timeout_response(detail: str) -> bytes:
-    body = json.dumps({"type": "https://faceaudit.dev/problems/request-timeout",
-                       "title": "Request Timeout", "status": 408, "detail": detail}).encode()
-    head = ("HTTP/1.1 408 Request Timeout\r\ncontent-type: application/problem+json\r\n"
+    body = json.dumps({"type": PROBLEM_BASE + "request-timeout", "title": "Request Timeout",
+                       "status": 408, "detail": detail}).encode()
+    head = (f"HTTP/1.1 408 Request Timeout\r\ncontent-type: {PROBLEM_MEDIA_TYPE}\r\n"
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n")
     return head.encode("ascii") + body
 

@@ -50,7 +50,7 @@ def serve_command(
         help="Seconds a request's body may take to arrive [env FACEAUDIT_BODY_TIMEOUT_S; 60]."
     )] = None,
     uploads_per_key: Annotated[int | None, typer.Option(
-        help="Uploads one key may have in work at once [env FACEAUDIT_UPLOADS_PER_KEY; 4]."
+        help="Uploads one key may have in work at once [env FACEAUDIT_UPLOADS_PER_KEY; 8]."
     )] = None,
 ) -> None:
     """Run the REST service (OpenAPI at /docs) for one deployment home.

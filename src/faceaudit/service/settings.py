@@ -56,7 +56,7 @@ class ServiceSettings(BaseSettings):
     header_timeout_s: PositiveFloat = 10.0
     body_timeout_s: PositiveFloat = 60.0
     keep_alive_s: PositiveFloat = 5.0
-    uploads_per_key: PositiveInt = 4
+    uploads_per_key: PositiveInt = 8  # below image_workers + image_queue: one key cannot fill it
     decode_workers: NonNegativeInt = 2
     decode_tasks_per_child: PositiveInt = 20
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
@@ -74,7 +76,8 @@ def create_app(
         _deployment=deployment,
     )
     app = FastAPI(title="faceaudit", version=__version__, description=DESCRIPTION,
-                  docs_url=None, redoc_url=None)  # served offline by install_offline_docs
+                  docs_url=None, redoc_url=None,  # served offline by install_offline_docs
+                  lifespan=_stop_decoders)
     app.state.context = context
     install_problem_handlers(app)
     install_offline_docs(app)
@@ -83,3 +86,12 @@ def create_app(
                    audits, policy, auditor, authorisations):
         app.include_router(module.router)
     return app
+
+
+@asynccontextmanager
+async def _stop_decoders(app: FastAPI) -> AsyncIterator[None]:
+    """At server shutdown, stop the decode worker processes: uvicorn re-raises the SIGTERM it
+    shut down on once it is done, so code after ``Server.run`` never runs and the workers would
+    be left behind."""
+    yield
+    app.state.context.images.shutdown()

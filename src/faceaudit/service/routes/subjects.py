@@ -31,7 +31,7 @@ def enrol(
         description="Enrol even if the face matches another subject (recorded).")] = False,
 ) -> dict[str, Any]:
     """Enrol a subject from one or more images under a consent record."""
-    with ctx.images.slot():
+    with ctx.images.slot(key.key_id):
         return ctx.deployment.enrol(
             actor=key.actor,
             subject_id=subject_id,

@@ -203,7 +203,8 @@ def run_postgres(n: int, n_probes: int, seed: int, progress: Progress, url: str)
     task = progress.add_task(f"{n:>9,} templates (postgres)", total=4)
     embeddings, owners, probes = synthetic_gallery(n, n_probes=n_probes, seed=seed)
     with psycopg.connect(url, autocommit=True) as con:  # a scratch database, emptied
-        con.execute("DROP TABLE IF EXISTS reviews, results, images, templates, consents, "
+        con.execute("DROP TABLE IF EXISTS lead_records, review_decisions, review_tasks, "
+                    "probe_crops, reviews, holds, results, images, templates, consents, "
                     "subjects, pending_events, gallery_meta CASCADE")
     postgres._schemas_ready.clear()
     exact_store = PgGalleryStore(url, index_min=n + 1)

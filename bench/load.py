@@ -9,7 +9,12 @@ Scenarios (each bounded by a request count and a time budget):
 * ``hostile``  — the ``verify`` scenario again while one more client keeps uploading the worst
   file of the hostile set (a 6300 × 6300 PNG of zeros, 38 kB on disk, just under the 40 Mpx
   limit) to ``/v1/verify``: the p99 of the normal requests beside it shows whether one
-  hostile upload can starve everyone else.
+  hostile upload can starve everyone else;
+* ``slow``     — the ``verify`` scenario again while ``--slow-clients`` (40) clients send their
+  headers (half of them) or their body (the other half) one byte a second: they must be cut off
+  at the read deadlines and the normal requests must keep their p99;
+* ``burst``    — the server's RSS before, right after and 5 s after ``--burst-seconds`` (60) of
+  pixel-bomb uploads from ``--concurrency`` clients (read from ``/proc/<pid>/status``).
 
 The service runs in its own process (``uvicorn``, one worker, as ``faceaudit serve`` runs it) on
 127.0.0.1; the client sends from ``--concurrency`` threads. The deployment gets a registered
@@ -17,7 +22,8 @@ passing audit and a policy whose rate limits cannot trip, so every request does 
 (policy check, ledger append, search). Usage::
 
     .venv/bin/python bench/load.py [--gallery 10000] [--concurrency 4] [--seconds 20]
-                                   [--only verify,identify,healthz,hostile]
+                                   [--only verify,identify,healthz,hostile,slow,burst]
+                                   [--slow-clients 40] [--burst-seconds 60] [--bursts 1]
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ import numpy as np
 
 from faceaudit.base.home import Home
 
-SCENARIOS = ("verify", "identify", "healthz", "hostile")
+SCENARIOS = ("verify", "identify", "healthz", "hostile", "slow", "burst")
 FACES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "faces-small"
 BACKEND = "dlib-resnet:1"
 PER_SUBJECT = 10
@@ -133,9 +139,13 @@ def serve(home: Path, port: int) -> None:
     from faceaudit.service.settings import ServiceSettings
 
     deployment = Deployment(Home(home), calibration=_calibration()[0])
-    settings = ServiceSettings(rate_per_minute=1e9, burst=1_000_000)
+    settings = ServiceSettings(rate_per_minute=1e9, burst=1_000_000, uploads_per_key=1000,
+                               header_timeout_s=5, body_timeout_s=10)
     app = create_app(Home(home), settings, deployment=deployment)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    from faceaudit.service.server import server_config
+
+    uvicorn.Server(server_config(app, host="127.0.0.1", port=port, log_level="warning",
+                                 access_log=False)).run()
 
 
 def run(name: str, send: Callable[[httpx.Client], httpx.Response], *, requests: int,
@@ -189,6 +199,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=20.0, help="budget per scenario")
     parser.add_argument("--requests", type=int, default=400, help="max requests per scenario")
+    parser.add_argument("--slow-clients", type=int, default=40)
+    parser.add_argument("--burst-seconds", type=float, default=60.0,
+                        help="length of the RSS burst of pixel bombs")
+    parser.add_argument("--bursts", type=int, default=1,
+                        help="RSS bursts one after the other (do they stack up?)")
     parser.add_argument("--only", default=",".join(SCENARIOS),
                         help=f"comma-separated scenarios among {', '.join(SCENARIOS)}")
     args = parser.parse_args()
@@ -216,14 +231,15 @@ def main() -> None:
                                  env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
             _wait_up(url, child)
-            rows = _scenarios(url, operator, args)
+            rows = _scenarios(url, operator, args, child.pid)
         finally:
             child.terminate()
             child.wait(timeout=30)
     _print(rows, args)
 
 
-def _scenarios(url: str, operator: dict[str, str], args: argparse.Namespace) -> list[dict]:
+def _scenarios(url: str, operator: dict[str, str], args: argparse.Namespace,
+               pid: int) -> list[dict]:
     a = (FACES / "mdtf-cc-by-2.0" / "1.png").read_bytes()
     b = (FACES / "mdtf-cc-by-2.0" / "2.png").read_bytes()
 
@@ -250,7 +266,104 @@ def _scenarios(url: str, operator: dict[str, str], args: argparse.Namespace) -> 
         rows.append(run("healthz", healthz, requests=args.requests * 10, headers={}, **common))
     if "hostile" in args.only:
         rows.extend(_hostile(url, operator, verify, b, args))
+    if "slow" in args.only:
+        rows.extend(_slow(url, operator, verify, args))
+    if "burst" in args.only:
+        rows.extend(_burst(url, operator, b, args, pid) for _ in range(args.bursts))
     return rows
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _slow(url: str, operator: dict[str, str], verify: Callable[[httpx.Client], httpx.Response],
+          args: argparse.Namespace) -> list[dict]:
+    """Normal verify requests while ``--slow-clients`` clients send a byte a second."""
+    host, port = url.removeprefix("http://").split(":")
+    head = (f"POST /v1/verify HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {operator['X-API-Key']}"
+            "\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: 100000"
+            "\r\n\r\n").encode()
+    stop = threading.Event()
+    cut: list[float] = []
+
+    def slow_client(index: int) -> None:
+        began = time.monotonic()
+        with socket.create_connection((host, int(port))) as sock:
+            pending = head if index % 2 else b"x" * 100_000
+            if not index % 2:
+                sock.sendall(head)
+            sock.settimeout(1.0)
+            while not stop.is_set() and pending:
+                try:
+                    sock.send(pending[:1])
+                    pending = pending[1:]
+                    if sock.recv(65536) == b"":
+                        break
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+            else:
+                return
+        cut.append(time.monotonic() - began)
+
+    threads = [threading.Thread(target=slow_client, args=(i,), daemon=True)
+               for i in range(args.slow_clients)]
+    for thread in threads:
+        thread.start()
+    flooded = time.monotonic()
+    time.sleep(1.0)
+    try:
+        normal = run(f"verify beside {args.slow_clients} slow clients (1 byte/s)", verify,
+                     requests=args.requests, seconds=args.seconds,
+                     concurrency=args.concurrency, headers=operator, url=url)
+    finally:
+        time.sleep(max(0.0, flooded + 12.0 - time.monotonic()))  # past the 10 s body deadline
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=5)
+    ms = sorted(x * 1000 for x in cut)
+    row = {"scenario": f"the slow clients: {len(ms)} of {args.slow_clients} cut off (ms after"
+                       " connecting)", "requests": len(ms), "errors": 0, "rps": float("nan"),
+           "p50": statistics.median(ms) if ms else float("nan"),
+           "p99": ms[-1] if ms else float("nan")}
+    return [normal, row]
+
+
+def _burst(url: str, operator: dict[str, str], b: bytes, args: argparse.Namespace,
+           pid: int) -> dict:
+    """The server's RSS before, right after and 5 s after a burst of pixel-bomb uploads."""
+    bomb = pixel_bomb()
+    before = _rss_mb(pid)
+    deadline = time.monotonic() + args.burst_seconds
+    sent = [0]
+
+    def attacker() -> None:
+        with httpx.Client(base_url=url, headers=operator, timeout=300) as client:
+            while time.monotonic() < deadline:
+                client.post("/v1/verify", data={"purpose": "load test"},
+                            files={"image_a": ("bomb.png", bomb), "image_b": ("2.png", b)})
+                sent[0] += 1
+
+    threads = [threading.Thread(target=attacker) for _ in range(args.concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    after = _rss_mb(pid)
+    time.sleep(5)
+    later = _rss_mb(pid)
+    print(f"server RSS: {before:.0f} MB before, {after:.0f} MB right after"
+          f" {args.burst_seconds:g} s of pixel bombs ({sent[0]} uploads), {later:.0f} MB 5 s"
+          " later", file=sys.stderr)
+    return {"scenario": f"RSS (MB) before / after a {args.burst_seconds:g} s burst"
+                        f" ({sent[0]} bombs): {before:.0f} / {after:.0f} / {later:.0f} (+5 s)",
+            "requests": sent[0], "errors": 0, "rps": float("nan"), "p50": float("nan"),
+            "p99": float("nan")}
 
 
 def pixel_bomb() -> bytes:

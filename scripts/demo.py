@@ -193,9 +193,18 @@ def _register_and_identify(tour: Tour, audit_dir: Path) -> None:
     tour.say(f"identify obama2.jpg: {len(leads)} lead(s) for human review ({best}) → "
              f"{_rel(tour.out / 'identify.json')}")
 
-    tour.run("review", "review", result["result_id"], "--confirm", "--note",
-             "same person on both photos", actor="bob")
-    tour.say(f"review by bob (not the searcher): lead of {result['result_id']} confirmed")
+    if not leads:
+        return
+    for reviewer in ("bob", "carol"):  # two independent reviewers, neither the searcher
+        listed = tour.run(f"review pending ({reviewer})", "review", "pending", "--json",
+                          actor=reviewer)
+        task = next(t for t in json.loads(listed.stdout)["pending"]
+                    if t["result_id"] == result["result_id"]
+                    and t["candidate"]["subject_id"] == leads[0]["subject_id"])
+        tour.run(f"review ({reviewer})", "review", "decide", task["task_id"], "--confirm",
+                 "--note", "same person on both photos", actor=reviewer)
+    tour.say(f"blind review by bob and carol (not the searcher): {leads[0]['subject_id']} of "
+             f"{result['result_id']} is a confirmed lead — still not evidence")
 
 
 def _policy(tour: Tour, *, waiver: str | None = None) -> Path:
@@ -259,13 +268,13 @@ def lfw_audit(lfw: Path, out: Path) -> int:
     print(f"\nLFW audit: {lfw} by sex (FMR targets 1e-2, 1e-3, 1e-4) → {_rel(out)}/", flush=True)
     done = subprocess.run(
         [str(faceaudit), "audit", "--lfw", str(lfw), "--by", "sex", "--out", str(out),
-         "--fail-if", "fmr_ratio>2", "--fail-if", "fnmr_ratio>1.5"],
+         "--fail-if", "fmr_ratio>2", "--fail-if", "fnmr_ratio>1.5", "--operating-points"],
         check=False,
     )
     # The audit has printed its headline, gate and report paths; one closing line, not a recap.
     if done.returncode == 3:
-        print("Ran: the bare-machine tour and the LFW audit (its bias gate failed: exit 3 in a"
-              " pipeline).")
+        print("Ran: the bare-machine tour and the LFW audit (its bias gate did not pass: exit 3 "
+              "in a pipeline).")
         return 0
     if done.returncode == 0:
         print("Ran: the bare-machine tour and the LFW audit.")

@@ -21,8 +21,19 @@ from faceaudit.policy import install_policy, register_audit
 BACKEND = "dlib-resnet:1"
 
 
-def _estimate(value: float | None) -> dict:
-    return {"value": value, "low": None, "high": None, "note": None}
+#: the relative half-width of the helpers' intervals (a large audit's: tight), and the
+#: identities they rest on
+SPREAD, IDENTITIES = 0.02, 200
+
+
+def _estimate(value: float | None, spread: float = SPREAD,
+              identities: int | None = IDENTITIES) -> dict:
+    """An estimate with an interval ``value · (1 ∓ spread)`` (``spread`` None: no interval)."""
+    if value is None or spread is None:
+        return {"value": value, "low": None, "high": None, "note": None,
+                "identities": identities}
+    return {"value": value, "low": value * (1 - spread), "high": min(1.0, value * (1 + spread)),
+            "note": None, "identities": identities}
 
 
 def make_report(
@@ -38,10 +49,14 @@ def make_report(
     input_kind: str = "embeddings",
     protocol: str = "exhaustive",
     rules: list[dict] | None = None,
+    spread: float | dict[str, float] | None = SPREAD,
+    identities: int | None = IDENTITIES,
 ) -> dict:
     """A faceaudit.audit/1 report whose summaries agree with its per-group rates.
 
-    Defaults pass the default bias gate (FMR ratio 1.2, FNMR ratio 1.1).
+    Each rate has the interval ``value · (1 ∓ spread)`` (per group when a dict; None: no
+    interval) over ``identities`` identities. Defaults pass the default bias gate (FMR ratio
+    1.2, FNMR ratio 1.1, both intervals within 2).
     """
     fmr = fmr if fmr is not None else {"female": 0.0012, "male": 0.001}
     fnmr = fnmr if fnmr is not None else {"female": 0.011, "male": 0.01}
@@ -60,8 +75,11 @@ def make_report(
             "threshold": 0.6,
             "supported": True,
             "groups": [
-                {"group": g, "supported": True, "fmr": _estimate(fmr[g]),
-                 "fnmr": _estimate(fnmr[g]),
+                {"group": g, "supported": True,
+                 "fmr": _estimate(fmr[g], spread.get(g, SPREAD) if isinstance(spread, dict)
+                                  else spread, identities),
+                 "fnmr": _estimate(fnmr[g], spread.get(g, SPREAD) if isinstance(spread, dict)
+                                   else spread, identities),
                  "impostor_pairs": impostor_pairs if isinstance(impostor_pairs, int)
                  else impostor_pairs[g],
                  "genuine_pairs": genuine_pairs}
@@ -124,8 +142,9 @@ def register_passing_audit(home: Home, backend_id: str = BACKEND,
 
 
 def _counted(errors: int, searches: int) -> dict:
-    return {"value": errors / searches, "low": None, "high": None, "errors": errors,
-            "comparisons": searches}
+    value = errors / searches
+    return {"value": value, "low": value * (1 - SPREAD), "high": min(1.0, value * (1 + SPREAD)),
+            "errors": errors, "comparisons": searches, "identities": IDENTITIES}
 
 
 def make_identification_report(

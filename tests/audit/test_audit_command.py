@@ -62,7 +62,7 @@ def test_gate_violation_exits_3_and_is_listed(scores_csv, tmp_path):
         "--out",
         out,
         "--bootstrap",
-        0,
+        200,
         "--fail-if",
         "fmr_ratio>1.0001@1e-2",
         "--fail-if",
@@ -70,7 +70,7 @@ def test_gate_violation_exits_3_and_is_listed(scores_csv, tmp_path):
     )
     assert result.exit_code == 3, result.output
     gate = json.loads((out / "report.json").read_text())["gate"]
-    assert gate["passed"] is False
+    assert gate["passed"] is False and gate["verdict"] == "fail"
     assert [r["status"] for r in gate["rules"]] == ["fail", "pass"]
 
 

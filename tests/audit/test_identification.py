@@ -160,7 +160,7 @@ def test_synthetic_fpir_and_fnir_lie_inside_their_intervals():
         for key, truth in (("fpir", fpir_true), ("fnir", fnir_true)):
             est = g[name][key]
             assert est["low"] <= truth <= est["high"], (name, key, truth, est)
-            assert est["interval"] == "identity-bootstrap"
+            assert est["interval"] == "wilson-effective-n"
         # the 1:1 FMR against enrolled subjects: within the group p, across groups 0
         share = enrolled / 2 / enrolled
         assert g[name]["fmr"]["low"] <= p * share <= g[name]["fmr"]["high"]

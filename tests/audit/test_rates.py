@@ -43,10 +43,10 @@ def test_group_frame_holds_replicates_on_the_last_axis():
     sub = frame.select([2, 0]).only(["fnmr"])
     assert sub.groups == ["c", "a"] and sub.metrics == ["fnmr"]
     np.testing.assert_allclose(sub.values("fnmr"), reps[:, [2, 0]] * 10)
-    assert set(sub.summaries(0.5)) == {"fnmr_ratio", "fnmr_difference"}
+    assert set(sub.summaries(0.5)) == {"fnmr_ratio", "fnmr_difference", "fnmr_max_geomean"}
     assert set(frame.summaries(0.5)) == {
         "fmr_ratio", "fnmr_ratio", "fmr_difference", "fnmr_difference", "inequity", "fdr",
-        "garbe",
+        "garbe", "fmr_max_geomean", "fnmr_max_geomean",
     }
 
 

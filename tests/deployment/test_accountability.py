@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from faceaudit.cli import app
+from faceaudit.deployment.reviews import TaskRef
 from faceaudit.gallery import ConsentError, InvalidRequestError
 from faceaudit.gallery.basis import LegalBasis, parse_legal_basis
 from faceaudit.ledger import Ledger
@@ -97,19 +98,25 @@ def test_cli_duplicate_exits_5_unless_allowed(audited_home, mdtf):
 # -- the reviewer is the acting user ------------------------------------------------------------
 
 
+def _ref(found: dict) -> TaskRef:
+    """The one task of a search whose first face has one candidate, ``a``."""
+    return TaskRef(result_id=found["result_id"], face=0, subject_id="a")
+
+
 def test_a_review_in_someone_elses_name_is_refused(deployment, mdtf):
     deployment.enrol(actor="clerk", subject_id="a", images=[mdtf / "1.png"], basis="consent",
                      evidence="f")
     found = deployment.identify(actor="alice", image=mdtf / "2.png", purpose="p", case="c")
     with pytest.raises(InvalidRequestError, match="bob"):
-        deployment.review(actor="carol", result_id=found["result_id"], decision="confirm",
-                          reviewer="bob")
+        deployment.review(actor="carol", ref=_ref(found), decision="confirm", reviewer="bob")
     with pytest.raises(PolicyRefusal, match="self-review"):
-        deployment.review(actor="alice", result_id=found["result_id"], decision="confirm")
-    assert deployment.get_result(found["result_id"])["review"] is None
+        deployment.review(actor="alice", ref=_ref(found), decision="confirm")
+    assert deployment.get_result(found["result_id"])["tasks"][0]["decisions"] == []
     assert outcomes(deployment.home)[-1]["result"]["rule"] == "self-review"
-    done = deployment.review(actor="carol", result_id=found["result_id"], decision="reject")
-    assert done["review"]["reviewer"] == "carol"
+    done = deployment.review(actor="carol", ref=_ref(found), decision="reject")
+    assert done["your_decision"] == "reject"
+    (decision,) = deployment.get_result(found["result_id"])["tasks"][0]["decisions"]
+    assert (decision["reviewer"], decision["actor"]) == ("carol", "carol")
 
 
 def test_the_policy_can_allow_self_review(deployment, mdtf, tmp_path):
@@ -119,8 +126,9 @@ def test_the_policy_can_allow_self_review(deployment, mdtf, tmp_path):
     deployment.enrol(actor="clerk", subject_id="a", images=[mdtf / "1.png"], basis="consent",
                      evidence="f")
     found = deployment.identify(actor="alice", image=mdtf / "2.png", purpose="p", case="c")
-    done = deployment.review(actor="alice", result_id=found["result_id"], decision="confirm")
-    assert done["review"]["reviewer"] == "alice"
+    assert len(deployment.pending_reviews(actor="alice")) == 1
+    done = deployment.review(actor="alice", ref=_ref(found), decision="confirm")
+    assert done["your_decision"] == "confirm"
 
 
 def test_cli_review_takes_the_reviewer_from_the_actor(audited_home, mdtf):
@@ -130,11 +138,14 @@ def test_cli_review_takes_the_reviewer_from_the_actor(audited_home, mdtf):
     found = runner.invoke(app, ["identify", str(mdtf / "2.png"), "--purpose", "p", "--case",
                                 "c", "--actor", "alice", "--json", *h])
     result_id = json.loads(found.stdout)["result_id"]
-    impostor = runner.invoke(app, ["review", result_id, "--confirm", "--reviewer", "bob",
-                                   "--actor", "alice", *h])
-    assert impostor.exit_code == 2 and "bob" in impostor.stderr
-    own = runner.invoke(app, ["review", result_id, "--confirm", "--actor", "alice", *h])
+    by = ["--result", result_id, "--face", "0", "--candidate", "a"]
+    own = runner.invoke(app, ["review", "decide", *by, "--confirm", "--actor", "alice", *h])
     assert own.exit_code == 5 and "self-review" in own.stderr
-    done = runner.invoke(app, ["review", result_id, "--confirm", "--actor", "bob", "--json", *h])
+    listed = runner.invoke(app, ["review", "pending", "--actor", "bob", "--json", *h])
+    (task,) = json.loads(listed.stdout)["pending"]
+    done = runner.invoke(app, ["review", "decide", task["task_id"], "--confirm", "--actor",
+                               "bob", "--json", *h])
     assert done.exit_code == 0, done.output
-    assert json.loads(done.stdout)["review"]["reviewer"] == "bob"
+    assert json.loads(done.stdout)["your_decision"] == "confirm"
+    again = runner.invoke(app, ["review", "decide", *by, "--reject", "--actor", "bob", *h])
+    assert again.exit_code == 5 and "same-reviewer" in again.stderr

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from faceaudit.deployment.operations import Deployment
+from faceaudit.deployment.reviews import TaskRef
 from faceaudit.gallery.errors import ResultHeldError, UnknownResultError
 from faceaudit.ledger import Ledger
 from faceaudit.policy import PolicyRefusal
@@ -110,12 +111,16 @@ def test_urgent_search_is_held_until_its_authorisation_is_granted(police, mdtf):
     with pytest.raises(ResultHeldError):
         police.get_result(found["result_id"])
     with pytest.raises(ResultHeldError):
-        police.review(actor="sgt-b", result_id=found["result_id"], decision="confirm")
+        police.review(actor="sgt-b", decision="confirm", ref=TaskRef(
+            result_id=found["result_id"], face=0, subject_id="s-1"))
+    assert police.pending_reviews(actor="sgt-b") == []  # a held result has no task to review
     assert [h["result_id"] for h in police.held_searches()] == [found["result_id"]]
     police.record_authorisation(actor="admin", result_id=found["result_id"],
                                 decision="granted", authorisation=WARRANT)
     assert police.get_result(found["result_id"])["faces"][0]["candidates"]
     assert police.held_searches() == []
+    assert [t["result_id"] for t in police.pending_reviews(actor="sgt-b")] == [
+        found["result_id"]]
     decision = [e for e in _events(police.home) if e["action"] == "authorisation"]
     assert decision[-1]["result"]["decision"] == "granted"
 
@@ -148,6 +153,24 @@ def test_an_urgent_search_past_its_deadline_is_deleted_by_the_next_operation(pol
     with pytest.raises(UnknownResultError):
         police.record_authorisation(actor="admin", result_id=found["result_id"],
                                     decision="granted", authorisation=WARRANT)
+
+
+def test_a_late_urgent_search_takes_its_probe_crops_and_review_tasks_with_it(police, mdtf):
+    staged = police.home.root.parent / "crops-policy.toml"
+    staged.write_text(police.home.policy_path.read_text() + "\n[review]\nprobe_crop_hours = 96\n")
+    install_policy(police.home, Ledger(police.home), staged, "admin")
+    found = _search(police, mdtf, authorisation=URGENT, offence="homicide")
+    crop = police.store.probe_crop(found["result_id"], 0)
+    (task,) = police.store.get_result(found["result_id"])["tasks"]
+    assert crop is not None
+    for needle in (crop[100:164], task["task_id"].encode()):
+        assert any(needle in data for data in _db_files(police.home).values())
+    # 49 h: past the 48 h deadline, before the crops' own 96 h review period ends
+    later = datetime.now(UTC) + timedelta(hours=49)
+    assert police.sweep_holds("faceaudit", now=later) == [found["result_id"]]
+    for needle in (crop[100:164], task["task_id"].encode(), found["result_id"].encode()):
+        assert not [name for name, data in _db_files(police.home).items() if needle in data]
+    assert police.store.probe_crop(found["result_id"], 0) is None
 
 
 def test_the_default_policy_requires_no_authorisation(deployment, mdtf):

@@ -18,8 +18,8 @@ from faceaudit import api
 from faceaudit.base.errors import NoFaceError
 from faceaudit.base.home import Home
 from faceaudit.deployment.operations import Deployment
+from faceaudit.deployment.reviews import TaskRef
 from faceaudit.gallery import (
-    AlreadyReviewedError,
     BackendMismatchError,
     ConsentError,
     InvalidRequestError,
@@ -90,7 +90,9 @@ def test_identify_ranks_the_right_subject_first(deployment, mdtf, audited_home):
     assert actions(audited_home)[-6:] == ["enrol"] * 3 + ["identify"] * 3
     event = list(Ledger(audited_home).events())[-1]
     assert event["purpose"] == "missing person" and event["case"] == "C-1"
-    assert set(event["result"]) == {"result_id", "faces", "candidates", "intent_id", "use"}
+    assert set(event["result"]) == {"result_id", "faces", "candidates", "intent_id", "use", "gate",
+                                    "candidate_commitments"}
+    assert event["result"]["gate"]["verdict"] == "passed" and event["result"]["gate"]["audit_id"]
     use = event["result"]["use"]  # what EU AI Act Art. 12(3) asks of each use
     assert use["started_at"] <= use["ended_at"] and use["faces_found"] == 1
     assert use["reference_database"]["templates"] >= 3
@@ -123,19 +125,21 @@ def test_probe_is_not_stored_and_images_only_when_asked(deployment, mdtf, audite
     assert listed["kept"]["images"] == 1 and listed["p1"]["images"] == 0
 
 
-def test_review_is_recorded_once(deployment, mdtf, audited_home):
+def test_review_is_recorded_once_per_reviewer(deployment, mdtf, audited_home):
     enrol_people(deployment, mdtf)
     result = deployment.identify(actor="officer", image=mdtf / "2.png", purpose="p", case="c")
-    reviewed = deployment.review(actor="sgt-b", result_id=result["result_id"],
-                                 decision="confirm", note="same person")
-    assert reviewed["review"]["decision"] == "confirm"
-    assert reviewed["review"]["reviewer"] == "sgt-b"
-    with pytest.raises(AlreadyReviewedError):
-        deployment.review(actor="sgt-b", result_id=result["result_id"], decision="reject")
-    event = list(Ledger(audited_home).events())[-1]
-    assert event["action"] == "review"
-    assert event["result"] == {"result_id": result["result_id"], "decision": "confirm",
-                               "reviewer": "sgt-b", "intent_id": event["result"]["intent_id"]}
+    ref = TaskRef(result_id=result["result_id"], face=0, subject_id="p1")
+    reviewed = deployment.review(actor="sgt-b", ref=ref, decision="confirm", note="same person")
+    assert reviewed["your_decision"] == "confirm"
+    with pytest.raises(PolicyRefusal, match="same-reviewer"):
+        deployment.review(actor="sgt-b", ref=ref, decision="reject")
+    event = next(e for e in reversed(list(Ledger(audited_home).events()))
+                 if e["action"] == "review")
+    assert event["result"] == {
+        "result_id": result["result_id"], "task_id": reviewed["task_id"], "face": 0,
+        "decision": "confirm", "reviewer": "sgt-b", "lead": "pending", "confirms": 1,
+        "rejects": 0, "disagreement": False, "required": 2,
+        "intent_id": event["result"]["intent_id"]}
 
 
 def test_verify_against_image_and_subject(deployment, mdtf):

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from faceaudit import api
 from faceaudit.cli import app
 from faceaudit.deployment.operations import Deployment
+from faceaudit.deployment.reviews import TaskRef
 from faceaudit.engine.embed_files import EmbedSettings, embed_paths
 from faceaudit.gallery.errors import ErasureBlockedError, ErasureIncompleteError
 from faceaudit.gallery.store import SqliteGalleryStore
@@ -44,8 +45,8 @@ def test_erase_leaves_no_copy_in_the_home_or_the_user_cache(deployment, mdtf, ca
     deployment.enrol(actor="clerk", subject_id=SUBJECT, images=[photo], basis="consent",
                      evidence=EVIDENCE, keep_images=True)
     found = deployment.identify(actor="officer", image=mdtf / "2.png", purpose="p", case="c")
-    deployment.review(actor="sgt-b", result_id=found["result_id"], decision="confirm",
-                      note=NOTE)
+    deployment.review(actor="sgt-b", decision="confirm", note=NOTE, ref=TaskRef(
+        result_id=found["result_id"], face=0, subject_id=SUBJECT))
     before = files_under(deployment.home.root, cache)
     assert holders(before, template[:64])  # the checks can see the bytes where they are
     assert "embeddings.sqlite" in holders(before, template[:64])
@@ -61,7 +62,9 @@ def test_erase_leaves_no_copy_in_the_home_or_the_user_cache(deployment, mdtf, ca
     assert holders(after, EVIDENCE.encode(), skip_ledger=True) == []
     assert holders(after, SUBJECT.encode(), skip_ledger=True) == []
     assert holders(after, b"met her at the station") == []
-    assert deployment.get_result(found["result_id"])["review"]["note"] is None
+    (task,) = deployment.get_result(found["result_id"])["tasks"]
+    assert task["candidate"]["subject_id"] is None and task["candidate"]["erased"] is True
+    assert [d["note"] for d in task["decisions"]] == [None]
     assert Ledger(deployment.home).verify().ok
 
 

@@ -73,12 +73,16 @@ def test_identify_then_review(audited_home, mdtf):
     assert found.exit_code == 0, found.output
     result = json.loads(found.stdout)
     assert result["faces"][0]["candidates"][0]["subject_id"] == "p1"
-    both = run("review", result["result_id"], "--confirm", "--reject", "--home", h)
+    by = ["--result", result["result_id"], "--face", "0", "--candidate", "p1"]
+    both = run("review", "decide", *by, "--confirm", "--reject", "--home", h)
     assert both.exit_code == 2
-    done = run("review", result["result_id"], "--reject", "--actor", "sgt-b", "--note", "no",
+    done = run("review", "decide", *by, "--reject", "--actor", "sgt-b", "--note", "no",
                "--home", h)
     assert done.exit_code == 0, done.output
-    assert json.loads(done.stdout)["review"]["decision"] == "reject"
+    assert json.loads(done.stdout)["your_decision"] == "reject"
+    shown = run("review", "show", json.loads(done.stdout)["task_id"], "--actor", "sgt-c",
+                "--home", h)
+    assert shown.exit_code == 0 and "reject" not in shown.stdout and "sgt-b" not in shown.stdout
 
 
 def test_urgent_identify_held_then_authorised_through_the_cli(audited_home, mdtf, tmp_path):

@@ -24,6 +24,7 @@ from ledger_raw import read_raw, write_raw
 from faceaudit.base.home import Home
 from faceaudit.deployment.operations import Deployment
 from faceaudit.deployment.oplog import OperationLog
+from faceaudit.deployment.reviews import TaskRef
 from faceaudit.gallery import InvalidRequestError
 from faceaudit.gallery.store import open_gallery_store
 from faceaudit.ledger import Ledger
@@ -137,14 +138,16 @@ def test_a_tampered_ledger_stops_every_operation_before_it_acts(deployment, mdtf
         lambda: deployment.purge(actor="dpo"),
         lambda: deployment.identify(actor="officer", image=mdtf / "2.png", purpose="p",
                                     case="c"),
-        lambda: deployment.review(actor="sgt-b", result_id=result["result_id"],
-                                  decision="confirm"),
+        lambda: deployment.review(actor="sgt-b", decision="confirm", ref=TaskRef(
+            result_id=result["result_id"], face=0, subject_id="s-1")),
     ]
     for attempt in attempts:
         with pytest.raises(LedgerTamperedError):
             attempt()
     assert [s["subject_id"] for s in deployment.list_subjects()] == ["s-1"]
-    assert deployment.get_result(result["result_id"])["review"] is None
+    # reading the result is refused too (fail closed); the store itself is unchanged
+    stored = deployment.store.get_result(result["result_id"])
+    assert all(t["decisions"] == [] for t in stored["tasks"])
     with deployment.store.storage.read() as con:
         assert con.execute("SELECT count(*) FROM results").fetchone()[0] == 1
     assert read_raw(Ledger(deployment.home)) == frozen

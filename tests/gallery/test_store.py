@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from faceaudit.gallery import (
-    AlreadyReviewedError,
+    AlreadyDecidedError,
     BackendMismatchError,
     Consent,
     GalleryStore,
@@ -19,8 +19,10 @@ from faceaudit.gallery import (
     NewTemplate,
     SqliteGalleryStore,
     UnknownResultError,
+    UnknownReviewTaskError,
     UnknownSubjectError,
 )
+from faceaudit.gallery.review_tasks import lead_state
 from faceaudit.gallery.store import PgGalleryStore
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
@@ -140,28 +142,76 @@ def test_purge_removes_only_expired_subjects(store, file_bytes):
     assert store.purge(NOW + timedelta(days=2)).subject_ids == []
 
 
-def test_review_once_and_erasure_scrubs_results(store):
+def test_one_task_per_candidate_one_decision_per_reviewer_and_erasure_scrubs(store, file_bytes):
     enrol(store, "alice", 1)
     face = {"box": {"left": 0, "top": 0, "right": 10, "bottom": 10},
-            "candidates": [{"subject_id": "alice", "score": 0.9, "fmr": 1e-5, "rank": 1}]}
+            "candidates": [{"subject_id": "alice", "score": 0.9, "fmr": 1e-5, "rank": 1},
+                           {"subject_id": "bea", "score": 0.8, "fmr": 1e-4, "rank": 2}]}
+    empty = {"box": face["box"], "candidates": []}
     store.save_result({"result_id": "r1", "created_at": "2025-01-01T00:00:00+00:00",
                        "actor": "ann", "purpose": "p", "case": "c", "backend_id": "dlib-resnet:1",
-                       "threshold": 0.5, "fmr_target": 1e-4, "faces": [face]})
-    assert store.get_result("r1")["review"] is None
-    reviewed = store.add_review("r1", decision="confirm", reviewer="rev", actor="ann", note=None,
-                                now=NOW)
-    assert reviewed["review"]["decision"] == "confirm"
-    with pytest.raises(AlreadyReviewedError):
-        store.add_review("r1", decision="reject", reviewer="rev", actor="ann", note=None, now=NOW)
+                       "threshold": 0.5, "fmr_target": 1e-4, "faces": [face, empty]})
+    tasks = store.get_result("r1")["tasks"]
+    assert sorted(t["candidate"]["subject_id"] for t in tasks) == ["alice", "bea"]
+    assert {t["face"] for t in tasks} == {0} and len(tasks) == 2  # the empty face: no task
+    alice = next(t["task_id"] for t in tasks if t["candidate"]["subject_id"] == "alice")
+    decided = store.add_decision(alice, decision="confirm", reviewer="rev", actor="rev",
+                                 note="alice, seen her", now=NOW)
+    assert [d["decision"] for d in decided["decisions"]] == ["confirm"]
+    with pytest.raises(AlreadyDecidedError):
+        store.add_decision(alice, decision="reject", reviewer="rev", actor="rev", note=None,
+                           now=NOW)
+    store.add_decision(alice, decision="reject", reviewer="rev-2", actor="rev-2", note=None,
+                       now=NOW)
+    assert lead_state(store.get_task(alice)["decisions"], 2)["disagreement"] is True
+    with pytest.raises(UnknownReviewTaskError):
+        store.get_task("nope")
     with pytest.raises(UnknownResultError):
         store.get_result("nope")
     store.erase("alice")
     candidate = store.get_result("r1")["faces"][0]["candidates"][0]
     assert candidate["subject_id"] is None and candidate["erased"] is True
+    assert [d["note"] for d in store.get_task(alice)["decisions"]] == [None, None]
+    assert b"seen her" not in file_bytes(store)
+
+
+def test_decisions_past_the_limit_are_refused_in_the_transaction_and_old_results_get_tasks(
+        store):
+    face = {"box": {"left": 0, "top": 0, "right": 10, "bottom": 10},
+            "candidates": [{"subject_id": "x", "score": 0.9, "fmr": 1e-5, "rank": 1}]}
+    result = {"result_id": "r2", "created_at": "2025-01-01T00:00:00+00:00", "actor": "ann",
+              "purpose": "p", "case": "c", "backend_id": "dlib-resnet:1", "threshold": 0.5,
+              "fmr_target": 1e-4, "faces": [face]}
+    store.save_result(result)
+    (task,) = store.get_result("r2")["tasks"]
+    store.add_decision(task["task_id"], decision="confirm", reviewer="a", actor="a", note=None,
+                       now=NOW, limit=1)
+    with pytest.raises(AlreadyDecidedError, match="already has its 1"):
+        store.add_decision(task["task_id"], decision="reject", reviewer="b", actor="b",
+                           note=None, now=NOW, limit=1)
+    assert len(store.get_task(task["task_id"])["decisions"]) == 1
+    # a result stored by an older version has no tasks: the one backfill gives them
+    with store.storage.write() as tx:
+        for table in ("review_decisions", "review_tasks"):
+            tx.execute(f"DELETE FROM {table}")
+    assert store.get_result("r2")["tasks"] == []
+    assert store.backfill_review_tasks() == 1
+    assert [t["candidate"]["subject_id"] for t in store.get_result("r2")["tasks"]] == ["x"]
+    assert store.backfill_review_tasks() == 0  # once per gallery
+
+
+def test_lead_state_needs_every_required_confirmation_and_no_rejection():
+    def of(*decisions: str) -> str:
+        return lead_state([{"decision": d} for d in decisions], 2)["state"]
+
+    assert (of(), of("confirm"), of("confirm", "confirm")) == ("pending", "pending", "confirmed")
+    assert of("reject") == of("confirm", "reject") == of("confirm", "confirm", "reject") == (
+        "unconfirmed")
 
 
 #: the rules: no backend's store may write its own version of them
-RULES = ("enrol", "erase", "purge", "add_review", "save_result", "get_result", "list_subjects",
+RULES = ("enrol", "erase", "purge", "add_decision", "add_lead_record", "review_tasks",
+         "get_task", "save_result", "get_result", "list_subjects",
          "load_templates", "template_owners", "subject_templates", "subject_count",
          "gallery_backend", "generation", "pending_intent", "pending_intent_ids",
          "clear_intent", "compact_pending", "compact", "require_exclusive", "exists")

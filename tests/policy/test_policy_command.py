@@ -51,7 +51,7 @@ def test_register_audit_command(home, report_factory):
         f" audit-fmr-ratio ({path})"]
     out = json.loads(result.stdout)
     assert out["gate"]["passed"] is False and out["gate"]["rule"] == "audit-fmr-ratio"
-    assert "fmr_ratio 3 (recomputed from the per-group rates) exceeds the policy's 2" in (
+    assert "fmr_ratio 3 [2.92, 3.09] fail against 2 at FMR 0.001" in (
         out["gate"]["detail"])
     bad = _run("register-audit", str(home.root / "missing.json"), "--home", home.root)
     assert bad.exit_code == 2

@@ -62,3 +62,15 @@ def test_installed_invalid_policy_is_an_error_not_the_default(home):
     home.policy_path.write_text("max_candidates = -1\n")
     with pytest.raises(PolicyError):
         load_policy(home)
+
+
+def test_review_table_defaults_to_two_blind_reviewers_and_is_checked():
+    assert (DEFAULT_POLICY.review.required_reviewers, DEFAULT_POLICY.review.blind) == (2, True)
+    assert DEFAULT_POLICY.to_dict()["review"] == {"required_reviewers": 2, "blind": True,
+                                                  "probe_crop_hours": 0.0}
+    policy = parse_policy(b"[review]\nrequired_reviewers = 3\nblind = false\n", source="t")
+    assert (policy.review.required_reviewers, policy.review.blind) == (3, False)
+    for bad in (b"required_reviewers = 0", b"required_reviewers = true", b"blind = 1",
+                b"reviewers = 2", b"probe_crop_hours = -1", b"probe_crop_hours = 99999"):
+        with pytest.raises(PolicyError, match="review"):
+            parse_policy(b"[review]\n" + bad + b"\n", source="t")

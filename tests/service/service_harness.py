@@ -20,6 +20,7 @@ from faceaudit.deployment.operations import Deployment
 from faceaudit.engine.calibration import Calibration
 from faceaudit.service.app import create_app
 from faceaudit.service.keys import KeyStore, Role
+from faceaudit.service.server import server_config
 from faceaudit.service.settings import ServiceSettings
 
 FACES_SMALL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "faces-small"
@@ -41,7 +42,7 @@ def serve(home: Home, settings: ServiceSettings | None = None,
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_keep_alive=5)
+    config = server_config(app, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -57,6 +58,7 @@ def serve(home: Home, settings: ServiceSettings | None = None,
         thread.join(timeout=20)
         sock.close()
         app.state.context.jobs.shutdown()
+        app.state.context.images.shutdown()
 
 
 @dataclass

@@ -144,11 +144,13 @@ def test_job_result_has_one_verdict_where_unsigned_audits_are_allowed(service: S
     assert status["status"] == "done", status
     result = status["result"]
     assert set(result) == {"registered", "refused"} and result["refused"] is None
-    # the auditor's own rule fails, so the recomputed verdict fails too: one truth
+    # without a bootstrap no rate has an interval: the auditor's own rule is insufficient, and
+    # so is the recomputed verdict (never a pass): one truth
     assert status["report"]["gate"]["passed"] is False
+    assert status["report"]["gate"]["verdict"] == "insufficient"
     assert result["registered"]["gate"]["passed"] is False
-    assert result["registered"]["gate"]["rule"] == "audit-gate-failed"
-    assert "fnmr_ratio>1.5" in result["registered"]["gate"]["detail"]
+    assert result["registered"]["gate"]["rule"] == "audit-insufficient"
+    assert "no interval" in result["registered"]["gate"]["detail"]
 
 
 def test_scores_audit_job_is_refused_registration(service: Service) -> None:

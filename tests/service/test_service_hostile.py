@@ -153,3 +153,106 @@ def test_pool_bounds_running_and_waiting_requests() -> None:
     with pytest.raises(TimeLimitError), pool.slot():
         time.sleep(0.6)
         check_time("a late stage")
+
+
+@pytest.mark.timeout(300)
+def test_one_key_beyond_its_uploads_gets_429_and_another_key_is_served(
+        service_factory: Callable[..., Service]) -> None:
+    from faceaudit.service.keys import KeyStore
+
+    service = service_factory(ServiceSettings(uploads_per_key=1, image_workers=2, image_queue=4,
+                                              busy_retry_after_s=4))
+    register_passing_audit(service.home, "dlib-resnet:1")
+    other = KeyStore(service.home).create("operator", "operator-2")[1]
+    small = (faces_small() / "face_recognition-mit" / "obama.jpg").read_bytes()
+    bomb = _bomb()
+    with service.client(Role.OPERATOR) as client:  # load the models first
+        assert _verify(client, small, small).status_code == 200
+    refused: httpx.Response | None = None
+    served: list[int] = []
+    for _attempt in range(5):  # a loaded machine may finish the bomb before the second upload
+        done = threading.Event()
+
+        def occupy(done: threading.Event = done) -> None:
+            with service.client(Role.OPERATOR) as client:
+                _verify(client, bomb, bomb)
+            done.set()
+
+        thread = threading.Thread(target=occupy)
+        thread.start()
+        time.sleep(0.3)  # the bomb is uploaded and being decoded
+        with service.client(Role.OPERATOR) as client, \
+                httpx.Client(base_url=service.url, headers={"X-API-Key": other},
+                             timeout=120) as second:
+            while not done.is_set():
+                response = _verify(client, small, small)
+                if response.status_code == 429:
+                    refused = response
+                    served.append(_verify(second, small, small).status_code)
+                    break
+                time.sleep(0.05)
+        thread.join(60)
+        if refused is not None:
+            break
+    assert refused is not None, "the key's second upload was never refused"
+    _is_problem(refused, 429)
+    assert refused.json()["type"].endswith("/too-many-uploads")
+    assert refused.headers["retry-after"] == "4"
+    assert served == [200]  # another key is not held back by the first one's share
+    with service.client(Role.OPERATOR) as client:  # the share is given back afterwards
+        assert _verify(client, small, small).status_code == 200
+
+
+def test_per_key_uploads_count_and_release() -> None:
+    from faceaudit.service.errors import TooManyUploadsError
+    from faceaudit.service.limits import PerKeyUploads
+
+    uploads = PerKeyUploads(limit=2, retry_after_s=3)
+    with uploads.hold("a"), uploads.hold("a"), uploads.hold("b"):
+        with pytest.raises(TooManyUploadsError) as refused, uploads.hold("a"):
+            pass
+        assert refused.value.retry_after == 3 and refused.value.http_status == 429
+    with uploads.hold("a"), uploads.hold("a"):
+        pass  # both released
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    pytest.skip("no /proc/self/status: RSS cannot be read here")
+
+
+@pytest.mark.timeout(300)
+def test_rss_returns_near_its_baseline_after_bursts_of_hostile_uploads(
+        roomy_service: Service) -> None:
+    # The server runs in this process: its RSS is ours. Three bursts of pixel bombs (full-size
+    # decode: 120 MB of RGB each) from three clients at once; the memory they took must go
+    # back, so the bursts do not stack up and what is left afterwards is bounded.
+    register_passing_audit(roomy_service.home, "dlib-resnet:1")
+    small = (faces_small() / "face_recognition-mit" / "obama.jpg").read_bytes()
+    buffer = io.BytesIO()
+    Image.new("RGB", (6300, 6300)).save(buffer, "PNG")
+    bomb = buffer.getvalue()
+
+    def attack() -> None:
+        with roomy_service.client(Role.OPERATOR) as client:
+            for _ in range(2):
+                assert _verify(client, bomb, small).status_code == 422
+
+    with roomy_service.client(Role.OPERATOR) as client:
+        assert _verify(client, small, small).status_code == 200
+        assert _verify(client, bomb, small).status_code == 422  # every path warmed once
+        baseline = _rss_mb()
+        after: list[float] = []
+        for _ in range(3):
+            threads = [threading.Thread(target=attack) for _ in range(3)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(120)
+            after.append(_rss_mb())
+        assert _verify(client, small, small).status_code == 200
+    assert after[-1] - after[0] < 40, (baseline, after)  # bursts do not stack up
+    assert after[-1] - baseline < 150, (baseline, after)  # far below 18 full-size decodes

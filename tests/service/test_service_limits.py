@@ -97,9 +97,13 @@ def test_malformed_requests_are_problem_json(service: Service) -> None:
                         422, "invalid-request")
         _assert_problem(client.post("/v1/reviews", json={"result_id": "x", "decision": "maybe"}),
                         422, "invalid-request")
-        _assert_problem(client.post("/v1/reviews", json={"result_id": "nope",
+        _assert_problem(client.post("/v1/reviews", json={"result_id": "nope", "face": 0,
+                                                          "candidate": "s",
                                                           "decision": "confirm"}),
                         404, "unknown-result")
+        _assert_problem(client.post("/v1/reviews/nope/decision", json={"decision": "confirm"}),
+                        404, "unknown-review-task")
+        _assert_problem(client.get("/v1/reviews/nope"), 404, "unknown-review-task")
     with service.client(Role.AUDITOR) as client:
         _assert_problem(client.get("/v1/ledger", params={"limit": "-3"}), 422, "invalid-request")
         _assert_problem(client.put("/v1/ledger"), 405, "method-not-allowed")

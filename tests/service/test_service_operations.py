@@ -82,13 +82,14 @@ def test_enrol_identify_review_verify_erase(deployed: Service) -> None:
     assert same.json()["score"] > other.json()["score"]
 
     with deployed.client(Role.REVIEWER) as client:
-        review = client.post("/v1/reviews", json={"result_id": found["result_id"],
-                                                  "decision": "confirm", "note": "same person"})
-        again = client.post("/v1/reviews", json={"result_id": found["result_id"],
-                                                 "decision": "reject"})
+        named = {"result_id": found["result_id"], "face": 0, "candidate": "p1"}
+        review = client.post("/v1/reviews", json={**named, "decision": "confirm",
+                                                  "note": "same person"})
+        again = client.post("/v1/reviews", json={**named, "decision": "reject"})
     assert review.status_code == 201, review.text
-    assert again.status_code == 409
-    assert again.json()["type"].endswith("/already-reviewed")
+    assert again.status_code == 403
+    assert again.json()["type"].endswith("/review-refused")
+    assert again.json()["rule"] == "same-reviewer"
 
     with deployed.client(Role.ADMIN) as client:
         erased = client.delete("/v1/subjects/p3")
@@ -111,7 +112,10 @@ def test_enrol_identify_review_verify_erase(deployed: Service) -> None:
     assert seqs == list(range(1, check["n_events"] + 1))
     assert rest.json()["next_after"] is None
     assert check["ok"] is True
-    assert oversight["reviews"]["confirmed"] == 1
+    # one confirmation of the two the default policy requires: still pending, and shown so
+    assert (oversight["reviews"]["confirmed"], oversight["reviews"]["pending"]) == (0, 1)
+    assert [(r["reviewers"], r["confirms"], r["lead"]) for r in oversight["leads"]["rows"]] == [
+        ("reviewer-1", 1, "pending")]
     assert oversight["searches_by_actor"][0]["actor"] == "operator-1"
 
 

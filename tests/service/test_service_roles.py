@@ -16,7 +16,13 @@ MATRIX: list[tuple[str, str, set[Role]]] = [
     ("POST", "/v1/subjects", {ENR}),
     ("GET", "/v1/subjects", {ENR, ADM}),
     ("DELETE", "/v1/subjects/nobody", {ENR, ADM}),
+    ("GET", "/v1/subjects/nobody/export", {ADM}),
     ("POST", "/v1/reviews", {REV}),
+    ("GET", "/v1/reviews", {REV}),
+    ("GET", "/v1/reviews/no-such-task", {REV}),
+    ("POST", "/v1/reviews/no-such-task/decision", {REV}),
+    ("POST", "/v1/leads/action", {OPR}),
+    ("POST", "/v1/leads/outcome", {OPR}),
     ("GET", "/v1/ledger", {AUD, ADM}),
     ("GET", "/v1/ledger/verify", {AUD, ADM}),
     ("GET", "/v1/ledger/sth", {AUD, ADM}),
@@ -32,6 +38,9 @@ MATRIX: list[tuple[str, str, set[Role]]] = [
     ("GET", "/v1/authorisations/held", {ADM}),
     ("POST", "/v1/authorisations/nothing-held", {ADM}),
     ("GET", "/auditor", {AUD}),
+    ("GET", "/review", {REV}),
+    ("GET", "/review/tasks/no-such-task", {REV}),
+    ("POST", "/review/tasks/no-such-task", {REV}),
     ("GET", "/auditor/audits/0123456789abcdef/report.html", {AUD}),
 ]
 
@@ -50,10 +59,10 @@ def test_matrix_covers_every_route_in_the_openapi_spec(roomy_service: Service) -
     covered = {(m, p.replace("nobody", "{subject_id}").replace("0123456789abcdef", "{job_id}"))
                for m, p, _ in MATRIX}
     covered = {(m, p.replace("/auditor/audits/{job_id}", "/auditor/audits/{audit_id}")
-                .replace("nothing-held", "{result_id}"))
+                .replace("nothing-held", "{result_id}").replace("no-such-task", "{task_id}"))
                for m, p in covered}
     public = {("GET", "/healthz"), ("GET", "/auditor/login"), ("POST", "/auditor/login"),
-              ("POST", "/auditor/logout")}
+              ("POST", "/auditor/logout"), ("GET", "/review/login"), ("POST", "/review/login")}
     assert documented - public == covered
 
 

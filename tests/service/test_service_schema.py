@@ -21,6 +21,7 @@ ROLE_FOR = [
     ("/v1/identify", Role.OPERATOR),
     ("/v1/subjects", Role.ENROLLER),
     ("/v1/reviews", Role.REVIEWER),
+    ("/v1/leads", Role.OPERATOR),
     ("/", Role.AUDITOR),
 ]
 

@@ -117,6 +117,7 @@ class AuditRequest(BaseModel):
     bootstrap: Annotated[int, Field(ge=0)] = 1000
     seed: int = 0
     alpha: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    operating_points: bool = False  # the worst-group threshold grid
     # Gate
     fail_if: list[str] = Field(default_factory=list)
     # Verification: a pair list instead of every pair
@@ -163,11 +164,16 @@ class AuditRequest(BaseModel):
             seed=self.seed,
             alpha=self.alpha,
             min_identities=self.min_identities,
+            operating_points=self.operating_points,
         )
         rules = [parse_rule(r) for r in self.fail_if]
         parts = self.by.split(",") if isinstance(self.by, str) else self.by
         by = [b.strip() for b in parts if b.strip()]
         identification = self._identification(kind)
+        if self.operating_points and kind is InputKind.RATES:
+            raise inputs.AuditInputError(
+                "--operating-points moves the threshold: give comparisons (DATA, --lfw, "
+                "--embeddings or --scores), not --rates", which="--operating-points")
         candidates = self.candidates
         if identification and self.gallery_templates not in GALLERY_TEMPLATES:
             raise inputs.AuditInputError(
@@ -234,6 +240,10 @@ class AuditRequest(BaseModel):
         if self.pairs is not None:
             raise inputs.AuditInputError("--pairs applies to the verification audit only",
                                          which="--pairs")
+        if self.operating_points:
+            raise inputs.AuditInputError(
+                "--operating-points applies to the verification audit only (not yet to "
+                "identification)", which="--operating-points")
         return True
 
 

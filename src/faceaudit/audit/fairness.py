@@ -22,6 +22,8 @@ SUMMARY_KEYS = (
     "garbe",
     "ser",
     "std",
+    "fmr_max_geomean",
+    "fnmr_max_geomean",
 )
 
 # The same summaries over 1:N rates (FPIR in place of FMR, FNIR in place of FNMR), as the
@@ -34,7 +36,23 @@ IDENTIFICATION_SUMMARY_KEYS = (
     "inequity",
     "fdr",
     "garbe",
+    "fpir_max_geomean",
+    "fnir_max_geomean",
 )
+
+#: each identification summary's name in :data:`SUMMARY_KEYS` (computed with FPIR in place of
+#: FMR, FNIR in place of FNMR)
+IDENTIFICATION_NAMES = {
+    "fmr_ratio": "fpir_ratio",
+    "fnmr_ratio": "fnir_ratio",
+    "fmr_difference": "fpir_difference",
+    "fnmr_difference": "fnir_difference",
+    "inequity": "inequity",
+    "fdr": "fdr",
+    "garbe": "garbe",
+    "fmr_max_geomean": "fpir_max_geomean",
+    "fnmr_max_geomean": "fnir_max_geomean",
+}
 
 
 def _groups(values: np.ndarray) -> np.ndarray:
@@ -55,6 +73,16 @@ def max_min_ratio(values: np.ndarray) -> np.ndarray:
     v = _groups(values)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.max(v, axis=-1) / np.min(v, axis=-1)
+
+
+def max_geomean_ratio(values: np.ndarray) -> np.ndarray:
+    """max / geometric mean over groups (NIST IR 8429's demographic differential: the worst
+    group against a typical one); ``inf`` when a group's value is 0 and another's is not,
+    ``nan`` when all are 0."""
+    v = _groups(values)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        geomean = np.exp(np.mean(np.log(v), axis=-1))
+        return np.max(v, axis=-1) / geomean
 
 
 def max_min_difference(values: np.ndarray) -> np.ndarray:
@@ -115,9 +143,11 @@ def summaries(
     if fmr is not None:
         out["fmr_ratio"] = max_min_ratio(fmr)
         out["fmr_difference"] = max_min_difference(fmr)
+        out["fmr_max_geomean"] = max_geomean_ratio(fmr)
     if fnmr is not None:
         out["fnmr_ratio"] = max_min_ratio(fnmr)
         out["fnmr_difference"] = max_min_difference(fnmr)
+        out["fnmr_max_geomean"] = max_geomean_ratio(fnmr)
     if fmr is not None and fnmr is not None:
         out["inequity"] = inequity_rate(fmr, fnmr, alpha)
         out["fdr"] = fairness_discrepancy_rate(fmr, fnmr, alpha)

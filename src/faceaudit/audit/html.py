@@ -90,6 +90,7 @@ def _view(r: Mapping[str, Any]) -> dict[str, Any]:
         "group_tables": _group_tables(targets, r.get("per_group") or []),
         "fairness_tables": _fairness_tables(targets),
         "fairness_notes": _fairness_notes(targets, prov.get("alpha")),
+        "operating_tables": _operating_tables(r.get("operating_points") or []),
         "det_figure": _det_figure(r.get("det"), primary),
         "heatmap_figures": _heatmap_figures(targets),
         "cross_table": _cross_table(primary),
@@ -143,18 +144,57 @@ def _provenance(p: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(k, str(v)) for k, v in items if v is not None]
 
 
+def _operating_tables(points: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One table per target of ``--operating-points``: each grid threshold with every group's
+    FMR and FNMR and the ratios, the recommended row marked."""
+    tables = []
+    for point in points:
+        grid = point.get("grid") or []
+        if not grid:
+            continue
+        groups = [g["group"] for g in grid[0]["groups"]]
+        headers = (["Threshold", "Recommended"] + [f"FMR {g}" for g in groups]
+                   + [f"FNMR {g}" for g in groups] + ["FMR ratio", "FNMR ratio"])
+        rows = [
+            hp.row(
+                [hp.num(p.get("threshold"), ".6g"), "yes" if p.get("recommended") else ""]
+                + [hp.estimate_cell(g.get("fmr")) for g in p["groups"]]
+                + [hp.estimate_cell(g.get("fnmr")) for g in p["groups"]]
+                + [hp.estimate_cell((p.get("summaries") or {}).get(k))
+                   for k in ("fmr_ratio", "fnmr_ratio")],
+                "" if p.get("recommended") else "muted",
+            )
+            for p in grid
+        ]
+        chosen = point.get("recommended_threshold")
+        caption = (f"Target FMR {hp.target(point.get('target_fmr'))}: worst-group threshold "
+                   + (hp.num(chosen, ".6g") if chosen is not None
+                      else f"none ({point.get('note')})"))
+        tables.append(hp.table(caption, headers, rows))
+    return tables
+
+
+def _gate_interval(rule: Mapping[str, Any]) -> str:
+    """``[low, high]`` of a gate rule (``∞)`` when unbounded above), or "none"."""
+    low, high = rule.get("low"), rule.get("high")
+    if low is None:
+        return "none"
+    return f"[{hp.num(low)}, {hp.num(high) + ']' if high is not None else '∞)'}"
+
+
 def _gate(g: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not g or not g.get("rules"):
         return None
     rules = g["rules"]
     failed = [x for x in rules if x.get("status") != "pass"]
     if g.get("passed"):
-        text = f"all {len(rules)} condition(s) hold."
+        text = f"all {len(rules)} condition(s) hold over their whole interval."
     else:
         text = (
-            f"{len(failed)} of {len(rules)} condition(s) violated: "
+            f"{len(failed)} of {len(rules)} condition(s) not passed: "
             + "; ".join(
-                f"{x.get('expression')} ({x.get('status')}, value {hp.num(x.get('value'))})"
+                f"{x.get('expression')} ({x.get('status')}, value {hp.num(x.get('value'))} "
+                f"{_gate_interval(x)})"
                 for x in failed
             )
             + "."
@@ -165,6 +205,7 @@ def _gate(g: Mapping[str, Any] | None) -> dict[str, Any] | None:
                 str(x.get("expression")),
                 hp.target(x.get("target_fmr")),
                 hp.num(x.get("value")),
+                _gate_interval(x),
                 f"{x.get('op')} {hp.num(x.get('limit'), '.6g')}",
                 str(x.get("status", "")).upper(),
                 x.get("note") or "",
@@ -174,11 +215,16 @@ def _gate(g: Mapping[str, Any] | None) -> dict[str, Any] | None:
         for x in rules
     ]
     table = hp.table(
-        "Gate conditions (a condition fails when “value op limit” holds)",
-        ["Condition", "Target FMR", "Value", "Fails when", "Status", "Note"],
+        "Gate conditions: a condition fails when “value op limit” holds over its whole 95 % "
+        "interval, passes when it holds nowhere in it, and is inconclusive when the interval "
+        "crosses the limit; insufficient when the rates behind it have no interval or too few "
+        "identities",
+        ["Condition", "Target FMR", "Value", "95% interval", "Fails when", "Verdict", "Note"],
         rows,
     )
-    return {"passed": bool(g.get("passed")), "text": text, "table": table}
+    verdict = g.get("verdict") or ("pass" if g.get("passed") else "fail")
+    label = {"pass": "PASSED", "fail": "FAILED"}.get(verdict, str(verdict).upper())
+    return {"passed": bool(g.get("passed")), "label": label, "text": text, "table": table}
 
 
 def _supported_values(target: Mapping[str, Any], key: str) -> list[tuple[str, float]]:

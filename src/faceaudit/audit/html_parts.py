@@ -33,6 +33,8 @@ SUMMARY_LABELS = {
     "garbe": "GARBE (Gini aggregation rate)",
     "ser": "SER (skewed error ratio)",
     "std": "STD of accuracy (percentage points)",
+    "fmr_max_geomean": "FMR max / geometric mean",
+    "fnmr_max_geomean": "FNMR max / geometric mean",
 }
 
 

@@ -18,7 +18,9 @@ def evaluate_identification_rules(report: dict, rules: list[GateRule]) -> dict:
     points = (report.get("identification") or {}).get("operating_points") or []
     primary = primary_point(points)
     view = {
-        "targets": [{"target_fmr": p["target_fmr"], "summaries": p["summaries"]} for p in points],
+        "targets": [{"target_fmr": p["target_fmr"], "summaries": p["summaries"],
+                     "groups": p.get("groups") or []} for p in points],
         "primary_target": primary["target_fmr"] if primary else None,
+        "provenance": report.get("provenance") or {},
     }
     return evaluate(view, rules)

@@ -22,6 +22,8 @@ _SUMMARY_LABELS = {
     "inequity": "Inequity rate (FPIR ratio^α · FNIR ratio^(1−α))",
     "fdr": "FDR (fairness discrepancy rate)",
     "garbe": "GARBE (Gini aggregation rate)",
+    "fpir_max_geomean": "FPIR max / geometric mean",
+    "fnir_max_geomean": "FNIR max / geometric mean",
 }
 
 

@@ -26,16 +26,11 @@ from faceaudit.audit.identification_rates import (
     SizeRates,
     identification_rates,
 )
-from faceaudit.audit.sections import missing_summaries, summary_estimates
+from faceaudit.audit.sections import missing_summaries, ratio_intervals, summary_estimates
 
 # 1:1 summary keys → their identification names
-SUMMARY_NAMES = dict(
-    zip(
-        fairness.SUMMARY_KEYS[: len(fairness.IDENTIFICATION_SUMMARY_KEYS)],
-        fairness.IDENTIFICATION_SUMMARY_KEYS,
-        strict=True,
-    )
-)
+SUMMARY_NAMES = fairness.IDENTIFICATION_NAMES
+
 PREDICTION_NOTE = (
     "predicted from each group's 1:1 false match rate against enrolled subjects as "
     "1 - (1 - FMR)^N, assuming the N comparisons of a search are independent"
@@ -94,7 +89,7 @@ def present_identification(
             "candidates": counts.candidates,
             "gallery_size": counts.gallery_size,
             "groups": groups,
-            "summaries": summaries_section(counts, at, confidence),
+            "summaries": summaries_section(counts, at, confidence, groups),
             "false_candidates": composition_section(counts, at.composition, confidence),
             "gallery_sizes": gallery_sizes_section(counts, at.sizes, groups, confidence,
                                                    min_identities),
@@ -154,14 +149,19 @@ def group_rows(counts: IdentificationCounts, at: PointRates, confidence: float,
     return rows
 
 
-def summaries_section(counts: IdentificationCounts, at: PointRates, confidence: float) -> dict:
-    """FPIR/FNIR summaries over the groups with both rates (intervals from the replicates),
-    named as :data:`SUMMARY_NAMES`."""
+def summaries_section(counts: IdentificationCounts, at: PointRates, confidence: float,
+                      rows: list[dict[str, Any]] | None = None) -> dict:
+    """FPIR/FNIR summaries over the groups with both rates (intervals from the replicates;
+    the ratios' from the group ``rows``' FPIR and FNIR on the log scale), named as
+    :data:`SUMMARY_NAMES`."""
     if at.summaries is None:
         return missing_summaries(list(SUMMARY_NAMES.values()),
                                  "fewer than two groups have both non-mated and mated searches")
     names = [counts.groups[g] for g in at.summary_groups]
     out = summary_estimates(at.summaries, at.summary_replicates, confidence, names)
+    if rows is not None:
+        out = ratio_intervals(out, rows, {"fmr_ratio": "fpir", "fnmr_ratio": "fnir",
+                                          "fmr_max_geomean": "fpir", "fnmr_max_geomean": "fnir"})
     renamed = {}
     for key, entry in out.items():
         if key in SUMMARY_NAMES:

@@ -9,13 +9,20 @@ warnings; :func:`faceaudit.audit.engine.analyse_scores` runs the two.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from faceaudit.audit import fairness, metrics
 from faceaudit.audit.bootstrap import bootstrap_with_pairs
 from faceaudit.audit.frame import GroupFrame
+from faceaudit.audit.operating_points import (
+    WorstGroupGrid,
+    grid_bins,
+    group_fmr_curves,
+    recommend,
+    upper_bounds,
+)
 from faceaudit.audit.scoring import ScoreSet
 from faceaudit.audit.settings import AuditSettings
 
@@ -23,7 +30,7 @@ COARSE_BINS = 100
 
 # Summaries that need each group's FMR (accuracy = 1 - (FMR + FNMR) / 2 included) and those
 # that need FNMR only: the latter keep every group with genuine comparisons.
-FNMR_ONLY = ("fnmr_ratio", "fnmr_difference")
+FNMR_ONLY = ("fnmr_ratio", "fnmr_difference", "fnmr_max_geomean")
 WITH_FMR = tuple(k for k in fairness.SUMMARY_KEYS if k not in FNMR_ONLY)
 
 # Why a group is left out of a family of summaries (the section builder words them).
@@ -173,6 +180,7 @@ class ScoreRates:
     histograms: CoarseHistograms | None
     bootstrap: Replicates | None
     no_identities: bool  # a bootstrap was asked for but the input names no identities
+    worst_group: list[WorstGroupGrid] = field(default_factory=list)  # --operating-points
 
 
 def tally(scores: ScoreSet) -> Tallies:
@@ -432,10 +440,15 @@ def score_rates(
     bins = [target_bin(scores, tallies, t) for t in settings.targets]
     eers = group_eers(tallies)
     target_bins = sorted({k for k in bins if k is not None})
-    drawn = sorted(set(target_bins) | {k for _, k in eers if k >= 0})
+    grids = operating_grids(tallies, settings, bins) if settings.operating_points else {}
+    grid_all = sorted({k for ks in grids.values() for k in ks} - set(target_bins))
+    drawn = sorted(set(target_bins) | {k for _, k in eers if k >= 0} | set(grid_all))
     boot = None
     if settings.reps > 0 and scores.counter is not None and drawn:
-        boot = bootstrap(scores, tallies, drawn, target_bins, settings, weights)
+        boot = bootstrap(scores, tallies, drawn, sorted(set(target_bins) | set(grid_all)),
+                         settings, weights)
+    worst = [worst_group(scores, tallies, t, ks, boot, settings.confidence)
+             for t, ks in grids.items()]
     eer_reps = None
     if boot is not None:
         eer_reps = np.full((settings.reps, len(eers)), np.nan)
@@ -462,7 +475,40 @@ def score_rates(
         histograms=coarse_histograms(scores, tallies),
         bootstrap=boot,
         no_identities=settings.reps > 0 and scores.counter is None,
+        worst_group=worst,
     )
+
+
+def target_support(tallies: Tallies, target: float) -> np.ndarray:
+    """``(G,)`` whether each group's impostor comparisons support ``target`` (rule of three)."""
+    n_imp = tallies.impostor_pairs
+    return np.array([bool(n) and metrics.supports(int(n), target) for n in n_imp])
+
+
+def operating_grids(tallies: Tallies, settings: AuditSettings, bins: list[int | None]
+                    ) -> dict[float, list[int]]:
+    """The worst-group threshold grid of each supported target
+    (:func:`faceaudit.audit.operating_points.grid_bins`)."""
+    G = len(tallies.impostor_pairs)
+    curves = group_fmr_curves(tallies.matches_at[np.arange(G), np.arange(G)],
+                              tallies.impostor_pairs)
+    return {t: grid_bins(curves, target_support(tallies, t), t)
+            for t, k in zip(settings.targets, bins, strict=True) if k is not None}
+
+
+def worst_group(scores: ScoreSet, tallies: Tallies, target: float, ks: list[int],
+                boot: Replicates | None, confidence: float) -> WorstGroupGrid:
+    """The recommended worst-group threshold of ``target`` over its grid bins ``ks``."""
+    G = len(scores.groups)
+    within = tallies.matches_at[np.arange(G), np.arange(G)]
+    highs = {
+        k: upper_bounds(k, within, tallies.impostor_pairs, tallies.impostor_identities,
+                        None if boot is None else boot.fmr[k][:, np.arange(G), np.arange(G)],
+                        confidence)
+        for k in ks
+    }
+    grid = recommend(target, ks, target_support(tallies, target), highs)
+    return replace(grid, thresholds=[float(scores.value(k)) for k in ks])
 
 
 def named_replicates(rates: ScoreRates) -> dict[tuple, np.ndarray]:

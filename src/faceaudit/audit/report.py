@@ -86,6 +86,8 @@ def build_report(
         "gate": {"passed": True, "rules": []},
         "warnings": list(dict.fromkeys(warnings)),
     }
+    if "operating_points" in sections:  # --operating-points
+        report["operating_points"] = sections["operating_points"]
     report["gate"] = evaluate(report, rules)
     return report
 

@@ -15,9 +15,17 @@ from typing import Any
 
 import numpy as np
 
-from faceaudit.audit import fairness
+from faceaudit.audit import fairness, metrics
 from faceaudit.audit.bootstrap import percentile_interval
-from faceaudit.audit.estimates import clean, clopper_pearson_upper, estimate, rate_estimate
+from faceaudit.audit.estimates import (
+    clean,
+    estimate,
+    interval_of_ratio,
+    rate_estimate,
+    with_ratio_interval,
+)
+from faceaudit.audit.gate_rules import max_min_ratio
+from faceaudit.audit.intervals import rate_interval, zero_eer_bound
 from faceaudit.audit.rates import (
     FEW_IMPOSTOR,
     CoarseHistograms,
@@ -56,6 +64,7 @@ def summary_estimates(
             low, high = percentile_interval(replicates[key], confidence)
         entry = estimate(value, low, high, _summary_note(key, value))
         entry.setdefault("note", None)
+        entry["interval"] = "percentile" if entry["low"] is not None else None
         if groups is not None:
             entry["groups"] = list(groups)
         out[key] = entry
@@ -145,8 +154,12 @@ def group_entry(
     )
     accuracy = at.point.values("accuracy")[g] if fmr is not None else None
     acc_ci: tuple[Any, Any] = (None, None)
-    if fmr is not None and reps is not None:
-        acc_ci = percentile_interval(reps.values("accuracy")[:, g], settings.confidence)
+    if accuracy is not None and reps is not None:
+        got = rate_interval(
+            float(accuracy), reps.values("accuracy")[:, g], errors=None, comparisons=None,
+            identities=tallies.impostor_identities[g], confidence=settings.confidence,
+        )
+        acc_ci = (got.low, got.high)
     return {
         "group": rates.groups[g],
         "supported": bool(at.group_supported[g]),
@@ -195,19 +208,26 @@ def _supported_grid(values: list[list[Any]], ok: np.ndarray) -> list[list[float 
 
 
 def cross_fmr_section(rates: ScoreRates, at: ThresholdRates, confidence: float) -> dict:
-    """FMR of every pair of groups with its interval (an exact one-sided bound where a cell
+    """FMR of every pair of groups with its interval
+    (:func:`~faceaudit.audit.intervals.rate_interval`: an exact one-sided bound where a cell
     saw no false match); ``None`` in the cells too small for the target."""
     G = len(rates.groups)
     ok = at.cross_supported
     n_cross = rates.tallies.cross_pairs
+    ids = rates.tallies.impostor_identities
     ci: list[list[tuple[float | None, float | None]]] = [[(None, None)] * G for _ in range(G)]
     for a in range(G):
         for b in range(G):
-            if at.cross_replicates is not None:
-                low, high = percentile_interval(at.cross_replicates[:, a, b], confidence)
-                ci[a][b] = (float(low), float(high))
-            if ok[a, b] and at.false_matches[a, b] == 0:
-                ci[a][b] = (0.0, clopper_pearson_upper(int(n_cross[a, b]), confidence))
+            if not ok[a, b]:
+                continue
+            known = [i for i in (ids[a], ids[b]) if i is not None]
+            got = rate_interval(
+                float(at.cross_fmr[a, b]),
+                at.cross_replicates[:, a, b] if at.cross_replicates is not None else None,
+                errors=int(at.false_matches[a, b]), comparisons=int(n_cross[a, b]),
+                identities=min(known) if known else None, confidence=confidence,
+            )
+            ci[a][b] = (got.low, got.high)
 
     return {
         "groups": list(rates.groups),
@@ -219,11 +239,27 @@ def cross_fmr_section(rates: ScoreRates, at: ThresholdRates, confidence: float) 
     }
 
 
+def ratio_intervals(summaries: dict[str, dict], rows: list[dict[str, Any]],
+                    ratios: dict[str, str]) -> dict[str, dict]:
+    """``summaries`` with each max/min ratio's interval (``ratios``: summary key → the rate
+    of the rows it is over) recomputed on the log scale from the groups' own intervals."""
+    out = dict(summaries)
+    for key, rate in ratios.items():
+        entry = out.get(key)
+        if entry is None or not entry.get("groups"):
+            continue
+        over = [row[rate] for row in rows if row["group"] in entry["groups"]]
+        out[key] = with_ratio_interval(entry, over, interval_of_ratio(key))
+    return out
+
+
 def summary_sections(
-    rates: ScoreRates, target: TargetRates, at: ThresholdRates, confidence: float
+    rates: ScoreRates, target: TargetRates, at: ThresholdRates, confidence: float,
+    rows: list[dict[str, Any]] | None = None,
 ) -> tuple[dict, dict, list[str]]:
     """``summary_groups`` and ``summaries`` of a supported target, and the warnings naming
-    the groups each family of summaries is over or could not be."""
+    the groups each family of summaries is over or could not be; the ratios' intervals come
+    from the group ``rows`` (:func:`ratio_intervals`)."""
     groups, t = rates.groups, target.target_fmr
     summary_groups: dict[str, dict] = {}
     summaries: dict[str, dict] = {}
@@ -256,6 +292,10 @@ def summary_sections(
                 wanted, family.replicates, confidence, [groups[g] for g in family.members]
             )
         )
+    if rows is not None:
+        summaries = ratio_intervals(summaries, rows, {
+            "fmr_ratio": "fmr", "fnmr_ratio": "fnmr",
+            "fmr_max_geomean": "fmr", "fnmr_max_geomean": "fnmr"})
     ordered = {key: summaries[key] for key in fairness.SUMMARY_KEYS}
     for value in ordered.values():
         if value["value"] is not None and value["note"]:
@@ -296,29 +336,118 @@ def target_entry(
     warnings = sample_warnings(entry["groups"], t, settings)
     entry["cross_fmr"] = cross_fmr_section(rates, at, settings.confidence)
     entry["summary_groups"], entry["summaries"], notes = summary_sections(
-        rates, target, at, settings.confidence
+        rates, target, at, settings.confidence, entry["groups"]
     )
     return entry, warnings + notes
 
 
 def per_group_section(rates: ScoreRates, confidence: float) -> list[dict]:
-    """Each group's EER with its interval and threshold."""
+    """Each group's EER with its interval (:func:`~faceaudit.audit.intervals.rate_interval`;
+    an EER of 0 gets the exact one-sided bound of
+    :func:`~faceaudit.audit.intervals.zero_eer_bound`) and threshold."""
     out = []
+    tallies = rates.tallies
     for g, name in enumerate(rates.groups):
         threshold = rates.eer_thresholds[g]
+        value = float(rates.eer.values("eer")[g])
         low = high = None
-        if threshold is not None and rates.eer_replicates is not None:
-            low, high = percentile_interval(rates.eer_replicates[:, g], confidence)
+        if threshold is not None and value == 0.0:
+            low = 0.0
+            high = zero_eer_bound(int(tallies.impostor_pairs[g]), int(tallies.genuine_pairs[g]),
+                                  confidence)
+        elif threshold is not None and rates.eer_replicates is not None:
+            known = [i for i in (tallies.impostor_identities[g], tallies.genuine_identities[g])
+                     if i is not None]
+            got = rate_interval(value, rates.eer_replicates[:, g], errors=None,
+                                comparisons=None, identities=min(known) if known else None,
+                                confidence=confidence)
+            low, high = got.low, got.high
         out.append(
             {
                 "group": name,
                 "eer": estimate(
-                    rates.eer.values("eer")[g], low, high,
+                    value, low, high,
                     note="needs genuine and impostor comparisons",
                 ),
                 "eer_threshold": threshold,
             }
         )
+    return out
+
+
+def operating_point_rows(rates: ScoreRates, k: int, target: float,
+                         settings: AuditSettings) -> list[dict[str, Any]]:
+    """Each group's FMR (where it supports ``target``) and FNMR at threshold bin ``k``, with
+    intervals, as in a ``targets`` entry."""
+    tallies, boot = rates.tallies, rates.bootstrap
+    G = len(rates.groups)
+    supported = [bool(n) and metrics.supports(int(n), target) for n in tallies.impostor_pairs]
+    rows = []
+    for g, name in enumerate(rates.groups):
+        n_imp, n_gen = int(tallies.impostor_pairs[g]), int(tallies.genuine_pairs[g])
+        false_matches = int(tallies.false_matches(k)[g, g])
+        misses = int(tallies.false_non_matches(k)[g])
+        fmr = false_matches / n_imp if supported[g] else None
+        fnmr = misses / n_gen if n_gen else None
+        rows.append({
+            "group": name,
+            "supported": supported[g],
+            "fmr": rate_estimate(
+                fmr, boot.fmr[k][:, g, g] if boot is not None and fmr is not None else None,
+                errors=false_matches if fmr is not None else None, comparisons=n_imp,
+                identities=tallies.impostor_identities[g], confidence=settings.confidence,
+                min_identities=settings.min_identities,
+                note="too few impostor comparisons for the target"),
+            "fnmr": rate_estimate(
+                fnmr, boot.fnmr[k][:, g] if boot is not None and fnmr is not None else None,
+                errors=misses if fnmr is not None else None, comparisons=n_gen,
+                identities=tallies.genuine_identities[g], confidence=settings.confidence,
+                min_identities=settings.min_identities, note="no genuine comparisons"),
+        })
+    assert len(rows) == G
+    return rows
+
+
+def operating_point_ratios(rows: list[dict[str, Any]]) -> dict[str, dict]:
+    """``fmr_ratio`` and ``fnmr_ratio`` over the rows with the rate, with their intervals."""
+    out = {}
+    for key, rate in (("fmr_ratio", "fmr"), ("fnmr_ratio", "fnmr")):
+        over = [r for r in rows if r[rate]["value"] is not None]
+        values = [r[rate]["value"] for r in over]
+        ratio = max_min_ratio(values) if len(values) >= 2 else None
+        entry = estimate(ratio if ratio is not None and math.isfinite(ratio) else None,
+                         note=None if ratio is not None and math.isfinite(ratio) else
+                         "needs two groups with a non-zero rate")
+        entry["groups"] = [r["group"] for r in over]
+        out[key] = with_ratio_interval(entry, [r[rate] for r in over]) if len(over) >= 2 \
+            else {**entry, "interval": None}
+    return out
+
+
+def operating_points_section(rates: ScoreRates, settings: AuditSettings) -> list[dict]:
+    """For each supported target: the worst-group threshold grid, each point's per-group
+    rates with intervals and ratios, and the recommended threshold (``--operating-points``)."""
+    out = []
+    for grid in rates.worst_group:
+        points = []
+        for k, threshold in zip(grid.bins, grid.thresholds, strict=True):
+            rows = operating_point_rows(rates, k, grid.target_fmr, settings)
+            points.append({
+                "threshold": threshold,
+                "recommended": k == grid.recommended,
+                "groups": rows,
+                "summaries": operating_point_ratios(rows),
+            })
+        chosen = next((p for p in points if p["recommended"]), None)
+        out.append({
+            "target_fmr": grid.target_fmr,
+            "rule": "the lowest grid threshold at which every supported group's FMR upper "
+                    "bound is at most the target",
+            "recommended_threshold": chosen["threshold"] if chosen else None,
+            "recommended": chosen,
+            "note": grid.note,
+            "grid": points,
+        })
     return out
 
 
@@ -362,6 +491,9 @@ def score_sections(rates: ScoreRates, settings: AuditSettings) -> tuple[dict, li
         targets.append(entry)
         warnings += target_warnings
     tallies = rates.tallies
+    extra = {}
+    if settings.operating_points:
+        extra["operating_points"] = operating_points_section(rates, settings)
     sections = {
         "groups": list(rates.groups),
         "targets": targets,
@@ -380,5 +512,6 @@ def score_sections(rates: ScoreRates, settings: AuditSettings) -> tuple[dict, li
                 for g, name in enumerate(rates.groups)
             },
         },
+        **extra,
     }
     return sections, warnings

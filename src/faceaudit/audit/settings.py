@@ -19,3 +19,4 @@ class AuditSettings:
     alpha: float = 0.5
     confidence: float = 0.95
     min_identities: int = MIN_IDENTITIES
+    operating_points: bool = False  # the worst-group threshold grid (--operating-points)

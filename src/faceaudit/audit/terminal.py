@@ -72,18 +72,53 @@ def headline(report: dict, console: Console) -> None:
             )
     if not entry["supported"]:
         console.print(f"target FMR {primary:g} is not supported by these data")
+    print_operating_points(report, console)
     print_gate(report, console)
 
 
+def print_operating_points(report: dict, console: Console) -> None:
+    """Per target (``--operating-points``): the worst-group threshold and each group's FMR and
+    FNMR there, beside those at the global threshold."""
+    for point in report.get("operating_points") or []:
+        t = point["target_fmr"]
+        chosen = point["recommended"]
+        if chosen is None:
+            console.print(f"worst-group threshold at FMR {t:g}: none ({point['note']})",
+                          markup=False, highlight=False, soft_wrap=True)
+            continue
+        rates = "; ".join(f"{g['group']} FMR {format_estimate(g['fmr'])}, FNMR "
+                          f"{format_estimate(g['fnmr'])}" for g in chosen["groups"])
+        console.print(f"worst-group threshold at FMR {t:g}: {chosen['threshold']!r} ({rates})",
+                      markup=False, highlight=False, soft_wrap=True)
+
+
+def gate_value(rule: dict) -> str:
+    """A gate rule's value and interval: ``11.8 [1.54, 93.2]``, ``[1.54, ∞)`` for an infinite
+    value, ``n/a`` for none; ``no interval`` when it has none."""
+    low, high = rule.get("low"), rule.get("high")
+    high_text = "∞)" if high is None else f"{high:.3g}]"
+    interval = f"[{low:.3g}, {high_text}" if low is not None else "no interval"
+    if rule["value"] is None:
+        return interval if low is not None else "n/a"
+    return f"{rule['value']:.3g} {interval}"
+
+
 def print_gate(report: dict, console: Console) -> None:
-    """One line per gate condition: its expression, PASS/FAIL/UNEVALUABLE, the value (and why
-    a condition could not be evaluated)."""
-    for gate_rule in report["gate"]["rules"]:
-        value = "n/a" if gate_rule["value"] is None else f"{gate_rule['value']:.3g}"
-        why = f": {gate_rule['note']}" if gate_rule["status"] == "unevaluable" else ""
+    """One line per gate condition: its expression, its verdict (PASS, FAIL, INCONCLUSIVE,
+    INSUFFICIENT, UNEVALUABLE), the value with its interval, and why a condition could not be
+    decided; then the gate's verdict."""
+    rules = report["gate"]["rules"]
+    for gate_rule in rules:
+        status = gate_rule["status"]
+        why = f": {gate_rule['note']}" if status not in ("pass", "fail") and gate_rule.get(
+            "note") else ""
         console.print(
-            f"gate {gate_rule['expression']}: {gate_rule['status'].upper()} (value {value}){why}"
+            f"gate {gate_rule['expression']}: {status.upper()} ({gate_value(gate_rule)}){why}",
+            markup=False, highlight=False, soft_wrap=True,
         )
+    if rules:
+        verdict = report["gate"].get("verdict") or ("pass" if report["gate"]["passed"] else "fail")
+        console.print(f"gate: {verdict.upper()}", markup=False, highlight=False)
 
 
 def print_warnings(report: dict, console: Console) -> None:

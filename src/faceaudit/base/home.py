@@ -68,6 +68,11 @@ class Home:
         """The deployment policy (TOML)."""
         return self.root / "policy.toml"
 
+    def policy_archive_path(self, sha256: str) -> Path:
+        """Where the text of every policy ever installed is kept, under its SHA-256 (the hash
+        its ``policy_change`` event records): the evidence of what was in force when."""
+        return self.root / "policies" / f"{sha256}.toml"
+
     @property
     def public_key_path(self) -> Path:
         """The public half of the ledger signing key (Ed25519, PEM)."""

@@ -134,6 +134,13 @@ def audit_command(
         typer.Option(min=0.0, max=1.0, help="Weight of FMR vs FNMR in the summaries.",
                      rich_help_panel=THRESHOLDS),
     ] = 0.5,
+    operating_points: Annotated[
+        bool,
+        typer.Option("--operating-points",
+                     help="Per target, a grid of global thresholds with every group's rates "
+                          "and the worst-group threshold (every group's FMR upper bound within "
+                          "the target).", rich_help_panel=THRESHOLDS),
+    ] = False,
     fail_if: Annotated[
         list[str] | None,
         typer.Option("--fail-if", help="Gate rule, e.g. 'fmr_ratio>2' or 'fnmr_ratio>1.5@1e-2'.",
@@ -213,7 +220,8 @@ def audit_command(
         data=data, embeddings=embeddings, scores=scores, rates=rates, lfw=lfw,
         lower_is_better=lower_is_better, pairs=pairs, backends=backend, model=model,
         no_face=no_face, attributes=attributes, by=by, min_identities=min_identities, fmr=fmr,
-        bootstrap=bootstrap, seed=seed, alpha=alpha, fail_if=list(fail_if or []), mode=mode,
+        bootstrap=bootstrap, seed=seed, alpha=alpha, operating_points=operating_points,
+        fail_if=list(fail_if or []), mode=mode,
         candidates=candidates, repeats=repeats, gallery_templates=gallery_templates,
         gallery_size=gallery_size, calibration=calibration,
         operating_point=partial(policy_point, policy) if policy is not None else None,

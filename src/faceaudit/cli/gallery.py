@@ -1,4 +1,4 @@
-"""``faceaudit gallery …``, ``faceaudit identify`` and ``faceaudit review``.
+"""``faceaudit gallery …`` and ``faceaudit identify`` (review: :mod:`faceaudit.cli.reviews`).
 
 Thin wrappers over :class:`faceaudit.deployment.operations.Deployment` (the REST service calls the
 same
@@ -10,6 +10,7 @@ by the deployment policy (the refusal is in the ledger). Errors are reported as 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from typing import Annotated
 import typer
 
 from faceaudit.base.actor import default_actor
+from faceaudit.base.errors import InputDataError
 from faceaudit.base.progress import ProgressReport
 from faceaudit.cli.grammar import GrammarGroup, error_line, warning_line
 from faceaudit.cli.options import (
@@ -189,6 +191,38 @@ def erase(
                               purpose=purpose, case=case), as_json)
 
 
+@gallery_app.command("subject-export")
+def subject_export(
+    subject: Annotated[str, typer.Argument(help="Subject id whose data is requested")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write the JSON export here (default: stdout).")] = None,
+    purpose: Annotated[str | None, typer.Option("--purpose", help="Why (e.g. access request)")]
+    = None,
+    case: Annotated[str | None, typer.Option("--case", help="The request's reference")] = None,
+    home: HomeOption = None,
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Everything held and logged about one subject, for an access request (GDPR Art. 15):
+    consent records, template hashes, searches that returned them, reviews, erasure state.
+    The export is itself logged. Without --out the export is printed (always JSON)."""
+    with _deployment(home) as deployment:
+        export = deployment.subject_export(actor=default_actor(actor), subject_id=subject,
+                                           purpose=purpose, case=case)
+    text = json.dumps(export, indent=2, sort_keys=True) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputDataError(f"cannot write {out}: {exc.strerror}", which=str(out)) from None
+    emit({"out": str(out), "events": len(export["logged"]),
+          "searches": len(export["held"]["candidate_in"]), "state": export["erasure"]["state"]},
+         as_json, lambda d: f"wrote {d['out']}: {d['events']} events, {d['searches']} "
+                            f"searches naming {subject}, state {d['state']}")
+
+
 @gallery_app.command()
 def purge(
     home: HomeOption = None, actor: ActorOption = None, as_json: JsonOption = False
@@ -242,28 +276,3 @@ def identify_command(
             return
         emit(result, as_json, lambda d: identify_view(d, receipt=receipt))
 
-
-def review_command(
-    result_id: Annotated[str, typer.Argument(help="Result id printed by identify")],
-    confirm: Annotated[bool, typer.Option("--confirm", help="The lead is confirmed")] = False,
-    reject: Annotated[bool, typer.Option("--reject", help="The lead is rejected")] = False,
-    note: Annotated[str | None, typer.Option("--note", help="Free-text note")] = None,
-    reviewer: Annotated[
-        str | None,
-        typer.Option("--reviewer", help="Deprecated: the reviewer is the acting user (--actor); "
-                     "a different name is refused"),
-    ] = None,
-    home: HomeOption = None,
-    actor: ActorOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Record the human decision on an identification result: --confirm or --reject.
-
-    The reviewer is the acting user (``--actor``, ``$FACEAUDIT_ACTOR`` or the OS user).
-    """
-    if confirm == reject:
-        raise typer.BadParameter("give exactly one of --confirm or --reject")
-    with _deployment(home) as deployment:
-        emit(deployment.review(actor=default_actor(actor), result_id=result_id,
-                               decision="confirm" if confirm else "reject",
-                               reviewer=reviewer, note=note), as_json)  # another reviewer: 2

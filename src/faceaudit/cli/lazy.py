@@ -60,8 +60,17 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "Search the gallery for every face in IMAGE; candidates are leads for human review.",
     ),
     "review": LazyCommand(
-        "faceaudit.cli.gallery", "review_command",
-        "Record the human decision on an identification result: --confirm or --reject.",
+        "faceaudit.cli.reviews", "review_app",
+        "Review candidates one by one, blind and independently: pending, show, decide.",
+    ),
+    "lead": LazyCommand(
+        "faceaudit.cli.reviews", "lead_app",
+        "A lead is not evidence: record an action on a confirmed lead (with independent"
+        " evidence) and its outcome.",
+    ),
+    "case": LazyCommand(
+        "faceaudit.cli.case", "case_app",
+        "A case's disclosure bundle: export it for the defence, verify one offline.",
     ),
     "authorisation": LazyCommand(
         "faceaudit.cli.authorisation", "authorisation_app",

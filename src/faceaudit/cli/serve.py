@@ -43,6 +43,15 @@ def serve_command(
     )] = None,
     audit_workers: Annotated[int | None, typer.Option(
         help="Audit jobs run at once [env FACEAUDIT_AUDIT_WORKERS; 1].")] = None,
+    header_timeout_s: Annotated[float | None, typer.Option(
+        help="Seconds a request's headers may take to arrive [env FACEAUDIT_HEADER_TIMEOUT_S;"
+             " 10].")] = None,
+    body_timeout_s: Annotated[float | None, typer.Option(
+        help="Seconds a request's body may take to arrive [env FACEAUDIT_BODY_TIMEOUT_S; 60]."
+    )] = None,
+    uploads_per_key: Annotated[int | None, typer.Option(
+        help="Uploads one key may have in work at once [env FACEAUDIT_UPLOADS_PER_KEY; 8]."
+    )] = None,
 ) -> None:
     """Run the REST service (OpenAPI at /docs) for one deployment home.
 
@@ -53,19 +62,24 @@ def serve_command(
     import uvicorn
 
     from faceaudit.service.app import create_app
+    from faceaudit.service.server import server_config
     from faceaudit.service.settings import ServiceSettings
 
     settings = ServiceSettings.load(
         max_upload_bytes=max_upload_bytes, max_pixels=max_pixels,
         rate_per_minute=rate_per_minute, burst=burst, image_workers=image_workers,
         image_queue=image_queue, image_time_limit_s=image_time_limit_s,
-        audit_workers=audit_workers,
+        audit_workers=audit_workers, header_timeout_s=header_timeout_s,
+        body_timeout_s=body_timeout_s, uploads_per_key=uploads_per_key,
     )
     app = create_app(require_home(home), settings)
     listener = _listen(host, port)
     typer.echo(f"faceaudit serve: http://{host}:{port} for {app.state.context.home.root};"
                f" limits: {settings.describe()}", err=True)
-    uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[listener])
+    try:
+        uvicorn.Server(server_config(app, log_level="info")).run(sockets=[listener])
+    finally:
+        app.state.context.images.shutdown()  # the decode worker processes
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from faceaudit.gallery.commitments import candidate_commitment, recorded_candidates
 from faceaudit.gallery.errors import GalleryTamperedError
 from faceaudit.gallery.records import SubjectRows
 from faceaudit.ledger import Ledger
@@ -35,6 +36,11 @@ class GalleryRecord:
         self.ledger = ledger
         self._seen = 0
         self._subjects: dict[str, RecordedSubject] = {}
+        #: result id -> its identify event's candidate commitments (None: recorded before
+        #: results were bound), review decisions and lead records by task id
+        self.results: dict[str, dict[str, list[str]] | None] = {}
+        self.decisions: dict[str, Counter[tuple[str, str]]] = {}
+        self.leads: dict[str, Counter[tuple[str, str, str]]] = {}
         self._lock = threading.Lock()
 
     def current(self) -> dict[str, RecordedSubject]:
@@ -67,6 +73,16 @@ class GalleryRecord:
         elif action == "purge" and isinstance(result.get("subject_ids"), list):
             for subject_id in result["subject_ids"]:
                 self._subjects.pop(str(subject_id), None)
+        elif action == "identify" and isinstance(result.get("result_id"), str):
+            committed = result.get("candidate_commitments")
+            self.results[result["result_id"]] = committed if isinstance(committed, dict) else None
+        elif action == "review" and isinstance(result.get("task_id"), str):
+            self.decisions.setdefault(result["task_id"], Counter())[
+                (str(result.get("reviewer")), str(result.get("decision")))] += 1
+        elif action == "lead" and isinstance(result.get("task_id"), str):
+            self.leads.setdefault(result["task_id"], Counter())[
+                (str(result.get("step")), str(result.get("kind")),
+                 str(result.get("recorded_by")))] += 1
 
 
 def row_problems(rows: SubjectRows, recorded: RecordedSubject | None) -> list[tuple[str, str, str]]:
@@ -120,7 +136,8 @@ def check_subjects(store: Any, record: GalleryRecord, subject_ids: list[str]) ->
 
 def gallery_problems(store: Any, record: GalleryRecord) -> list[str]:
     """Every row of the whole gallery that disagrees with the record, one line each
-    (``ledger verify``); also recorded subjects whose rows are gone."""
+    (``ledger verify``): subjects, templates and consents; recorded subjects whose rows are
+    gone; stored searches, their review decisions and lead records."""
     recorded = record.current()
     lines = []
     seen = set()
@@ -132,4 +149,79 @@ def gallery_problems(store: Any, record: GalleryRecord) -> list[str]:
         if recorded[subject_id].templates or recorded[subject_id].consents:
             lines.append(f"gallery table subjects, row subject_id={subject_id}: enrolled in the "
                          "ledger but gone from the store without an erase or purge event")
+    for result_id in store.result_ids():
+        try:
+            stored = store.get_result(result_id)
+            check_result(record, result_id, stored["faces"])
+            check_tasks(record, stored["tasks"])
+        except GalleryTamperedError as exc:
+            lines.append(str(exc).split("; the stored searches")[0])
     return lines
+
+
+def _tampered(table: str, row: str, why: str) -> GalleryTamperedError:
+    return GalleryTamperedError(
+        f"gallery table {table}, row {row}: {why}; the stored searches no longer agree with "
+        "the ledger — restore the gallery from a backup that does (docs/gallery.md)",
+        table=table, row=row)
+
+
+def check_result(record: GalleryRecord, result_id: str, faces: list[dict[str, Any]]) -> None:
+    """Refuse (:class:`GalleryTamperedError`) a stored result whose candidate lists are not
+    what its identify event committed to: a result no identify event made, a face or
+    candidate added, dropped, swapped or re-ranked. A candidate an erasure scrubbed (no
+    subject id) is accepted; results recorded before this binding are not checked."""
+    record.current()
+    if result_id not in record.results:
+        raise _tampered("results", f"result_id={result_id}",
+                        "no identify event in the ledger made this result")
+    committed = record.results[result_id]
+    if committed is None:
+        return
+    for index, face in enumerate(faces):
+        expected_list = recorded_candidates(committed.get(str(index)))
+        candidates = face.get("candidates", [])
+        if len(candidates) != len(expected_list):
+            raise _tampered("results", f"result_id={result_id}",
+                            f"face {index} holds {len(candidates)} candidates; its identify "
+                            f"event recorded {len(expected_list)}")
+        for position, candidate in enumerate(candidates):
+            if candidate.get("subject_id") is None:
+                continue  # scrubbed by an erasure
+            if candidate.get("rank") != position + 1 or candidate_commitment(
+                    result_id, index, position + 1, candidate["subject_id"],
+                    candidate.get("score", 0.0)) != expected_list[position]:
+                raise _tampered("results", f"result_id={result_id}",
+                                f"candidate {position + 1} of face {index} is not the one its "
+                                "identify event recorded")
+    if {str(i) for i, f in enumerate(faces) if f.get("candidates")} != set(committed):
+        raise _tampered("results", f"result_id={result_id}",
+                        "its faces are not those its identify event recorded")
+
+
+def check_tasks(record: GalleryRecord, tasks: list[dict[str, Any]]) -> None:
+    """Refuse review tasks whose candidate, decisions or lead records disagree with the
+    record: a decision or an action no review or lead event recorded (a forged confirmation
+    makes a lead), or one removed."""
+    record.current()
+    for task in tasks:
+        if task["result_id"] in record.results and record.results[task["result_id"]]:
+            candidate = task["candidate"]
+            expected = recorded_candidates(
+                (record.results[task["result_id"]] or {}).get(str(task["face"])))
+            rank = candidate.get("rank")
+            if candidate.get("subject_id") is not None and (
+                    not isinstance(rank, int) or not 1 <= rank <= len(expected)
+                    or candidate_commitment(task["result_id"], task["face"], rank,
+                                            candidate["subject_id"], candidate.get("score", 0.0))
+                    != expected[rank - 1]):
+                raise _tampered("review_tasks", f"task_id={task['task_id']}",
+                                "its candidate is not one its search's identify event recorded")
+        decided = Counter((d["reviewer"], d["decision"]) for d in task["decisions"])
+        if decided != record.decisions.get(task["task_id"], Counter()):
+            raise _tampered("review_decisions", f"task_id={task['task_id']}",
+                            "its decisions are not those the review events recorded")
+        led = Counter((r["step"], r["kind"], r["recorded_by"]) for r in task["lead_records"])
+        if led != record.leads.get(task["task_id"], Counter()):
+            raise _tampered("lead_records", f"task_id={task['task_id']}",
+                            "its actions and outcomes are not those the lead events recorded")

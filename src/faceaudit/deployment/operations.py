@@ -13,7 +13,9 @@ service both call :class:`Deployment`, so every rule is written once. Each opera
 
 Opening a Deployment reconciles operations a crash interrupted (:meth:`OperationLog.recover`).
 
-Probe images are never stored. Enrolment images are stored only with ``keep_images``.
+Probe images are never stored; the crops of searched faces only where the policy keeps them for
+review (``review.probe_crop_hours``), until then. Enrolment images are stored only with
+``keep_images``.
 No operation filters or ranks by a demographic attribute; the gallery has no such columns.
 """
 
@@ -23,29 +25,40 @@ import hashlib
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from faceaudit.base.errors import CalibrationError, NoFaceError
 from faceaudit.base.home import Home
-from faceaudit.deployment import search_holds
+from faceaudit.deployment import probe_crops, search_holds
 from faceaudit.deployment.candidates import candidate_limit, image_label
-from faceaudit.deployment.gallery_record import GalleryRecord, check_subjects
+from faceaudit.deployment.case_bundle import build_case_bundle, bundle_digest
+from faceaudit.deployment.gallery_record import (
+    GalleryRecord,
+    check_result,
+    check_subjects,
+    check_tasks,
+)
 from faceaudit.deployment.oplog import OperationLog, check_events, event
+from faceaudit.deployment.reviews import Decision, ReviewDesk, TaskRef
+from faceaudit.deployment.subject_export import build_subject_export
 from faceaudit.engine import api
 from faceaudit.engine.calibration import Calibration
 from faceaudit.engine.models.base import Embedder
 from faceaudit.gallery.basis import parse_legal_basis
+from faceaudit.gallery.commitments import face_commitments
 from faceaudit.gallery.errors import (
     BackendMismatchError,
     ConsentError,
+    ErasureBlockedError,
     ErasureIncompleteError,
     InvalidRequestError,
     MultipleFacesError,
     ResultHeldError,
+    UnknownResultError,
 )
 from faceaudit.gallery.persistent_search import GallerySearcher
 from faceaudit.gallery.store import (
@@ -54,7 +67,6 @@ from faceaudit.gallery.store import (
     WriteResult,
     check_subject_id,
     open_gallery_store,
-    refuse_second_review,
     utc_iso,
 )
 from faceaudit.gallery.template_search import TemplateSearch
@@ -62,9 +74,9 @@ from faceaudit.ledger import Ledger, LedgerError
 from faceaudit.ledger.payload import MAX_ITEMS
 from faceaudit.policy import Policy, PolicyRefusal, enforce, load_policy
 from faceaudit.policy.authorisation import Authorisation, urgent_deadline
+from faceaudit.policy.gate import gate_record
 
 ImageSource = bytes | Path
-Decision = Literal["confirm", "reject"]
 LEDGER_IDS_PER_EVENT = 200
 _PREVIEW_ID = "0" * 32
 UNIT_NORM_TOLERANCE = 1e-3
@@ -132,6 +144,7 @@ class Deployment:
                 pass  # still blocked; the next erase or open retries
         if self.store.exists():
             self.searcher.recover()  # a saved graph a crash left behind a write
+            self.store.backfill_review_tasks()  # results of a home made before review tasks
         return appended
 
     # -- lazily loaded parts -----------------------------------------------------------------
@@ -164,15 +177,25 @@ class Deployment:
                  case: str | None = None, backend_id: str | None = None,
                  authorisation: Authorisation | None = None,
                  offence: str | None = None) -> Policy:
+        return self._enforce_gated(operation, actor, purpose=purpose, case=case,
+                                   backend_id=backend_id, authorisation=authorisation,
+                                   offence=offence)[0]
+
+    def _enforce_gated(self, operation: str, actor: str, *, purpose: str | None = None,
+                       case: str | None = None, backend_id: str | None = None,
+                       authorisation: Authorisation | None = None,
+                       offence: str | None = None) -> tuple[Policy, dict[str, Any] | None]:
+        """Enforce the policy; return it with the gate verdict the operation runs under (as
+        its event records it: :func:`gate_record`), None for ungated operations."""
         _text("actor", actor, required=True)
         # the refusal event and the operation's own events carry these: check them first
         check_events([event(actor, "refused", purpose=purpose, case=case,
                             backend_id=backend_id)])
         policy = self.policy
-        enforce(policy, self.ledger, self.home, operation=operation, actor=actor,
-                purpose=purpose, case=case, backend_id=backend_id,
-                authorisation=authorisation, offence=offence)
-        return policy
+        gate = enforce(policy, self.ledger, self.home, operation=operation, actor=actor,
+                       purpose=purpose, case=case, backend_id=backend_id,
+                       authorisation=authorisation, offence=offence)
+        return policy, None if gate is None else gate_record(gate)
 
     # -- enrolment ---------------------------------------------------------------------------
 
@@ -482,6 +505,49 @@ class Deployment:
         return {"subject_id": subject_id, "templates": len(written.template_ids),
                 "images": written.images, "ledger_seq": logged[-1]["seq"]}
 
+    def case_export(self, *, actor: str, case: str) -> dict[str, Any]:
+        """The disclosure bundle of ``case`` (:mod:`faceaudit.deployment.case_bundle`): every
+        event of the case with its receipt, the stored candidate lists (checked against the
+        record first), the audits and policies the searches ran under; the export is logged
+        as a ``case_export`` event — included, with its receipt — recording what it holds."""
+        case_text = _text("case", case, required=True)
+        _text("actor", actor, required=True)
+        assert case_text is not None
+        searches = [e for e in self.ledger.events()
+                    if e.get("case") == case_text and e["action"] == "identify"]
+        results = {}
+        for search in searches:
+            result_id = (search.get("result") or {}).get("result_id")
+            try:
+                stored = self.store.get_result(str(result_id))
+            except UnknownResultError:
+                continue  # deleted with its search's outputs (an outputs_deleted event says so)
+            check_result(self.gallery_record, str(result_id), stored["faces"])
+            results[str(result_id)] = {"faces": stored["faces"], "threshold": stored["threshold"],
+                                       "fmr_target": stored["fmr_target"],
+                                       "backend_id": stored["backend_id"]}
+        bundle = build_case_bundle(self.home, self.ledger, self.store, case_text, results)
+        logged = self.ledger.append(actor, "case_export", case=case_text, result={
+            "events": len(bundle["events"]), "searches": len(searches),
+            "digest": bundle_digest([item["event"] for item in bundle["events"]])})
+        bundle["events"].append({"event": logged, "receipt": self.ledger.receipt(logged["seq"])})
+        return bundle
+
+    def subject_export(self, *, actor: str, subject_id: str, purpose: str | None = None,
+                       case: str | None = None) -> dict[str, Any]:
+        """Everything held and logged about ``subject_id`` for an access request (GDPR
+        Art. 15, :mod:`faceaudit.deployment.subject_export`); the export is itself logged
+        (``subject_export``: who, for which request, how much was disclosed)."""
+        check_subject_id(subject_id)
+        _text("actor", actor, required=True)
+        export = build_subject_export(self.store, self.ledger, subject_id)
+        logged = self.ledger.append(actor, "subject_export", purpose=purpose, case=case,
+                                    result={"subject_id": subject_id,
+                                            "events": len(export["logged"]),
+                                            "candidate_in": len(export["held"]["candidate_in"])})
+        export["ledger_seq"] = logged["seq"]
+        return export
+
     def _forget_everywhere(self, written: WriteResult) -> None:
         """After an erasure is recorded: its images leave the embedding cache, and the
         database and WAL are compacted (raising :class:`ErasureIncompleteError` if blocked)."""
@@ -570,9 +636,9 @@ class Deployment:
                 started, started, "0" * 64, 0, 0, authorisation, offence, None)}))
         self.sweep_holds(actor)
         backend_id = self.backend_id
-        policy = self._enforce("identify", actor, purpose=purpose, case=case,
-                               backend_id=backend_id, authorisation=authorisation,
-                               offence=offence)
+        policy, gate = self._enforce_gated("identify", actor, purpose=purpose, case=case,
+                                           backend_id=backend_id, authorisation=authorisation,
+                                           offence=offence)
         threshold = self.calibration.threshold_for(policy.fmr_target)
         limit = candidate_limit(top, policy.max_candidates)
         probe = image if isinstance(image, bytes | bytearray | memoryview) \
@@ -609,13 +675,17 @@ class Deployment:
             "fmr_target": policy.fmr_target,
             "faces": out_faces,
             "held_until": held,
+            "gate": gate,
         }
+        result["candidate_commitments"] = face_commitments(result["result_id"], out_faces)
         result["record"] = use_record(
             started, _now(), hashlib.sha256(probe).hexdigest(), len(faces), gallery_templates,
             authorisation, offence, held)
+        crops, crops_expire_at = self._review_crops(bytes(probe), out_faces, policy, started)
         _, logged = self.oplog.run(
             "identify", actor=actor, purpose=purpose, case=case, backend_id=backend_id,
-            write=lambda intent: _saved(self.store.save_result, result, intent),
+            write=lambda intent: _saved(self.store.save_result, result, intent,
+                                        crops=crops, crops_expire_at=crops_expire_at),
             outcome=self._identify_events(actor, purpose, case, backend_id, threshold),
             preview=result,
         )
@@ -632,6 +702,18 @@ class Deployment:
         }
 
     @staticmethod
+    def _review_crops(probe: bytes, faces: list[dict[str, Any]], policy: Policy,
+                      started: datetime) -> tuple[dict[int, bytes], str | None]:
+        """The crops of the faces that have candidates, and until when they are kept — none
+        unless the policy keeps probe crops for review (``review.probe_crop_hours``)."""
+        hours = policy.review.probe_crop_hours
+        wanted = [i for i, face in enumerate(faces) if face["candidates"]]
+        if hours <= 0 or not wanted:
+            return {}, None
+        cut = probe_crops.face_crops(probe, [faces[i]["box"] for i in wanted])
+        return dict(zip(wanted, cut, strict=True)), utc_iso(started + timedelta(hours=hours))
+
+    @staticmethod
     def _identify_events(
         actor: str, purpose: str | None, case: str | None, backend_id: str | None,
         threshold: float,
@@ -642,7 +724,9 @@ class Deployment:
                           threshold=threshold, result={
                               "result_id": result["result_id"], "faces": len(faces),
                               "candidates": sum(len(f["candidates"]) for f in faces),
-                              "use": result["record"]})]
+                              "use": result["record"], "gate": result.get("gate"),
+                              # what the stored candidate lists hold (gallery_record.py)
+                              "candidate_commitments": result.get("candidate_commitments")})]
         return events
 
     def verify(
@@ -673,8 +757,8 @@ class Deployment:
         check_events([event(actor, "verify", purpose=purpose, case=case, threshold=0.0,
                             result={"match": False, "subject_id": subject_id})])
         backend_id = self.backend_id
-        policy = self._enforce("verify", actor, purpose=purpose, case=case,
-                               backend_id=backend_id)
+        policy, gate = self._enforce_gated("verify", actor, purpose=purpose, case=case,
+                                           backend_id=backend_id)
         threshold = self.calibration.threshold_for(policy.fmr_target)
         # one face per image, as the library's verify: a group photo is refused (naming the
         # count), never silently reduced to its best-scoring face
@@ -692,7 +776,8 @@ class Deployment:
         match = score >= threshold
         logged = self.ledger.append(
             actor, "verify", purpose=purpose, case=case, backend_id=backend_id,
-            threshold=threshold, result={"match": match, "subject_id": subject_id},
+            threshold=threshold, result={"match": match, "subject_id": subject_id,
+                                         "gate": gate},
         )
         return {"score": round(score, 6), "threshold": round(threshold, 6),
                 "fmr_target": policy.fmr_target, "match": match, "backend_id": backend_id,
@@ -709,24 +794,53 @@ class Deployment:
 
     # -- human review ------------------------------------------------------------------------
 
+    @property
+    def reviews(self) -> ReviewDesk:
+        """The per-candidate review and lead operations (:mod:`faceaudit.deployment.reviews`)."""
+        return ReviewDesk(
+            self.store, self.ledger, self.oplog,
+            lambda operation, actor, purpose, case: self._enforce(
+                operation, actor, purpose=purpose, case=case),
+            lambda: self.policy, self.gallery_record)
+
+    def pending_reviews(self, *, actor: str) -> list[dict[str, Any]]:
+        """The review tasks ``actor`` may still decide, oldest first, with their age (blind
+        as the policy says: :func:`faceaudit.deployment.reviews.present`)."""
+        _text("actor", actor, required=True)
+        self.sweep_holds(actor)
+        return self.reviews.pending(actor, _now())
+
+    def review_task(self, *, actor: str, ref: TaskRef) -> dict[str, Any]:
+        """One review task as ``actor`` sees it — never another reviewer's decision."""
+        _text("actor", actor, required=True)
+        self.sweep_holds(actor)
+        return self.reviews.show(ref, actor, _now())
+
+    def review_case(self, *, actor: str, ref: TaskRef) -> dict[str, Any]:
+        """One review task with its case view: the probe crop and the candidates' enrolment
+        images where the policy keeps them, and the case timeline as ``actor`` may see it."""
+        _text("actor", actor, required=True)
+        self.sweep_holds(actor)
+        return self.reviews.case_view(ref, actor, _now())
+
     def review(
         self,
         *,
         actor: str,
-        result_id: str,
+        ref: TaskRef,
         decision: Decision,
         reviewer: str | None = None,
         note: str | None = None,
     ) -> dict[str, Any]:
-        """Record the human decision (``confirm`` / ``reject``) on an identification result.
+        """Record ``actor``'s decision (``confirm`` / ``reject``) on one review task: one
+        (face, candidate) of a stored result (:meth:`ReviewDesk.decide`).
 
         The reviewer is the acting user: a ``reviewer`` naming someone else is refused
-        (:class:`InvalidRequestError`). Unless the policy allows it (``allow_self_review``),
-        the actor who ran the search may not review it (refused: ``self-review``, logged).
-        One review per result.
+        (:class:`InvalidRequestError`). Refused and logged: the searcher (``self-review``,
+        unless ``allow_self_review``), the same reviewer twice (``same-reviewer``), a task
+        already decided by the required number (``review-complete``), a face without
+        candidates (``no-candidates``).
         """
-        if decision not in ("confirm", "reject"):
-            raise InvalidRequestError(f"decision must be confirm or reject, not {decision!r}")
         _text("actor", actor, required=True)
         given = _text("reviewer", reviewer, required=False)
         if given is not None and given != actor.strip():
@@ -734,38 +848,34 @@ class Deployment:
                 f"the reviewer is the acting user ({actor!r}); a review cannot be recorded "
                 f"in the name of {given!r}"
             )
-        reviewer = actor
-        stored = self.get_result(result_id)
-        refuse_second_review(stored)
+        self.sweep_holds(actor)
+        return self.reviews.decide(ref, actor=actor, decision=decision, note=note, now=_now())
 
-        def events(_: Any) -> list[dict[str, Any]]:
-            return [event(actor, "review", purpose=stored["purpose"], case=stored["case"],
-                          backend_id=stored["backend_id"],
-                          result={"result_id": result_id, "decision": decision,
-                                  "reviewer": reviewer})]
+    def lead_action(self, *, actor: str, ref: TaskRef, kind: str, evidence: str | None,
+                    by: str) -> dict[str, Any]:
+        """Record an action (arrest, warrant, lineup, …) on a confirmed lead, with the
+        independent evidence reference ``by`` attests; refused and logged otherwise."""
+        _text("actor", actor, required=True)
+        self.sweep_holds(actor)
+        return self.reviews.record(ref, actor=actor, step="action", kind=kind,
+                                   evidence=evidence, recorded_by=by, now=_now())
 
-        check_events(events(None))
-        policy = self._enforce("review", actor, purpose=stored["purpose"], case=stored["case"])
-        if stored["actor"] == actor and not policy.allow_self_review:
-            self._refuse(actor, "review", "self-review",
-                         f"{actor} ran this search; another person must review it",
-                         purpose=stored["purpose"], case=stored["case"],
-                         extra={"result_id": result_id})
-        reviewed, _ = self.oplog.run(
-            "review", actor=actor, purpose=stored["purpose"], case=stored["case"],
-            backend_id=stored["backend_id"],
-            write=lambda intent: self.store.add_review(
-                result_id, decision=decision, reviewer=reviewer, actor=actor, note=note,
-                now=_now(), intent=intent),
-            outcome=events, preview=None,
-        )
-        return reviewed
+    def lead_outcome(self, *, actor: str, ref: TaskRef, outcome: str, by: str
+                     ) -> dict[str, Any]:
+        """Record how a confirmed lead ended (cleared, charged, no-further-action)."""
+        _text("actor", actor, required=True)
+        self.sweep_holds(actor)
+        return self.reviews.record(ref, actor=actor, step="outcome", kind=outcome,
+                                   evidence=None, recorded_by=by, now=_now())
 
     def get_result(self, result_id: str) -> dict[str, Any]:
-        """A stored identification result with its review (None while pending); a held
+        """A stored identification result with its review tasks (every decision: for the
+        deployment and its auditors, not a reviewer's eyes); a held
         urgent search's result is refused (:class:`ResultHeldError`) until authorised."""
         self.sweep_holds("faceaudit")
         stored = self.store.get_result(result_id)
+        check_result(self.gallery_record, result_id, stored["faces"])
+        check_tasks(self.gallery_record, stored["tasks"])
         if stored["held_until"] is not None:
             raise ResultHeldError(
                 f"result {result_id} comes from an urgent search and is held until its "
@@ -790,8 +900,38 @@ class Deployment:
         return self.store.held_results()
 
     def sweep_holds(self, actor: str, now: datetime | None = None) -> list[str]:
-        """Delete the outputs of urgent searches whose deadline passed; return their ids."""
+        """Delete the outputs of urgent searches whose deadline passed, and the probe crops
+        whose review period ended (:meth:`purge_probe_crops`; while a reader blocks that
+        deletion, the next operation retries it); return the deleted results."""
+        try:
+            self.purge_probe_crops(actor, now)
+        except ErasureBlockedError:
+            pass  # nothing was deleted: the next operation purges them
+        except ErasureIncompleteError:
+            pass  # deleted and logged; the next compaction takes the bytes out of the files
         return search_holds.sweep(self.store, self.oplog, actor=actor, now=_now(now))
+
+    def purge_probe_crops(self, actor: str, now: datetime | None = None) -> list[str]:
+        """Delete the probe crops whose review period (``review.probe_crop_hours``) ended, with
+        a ``purge`` event naming their results; return those result ids."""
+        moment = _now(now)
+        if not self.store.exists() or not self.store.expired_crops(moment):
+            return []
+
+        def events(ids: list[str]) -> list[dict[str, Any]]:
+            return [event(actor, "purge", result={
+                "probe_crops_of": ids[:LEDGER_IDS_PER_EVENT], "results": len(ids),
+                "reason": "review-period-ended"})]
+
+        # housekeeping before the caller's own operation: a short wait for readers, and
+        # nothing logged while one blocks the deletion (ErasureBlockedError)
+        self.store.require_exclusive(RECOVERY_COMPACT_BOUND_S)
+        purged, _ = self.oplog.run(
+            "purge", actor=actor,
+            write=lambda intent: self.store.purge_probe_crops(
+                moment, intent=intent, bound_s=RECOVERY_COMPACT_BOUND_S),
+            outcome=events, preview=list[str]())
+        return purged
 
     def list_subjects(self) -> list[dict[str, Any]]:
         """Enrolled subjects with consent records and template counts — never embeddings."""
@@ -811,7 +951,9 @@ def use_record(started: datetime, ended: datetime, probe_sha256: str, faces: int
             "offence": offence, "held_until": held_until}
 
 
-def _saved(save: Callable[..., None], result: dict[str, Any], intent: Any) -> dict[str, Any]:
-    """Store ``result`` with ``save(result, intent=intent)`` and hand it back (an oplog write)."""
-    save(result, intent=intent)
+def _saved(save: Callable[..., None], result: dict[str, Any], intent: Any,
+           **extra: Any) -> dict[str, Any]:
+    """Store ``result`` with ``save(result, intent=intent, **extra)`` and hand it back (an
+    oplog write)."""
+    save(result, intent=intent, **extra)
     return result

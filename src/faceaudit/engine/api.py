@@ -173,6 +173,16 @@ def face_embedding(
         NoFaceError: no face found, or ``face`` is past the last one.
         SeveralFacesError: several faces and no ``face`` given (``.count`` says how many).
     """
+    decoded, faces, face = _one_face(image, face, detector=detector, upsample=upsample,
+                                     color=color, label=label, pick=pick)
+    embedding = embed_faces(decoded.pixels, faces[face : face + 1], embedder)[0]
+    return _to_original(faces[face : face + 1], decoded)[0], embedding
+
+
+def _one_face(image: ImageInput, face: int | None, *, detector: Detector | str,
+              upsample: int | None, color: Color, label: str | None, pick: str = "face",
+              ) -> tuple[DecodedImage, list[Face], int]:
+    """Decode ``image``, detect, and pick the one face (the checks of :func:`face_embedding`)."""
     label = label or _label(image, "image")
     decoded = as_decoded(image, color, name=label if isinstance(image, str | Path) else None)
     faces = detect_in_pixels(decoded.pixels, detector=detector, upsample=upsample)
@@ -185,8 +195,7 @@ def face_embedding(
         face = 0
     if not 0 <= face < len(faces):
         raise FaceIndexError(label, pick, face, len(faces))
-    embedding = embed_faces(decoded.pixels, faces[face : face + 1], embedder)[0]
-    return _to_original(faces[face : face + 1], decoded)[0], embedding
+    return decoded, faces, face
 
 
 def open_image(src: str | Path | bytes, *, name: str | None = None) -> DecodedImage:
@@ -330,9 +339,12 @@ def verify(
     embedder = embedder or get_embedder()
     calibration = calibration or load_calibration(backend_id=embedder.backend_id)
     threshold = calibration.threshold_for(fmr)
-    _, emb_a = face_embedding(image_a, face_a, embedder=embedder, detector=detector, color=color,
-                              label=_label(image_a, "first image"), pick="face_a")
-    _, emb_b = face_embedding(image_b, face_b, embedder=embedder, detector=detector, color=color,
-                              label=_label(image_b, "second image"), pick="face_b")
+    # both faces are found before either is embedded: an image without one costs no embedding
+    picked = [_one_face(image, face, detector=detector, upsample=None, color=color,
+                        label=_label(image, which), pick=pick)
+              for image, face, which, pick in ((image_a, face_a, "first image", "face_a"),
+                                               (image_b, face_b, "second image", "face_b"))]
+    emb_a, emb_b = (embed_faces(decoded.pixels, faces[face : face + 1], embedder)[0]
+                    for decoded, faces, face in picked)
     score = float(emb_a @ emb_b)
     return VerifyResult(score, threshold, fmr, score >= threshold, embedder.backend_id)

@@ -1,7 +1,7 @@
 """The consented gallery: subjects, consent, templates, and 1:N search over them."""
 
 from faceaudit.gallery.errors import (
-    AlreadyReviewedError,
+    AlreadyDecidedError,
     BackendMismatchError,
     ConsentError,
     GalleryError,
@@ -9,6 +9,7 @@ from faceaudit.gallery.errors import (
     InvalidSubjectIdError,
     MultipleFacesError,
     UnknownResultError,
+    UnknownReviewTaskError,
     UnknownSubjectError,
 )
 from faceaudit.gallery.store import Consent, GalleryStore, NewTemplate, SqliteGalleryStore
@@ -16,7 +17,7 @@ from faceaudit.gallery.template_search import INDEX_MIN_TEMPLATES, Hit, Template
 
 __all__ = [
     "INDEX_MIN_TEMPLATES",
-    "AlreadyReviewedError",
+    "AlreadyDecidedError",
     "BackendMismatchError",
     "Consent",
     "ConsentError",
@@ -30,6 +31,7 @@ __all__ = [
     "SqliteGalleryStore",
     "TemplateSearch",
     "UnknownResultError",
+    "UnknownReviewTaskError",
     "UnknownSubjectError",
     "exact_top_k",
 ]

@@ -31,13 +31,6 @@ class UnknownResultError(GalleryError):
     http_status = 404
 
 
-class AlreadyReviewedError(GalleryError):
-    """The identification result already carries a human decision."""
-
-    code = "already-reviewed"
-    http_status = 409
-
-
 class BackendMismatchError(GalleryError):
     """Templates from another embedding backend are refused, never mixed into one gallery."""
 
@@ -82,6 +75,20 @@ class ResultHeldError(GalleryError):
     """The result of an urgent search is held until its authorisation is recorded."""
 
     code = "result-held"
+    http_status = 409
+
+
+class UnknownReviewTaskError(GalleryError):
+    """No review task with this id exists (or it was deleted with its search's outputs)."""
+
+    code = "unknown-review-task"
+    http_status = 404
+
+
+class AlreadyDecidedError(GalleryError):
+    """This reviewer already decided this review task: one decision per reviewer per task."""
+
+    code = "already-decided"
     http_status = 409
 
 

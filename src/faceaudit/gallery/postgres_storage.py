@@ -64,6 +64,21 @@ CREATE TABLE IF NOT EXISTS reviews (
     result_id text PRIMARY KEY REFERENCES results(result_id),
     decision text NOT NULL CHECK (decision IN ('confirm', 'reject')),
     reviewer text NOT NULL, actor text NOT NULL, note text, created_at text NOT NULL);
+CREATE TABLE IF NOT EXISTS review_tasks (
+    task_id text PRIMARY KEY, result_id text NOT NULL REFERENCES results(result_id),
+    face_index integer NOT NULL, candidate_index integer NOT NULL, created_at text NOT NULL,
+    UNIQUE (result_id, face_index, candidate_index));
+CREATE TABLE IF NOT EXISTS review_decisions (
+    task_id text NOT NULL REFERENCES review_tasks(task_id), reviewer text NOT NULL,
+    decision text NOT NULL CHECK (decision IN ('confirm', 'reject')),
+    actor text NOT NULL, note text, created_at text NOT NULL, PRIMARY KEY (task_id, reviewer));
+CREATE TABLE IF NOT EXISTS lead_records (
+    record_id bigserial PRIMARY KEY, task_id text NOT NULL REFERENCES review_tasks(task_id),
+    step text NOT NULL CHECK (step IN ('action', 'outcome')), kind text NOT NULL,
+    evidence text, recorded_by text NOT NULL, actor text NOT NULL, created_at text NOT NULL);
+CREATE TABLE IF NOT EXISTS probe_crops (
+    result_id text NOT NULL REFERENCES results(result_id), face_index integer NOT NULL,
+    data bytea NOT NULL, expires_at text NOT NULL, PRIMARY KEY (result_id, face_index));
 CREATE TABLE IF NOT EXISTS holds (
     result_id text PRIMARY KEY REFERENCES results(result_id), case_id text,
     deadline text NOT NULL);
@@ -72,7 +87,8 @@ CREATE TABLE IF NOT EXISTS pending_events (
 """
 #: every table an erasure rewrites (their indexes and TOAST tables with them)
 ERASED_TABLES = ("templates", "images", "consents", "subjects", "results", "reviews",
-                 "holds", "pending_events", "gallery_meta")
+                 "review_tasks", "review_decisions", "lead_records", "probe_crops", "holds",
+                 "pending_events", "gallery_meta")
 WRITE_LOCK = advisory_key("faceaudit-gallery-write")
 HNSW_INDEX = "templates_embedding_hnsw"
 

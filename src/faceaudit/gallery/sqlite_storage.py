@@ -77,6 +77,40 @@ CREATE TABLE IF NOT EXISTS reviews (
     note TEXT,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS review_tasks (
+    task_id TEXT PRIMARY KEY,
+    result_id TEXT NOT NULL REFERENCES results(result_id),
+    face_index INTEGER NOT NULL,
+    candidate_index INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (result_id, face_index, candidate_index)
+);
+CREATE TABLE IF NOT EXISTS review_decisions (
+    task_id TEXT NOT NULL REFERENCES review_tasks(task_id),
+    reviewer TEXT NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ('confirm', 'reject')),
+    actor TEXT NOT NULL,
+    note TEXT,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (task_id, reviewer)
+);
+CREATE TABLE IF NOT EXISTS lead_records (
+    record_id INTEGER PRIMARY KEY,
+    task_id TEXT NOT NULL REFERENCES review_tasks(task_id),
+    step TEXT NOT NULL CHECK (step IN ('action', 'outcome')),
+    kind TEXT NOT NULL,
+    evidence TEXT,
+    recorded_by TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS probe_crops (
+    result_id TEXT NOT NULL REFERENCES results(result_id),
+    face_index INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    expires_at TEXT NOT NULL,
+    PRIMARY KEY (result_id, face_index)
+);
 CREATE TABLE IF NOT EXISTS holds (
     result_id TEXT PRIMARY KEY REFERENCES results(result_id),
     case_id TEXT,

@@ -5,9 +5,10 @@ holds one backend's templates, that every change to the set of templates bumps a
 ``generation`` counter in the same transaction (so an in-memory search index can tell whether it
 is current), that an erasure takes a subject's every row and scrubs its id from stored results
 and the notes on them, that retention erases the subjects whose consent has run out, and that a
-result gets one human review — over a :class:`GalleryStorage`, which holds only the SQL dialect,
-connections and transactions of one backend, the way :class:`~faceaudit.ledger.store.Ledger`
-sits over its ``EventLog``:
+result gets one review task per (face, candidate), each decided at most once per reviewer
+(:mod:`faceaudit.gallery.review_tasks`) — over a :class:`GalleryStorage`, which holds only the
+SQL dialect, connections and transactions of one backend, the way
+:class:`~faceaudit.ledger.store.Ledger` sits over its ``EventLog``:
 
 * :class:`SqliteGalleryStore` (the default): one SQLite file in WAL mode with ``secure_delete``
   (:class:`~faceaudit.gallery.sqlite_storage.SqliteStorage`);
@@ -31,9 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from faceaudit.gallery import review_tasks
 from faceaudit.gallery.commitments import consent_commitment, template_commitment
 from faceaudit.gallery.errors import (
-    AlreadyReviewedError,
     BackendMismatchError,
     InvalidSubjectIdError,
     UnknownResultError,
@@ -63,7 +64,6 @@ ERASE_CHECKPOINT_BOUND_S = 10.0
 
 RESULT_KEYS = ("result_id", "created_at", "actor", "purpose", "case", "backend_id",
                "threshold", "fmr_target")
-REVIEW_KEYS = ("decision", "reviewer", "actor", "note", "created_at")
 
 
 def refuse_other_backend(held: str | None, backend_id: str) -> None:
@@ -81,16 +81,6 @@ def check_subject_id(subject_id: str) -> str:
             f"invalid subject id {subject_id!r}: use 1-128 letters, digits or ._:@-"
         )
     return subject_id
-
-
-def refuse_second_review(result: dict) -> None:
-    """Refuse (:class:`AlreadyReviewedError`) to review ``result`` (as
-    :meth:`GalleryStore.get_result` returns it) again: a result gets one human decision."""
-    if result["review"] is not None:
-        raise AlreadyReviewedError(
-            f"result {result['result_id']!r} was already reviewed "
-            f"({result['review']['decision']})"
-        )
 
 
 def scrub_faces(faces: list[dict], subject_id: str) -> list[dict]:
@@ -384,12 +374,14 @@ class GalleryStore:
         naming = self.storage.contains("faces")
         rows = tx.execute(f"SELECT result_id, faces FROM results WHERE {naming}",
                           (needle,)).fetchall()
+        # ``reviews``: the one review per result of homes made before per-candidate tasks
         tx.execute(
             "UPDATE reviews SET note = NULL WHERE note IS NOT NULL AND "
             f"({self.storage.contains('note')} "
             f"OR result_id IN (SELECT result_id FROM results WHERE {naming}))",
             (subject_id, needle),
         )
+        review_tasks.scrub_texts(tx, self.storage.contains, naming, subject_id, needle)
         for result_id, faces_json in rows:
             faces = scrub_faces(json.loads(faces_json), subject_id)
             tx.execute("UPDATE results SET faces = ? WHERE result_id = ?",
@@ -463,6 +455,74 @@ class GalleryStore:
             return np.empty((0, 0), np.float32)
         return self.storage.embedding_matrix(values)
 
+    def result_ids(self) -> list[str]:
+        """Every stored identification result's id, oldest first."""
+        with self.storage.read() as tx:
+            return [r[0] for r in tx.execute(
+                "SELECT result_id FROM results ORDER BY created_at, result_id").fetchall()]
+
+    def held_about(self, subject_id: str) -> dict[str, Any]:
+        """Everything the gallery holds about one subject, for an access request (GDPR
+        Art. 15): the subject row, its consent records, its templates (ids, backend, times,
+        image and row hashes — never the embeddings), how many enrolment images are kept, and
+        every stored identification result that names it as a candidate."""
+        check_subject_id(subject_id)
+        with self.storage.read() as tx:
+            row = tx.execute("SELECT pk, display_name, created_at FROM subjects "
+                             "WHERE subject_id = ?", (subject_id,)).fetchone()
+            held: dict[str, Any] = {"subject": None, "consents": [], "templates": [],
+                                    "kept_images": 0}
+            if row is not None:
+                pk = row[0]
+                held["subject"] = {"subject_id": subject_id, "display_name": row[1],
+                                   "created_at": row[2]}
+                held["consents"] = [
+                    dict(zip(("legal_basis", "evidence", "obtained_at", "expires_at"), c,
+                             strict=True))
+                    for c in tx.execute("SELECT legal_basis, evidence, obtained_at, expires_at "
+                                        "FROM consents WHERE subject_pk = ? ORDER BY consent_id",
+                                        (pk,)).fetchall()]
+                commitments = dict(self._rows_of(tx, [subject_id])[0].templates)
+                held["templates"] = [
+                    {"template_id": t[0], "backend_id": t[1], "created_at": t[2],
+                     "image_sha256": t[3], "row_sha256": commitments.get(t[0])}
+                    for t in tx.execute("SELECT template_id, backend_id, created_at, "
+                                        "image_sha256 FROM templates WHERE subject_pk = ? "
+                                        "ORDER BY template_id", (pk,)).fetchall()]
+                (held["kept_images"],) = tx.execute(
+                    "SELECT count(*) FROM images WHERE subject_pk = ?", (pk,)).fetchone()
+            needle = f'%"subject_id": {json.dumps(subject_id)}%'
+            results = tx.execute(
+                "SELECT result_id, created_at, purpose, case_id, faces FROM results "
+                "WHERE faces LIKE ? ORDER BY created_at", (needle,)).fetchall()
+            held["candidate_in"] = [
+                {"result_id": r[0], "created_at": r[1], "purpose": r[2], "case": r[3],
+                 "face": index, "rank": c.get("rank"), "score": c.get("score"),
+                 **self._review_of(tx, r[0], index, position)}
+                for r in results
+                for index, face in enumerate(json.loads(r[4]))
+                for position, c in enumerate(face.get("candidates", []))
+                if c.get("subject_id") == subject_id]
+        return held
+
+    @staticmethod
+    def _review_of(tx: Transaction, result_id: str, face: int, candidate: int
+                   ) -> dict[str, Any]:
+        """The review task of one candidate, its decisions and lead records (no reviewer
+        notes, no evidence text: they may name other people)."""
+        row = tx.execute("SELECT task_id FROM review_tasks WHERE result_id = ? AND "
+                         "face_index = ? AND candidate_index = ?",
+                         (result_id, face, candidate)).fetchone()
+        if row is None:
+            return {"task_id": None, "decisions": [], "lead_records": []}
+        decisions = [{"decision": d, "created_at": t} for d, t in tx.execute(
+            "SELECT decision, created_at FROM review_decisions WHERE task_id = ? "
+            "ORDER BY created_at", (row[0],)).fetchall()]
+        leads = [{"step": step, "kind": kind, "created_at": t} for step, kind, t in tx.execute(
+            "SELECT step, kind, created_at FROM lead_records WHERE task_id = ? "
+            "ORDER BY record_id", (row[0],)).fetchall()]
+        return {"task_id": row[0], "decisions": decisions, "lead_records": leads}
+
     def subject_count(self, backend_id: str) -> int:
         """How many subjects have templates of ``backend_id``: the size of its 1:N gallery."""
         with self.storage.read() as tx:
@@ -490,8 +550,12 @@ class GalleryStore:
 
     # -- identification results and reviews --------------------------------------------------
 
-    def save_result(self, result: dict, *, intent: Intent | None = None) -> None:
-        """Store an identification result (no probe biometrics) for later human review."""
+    def save_result(self, result: dict, *, intent: Intent | None = None,
+                    crops: dict[int, bytes] | None = None,
+                    crops_expire_at: str | None = None) -> None:
+        """Store an identification result (no probe biometrics) for later human review, with
+        its review tasks and, when the policy keeps them, the ``crops`` of its faces (by face
+        index) until ``crops_expire_at``."""
         with self.storage.write() as tx:
             tx.execute(
                 "INSERT INTO results(result_id, created_at, actor, purpose, case_id, backend_id, "
@@ -508,6 +572,13 @@ class GalleryStore:
                     json.dumps(result["faces"]),
                 ),
             )
+            review_tasks.insert_tasks(tx, result["result_id"], result["faces"],
+                                      datetime.now(UTC).isoformat(timespec="microseconds"))
+            if crops and crops_expire_at:
+                tx.executemany("INSERT INTO probe_crops(result_id, face_index, data, expires_at) "
+                               "VALUES (?, ?, ?, ?)",
+                               [(result["result_id"], face, data, crops_expire_at)
+                                for face, data in sorted(crops.items())])
             if result.get("held_until"):
                 tx.execute("INSERT INTO holds(result_id, case_id, deadline) VALUES (?, ?, ?)",
                            (result["result_id"], result["case"], result["held_until"]))
@@ -532,15 +603,16 @@ class GalleryStore:
     def delete_search_outputs(self, result_ids: list[str], *, intent: Intent | None = None,
                               bound_s: float | None = None) -> list[str]:
         """Delete what searches produced — their results (boxes, candidate lists and scores),
-        holds and reviews — so that no byte of them stays in the files (compacted like an
-        erasure). Returns the ids that were deleted."""
+        holds, probe crops, review tasks, decisions and lead records — so that no byte of them
+        stays in the files (compacted like an erasure). Returns the ids that were deleted."""
         bound_s = self._bound(bound_s)
         self.require_exclusive(bound_s)
         deleted = []
         with self.storage.write() as tx:
             for result_id in result_ids:
                 self._result(tx, result_id)
-                for table in ("reviews", "holds", "results"):
+                review_tasks.delete_for_result(tx, result_id)
+                for table in ("reviews", "probe_crops", "holds", "results"):
                     tx.execute(f"DELETE FROM {table} WHERE result_id = ?", (result_id,))
                 deleted.append(result_id)
             self._set_compact_pending(tx)
@@ -548,8 +620,49 @@ class GalleryStore:
         self.compact(bound_s)
         return deleted
 
+    def probe_crop(self, result_id: str, face: int) -> bytes | None:
+        """The kept crop of one searched face (None when the policy keeps none, or it was
+        purged)."""
+        with self.storage.read() as tx:
+            row = tx.execute("SELECT data FROM probe_crops WHERE result_id = ? AND "
+                             "face_index = ?", (result_id, face)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def subject_image(self, subject_id: str) -> bytes | None:
+        """The first kept enrolment image of a subject (None when none was kept, or the
+        subject is not enrolled)."""
+        with self.storage.read() as tx:
+            row = tx.execute("SELECT i.data FROM images i JOIN subjects s ON s.pk = i.subject_pk "
+                             "WHERE s.subject_id = ? ORDER BY i.image_id LIMIT 1",
+                             (subject_id,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def expired_crops(self, now: datetime) -> list[str]:
+        """The results whose kept probe crops expired at or before ``now``."""
+        with self.storage.read() as tx:
+            return [r[0] for r in tx.execute(
+                "SELECT DISTINCT result_id FROM probe_crops WHERE expires_at <= ? "
+                "ORDER BY result_id", (utc_iso(now),))]
+
+    def purge_probe_crops(self, now: datetime, *, intent: Intent | None = None,
+                          bound_s: float | None = None) -> list[str]:
+        """Delete every probe crop whose review period ended at or before ``now``, so that no
+        byte of them stays in the files (compacted like an erasure); return their results."""
+        bound_s = self._bound(bound_s)
+        self.require_exclusive(bound_s)
+        with self.storage.write() as tx:
+            ids = [r[0] for r in tx.execute(
+                "SELECT DISTINCT result_id FROM probe_crops WHERE expires_at <= ? "
+                "ORDER BY result_id", (utc_iso(now),))]
+            tx.execute("DELETE FROM probe_crops WHERE expires_at <= ?", (utc_iso(now),))
+            self._set_compact_pending(tx)
+            self._note_intent(tx, intent, ids)
+        self.compact(bound_s)
+        return ids
+
     def get_result(self, result_id: str) -> dict:
-        """Return a stored identification result with its review (None while pending)."""
+        """Return a stored identification result with its review tasks (``tasks``: each with
+        its candidate, every decision and lead record — not for a blind reviewer's eyes)."""
         with self.storage.read() as tx:
             return self._result(tx, result_id)
 
@@ -562,36 +675,71 @@ class GalleryStore:
         ).fetchone()
         if row is None:
             raise UnknownResultError(f"no identification result {result_id!r}")
-        review = tx.execute(
-            "SELECT decision, reviewer, actor, note, created_at FROM reviews WHERE result_id = ?",
-            (result_id,),
-        ).fetchone()
         out = dict(zip(RESULT_KEYS, row[:8], strict=True))
         out["faces"] = json.loads(row[8])
-        out["review"] = None if review is None else dict(zip(REVIEW_KEYS, review, strict=True))
+        out["tasks"] = review_tasks.task_rows(tx, result_id=result_id, include_held=True)
         hold = tx.execute("SELECT deadline FROM holds WHERE result_id = ?",
                           (result_id,)).fetchone()
         out["held_until"] = None if hold is None else hold[0]
         return out
 
-    def add_review(
-        self, result_id: str, *, decision: str, reviewer: str, actor: str, note: str | None,
-        now: datetime, intent: Intent | None = None,
-    ) -> dict:
-        """Record the one human decision on an identification result.
+    def review_tasks(self) -> list[dict]:
+        """Every review task of results not held, oldest result first, each with its candidate
+        as stored, its decisions and its lead records (the deployment filters and presents)."""
+        with self.storage.read() as tx:
+            return review_tasks.task_rows(tx)
 
-        Raises UnknownResultError for an unknown id and AlreadyReviewedError for a second one.
+    def backfill_review_tasks(self) -> int:
+        """Once per gallery: give the results stored before per-candidate review their tasks
+        (a ``review_tasks_backfilled`` flag marks it done); return how many were created."""
+        with self.storage.read() as tx:
+            if self._meta(tx, "review_tasks_backfilled") == "1":
+                return 0
+        with self.storage.write() as tx:
+            created = review_tasks.backfill(
+                tx, datetime.now(UTC).isoformat(timespec="microseconds"))
+            tx.execute(f"INSERT INTO {self.storage.meta_table}(key, value) "
+                       "VALUES ('review_tasks_backfilled', '1') "
+                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        return created
+
+    def get_task(self, task_id: str) -> dict:
+        """One review task (:class:`UnknownReviewTaskError` when there is none)."""
+        with self.storage.read() as tx:
+            return review_tasks.one_task(tx, task_id)
+
+    def add_decision(
+        self, task_id: str, *, decision: str, reviewer: str, actor: str, note: str | None,
+        now: datetime, intent: Intent | None = None, limit: int | None = None,
+    ) -> dict:
+        """Record ``reviewer``'s decision on one review task; return the task.
+
+        Raises UnknownReviewTaskError for an unknown id and AlreadyDecidedError for a second
+        decision by the same reviewer, or one past ``limit`` decisions on the task.
         """
         with self.storage.write() as tx:
-            refuse_second_review(self._result(tx, result_id))
-            tx.execute(
-                "INSERT INTO reviews(result_id, decision, reviewer, actor, note, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (result_id, decision, reviewer, actor, note, utc_iso(now)),
-            )
-            reviewed = self._result(tx, result_id)
-            self._note_intent(tx, intent, reviewed)
-            return reviewed
+            review_tasks.one_task(tx, task_id)
+            review_tasks.insert_decision(tx, task_id, decision=decision, reviewer=reviewer,
+                                         actor=actor, note=note, created_at=utc_iso(now),
+                                         limit=limit)
+            decided = review_tasks.one_task(tx, task_id)
+            self._note_intent(tx, intent, decided)
+            return decided
+
+    def add_lead_record(
+        self, task_id: str, *, step: str, kind: str, evidence: str | None, recorded_by: str,
+        actor: str, now: datetime, intent: Intent | None = None,
+    ) -> dict:
+        """Record what was done with a lead (``step`` ``action``) or how it ended
+        (``outcome``); return the task."""
+        with self.storage.write() as tx:
+            review_tasks.one_task(tx, task_id)
+            review_tasks.insert_lead_record(tx, task_id, step=step, kind=kind,
+                                            evidence=evidence, recorded_by=recorded_by,
+                                            actor=actor, created_at=utc_iso(now))
+            recorded = review_tasks.one_task(tx, task_id)
+            self._note_intent(tx, intent, recorded)
+            return recorded
 
 
 class SqliteGalleryStore(GalleryStore):
@@ -679,6 +827,5 @@ __all__ = [
     "check_subject_id",
     "open_gallery_store",
     "refuse_other_backend",
-    "refuse_second_review",
     "utc_iso",
 ]

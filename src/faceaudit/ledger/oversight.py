@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import Environment
 
 from faceaudit.ledger.oversight_counts import tally_events
+from faceaudit.ledger.oversight_policy import with_policy_history
 from faceaudit.ledger.signer import signer_summary
 from faceaudit.ledger.store import Ledger
 
@@ -39,6 +40,7 @@ def build_oversight(ledger: Ledger, start: datetime, end: datetime) -> dict[str,
         "ledger": {"path": ledger.log.describe(), "ok": verify.ok, "summary": verify.summary(),
                    "signing_key": signer_summary(ledger.home)},
         **sections,
+        "policy_changes": with_policy_history(ledger.home, sections["policy_changes"]),
     }
 
 
@@ -58,11 +60,13 @@ def write_oversight(report: dict[str, Any], out_dir: Path) -> list[Path]:
         "erasures": report["erasures"],
         "audits": report["audits"],
         "policy_changes": report["policy_changes"],
+        "leads": report["leads"]["rows"],
+        "cases": report["cases"],
     }
     for name, rows in tables.items():
         path = out_dir / f"{name}.csv"
         with open(path, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=COLUMNS[name])
+            writer = csv.DictWriter(fh, fieldnames=COLUMNS[name], extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
         paths.append(path)
@@ -84,15 +88,22 @@ def _aware(when: datetime) -> datetime:
 
 COLUMNS = {
     "searches": ["actor", "purpose", "case", "identify", "verify", "candidates"],
-    "reviews": ["result_id", "time", "actor", "purpose", "case", "candidates", "outcome",
-                "reviewer", "reviewed_at", "started_at", "ended_at", "templates_searched",
+    "reviews": ["result_id", "time", "actor", "purpose", "case", "gate", "candidates",
+                "outcome", "reviewer", "reviewed_at", "started_at", "ended_at",
+                "templates_searched",
                 "probe_sha256", "faces_found", "authorisation", "authorisation_kind",
-                "authority", "offence", "status"],
+                "authority", "offence", "status", "state"],
+    "leads": ["task_id", "result_id", "case", "face", "reviewers", "confirms", "rejects",
+              "lead", "disagreement", "searched_at", "decided_at", "review_time_s", "action",
+              "evidence_sha256", "actioned_by", "actioned_at", "outcome", "outcome_at"],
+    "cases": ["case", "state", "searches", "candidates", "confirmed_leads", "unconfirmed",
+              "disagreements", "median_review_time_s", "actioned", "outcomes"],
     "refusals": ["seq", "time", "actor", "operation", "rule", "purpose", "case", "detail"],
     "erasures": ["seq", "time", "actor", "action", "purpose", "case", "summary"],
     "audits": ["audit_id", "backend_id", "created_at", "registered_at", "actor", "gate_passed",
                "gate_rule", "seq"],
-    "policy_changes": ["seq", "time", "actor", "sha256", "purpose", "case"],
+    "policy_changes": ["seq", "time", "actor", "sha256", "previous_sha256", "waived_because",
+                       "text_kept", "purpose", "case"],
 }
 
 _TEMPLATE = """<!doctype html>
@@ -100,7 +111,8 @@ _TEMPLATE = """<!doctype html>
 <title>faceaudit oversight report {{ r.period.start[:10] }} – {{ r.period.end[:10] }}</title>
 <style>
 body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem}
-table{border-collapse:collapse;margin:.5rem 0 1.5rem}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem;display:block;max-width:100%;overflow-x:auto}
+td{overflow-wrap:anywhere}pre{white-space:pre-wrap;background:#f7f7f7;padding:.5rem}
 th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}th{background:#f3f3f3}
 .bad{color:#a00;font-weight:bold}.ok{color:#070}
 </style></head><body>
@@ -109,8 +121,9 @@ th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}th{background:#
 Generated {{ r.generated_at }}.</p>
 <p>Ledger <code>{{ r.ledger.path }}</code>:
 <span class="{{ 'ok' if r.ledger.ok else 'bad' }}">{{ r.ledger.summary }}</span></p>
-<p>Signing key: <span class="{{ 'ok' if r.ledger.signing_key.insider_proof else 'bad' }}">
-{{ r.ledger.signing_key.kind }}</span> — {{ r.ledger.signing_key.description }}</p>
+{% if r.ledger.signing_key %}{% set key = r.ledger.signing_key %}<p>Signing key:
+<span class="{{ 'ok' if key.insider_proof else 'bad' }}">{{ key.kind }}</span> —
+{{ key.description }}</p>{% endif %}
 {% macro table(rows, columns) %}
 {% if rows %}<table><tr>{% for c in columns %}<th>{{ c }}</th>{% endfor %}</tr>
 {% for row in rows %}<tr>
@@ -129,12 +142,33 @@ Generated {{ r.generated_at }}.</p>
 {{ r.reviews.rejected }}, <span class="{{ 'bad' if r.reviews.pending else '' }}">pending:
 {{ r.reviews.pending }}</span>.</p>
 {{ table(r.reviews.rows, cols.reviews) }}
+<h2>From a search to a decision, per case</h2>
+<p>searched → candidates → confirmed lead (independent reviewers) → actioned on independent
+evidence → outcome. Candidates reviewed: {{ r.leads.reviewed_tasks }}; decided:
+{{ r.leads.decided }}; confirmed leads: {{ r.leads.confirmed }} (rate
+{{ r.leads.confirmation_rate if r.leads.confirmation_rate is not none else '–' }});
+disagreements: {{ r.leads.disagreements }} (rate
+{{ r.leads.disagreement_rate if r.leads.disagreement_rate is not none else '–' }});
+median review time: {{ r.leads.median_review_time_s if r.leads.median_review_time_s is not none
+else '–' }} s; actioned: {{ r.leads.actioned }}.</p>
+{{ table(r.cases, cols.cases) }}
+<h3>Reviewed candidates</h3>
+{{ table(r.leads.rows, cols.leads) }}
 <h2>Erasures and purges</h2>
 {{ table(r.erasures, cols.erasures) }}
 <h2>Refused operations</h2>
 {{ table(r.refusals, cols.refusals) }}
 <h2>Policy changes</h2>
 {{ table(r.policy_changes, cols.policy_changes) }}
+{% for change in r.policy_changes %}
+<details class="policy-change" id="policy-{{ change.seq }}"><summary>Event {{ change.seq }},
+{{ change.time }}, by {{ change.actor }}{% if change.waived_because %}:
+<span class="bad">waives the bias gate — "{{ change.waived_because }}"</span>{% endif %}
+{% if not change.text_kept %} — <span class="bad">the policy text was not kept (or no longer
+matches its hash)</span>{% endif %}</summary>
+{% if change.diff %}<pre>{{ change.diff }}</pre>{% endif %}
+</details>
+{% endfor %}
 <h2>Models used and their audits</h2>
 <p>Backends used in the period: {{ r.backends_used | join(", ") or "none" }}.
 {% if r.unaudited_backends %}

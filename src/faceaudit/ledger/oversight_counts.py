@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from faceaudit.ledger.oversight_leads import LeadTally
+
 SEARCH_ACTIONS = ("identify", "verify")
 MODEL_ACTIONS = ("enrol", "identify", "verify")
 
@@ -48,6 +50,7 @@ class OversightTally:
     policy_changes: list[Row] = field(default_factory=list)
     audits: list[Row] = field(default_factory=list)  # every registration, in the period or not
     backends: set[str] = field(default_factory=set)
+    leads: LeadTally = field(default_factory=LeadTally)  # per-candidate review and leads
 
     def add(self, event: Event, *, in_period: bool) -> None:
         """Count one event (an audit registration is listed even when not ``in_period``)."""
@@ -74,8 +77,15 @@ class OversightTally:
                 "outcome": "pending",
                 "reviewer": None,
                 "reviewed_at": None,
+                "gate": _gate_verdict(result.get("gate")),
                 **_use_columns(result.get("use")),
             }
+            self.leads.search(result["result_id"], event["time"], event["case"],
+                              _count(result.get("candidates")))
+        elif action == "review" and isinstance(result.get("task_id"), str):
+            self.leads.review(event)
+        elif action == "lead":
+            self.leads.lead(event)
         elif action == "review" and result.get("result_id") in self.results:
             row = self.results[result["result_id"]]
             row["outcome"] = _outcome(result.get("decision"))
@@ -99,7 +109,8 @@ class OversightTally:
         elif action in ("erase", "purge"):
             self.erasures.append(_row(event, action=action, summary=_compact(result)))
         elif action == "policy_change":
-            self.policy_changes.append(_row(event, sha256=result.get("sha256")))
+            self.policy_changes.append(_row(event, sha256=result.get("sha256"),
+                                            previous_sha256=result.get("previous_sha256")))
 
     def sections(self) -> dict[str, Any]:
         """The report's sections from ``events_by_action`` to ``unaudited_backends``."""
@@ -108,6 +119,8 @@ class OversightTally:
              "verify": n["verify"], "candidates": n["candidates"]}
             for (a, p, c), n in sorted(self.searches.items())
         ]
+        for row in self.results.values():
+            self._task_outcome(row)
         review_rows = sorted(self.results.values(), key=lambda r: r["time"])
         return {
             "events_by_action": dict(sorted(self.actions.items())),
@@ -133,7 +146,27 @@ class OversightTally:
             "backends_used": sorted(self.backends),
             "audits": [a for a in self.audits if a["backend_id"] in self.backends],
             "unaudited_backends": sorted(self.backends - {a["backend_id"] for a in self.audits}),
+            **self.leads.sections(),
         }
+
+    def _task_outcome(self, row: Row) -> None:
+        """A search reviewed per candidate: ``confirmed`` once one candidate is a confirmed
+        lead, ``rejected`` once every candidate is decided and none is, else ``pending``;
+        its reviewers, the last decision's time and how far it went (``state``)."""
+        row["state"] = self.leads.search_state(row["result_id"])
+        tasks = [t for t in self.leads.tasks.values() if t["result_id"] == row["result_id"]]
+        if not tasks:
+            return
+        decided = [t for t in tasks if t["decided_at"]]
+        if any(t["lead"] == "confirmed" for t in tasks):
+            row["outcome"] = "confirmed"
+        elif len(decided) >= row["candidates"]:
+            row["outcome"] = "rejected"
+        else:
+            row["outcome"] = "pending"
+        row["reviewer"] = ", ".join(sorted({r for t in tasks for r in t["reviewers"].split(", ")
+                                            if r}))
+        row["reviewed_at"] = max((t["decided_at"] for t in decided), default=None)
 
 
 def _use_columns(use: Any) -> Row:
@@ -162,6 +195,16 @@ def _outcome(decision: Any) -> str:
     if text.startswith("reject"):
         return "rejected"
     return "pending"
+
+
+def _gate_verdict(gate: Any) -> str:
+    """How the bias gate let a search through, as its event recorded it: ``passed``,
+    ``waived (rule)``, or ``not recorded`` (events from before the gate was recorded)."""
+    if not isinstance(gate, dict):
+        return "not recorded"
+    if gate.get("verdict") == "waived":
+        return f"waived ({gate.get('waived_rule')})"
+    return str(gate.get("verdict"))
 
 
 def _row(event: Event, **extra: Any) -> Row:

@@ -20,6 +20,7 @@ ACTIONS = frozenset(
         "verify",
         "identify",
         "review",
+        "lead",  # what was done with a confirmed lead, and its outcome (deployment/reviews.py)
         "erase",
         "purge",
         "audit",
@@ -34,6 +35,8 @@ ACTIONS = frozenset(
         "aborted",
         "key_create",
         "key_revoke",
+        "subject_export",  # an access request's export (deployment/subject_export.py)
+        "case_export",  # a case's disclosure bundle (deployment/case_bundle.py)
         "redact",  # faceaudit redact in a deployment (footage_keep.py)
         "ledger_recovery",  # ledger restore-heads / ledger sth --upgrade (ledger/store.py)
     }

@@ -13,7 +13,7 @@ from faceaudit.base.home import Home
 from faceaudit.ledger import Ledger
 from faceaudit.policy.authorisation import Authorisation, judge_authorisation
 from faceaudit.policy.errors import PolicyError, PolicyRefusal
-from faceaudit.policy.gate import evaluate_gate
+from faceaudit.policy.gate import GateResult, evaluate_gate
 from faceaudit.policy.model import (
     GATED_OPERATIONS,
     OPERATIONS,
@@ -37,9 +37,10 @@ def enforce(
     now: datetime | None = None,
     authorisation: Authorisation | None = None,
     offence: str | None = None,
-) -> None:
-    """Return if ``policy`` allows ``operation`` now; otherwise log a ``refused`` event and
-    raise :class:`PolicyRefusal`.
+) -> GateResult | None:
+    """Return if ``policy`` allows ``operation`` now — with the bias gate's verdict for
+    identify/verify (passed, or waived, and by which audit), None for other operations;
+    otherwise log a ``refused`` event and raise :class:`PolicyRefusal`.
 
     Rules, in order: the operation is allowed; its required fields (purpose, case) are given;
     its authorisation and offence satisfy the policy's ``[authorisation]`` table
@@ -50,10 +51,10 @@ def enforce(
     if operation not in OPERATIONS:
         raise PolicyError(f"unknown operation {operation!r}")
     now = now or datetime.now(UTC)
-    refusal = _first_violation(policy, ledger, home, operation, actor, purpose, case,
-                               backend_id, now, authorisation, offence)
+    refusal, gate = _first_violation(policy, ledger, home, operation, actor, purpose, case,
+                                     backend_id, now, authorisation, offence)
     if refusal is None:
-        return
+        return gate
     rule, detail = refusal
     ledger.append(
         actor,
@@ -80,16 +81,18 @@ def _first_violation(
     now: datetime,
     authorisation: Authorisation | None = None,
     offence: str | None = None,
-) -> tuple[str, str] | None:
+) -> tuple[tuple[str, str] | None, GateResult | None]:
+    """The first rule ``operation`` breaks as ``(rule, detail)`` (or None), and the gate's
+    verdict when the gate was consulted."""
     if operation not in policy.allowed_operations:
-        return "operation-not-allowed", f"the policy does not allow {operation}"
+        return ("operation-not-allowed", f"the policy does not allow {operation}"), None
     given = {"purpose": purpose, "case": case}
     for name in policy.required_fields.get(operation, ()):
         if not (given[name] or "").strip():
-            return "required-field", f"{operation} requires a {name}"
+            return ("required-field", f"{operation} requires a {name}"), None
     verdict = judge_authorisation(policy.authorisation, operation, authorisation, offence, now)
     if verdict.rule is not None:
-        return verdict.rule, verdict.detail
+        return (verdict.rule, verdict.detail), None
     limit = policy.rate_limits.get(operation)
     if limit is not None:
         since = now - timedelta(hours=limit.window_hours)
@@ -103,24 +106,26 @@ def _first_violation(
                 "rate-limit",
                 f"{actor} already ran {count} {operation} operations in the last "
                 f"{limit.window_hours:g} h (limit {limit.max_events})",
-            )
+            ), None
     if operation in GATED_OPERATIONS:
         gate = evaluate_gate(policy, home, backend_id, now, ledger, operation)
         if not gate.passed:
             assert gate.rule is not None
-            return gate.rule, gate.detail
-    return None
+            return (gate.rule, gate.detail), gate
+        return None, gate
+    return None, None
 
 
 def install_policy(home: Home, ledger: Ledger, policy_file: Path, actor: str) -> Policy:
     """Validate ``policy_file`` and install it as ``home.policy_path``, log first.
 
-    The new file is staged (fsynced) beside the policy, the ``policy_change`` event (SHA-256 of
-    the old and new files) is appended, and only then does the staged file replace the
-    policy. A ledger that refuses the event leaves the policy as it was; a crash after the
-    event is finished by the next :func:`load_policy`. The policy in force is always the one
-    the last ``policy_change`` event records (see :mod:`faceaudit.policy.record`).
-    Raises :class:`PolicyError` if invalid.
+    The new file is staged (fsynced) beside the policy and archived under its SHA-256
+    (``home.policy_archive_path``: every policy ever installed stays readable for the
+    oversight report), the ``policy_change`` event (SHA-256 of the old and new files) is
+    appended, and only then does the staged file replace the policy. A ledger that refuses
+    the event leaves the policy as it was; a crash after the event is finished by the next
+    :func:`load_policy`. The policy in force is always the one the last ``policy_change``
+    event records (see :mod:`faceaudit.policy.record`). Raises :class:`PolicyError` if invalid.
     """
     from faceaudit.policy.record import recorded_policy, staged_policy_path
 
@@ -129,10 +134,15 @@ def install_policy(home: Home, ledger: Ledger, policy_file: Path, actor: str) ->
     target = home.policy_path
     _, previous = recorded_policy(home)
     staged = staged_policy_path(home)
-    with open(staged, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    archived = home.policy_archive_path(policy_digest(data))
+    for path in (staged, archived):  # the archived copy: the evidence of what was in force
+        if path == archived and path.exists():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
     try:
         ledger.append(
             actor,

@@ -35,6 +35,28 @@ class PolicyRefusal(FaceAuditError):
         return PolicyRefusal(self.rule, self.operation, f"{self.detail}; {hint}")
 
 
+class ReviewRefusal(PolicyRefusal):
+    """A reviewer's decision on a review task is refused (``rule``: ``self-review``,
+    ``same-reviewer``, ``review-complete``, ``no-candidates``, ``not-a-candidate``); the
+    refusal is logged and nothing is recorded."""
+
+    code = "review-refused"
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(rule, "review", detail)
+
+
+class LeadRefusal(PolicyRefusal):
+    """Recording an action or an outcome on a lead is refused (``rule``:
+    ``lead-not-confirmed``, ``no-evidence``, ``lead-not-actioned``, ``no-candidates``,
+    ``not-a-candidate``); the refusal is logged and nothing is recorded."""
+
+    code = "lead-refused"
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(rule, "lead", detail)
+
+
 class AuditReportError(FaceAuditError):
     """A file given as an audit ``report.json`` is not a usable faceaudit.audit/1 report."""
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from faceaudit.base.home import Home
 from faceaudit.engine.models.identity import hash_matches_backend
@@ -62,6 +63,15 @@ class GateResult:
     waived: bool = False
     identification_audit_id: str | None = None
     identification_detail: str | None = None
+    waived_rule: str | None = None  # the rule a waiver lifted
+
+
+def gate_record(gate: GateResult) -> dict[str, Any]:
+    """What the event of an operation the gate let through records of it: ``verdict``
+    (``passed`` or ``waived``), the rule a waiver lifted, and the audits relied on."""
+    return {"verdict": "waived" if gate.waived else "passed", "waived_rule": gate.waived_rule,
+            "audit_id": gate.audit_id, "audit_seq": gate.seq,
+            "identification_audit_id": gate.identification_audit_id}
 
 
 def evaluate_gate(
@@ -93,7 +103,7 @@ def evaluate_gate(
     if verdict.passed or not reason:
         return verdict
     return replace(
-        verdict, passed=True, rule=None, waived=True,
+        verdict, passed=True, rule=None, waived=True, waived_rule=verdict.rule,
         detail=f"the policy waives the bias gate ({reason}); without the waiver it would "
                f"refuse ({verdict.rule}): {verdict.detail}",
     )
@@ -187,6 +197,7 @@ def judge_registered(policy: Policy, home: Home, event: AuditEvent, now: datetim
     else:
         verdict = judge(policy, record.report)
     if verdict.passed:
-        return result(None, f"{label} passes")
+        numbers = "; ".join(j.text() for j in verdict.judged)
+        return result(None, f"{label} passes" + (f": {numbers}" if numbers else ""))
     assert verdict.rule is not None
     return result(verdict.rule, f"the newest {label}: {verdict.detail}")

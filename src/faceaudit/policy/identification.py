@@ -19,7 +19,7 @@ from typing import Any
 from faceaudit.audit.gate_rules import OPERATORS, fails, max_min_ratio, same_number
 from faceaudit.base.home import Home
 from faceaudit.policy.model import Policy
-from faceaudit.policy.recompute import Verdict, report_alpha
+from faceaudit.policy.recompute import Verdict, decide, judge_ratio, report_alpha
 
 IDENTIFICATION_MODE = "identification"
 
@@ -133,29 +133,46 @@ def judge_identification(policy: Policy, report: dict[str, Any], gallery_size: i
     fnir_ratio = max_min_ratio(list(fnir.values()))
     gate = policy.bias_gate
 
+    judged: list = []
+
     def verdict(rule: str | None, detail: str) -> Verdict:
         return Verdict(rule is None, rule, detail, fpir_ratio=fpir_ratio, fnir_ratio=fnir_ratio,
-                       gallery_size=entry["size"], kind=IDENTIFICATION_MODE)
+                       gallery_size=entry["size"], kind=IDENTIFICATION_MODE,
+                       judged=tuple(judged))
 
     missing = [g for g in gate.required_groups if g not in fpir or g not in fnir]
     if missing:
         return verdict("audit-groups-missing", f"required probe group(s) not covered at FMR "
                        f"{policy.fmr_target:g}: {', '.join(missing)}")
     at = f"at FMR {policy.fmr_target:g} and a gallery of {entry['size']:,} subjects"
-    for name, value, limit, rule in (
-        ("fpir_ratio", fpir_ratio, gate.max_fpir_ratio, "audit-fpir-ratio"),
-        ("fnir_ratio", fnir_ratio, gate.max_fnir_ratio, "audit-fnir-ratio"),
+    fnir_estimates = {str(g.get("group")): g.get("fnir") for g in point.get("groups") or []
+                      if isinstance(g, dict)}
+    for name, value, limit, rule, kind, estimates, names in (
+        ("fpir_ratio", fpir_ratio, gate.max_fpir_ratio, "audit-fpir-ratio", "FPIR",
+         entry["groups"], fpir),
+        ("fnir_ratio", fnir_ratio, gate.max_fnir_ratio, "audit-fnir-ratio", "FNIR",
+         fnir_estimates, fnir),
     ):
         if value is None:
             return verdict(rule, f"{name} could not be estimated from the per-group counts {at}")
-        if value > limit:
-            return verdict(rule, f"{name} {value:.3g} {at} (recomputed from the per-group "
-                           f"counts) exceeds the policy's {limit:g}")
+        behind = [(f"{kind} of {g!r}", _with_value(estimates.get(g), names[g])) for g in names]
+        judged.append(judge_ratio(name, value, behind, limit, gate.min_identities))
+    where = f"{at} (recomputed from the per-group counts)"
+    refusal = decide(judged, {"fpir_ratio": "audit-fpir-ratio", "fnir_ratio": "audit-fnir-ratio"},
+                     policy, where)
+    if refusal is not None:
+        return verdict(*refusal)
     own = _own_rules_problem(report)
     if own is not None:
         return verdict("audit-gate-failed", own)
-    return verdict(None, f"passes the identification gate {at} (recomputed from the "
-                   "per-group counts)")
+    return verdict(None, f"passes the identification gate {where}: "
+                   + "; ".join(j.text() for j in judged))
+
+
+def _with_value(estimate: Any, value: float) -> dict[str, Any] | None:
+    """A reported estimate with its value recomputed from its counts (its interval and
+    identities as reported)."""
+    return {**estimate, "value": value} if isinstance(estimate, dict) else None
 
 
 def _own_rules_problem(report: dict[str, Any]) -> str | None:
@@ -169,9 +186,7 @@ def _own_rules_problem(report: dict[str, Any]) -> str | None:
     rules = gate.get("rules") if isinstance(gate, dict) else None
     if rules is not None and not isinstance(rules, list):
         return "the audit's own gate rules are malformed"
-    names = dict(zip(fairness.IDENTIFICATION_SUMMARY_KEYS,
-                     ("fmr_ratio", "fnmr_ratio", "fmr_difference", "fnmr_difference",
-                      "inequity", "fdr", "garbe"), strict=True))
+    names = {ident: key for key, ident in fairness.IDENTIFICATION_NAMES.items()}
     alpha = report_alpha(report)
     for rule in rules or []:
         if not isinstance(rule, dict) or rule.get("op") not in OPERATORS \

@@ -19,8 +19,10 @@ from faceaudit.base.home import Home
 from faceaudit.policy.authorisation import AuthorisationRules, parse_authorisation_rules
 from faceaudit.policy.errors import PolicyError
 from faceaudit.policy.record import check_policy_file
+from faceaudit.policy.review_rules import ReviewRules, parse_review_rules
 
-OPERATIONS = frozenset({"enrol", "consent", "verify", "identify", "review", "erase", "purge"})
+OPERATIONS = frozenset({"enrol", "consent", "verify", "identify", "review", "lead", "erase",
+                        "purge"})
 GATED_OPERATIONS = frozenset({"identify", "verify"})
 FIELDS = frozenset({"purpose", "case"})
 
@@ -34,6 +36,9 @@ class RateLimit:
 
 
 MAX_WAIVER_CHARS = 300
+
+#: what ``bias_gate.on_inconclusive`` / ``on_insufficient`` may say
+UNDECIDED_ACTIONS = ("refuse", "allow")
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,13 @@ class BiasGate:
     require_identification_audit: bool = False
     max_fpir_ratio: float = 2.0
     max_fnir_ratio: float = 2.0
+    # what an audit that cannot decide does: "refuse" (the default) or "allow"
+    on_inconclusive: str = "refuse"
+    on_insufficient: str = "refuse"
+    min_identities: int = 30  # fewest identities behind a rate the gate judges
+    # max / geometric mean limits (NIST IR 8429), unchecked when None
+    max_fmr_max_geomean: float | None = None
+    max_fnmr_max_geomean: float | None = None
 
     def trusted_keys(self) -> dict[str, Ed25519PublicKey]:
         """The trusted auditor public keys by key id (entries were validated on parsing)."""
@@ -73,6 +85,7 @@ class Policy:
     bias_gate: BiasGate = BiasGate()
     allow_self_review: bool = False
     authorisation: AuthorisationRules = AuthorisationRules()
+    review: ReviewRules = ReviewRules()
     source: str = "default"
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,6 +102,7 @@ class Policy:
             },
             "allow_self_review": self.allow_self_review,
             "authorisation": self.authorisation.to_dict(),
+            "review": self.review.to_dict(),
             "bias_gate": {
                 "max_fmr_ratio": self.bias_gate.max_fmr_ratio,
                 "max_fnmr_ratio": self.bias_gate.max_fnmr_ratio,
@@ -100,6 +114,11 @@ class Policy:
                 "require_identification_audit": self.bias_gate.require_identification_audit,
                 "max_fpir_ratio": self.bias_gate.max_fpir_ratio,
                 "max_fnir_ratio": self.bias_gate.max_fnir_ratio,
+                "on_inconclusive": self.bias_gate.on_inconclusive,
+                "on_insufficient": self.bias_gate.on_insufficient,
+                "min_identities": self.bias_gate.min_identities,
+                "max_fmr_max_geomean": self.bias_gate.max_fmr_max_geomean,
+                "max_fnmr_max_geomean": self.bias_gate.max_fnmr_max_geomean,
             },
         }
 
@@ -115,6 +134,7 @@ _TOP_KEYS = {
     "bias_gate",
     "allow_self_review",
     "authorisation",
+    "review",
 }
 
 
@@ -160,6 +180,7 @@ def parse_policy(data: bytes, *, source: str) -> Policy:
         allow_self_review=_bool(raw.get("allow_self_review", d.allow_self_review),
                                 "allow_self_review"),
         authorisation=parse_authorisation_rules(raw.get("authorisation", {}), OPERATIONS),
+        review=parse_review_rules(raw.get("review", {})),
         source=source,
     )
 
@@ -226,7 +247,9 @@ def _bias_gate(value: Any) -> BiasGate:
     table = _table(value, "bias_gate")
     keys = {"max_fmr_ratio", "max_fnmr_ratio", "max_audit_age_days", "required_groups",
             "trusted_auditor_keys", "allow_unsigned_audits", "waived_because",
-            "require_identification_audit", "max_fpir_ratio", "max_fnir_ratio"}
+            "require_identification_audit", "max_fpir_ratio", "max_fnir_ratio",
+            "on_inconclusive", "on_insufficient", "min_identities", "max_fmr_max_geomean",
+            "max_fnmr_max_geomean"}
     _no_unknown(table, keys, "bias_gate.")
     d = BiasGate()
     groups = table.get("required_groups", list(d.required_groups))
@@ -244,7 +267,27 @@ def _bias_gate(value: Any) -> BiasGate:
                                        d.require_identification_audit)
     if not isinstance(require_identification, bool):
         raise PolicyError("bias_gate.require_identification_audit must be true or false")
+    undecided = {}
+    for key in ("on_inconclusive", "on_insufficient"):
+        undecided[key] = table.get(key, getattr(d, key))
+        if undecided[key] not in UNDECIDED_ACTIONS:
+            raise PolicyError(f"bias_gate.{key} must be one of "
+                              f"{', '.join(repr(a) for a in UNDECIDED_ACTIONS)}")
+    min_identities = table.get("min_identities", d.min_identities)
+    if isinstance(min_identities, bool) or not isinstance(min_identities, int) \
+            or min_identities < 2:
+        raise PolicyError("bias_gate.min_identities must be a whole number of at least 2")
+    geomean: dict[str, float | None] = {}
+    for key in ("max_fmr_max_geomean", "max_fnmr_max_geomean"):
+        given = table.get(key)
+        geomean[key] = None if given is None else _number(given, f"bias_gate.{key}", low=1.0,
+                                                          high=math.inf)
     return BiasGate(
+        max_fmr_max_geomean=geomean["max_fmr_max_geomean"],
+        max_fnmr_max_geomean=geomean["max_fnmr_max_geomean"],
+        on_inconclusive=undecided["on_inconclusive"],
+        on_insufficient=undecided["on_insufficient"],
+        min_identities=min_identities,
         require_identification_audit=require_identification,
         max_fpir_ratio=_number(table.get("max_fpir_ratio", d.max_fpir_ratio),
                                "bias_gate.max_fpir_ratio", low=1.0, high=math.inf),

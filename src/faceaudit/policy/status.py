@@ -39,8 +39,10 @@ def policy_status(
         sentence = (f"Identification with {backend_id} is allowed now WITHOUT a passing audit: "
                     f"{gate.detail}.")
     elif allowed:
+        numbers = gate.detail.partition(" passes: ")[2]
         sentence = (f"Identification with {backend_id} is allowed now: audit {gate.audit_id} "
-                    f"(created {created}, ledger event {gate.seq}) passes the bias gate.")
+                    f"(created {created}, ledger event {gate.seq}) passes the bias gate"
+                    + (f": {numbers}." if numbers else "."))
         if gate.identification_audit_id:
             sentence += f" The 1:N {gate.identification_detail}."
         else:

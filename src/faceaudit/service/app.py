@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
@@ -12,7 +14,13 @@ from faceaudit.service.context import ServiceContext
 from faceaudit.service.docs_pages import install_offline_docs
 from faceaudit.service.jobs import AuditJobs
 from faceaudit.service.keys import KeyStore
-from faceaudit.service.limits import BodySizeLimitMiddleware, ImageWorkPool, RateLimiter
+from faceaudit.service.limits import (
+    BodySizeLimitMiddleware,
+    ImageWorkPool,
+    RateLimiter,
+    decode_pool,
+)
+from faceaudit.service.memory import tune_allocator
 from faceaudit.service.problems import install_problem_handlers
 from faceaudit.service.routes import (
     auditor,
@@ -23,6 +31,7 @@ from faceaudit.service.routes import (
     ledger,
     policy,
     reports,
+    review_page,
     reviews,
     subject_list,
     subjects,
@@ -54,6 +63,7 @@ def create_app(
     """
     settings = settings or ServiceSettings()
     home.require()
+    tune_allocator()  # image buffers go back to the system when freed (service.memory)
     context = ServiceContext(
         home=home,
         settings=settings,
@@ -62,16 +72,27 @@ def create_app(
         jobs=AuditJobs(home, workers=settings.audit_workers),
         images=ImageWorkPool(settings.image_workers, settings.image_queue,
                              settings.image_time_limit_s, settings.busy_retry_after_s,
-                             settings.max_pixels),
+                             settings.max_pixels, settings.uploads_per_key,
+                             decoder=decode_pool(settings)),
         _deployment=deployment,
     )
     app = FastAPI(title="faceaudit", version=__version__, description=DESCRIPTION,
-                  docs_url=None, redoc_url=None)  # served offline by install_offline_docs
+                  docs_url=None, redoc_url=None,  # served offline by install_offline_docs
+                  lifespan=_stop_decoders)
     app.state.context = context
     install_problem_handlers(app)
     install_offline_docs(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
     for module in (health, verify, identify, subject_list, subjects, reviews, ledger, reports,
-                   audits, policy, auditor, authorisations):
+                   audits, policy, auditor, authorisations, review_page):
         app.include_router(module.router)
     return app
+
+
+@asynccontextmanager
+async def _stop_decoders(app: FastAPI) -> AsyncIterator[None]:
+    """At server shutdown, stop the decode worker processes: uvicorn re-raises the SIGTERM it
+    shut down on once it is done, so code after ``Server.run`` never runs and the workers would
+    be left behind."""
+    yield
+    app.state.context.images.shutdown()

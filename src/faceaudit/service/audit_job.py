@@ -36,6 +36,7 @@ class AuditJob:
     seed: int
     alpha: float
     fail_if: Sequence[str]
+    operating_points: bool = False  # the worst-group threshold grid
 
     def request(self, job_dir: Path) -> AuditRequest:
         """The audit dispatcher's request: inputs read under ``job_dir``, recorded as saved."""
@@ -46,6 +47,7 @@ class AuditJob:
             scores=None if self.scores is None else [Path(self.scores)],
             by=list(self.by), fmr=list(self.targets), bootstrap=self.bootstrap, seed=self.seed,
             alpha=self.alpha, fail_if=list(self.fail_if),
+            operating_points=self.operating_points,
         )
 
 

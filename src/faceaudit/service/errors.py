@@ -48,6 +48,17 @@ class RateLimitedError(ServiceError):
         self.retry_after = retry_after
 
 
+class TooManyUploadsError(ServiceError):
+    """The key already has as many uploads in work as it may; retry after ``retry_after`` s."""
+
+    code = "too-many-uploads"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ServiceBusyError(ServiceError):
     """Every image worker is busy and the queue is full; retry after ``retry_after`` seconds."""
 

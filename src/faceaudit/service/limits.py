@@ -12,13 +12,17 @@ from contextlib import contextmanager
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from faceaudit.engine.faces.budget import pixel_limit, time_limit
-from faceaudit.engine.faces.image import DEFAULT_MAX_PIXELS
+from faceaudit.engine.faces.decode_pool import DecodePool
+from faceaudit.engine.faces.image import DEFAULT_MAX_PIXELS, decoding_with
+from faceaudit.service.memory import release_freed_memory
 from faceaudit.service.problems import (
     RateLimitedError,
     ServiceBusyError,
+    TooManyUploadsError,
     UploadTooLargeError,
     problem_response,
 )
+from faceaudit.service.settings import ServiceSettings
 
 _DRAIN_LIMIT = 256 * 1024 * 1024
 
@@ -117,6 +121,42 @@ class RateLimiter:
             self._buckets[key_id] = (tokens - 1.0, now)
 
 
+class PerKeyUploads:
+    """At most ``limit`` requests of one key in image work at once; thread-safe.
+
+    :meth:`hold` refuses the one beyond at once with :class:`TooManyUploadsError` (429,
+    ``Retry-After``), so that one key cannot fill the image pool's queue for everyone else.
+    """
+
+    def __init__(self, limit: int, retry_after_s: int) -> None:
+        if limit < 1:
+            raise ValueError("uploads per key must be at least 1")
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+        self._active: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def hold(self, key_id: str) -> Iterator[None]:
+        """Count one upload of ``key_id`` for the block, or refuse it if the key is at its limit."""
+        with self._lock:
+            active = self._active.get(key_id, 0)
+            if active >= self.limit:
+                raise TooManyUploadsError(
+                    f"this key already has {active} uploads in work, the most it may have at"
+                    " once", self.retry_after_s)
+            self._active[key_id] = active + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                left = self._active[key_id] - 1
+                if left:
+                    self._active[key_id] = left
+                else:
+                    del self._active[key_id]
+
+
 class ImageWorkPool:
     """At most ``workers`` requests do image work at once, ``queue`` more may wait, no more.
 
@@ -124,11 +164,14 @@ class ImageWorkPool:
     ``Retry-After``) when every worker is busy and the queue is full. An admitted request waits
     for a worker, then runs under the engine's time limit (``faceaudit.engine.faces.budget``): the
     whole request, waiting included, gets ``time_limit_s`` seconds; when they run out the engine
-    stops at its next stage with ``TimeLimitError`` (503). Thread-safe.
+    stops at its next stage with ``TimeLimitError`` (503). With a ``decoder``
+    (:class:`~faceaudit.engine.faces.decode_pool.DecodePool`), uploads are decoded in its worker
+    processes. Thread-safe.
     """
 
     def __init__(self, workers: int, queue: int, time_limit_s: float, retry_after_s: int,
-                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+                 max_pixels: int = DEFAULT_MAX_PIXELS, uploads_per_key: int | None = None,
+                 decoder: DecodePool | None = None) -> None:
         if workers < 1 or queue < 0 or time_limit_s <= 0:
             raise ValueError("image pool needs workers >= 1, queue >= 0, time limit > 0")
         self.max_pixels = max_pixels
@@ -138,10 +181,17 @@ class ImageWorkPool:
         self.retry_after_s = retry_after_s
         self._running = threading.BoundedSemaphore(workers)
         self._admitted = threading.BoundedSemaphore(workers + queue)
+        self.per_key = PerKeyUploads(uploads_per_key or workers + queue, retry_after_s)
+        self.decoder = decoder
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one image worker for the block, under the per-request time and pixel limits."""
+    def slot(self, key_id: str | None = None) -> Iterator[None]:
+        """Hold one image worker for the block, under the per-request time and pixel limits
+        (and, with ``key_id``, within that key's share: :class:`PerKeyUploads`)."""
+        if key_id is not None:
+            with self.per_key.hold(key_id), self.slot():
+                yield
+            return
         began = time.monotonic()
         if not self._admitted.acquire(blocking=False):
             raise ServiceBusyError(
@@ -154,9 +204,23 @@ class ImageWorkPool:
                     self.retry_after_s)
             try:
                 with time_limit(self.time_limit_s - (time.monotonic() - began)), \
-                        pixel_limit(self.max_pixels):
+                        pixel_limit(self.max_pixels), \
+                        decoding_with(None if self.decoder is None else self.decoder.decode):
                     yield
             finally:
                 self._running.release()
+                release_freed_memory()  # what the image work freed goes back to the system
         finally:
             self._admitted.release()
+
+    def shutdown(self) -> None:
+        """Stop the decoder's worker processes, if any."""
+        if self.decoder is not None:
+            self.decoder.shutdown()
+
+
+def decode_pool(settings: ServiceSettings) -> DecodePool | None:
+    """The settings' decode worker pool (None when ``decode_workers`` is 0: decode in-thread)."""
+    if settings.decode_workers == 0:
+        return None
+    return DecodePool(settings.decode_workers, settings.decode_tasks_per_child)

@@ -43,6 +43,9 @@ from faceaudit.service.errors import (  # re-exported: callers import them from 
     ServiceError as ServiceError,
 )
 from faceaudit.service.errors import (
+    TooManyUploadsError as TooManyUploadsError,
+)
+from faceaudit.service.errors import (
     UploadTooLargeError as UploadTooLargeError,
 )
 
@@ -80,7 +83,7 @@ def error_response(exc: FaceAuditError) -> JSONResponse:
     """Turn a typed faceaudit error into its problem response (adds Retry-After, rule, …)."""
     headers: dict[str, str] = {}
     extra: dict[str, Any] = {}
-    if isinstance(exc, RateLimitedError | ServiceBusyError):
+    if isinstance(exc, RateLimitedError | ServiceBusyError | TooManyUploadsError):
         headers["Retry-After"] = str(exc.retry_after)
     elif isinstance(exc, TimeLimitError):
         headers["Retry-After"] = str(getattr(exc, "retry_after", 1))

@@ -26,7 +26,17 @@ class ServiceSettings(BaseSettings):
     Image work (decoding, detection, embedding of uploads) runs in a bounded pool:
     ``image_workers`` requests at once, ``image_queue`` more waiting; a request beyond that is
     answered 503 with ``Retry-After: busy_retry_after_s`` at once, and each request's image work
-    must finish within ``image_time_limit_s`` seconds, queueing included (503 otherwise).
+    must finish within ``image_time_limit_s`` seconds, queueing included (503 otherwise). One
+    key may have at most ``uploads_per_key`` requests in that pool at once (429 with
+    ``Retry-After: busy_retry_after_s`` beyond it). Uploads are decoded in ``decode_workers``
+    worker processes (0: in the request's thread), replaced after
+    ``decode_workers × decode_tasks_per_child`` decodes so that the memory a hostile file made
+    them take is returned.
+
+    Slow clients: a request's headers must arrive within ``header_timeout_s`` of the connection
+    opening (or of its first byte on a kept-alive connection) and its body within
+    ``body_timeout_s`` of the headers, or the connection is answered 408 and closed (logged);
+    an idle kept-alive connection is closed after ``keep_alive_s``.
 
     Each field can be set by the environment variable ``FACEAUDIT_<FIELD>`` (e.g.
     ``FACEAUDIT_RATE_PER_MINUTE=600``); keyword arguments (the ``serve`` flags) win over it.
@@ -43,6 +53,12 @@ class ServiceSettings(BaseSettings):
     image_queue: NonNegativeInt = 16
     image_time_limit_s: PositiveFloat = 60.0
     busy_retry_after_s: PositiveInt = 2
+    header_timeout_s: PositiveFloat = 10.0
+    body_timeout_s: PositiveFloat = 60.0
+    keep_alive_s: PositiveFloat = 5.0
+    uploads_per_key: PositiveInt = 8  # below image_workers + image_queue: one key cannot fill it
+    decode_workers: NonNegativeInt = 2
+    decode_tasks_per_child: PositiveInt = 20
 
     @classmethod
     def load(cls, **flags: Any) -> ServiceSettings:

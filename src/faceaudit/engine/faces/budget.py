@@ -46,6 +46,12 @@ def time_limit(seconds: float) -> Iterator[None]:
         _DEADLINE.reset(token)
 
 
+def time_left() -> float | None:
+    """Seconds left of the current :func:`time_limit` (None without one; may be negative)."""
+    deadline = _DEADLINE.get()
+    return None if deadline is None else deadline - time.monotonic()
+
+
 def check_time(stage: str) -> None:
     """Raise :class:`TimeLimitError` if the current time limit has passed before ``stage``."""
     deadline = _DEADLINE.get()

@@ -248,10 +248,11 @@ def find_faces(
         return detect_centerface(image, detection_scale(width, height, 0, max_side)), limits
     if upsample is not None:
         return _scan(image, detector, upsample, max_side)
-    faces, limits = _scan(image, detector, 0, min(max_side, FIRST_PASS_SIDE))
+    copies: dict[tuple[int, int], np.ndarray] = {}  # both passes often scan the same copy
+    faces, limits = _scan(image, detector, 0, min(max_side, FIRST_PASS_SIDE), copies)
     if faces:
         return faces, limits
-    return _scan(image, detector, RETRY_UPSAMPLE, max_side)
+    return _scan(image, detector, RETRY_UPSAMPLE, max_side, copies)
 
 
 def detect_centerface(image: np.ndarray, scale: float = 1.0,
@@ -278,16 +279,24 @@ def detect_centerface(image: np.ndarray, scale: float = 1.0,
     return faces
 
 
-def _scan(image: np.ndarray, detector: str, upsample: int,
-          max_side: int) -> tuple[list[Face], DetectionLimits]:
-    """One dlib detector pass at ``upsample`` within ``max_side``, landmarks at full size."""
+def _scan(image: np.ndarray, detector: str, upsample: int, max_side: int,
+          copies: dict[tuple[int, int], np.ndarray] | None = None,
+          ) -> tuple[list[Face], DetectionLimits]:
+    """One dlib detector pass at ``upsample`` within ``max_side``, landmarks at full size.
+
+    ``copies`` keeps the scaled-down copies of ``image`` by size, for the next pass to reuse.
+    """
     height, width = image.shape[:2]
     limits = detection_limits(width, height, upsample, max_side, detector)
     scale = limits.scale
     scanned = image
     if scale < 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        scanned = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
+        copies = {} if copies is None else copies
+        if size not in copies:
+            copies[size] = np.asarray(
+                Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
+        scanned = copies[size]
     check_time("face detection")
     if detector == "hog":
         with _HOG.borrow() as hog:

@@ -26,6 +26,9 @@ import io
 import math
 import os
 import stat
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -80,6 +83,24 @@ class DecodedImage:
     original_size: tuple[int, int]
     scale: float
     format: str
+
+
+#: Where :func:`decode_image` decodes bytes: in this thread (None), or a decoder set by
+#: :func:`decoding_with` (the service's worker process pool, ``engine.faces.decode_pool``).
+Decoder = Callable[..., DecodedImage]
+_DECODER: ContextVar[Decoder | None] = ContextVar("faceaudit_decoder", default=None)
+
+
+@contextmanager
+def decoding_with(decoder: Decoder | None) -> Iterator[None]:
+    """Inside the block (this thread/context), :func:`decode_image` hands the bytes it has read
+    and checked to ``decoder(data, max_pixels=, max_bytes=, max_side=, name=)`` instead of
+    decoding them here (None: decode here)."""
+    token = _DECODER.set(decoder)
+    try:
+        yield
+    finally:
+        _DECODER.reset(token)
 
 
 # ---------------------------------------------------------------- reading
@@ -206,8 +227,13 @@ def to_rgb(img: Image.Image) -> np.ndarray:
 
 
 def _reduce(img: Image.Image, max_side: int) -> Image.Image:
-    """Shrink by the largest whole factor that keeps the longer side ≥ ``max_side``."""
-    factor = max(img.size) // max_side
+    """Shrink by a whole factor (a box filter, cheap): the smallest that brings the longer side
+    to ``max_side`` or less, unless that would take it below ``max_side * 3 / 4`` — then the
+    largest that keeps it at ``max_side`` or more (a resize finishes the job)."""
+    longer = max(img.size)
+    factor = -(-longer // max_side)  # ceil: no full-size resize afterwards
+    if factor >= 2 and longer / factor < max_side * 3 / 4:
+        factor = longer // max_side
     if factor < 2:
         return img
     if img.mode == "1":
@@ -313,6 +339,10 @@ def decode_image(
     data = _read_bytes(src, max_bytes, label)
     check_time("decoding")
     max_pixels = pixel_cap(max_pixels)  # the service's max_pixels, when lower
+    decoder = _DECODER.get()
+    if decoder is not None:
+        return decoder(data, max_pixels=max_pixels, max_bytes=max_bytes, max_side=max_side,
+                       name=label)
     fmt = "unknown format"
     try:
         with Image.open(io.BytesIO(data), formats=_usable_formats()) as img:

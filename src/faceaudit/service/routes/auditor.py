@@ -171,6 +171,7 @@ def _audit_view(ctx: ServiceContext, event: AuditEvent, policy: Policy,
     """One row: the governing audit, its recomputed ratios and the gate's verdict now."""
     gate = judge_registered(policy, ctx.home, event, now)
     fmr_ratio = fnmr_ratio = None
+    judged: dict[str, str] = {}
     groups = ""
     try:
         report = load_registered(ctx.home, event).report
@@ -181,10 +182,15 @@ def _audit_view(ctx: ServiceContext, event: AuditEvent, policy: Policy,
         verdict = judge_identification(policy, report, size)
         fmr_ratio, fnmr_ratio = verdict.fpir_ratio, verdict.fnir_ratio
         groups = ", ".join(str(g) for g in report.get("groups") or [])
+        judged = {j.name: j.short() for j in verdict.judged}
     elif report is not None:
         verdict = judge(policy, report)
         fmr_ratio, fnmr_ratio = verdict.fmr_ratio, verdict.fnmr_ratio
         groups = ", ".join(str(g) for g in report.get("groups") or [])
+        judged = {j.name: j.short() for j in verdict.judged}
+    # value, interval and verdict of each recomputed ratio where it was judged
+    fmr_text = judged.get("fpir_ratio" if event.mode == IDENTIFICATION_MODE else "fmr_ratio")
+    fnmr_text = judged.get("fnir_ratio" if event.mode == IDENTIFICATION_MODE else "fnmr_ratio")
     return {
         "audit_id": event.audit_id,
         "backend_id": event.backend_id,
@@ -195,9 +201,10 @@ def _audit_view(ctx: ServiceContext, event: AuditEvent, policy: Policy,
         "signed_by": event.key_id or "unsigned",
         "groups": groups,
         "target_fmr": policy.fmr_target,
-        "fmr_ratio": ("FPIR " if event.mode == IDENTIFICATION_MODE else "") + _number(fmr_ratio),
+        "fmr_ratio": ("FPIR " if event.mode == IDENTIFICATION_MODE else "")
+        + (fmr_text or _number(fmr_ratio)),
         "fnmr_ratio": ("FNIR " if event.mode == IDENTIFICATION_MODE else "")
-        + _number(fnmr_ratio),
+        + (fnmr_text or _number(fnmr_ratio)),
         "passes": gate.passed,
         "gate_detail": "passes the policy's bias gate" if gate.passed else
                        f"{gate.rule}: {gate.detail}",

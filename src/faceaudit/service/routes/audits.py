@@ -45,6 +45,8 @@ def start_audit(
     seed: Annotated[int, Form(ge=0, le=2**32 - 1)] = 0,
     alpha: Annotated[float, Form(ge=0.0, le=1.0)] = 0.5,
     fail_if: Annotated[list[str] | None, Form(description="Gate rules, e.g. fmr_ratio>2")] = None,
+    operating_points: Annotated[bool, Form(
+        description="Add the worst-group threshold grid (operating_points)")] = False,
 ) -> dict[str, Any]:
     """Start an audit in the background; poll ``GET /v1/audits/{job_id}``.
 
@@ -68,7 +70,7 @@ def start_audit(
     request = AuditJob(
         embeddings=saved.get("embeddings"), attributes=saved.get("attributes"),
         scores=saved.get("scores"), by=groups_by, targets=targets, bootstrap=bootstrap,
-        seed=seed, alpha=alpha, fail_if=list(fail_if or []),
+        seed=seed, alpha=alpha, fail_if=list(fail_if or []), operating_points=operating_points,
     )
     return ctx.jobs.submit(job_id, key.actor,
                            partial(run_audit_job, ctx.home, key.actor, request=request))

@@ -45,7 +45,7 @@ def identify(
     """
     given = authorisation_from(authorisation, authority, authorisation_kind,
                                authorisation_expires)
-    with ctx.images.slot():
+    with ctx.images.slot(key.key_id):
         return ctx.deployment.identify(
             actor=key.actor, image=read_upload(image), purpose=purpose, case=case, top=top,
             authorisation=given, offence=offence,

@@ -32,7 +32,7 @@ def enrol(
         description="Enrol even if the face matches another subject (recorded).")] = False,
 ) -> dict[str, Any]:
     """Enrol a subject from one or more images under a consent record."""
-    with ctx.images.slot():
+    with ctx.images.slot(key.key_id):
         try:
             return ctx.deployment.enrol(
                 actor=key.actor,
@@ -62,3 +62,17 @@ def erase(
     """Erase a subject: templates, index entries and consent, with the bytes gone from disk."""
     return ctx.deployment.erase(actor=key.actor, subject_id=subject_id, purpose=purpose,
                                 case=case)
+
+
+@router.get("/subjects/{subject_id}/export")
+def export(
+    key: Annotated[ApiKey, Depends(require(Role.ADMIN))],
+    ctx: Annotated[ServiceContext, Depends(get_context)],
+    subject_id: str,
+    purpose: Annotated[str | None, Query(max_length=1024)] = None,
+    case: Annotated[str | None, Query(max_length=1024)] = None,
+) -> dict[str, Any]:
+    """Everything held and logged about one subject, for an access request (GDPR Art. 15);
+    the export is itself a logged event."""
+    return ctx.deployment.subject_export(actor=key.actor, subject_id=subject_id,
+                                         purpose=purpose, case=case)

@@ -32,7 +32,7 @@ def verify(
 
     Returns the score, the threshold at the policy's target FMR, and whether it is a match.
     """
-    with ctx.images.slot():
+    with ctx.images.slot(key.key_id):
         return ctx.deployment.verify(
             actor=key.actor,
             image_a=read_upload(image_a),

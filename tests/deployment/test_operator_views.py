@@ -64,7 +64,8 @@ def test_quiet_prints_the_id_alone_and_excludes_json(audited_home):
     assert found.exit_code == 0, found.output
     result_id = found.stdout.strip()
     assert len(found.stdout.splitlines()) == 1 and len(result_id) == 32
-    reviewed = runner.invoke(app, ["review", result_id, "--confirm", "--actor", "bob",
+    reviewed = runner.invoke(app, ["review", "decide", "--result", result_id, "--face", "0",
+                                   "--candidate", "s-obama", "--confirm", "--actor", "bob",
                                    "--home", h])
     assert reviewed.exit_code == 0, reviewed.output
     both = _identify(h, "--quiet", "--json")

@@ -131,3 +131,26 @@ def test_erasure_and_re_enrolment_keep_the_record_in_step(enrolled, mdtf):
     found = _identify(_fresh(home, deployment), mdtf)
     assert found["faces"][0]["candidates"][0]["subject_id"] == "p1"
     assert _verify(home).exit_code == 0
+
+
+def test_each_search_records_the_digest_of_the_gallery_it_searched(enrolled, mdtf):
+    """EU AI Act Art. 12(3): the reference database checked, as the digest of its recorded
+    state — the same state gives the same digest, an enrolment or erasure changes it."""
+    from faceaudit.ledger import Ledger
+
+    home, deployment = enrolled
+
+    def searched_state() -> str:
+        _identify(deployment, mdtf)
+        last = [e for e in Ledger(home).events() if e["action"] == "identify"][-1]
+        return last["result"]["use"]["reference_database"]["state_digest"]
+
+    before = searched_state()
+    assert len(before) == 64 and searched_state() == before
+    assert _fresh(home, deployment).gallery_record.state_digest() == before  # from the ledger
+    deployment.enrol(actor="clerk", subject_id="p3", images=[mdtf / "5.png"],
+                     basis="consent", evidence="form-p3")
+    grown = searched_state()
+    assert grown != before
+    deployment.erase(actor="clerk", subject_id="p3")
+    assert searched_state() == before

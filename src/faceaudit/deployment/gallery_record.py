@@ -9,6 +9,7 @@ gallery); ``faceaudit ledger verify`` checks every row.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -41,7 +42,21 @@ class GalleryRecord:
         self.results: dict[str, dict[str, list[str]] | None] = {}
         self.decisions: dict[str, Counter[tuple[str, str]]] = {}
         self.leads: dict[str, Counter[tuple[str, str, str]]] = {}
+        self._state = 0  # the running multiset hash of every recorded template and consent
         self._lock = threading.Lock()
+
+    def state_digest(self) -> str:
+        """A digest of the gallery's state as the record holds it — every enrolled template
+        and consent record, by their commitments (a sum modulo 2^256 of their SHA-256, so it
+        is kept per event, never by a scan) — for the Art. 12(3) record of each search: the
+        same recorded state always gives the same digest, any enrolment or erasure changes it."""
+        self.current()
+        return f"{self._state:064x}"
+
+    def _fold(self, subject: RecordedSubject, sign: int) -> None:
+        for commitment in [*subject.templates.values(), *subject.consents.elements()]:
+            value = int(hashlib.sha256(commitment.encode()).hexdigest(), 16)
+            self._state = (self._state + sign * value) % (1 << 256)
 
     def current(self) -> dict[str, RecordedSubject]:
         """Every recorded subject, after verifying the ledger against its newest signed head."""
@@ -53,6 +68,11 @@ class GalleryRecord:
                 self._apply(event)
             self._seen = max(self._seen, size)
             return self._subjects
+
+    def _drop(self, subject_id: str) -> None:
+        dropped = self._subjects.pop(subject_id, None)
+        if dropped is not None and dropped.bound:
+            self._fold(dropped, -1)
 
     def _apply(self, event: dict[str, Any]) -> None:
         result = event.get("result")
@@ -66,13 +86,16 @@ class GalleryRecord:
             if not isinstance(committed, list) or not isinstance(consent, str):
                 subject.bound = False
                 return
-            subject.templates.update({int(tid): str(c) for tid, c in committed})
+            added = RecordedSubject({int(tid): str(c) for tid, c in committed},
+                                    Counter([consent]))
+            subject.templates.update(added.templates)
             subject.consents[consent] += 1
+            self._fold(added, +1)
         elif action == "erase" and isinstance(result.get("subject_id"), str):
-            self._subjects.pop(result["subject_id"], None)
+            self._drop(result["subject_id"])
         elif action == "purge" and isinstance(result.get("subject_ids"), list):
             for subject_id in result["subject_ids"]:
-                self._subjects.pop(str(subject_id), None)
+                self._drop(str(subject_id))
         elif action == "identify" and isinstance(result.get("result_id"), str):
             committed = result.get("candidate_commitments")
             self.results[result["result_id"]] = committed if isinstance(committed, dict) else None

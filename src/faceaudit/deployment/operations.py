@@ -680,7 +680,7 @@ class Deployment:
         result["candidate_commitments"] = face_commitments(result["result_id"], out_faces)
         result["record"] = use_record(
             started, _now(), hashlib.sha256(probe).hexdigest(), len(faces), gallery_templates,
-            authorisation, offence, held)
+            authorisation, offence, held, self.gallery_record.state_digest())
         crops, crops_expire_at = self._review_crops(bytes(probe), out_faces, policy, started)
         _, logged = self.oplog.run(
             "identify", actor=actor, purpose=purpose, case=case, backend_id=backend_id,
@@ -940,13 +940,16 @@ class Deployment:
 
 def use_record(started: datetime, ended: datetime, probe_sha256: str, faces: int,
                gallery_templates: int, authorisation: Authorisation | None,
-               offence: str | None, held_until: str | None) -> dict[str, Any]:
+               offence: str | None, held_until: str | None,
+               gallery_state: str | None = None) -> dict[str, Any]:
     """What EU AI Act Art. 12(3) asks the log of one search to hold: its period, the
-    reference database checked (its size), the input (the probe's SHA-256 and the faces
-    found), the authorisation and offence; the persons who verified are the review events."""
+    reference database checked (its size and the digest of its recorded state,
+    :meth:`GalleryRecord.state_digest`), the input (the probe's SHA-256 and the faces found),
+    the authorisation and offence; the persons who verified are the review events."""
     return {"started_at": utc_iso(started), "ended_at": utc_iso(ended),
             "probe_sha256": probe_sha256, "faces_found": faces,
-            "reference_database": {"templates": gallery_templates},
+            "reference_database": {"templates": gallery_templates,
+                                   "state_digest": gallery_state},
             "authorisation": authorisation.to_record() if authorisation else None,
             "offence": offence, "held_until": held_until}
 

@@ -90,7 +90,7 @@ COLUMNS = {
     "searches": ["actor", "purpose", "case", "identify", "verify", "candidates"],
     "reviews": ["result_id", "time", "actor", "purpose", "case", "gate", "candidates",
                 "outcome", "reviewer", "reviewed_at", "started_at", "ended_at",
-                "templates_searched",
+                "templates_searched", "gallery_state",
                 "probe_sha256", "faces_found", "authorisation", "authorisation_kind",
                 "authority", "offence", "status", "state"],
     "leads": ["task_id", "result_id", "case", "face", "reviewers", "confirms", "rejects",

@@ -178,6 +178,7 @@ def _use_columns(use: Any) -> Row:
         use.get("reference_database"), dict) else {}
     return {"started_at": use.get("started_at"), "ended_at": use.get("ended_at"),
             "templates_searched": database.get("templates"),
+            "gallery_state": database.get("state_digest"),
             "probe_sha256": use.get("probe_sha256"), "faces_found": use.get("faces_found"),
             "authorisation": given.get("reference"), "authorisation_kind": given.get("kind"),
             "authority": given.get("authority"), "offence": use.get("offence"),

@@ -9,8 +9,7 @@ import pytest
 from ledger_raw import (
     delete_tree_heads_raw,
     read_raw,
-    rebuild_tree_raw,
-    write_head_raw,
+    rechain_raw,
     write_raw,
     write_tree_heads_raw,
 )
@@ -77,13 +76,7 @@ def resign_rewritten(home, events):
     rewrites history and re-signs everything with the project's own code: chain, head witness,
     stored tree and one fresh signed tree head."""
     led = Ledger(home)
-    prev = "0" * 64
-    for seq, event in enumerate(events, start=1):
-        event["seq"], event["prev_hash"] = seq, prev
-        event["hash"] = prev = event_hash(event)
-    write_raw(led, b"".join(canonical(e) + b"\n" for e in events))
-    write_head_raw(led, canonical({"hash": prev, "seq": len(events)}) + b"\n")
-    rebuild_tree_raw(led)
+    rechain_raw(led, events)
     head = make_sth(FileSigner(home.signing_key_path, in_home=True), len(events),
                     led.tree.root(len(events)))
     write_tree_heads_raw(led, [canonical(head.to_dict())])

@@ -102,6 +102,16 @@ def _pair_interval(a: tuple[float, float, float], b: tuple[float, float, float]
     return math.exp(low), math.exp(high)
 
 
+def _with_intervals(rates: Sequence[tuple[float, float | None, float | None]]
+                    ) -> list[tuple[float, float, float]] | None:
+    """The ``(value, low, high)`` rates when there are at least two and each has an interval;
+    else None (the ratio intervals are undefined then)."""
+    if len(rates) < 2 or any(low is None or high is None for _, low, high in rates):
+        return None
+    return [(value, float(low), float(high)) for value, low, high in rates
+            if low is not None and high is not None]
+
+
 def ratio_interval(
     rates: Sequence[tuple[float, float | None, float | None]],
 ) -> tuple[float, float] | None:
@@ -113,13 +123,9 @@ def ratio_interval(
     estimate: two groups with the same rate get an interval around 1. None with fewer than two
     groups or when a group's rate has no interval.
     """
-    if len(rates) < 2:
+    full = _with_intervals(rates)
+    if full is None:
         return None
-    full: list[tuple[float, float, float]] = []
-    for value, low, high in rates:
-        if low is None or high is None:
-            return None
-        full.append((value, low, high))
     pairs = [_pair_interval(a, b) for i, a in enumerate(full) for j, b in enumerate(full)
              if i != j]
     return max(p[0] for p in pairs), max(p[1] for p in pairs)
@@ -195,13 +201,9 @@ def max_geomean_interval(
     lower bound is 0 the bounds are combined directly (the worst case of each term). None with
     fewer than two groups or when a group's rate has no interval.
     """
-    if len(rates) < 2:
+    full = _with_intervals(rates)
+    if full is None:
         return None
-    full: list[tuple[float, float, float]] = []
-    for value, low, high in rates:
-        if low is None or high is None:
-            return None
-        full.append((value, low, high))
     G = len(full)
     bounds = []
     for a in range(G):

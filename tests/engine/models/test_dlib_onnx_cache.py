@@ -86,7 +86,11 @@ opened = []
 sys.addaudithook(lambda event, args: opened.append(str(args[0])) if event == "open" else None)
 from faceaudit.engine.models.identity import embedder_model_sha256
 from faceaudit.engine.models.registry import get_embedder
-sha = embedder_model_sha256(get_embedder())
+embedder = get_embedder()
+if sys.argv[1:] == ["embed"]:  # an embed run: the network loads, the conversion is found
+    import numpy as np
+    embedder.embed(np.zeros((1, 150, 150, 3), dtype=np.uint8))
+sha = embedder_model_sha256(embedder)
 print(json.dumps({{"sha256": sha, "read_dat": {dat!r} in opened}}))
 """
 
@@ -98,8 +102,8 @@ def test_cold_process_names_its_model_without_reading_dat(tmp_path: Path) -> Non
     cache = tmp_path / "cache"
     env = {**os.environ, "PYTHONPATH": str(SRC), "FACEAUDIT_CACHE": str(cache)}
 
-    def probe() -> dict:
-        done = subprocess.run([sys.executable, "-c", _NAMING_PROBE.format(dat=str(dat))],
+    def probe(*args: str) -> dict:
+        done = subprocess.run([sys.executable, "-c", _NAMING_PROBE.format(dat=str(dat)), *args],
                               env=env, capture_output=True, text=True, timeout=300, check=False)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout.strip().splitlines()[-1])
@@ -108,6 +112,6 @@ def test_cold_process_names_its_model_without_reading_dat(tmp_path: Path) -> Non
     converted = dlib_resnet_onnx()
     shutil.copyfile(converted, cache / converted.name)
     expected = hashlib.sha256(dat.read_bytes()).hexdigest()
-    first = probe()  # no pointer yet: the file is read and hashed
+    first = probe("embed")  # no pointer yet: the file is read and hashed
     assert first == {"sha256": expected, "read_dat": True}
     assert probe() == {"sha256": expected, "read_dat": False}

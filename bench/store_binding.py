@@ -1,8 +1,9 @@
 """What binding the gallery to the ledger costs (issue 21, attack 5): at 10^4 and 10^6
-templates, the per-operation check identify and verify run (the candidates' rows against their
-enrol events' commitments), the store write of an enrolment (which reads back its rows to
-commit to them), and what a process pays once: verifying the ledger against its newest signed
-head and reading the record of every enrolment.
+templates, the per-operation checks (the candidates' rows against their enrol events'
+commitments, which identify and verify run; the row counts against the record, which every
+operation runs), the store write of an enrolment (which reads back its rows to commit to them),
+and what a process pays once: verifying the ledger against its newest signed head, reading the
+record of every enrolment and checking every subject's rows.
 
 The gallery is written through ``GalleryStore.enrol`` (the deployment's own write path, with its
 commitments) and its ``enrol`` events are appended in batches (``Ledger.append_many``), so a
@@ -28,7 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from faceaudit.base.home import Home
-from faceaudit.deployment.gallery_record import GalleryRecord, check_subjects
+from faceaudit.deployment.gallery_record import (
+    GalleryRecord,
+    check_census,
+    check_every_subject,
+    check_subjects,
+)
 from faceaudit.gallery.records import Consent, NewTemplate
 from faceaudit.gallery.store import SqliteGalleryStore
 from faceaudit.gallery.synthetic import synthetic_gallery
@@ -106,6 +112,16 @@ def bench(n: int, per_subject: int, checks: int, rng: random.Random) -> None:
             times.append(time.perf_counter() - t0)
         print(f"  per identify (10 candidate subjects, {10 * per_subject} templates checked): "
               f"{ms(times)}")
+        t0 = time.perf_counter()
+        check_every_subject(store, record)
+        print(f"  once per process: every subject's rows checked in "
+              f"{time.perf_counter() - t0:.2f} s")
+        times = []
+        for _ in range(checks):
+            t0 = time.perf_counter()
+            check_census(store, record)
+            times.append(time.perf_counter() - t0)
+        print(f"  per operation (the row counts against the record): {ms(times)}")
 
 
 def main() -> None:

@@ -154,3 +154,70 @@ def test_each_search_records_the_digest_of_the_gallery_it_searched(enrolled, mdt
     assert grown != before
     deployment.erase(actor="clerk", subject_id="p3")
     assert searched_state() == before
+
+
+def _delete_subject(home, subject: str) -> None:
+    for table in ("templates", "consents"):
+        _sql(home, f"DELETE FROM {table} WHERE subject_pk = (SELECT pk FROM subjects WHERE "
+                   "subject_id = ?)", subject)
+    _sql(home, "DELETE FROM subjects WHERE subject_id = ?", subject)
+
+
+def test_a_deleted_subject_refuses_every_operation_not_only_those_that_touch_it(enrolled, mdtf):
+    """The running deployment (a service that has checked its gallery once already) and a new
+    process alike: p2 vanished without an erase event, so an enrolment of someone else, a
+    search (which could no longer find p2) and a listing are all refused."""
+    home, deployment = enrolled
+    assert _identify(deployment, mdtf)["faces"]  # the whole-gallery check has run
+    _delete_subject(home, "p2")
+    for running in (deployment, _fresh(home, deployment)):
+        with pytest.raises(GalleryTamperedError, match="without an (erase or purge )?event"):
+            running.enrol(actor="clerk", subject_id="p3", images=[mdtf / "5.png"],
+                          basis="consent", evidence="form-p3")
+        with pytest.raises(GalleryTamperedError):
+            _identify(running, mdtf)
+        with pytest.raises(GalleryTamperedError):
+            running.list_subjects()
+    listed = runner.invoke(app, ["gallery", "list", "--home", str(home.root)])
+    assert listed.exit_code == 4 and "ledger" in listed.output
+
+
+def test_a_row_edited_where_no_operation_looks_refuses_a_new_process(enrolled, mdtf):
+    """An edit that keeps every count (p2's consent extended) is found by the read of every
+    subject's rows a deployment makes on its first operation."""
+    home, deployment = enrolled
+    _sql(home, "UPDATE consents SET expires_at = '2099-01-01T00:00:00+00:00' WHERE subject_pk = "
+               "(SELECT pk FROM subjects WHERE subject_id = 'p2')")
+    with pytest.raises(GalleryTamperedError, match="p2") as refused:
+        _fresh(home, deployment).enrol(actor="clerk", subject_id="p3", images=[mdtf / "5.png"],
+                                       basis="consent", evidence="form-p3")
+    assert refused.value.table == "consents"
+
+
+def test_a_write_in_flight_is_not_taken_for_tampering(enrolled, mdtf, monkeypatch):
+    """Another operation checking the gallery while an enrolment is between its store commit
+    and its ledger append (its outcome events pending), and between the append and the
+    clearing of the pending row: the counts agree at both moments."""
+    home, deployment = enrolled
+    observer = _fresh(home, deployment)
+    observer.check_gallery()
+    store, seen = deployment.store, []
+    real_enrol, real_clear = store.enrol, store.clear_intent
+
+    def enrol_then_look(*args, **kwargs):
+        written = real_enrol(*args, **kwargs)
+        observer.check_gallery()  # committed with its events pending, not in the ledger yet
+        seen.append("after commit")
+        return written
+
+    def look_then_clear(intent_id):
+        observer.check_gallery()  # in the ledger and still pending: counted once
+        seen.append("before clear")
+        real_clear(intent_id)
+
+    monkeypatch.setattr(store, "enrol", enrol_then_look)
+    monkeypatch.setattr(store, "clear_intent", look_then_clear)
+    deployment.enrol(actor="clerk", subject_id="p3", images=[mdtf / "5.png"],
+                     basis="consent", evidence="form-p3")
+    assert seen == ["after commit", "before clear"]
+    observer.check_gallery()

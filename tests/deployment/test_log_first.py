@@ -144,7 +144,9 @@ def test_a_tampered_ledger_stops_every_operation_before_it_acts(deployment, mdtf
     for attempt in attempts:
         with pytest.raises(LedgerTamperedError):
             attempt()
-    assert [s["subject_id"] for s in deployment.list_subjects()] == ["s-1"]
+    with pytest.raises(LedgerTamperedError):  # listing the gallery is refused too
+        deployment.list_subjects()
+    assert [s["subject_id"] for s in deployment.store.list_subjects()] == ["s-1"]
     # reading the result is refused too (fail closed); the store itself is unchanged
     stored = deployment.store.get_result(result["result_id"])
     assert all(t["decisions"] == [] for t in stored["tasks"])

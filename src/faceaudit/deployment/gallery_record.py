@@ -12,13 +12,16 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from faceaudit.gallery.commitments import candidate_commitment, recorded_candidates
 from faceaudit.gallery.errors import GalleryTamperedError
-from faceaudit.gallery.records import SubjectRows
+from faceaudit.gallery.records import RowCensus, SubjectRows
 from faceaudit.ledger import Ledger
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -43,6 +46,12 @@ class GalleryRecord:
         self.decisions: dict[str, Counter[tuple[str, str]]] = {}
         self.leads: dict[str, Counter[tuple[str, str, str]]] = {}
         self._state = 0  # the running multiset hash of every recorded template and consent
+        #: recorded template and consent rows of bound subjects, kept per event (never a scan)
+        self.template_rows = 0
+        self.consent_rows = 0
+        self.legacy = False  # an enrolment predates row commitments: its rows cannot be counted
+        #: the intents whose enrol / erase / purge outcome the record has applied
+        self.applied_intents: set[str] = set()
         self._lock = threading.Lock()
 
     def state_digest(self) -> str:
@@ -54,6 +63,8 @@ class GalleryRecord:
         return f"{self._state:064x}"
 
     def _fold(self, subject: RecordedSubject, sign: int) -> None:
+        self.template_rows += sign * len(subject.templates)
+        self.consent_rows += sign * subject.consents.total()
         for commitment in [*subject.templates.values(), *subject.consents.elements()]:
             value = int(hashlib.sha256(commitment.encode()).hexdigest(), 16)
             self._state = (self._state + sign * value) % (1 << 256)
@@ -61,13 +72,74 @@ class GalleryRecord:
     def current(self) -> dict[str, RecordedSubject]:
         """Every recorded subject, after verifying the ledger against its newest signed head."""
         with self._lock:
-            size = self.ledger.check()
-            if size < self._seen:
-                self._seen, self._subjects = 0, {}
-            for event in self.ledger.events_after(self._seen, size):
-                self._apply(event)
-            self._seen = max(self._seen, size)
+            self._advance(self.ledger.check())
             return self._subjects
+
+    def _advance(self, size: int) -> None:
+        """Apply the events up to ``size`` (under the lock)."""
+        if size < self._seen:
+            self._seen, self._subjects, self._state = 0, {}, 0
+            self.template_rows = self.consent_rows = 0
+            self.legacy, self.applied_intents = False, set()
+        for event in self.ledger.events_after(self._seen, size):
+            self._apply(event)
+        self._seen = max(self._seen, size)
+
+    def at_rest(self, read_store: Callable[[], T]) -> tuple[T, dict[str, RecordedSubject],
+                                                          dict[str, RecordedSubject | None]]:
+        """Read the store while no event can be appended, with the record at that moment:
+        ``(what read_store returned, the recorded subjects, the changes pending)``. The
+        changes are what the writes committed but not yet appended (``pending``: a
+        :class:`RowCensus` or :class:`PendingRows` result carries them) will record — a
+        subject's rows after a pending enrolment, None after a pending erasure — so a write in
+        flight is never taken for tampering."""
+        with self._lock:
+            size, read = self.ledger.at_rest(read_store)
+            self._advance(size)
+            return read, self._subjects, self._pending_changes(getattr(read, "pending", []))
+
+    def _pending_changes(self, pending: list[dict[str, Any]]
+                         ) -> dict[str, RecordedSubject | None]:
+        changes: dict[str, RecordedSubject | None] = {}
+        for event in pending:
+            result = event.get("result") if isinstance(event, dict) else None
+            if not isinstance(result, dict) or result.get("intent_id") in self.applied_intents:
+                continue  # already in the record
+            action = event.get("action")
+            if action == "enrol" and isinstance(result.get("subject_id"), str):
+                committed = result.get("template_commitments")
+                consent = result.get("consent_commitment")
+                if not isinstance(committed, list) or not isinstance(consent, str):
+                    continue
+                subject_id = result["subject_id"]
+                before = changes.get(subject_id) if subject_id in changes else \
+                    self._subjects.get(subject_id)
+                after = RecordedSubject(dict(before.templates) if before else {},
+                                        Counter(before.consents) if before else Counter())
+                after.templates.update({int(tid): str(c) for tid, c in committed})
+                after.consents[consent] += 1
+                changes[subject_id] = after
+            elif action in ("erase", "purge"):
+                gone = ([result.get("subject_id")] if action == "erase"
+                        else list(result.get("subject_ids") or []))
+                changes.update({str(subject_id): None for subject_id in gone})
+        return changes
+
+    def census(self, read_store: Callable[[], RowCensus]) -> tuple[RowCensus, int, int] | None:
+        """The store's :class:`RowCensus` and the template and consent rows the record accounts
+        for at that moment (:meth:`at_rest`): ``(census, templates, consents)``; None when the
+        record cannot count (an enrolment from before row commitments)."""
+        census, recorded, changes = self.at_rest(read_store)
+        if self.legacy:
+            return None
+        templates, consents = self.template_rows, self.consent_rows
+        for subject_id, after in changes.items():
+            before = recorded.get(subject_id)
+            for subject, sign in ((before, -1), (after, +1)):
+                if subject is not None and subject.bound:
+                    templates += sign * len(subject.templates)
+                    consents += sign * subject.consents.total()
+        return census, templates, consents
 
     def _drop(self, subject_id: str) -> None:
         dropped = self._subjects.pop(subject_id, None)
@@ -79,11 +151,14 @@ class GalleryRecord:
         if not isinstance(result, dict):
             return
         action = event["action"]
+        if action in ("enrol", "erase", "purge") and isinstance(result.get("intent_id"), str):
+            self.applied_intents.add(result["intent_id"])
         if action == "enrol" and isinstance(result.get("subject_id"), str):
             subject = self._subjects.setdefault(result["subject_id"], RecordedSubject())
             committed = result.get("template_commitments")
             consent = result.get("consent_commitment")
             if not isinstance(committed, list) or not isinstance(consent, str):
+                self.legacy = True
                 subject.bound = False
                 return
             added = RecordedSubject({int(tid): str(c) for tid, c in committed},
@@ -157,21 +232,83 @@ def check_subjects(store: Any, record: GalleryRecord, subject_ids: list[str]) ->
                 table=table, row=row)
 
 
+def census_problem(store: Any, record: GalleryRecord) -> tuple[str, str] | None:
+    """Why the store's count of template or consent rows is not the record's, as ``(table,
+    why)``, or None (:meth:`GalleryRecord.census`: the store read while no event can be
+    appended, so a write in flight is never taken for tampering). A deleted, inserted or
+    duplicated row of any subject — not only of the subjects an operation touches — changes
+    a count. Homes with enrolments from before row commitments cannot be counted (None;
+    ``ledger verify`` reports those subjects)."""
+    counted = record.census(store.row_census)
+    if counted is None:
+        return None
+    census, templates, consents = counted
+    if (census.templates, census.consents) == (templates, consents):
+        return None
+    table, stored, expected = (("templates", census.templates, templates)
+                               if census.templates != templates
+                               else ("consents", census.consents, consents))
+    how = "deleted" if stored < expected else "inserted"
+    return table, (f"gallery table {table}: {stored} rows where the ledger's enrol, erase and "
+                   f"purge events account for {expected} — rows {how} without an event")
+
+
+def check_census(store: Any, record: GalleryRecord) -> None:
+    """Refuse (:class:`GalleryTamperedError`) when :func:`census_problem` finds one: what
+    every operation of a deployment checks before it runs."""
+    problem = census_problem(store, record)
+    if problem is not None:
+        table, why = problem
+        raise GalleryTamperedError(
+            f"{why}; the gallery no longer agrees with the ledger — restore it from a "
+            "backup that does (docs/gallery.md), and `faceaudit ledger verify` names the rows",
+            table=table, row="count")
+
+
+def subject_problems(store: Any, record: GalleryRecord, *, unbound: bool = True,
+                     ) -> list[tuple[str, str, str]]:
+    """Every subject, template and consent row that disagrees with the record, as ``(table,
+    row, why)``, and every recorded subject whose rows are gone: a read of every subject's rows
+    (once per deployment process, and ``ledger verify``). ``unbound=False`` leaves out the
+    subjects enrolled before row commitments (refused only when an operation relies on them,
+    so that they can still be erased)."""
+    read, in_record, changes = record.at_rest(store.every_subject_rows)
+    recorded = {**in_record, **changes}
+    problems = []
+    seen = set()
+    for rows in read.subjects:
+        seen.add(rows.subject_id)
+        subject = recorded.get(rows.subject_id)
+        if unbound or subject is None or subject.bound:
+            problems += row_problems(rows, subject)
+    for subject_id in sorted(set(recorded) - seen):
+        gone = recorded[subject_id]
+        if gone is not None and (gone.templates or gone.consents):
+            problems.append(("subjects", f"subject_id={subject_id}",
+                             "enrolled in the ledger but gone from the store without an erase "
+                             "or purge event"))
+    return problems
+
+
+def check_every_subject(store: Any, record: GalleryRecord) -> None:
+    """Refuse (:class:`GalleryTamperedError`) unless every subject's rows agree with the
+    record (:func:`subject_problems`): what a deployment checks once, on its first operation,
+    so an edit of a row no later operation touches is still caught."""
+    problems = subject_problems(store, record, unbound=False)
+    if problems:
+        table, row, why = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise GalleryTamperedError(
+            f"gallery table {table}, row {row}: {why}{more}; the gallery no longer agrees with "
+            "the ledger — restore it from a backup that does (docs/gallery.md)",
+            table=table, row=row)
+
+
 def gallery_problems(store: Any, record: GalleryRecord) -> list[str]:
     """Every row of the whole gallery that disagrees with the record, one line each
     (``ledger verify``): subjects, templates and consents; recorded subjects whose rows are
     gone; stored searches, their review decisions and lead records."""
-    recorded = record.current()
-    lines = []
-    seen = set()
-    for rows in store.every_subject_rows():
-        seen.add(rows.subject_id)
-        lines += [f"gallery table {t}, row {r}: {why}"
-                  for t, r, why in row_problems(rows, recorded.get(rows.subject_id))]
-    for subject_id in sorted(set(recorded) - seen):
-        if recorded[subject_id].templates or recorded[subject_id].consents:
-            lines.append(f"gallery table subjects, row subject_id={subject_id}: enrolled in the "
-                         "ledger but gone from the store without an erase or purge event")
+    lines = [f"gallery table {t}, row {r}: {why}" for t, r, why in subject_problems(store, record)]
     for result_id in store.result_ids():
         try:
             stored = store.get_result(result_id)

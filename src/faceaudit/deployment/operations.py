@@ -38,6 +38,8 @@ from faceaudit.deployment.candidates import candidate_limit, image_label
 from faceaudit.deployment.case_bundle import build_case_bundle, bundle_digest
 from faceaudit.deployment.gallery_record import (
     GalleryRecord,
+    check_census,
+    check_every_subject,
     check_result,
     check_subjects,
     check_tasks,
@@ -123,6 +125,7 @@ class Deployment:
         self.store = open_gallery_store(home)
         self.ledger = Ledger(home)
         self.gallery_record = GalleryRecord(self.ledger)
+        self._every_subject_checked = False
         self.oplog = OperationLog(home, self.ledger, self.store)
         self._embedder = embedder
         self._calibration = calibration
@@ -146,6 +149,21 @@ class Deployment:
             self.searcher.recover()  # a saved graph a crash left behind a write
             self.store.backfill_review_tasks()  # results of a home made before review tasks
         return appended
+
+    def check_gallery(self) -> None:
+        """Refuse (:class:`~faceaudit.gallery.errors.GalleryTamperedError`, exit 4 / HTTP 503)
+        unless the gallery agrees with the ledger's record of it: every subject's rows on this
+        deployment's first operation (a process opens the home: one read of the gallery, like
+        the verification of the ledger it pays once), then at every operation the row counts
+        (two counts, no read of the rows), so a subject deleted or a row inserted behind the
+        deployment's back refuses every later operation, not only those that touch it. Rows
+        an operation relies on are checked again where it reads them."""
+        if not self.store.exists():
+            return
+        if not self._every_subject_checked:
+            check_every_subject(self.store, self.gallery_record)
+            self._every_subject_checked = True
+        check_census(self.store, self.gallery_record)
 
     # -- lazily loaded parts -----------------------------------------------------------------
 
@@ -191,6 +209,7 @@ class Deployment:
         # the refusal event and the operation's own events carry these: check them first
         check_events([event(actor, "refused", purpose=purpose, case=case,
                             backend_id=backend_id)])
+        self.check_gallery()
         policy = self.policy
         gate = enforce(policy, self.ledger, self.home, operation=operation, actor=actor,
                        purpose=purpose, case=case, backend_id=backend_id,
@@ -513,6 +532,7 @@ class Deployment:
         case_text = _text("case", case, required=True)
         _text("actor", actor, required=True)
         assert case_text is not None
+        self.check_gallery()
         searches = [e for e in self.ledger.events()
                     if e.get("case") == case_text and e["action"] == "identify"]
         results = {}
@@ -540,6 +560,7 @@ class Deployment:
         (``subject_export``: who, for which request, how much was disclosed)."""
         check_subject_id(subject_id)
         _text("actor", actor, required=True)
+        self.check_gallery()
         export = build_subject_export(self.store, self.ledger, subject_id)
         logged = self.ledger.append(actor, "subject_export", purpose=purpose, case=case,
                                     result={"subject_id": subject_id,
@@ -873,6 +894,7 @@ class Deployment:
         deployment and its auditors, not a reviewer's eyes); a held
         urgent search's result is refused (:class:`ResultHeldError`) until authorised."""
         self.sweep_holds("faceaudit")
+        self.check_gallery()
         stored = self.store.get_result(result_id)
         check_result(self.gallery_record, result_id, stored["faces"])
         check_tasks(self.gallery_record, stored["tasks"])
@@ -934,7 +956,9 @@ class Deployment:
         return purged
 
     def list_subjects(self) -> list[dict[str, Any]]:
-        """Enrolled subjects with consent records and template counts — never embeddings."""
+        """Enrolled subjects with consent records and template counts — never embeddings;
+        refused when the gallery disagrees with the record (:meth:`check_gallery`)."""
+        self.check_gallery()
         return self.store.list_subjects()
 
 

@@ -77,6 +77,26 @@ class SubjectRows:
 
 
 @dataclass(frozen=True)
+class RowCensus:
+    """How many template and consent rows the store holds, and the ledger events of the writes
+    committed but not yet recorded (``pending_events``), read in one transaction — so a write
+    in flight is accounted for, never mistaken for a tampered row."""
+
+    templates: int
+    consents: int
+    pending: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PendingRows:
+    """Every subject's rows as commitments and the pending outcome events (as in
+    :class:`RowCensus`), read in one transaction."""
+
+    subjects: list[SubjectRows]
+    pending: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class Intent:
     """A logged intent to write: its id and how to build the ledger events of the outcome.
 

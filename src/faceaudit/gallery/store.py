@@ -46,6 +46,8 @@ from faceaudit.gallery.records import (
     Consent,
     Intent,
     NewTemplate,
+    PendingRows,
+    RowCensus,
     SubjectRows,
     TemplateSet,
     WriteResult,
@@ -254,11 +256,27 @@ class GalleryStore:
         with self.storage.read() as tx:
             return self._rows_of(tx, subject_ids)
 
-    def every_subject_rows(self) -> list[SubjectRows]:
-        """Every subject's rows as commitments (``ledger verify``: a scan of the gallery)."""
+    def row_census(self) -> RowCensus:
+        """The count of template and consent rows and the pending outcome events, in one read
+        (what every operation compares with the record: a row deleted or inserted behind the
+        deployment's back changes a count; cost: two counts, never a read of the rows)."""
+        with self.storage.read() as tx:
+            templates = tx.execute("SELECT count(*) FROM templates").fetchone()[0]
+            consents = tx.execute("SELECT count(*) FROM consents").fetchone()[0]
+            pending = self._pending(tx)
+        return RowCensus(int(templates), int(consents), pending)
+
+    def every_subject_rows(self) -> PendingRows:
+        """Every subject's rows as commitments, with the pending outcome events, in one read
+        (``ledger verify`` and a deployment's first operation: a scan of the gallery)."""
         with self.storage.read() as tx:
             ids = [r[0] for r in tx.execute("SELECT subject_id FROM subjects ORDER BY pk")]
-            return self._rows_of(tx, ids)
+            return PendingRows(self._rows_of(tx, ids), self._pending(tx))
+
+    @staticmethod
+    def _pending(tx: Transaction) -> list[dict[str, Any]]:
+        return [event for row in tx.execute("SELECT events FROM pending_events")
+                for event in json.loads(row[0])]
 
     def _rows_of(self, tx: Transaction, subject_ids: list[str],
                  template_ids: list[int] | None = None) -> list[SubjectRows]:

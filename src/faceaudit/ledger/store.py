@@ -5,12 +5,12 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, Unpack, overload
+from typing import Any, Protocol, TypeVar, Unpack, overload
 
 from faceaudit.base.home import Home
 from faceaudit.ledger import merkle
@@ -46,6 +46,8 @@ from faceaudit.ledger.verify import (
     parse_event,
     verify_bytes,
 )
+
+T = TypeVar("T")
 
 
 class EventLog(Protocol):
@@ -251,6 +253,14 @@ class Ledger:
         with self._locked():
             last = self._ready()
             return last["seq"] if last else 0
+
+    def at_rest(self, read: Callable[[], T]) -> tuple[int, T]:
+        """Run ``read`` while no event can be appended (the ledger's lock held, across
+        processes), after verifying the ledger as :meth:`check` does: ``(event count, what
+        read returned)`` — a reading of another store that no append can fall between."""
+        with self._locked():
+            last = self._ready()
+            return (last["seq"] if last else 0), read()
 
     def sign_tree_head(self, private_key_path: Path | None = None,
                        upgrade: bool = False) -> SignedTreeHead:

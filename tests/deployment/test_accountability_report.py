@@ -140,3 +140,26 @@ def measure_width(page: Path, tmp_path: Path) -> dict:
     if found is None:
         pytest.fail(f"the measuring script did not run: {console}")
     return {"scroll": int(found[1]), "client": int(found[2])}
+
+
+def test_an_identification_audit_reports_its_fpir_and_fnir(tmp_path: Path) -> None:
+    home = init_home(tmp_path / "home")
+    auditor = audit_evidence.Auditor(Path(tempfile.mkdtemp(dir=home.root.parent)))
+    auditor.trust(home)
+    auditor.register(home, audit_evidence.make_report())
+    report = audit_evidence.make_identification_report(
+        fpir={"female": (137, 1000), "male": (113, 1000)},
+        fnir={"female": (29, 1000), "male": (23, 1000)})
+    auditor.register(home, report)
+    facts = accountability_facts(home, BACKEND)
+    (one_to_n,) = [a for a in facts["audits"] if a["mode"] == "identification"]
+    (point,) = one_to_n["identification"]
+    given = {g["group"]: g for g in report["identification"]["operating_points"][0]["groups"]}
+    for group in point["groups"]:
+        assert group["fpir"] == given[group["group"]]["fpir"]
+        assert group["fnir"] == given[group["group"]]["fnir"]
+    _run(home, tmp_path / "out")
+    md = (tmp_path / "out" / "accountability.md").read_text()
+    assert "FPIR [interval]" in md
+    for name, (errors, searches) in {"female": (137, 1000), "male": (113, 1000)}.items():
+        assert f"| {name} | {_fmt(errors / searches)} [" in md

@@ -196,6 +196,11 @@ def _data_rows(facts: dict[str, Any]) -> list[tuple[str, str]]:
         ("inputs", "the probe image of each search or verification (not stored; its face "
                    "crop kept only when the policy says so); enrolment images under a "
                    "consent record (kept only when asked); the fields the policy requires"),
+        ("data flow", "probe image → faces detected and embedded in memory → compared with the "
+                      "gallery's templates at the policy's threshold → candidate list stored as "
+                      "the search's result → review tasks for independent reviewers → a "
+                      "confirmed lead → an action recorded with an independent evidence "
+                      "reference → an outcome; every step a ledger event"),
         ("outputs", "per face searched: up to the policy's number of candidates with rank, "
                     "score and false match rate; review tasks and decisions; lead actions "
                     "and outcomes; a signed ledger event for every operation and refusal"),

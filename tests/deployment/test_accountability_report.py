@@ -163,3 +163,18 @@ def test_an_identification_audit_reports_its_fpir_and_fnir(tmp_path: Path) -> No
     assert "FPIR [interval]" in md
     for name, (errors, searches) in {"female": (137, 1000), "male": (113, 1000)}.items():
         assert f"| {name} | {_fmt(errors / searches)} [" in md
+
+
+def test_intersectional_group_names_keep_the_markdown_table_whole(tmp_path: Path) -> None:
+    home = init_home(tmp_path / "home")
+    auditor = audit_evidence.Auditor(Path(tempfile.mkdtemp(dir=home.root.parent)))
+    auditor.trust(home)
+    auditor.register(home, audit_evidence.make_report(
+        fmr={"female|black": 0.0012, "male|white": 0.001},
+        fnmr={"female|black": 0.011, "male|white": 0.01}))
+    _run(home, tmp_path / "out")
+    md = (tmp_path / "out" / "accountability.md").read_text()
+    rows = [line for line in md.splitlines() if line.startswith("| female")]
+    assert rows and all(line.startswith("| female\\|black | ") for line in rows)
+    header = next(line for line in md.splitlines() if line.startswith("| group |"))
+    assert all(line.replace("\\|", "").count("|") == header.count("|") for line in rows)

@@ -11,7 +11,6 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from conftest import ROOMY
 from service_harness import (
     Service,
     faces_small,
@@ -30,6 +29,9 @@ from faceaudit.ledger.genesis import init_home
 from faceaudit.ledger.signing import load_public_key
 from faceaudit.service.keys import Role
 from faceaudit.service.routes.cases import wants_html
+from faceaudit.service.settings import ServiceSettings
+
+ROOMY = ServiceSettings(rate_per_minute=100_000, burst=10_000)
 
 BACKEND = "dlib-resnet:1"
 

@@ -28,6 +28,7 @@ from pathlib import Path
 import synthetic_vendor
 
 from faceaudit.base.datasets import LFW_HELP, find_lfw
+from faceaudit.base.home import Home
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTOS = REPO / "demo" / "photos"
@@ -168,6 +169,40 @@ def bare_tour(out: Path) -> None:
              "--out", out / "oversight")
     tour.say(f"oversight report of today's events → {_rel(out / 'oversight')}/ "
              f"(ledger export: {_rel(out / 'ledger-export.jsonl')})")
+    reports(tour)
+    transparency_report(tour, today)
+
+
+def reports(tour: Tour) -> None:
+    """The reports for people outside the deployment (issue 23): the case bundle of DEMO-1 for
+    the defence, checked offline with the public key alone, and the deployer's accountability
+    report / impact assessment draft."""
+    bundle = tour.out / "case-DEMO-1"
+    tour.run("case export", "case", "export", "DEMO-1", "--out", bundle, actor="dpo")
+    public_key = tour.out / "deployment.pub"  # the defence's copy, handed over out of band
+    shutil.copy(Home(tour.home).public_key_path, public_key)
+    checked = tour.run("case verify", "case", "verify", bundle, "--public-key", public_key,
+                       "--json")
+    summary = json.loads(checked.stdout)
+    tour.say(f"case export DEMO-1 → {_rel(bundle)}/case.json, case.html; case verify with the "
+             f"public key alone: {'intact' if summary['ok'] else 'NOT intact'} "
+             f"({summary['events']} events, {summary['searches']} searches)")
+    tour.run("report accountability", "report", "accountability", "--out",
+             tour.out / "accountability")
+    tour.say(f"accountability report (RCW 43.386.020) and Art. 27 FRIA draft → "
+             f"{_rel(tour.out / 'accountability')}/accountability.html, .md")
+
+
+def transparency_report(tour: Tour, today: str) -> None:
+    """The public transparency report of today's events — only where this faceaudit has the
+    ``report transparency`` command (it arrives with its own branch of issue 23)."""
+    probe = subprocess.run([tour.exe, "report", "transparency", "--help"], capture_output=True,
+                           text=True, env=tour.env, check=False)
+    if probe.returncode != 0:
+        return
+    tour.run("report transparency", "report", "transparency", "--from", today, "--to", today,
+             "--out", tour.out / "transparency")
+    tour.say(f"transparency report of today's events → {_rel(tour.out / 'transparency')}/")
 
 
 def _register_and_identify(tour: Tour, audit_dir: Path) -> None:

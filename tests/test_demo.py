@@ -32,12 +32,17 @@ def test_bare_machine_tour(tmp_path):
     for name in ["detect.json", "embeddings.parquet", "verify.json", "identify.json",
                  "synthetic-audit/report.json", "synthetic-audit/report.html",
                  "synthetic-audit/report.json.sig", "ledger-export.jsonl",
-                 "oversight/oversight.html", "signed-tree-head.json", "ledger-verify.txt"]:
+                 "oversight/oversight.html", "signed-tree-head.json", "ledger-verify.txt",
+                 "case-DEMO-1/case.json", "case-DEMO-1/case.html",
+                 "accountability/accountability.html", "accountability/accountability.md"]:
         assert (out / name).is_file(), name
     assert json.loads((out / "verify.json").read_text())["match"] is True
     leads = json.loads((out / "identify.json").read_text())
     assert any(c["subject_id"] == "s-obama" for f in leads["faces"] for c in f["candidates"])
 
+    assert any("case verify with the public key alone: intact" in line for line in lines)
+    accountability = (out / "accountability" / "accountability.md").read_text()
+    assert "GATE WAIVED" in accountability  # the demo home runs under a waiver, said out loud
     actions = [json.loads(line)["action"]
                for line in (out / "ledger-export.jsonl").read_text().splitlines()]
     for action in ["enrol", "refused", "policy_change", "identify", "review", "erase"]:

@@ -100,6 +100,8 @@ def bad_arguments(place: Path, port: int) -> dict[str, tuple[list[str], int, str
         "gallery purge": (["--home", no_home], 2, no_home),
         "gallery subject-export": (["p1", "--home", no_home], 2, no_home),
         "case export": (["C-1", "--out", str(place / "bundle"), "--home", no_home], 2, no_home),
+        "report accountability": (["--out", str(place / "acc"), "--home", no_home], 2,
+                                  no_home),
         "case verify": ([missing, "--public-key", plain], 2, missing),
         "ledger verify": (["--home", no_home], 2, no_home),
         "ledger export": ([*home, "--out", no_folder], 2, no_folder),

@@ -109,3 +109,55 @@ def test_an_edited_event_and_another_key_are_caught(bundle_dir, tmp_path):
     generate_keypair(tmp_path / "other.pem", tmp_path / "other.pub")
     code, _ = _verify(folder, tmp_path / "other.pub")
     assert code == 4
+
+
+def test_a_swapped_candidate_is_caught(bundle_dir):
+    folder, key, hit = bundle_dir
+
+    def swap(bundle):
+        candidate = bundle["results"][hit["result_id"]]["faces"][0]["candidates"][0]
+        candidate["subject_id"] = "s-3" if candidate["subject_id"] != "s-3" else "s-1"
+
+    _edit(folder, swap)
+    code, summary = _verify(folder, key)
+    assert code == 4 and any("candidate 1 is not the one" in p for p in summary["problems"])
+
+
+def test_truncated_proofs_are_caught(bundle_dir):
+    folder, key, _ = bundle_dir
+
+    def truncate(bundle):
+        for item in bundle["events"]:
+            assert item["receipt"]["audit_path"], "a proof with nothing to truncate"
+            item["receipt"]["audit_path"] = item["receipt"]["audit_path"][:-1]
+
+    _edit(folder, truncate)
+    code, summary = _verify(folder, key)
+    assert code == 4
+    assert len(summary["problems"]) >= summary["events"]  # every event's proof fails
+
+
+def test_one_truncated_proof_or_a_missing_receipt_is_caught(bundle_dir):
+    folder, key, _ = bundle_dir
+    original = (folder / "case.json").read_text()
+    _edit(folder, lambda b: b["events"][0]["receipt"].update(
+        audit_path=b["events"][0]["receipt"]["audit_path"][:1]))
+    code, summary = _verify(folder, key)
+    seq = json.loads(original)["events"][0]["event"]["seq"]
+    assert code == 4 and any(p.startswith(f"event {seq}:") for p in summary["problems"])
+    (folder / "case.json").write_text(original)
+    _edit(folder, lambda b: b["events"][1].update(receipt=None))
+    code, summary = _verify(folder, key)
+    assert code == 4 and any("without its event or receipt" in p for p in summary["problems"])
+
+
+def test_an_unknown_case_exits_2_and_logs_nothing(tmp_path):
+    home = init_home(tmp_path / "home")
+    from faceaudit.ledger import Ledger
+
+    before = len(list(Ledger(home).events()))
+    result = runner.invoke(app, ["case", "export", "NO-SUCH", "--out", str(tmp_path / "b"),
+                                 "--home", str(home.root), "--actor", "dpo"])
+    assert result.exit_code == 2 and "NO-SUCH" in result.output
+    assert not (tmp_path / "b").exists()
+    assert len(list(Ledger(home).events())) == before

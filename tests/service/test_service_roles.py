@@ -29,6 +29,7 @@ MATRIX: list[tuple[str, str, set[Role]]] = [
     ("GET", "/v1/ledger/inclusion", {AUD, ADM}),
     ("GET", "/v1/ledger/consistency", {AUD, ADM}),
     ("GET", "/v1/reports/oversight", {AUD, ADM}),
+    ("POST", "/v1/cases/no-such-case/export", {AUD, ADM}),
     ("POST", "/v1/audits", {AUD}),
     ("GET", "/v1/audits/0123456789abcdef", {AUD, ADM}),
     ("GET", "/v1/audits/0123456789abcdef/report.html", {AUD, ADM}),
@@ -59,7 +60,8 @@ def test_matrix_covers_every_route_in_the_openapi_spec(roomy_service: Service) -
     covered = {(m, p.replace("nobody", "{subject_id}").replace("0123456789abcdef", "{job_id}"))
                for m, p, _ in MATRIX}
     covered = {(m, p.replace("/auditor/audits/{job_id}", "/auditor/audits/{audit_id}")
-                .replace("nothing-held", "{result_id}").replace("no-such-task", "{task_id}"))
+                .replace("nothing-held", "{result_id}").replace("no-such-task", "{task_id}")
+                .replace("no-such-case", "{case}"))
                for m, p in covered}
     public = {("GET", "/healthz"), ("GET", "/auditor/login"), ("POST", "/auditor/login"),
               ("POST", "/auditor/logout"), ("GET", "/review/login"), ("POST", "/review/login")}

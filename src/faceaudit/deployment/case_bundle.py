@@ -15,11 +15,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 from faceaudit import __version__
+from faceaudit.base.errors import FaceAuditError
 from faceaudit.base.home import Home
 from faceaudit.engine.models.identity import backend_model_sha256
 from faceaudit.ledger import Ledger
 
 FORMAT = "faceaudit-case/1"
+
+
+class UnknownCaseError(FaceAuditError):
+    """No event in the ledger names this case: there is nothing to disclose (and nothing is
+    logged, so a mistyped case id leaves no empty export behind)."""
+
+    code = "unknown-case"
+    http_status = 404
+
+
+def case_is_known(ledger: Ledger, case: str) -> bool:
+    """Whether any recorded event (not a bare intent) names ``case``."""
+    return any(e.get("case") == case and e["action"] != "intent" for e in ledger.events())
 
 
 def _case_events(ledger: Ledger, case: str) -> list[dict[str, Any]]:

@@ -43,8 +43,13 @@ check the bundle with <code>faceaudit case verify FOLDER --public-key KEY</code>
 """
 
 
+def render_case_page(bundle: dict[str, Any]) -> str:
+    """The printable HTML page of ``bundle``, as text."""
+    env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    return env.from_string(_TEMPLATE).render(b=bundle)
+
+
 def write_case_page(bundle: dict[str, Any], path: Path) -> Path:
     """Write the printable HTML page of ``bundle`` to ``path``; return it."""
-    env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    Path(path).write_text(env.from_string(_TEMPLATE).render(b=bundle), encoding="utf-8")
+    Path(path).write_text(render_case_page(bundle), encoding="utf-8")
     return Path(path)

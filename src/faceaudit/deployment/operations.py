@@ -35,7 +35,12 @@ from faceaudit.base.errors import CalibrationError, NoFaceError
 from faceaudit.base.home import Home
 from faceaudit.deployment import probe_crops, search_holds
 from faceaudit.deployment.candidates import candidate_limit, image_label
-from faceaudit.deployment.case_bundle import build_case_bundle, bundle_digest
+from faceaudit.deployment.case_bundle import (
+    UnknownCaseError,
+    build_case_bundle,
+    bundle_digest,
+    case_is_known,
+)
 from faceaudit.deployment.gallery_record import (
     GalleryRecord,
     check_census,
@@ -528,11 +533,14 @@ class Deployment:
         """The disclosure bundle of ``case`` (:mod:`faceaudit.deployment.case_bundle`): every
         event of the case with its receipt, the stored candidate lists (checked against the
         record first), the audits and policies the searches ran under; the export is logged
-        as a ``case_export`` event — included, with its receipt — recording what it holds."""
+        as a ``case_export`` event — included, with its receipt — recording what it holds.
+        A case no event names raises :class:`UnknownCaseError` (nothing logged)."""
         case_text = _text("case", case, required=True)
         _text("actor", actor, required=True)
         assert case_text is not None
         self.check_gallery()
+        if not case_is_known(self.ledger, case_text):
+            raise UnknownCaseError(f"no event in the ledger names case {case_text!r}")
         searches = [e for e in self.ledger.events()
                     if e.get("case") == case_text and e["action"] == "identify"]
         results = {}

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment
+from markupsafe import Markup, escape
 
 from faceaudit.ledger.oversight_counts import tally_events
 from faceaudit.ledger.oversight_policy import with_policy_history
@@ -50,7 +52,8 @@ def write_oversight(report: dict[str, Any], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "oversight.html", out_dir / "oversight.json"]
     env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    html = env.from_string(_TEMPLATE).render(r=report, cols=COLUMNS)
+    env.filters["breakable"] = breakable
+    html = env.from_string(_TEMPLATE).render(r=report, cols=COLUMNS, views=VIEWS)
     paths[0].write_text(html, encoding="utf-8")
     paths[1].write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     tables = {
@@ -71,6 +74,27 @@ def write_oversight(report: dict[str, Any], out_dir: Path) -> list[Path]:
             writer.writerows(rows)
         paths.append(path)
     return paths
+
+
+#: a word longer than this gets a line-break opportunity every BREAK_EVERY characters
+LONG_WORD, BREAK_EVERY = 16, 8
+
+
+def breakable(value: Any) -> Markup:
+    """A table cell's text, escaped, with line-break opportunities (``<wbr>``) inside words
+    longer than :data:`LONG_WORD` characters (digests, ids, times), so a table fits the page
+    without breaking ordinary words; None is blank."""
+    if value is None:
+        return Markup("")
+    words = re.split(r"(\s+)", str(value))
+    out = []
+    for word in words:
+        if len(word) > LONG_WORD:
+            out.append(Markup("<wbr>").join(escape(word[i:i + BREAK_EVERY])
+                                             for i in range(0, len(word), BREAK_EVERY)))
+        else:
+            out.append(escape(word))
+    return Markup("").join(out)
 
 
 def parse_day(text: str, *, end: bool = False) -> datetime:
@@ -106,14 +130,27 @@ COLUMNS = {
                        "text_kept", "purpose", "case"],
 }
 
+#: the search rows' Art. 12(3) use-record columns and the reviewed candidates' action columns,
+#: each shown in a table of their own so that the page's tables fit its width (the CSVs keep
+#: every column in one file)
+USE_COLUMNS = ["started_at", "ended_at", "templates_searched", "gallery_state", "probe_sha256",
+               "faces_found", "authorisation", "authorisation_kind", "authority", "offence"]
+ACTION_COLUMNS = ["action", "evidence_sha256", "actioned_by", "actioned_at", "outcome",
+                  "outcome_at"]
+VIEWS = {"reviews": [c for c in COLUMNS["reviews"] if c not in USE_COLUMNS],
+         "use": ["result_id", *USE_COLUMNS],
+         "leads": [c for c in COLUMNS["leads"] if c not in ACTION_COLUMNS],
+         "actions": ["task_id", "case", *ACTION_COLUMNS]}
+
 _TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>faceaudit oversight report {{ r.period.start[:10] }} – {{ r.period.end[:10] }}</title>
 <style>
 body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem}
-table{border-collapse:collapse;margin:.5rem 0 1.5rem;display:block;max-width:100%;overflow-x:auto}
-td{overflow-wrap:anywhere}pre{white-space:pre-wrap;background:#f7f7f7;padding:.5rem}
-th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}th{background:#f3f3f3}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem;width:100%;font-size:.85rem}
+th,td{overflow-wrap:break-word}pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f7f7f7;
+padding:.5rem}th,td{border:1px solid #ccc;padding:.2rem .35rem;text-align:left;vertical-align:top}
+th{background:#f3f3f3}
 .bad{color:#a00;font-weight:bold}.ok{color:#070}
 </style></head><body>
 <h1>Oversight report</h1>
@@ -125,9 +162,10 @@ Generated {{ r.generated_at }}.</p>
 <span class="{{ 'ok' if key.insider_proof else 'bad' }}">{{ key.kind }}</span> —
 {{ key.description }}</p>{% endif %}
 {% macro table(rows, columns) %}
-{% if rows %}<table><tr>{% for c in columns %}<th>{{ c }}</th>{% endfor %}</tr>
+{% if rows %}<table><tr>{% for c in columns %}<th>{{ c | replace("_", " ") }}</th>{% endfor %}
+</tr>
 {% for row in rows %}<tr>
-{% for c in columns %}<td>{{ row[c] if row[c] is not none else '' }}</td>{% endfor %}
+{% for c in columns %}<td>{{ row[c] | breakable }}</td>{% endfor %}
 </tr>{% endfor %}</table>{% else %}<p>None.</p>{% endif %}
 {% endmacro %}
 {% set totals = ["identify", "verify", "candidates"] %}
@@ -141,7 +179,9 @@ Generated {{ r.generated_at }}.</p>
 (at most {{ r.candidates.max }} in one). Confirmed: {{ r.reviews.confirmed }}, rejected:
 {{ r.reviews.rejected }}, <span class="{{ 'bad' if r.reviews.pending else '' }}">pending:
 {{ r.reviews.pending }}</span>.</p>
-{{ table(r.reviews.rows, cols.reviews) }}
+{{ table(r.reviews.rows, views.reviews) }}
+<h3>Each search's use record (EU AI Act Art. 12(3))</h3>
+{{ table(r.reviews.rows, views.use) }}
 <h2>From a search to a decision, per case</h2>
 <p>searched → candidates → confirmed lead (independent reviewers) → actioned on independent
 evidence → outcome. Candidates reviewed: {{ r.leads.reviewed_tasks }}; decided:
@@ -153,7 +193,9 @@ median review time: {{ r.leads.median_review_time_s if r.leads.median_review_tim
 else '–' }} s; actioned: {{ r.leads.actioned }}.</p>
 {{ table(r.cases, cols.cases) }}
 <h3>Reviewed candidates</h3>
-{{ table(r.leads.rows, cols.leads) }}
+{{ table(r.leads.rows, views.leads) }}
+<h3>Actions and outcomes of the reviewed candidates</h3>
+{{ table(r.leads.rows, views.actions) }}
 <h2>Erasures and purges</h2>
 {{ table(r.erasures, cols.erasures) }}
 <h2>Refused operations</h2>

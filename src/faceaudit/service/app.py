@@ -26,6 +26,7 @@ from faceaudit.service.routes import (
     auditor,
     audits,
     authorisations,
+    cases,
     health,
     identify,
     ledger,
@@ -84,7 +85,7 @@ def create_app(
     install_offline_docs(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
     for module in (health, verify, identify, subject_list, subjects, reviews, ledger, reports,
-                   audits, policy, auditor, authorisations, review_page):
+                   audits, policy, auditor, authorisations, review_page, cases):
         app.include_router(module.router)
     return app
 

@@ -23,7 +23,8 @@ from faceaudit.cli.options import (
 from faceaudit.cli.output import JsonOption, emit
 from faceaudit.ledger.canonical import canonical
 from faceaudit.ledger.errors import LedgerError
-from faceaudit.ledger.oversight import build_oversight, parse_day, write_oversight
+from faceaudit.ledger.oversight import build_oversight, write_oversight
+from faceaudit.ledger.report_period import parse_bound, report_period
 from faceaudit.ledger.signing import (
     SIGNING_KEY_ENV,
     fingerprint,
@@ -101,29 +102,42 @@ def export(
 
 @ledger_app.command()
 def report(
-    start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD, UTC) or time.")],
-    end: Annotated[str, typer.Option("--to", help="Last day, included (YYYY-MM-DD) or time.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the HTML and CSV files.")],
+    start: Annotated[str | None, typer.Option(
+        "--from", metavar="DAY",
+        help="First day (YYYY-MM-DD, UTC), 'today' or an ISO-8601 time; default: the first "
+             "event.")] = None,
+    end: Annotated[str | None, typer.Option(
+        "--to", metavar="DAY",
+        help="Last day, included (YYYY-MM-DD), 'today' or an ISO-8601 time; default: now.")
+    ] = None,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Write the oversight report (HTML, JSON, CSV) for a period and print the files written."""
-    period = _day(start, "--from"), _day(end, "--to", end=True)
-    if period[1] <= period[0]:
-        raise typer.BadParameter(f"{end} is before --from {start}", param_hint="--to")
+    """Write the oversight report (HTML, JSON, CSV) for a period and print the files written.
+
+    With no --from/--to it covers every event up to now, as GET /v1/reports/oversight does."""
+    first = None if start is None else _day(start, "--from")
+    last = None if end is None else _day(end, "--to", end=True)
+    try:
+        period = report_period(first, last)
+    except ValueError:
+        raise typer.BadParameter(f"{end or 'now'} is before --from {start}",
+                                 param_hint="--to") from None
     built = build_oversight(Ledger(require_home(home)), *period)
     written = [str(path) for path in write_oversight(built, out)]
     emit({"files": written}, as_json, lambda data: "\n".join(data["files"]))
 
 
 def _day(text: str, option: str, end: bool = False) -> datetime:
-    """``text`` as a UTC moment (a day's start, or its end with ``end``); a usage error naming
-    ``option`` otherwise."""
+    """``text`` as a UTC moment (a day's start, or its end with ``end``; ``today``); a usage
+    error naming ``option`` otherwise."""
     try:
-        return parse_day(text, end=end)
+        return parse_bound(text, end=end)
     except ValueError:
         raise typer.BadParameter(
-            f"{text!r} is not YYYY-MM-DD or an ISO-8601 time", param_hint=option) from None
+            f"{text!r} is not YYYY-MM-DD, 'today' or an ISO-8601 time", param_hint=option
+        ) from None
 
 
 KeyOption = Annotated[

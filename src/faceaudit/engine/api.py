@@ -366,8 +366,7 @@ def verify(
               for image, vector, face, which, pick in (
                   (image_a, given[0], face_a, "first image", "face_a"),
                   (image_b, given[1], face_b, "second image", "face_b"))]
-    emb_a, emb_b = (vector if found is None else
-                    embed_faces(found[0].pixels, found[1][found[2] : found[2] + 1], embedder)[0]
+    emb_a, emb_b = (_vector_of(vector, found, embedder)
                     for vector, found in zip(given, picked, strict=True))
     if emb_a.shape != emb_b.shape:
         raise ImageInputError(
@@ -375,6 +374,16 @@ def verify(
             "they come from different models")
     score = float(emb_a @ emb_b)
     return VerifyResult(score, threshold, fmr, score >= threshold, backend_id)
+
+
+def _vector_of(vector: np.ndarray | None, found: tuple[DecodedImage, list[Face], int] | None,
+               embedder: Embedder | None) -> np.ndarray:
+    """The given embedding, or the embedding of the face picked in an image."""
+    if vector is not None:
+        return vector
+    assert found is not None  # an image where no embedding was given
+    decoded, faces, face = found
+    return embed_faces(decoded.pixels, faces[face : face + 1], embedder)[0]
 
 
 def _embedding_given(value: object, which: str) -> np.ndarray | None:

@@ -37,6 +37,7 @@ from faceaudit.service.auth import COOKIE_NAME, require_page
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
 from faceaudit.service.problems import AuthenticationError, NotFoundError, PermissionDeniedError
+from faceaudit.service.schemas.common import redirect
 
 router = APIRouter(prefix="/auditor", tags=["auditor"])
 
@@ -79,7 +80,8 @@ def login_script() -> Response:
                     headers={"Cache-Control": "no-cache"})
 
 
-@router.post("/login", status_code=303, response_class=RedirectResponse)
+@router.post("/login", status_code=303, response_class=RedirectResponse,
+             responses=redirect("/auditor"))
 def login(
     request: Request,
     ctx: Annotated[ServiceContext, Depends(get_context)],
@@ -98,7 +100,8 @@ def login(
     return response
 
 
-@router.post("/logout", status_code=303, response_class=RedirectResponse)
+@router.post("/logout", status_code=303, response_class=RedirectResponse,
+             responses=redirect("/auditor/login"))
 def logout() -> RedirectResponse:
     """Forget the sign-in cookie."""
     response = RedirectResponse("/auditor/login", status_code=303)

@@ -14,10 +14,11 @@ from faceaudit.service.auth import require
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
 from faceaudit.service.problems import PayloadError
+from faceaudit.service.schemas.reports import OversightReport
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
-@router.get("/oversight")
+@router.get("/oversight", response_model=OversightReport, response_model_exclude_unset=True)
 def oversight(
     key: Annotated[ApiKey, Depends(require(Role.AUDITOR, Role.ADMIN))],
     ctx: Annotated[ServiceContext, Depends(get_context)],

@@ -25,6 +25,7 @@ from faceaudit.service.auth import COOKIE_NAME, require_page
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
 from faceaudit.service.problems import AuthenticationError, PermissionDeniedError
+from faceaudit.service.schemas.common import redirect
 
 router = APIRouter(prefix="/review", tags=["review pages"])
 
@@ -72,7 +73,8 @@ def login_form(next: str = "/review") -> HTMLResponse:  # noqa: A002 - the query
                  else "/review")
 
 
-@router.post("/login", status_code=303, response_class=RedirectResponse)
+@router.post("/login", status_code=303, response_class=RedirectResponse,
+             responses=redirect("/review, or the task named by next"))
 def login(
     request: Request,
     ctx: Annotated[ServiceContext, Depends(get_context)],
@@ -118,7 +120,8 @@ def case_page(
     return _page("review_case.html.j2", actor=key.actor, task=view)
 
 
-@router.post("/tasks/{task_id}", status_code=303, response_class=RedirectResponse)
+@router.post("/tasks/{task_id}", status_code=303, response_class=RedirectResponse,
+             responses=redirect("/review/tasks/{task_id}"))
 def decide_page(
     task_id: str,
     request: Request,

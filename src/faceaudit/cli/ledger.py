@@ -3,7 +3,6 @@ and the recovery of a home whose heads are gone (``restore-heads``)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from datetime import datetime
@@ -13,7 +12,6 @@ from typing import Annotated
 import typer
 
 from faceaudit.base.actor import default_actor
-from faceaudit.base.home import Home
 from faceaudit.cli.grammar import GrammarGroup, error_line
 from faceaudit.cli.options import (
     EXIT_TAMPERED,
@@ -33,6 +31,7 @@ from faceaudit.ledger.signing import (
 )
 from faceaudit.ledger.sth import parse_sth
 from faceaudit.ledger.store import Ledger
+from faceaudit.service.record_check import check_record
 
 ledger_app = typer.Typer(
     help="The tamper-evident ledger: verify it, export it, report on it, sign it.",
@@ -52,10 +51,9 @@ def verify(
     """Verify the whole ledger, then the stores bound to it (gallery, API keys); exit 0 when intact,
     4 when tampered (names the first bad event, or each store row that disagrees)."""
     deployment = require_home(home)
-    report = Ledger(deployment).verify(public_key)
-    stores = _store_problems(deployment) if report.ok else []
-    emit(dataclasses.asdict(report) | {"summary": report.summary(), "stores": stores}, as_json,
-         lambda data: "\n".join([data["summary"], *data["stores"]]))
+    checked = check_record(deployment, public_key)
+    report, stores = checked.report, checked.stores
+    emit(checked.to_dict(), as_json, lambda data: "\n".join([data["summary"], *data["stores"]]))
     if not report.ok:
         typer.echo(error_line("the ledger fails verification", str(deployment.ledger_path)),
                    err=True)
@@ -64,25 +62,6 @@ def verify(
         typer.echo(error_line(f"{len(stores)} store row(s) disagree with the ledger",
                               str(deployment.root)), err=True)
         raise typer.Exit(EXIT_TAMPERED)
-
-
-def _store_problems(deployment: Home) -> list[str]:
-    """Every row of a store bound to the ledger that disagrees with it: the gallery (subjects,
-    templates, consent records) and the API keys."""
-    problems = []
-    if deployment.database_url_in_force() or deployment.db_path.exists():
-        # imported only when there is a gallery: a home without one verifies light
-        from faceaudit.deployment.gallery_record import GalleryRecord, gallery_problems
-        from faceaudit.gallery.store import open_gallery_store
-
-        store = open_gallery_store(deployment)
-        if store.exists():
-            problems += gallery_problems(store, GalleryRecord(Ledger(deployment)))
-    if deployment.keys_path.exists():
-        from faceaudit.service.keys import KeyStore
-
-        problems += KeyStore(deployment).check()
-    return problems
 
 
 @ledger_app.command()

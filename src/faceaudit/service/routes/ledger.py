@@ -3,7 +3,6 @@ transparency log: the latest signed tree head and inclusion / consistency proofs
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,6 +13,7 @@ from faceaudit.service.auth import require
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
 from faceaudit.service.problems import NotFoundError
+from faceaudit.service.record_check import check_record
 from faceaudit.service.schemas.common import InclusionProof, TreeHead
 from faceaudit.service.schemas.ledger import ConsistencyProof, EventPage, LedgerVerification
 
@@ -50,10 +50,10 @@ def verify(
     key: Annotated[ApiKey, Depends(require(Role.AUDITOR, Role.ADMIN))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
 ) -> dict[str, Any]:
-    """Re-check the whole hash chain, the head witness, the signed checkpoints and tree heads;
-    ``summary`` is the line ``faceaudit ledger verify`` prints."""
-    report = Ledger(ctx.home).verify()
-    return asdict(report) | {"summary": report.summary()}
+    """Re-check the whole hash chain, the head witness, the signed checkpoints and tree heads,
+    then the stores bound to the ledger — what ``faceaudit ledger verify`` checks; ``summary``
+    is the line it prints, ``stores`` the rows that disagree."""
+    return check_record(ctx.home).to_dict()
 
 
 @router.get("/sth", response_model=TreeHead, response_model_exclude_unset=True)

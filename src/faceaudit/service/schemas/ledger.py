@@ -40,8 +40,9 @@ class LedgerVerification(Open):
     torn_tail_bytes: int
     tree_heads_verified: int
     signed_size: int
-    summary: str | None = Field(default=None, description="The one line `faceaudit ledger "
-                                "verify` prints.")
+    summary: str = Field(description="The line `faceaudit ledger verify` prints.")
+    stores: list[str] = Field(description="Rows of the gallery or keys.db that disagree with "
+                              "the ledger (checked when it is intact).")
 
 
 class ConsistencyProof(Open):

@@ -108,7 +108,8 @@ def decide(
     """Decide one review task: --decision confirm or --decision reject, as the acting user."""
     chosen = one_decision(decision, {"confirm": confirm, "reject": reject})
     ref = _ref(task, result_id, face, candidate)
-    emit(_deployment(home).review(actor=default_actor(actor), ref=ref, decision=chosen,
+    emit(_deployment(home).review(actor=default_actor(actor), ref=ref,
+                                  decision="confirm" if chosen == "confirm" else "reject",
                                   note=note), as_json)
 
 

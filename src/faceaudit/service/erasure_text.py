@@ -13,7 +13,8 @@ _SHOWN_IDS = 5
 
 
 def _count(n: Any, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
+    plural = noun + ("es" if noun.endswith(("s", "sh", "ch")) else "s")
+    return f"{n} {noun if n == 1 else plural}"
 
 
 def _ids(ids: list[Any]) -> str:

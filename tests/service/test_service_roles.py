@@ -68,7 +68,8 @@ def test_matrix_covers_every_route_in_the_openapi_spec(roomy_service: Service) -
 
 # the pages a browser opens: without any key they send it to their sign-in form (303)
 SIGN_IN = {("GET", "/auditor"): "/auditor/login", ("GET", "/review"): "/review/login",
-           ("GET", "/review/tasks/no-such-task"): "/review/login"}
+           ("GET", "/review/tasks/no-such-task"): "/review/login",
+           ("GET", "/auditor/audits/0123456789abcdef/report.html"): "/auditor/login"}
 
 
 @pytest.mark.parametrize(("method", "path", "_roles"), MATRIX)

@@ -34,7 +34,7 @@ from faceaudit.policy.identification import (
 )
 from faceaudit.policy.model import Policy
 from faceaudit.policy.recompute import judge
-from faceaudit.service.auth import COOKIE_NAME, page_key, require_page
+from faceaudit.service.auth import COOKIE_NAME, page_key
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.erasure_text import erasure_sentence
 from faceaudit.service.keys import ApiKey, Role
@@ -142,13 +142,17 @@ def auditor_page(
     )
 
 
-@router.get("/audits/{audit_id}/report.html", response_class=HTMLResponse)
+@router.get("/audits/{audit_id}/report.html", response_class=HTMLResponse,
+            responses=redirect("/auditor/login"))
 def registered_report(
-    key: Annotated[ApiKey, Depends(require_page(Role.AUDITOR))],
+    key: Annotated[ApiKey | None, Depends(page_key(Role.AUDITOR))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
     audit_id: str,
-) -> HTMLResponse:
-    """A registered audit's full report, rendered from its ``report.json``."""
+) -> Response:
+    """A registered audit's full report, rendered from its ``report.json``; without a key or
+    sign-in, a redirect (303) to the sign-in form."""
+    if key is None:
+        return RedirectResponse("/auditor/login", status_code=303)
     for record in list_audits(ctx.home):
         if record.audit_id == audit_id:
             return HTMLResponse(_render(record.report),

@@ -162,3 +162,14 @@ def test_the_review_pages_need_a_reviewer(case) -> None:
         assert "default-src 'none'" in listed.headers["content-security-policy"]
         # the cookie opens the review pages, never the API
         assert browser.get("/v1/reviews").status_code == 401
+
+
+def test_every_card_of_the_review_pages_fits_at_1280_px(case, tmp_path: Path) -> None:
+    from browser import overflowing
+
+    service, _, tokens = case
+    task_id = _task_id(service, tokens["reviewer-2"])
+    with httpx.Client(base_url=service.url, headers={"X-API-Key": tokens["reviewer-2"]}) as c:
+        pages = {"list": c.get("/review").text, "case": c.get(f"/review/tasks/{task_id}").text}
+    for name, page in pages.items():
+        assert overflowing(page, tmp_path / name, "section", 1280) == [], name

@@ -109,3 +109,17 @@ def test_authorisation_record_takes_decision_and_expires_at_and_the_old_names(
                "--home", h)
     assert both.exit_code == 2 and "--decision" in both.stderr
     assert json.loads(run("authorisation", "held", "--home", h).stdout)["held"] == []
+
+
+def test_identify_points_to_a_review_command_that_exists() -> None:
+    from faceaudit.cli.views import identify_view
+
+    shown = identify_view({
+        "result_id": "r1", "threshold": 0.9, "fmr_target": 1e-3, "backend_id": "b:1",
+        "ledger_seq": 3, "receipt": None,
+        "faces": [{"box": {"left": 0, "top": 0, "right": 9, "bottom": 9},
+                   "candidates": [{"subject_id": "s", "score": 0.95, "fmr": 1e-4, "rank": 1}]}]})
+    hint = shown.split("`")[1].split()
+    assert hint[:3] == ["faceaudit", "review", "decide"]
+    options = _options(("review", "decide"))
+    assert [w for w in hint if w.startswith("--") and w not in options] == []

@@ -42,3 +42,37 @@ def open_in_chromium(target: str, profile: Path, *extra: str) -> tuple[str, list
     assert proc.returncode == 0, proc.stderr[-2000:]
     console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
     return proc.stdout, console
+
+
+_OVERFLOW_SCRIPT = """<script>
+window.addEventListener("load", () => {
+  const rows = [...document.querySelectorAll(SELECTOR)].map((el, i) =>
+    [el.id || el.tagName.toLowerCase() + i, el.scrollWidth, el.clientWidth].join(" "));
+  const out = document.createElement("pre");
+  out.id = "faceaudit-overflow";
+  out.textContent = rows.join("\\n");
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def overflowing(html: str, folder: Path, selector: str = "section",
+                width: int = 1280) -> list[str]:
+    """The elements matching ``selector`` whose content is wider than they are
+    (``scrollWidth > clientWidth``) when ``html`` is laid out in Chromium ``width`` px wide.
+
+    The page's own HTML and CSS are laid out as served; a measuring script is added to a copy
+    in ``folder`` (a served page's CSP lets no inline script run), opened from a file.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    script = _OVERFLOW_SCRIPT.replace("SELECTOR", repr(selector))
+    page = folder / "page.html"
+    page.write_text(html.replace("</body>", script + "</body>"), encoding="utf-8")
+    dom, _ = open_in_chromium(page.as_uri(), folder / "profile", "--dump-dom",
+                              f"--window-size={width},900")
+    found = dom.split('<pre id="faceaudit-overflow">', 1)
+    assert len(found) == 2, "the measuring script did not run"
+    rows = [line.split() for line in found[1].split("</pre>", 1)[0].strip().splitlines()]
+    assert rows, f"no element matches {selector!r}"
+    return [f"{name}: scrollWidth {scroll} > clientWidth {client}"
+            for name, scroll, client in rows if int(scroll) > int(client)]

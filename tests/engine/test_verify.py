@@ -49,3 +49,32 @@ def test_faceless_image_is_a_typed_error(faces_small: Path) -> None:
     blank = np.full((120, 120, 3), 90, dtype=np.uint8)
     with pytest.raises(NoFaceError, match="second image"):
         api.verify(api.load_image(faces_small / "face_recognition-mit" / "obama.jpg"), blank)
+
+
+def test_verify_takes_two_embeddings_as_face_recognition_users_expect(faces_small: Path) -> None:
+    mit = faces_small / "face_recognition-mit"
+    obama, obama2, biden = (api.face_encodings(mit / name)[0]
+                            for name in ("obama.jpg", "obama2.jpg", "biden.jpg"))
+    from_images = api.verify(mit / "obama.jpg", mit / "obama2.jpg")
+    same = api.verify(obama, obama2)
+    assert same.match and same.score == pytest.approx(from_images.score, abs=1e-5)
+    assert same.threshold == from_images.threshold and same.backend_id == "dlib-resnet:1"
+    assert not api.verify(obama, biden).match
+    # face_embedding's (face, vector) pair, and an embedding beside an image, work too
+    pair = api.face_embedding(mit / "obama.jpg")
+    assert api.verify(pair, mit / "obama2.jpg").score == pytest.approx(same.score, abs=1e-5)
+    assert api.verify(obama2, pair).match
+
+
+def test_verify_refuses_rows_of_embeddings_pointing_to_matches(faces_small: Path) -> None:
+    import numpy as np
+
+    from faceaudit.base.errors import ImageInputError
+
+    rows = api.face_encodings(faces_small / "face_recognition-mit" / "obama.jpg")
+    with pytest.raises(ImageInputError, match=r"api\.matches"):
+        api.verify(np.vstack([rows, rows]), rows[0])
+    with pytest.raises(ImageInputError, match="different models"):
+        api.verify(rows[0], rows[0][:64])
+    with pytest.raises(ImageInputError, match="all zeros"):
+        api.verify(np.zeros(128, dtype=np.float32), rows[0])

@@ -138,3 +138,36 @@ def test_an_initialised_home_verifies_and_a_deleted_ledger_does_not(tmp_path):
     with pytest.raises(LedgerError, match="signed tree head covers"):
         init_home(home.root)  # init again cannot paper over it: the genesis append is refused
     assert not home.ledger_path.exists() or home.ledger_path.read_bytes() == b""
+
+
+def test_report_without_a_period_covers_all_time_as_the_rest_report(home, tmp_path):
+    """No --from/--to: every event up to now, the period GET /v1/reports/oversight uses."""
+    from faceaudit.ledger.oversight import build_oversight
+    from faceaudit.ledger.report_period import EPOCH, report_period
+
+    result = _run("report", "--home", home.root, "--out", tmp_path / "all")
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "all" / "oversight.json").read_text())
+    assert data["candidates"]["total"] == 10 and data["reviews"]["pending"] == 5
+    assert data["period"]["start"].startswith("1970-01-01")
+    rest = build_oversight(Ledger(home), *report_period(None, None))
+    assert rest["period"]["start"] == data["period"]["start"]
+    assert report_period(None, None)[0] == EPOCH
+    assert rest["events_by_action"] == data["events_by_action"]
+
+
+def test_report_accepts_today(home, tmp_path):
+    for bounds in (["--from", "today"], ["--from", "today", "--to", "today"],
+                   ["--to", "TODAY"]):
+        out = tmp_path / "-".join(bounds)
+        result = _run("report", "--home", home.root, *bounds, "--out", out)
+        assert result.exit_code == 0, (bounds, result.output)
+        data = json.loads((out / "oversight.json").read_text())
+        assert data["candidates"]["total"] == 10, bounds
+    tomorrow = _run("report", "--home", home.root, "--from", "2999-01-01", "--out", tmp_path)
+    assert tomorrow.exit_code == 2 and "--to" in tomorrow.output
+
+
+def test_report_help_names_the_default_period():
+    text = _run("report", "--help").output
+    assert "today" in text and "default" in text and "--from" in text

@@ -5,6 +5,7 @@ Set ``FACEAUDIT_SCREENSHOT=docs/img/auditor.png`` to also save the screenshot th
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
@@ -16,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from audit_evidence import Auditor
-from browser import open_in_chromium
+from browser import open_in_chromium, overflowing
 from PIL import Image
 from service_harness import Service, faces_small, fake_calibration, make_keys, serve
 from test_service_audits import _embeddings
@@ -70,6 +71,11 @@ def _populate(service: Service) -> None:
             client.post("/v1/subjects", data={"subject_id": subject, "basis": "consent",
                                               "evidence": f"form {subject}"},
                         files={"images": (name, (images / name).read_bytes())})
+        # one subject enrolled and erased: the page lists the erasure
+        client.post("/v1/subjects", data={"subject_id": "s-gone", "basis": "consent",
+                                          "evidence": "form s-gone"},
+                    files={"images": ("5.png", (images / "5.png").read_bytes())})
+        client.delete("/v1/subjects/s-gone", params={"purpose": "subject request"})
     with service.client(Role.OPERATOR) as client:
         response = client.post("/v1/identify", data={"purpose": "fraud check", "case": "C-17"},
                                files={"image": ("2.png", (images / "2.png").read_bytes())})
@@ -98,7 +104,7 @@ def test_login_exchanges_key_for_httponly_cookie(busy: Service) -> None:
         # The cookie only opens the pages, never the API.
         assert client.get("/v1/ledger/verify").status_code == 401
         client.post("/auditor/logout")
-        assert client.get("/auditor").status_code == 401
+        assert client.get("/auditor").status_code == 303
 
 
 def test_page_renders_in_headless_chromium(busy: Service, tmp_path: Path) -> None:
@@ -124,3 +130,54 @@ def test_page_renders_in_headless_chromium(busy: Service, tmp_path: Path) -> Non
     if target:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, target)
+
+
+def test_page_without_a_session_sends_the_browser_to_its_sign_in_form(busy: Service) -> None:
+    with httpx.Client(base_url=busy.url) as client:
+        response = client.get("/auditor")
+        assert response.status_code == 303 and response.headers["location"] == "/auditor/login"
+        form = client.get("/auditor", follow_redirects=True)
+        assert form.status_code == 200 and form.headers["content-type"].startswith("text/html")
+        assert 'name="key"' in form.text
+        # a sign-in cookie that no longer opens the page: back to the form, not 401 JSON
+        client.cookies.set("faceaudit_key", "fa_revoked-or-unknown", path="/auditor")
+        assert client.get("/auditor").headers["location"] == "/auditor/login"
+    with httpx.Client(base_url=busy.url) as client:
+        # an API client sending a wrong key still gets its problem+json
+        wrong = client.get("/auditor", headers={"X-API-Key": "fa_not-a-real-key"})
+        assert wrong.status_code == 401
+        assert wrong.headers["content-type"] == "application/problem+json"
+        other = client.get("/auditor", headers={"X-API-Key": busy.tokens[Role.OPERATOR]})
+        assert other.status_code == 403
+
+
+def _page(service: Service) -> str:
+    with service.client(Role.AUDITOR) as client:
+        response = client.get("/auditor")
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def test_page_counts_are_those_of_ledger_verify(busy: Service) -> None:
+    from typer.testing import CliRunner
+
+    from faceaudit.cli.ledger import ledger_app
+
+    page = _page(busy)
+    said = CliRunner().invoke(ledger_app, ["verify", "--home", str(busy.home.root)])
+    assert said.exit_code == 0, said.output
+    summary = said.stdout.splitlines()[0]
+    heads = re.search(r"(\d+) signed tree heads verified", summary)
+    assert heads and int(heads.group(1)) > 0
+    ledger_card = page.split('<section id="ledger">', 1)[1].split("</section>", 1)[0]
+    assert html.escape(summary) in ledger_card, (summary, ledger_card)
+
+
+def test_erasures_are_readable_sentences_not_json(busy: Service) -> None:
+    section = _page(busy).split("<h3>Erasures and purges</h3>", 1)[1].split("<h3>", 1)[0]
+    assert "s-gone" in section and "1 template" in section
+    assert "{" not in section and "&#34;" not in section and "&quot;" not in section
+
+
+def test_every_card_fits_its_content_at_1280_px(busy: Service, tmp_path: Path) -> None:
+    assert overflowing(_page(busy), tmp_path / "layout", "section", 1280) == []

@@ -148,7 +148,10 @@ def test_two_reviewers_walk_through_a_blind_case_view(case, tmp_path: Path) -> N
 def test_the_review_pages_need_a_reviewer(case) -> None:
     service, _, tokens = case
     with httpx.Client(base_url=service.url) as browser:
-        assert browser.get("/review").status_code == 401
+        unsigned = browser.get("/review")  # no session: to the sign-in form, not 401 JSON
+        assert unsigned.status_code == 303 and unsigned.headers["location"] == "/review/login"
+        task = browser.get("/review/tasks/" + "ab" * 16)
+        assert task.headers["location"] == "/review/login?next=/review/tasks/" + "ab" * 16
         wrong = browser.post("/review/login", data={"key": service.tokens[Role.AUDITOR]})
         assert wrong.status_code == 403
         elsewhere = browser.post("/review/login", data={"key": tokens["reviewer-2"],
@@ -159,3 +162,14 @@ def test_the_review_pages_need_a_reviewer(case) -> None:
         assert "default-src 'none'" in listed.headers["content-security-policy"]
         # the cookie opens the review pages, never the API
         assert browser.get("/v1/reviews").status_code == 401
+
+
+def test_every_card_of_the_review_pages_fits_at_1280_px(case, tmp_path: Path) -> None:
+    from browser import overflowing
+
+    service, _, tokens = case
+    task_id = _task_id(service, tokens["reviewer-2"])
+    with httpx.Client(base_url=service.url, headers={"X-API-Key": tokens["reviewer-2"]}) as c:
+        pages = {"list": c.get("/review").text, "case": c.get(f"/review/tasks/{task_id}").text}
+    for name, page in pages.items():
+        assert overflowing(page, tmp_path / name, "section", 1280) == [], name

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from faceaudit.base.actor import default_actor
+from faceaudit.cli.decision_option import one_decision
 from faceaudit.cli.grammar import GrammarGroup
 from faceaudit.cli.options import ActorOption, HomeOption, require_home
 from faceaudit.cli.output import JsonOption, emit
@@ -32,9 +33,16 @@ def _deployment(home: Path | None) -> Deployment:
 @authorisation_app.command()
 def record(
     result_id: Annotated[str, typer.Argument(help="Result id printed by the urgent identify")],
-    granted: Annotated[bool, typer.Option("--granted", help="The authority granted it")] = False,
+    decision: Annotated[str | None, typer.Option(
+        "--decision", metavar="granted|refused",
+        help="granted: the result is released; refused: the search's outputs are deleted "
+             "(REST: decision)")] = None,
+    granted: Annotated[bool, typer.Option(
+        "--granted", help="Same as --decision granted (the old spelling, accepted through 0.2)"
+    )] = False,
     refused: Annotated[bool, typer.Option(
-        "--refused", help="The authority refused it: the search's outputs are deleted")] = False,
+        "--refused", help="Same as --decision refused (the old spelling, accepted through 0.2)"
+    )] = False,
     reference: Annotated[str | None, typer.Option(
         "--reference", help="Reference of the authorisation (or of the refusal)")] = None,
     authority: Annotated[str | None, typer.Option(
@@ -42,21 +50,23 @@ def record(
     kind: Annotated[str, typer.Option(
         "--kind", help="warrant, judicial or administrative")] = "judicial",
     expires: Annotated[str | None, typer.Option(
-        "--expires", help="When the authorisation expires (ISO-8601)")] = None,
+        "--expires-at", "--expires",
+        help="When the authorisation expires (ISO-8601; --expires: the old name, accepted "
+             "through 0.2)")] = None,
     home: HomeOption = None,
     actor: ActorOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Record the authority's decision on a held urgent search: --granted or --refused."""
+    """Record the authority's decision on a held urgent search: --decision granted or
+    --decision refused."""
     from faceaudit.policy.authorisation import authorisation_from
 
-    if granted == refused:
-        raise typer.BadParameter("give exactly one of --granted or --refused")
+    chosen = one_decision(decision, {"granted": granted, "refused": refused})
     given = authorisation_from(reference, authority, kind, expires)
     assert given is not None  # kind is always given
     emit(_deployment(home).record_authorisation(
-        actor=default_actor(actor), result_id=result_id,
-        decision="granted" if granted else "refused", authorisation=given), as_json)
+        actor=default_actor(actor), result_id=result_id, decision=chosen,
+        authorisation=given), as_json)
 
 
 @authorisation_app.command()

@@ -3,7 +3,6 @@ and the recovery of a home whose heads are gone (``restore-heads``)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from datetime import datetime
@@ -13,7 +12,6 @@ from typing import Annotated
 import typer
 
 from faceaudit.base.actor import default_actor
-from faceaudit.base.home import Home
 from faceaudit.cli.grammar import GrammarGroup, error_line
 from faceaudit.cli.options import (
     EXIT_TAMPERED,
@@ -23,7 +21,8 @@ from faceaudit.cli.options import (
 from faceaudit.cli.output import JsonOption, emit
 from faceaudit.ledger.canonical import canonical
 from faceaudit.ledger.errors import LedgerError
-from faceaudit.ledger.oversight import build_oversight, parse_day, write_oversight
+from faceaudit.ledger.oversight import build_oversight, write_oversight
+from faceaudit.ledger.report_period import parse_bound, report_period
 from faceaudit.ledger.signing import (
     SIGNING_KEY_ENV,
     fingerprint,
@@ -32,6 +31,7 @@ from faceaudit.ledger.signing import (
 )
 from faceaudit.ledger.sth import parse_sth
 from faceaudit.ledger.store import Ledger
+from faceaudit.service.record_check import check_record
 
 ledger_app = typer.Typer(
     help="The tamper-evident ledger: verify it, export it, report on it, sign it.",
@@ -51,10 +51,9 @@ def verify(
     """Verify the whole ledger, then the stores bound to it (gallery, API keys); exit 0 when intact,
     4 when tampered (names the first bad event, or each store row that disagrees)."""
     deployment = require_home(home)
-    report = Ledger(deployment).verify(public_key)
-    stores = _store_problems(deployment) if report.ok else []
-    emit(dataclasses.asdict(report) | {"summary": report.summary(), "stores": stores}, as_json,
-         lambda data: "\n".join([data["summary"], *data["stores"]]))
+    checked = check_record(deployment, public_key)
+    report, stores = checked.report, checked.stores
+    emit(checked.to_dict(), as_json, lambda data: "\n".join([data["summary"], *data["stores"]]))
     if not report.ok:
         typer.echo(error_line("the ledger fails verification", str(deployment.ledger_path)),
                    err=True)
@@ -63,25 +62,6 @@ def verify(
         typer.echo(error_line(f"{len(stores)} store row(s) disagree with the ledger",
                               str(deployment.root)), err=True)
         raise typer.Exit(EXIT_TAMPERED)
-
-
-def _store_problems(deployment: Home) -> list[str]:
-    """Every row of a store bound to the ledger that disagrees with it: the gallery (subjects,
-    templates, consent records) and the API keys."""
-    problems = []
-    if deployment.database_url_in_force() or deployment.db_path.exists():
-        # imported only when there is a gallery: a home without one verifies light
-        from faceaudit.deployment.gallery_record import GalleryRecord, gallery_problems
-        from faceaudit.gallery.store import open_gallery_store
-
-        store = open_gallery_store(deployment)
-        if store.exists():
-            problems += gallery_problems(store, GalleryRecord(Ledger(deployment)))
-    if deployment.keys_path.exists():
-        from faceaudit.service.keys import KeyStore
-
-        problems += KeyStore(deployment).check()
-    return problems
 
 
 @ledger_app.command()
@@ -101,29 +81,42 @@ def export(
 
 @ledger_app.command()
 def report(
-    start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD, UTC) or time.")],
-    end: Annotated[str, typer.Option("--to", help="Last day, included (YYYY-MM-DD) or time.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the HTML and CSV files.")],
+    start: Annotated[str | None, typer.Option(
+        "--from", metavar="DAY",
+        help="First day (YYYY-MM-DD, UTC), 'today' or an ISO-8601 time; default: the first "
+             "event.")] = None,
+    end: Annotated[str | None, typer.Option(
+        "--to", metavar="DAY",
+        help="Last day, included (YYYY-MM-DD), 'today' or an ISO-8601 time; default: now.")
+    ] = None,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Write the oversight report (HTML, JSON, CSV) for a period and print the files written."""
-    period = _day(start, "--from"), _day(end, "--to", end=True)
-    if period[1] <= period[0]:
-        raise typer.BadParameter(f"{end} is before --from {start}", param_hint="--to")
+    """Write the oversight report (HTML, JSON, CSV) for a period and print the files written.
+
+    With no --from/--to it covers every event up to now, as GET /v1/reports/oversight does."""
+    first = None if start is None else _day(start, "--from")
+    last = None if end is None else _day(end, "--to", end=True)
+    try:
+        period = report_period(first, last)
+    except ValueError:
+        raise typer.BadParameter(f"{end or 'now'} is before --from {start}",
+                                 param_hint="--to") from None
     built = build_oversight(Ledger(require_home(home)), *period)
     written = [str(path) for path in write_oversight(built, out)]
     emit({"files": written}, as_json, lambda data: "\n".join(data["files"]))
 
 
 def _day(text: str, option: str, end: bool = False) -> datetime:
-    """``text`` as a UTC moment (a day's start, or its end with ``end``); a usage error naming
-    ``option`` otherwise."""
+    """``text`` as a UTC moment (a day's start, or its end with ``end``; ``today``); a usage
+    error naming ``option`` otherwise."""
     try:
-        return parse_day(text, end=end)
+        return parse_bound(text, end=end)
     except ValueError:
         raise typer.BadParameter(
-            f"{text!r} is not YYYY-MM-DD or an ISO-8601 time", param_hint=option) from None
+            f"{text!r} is not YYYY-MM-DD, 'today' or an ISO-8601 time", param_hint=option
+        ) from None
 
 
 KeyOption = Annotated[

@@ -227,8 +227,9 @@ def verify(
     backend: BackendOpt = "dlib-resnet",
     model: ModelOpt = None,
     face: Annotated[int | None, typer.Option(
-        "--face", min=0, metavar="N",
-        help="Which face of the first image, when it has several (0 = best score)")] = None,
+        "--face-a", "--face", min=0, metavar="N",
+        help="Which face of the first image, when it has several (0 = best score; REST: "
+             "face_a; --face: the old name, accepted through 0.2)")] = None,
     face_b: Annotated[int | None, typer.Option(
         "--face-b", min=0, metavar="N",
         help="Which face of the second image, when it has several (0 = best score)")] = None,
@@ -237,7 +238,7 @@ def verify(
     """Compare the face of two images. Exit 0 on a match, 1 on no match, 2 on bad input.
 
     An image with several faces is refused (exit 2, naming the file and the count) unless
-    --face (first image) or --face-b (second image) picks one.
+    --face-a (first image) or --face-b (second image) picks one.
     """
     from faceaudit.engine import api
 
@@ -247,9 +248,9 @@ def verify(
         result = api.verify(image_a, image_b, fmr=fmr, calibration=cal, embedder=embedder,
                             face_a=face, face_b=face_b)
     except api.SeveralFacesError as exc:  # name the CLI's flag, not the library's keyword
-        raise exc.asking_for("--face-b N" if exc.pick == "face_b" else "--face N") from None
+        raise exc.asking_for("--face-b N" if exc.pick == "face_b" else "--face-a N") from None
     except api.FaceIndexError as exc:
-        flag = "--face-b" if exc.pick == "face_b" else "--face"
+        flag = "--face-b" if exc.pick == "face_b" else "--face-a"
         raise api.FaceIndexError(exc.label, exc.pick, exc.index, exc.count,
                                  f"{flag} {exc.index}") from None
     emit(result.to_dict(), as_json, _verify_view)

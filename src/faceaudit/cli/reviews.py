@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from faceaudit.base.actor import default_actor
+from faceaudit.cli.decision_option import one_decision
 from faceaudit.cli.grammar import GrammarGroup
 from faceaudit.cli.options import ActorOption, HomeOption, require_home
 from faceaudit.cli.output import JsonOption, emit
@@ -81,12 +82,20 @@ def show(
 @review_app.command()
 def decide(
     task: Annotated[str | None, typer.Argument(help="Task id from review pending")] = None,
-    confirm: Annotated[bool, typer.Option("--confirm", help="The candidate is the person")
-                       ] = False,
-    reject: Annotated[bool, typer.Option("--reject", help="The candidate is not the person")
-                      ] = False,
+    decision: Annotated[str | None, typer.Option(
+        "--decision", metavar="confirm|reject",
+        help="confirm: the candidate is the person; reject: not the person (REST: decision)")
+    ] = None,
+    confirm: Annotated[bool, typer.Option(
+        "--confirm", help="Same as --decision confirm (the old spelling, accepted through 0.2)")
+    ] = False,
+    reject: Annotated[bool, typer.Option(
+        "--reject", help="Same as --decision reject (the old spelling, accepted through 0.2)")
+    ] = False,
     result_id: Annotated[str | None, typer.Option(
-        "--result", help="Name the task by result id (with --face and --candidate)")] = None,
+        "--result-id", "--result",
+        help="Name the task by result id, with --face and --candidate (--result: the old "
+             "name, accepted through 0.2)")] = None,
     face: Annotated[int | None, typer.Option("--face", help="Face index in the result")
                     ] = None,
     candidate: Annotated[str | None, typer.Option(
@@ -96,14 +105,12 @@ def decide(
     actor: ActorOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Decide one review task: --confirm or --reject, as the acting user."""
-    if confirm == reject:
-        raise typer.BadParameter("give exactly one of --confirm or --reject",
-                                 param_hint="--confirm")
+    """Decide one review task: --decision confirm or --decision reject, as the acting user."""
+    chosen = one_decision(decision, {"confirm": confirm, "reject": reject})
     ref = _ref(task, result_id, face, candidate)
     emit(_deployment(home).review(actor=default_actor(actor), ref=ref,
-                                  decision="confirm" if confirm else "reject", note=note),
-         as_json)
+                                  decision="confirm" if chosen == "confirm" else "reject",
+                                  note=note), as_json)
 
 
 @lead_app.command()

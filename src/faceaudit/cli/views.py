@@ -61,7 +61,8 @@ def identify_view(data: dict[str, Any], *, receipt: bool = False) -> str:
     else:
         found = sum(len(f["candidates"]) for f in faces)
         lines.append(f"result {rid}: {len(faces)} face(s), {found} candidate(s) — leads, not "
-                     f"identifications: review with `faceaudit review {rid} --confirm|--reject`")
+                     "identifications: review each with `faceaudit review decide --result-id "
+                     f"{rid} --face N --candidate ID --decision confirm|reject`")
     for number, face in enumerate(faces, 1):
         lines.append(f"face {number} ({_box(face['box'])}):")
         candidates = face.get("candidates", [])

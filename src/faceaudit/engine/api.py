@@ -91,6 +91,9 @@ __all__ = [
     "DEFAULT_BACKEND",
 ]
 
+#: the default model's backend id (what :func:`matches` and :func:`verify` on embeddings assume)
+DEFAULT_BACKEND_ID = "dlib-resnet:1"
+
 
 def embed_faces(
     image: ImageInput,
@@ -284,7 +287,7 @@ def matches(
     candidates: np.ndarray,
     fmr: float = 1e-3,
     calibration: Calibration | None = None,
-    backend_id: str = "dlib-resnet:1",
+    backend_id: str = DEFAULT_BACKEND_ID,
 ) -> np.ndarray:
     """Which comparisons match at the threshold calibrated for a false-match rate of ``fmr``
     — face_recognition's ``compare_faces``, without a hand-picked tolerance.
@@ -319,8 +322,8 @@ class VerifyResult:
 
 
 def verify(
-    image_a: ImageInput,
-    image_b: ImageInput,
+    image_a: ImageInput | np.ndarray,
+    image_b: ImageInput | np.ndarray,
     fmr: float = 1e-3,
     calibration: Calibration | None = None,
     embedder: Embedder | None = None,
@@ -335,16 +338,78 @@ def verify(
     Each image must hold one face, or ``face_a`` / ``face_b`` must pick one (index, best score
     first): an image with several faces is refused with :class:`SeveralFacesError`, never
     silently reduced to one.
+
+    Either side may also be an embedding already made — one vector of shape ``(dim,)`` (a
+    row of :func:`face_encodings`) or the ``(face, vector)`` pair :func:`face_embedding`
+    returns — which is compared as it is, without a model::
+
+        >>> e1, e2 = api.face_encodings("a.jpg")[0], api.face_encodings("b.jpg")[0]
+        >>> api.verify(e1, e2).match
+
+    Rows of several embeddings are refused (:class:`ImageInputError`): compare many with
+    :func:`matches`.
     """
-    embedder = embedder or get_embedder()
-    calibration = calibration or load_calibration(backend_id=embedder.backend_id)
+    given = [_embedding_given(image, which)
+             for image, which in ((image_a, "first image"), (image_b, "second image"))]
+    if embedder is None and all(v is not None for v in given):
+        # nothing to embed: no model is loaded; the calibration is the default backend's
+        backend_id = calibration.backend_id if calibration is not None else DEFAULT_BACKEND_ID
+    else:
+        embedder = embedder or get_embedder()
+        backend_id = embedder.backend_id
+    calibration = calibration or load_calibration(backend_id=backend_id)
     threshold = calibration.threshold_for(fmr)
     # both faces are found before either is embedded: an image without one costs no embedding
-    picked = [_one_face(image, face, detector=detector, upsample=None, color=color,
+    picked = [None if vector is not None else
+              _one_face(image, face, detector=detector, upsample=None, color=color,
                         label=_label(image, which), pick=pick)
-              for image, face, which, pick in ((image_a, face_a, "first image", "face_a"),
-                                               (image_b, face_b, "second image", "face_b"))]
-    emb_a, emb_b = (embed_faces(decoded.pixels, faces[face : face + 1], embedder)[0]
-                    for decoded, faces, face in picked)
+              for image, vector, face, which, pick in (
+                  (image_a, given[0], face_a, "first image", "face_a"),
+                  (image_b, given[1], face_b, "second image", "face_b"))]
+    emb_a, emb_b = (_vector_of(vector, found, embedder)
+                    for vector, found in zip(given, picked, strict=True))
+    if emb_a.shape != emb_b.shape:
+        raise ImageInputError(
+            f"the embeddings differ in length ({emb_a.shape[0]} and {emb_b.shape[0]}): "
+            "they come from different models")
     score = float(emb_a @ emb_b)
-    return VerifyResult(score, threshold, fmr, score >= threshold, embedder.backend_id)
+    return VerifyResult(score, threshold, fmr, score >= threshold, backend_id)
+
+
+def _vector_of(vector: np.ndarray | None, found: tuple[DecodedImage, list[Face], int] | None,
+               embedder: Embedder | None) -> np.ndarray:
+    """The given embedding, or the embedding of the face picked in an image."""
+    if vector is not None:
+        return vector
+    assert found is not None  # an image where no embedding was given
+    decoded, faces, face = found
+    return embed_faces(decoded.pixels, faces[face : face + 1], embedder)[0]
+
+
+def _embedding_given(value: object, which: str) -> np.ndarray | None:
+    """``value`` as a unit-length float32 vector when it is an embedding — a 1-D array or
+    :func:`face_embedding`'s ``(face, vector)`` pair — else None (an image).
+
+    Raises:
+        ImageInputError: rows of embeddings (use :func:`matches`), or a vector that is not
+            finite, or of length zero.
+    """
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], Face):
+        value = value[1]
+    if not isinstance(value, np.ndarray):
+        return None
+    if value.ndim == 1 or (value.ndim == 2 and value.dtype.kind == "f"):
+        if value.ndim == 2:
+            raise ImageInputError(
+                f"{which}: a float array of shape {value.shape} is rows of embeddings (or a "
+                "float image: pass uint8 pixels); verify compares two faces — compare many "
+                "with api.matches(known, candidates) or api.compare")
+        if value.dtype.kind not in "fiu" or value.size == 0:
+            raise ImageInputError(f"{which}: a {value.dtype} vector of length {value.size} "
+                                  "is not an embedding")
+        vector = value.astype(np.float32)
+        norm = float(np.linalg.norm(vector))
+        if not np.isfinite(norm) or norm == 0.0:
+            raise ImageInputError(f"{which}: the embedding is not finite or is all zeros")
+        return vector / norm
+    return None

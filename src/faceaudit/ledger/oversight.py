@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 
 from faceaudit.ledger.oversight_counts import tally_events
 from faceaudit.ledger.oversight_policy import with_policy_history
+from faceaudit.ledger.report_period import parse_bound
 from faceaudit.ledger.signer import signer_summary
 from faceaudit.ledger.store import Ledger
 
@@ -98,12 +99,10 @@ def breakable(value: Any) -> Markup:
 
 
 def parse_day(text: str, *, end: bool = False) -> datetime:
-    """Parse a report bound: ``YYYY-MM-DD`` (UTC; as an end bound, the whole day is included)
-    or a full ISO-8601 time. Raises ValueError when unparseable."""
-    when = datetime.fromisoformat(text)
-    if len(text) == 10 and end:
-        when = when.replace(hour=23, minute=59, second=59, microsecond=999999)
-    return _aware(when)
+    """Parse a report bound: ``YYYY-MM-DD`` (UTC; as an end bound, the whole day is included),
+    ``today`` or a full ISO-8601 time (:func:`faceaudit.ledger.report_period.parse_bound`).
+    Raises ValueError when unparseable."""
+    return parse_bound(text, end=end)
 
 
 def _aware(when: datetime) -> datetime:

@@ -68,3 +68,29 @@ def require_page(*roles: Role) -> Callable[..., ApiKey]:
         return _authenticate(get_context(request), token, allowed)
 
     return dependency
+
+
+def page_key(*roles: Role) -> Callable[..., ApiKey | None]:
+    """Like :func:`require_page`, for a GET page a browser opens: None when the request carries
+    no key at all, or only a sign-in cookie that no longer opens it (revoked) — the page then
+    sends the browser to its sign-in form (303) instead of answering 401 JSON. A key sent in a
+    header is judged as :func:`require` judges it (401/403)."""
+    allowed = frozenset(roles)
+
+    def dependency(
+        request: Request,
+        header: Annotated[str | None, Depends(_header)],
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        cookie: Annotated[str | None, Depends(_cookie)],
+    ) -> ApiKey | None:
+        token = header or (bearer.credentials if bearer else None)
+        if token:
+            return _authenticate(get_context(request), token, allowed)
+        if not cookie:
+            return None
+        try:
+            return _authenticate(get_context(request), cookie, allowed)
+        except AuthenticationError:
+            return None
+
+    return dependency

@@ -23,6 +23,7 @@ from faceaudit.audit.html import render_html
 from faceaudit.base.errors import FaceAuditError
 from faceaudit.ledger import Ledger
 from faceaudit.ledger.oversight import build_oversight
+from faceaudit.ledger.report_period import report_period
 from faceaudit.policy import list_audits, load_policy, policy_status, registered_audits
 from faceaudit.policy.audits import AuditEvent, AuditRecordError, load_registered
 from faceaudit.policy.gate import judge_registered
@@ -33,10 +34,13 @@ from faceaudit.policy.identification import (
 )
 from faceaudit.policy.model import Policy
 from faceaudit.policy.recompute import judge
-from faceaudit.service.auth import COOKIE_NAME, require_page
+from faceaudit.service.auth import COOKIE_NAME, page_key
 from faceaudit.service.context import ServiceContext, get_context
+from faceaudit.service.erasure_text import erasure_sentence
 from faceaudit.service.keys import ApiKey, Role
 from faceaudit.service.problems import AuthenticationError, NotFoundError, PermissionDeniedError
+from faceaudit.service.record_check import check_record
+from faceaudit.service.schemas.common import redirect
 
 router = APIRouter(prefix="/auditor", tags=["auditor"])
 
@@ -46,7 +50,6 @@ PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; scrip
 REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
               "frame-ancestors 'none'")
 COOKIE_MAX_AGE_S = 8 * 3600
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @functools.cache
@@ -79,7 +82,8 @@ def login_script() -> Response:
                     headers={"Cache-Control": "no-cache"})
 
 
-@router.post("/login", status_code=303, response_class=RedirectResponse)
+@router.post("/login", status_code=303, response_class=RedirectResponse,
+             responses=redirect("/auditor"))
 def login(
     request: Request,
     ctx: Annotated[ServiceContext, Depends(get_context)],
@@ -98,7 +102,8 @@ def login(
     return response
 
 
-@router.post("/logout", status_code=303, response_class=RedirectResponse)
+@router.post("/logout", status_code=303, response_class=RedirectResponse,
+             responses=redirect("/auditor/login"))
 def logout() -> RedirectResponse:
     """Forget the sign-in cookie."""
     response = RedirectResponse("/auditor/login", status_code=303)
@@ -106,36 +111,48 @@ def logout() -> RedirectResponse:
     return response
 
 
-@router.get("", response_class=HTMLResponse)
+@router.get("", response_class=HTMLResponse, responses=redirect("/auditor/login"))
 def auditor_page(
-    key: Annotated[ApiKey, Depends(require_page(Role.AUDITOR))],
+    key: Annotated[ApiKey | None, Depends(page_key(Role.AUDITOR))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
-) -> HTMLResponse:
+) -> Response:
     """Whether identification is allowed now, the governing audit per backend, ledger
-    verification status, and the oversight report."""
+    verification status, and the oversight report; without a key or sign-in, a redirect (303)
+    to the sign-in form."""
+    if key is None:
+        return RedirectResponse("/auditor/login", status_code=303)
     ledger = Ledger(ctx.home)
     policy = load_policy(ctx.home)
     now = datetime.now(UTC)
+    record = check_record(ctx.home)  # what `faceaudit ledger verify` checks and says
+    oversight = build_oversight(ledger, *report_period(None, now, now))
+    for row in oversight["erasures"]:
+        row["sentence"] = erasure_sentence(row["action"], row["summary"])
     return _page(
         "auditor.html.j2",
         actor=key.actor,
         home=str(ctx.home.root),
         now=now.isoformat(timespec="seconds"),
         status=policy_status(ctx.home, ctx.deployment.backend_id, policy=policy, now=now),
-        verification=ledger.verify(),
+        verification=record.report,
+        record=record,
         policy=policy,
         audits=[_audit_view(ctx, event, policy, now) for event in _governing(ledger)],
-        oversight=build_oversight(ledger, EPOCH, now),
+        oversight=oversight,
     )
 
 
-@router.get("/audits/{audit_id}/report.html", response_class=HTMLResponse)
+@router.get("/audits/{audit_id}/report.html", response_class=HTMLResponse,
+            responses=redirect("/auditor/login"))
 def registered_report(
-    key: Annotated[ApiKey, Depends(require_page(Role.AUDITOR))],
+    key: Annotated[ApiKey | None, Depends(page_key(Role.AUDITOR))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
     audit_id: str,
-) -> HTMLResponse:
-    """A registered audit's full report, rendered from its ``report.json``."""
+) -> Response:
+    """A registered audit's full report, rendered from its ``report.json``; without a key or
+    sign-in, a redirect (303) to the sign-in form."""
+    if key is None:
+        return RedirectResponse("/auditor/login", status_code=303)
     for record in list_audits(ctx.home):
         if record.audit_id == audit_id:
             return HTMLResponse(_render(record.report),

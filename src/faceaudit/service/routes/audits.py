@@ -25,6 +25,8 @@ from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
 from faceaudit.service.problems import PayloadError
 from faceaudit.service.routes.auditor import REPORT_CSP
+from faceaudit.service.schemas.audits import AuditJob as AuditJobModel
+from faceaudit.service.schemas.audits import AuditReport, Registration
 from faceaudit.service.uploads import read_upload
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"])
@@ -32,7 +34,7 @@ router = APIRouter(prefix="/v1/audits", tags=["audits"])
 TABLE_SUFFIXES = {".csv", ".tsv", ".parquet"}
 
 
-@router.post("", status_code=202)
+@router.post("", status_code=202, response_model=AuditJobModel, response_model_exclude_unset=True)
 def start_audit(
     key: Annotated[ApiKey, Depends(require(Role.AUDITOR))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
@@ -76,7 +78,8 @@ def start_audit(
                            partial(run_audit_job, ctx.home, key.actor, request=request))
 
 
-@router.post("/register", status_code=201)
+@router.post("/register", status_code=201, response_model=Registration,
+             response_model_exclude_unset=True)
 def register(
     key: Annotated[ApiKey, Depends(require(Role.AUDITOR))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
@@ -101,7 +104,7 @@ def register(
     return result
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", response_model=AuditJobModel, response_model_exclude_unset=True)
 def audit_status(
     key: Annotated[ApiKey, Depends(require(Role.AUDITOR, Role.ADMIN))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
@@ -127,7 +130,9 @@ def audit_report_html(
                         headers={"Content-Security-Policy": REPORT_CSP})
 
 
-@router.get("/{job_id}/report.json")
+@router.get("/{job_id}/report.json", response_class=Response, responses={
+    200: {"model": AuditReport, "content": {"application/json": {}},
+          "description": "report.json, byte for byte (what an auditor signs)."}})
 def audit_report_json(
     key: Annotated[ApiKey, Depends(require(Role.AUDITOR, Role.ADMIN))],
     ctx: Annotated[ServiceContext, Depends(get_context)],

@@ -11,6 +11,7 @@ from faceaudit.policy.authorisation import authorisation_from
 from faceaudit.service.auth import require
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
+from faceaudit.service.schemas.authorisations import AuthorisationRecorded, HeldSearches
 
 router = APIRouter(prefix="/v1", tags=["authorisations"])
 
@@ -25,7 +26,8 @@ class AuthorisationDecision(BaseModel):
     expires_at: str | None = Field(default=None, max_length=64)
 
 
-@router.get("/authorisations/held")
+@router.get("/authorisations/held", response_model=HeldSearches,
+            response_model_exclude_unset=True)
 def held(
     key: Annotated[ApiKey, Depends(require(Role.ADMIN))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
@@ -34,7 +36,8 @@ def held(
     return {"held": ctx.deployment.held_searches()}
 
 
-@router.post("/authorisations/{result_id}", status_code=201)
+@router.post("/authorisations/{result_id}", status_code=201,
+             response_model=AuthorisationRecorded, response_model_exclude_unset=True)
 def record(
     result_id: str,
     key: Annotated[ApiKey, Depends(require(Role.ADMIN))],

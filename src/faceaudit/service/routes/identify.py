@@ -10,12 +10,13 @@ from faceaudit.policy.authorisation import authorisation_from
 from faceaudit.service.auth import require
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
+from faceaudit.service.schemas.operations import IdentifyAnswer
 from faceaudit.service.uploads import read_upload
 
 router = APIRouter(prefix="/v1", tags=["identify"])
 
 
-@router.post("/identify")
+@router.post("/identify", response_model=IdentifyAnswer, response_model_exclude_unset=True)
 def identify(
     key: Annotated[ApiKey, Depends(require(Role.OPERATOR))],
     ctx: Annotated[ServiceContext, Depends(get_context)],

@@ -3,7 +3,6 @@ transparency log: the latest signed tree head and inclusion / consistency proofs
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,11 +13,14 @@ from faceaudit.service.auth import require
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
 from faceaudit.service.problems import NotFoundError
+from faceaudit.service.record_check import check_record
+from faceaudit.service.schemas.common import InclusionProof, TreeHead
+from faceaudit.service.schemas.ledger import ConsistencyProof, EventPage, LedgerVerification
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 
 
-@router.get("")
+@router.get("", response_model=EventPage, response_model_exclude_unset=True)
 def events(
     key: Annotated[ApiKey, Depends(require(Role.AUDITOR, Role.ADMIN))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
@@ -43,16 +45,18 @@ def events(
     return {"events": page, "next_after": page[-1]["seq"] if more else None}
 
 
-@router.get("/verify")
+@router.get("/verify", response_model=LedgerVerification, response_model_exclude_unset=True)
 def verify(
     key: Annotated[ApiKey, Depends(require(Role.AUDITOR, Role.ADMIN))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
 ) -> dict[str, Any]:
-    """Re-check the whole hash chain, the head witness and the signed checkpoints."""
-    return asdict(Ledger(ctx.home).verify())
+    """Re-check the whole hash chain, the head witness, the signed checkpoints and tree heads,
+    then the stores bound to the ledger — what ``faceaudit ledger verify`` checks; ``summary``
+    is the line it prints, ``stores`` the rows that disagree."""
+    return check_record(ctx.home).to_dict()
 
 
-@router.get("/sth")
+@router.get("/sth", response_model=TreeHead, response_model_exclude_unset=True)
 def tree_head(
     key: Annotated[ApiKey, Depends(require(Role.AUDITOR, Role.ADMIN))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
@@ -64,7 +68,8 @@ def tree_head(
     return head.to_dict()
 
 
-@router.get("/consistency")
+@router.get("/consistency", response_model=ConsistencyProof,
+            response_model_exclude_unset=True)
 def consistency(
     key: Annotated[ApiKey, Depends(require(Role.AUDITOR, Role.ADMIN))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
@@ -76,7 +81,7 @@ def consistency(
     return Ledger(ctx.home).consistency_proof(first, second)
 
 
-@router.get("/inclusion")
+@router.get("/inclusion", response_model=InclusionProof, response_model_exclude_unset=True)
 def inclusion(
     key: Annotated[ApiKey, Depends(require(Role.AUDITOR, Role.ADMIN))],
     ctx: Annotated[ServiceContext, Depends(get_context)],

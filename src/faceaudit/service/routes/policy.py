@@ -10,11 +10,12 @@ from faceaudit.policy import policy_status
 from faceaudit.service.auth import require
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
+from faceaudit.service.schemas.policy import PolicyStatus
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
 
 
-@router.get("/status")
+@router.get("/status", response_model=PolicyStatus, response_model_exclude_unset=True)
 def status(
     key: Annotated[ApiKey, Depends(require(Role.ADMIN, Role.OPERATOR, Role.AUDITOR))],
     ctx: Annotated[ServiceContext, Depends(get_context)],

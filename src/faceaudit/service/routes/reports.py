@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
 from faceaudit.ledger import Ledger
 from faceaudit.ledger.oversight import build_oversight
+from faceaudit.ledger.report_period import report_period
 from faceaudit.service.auth import require
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
 from faceaudit.service.problems import PayloadError
+from faceaudit.service.schemas.reports import OversightReport
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@router.get("/oversight")
+@router.get("/oversight", response_model=OversightReport, response_model_exclude_unset=True)
 def oversight(
     key: Annotated[ApiKey, Depends(require(Role.AUDITOR, Role.ADMIN))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
@@ -31,12 +30,8 @@ def oversight(
     Searches per actor, purpose and case, candidate counts, review outcomes (confirmed /
     rejected / pending), erasures, refusals, and the audits of the models used.
     """
-    start = start or EPOCH
-    end = end or datetime.now(UTC)
-    if _aware(end) <= _aware(start):
-        raise PayloadError("the report period is empty: 'to' must be after 'from'")
-    return build_oversight(Ledger(ctx.home), start, end)
-
-
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    try:
+        period = report_period(start, end)
+    except ValueError as exc:
+        raise PayloadError(str(exc)) from None
+    return build_oversight(Ledger(ctx.home), *period)

@@ -18,13 +18,14 @@ from typing import Annotated, Any, Literal
 
 import jinja2
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from faceaudit.deployment.reviews import TaskRef
-from faceaudit.service.auth import COOKIE_NAME, require_page
+from faceaudit.service.auth import COOKIE_NAME, page_key, require_page
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
 from faceaudit.service.problems import AuthenticationError, PermissionDeniedError
+from faceaudit.service.schemas.common import redirect
 
 router = APIRouter(prefix="/review", tags=["review pages"])
 
@@ -72,7 +73,8 @@ def login_form(next: str = "/review") -> HTMLResponse:  # noqa: A002 - the query
                  else "/review")
 
 
-@router.post("/login", status_code=303, response_class=RedirectResponse)
+@router.post("/login", status_code=303, response_class=RedirectResponse,
+             responses=redirect("/review, or the task named by next"))
 def login(
     request: Request,
     ctx: Annotated[ServiceContext, Depends(get_context)],
@@ -94,31 +96,41 @@ def login(
     return response
 
 
-@router.get("", response_class=HTMLResponse)
+@router.get("", response_class=HTMLResponse, responses=redirect("/review/login"))
 def pending_page(
-    key: Annotated[ApiKey, Depends(require_page(Role.REVIEWER))],
+    key: Annotated[ApiKey | None, Depends(page_key(Role.REVIEWER))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
-) -> HTMLResponse:
-    """The review tasks this reviewer may still decide, oldest first."""
+) -> Response:
+    """The review tasks this reviewer may still decide, oldest first; without a key or
+    sign-in, a redirect (303) to the sign-in form."""
+    if key is None:
+        return RedirectResponse("/review/login", status_code=303)
     return _page("review_list.html.j2", actor=key.actor,
                  pending=ctx.deployment.pending_reviews(actor=key.actor))
 
 
-@router.get("/tasks/{task_id}", response_class=HTMLResponse)
+@router.get("/tasks/{task_id}", response_class=HTMLResponse,
+            responses=redirect("/review/login?next=/review/tasks/{task_id}"))
 def case_page(
     task_id: str,
-    key: Annotated[ApiKey, Depends(require_page(Role.REVIEWER))],
+    key: Annotated[ApiKey | None, Depends(page_key(Role.REVIEWER))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
-) -> HTMLResponse:
+) -> Response:
     """One task's case view: probe crop, candidates' reference images, decision buttons,
-    timeline."""
+    timeline; without a key or sign-in, a redirect (303) to the sign-in form, which comes
+    back here."""
+    if key is None:
+        target = f"/review/tasks/{task_id}"
+        return RedirectResponse("/review/login" + (f"?next={target}" if NEXT_PATTERN.fullmatch(
+            target) else ""), status_code=303)
     view = ctx.deployment.review_case(actor=key.actor, ref=TaskRef(task_id=task_id))
     view["probe_crop"] = _data_uri(view["probe_crop"])
     view["references"] = {k: _data_uri(v) for k, v in view["references"].items()}
     return _page("review_case.html.j2", actor=key.actor, task=view)
 
 
-@router.post("/tasks/{task_id}", status_code=303, response_class=RedirectResponse)
+@router.post("/tasks/{task_id}", status_code=303, response_class=RedirectResponse,
+             responses=redirect("/review/tasks/{task_id}"))
 def decide_page(
     task_id: str,
     request: Request,

@@ -16,6 +16,7 @@ from faceaudit.deployment.reviews import TaskRef
 from faceaudit.service.auth import require
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
+from faceaudit.service.schemas.reviews import LeadRecord, PendingReviews, ReviewDecision, ReviewTask
 
 router = APIRouter(prefix="/v1", tags=["reviews"])
 
@@ -58,7 +59,7 @@ class LeadOutcome(BaseModel):
     by: str = Field(min_length=1, max_length=500)
 
 
-@router.get("/reviews")
+@router.get("/reviews", response_model=PendingReviews, response_model_exclude_unset=True)
 def pending(
     key: Annotated[ApiKey, Depends(require(Role.REVIEWER))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
@@ -67,7 +68,7 @@ def pending(
     return {"pending": ctx.deployment.pending_reviews(actor=key.actor)}
 
 
-@router.get("/reviews/{task_id}")
+@router.get("/reviews/{task_id}", response_model=ReviewTask, response_model_exclude_unset=True)
 def show(
     task_id: str,
     key: Annotated[ApiKey, Depends(require(Role.REVIEWER))],
@@ -77,7 +78,8 @@ def show(
     return ctx.deployment.review_task(actor=key.actor, ref=TaskRef(task_id=task_id))
 
 
-@router.post("/reviews/{task_id}/decision", status_code=201)
+@router.post("/reviews/{task_id}/decision", status_code=201, response_model=ReviewDecision,
+             response_model_exclude_unset=True)
 def decide(
     task_id: str,
     key: Annotated[ApiKey, Depends(require(Role.REVIEWER))],
@@ -89,7 +91,8 @@ def decide(
                                  decision=body.decision, note=body.note)
 
 
-@router.post("/reviews", status_code=201)
+@router.post("/reviews", status_code=201, response_model=ReviewDecision,
+             response_model_exclude_unset=True)
 def decide_candidate(
     key: Annotated[ApiKey, Depends(require(Role.REVIEWER))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
@@ -102,7 +105,8 @@ def decide_candidate(
                                  note=body.note)
 
 
-@router.post("/leads/action", status_code=201)
+@router.post("/leads/action", status_code=201, response_model=LeadRecord,
+             response_model_exclude_unset=True)
 def lead_action(
     key: Annotated[ApiKey, Depends(require(Role.OPERATOR))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
@@ -114,7 +118,8 @@ def lead_action(
                                       evidence=body.evidence, by=body.by)
 
 
-@router.post("/leads/outcome", status_code=201)
+@router.post("/leads/outcome", status_code=201, response_model=LeadRecord,
+             response_model_exclude_unset=True)
 def lead_outcome(
     key: Annotated[ApiKey, Depends(require(Role.OPERATOR))],
     ctx: Annotated[ServiceContext, Depends(get_context)],

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from faceaudit.service.auth import require
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
+from faceaudit.service.schemas.subjects import SubjectPage
 
 router = APIRouter(prefix="/v1", tags=["subjects"])
 
@@ -33,7 +34,7 @@ def page_of(subjects: list[dict[str, Any]], after: str | None, limit: int) -> di
     }
 
 
-@router.get("/subjects")
+@router.get("/subjects", response_model=SubjectPage, response_model_exclude_unset=True)
 def list_subjects(
     _key: Annotated[ApiKey, Depends(require(Role.ADMIN, Role.ENROLLER))],
     ctx: Annotated[ServiceContext, Depends(get_context)],

@@ -11,12 +11,14 @@ from faceaudit.policy import PolicyRefusal
 from faceaudit.service.auth import require
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
+from faceaudit.service.schemas.subjects import Enrolment, Erasure, SubjectExport
 from faceaudit.service.uploads import read_upload
 
 router = APIRouter(prefix="/v1", tags=["subjects"])
 
 
-@router.post("/subjects", status_code=201)
+@router.post("/subjects", status_code=201, response_model=Enrolment,
+             response_model_exclude_unset=True)
 def enrol(
     key: Annotated[ApiKey, Depends(require(Role.ENROLLER))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
@@ -51,7 +53,8 @@ def enrol(
             raise refusal.with_hint("allow_duplicate=true enrols anyway (recorded)") from None
 
 
-@router.delete("/subjects/{subject_id}")
+@router.delete("/subjects/{subject_id}", response_model=Erasure,
+               response_model_exclude_unset=True)
 def erase(
     key: Annotated[ApiKey, Depends(require(Role.ENROLLER, Role.ADMIN))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
@@ -64,7 +67,8 @@ def erase(
                                 case=case)
 
 
-@router.get("/subjects/{subject_id}/export")
+@router.get("/subjects/{subject_id}/export", response_model=SubjectExport,
+            response_model_exclude_unset=True)
 def export(
     key: Annotated[ApiKey, Depends(require(Role.ADMIN))],
     ctx: Annotated[ServiceContext, Depends(get_context)],

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from faceaudit.service.auth import require
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
+from faceaudit.service.schemas.operations import VerifyAnswer
 from faceaudit.service.uploads import read_upload
 
 router = APIRouter(prefix="/v1", tags=["verify"])
 
 
-@router.post("/verify")
+@router.post("/verify", response_model=VerifyAnswer, response_model_exclude_unset=True)
 def verify(
     key: Annotated[ApiKey, Depends(require(Role.OPERATOR))],
     ctx: Annotated[ServiceContext, Depends(get_context)],

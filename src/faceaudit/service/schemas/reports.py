@@ -1,0 +1,33 @@
+"""Response of ``GET /v1/reports/oversight``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from faceaudit.service.schemas.common import Open
+
+
+class Period(Open):
+    """The period a report covers, ``[start, end)``."""
+
+    start: str
+    end: str
+
+
+class OversightReport(Open):
+    """The oversight report (``faceaudit.ledger.oversight.build_oversight``; the same as
+    ``faceaudit ledger report``'s oversight.json)."""
+
+    period: Period
+    generated_at: str
+    ledger: dict[str, Any] = Field(description="{path, ok, summary, signing_key}.")
+    events_by_action: dict[str, int]
+    searches: list[dict[str, Any]]
+    candidates: dict[str, Any]
+    reviews: dict[str, Any]
+    refusals: list[dict[str, Any]]
+    erasures: list[dict[str, Any]]
+    audits: list[dict[str, Any]]
+    policy_changes: list[dict[str, Any]]

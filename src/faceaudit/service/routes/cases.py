@@ -79,7 +79,7 @@ def wants_html(accept: str | None) -> bool:
 
 
 @router.post("/{case:path}/export", response_model=CaseBundle,
-             responses={200: {"content": {"text/html": {}},
+             responses={200: {"content": {"text/html": {"schema": {"type": "string"}}},
                               "description": "The bundle (JSON), or its printable page "
                                              "with Accept: text/html"}})
 def export(

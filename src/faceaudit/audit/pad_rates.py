@@ -290,12 +290,13 @@ def _worst(apcer: list[Rate], data: PadData) -> Worst:
 
     reps = overall_reps = None
     if apcer and apcer[0].replicates is not None:
-        stack = np.stack([r.replicates for r in apcer])  # (S, R, G)
+        stack = np.stack([r.replicates for r in apcer if r.replicates is not None])  # (S,R,G)
         stack = np.where(trials[:, None, :] > 0, stack, np.nan)
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: no attacks drawn
             reps = np.nanmax(stack, axis=0)
-            overall_reps = np.nanmax(np.stack([r.overall_replicates for r in apcer]), axis=0)
+            overall_reps = np.nanmax(np.stack([r.overall_replicates for r in apcer
+                                               if r.overall_replicates is not None]), axis=0)
     rate = Rate(
         errors=take("errors"), trials=take("trials"), subjects=take("subjects"),
         replicates=reps,

@@ -16,8 +16,13 @@ from typing import Any
 import numpy as np
 
 from faceaudit.audit.bootstrap import percentile_interval
-from faceaudit.audit.estimates import clean, estimate, interval_of_ratio, rate_estimate, \
-    with_ratio_interval
+from faceaudit.audit.estimates import (
+    clean,
+    estimate,
+    interval_of_ratio,
+    rate_estimate,
+    with_ratio_interval,
+)
 from faceaudit.audit.fairness import PAD_SUFFIXES
 from faceaudit.audit.pad_rates import Family, PadPoint, PadRates, Rate, required_attacks
 

@@ -44,8 +44,8 @@ def _estimate(rate: Rate, g: int | None, confidence: float, min_identities: int,
         reps = None if rate.replicates is None else rate.replicates[:, g]
     out = rate_estimate(e / n if n else None, reps, errors=e, comparisons=n, identities=ids,
                         confidence=confidence, min_identities=min_identities, note=note)
-    out["subjects"] = out.pop("identities")
-    out["presentations"] = out.pop("comparisons")
+    out["subjects"] = out["identities"]  # the gate reads "identities": subjects here
+    out["presentations"] = out["comparisons"]
     return out
 
 
@@ -98,8 +98,8 @@ def group_rows(rates: PadRates, point: PadPoint, confidence: float,
         bpcer = _estimate(point.bpcer, g, confidence, min_identities, NOTES["bpcer"])
         apcer = _estimate(point.worst.rate, g, confidence, min_identities, NOTES["apcer"])
         if worst is None:
-            apcer = {**estimate(None, note=NOTES["apcer"]), "subjects": 0, "presentations": 0,
-                     "errors": 0, "small_sample": False}
+            apcer = {**estimate(None, note=NOTES["apcer"]), "subjects": 0, "identities": 0,
+                     "presentations": 0, "comparisons": 0, "errors": 0, "small_sample": False}
         species = {s: _estimate(point.apcer[i], g, confidence, min_identities,
                                 f"no {s} attacks in this group")
                    for i, s in enumerate(data.species_names)}

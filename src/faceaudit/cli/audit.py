@@ -88,35 +88,6 @@ def audit_command(
                      "group, subject[, comparison_score]: APCER/BPCER/IAPMR per group.",
                      rich_help_panel=INPUT),
     ] = None,
-    lower_is_attack: Annotated[
-        bool,
-        typer.Option("--lower-is-attack/--higher-is-attack",
-                     help="PAD score direction: lower means attack, i.e. accepted as bona fide "
-                     "when score >= threshold (the default); --higher-is-attack for "
-                     "attack/spoof scores.", rich_help_panel=PAD),
-    ] = True,
-    pai_species: Annotated[
-        str,
-        typer.Option("--pai-species", help="Declared attack species, comma-separated; any "
-                     "other presentation value is refused.", rich_help_panel=PAD),
-    ] = "",
-    apcer: Annotated[
-        str,
-        typer.Option("--apcer", help="APCER targets of BPCER at APCER (BPCER100, BPCER20, "
-                     "BPCER10), comma-separated.", rich_help_panel=PAD),
-    ] = "1e-2,5e-2,1e-1",
-    pad_threshold: Annotated[
-        float | None,
-        typer.Option("--pad-threshold", help="The vendor's deployed PAD threshold: rates "
-                     "there too (and --fail-if rules without @ judged there).",
-                     rich_help_panel=PAD),
-    ] = None,
-    comparison_threshold: Annotated[
-        float | None,
-        typer.Option("--comparison-threshold", help="IAPMR: an attack matches when its "
-                     "comparison_score >= this (default: --calibration's threshold at the "
-                     "primary --fmr).", rich_help_panel=PAD),
-    ] = None,
     pairs: Annotated[
         Path | None,
         typer.Option(
@@ -226,6 +197,35 @@ def audit_command(
         Path | None,
         typer.Option(help="Identification: a deployment policy.toml; its fmr_target and "
                      "max_candidates set the operating point.", rich_help_panel=IDENTIFICATION),
+    ] = None,
+    lower_is_attack: Annotated[
+        bool,
+        typer.Option("--lower-is-attack/--higher-is-attack",
+                     help="PAD score direction: lower means attack, i.e. accepted as bona fide "
+                     "when score >= threshold (the default); --higher-is-attack for "
+                     "attack/spoof scores.", rich_help_panel=PAD),
+    ] = True,
+    pai_species: Annotated[
+        str,
+        typer.Option("--pai-species", help="Declared attack species, comma-separated; any "
+                     "other presentation value is refused.", rich_help_panel=PAD),
+    ] = "",
+    apcer: Annotated[
+        str,
+        typer.Option("--apcer", help="APCER targets of BPCER at APCER (BPCER100, BPCER20, "
+                     "BPCER10), comma-separated.", rich_help_panel=PAD),
+    ] = "1e-2,5e-2,1e-1",
+    pad_threshold: Annotated[
+        float | None,
+        typer.Option("--pad-threshold", help="The vendor's deployed PAD threshold: rates "
+                     "there too (gate rules without @ are judged there).",
+                     rich_help_panel=PAD),
+    ] = None,
+    comparison_threshold: Annotated[
+        float | None,
+        typer.Option("--comparison-threshold", help="IAPMR: an attack matches when its "
+                     "comparison_score >= this (default: --calibration's threshold at the "
+                     "primary --fmr).", rich_help_panel=PAD),
     ] = None,
     out: Annotated[
         Path,

@@ -133,6 +133,7 @@ BAD = {
     "score": "score,presentation,group,subject\n0.9,bona_fide,a,s1\nhigh,print,a,s1\n",
     "empty": "score,presentation,group,subject\n0.9,bona_fide,a,s1\n0.1,print,,s1\n",
     "attacks": "score,presentation,group,subject\n0.9,bona_fide,a,s1\n0.8,bona_fide,b,s2\n",
+    "one group": "score,presentation,group,subject\n0.9,bona_fide,a,s1\n0.1,print,a,s1\n",
     "undeclared": "score,presentation,group,subject\n0.9,bona_fide,a,s1\n0.1,mask,a,s1\n",
     "comparison": ("score,presentation,group,subject,comparison_score\n"
                    "0.9,bona_fide,a,s1,\n0.1,print,a,s1,near\n"),
@@ -146,6 +147,7 @@ BAD = {
     ("score", [], "line 3: score 'high' is not a number"),
     ("empty", [], "line 3: empty 'group'"),
     ("attacks", [], "needs both bona fide"),
+    ("one group", [], "the PAD table has 1 group"),
     ("undeclared", ["--pai-species", "print,replay"], "not 'bona_fide' nor a declared species"),
     ("comparison", [], "comparison_score 'near' is not a number"),
 ])

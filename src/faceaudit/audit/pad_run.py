@@ -69,6 +69,9 @@ def audit_pad(table: PadTable, settings: AuditSettings, options: PadOptions, *,
     start = time.perf_counter()
     data = pad_data(table, higher_is_attack=options.higher_is_attack,
                     comparison_lower_is_better=options.comparison_lower_is_better)
+    if len(data.groups) < 2:
+        raise AuditInputError(f"{input_path}: the PAD table has {len(data.groups)} group; an "
+                              "audit compares 2+")
     warnings: list[str] = []
     threshold = source = None
     if data.comparison is not None:

@@ -240,3 +240,22 @@ def test_the_synthetic_demo_table_recovers_the_generators_rates(tmp_path):
         for sp, est in row["species"].items():
             assert est["low"] <= true[f"apcer_{sp}"] <= est["high"], (row["group"], sp)
     assert given["summaries"]["bpcer_ratio"]["low"] > 1
+
+
+def test_a_group_with_too_few_attacks_for_the_target_is_left_out_of_apcer_summaries():
+    """Group B's 18 attacks per species cannot resolve an APCER of 10 % (the rule of three
+    needs 30): it is left out of the APCER differentials there, with its counts, as the
+    comparison audit leaves a group out of the FMR summaries; BPCER still compares it."""
+    table = synthetic(0, subjects=(40, 3))
+    report = audit_pad(table, AuditSettings(reps=50), PadOptions(apcer_targets=[0.1]),
+                       input_path="t", rules=[parse_rule("apcer_ratio>2")])
+    point = report["pad"]["operating_points"][0]
+    b = point["groups"][1]
+    assert b["group"] == "B" and not b["supported"] and point["groups"][0]["supported"]
+    left = point["summary_groups"]["apcer"]["left_out"]
+    assert left == [{"group": "B", "reason": "18 mask, 18 print, 18 replay attack presentations;"
+                     " the rule of three needs 30 per species for APCER 0.1"}]
+    assert point["summaries"]["apcer_ratio"]["value"] is None
+    assert point["summaries"]["bpcer_ratio"]["groups"] == ["A", "B"]
+    assert report["gate"]["rules"][0]["status"] == "unevaluable"
+    assert any("no apcer_* summaries" in w for w in report["warnings"])

@@ -197,7 +197,7 @@ class Family:
 
     rate: str  # "bpcer", "apcer" or "iapmr"
     members: list[int]
-    left_out: list[int]
+    left_out: dict[int, str]  # group -> why: NO_TRIALS or FEW_ATTACKS
     point: dict[str, float] | None  # None with fewer than two member groups
     replicates: dict[str, np.ndarray] | None
 
@@ -210,6 +210,7 @@ class PadPoint:
     apcer_target: float | None  # None: a given threshold
     threshold: float  # on the input's own scale
     supported: bool  # every species has the attacks the rule of three needs for the target
+    groups_supported: np.ndarray  # (G,) the same within each group, for the species it has
     bpcer: Rate
     apcer: list[Rate]  # per species
     worst: Worst
@@ -317,10 +318,22 @@ def summaries(values: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def family(name: str, rate: Rate) -> Family:
-    """The summaries of ``rate`` over the groups with trials of it."""
-    members = [g for g in range(len(rate.trials)) if rate.trials[g] > 0]
-    left_out = [g for g in range(len(rate.trials)) if rate.trials[g] == 0]
+#: why a group is left out of a family of summaries (the report words them)
+NO_TRIALS = "no presentations"
+FEW_ATTACKS = "too few attack presentations for the APCER target"
+
+
+def family(name: str, rate: Rate, supported: np.ndarray | None = None) -> Family:
+    """The summaries of ``rate`` over the groups with trials of it (and, where ``supported``
+    is given, enough of them for the APCER target: the comparison audit leaves a group with
+    too few impostor comparisons for its target out of the FMR summaries the same way)."""
+    left_out: dict[int, str] = {}
+    for g in range(len(rate.trials)):
+        if rate.trials[g] == 0:
+            left_out[g] = NO_TRIALS
+        elif supported is not None and not supported[g]:
+            left_out[g] = FEW_ATTACKS
+    members = [g for g in range(len(rate.trials)) if g not in left_out]
     if len(members) < 2:
         return Family(name, members, left_out, None, None)
     point = {k: float(v) for k, v in summaries(rate.value[members]).items()}
@@ -328,6 +341,16 @@ def family(name: str, rate: Rate) -> Family:
     if rate.replicates is not None:
         reps = summaries(rate.replicates[:, members])
     return Family(name, members, left_out, point, reps)
+
+
+def group_support(apcer: list[Rate], target: float | None) -> np.ndarray:
+    """``(G,)`` whether each group has, of every species it has attacks of, the attack
+    presentations the rule of three needs for ``target`` (all true for a given threshold)."""
+    trials = np.array([r.trials for r in apcer])  # (S, G)
+    if target is None:
+        return np.ones(trials.shape[1], dtype=bool)
+    need = required_attacks(target)
+    return np.all((trials == 0) | (trials >= need), axis=0)
 
 
 def pad_point(data: PadData, tau: float, target: float | None,
@@ -350,12 +373,14 @@ def pad_point(data: PadData, tau: float, target: float | None,
     iapmr = rates.get(("iapmr",))
     supported = target is None or all(
         r.overall_trials >= required_attacks(target) for r in apcer)
-    families = {"bpcer": family("bpcer", rates["bpcer",]), "apcer": family("apcer", worst.rate)}
+    groups_supported = group_support(apcer, target)
+    families = {"bpcer": family("bpcer", rates["bpcer",]),
+                "apcer": family("apcer", worst.rate, groups_supported)}
     if iapmr is not None:
         families["iapmr"] = family("iapmr", iapmr)
     return PadPoint(
         label=point_label(target), apcer_target=target, threshold=data.external(tau),
-        supported=supported, bpcer=rates["bpcer",], apcer=apcer, worst=worst, iapmr=iapmr,
+        supported=supported, groups_supported=groups_supported, bpcer=rates["bpcer",], apcer=apcer, worst=worst, iapmr=iapmr,
         families=families,
     )
 

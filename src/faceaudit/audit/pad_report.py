@@ -24,7 +24,14 @@ from faceaudit.audit.estimates import (
     with_ratio_interval,
 )
 from faceaudit.audit.fairness import PAD_SUFFIXES
-from faceaudit.audit.pad_rates import Family, PadPoint, PadRates, Rate, required_attacks
+from faceaudit.audit.pad_rates import (
+    FEW_ATTACKS,
+    Family,
+    PadPoint,
+    PadRates,
+    Rate,
+    required_attacks,
+)
 
 NOTES = {
     "bpcer": "no bona fide presentations",
@@ -67,8 +74,8 @@ def family_summaries(fam: Family, groups: list[str], rows: list[dict], confidenc
         key = f"{fam.rate}_{suffix}"
         if fam.point is None:
             out[key] = {**estimate(None, note=f"{key}: needs two groups with "
-                                   f"{NOTES[fam.rate].removeprefix('no ')}; "
-                                   f"{len(fam.members)} have them"), "groups": names,
+                                   f"{NOTES[fam.rate].removeprefix('no ')} (enough for the "
+                                   f"target); {len(fam.members)} qualify"), "groups": names,
                         "interval": None}
             continue
         value = fam.point[suffix]
@@ -120,9 +127,20 @@ def group_rows(rates: PadRates, point: PadPoint, confidence: float,
             "bona_fide_subjects": int(point.bpcer.subjects[g]),
             "attack_subjects": {s: int(point.apcer[i].subjects[g])
                                 for i, s in enumerate(data.species_names)},
+            "supported": bool(point.groups_supported[g]),
             "small_sample": any(bool(e.get("small_sample")) for e in flagged),
         })
     return rows
+
+
+def _reason(rate: str, why: str, point: PadPoint, row: dict[str, Any]) -> str:
+    """Why a group is left out of a family of summaries, in words with its counts."""
+    if why != FEW_ATTACKS or point.apcer_target is None:
+        return NOTES[rate]
+    need = required_attacks(point.apcer_target)
+    few = ", ".join(f"{n:,} {s}" for s, n in row["attack_presentations"].items() if 0 < n < need)
+    return (f"{few} attack presentations; the rule of three needs {need:,} per species for APCER "
+            f"{point.apcer_target:g}")
 
 
 def point_section(rates: PadRates, point: PadPoint, confidence: float,
@@ -160,8 +178,9 @@ def point_section(rates: PadRates, point: PadPoint, confidence: float,
         "summaries": summaries,
         "summary_groups": {
             fam.rate: {"groups": [data.groups[g] for g in fam.members],
-                       "left_out": [{"group": data.groups[g], "reason": NOTES[fam.rate]}
-                                    for g in fam.left_out]}
+                       "left_out": [{"group": data.groups[g],
+                                     "reason": _reason(fam.rate, why, point, rows[g])}
+                                    for g, why in fam.left_out.items()]}
             for fam in point.families.values()
         },
     }
@@ -233,6 +252,15 @@ def pad_warnings(rates: PadRates, section: dict, min_identities: int) -> list[st
         out.append(f"{point['label']} (APCER {point['apcer_target']:g}) is not supported: the "
                    f"rule of three needs {point['required_attacks_per_species']:,} attack "
                    f"presentations per species ({', '.join(few)}); reported, never a gate pass")
+    for point in section["operating_points"]:
+        for rate, part in point["summary_groups"].items():
+            if part["left_out"] and len(part["groups"]) >= 2:
+                listed = "; ".join(f"{x['group']}: {x['reason']}" for x in part["left_out"])
+                out.append(f"at {point['label']}: {rate}_* summaries are over "
+                           f"{', '.join(part['groups'])} only; left out: {listed}")
+            elif part["left_out"]:
+                listed = "; ".join(f"{x['group']}: {x['reason']}" for x in part["left_out"])
+                out.append(f"at {point['label']}: no {rate}_* summaries ({listed})")
     first = section["operating_points"][0] if section["operating_points"] else None
     if first is not None:
         for row in first["groups"]:

@@ -380,8 +380,8 @@ def pad_point(data: PadData, tau: float, target: float | None,
         families["iapmr"] = family("iapmr", iapmr)
     return PadPoint(
         label=point_label(target), apcer_target=target, threshold=data.external(tau),
-        supported=supported, groups_supported=groups_supported, bpcer=rates["bpcer",], apcer=apcer, worst=worst, iapmr=iapmr,
-        families=families,
+        supported=supported, groups_supported=groups_supported, bpcer=rates["bpcer",],
+        apcer=apcer, worst=worst, iapmr=iapmr, families=families,
     )
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from faceaudit.audit.gate import parse_rule
 from faceaudit.audit.pad_inputs import PadTable
@@ -259,3 +261,46 @@ def test_a_group_with_too_few_attacks_for_the_target_is_left_out_of_apcer_summar
     assert point["summaries"]["bpcer_ratio"]["groups"] == ["A", "B"]
     assert report["gate"]["rules"][0]["status"] == "unevaluable"
     assert any("no apcer_* summaries" in w for w in report["warnings"])
+
+
+@st.composite
+def _tables(draw):
+    """Small tables on a five-value grid (ties everywhere), two or three groups, one to three
+    species, any subjects; every group has bona fide and attack presentations."""
+    n_groups = draw(st.integers(2, 3))
+    species = SPECIES[: draw(st.integers(1, 3))]
+    score, kinds, group, subject = [], [], [], []
+    for g in range(n_groups):
+        for kind in (None, *species):
+            for _ in range(draw(st.integers(1, 12))):
+                score.append(draw(st.integers(0, 4)) / 4)
+                kinds.append(kind)
+                group.append(f"g{g}")
+                subject.append(f"g{g}s{draw(st.integers(0, 3))}")
+    return PadTable(np.array(score), kinds, group, subject, None)
+
+
+@settings(max_examples=40, deadline=None)
+@given(table=_tables(), target=st.sampled_from([0.01, 0.05, 0.1, 0.2, 0.25, 0.5]),
+       higher_is_attack=st.booleans())
+def test_any_small_table_matches_the_brute_force_count(table, target, higher_is_attack):
+    species = sorted({s for s in table.species if s is not None})
+    rates = pad_rates(pad_data(table, higher_is_attack=higher_is_attack), targets=[target],
+                      reps=0)
+    point = rates.points[0]
+    s = -table.score if higher_is_attack else table.score
+    names = np.array([x or "" for x in table.species])
+    attack = names != ""
+    want = next(c for c in np.r_[np.unique(s[attack]), np.nextafter(s[attack].max(), np.inf)]
+                if all(np.mean(s[names == sp] >= c) <= target for sp in species))
+    assert point.threshold == (-want if higher_is_attack else want)
+    accepted = s >= want
+    group = np.array(table.group)
+    for g, name in enumerate(rates.data.groups):
+        bona = (group == name) & ~attack
+        assert point.bpcer.errors[g] == int((~accepted & bona).sum())
+        assert point.bpcer.trials[g] == int(bona.sum())
+        for i, sp in enumerate(species):
+            rows = (group == name) & (names == sp)
+            assert point.apcer[i].errors[g] == int((accepted & rows).sum())
+            assert point.apcer[i].trials[g] == int(rows.sum())

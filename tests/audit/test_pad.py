@@ -280,7 +280,7 @@ def _tables(draw):
     return PadTable(np.array(score), kinds, group, subject, None)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(table=_tables(), target=st.sampled_from([0.01, 0.05, 0.1, 0.2, 0.25, 0.5]),
        higher_is_attack=st.booleans())
 def test_any_small_table_matches_the_brute_force_count(table, target, higher_is_attack):

@@ -45,24 +45,53 @@ class PadTable:
     """
 
     score: np.ndarray
-    species: list[str | None]
-    group: list[str]
-    subject: list[str]
+    species: Sequence[str | None] | np.ndarray  # a list, or an object array
+    group: Sequence[str] | np.ndarray
+    subject: Sequence[str] | np.ndarray
     comparison: np.ndarray | None
 
     @property
     def attack(self) -> np.ndarray:
         """``(N,)`` whether each row is an attack presentation."""
-        return np.array([s is not None for s in self.species], dtype=bool)
+        return is_attack(self.species)
 
 
-def _labels(table: pa.Table, name: str, path: Path) -> list[str]:
-    """A label column as trimmed strings; an empty or missing label names its row."""
-    values = pc.utf8_trim_whitespace(table.column(name).cast(pa.string())).to_pylist()
-    for i, v in enumerate(values):
-        if not v:
-            raise AuditInputError(f"{path}: {row_label(path, i)}: empty {name!r}")
-    return [str(v) for v in values]
+def is_attack(species: Sequence[str | None] | np.ndarray) -> np.ndarray:
+    """``(N,)`` whether each row names a species (is an attack presentation)."""
+    named = np.asarray(species, dtype=object)
+    return np.fromiter((s is not None for s in named), dtype=bool, count=len(named))
+
+
+def _label_column(table: pa.Table, name: str, path: Path) -> pa.ChunkedArray:
+    """A label column as trimmed Arrow strings; an empty or missing label names its row."""
+    column = pc.utf8_trim_whitespace(table.column(name).cast(pa.string()))
+    empty = pc.or_kleene(pc.is_null(column), pc.equal(column, ""))
+    if pc.any(empty).as_py():
+        i = int(np.flatnonzero(empty.to_numpy(zero_copy_only=False))[0])
+        raise AuditInputError(f"{path}: {row_label(path, i)}: empty {name!r}")
+    return column
+
+
+def _labels(table: pa.Table, name: str, path: Path) -> np.ndarray:
+    """A label column as an object array of trimmed strings (columnar: no per-row Python)."""
+    return np.asarray(_label_column(table, name, path).to_numpy(zero_copy_only=False),
+                      dtype=object)
+
+
+def _species(table: pa.Table, path: Path, known: Sequence[str] | None) -> np.ndarray:
+    """The ``presentation`` column as species names (``None`` for bona fide), each distinct
+    value checked once (:func:`presentation_species`)."""
+    encoded = _label_column(table, "presentation", path).combine_chunks().dictionary_encode()
+    values = encoded.dictionary.to_pylist()
+    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    mapped: list[str | None] = []
+    for code, value in enumerate(values):
+        try:
+            mapped.append(presentation_species(str(value), known))
+        except ValueError as exc:
+            i = int(np.flatnonzero(indices == code)[0])
+            raise AuditInputError(f"{path}: {row_label(path, i)}: presentation {exc}") from None
+    return np.asarray(mapped + [None], dtype=object)[indices]
 
 
 def presentation_species(value: str, known: Sequence[str] | None = None) -> str | None:
@@ -91,6 +120,17 @@ def _comparison(table: pa.Table, attack: np.ndarray, path: Path) -> np.ndarray |
     if COMPARISON not in table.column_names:
         return None
     column = table.column(COMPARISON)
+    try:  # the usual case, columnar: numbers, empty cells null
+        fast = column.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        fast = None
+    if fast is not None:
+        fast = np.where(attack, fast, np.nan)
+        bad = np.flatnonzero(attack & np.isinf(fast))
+        if bad.size:
+            raise AuditInputError(
+                f"{path}: {row_label(path, int(bad[0]))}: {COMPARISON} is not finite")
+        return fast
     values = column.to_pylist()
     out = np.full(len(values), np.nan)
     for i, v in enumerate(values):
@@ -122,13 +162,8 @@ def read_pad_scores(path: Path, species: Sequence[str] | None = None) -> PadTabl
     if table.num_rows == 0:
         raise AuditInputError(f"{path}: no rows")
     score = score_column(table, "score", path)
-    named: list[str | None] = []
-    for i, value in enumerate(_labels(table, "presentation", path)):
-        try:
-            named.append(presentation_species(value, species))
-        except ValueError as exc:
-            raise AuditInputError(f"{path}: {row_label(path, i)}: presentation {exc}") from None
-    attack = np.array([s is not None for s in named], dtype=bool)
+    named = _species(table, path, species)
+    attack = is_attack(named)
     if attack.all() or not attack.any():
         raise AuditInputError(f"{path}: a PAD audit needs both bona fide ({BONA_FIDE!r}) and "
                               "attack presentations")

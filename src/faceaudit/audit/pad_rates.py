@@ -14,10 +14,9 @@ audit). At one threshold:
   score.
 
 BPCER at APCER ``x`` (BPCER100, BPCER20, BPCER10 for 1 %, 5 %, 10 %) is read at one global
-threshold, set on every group's attacks together: the lowest attack score ``τ`` at which every
-species' APCER is at most ``x`` (for each species the threshold of
-:func:`faceaudit.audit.metrics.exact_thresholds`, then the largest of them). Per group BPCER and
-APCER are then read there: a deployment has one threshold for everyone.
+threshold, set on every group's attacks together: the lowest attack score ``τ`` (of any
+species) at which every species' APCER is at most ``x`` (:func:`apcer_threshold`). Per group
+BPCER and APCER are then read there: a deployment has one threshold for everyone.
 
 Intervals resample subjects within their group (:func:`faceaudit.audit.bootstrap.bootstrap_rates`,
 every rate of every operating point on the same resamples). Presenting is
@@ -27,6 +26,7 @@ every rate of every operating point on the same resamples). Presenting is
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,9 +66,10 @@ class PadData:
         return -threshold if self.higher_is_attack else threshold
 
 
-def _codes(values: list[str]) -> tuple[list[str], np.ndarray]:
-    names, codes = np.unique(np.asarray(values, dtype=object).astype(str), return_inverse=True)
-    return [str(n) for n in names], codes.astype(np.intp)
+def _codes(values: Sequence[str] | np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Sorted distinct labels and each row's code in them."""
+    names, codes = np.unique(np.asarray(values, dtype=str), return_inverse=True)
+    return [str(n) for n in names], codes.reshape(-1).astype(np.intp)
 
 
 def pad_data(table: PadTable, *, higher_is_attack: bool = False,
@@ -76,12 +77,14 @@ def pad_data(table: PadTable, *, higher_is_attack: bool = False,
     """Encode ``table``: groups and species sorted by name, a unit per (subject, group)."""
     groups, group = _codes(table.group)
     attack = table.attack
-    species_names = sorted({s for s in table.species if s is not None})
-    index = {s: i for i, s in enumerate(species_names)}
-    species = np.array([-1 if s is None else index[s] for s in table.species], dtype=np.intp)
-    keys = [f"{g}\x00{s}" for g, s in zip(group.tolist(), table.subject, strict=True)]
-    _, first, unit = np.unique(np.asarray(keys, dtype=object).astype(str), return_index=True,
-                               return_inverse=True)
+    named = np.asarray(table.species, dtype=object)
+    species = np.full(len(named), -1, dtype=np.intp)
+    species_names: list[str] = []
+    if attack.any():
+        species_names, species[attack] = _codes(named[attack])
+    _, subject = _codes(table.subject)
+    _, first, unit = np.unique(subject.astype(np.int64) * len(groups) + group,
+                               return_index=True, return_inverse=True)
     score = np.asarray(table.score, dtype=np.float64)
     comparison = None
     if table.comparison is not None:
@@ -94,7 +97,7 @@ def pad_data(table: PadTable, *, higher_is_attack: bool = False,
         species_names=species_names,
         group=group,
         groups=groups,
-        unit=unit.astype(np.intp),
+        unit=unit.reshape(-1).astype(np.intp),
         unit_group=group[first],
         comparison=comparison,
         higher_is_attack=higher_is_attack,
@@ -104,11 +107,25 @@ def pad_data(table: PadTable, *, higher_is_attack: bool = False,
 
 def apcer_threshold(data: PadData, target: float) -> float:
     """The global threshold (internal scale) of BPCER at APCER ``target``: the lowest attack
-    score at which every species' APCER, over all groups, is at most ``target``."""
-    return max(
-        metrics.exact_thresholds(data.score[data.attack & (data.species == s)], [target])[0]
-        for s in range(len(data.species_names))
-    )
+    score, of any species, at which every species' APCER over all groups is at most
+    ``target`` (ties whole: every score equal to it is accepted); the next float above the
+    highest attack score when none is.
+
+    Species ``S`` allows ``m_S = ⌊target · n_S⌋`` accepted attacks (as
+    :func:`faceaudit.audit.metrics.exact_thresholds` counts), so the threshold must lie above
+    its ``(m_S + 1)``-th highest score ``x_S``; the answer is the lowest attack score above
+    ``max_S x_S``.
+    """
+    metrics.required_pairs(target)  # refuses a target outside (0, 1)
+    scores = data.score[data.attack]
+    species = data.species[data.attack]
+    bound = -np.inf
+    for s in range(len(data.species_names)):
+        own = np.sort(scores[species == s])[::-1]
+        allowed = int(np.floor(target * len(own)))
+        bound = max(bound, float(own[allowed]))
+    above = scores[scores > bound]
+    return float(above.min()) if above.size else float(np.nextafter(bound, np.inf))
 
 
 def required_attacks(target: float) -> int:

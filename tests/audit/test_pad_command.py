@@ -66,6 +66,12 @@ def test_a_zero_to_one_score_where_lower_means_attack(tmp_path):
     assert again.exit_code == 0, again.output
     other = json.loads((tmp_path / "o2" / "report.json").read_text())["pad"]
     assert other["operating_points"] == pad["operating_points"]
+    with (out / "pad.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    female = [r for r in rows if r["point"] == "BPCER20" and r["group"] == "female"]
+    bpcer = next(r for r in female if r["rate"] == "bpcer")
+    assert float(bpcer["value"]) == point["groups"][0]["bpcer"]["value"]
+    assert {r["species"] for r in female if r["rate"] == "apcer"} >= {"print", "replay"}
     html = (out / "report.html").read_text()
     assert "Presentation attack detection" in html and "BPCER20" in html
 

@@ -10,7 +10,9 @@ percentiles.
 
 from __future__ import annotations
 
+import csv
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -278,3 +280,38 @@ def pad_warnings(rates: PadRates, section: dict, min_identities: int) -> list[st
             out.append(f"PAD rates resting on fewer than {min_identities} subjects (flagged "
                        f"small_sample): {', '.join(small)}")
     return out
+
+
+PAD_CSV_HEADER = ["point", "apcer_target", "threshold", "supported", "group", "rate", "species",
+                  "value", "low", "high", "errors", "presentations", "subjects", "small_sample"]
+
+
+def pad_rows(section: dict[str, Any]) -> list[list[Any]]:
+    """The rows of ``pad.csv``: per operating point, per group (and ``all``), each rate —
+    ``bpcer``, ``apcer`` (the worst species, named), ``apcer`` per species, ``iapmr``."""
+    rows: list[list[Any]] = []
+    for p in section["operating_points"]:
+        head = [p["label"], p["apcer_target"], p["threshold"], p["supported"]]
+        entries = [("all", p["overall"])] + [(g["group"], g) for g in p["groups"]]
+        for name, at in entries:
+            rates: list[tuple[str, str, dict | None]] = [
+                ("bpcer", "", at["bpcer"]), ("apcer", at.get("apcer_species") or "", at["apcer"])]
+            rates += [("apcer", s, est) for s, est in at["species"].items()]
+            rates.append(("iapmr", "", at.get("iapmr")))
+            for rate, species, est in rates:
+                if est is None:
+                    continue
+                rows.append(head + [name, rate, species, est.get("value"), est.get("low"),
+                                    est.get("high"), est.get("errors"), est.get("presentations"),
+                                    est.get("subjects"), est.get("small_sample")])
+    return rows
+
+
+def write_pad_csv(section: dict[str, Any], out_dir: Path) -> Path:
+    """``pad.csv`` beside the report (rows: :func:`pad_rows`)."""
+    path = Path(out_dir) / "pad.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(PAD_CSV_HEADER)
+        writer.writerows(pad_rows(section))
+    return path

@@ -180,3 +180,29 @@ def test_bad_options_exit_2(tmp_path, args, message):
     result = run(*args, "--out", tmp_path / "o")
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_iapmr_threshold_from_a_calibration(tmp_path):
+    """Without --comparison-threshold: --calibration's threshold at the primary --fmr, else the
+    shipped calibration's, said in a warning (a vendor's scores may be on another scale)."""
+    from importlib import resources
+
+    from faceaudit.engine.calibration import load_calibration
+
+    table = write_pad(tmp_path / "pad.csv")
+    shipped = load_calibration().threshold_for(1e-3)
+    result = run("--pad-scores", table, "--out", tmp_path / "a", "--bootstrap", 0)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert report["pad"]["iapmr"]["comparison_threshold"] == shipped
+    assert "shipped" in report["pad"]["iapmr"]["threshold_source"]
+    assert any(w.startswith("IAPMR: no --comparison-threshold") for w in report["warnings"])
+    cal = tmp_path / "calibration.json"
+    cal.write_text((resources.files("faceaudit") / "data" /
+                    "calibration-dlib-resnet-1.json").read_text())
+    result = run("--pad-scores", table, "--out", tmp_path / "b", "--bootstrap", 0,
+                 "--calibration", cal, "--fmr", "1e-2")
+    assert result.exit_code == 0, result.output
+    iapmr = json.loads((tmp_path / "b" / "report.json").read_text())["pad"]["iapmr"]
+    assert iapmr["comparison_threshold"] == load_calibration(cal).threshold_for(1e-2)
+    assert iapmr["threshold_source"] == f"calibration {cal} at FMR 0.01"

@@ -190,8 +190,9 @@ def audit_command(
     ] = "",
     calibration: Annotated[
         Path | None,
-        typer.Option(help="Identification: calibration for the thresholds (default: the "
-                     "backend's shipped one).", rich_help_panel=IDENTIFICATION),
+        typer.Option(help="Identification (and --pad-scores IAPMR): calibration for the "
+                     "thresholds (default: the backend's shipped one).",
+                     rich_help_panel=IDENTIFICATION),
     ] = None,
     policy: Annotated[
         Path | None,

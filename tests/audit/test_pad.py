@@ -304,3 +304,28 @@ def test_any_small_table_matches_the_brute_force_count(table, target, higher_is_
             rows = (group == name) & (names == sp)
             assert point.apcer[i].errors[g] == int((accepted & rows).sum())
             assert point.apcer[i].trials[g] == int(rows.sum())
+
+
+def test_combined_summaries_weigh_apcer_against_bpcer():
+    """Inequity rate, FDR and GARBE over APCER (in FMR's place) and BPCER (in FNMR's), as the
+    1:1 audit's; a gate rule on them rests on both groups' APCER and BPCER."""
+    table = synthetic(1, subjects=(40, 40))
+    report = audit_pad(table, AuditSettings(reps=100, alpha=0.3),
+                       PadOptions(apcer_targets=[0.1]), input_path="t",
+                       rules=[parse_rule("inequity>1000"), parse_rule("garbe>5")])
+    point = report["pad"]["operating_points"][0]
+    s = point["summaries"]
+    apcer = [g["apcer"]["value"] for g in point["groups"]]
+    bpcer = [g["bpcer"]["value"] for g in point["groups"]]
+    ratio = lambda v: max(v) / min(v)  # noqa: E731
+    assert s["inequity"]["value"] == pytest.approx(ratio(apcer) ** 0.3 * ratio(bpcer) ** 0.7)
+    assert s["fdr"]["value"] == pytest.approx(
+        1 - (0.3 * (max(apcer) - min(apcer)) + 0.7 * (max(bpcer) - min(bpcer))))
+    assert s["inequity"]["low"] <= s["inequity"]["value"] <= s["inequity"]["high"]
+    assert s["garbe"]["groups"] == ["A", "B"]
+    assert [r["status"] for r in report["gate"]["rules"]] == ["pass", "pass"]
+    few = audit_pad(synthetic(1, subjects=(40, 3)), AuditSettings(reps=100),
+                    PadOptions(pad_threshold=0.5), input_path="t",
+                    rules=[parse_rule("inequity>1000")])
+    rule = few["gate"]["rules"][0]
+    assert rule["status"] == "insufficient" and "APCER of 'B'" in rule["note"]

@@ -124,7 +124,8 @@ def _rates_behind(entry: dict, metric: str) -> list[tuple[str, dict]]:
     summary = entry["summaries"].get(metric) or {}
     over = summary.get("groups")
     identification = any("fpir" in r for r in rows)
-    kinds = RATES_BEHIND.get(metric) or (("fpir", "fnir") if identification else ("fmr", "fnmr"))
+    both = ("apcer", "bpcer") if any("bpcer" in r for r in rows) else ("fmr", "fnmr")  # PAD
+    kinds = RATES_BEHIND.get(metric) or (("fpir", "fnir") if identification else both)
     return [(f"{kind.upper()} of {row['group']!r}", row[kind]) for row in rows
             for kind in kinds
             if isinstance(row.get(kind), dict) and (over is None or row["group"] in over)]

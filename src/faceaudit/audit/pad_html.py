@@ -10,13 +10,15 @@ from typing import Any
 
 from faceaudit.audit import html_parts as hp
 from faceaudit.audit.fairness import PAD_SUMMARY_KEYS
+from faceaudit.audit.pad_rates import COMBINED
 
 SUMMARY_LABELS = {
     f"{rate}_{suffix}": f"{rate.upper()} {label}"
     for rate in ("bpcer", "apcer", "iapmr")
     for suffix, label in (("ratio", "max/min ratio"), ("max_geomean", "max / geometric mean"),
                           ("difference", "max − min"))
-}
+} | {"inequity": "Inequity rate (APCER ratio^α · BPCER ratio^(1−α))",
+     "fdr": "FDR over APCER and BPCER", "garbe": "GARBE over APCER and BPCER"}
 
 
 def _point_name(p: Mapping[str, Any]) -> str:
@@ -100,7 +102,7 @@ def _species_table(p: Mapping[str, Any], species: Sequence[str]) -> dict[str, An
 
 def _summary_table(points: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     rows = []
-    for key in PAD_SUMMARY_KEYS:
+    for key in (*PAD_SUMMARY_KEYS, *COMBINED):
         cells = [(p.get("summaries") or {}).get(key) for p in points]
         if all(c is None for c in cells):
             continue

@@ -219,6 +219,44 @@ class Family:
     replicates: dict[str, np.ndarray] | None
 
 
+#: the summaries over both rates, as the 1:1 audit's over FMR and FNMR: APCER (an attack
+#: accepted, a false accept) in the place of FMR, BPCER (a false reject) in that of FNMR
+COMBINED = ("inequity", "fdr", "garbe")
+
+
+@dataclass(frozen=True)
+class Combined:
+    """:data:`COMBINED` over the groups in both the APCER and the BPCER summaries."""
+
+    members: list[int]
+    point: dict[str, float] | None  # None with fewer than two such groups
+    replicates: dict[str, np.ndarray] | None
+
+
+def _combined_values(apcer: np.ndarray, bpcer: np.ndarray, alpha: float
+                     ) -> dict[str, np.ndarray]:
+    return {
+        "inequity": fairness.inequity_rate(apcer, bpcer, alpha),
+        "fdr": fairness.fairness_discrepancy_rate(apcer, bpcer, alpha),
+        "garbe": fairness.garbe(apcer, bpcer, alpha),
+    }
+
+
+def combined(apcer: Family, worst: Rate, bpcer: Rate, alpha: float) -> Combined:
+    """Inequity rate, FDR and GARBE (:mod:`faceaudit.audit.fairness`) of the groups' APCER
+    (worst species) and BPCER, weighted by ``alpha``, with their replicates."""
+    members = [g for g in apcer.members if bpcer.trials[g] > 0]
+    if len(members) < 2:
+        return Combined(members, None, None)
+    point = {k: float(v) for k, v in
+             _combined_values(worst.value[members], bpcer.value[members], alpha).items()}
+    reps = None
+    if worst.replicates is not None and bpcer.replicates is not None:
+        reps = _combined_values(worst.replicates[:, members], bpcer.replicates[:, members],
+                                alpha)
+    return Combined(members, point, reps)
+
+
 @dataclass(frozen=True)
 class PadPoint:
     """Every rate at one operating point."""
@@ -233,6 +271,7 @@ class PadPoint:
     worst: Worst
     iapmr: Rate | None
     families: dict[str, Family]
+    combined: Combined
 
 
 def point_label(target: float | None) -> str:
@@ -371,9 +410,11 @@ def group_support(apcer: list[Rate], target: float | None) -> np.ndarray:
 
 
 def pad_point(data: PadData, tau: float, target: float | None,
-              comparison_threshold: float | None, reps: int, seed: int) -> PadPoint:
+              comparison_threshold: float | None, reps: int, seed: int,
+              alpha: float = 0.5) -> PadPoint:
     """Every rate at threshold ``tau`` (internal scale), with ``reps`` subject-bootstrap
-    replicates drawn from ``seed`` (0: none)."""
+    replicates drawn from ``seed`` (0: none); ``alpha`` weighs APCER against BPCER in the
+    :data:`COMBINED` summaries."""
     counts = unit_counts(data, tau, comparison_threshold)
     errors, trials, blocks = _columns(counts, data)
     boot = None
@@ -399,6 +440,7 @@ def pad_point(data: PadData, tau: float, target: float | None,
         label=point_label(target), apcer_target=target, threshold=data.external(tau),
         supported=supported, groups_supported=groups_supported, bpcer=rates["bpcer",],
         apcer=apcer, worst=worst, iapmr=iapmr, families=families,
+        combined=combined(families["apcer"], worst.rate, rates["bpcer",], alpha),
     )
 
 
@@ -413,7 +455,7 @@ class PadRates:
 
 def pad_rates(data: PadData, *, targets: tuple[float, ...] | list[float] = APCER_TARGETS,
               given_threshold: float | None = None, comparison_threshold: float | None = None,
-              reps: int = 1000, seed: int = 0) -> PadRates:
+              reps: int = 1000, seed: int = 0, alpha: float = 0.5) -> PadRates:
     """The operating points: BPCER at each APCER target (a global threshold each), then the
     ``given_threshold`` (a vendor's own, on the input's scale) if any. ``comparison_threshold``
     (on the comparison score's own scale) turns on IAPMR."""
@@ -424,9 +466,9 @@ def pad_rates(data: PadData, *, targets: tuple[float, ...] | list[float] = APCER
     if comparison_threshold is not None:
         internal_cmp = (-comparison_threshold if data.comparison_lower_is_better
                         else comparison_threshold)
-    points = [pad_point(data, apcer_threshold(data, t), t, internal_cmp, reps, seed)
+    points = [pad_point(data, apcer_threshold(data, t), t, internal_cmp, reps, seed, alpha)
               for t in targets]
     if given_threshold is not None:
         points.append(pad_point(data, data.internal(given_threshold), None, internal_cmp,
-                                reps, seed))
+                                reps, seed, alpha))
     return PadRates(data, points, comparison_threshold)

@@ -27,6 +27,7 @@ from faceaudit.audit.estimates import (
 )
 from faceaudit.audit.fairness import PAD_SUFFIXES
 from faceaudit.audit.pad_rates import (
+    COMBINED,
     FEW_ATTACKS,
     Family,
     PadPoint,
@@ -97,6 +98,30 @@ def family_summaries(fam: Family, groups: list[str], rows: list[dict], confidenc
     return out
 
 
+def combined_summaries(point: PadPoint, groups: list[str], confidence: float
+                       ) -> dict[str, dict]:
+    """Inequity rate, FDR and GARBE over APCER and BPCER (percentile intervals)."""
+    fam = point.combined
+    names = [groups[g] for g in fam.members]
+    out: dict[str, dict] = {}
+    for key in COMBINED:
+        if fam.point is None:
+            out[key] = {**estimate(None, note=f"{key}: needs two groups with both APCER and "
+                                   f"BPCER; {len(fam.members)} qualify"), "groups": names,
+                        "interval": None}
+            continue
+        value = fam.point[key]
+        entry = estimate(value, note=_summary_note(key, value))
+        entry.setdefault("note", None)
+        entry.update(groups=names, interval=None)
+        if fam.replicates is not None and entry["value"] is not None:
+            low, high = percentile_interval(fam.replicates[key], confidence)
+            entry["low"], entry["high"] = clean(float(low)), clean(float(high))
+            entry["interval"] = "percentile" if entry["low"] is not None else None
+        out[key] = entry
+    return out
+
+
 def group_rows(rates: PadRates, point: PadPoint, confidence: float,
                min_identities: int) -> list[dict[str, Any]]:
     """Each group's BPCER, APCER (its worst species'), APCER per species and IAPMR."""
@@ -156,6 +181,7 @@ def point_section(rates: PadRates, point: PadPoint, confidence: float,
     summaries: dict[str, dict] = {}
     for fam in point.families.values():
         summaries.update(family_summaries(fam, data.groups, rows, confidence))
+    summaries.update(combined_summaries(point, data.groups, confidence))
     return {
         "label": point.label,
         "apcer_target": point.apcer_target,

@@ -79,7 +79,7 @@ def audit_pad(table: PadTable, settings: AuditSettings, options: PadOptions, *,
         warnings += more
     rates = pad_rates(data, targets=list(options.apcer_targets),
                       given_threshold=options.pad_threshold, comparison_threshold=threshold,
-                      reps=settings.reps, seed=settings.seed)
+                      reps=settings.reps, seed=settings.seed, alpha=settings.alpha)
     section = pad_section(rates, confidence=settings.confidence,
                           min_identities=settings.min_identities, reps=settings.reps,
                           iapmr_source=source)

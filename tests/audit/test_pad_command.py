@@ -140,6 +140,7 @@ BAD = {
     "empty": "score,presentation,group,subject\n0.9,bona_fide,a,s1\n0.1,print,,s1\n",
     "attacks": "score,presentation,group,subject\n0.9,bona_fide,a,s1\n0.8,bona_fide,b,s2\n",
     "one group": "score,presentation,group,subject\n0.9,bona_fide,a,s1\n0.1,print,a,s1\n",
+    "generic": "score,presentation,group,subject\n0.9,bona_fide,a,s1\n0.1,attack,b,s1\n",
     "undeclared": "score,presentation,group,subject\n0.9,bona_fide,a,s1\n0.1,mask,a,s1\n",
     "comparison": ("score,presentation,group,subject,comparison_score\n"
                    "0.9,bona_fide,a,s1,\n0.1,print,a,s1,near\n"),
@@ -154,6 +155,7 @@ BAD = {
     ("empty", [], "line 3: empty 'group'"),
     ("attacks", [], "needs both bona fide"),
     ("one group", [], "the PAD table has 1 group"),
+    ("generic", [], "'attack' names no attack instrument species"),
     ("undeclared", ["--pai-species", "print,replay"], "not 'bona_fide' nor a declared species"),
     ("comparison", [], "comparison_score 'near' is not a number"),
 ])
@@ -206,3 +208,16 @@ def test_iapmr_threshold_from_a_calibration(tmp_path):
     iapmr = json.loads((tmp_path / "b" / "report.json").read_text())["pad"]["iapmr"]
     assert iapmr["comparison_threshold"] == load_calibration(cal).threshold_for(1e-2)
     assert iapmr["threshold_source"] == f"calibration {cal} at FMR 0.01"
+
+
+def test_a_declared_catch_all_species_is_audited(tmp_path):
+    path = tmp_path / "pad.csv"
+    rows = ["score,presentation,group,subject"]
+    rows += [f"0.{i % 9 + 1},bona_fide,{g},{g}{i}" for g in "ab" for i in range(20)]
+    rows += [f"0.0{i % 9},attack,{g},{g}{i}" for g in "ab" for i in range(20)]
+    path.write_text("\n".join(rows) + "\n")
+    result = run("--pad-scores", path, "--pai-species", "attack", "--out", tmp_path / "o",
+                 "--bootstrap", 0, "--apcer", "0.1")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "o" / "report.json").read_text())["pad"]["species"] == [
+        "attack"]

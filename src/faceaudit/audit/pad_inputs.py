@@ -30,6 +30,12 @@ _BONA_FIDE_SPELLINGS = {"bona_fide", "bona fide", "bona-fide", "bonafide"}
 #: would otherwise audit every live presentation as an attack)
 AMBIGUOUS = frozenset({"live", "real", "genuine", "true", "false", "yes", "no", "bf",
                        "liveness", "human", "authentic", "valid", "none", "null", "nan"})
+#: words that say "an attack" without naming its instrument species: refused unless declared
+#: with ``--pai-species`` (ISO/IEC 30107-3 reports APCER per species; a catch-all label hides
+#: which instrument gets through)
+GENERIC = frozenset({"attack", "attacks", "spoof", "spoofing", "fake", "impostor", "pa", "pai",
+                     "presentation_attack", "presentation attack", "unknown", "other", "n/a",
+                     "na", "invalid", "missing"})
 _SPECIES = re.compile(r"^[A-Za-z][A-Za-z0-9 _.+/-]*$")
 
 REQUIRED = ("score", "presentation", "group", "subject")
@@ -97,14 +103,17 @@ def _species(table: pa.Table, path: Path, known: Sequence[str] | None) -> np.nda
 def presentation_species(value: str, known: Sequence[str] | None = None) -> str | None:
     """The species a ``presentation`` value names (``None``: bona fide), or
     :class:`ValueError` saying why it is not a presentation value: an ambiguous word
-    (:data:`AMBIGUOUS`), a number, or — when ``known`` species are declared — one not among
-    them."""
+    (:data:`AMBIGUOUS`), a catch-all word naming no species (:data:`GENERIC`, unless
+    declared), a number, or — when ``known`` species are declared — one not among them."""
     text = value.strip()
     if text.lower() in _BONA_FIDE_SPELLINGS:
         return None
     if text.lower() in AMBIGUOUS:
         raise ValueError(f"{text!r} is ambiguous: write {BONA_FIDE!r} for a bona fide "
                          "presentation, or the attack instrument species (print, replay, mask…)")
+    if known is None and text.lower() in GENERIC:
+        raise ValueError(f"{text!r} names no attack instrument species: write the species "
+                         "(print, replay, mask…), or declare it with --pai-species")
     if not _SPECIES.match(text):
         raise ValueError(f"{text!r} is not {BONA_FIDE!r} nor a species name (a name starting "
                          "with a letter)")

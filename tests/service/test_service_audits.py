@@ -167,6 +167,37 @@ def test_scores_audit_job_is_refused_registration(service: Service) -> None:
     assert last["action"] == "refused" and last["result"]["rule"] == "audit-not-model"
 
 
+def _pad_scores() -> bytes:
+    """A 0–1 PAD score (lower means attack) for two groups of 30 subjects."""
+    rng = np.random.default_rng(9)
+    lines = ["score,presentation,group,subject"]
+    for group in ("a", "b"):
+        for s in range(30):
+            lines += [f"{x:.3f},bona_fide,{group},{group}{s}" for x in rng.uniform(0.3, 1, 4)]
+            lines += [f"{x:.3f},print,{group},{group}{s}" for x in rng.uniform(0, 0.6, 4)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_pad_audit_job_reports_and_is_refused_registration(service: Service) -> None:
+    with service.client(Role.AUDITOR) as client:
+        started = client.post("/v1/audits", data={"bootstrap": "50", "lower_is_attack": "true",
+                                                  "fail_if": "bpcer_ratio>100"},
+                              files={"pad_scores": ("pad.csv", _pad_scores())})
+        assert started.status_code == 202, started.text
+        status = _wait(client, started.json()["job_id"])
+        both = client.post("/v1/audits", files={"pad_scores": ("pad.csv", _pad_scores()),
+                                                "scores": ("s.csv", _scores())})
+    assert status["status"] == "done", status
+    report = status["report"]
+    assert report["provenance"]["input_kind"] == "pad"
+    assert report["pad"]["convention"]["accepted_as_bona_fide"] == "score >= threshold"
+    assert [p["label"] for p in report["pad"]["operating_points"]] == [
+        "BPCER100", "BPCER20", "BPCER10"]
+    assert report["gate"]["rules"][0]["expression"] == "bpcer_ratio>100"
+    assert status["result"]["refused"]["rule"] == "audit-not-model"  # a vendor's PAD, no model
+    assert both.status_code == 422 and "exactly one input" in both.text
+
+
 def test_passing_then_failing_registration_revokes_identification(service: Service,
                                                                   tmp_path) -> None:
     auditor = Auditor(tmp_path / "key")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -58,6 +58,7 @@ class InputKind(StrEnum):
     EMBEDDINGS = "embeddings"  # templates Parquet(s) as written by ``faceaudit embed``
     SCORES = "scores"  # comparison scores table(s)
     RATES = "rates"  # per-group rates table
+    PAD = "pad"  # presentation attack detection scores table (--pad-scores)
 
     @property
     def templates(self) -> bool:
@@ -77,6 +78,7 @@ class AuditPlan:
     by: list[str]
     backends: list[str]
     candidates: int  # identification: candidate list length (a policy's, when given)
+    apcer_targets: list[float] = field(default_factory=list)  # --pad-scores: BPCER at these
 
     @property
     def mode(self) -> str:
@@ -87,7 +89,8 @@ class AuditPlan:
 class AuditRequest(BaseModel):
     """What to audit, as ``faceaudit audit``'s options (or a service job) give it.
 
-    Exactly one input: ``data``, ``lfw``, ``embeddings``, ``scores`` or ``rates``. Paths are
+    Exactly one input: ``data``, ``lfw``, ``embeddings``, ``scores``, ``rates`` or
+    ``pad_scores``. Paths are
     read under ``root`` and recorded in the report as given. Validation refuses a bad
     combination with :class:`~faceaudit.audit.inputs.AuditInputError`; it also loads the
     signing key (an unusable key fails before the audit runs) and asks ``operating_point`` for
@@ -103,7 +106,14 @@ class AuditRequest(BaseModel):
     scores: list[Path] | None = None
     rates: Path | None = None
     root: Path = Path()
-    lower_is_better: bool = False  # --scores are distances
+    lower_is_better: bool = False  # --scores are distances (--pad-scores: comparison_score)
+    # PAD audit (--pad-scores): ISO/IEC 30107-3 rates per group
+    pad_scores: Path | None = None
+    higher_is_attack: bool = False  # default: a higher PAD score is more bona fide
+    pai_species: str | list[str] = ""  # declared attack species (others are refused)
+    apcer: str | list[float] = "1e-2,5e-2,1e-1"  # BPCER100, BPCER20, BPCER10
+    pad_threshold: float | None = None  # a vendor's deployed PAD threshold
+    comparison_threshold: float | None = None  # IAPMR: attacks matching at this score
     # Models (DATA, --lfw)
     backends: list[str] | None = None
     model: Path | None = None
@@ -182,8 +192,9 @@ class AuditRequest(BaseModel):
         if identification and self.operating_point is not None:
             targets, candidates = self.operating_point()
             settings.targets = list(targets)
-        if self.lower_is_better and kind is not InputKind.SCORES:
+        if self.lower_is_better and kind not in (InputKind.SCORES, InputKind.PAD):
             raise inputs.AuditInputError("--lower-is-better applies to --scores tables only")
+        apcer_targets = self._pad_checks(kind)
         backends = list(self.backends or [DEFAULT_BACKEND])
         several = max(len(self.embeddings or []), len(self.scores or []), len(backends)) > 1
         if len(backends) > 1 and kind not in (InputKind.DATASET, InputKind.LFW):
@@ -203,7 +214,33 @@ class AuditRequest(BaseModel):
             )
         return AuditPlan(kind=kind, identification=identification, several=several,
                          settings=settings, rules=rules, by=by, backends=backends,
-                         candidates=candidates)
+                         candidates=candidates, apcer_targets=apcer_targets)
+
+    def _pad_checks(self, kind: InputKind) -> list[float]:
+        """The APCER targets of a PAD audit; the PAD options refused without --pad-scores
+        and the options a PAD audit has no use for refused with it."""
+        if kind is not InputKind.PAD:
+            for name, given in (("--higher-is-attack", self.higher_is_attack),
+                                ("--pad-threshold", self.pad_threshold is not None),
+                                ("--comparison-threshold", self.comparison_threshold is not None),
+                                ("--pai-species", bool(self.pai_species))):
+                if given:
+                    raise inputs.AuditInputError(f"{name} applies to --pad-scores only",
+                                                 which=name)
+            return []
+        for name, given in (("--operating-points", self.operating_points),
+                            ("--pairs", self.pairs is not None)):
+            if given:
+                raise inputs.AuditInputError(f"{name} does not apply to --pad-scores",
+                                             which=name)
+        return parse_targets(self.apcer, "--apcer")
+
+    def species(self) -> list[str] | None:
+        """The declared attack species (``--pai-species``), or None when not declared."""
+        parts = self.pai_species.split(",") if isinstance(self.pai_species, str) \
+            else self.pai_species
+        named = [p.strip() for p in parts if p.strip()]
+        return named or None
 
     def _input_kind(self) -> InputKind:
         """The one input given (DATA, --embeddings, --scores, --rates or --lfw)."""
@@ -215,12 +252,14 @@ class AuditRequest(BaseModel):
                 ("--scores", InputKind.SCORES, self.scores),
                 ("--rates", InputKind.RATES, self.rates),
                 ("--lfw", InputKind.LFW, self.lfw),
+                ("--pad-scores", InputKind.PAD, self.pad_scores),
             )
             if value is not None
         ]
         if len(given) != 1:
             raise inputs.AuditInputError(
-                "give exactly one input: DATA, --embeddings, --scores, --rates or --lfw"
+                "give exactly one input: DATA, --embeddings, --scores, --rates, --lfw or "
+                "--pad-scores"
                 + (f" (got {', '.join(name for name, _ in given)})" if given else "")
             )
         return given[0][1]
@@ -291,6 +330,8 @@ def run_audit(request: AuditRequest, *, show_progress: bool = False) -> dict:
     plan = request.plan
     if plan.kind is InputKind.SCORES:
         return _audit_score_tables(request, plan)
+    if plan.kind is InputKind.PAD:
+        return _audit_pad(request, plan)
     if plan.kind is InputKind.RATES:
         assert request.rates is not None
         return audit_rates(inputs.read_rates(request.path(request.rates)), plan.settings,
@@ -318,6 +359,23 @@ def _audit_score_tables(request: AuditRequest, plan: AuditPlan) -> dict:
         rules=plan.rules,
         higher_is_better=higher_is_better,
     )
+
+
+def _audit_pad(request: AuditRequest, plan: AuditPlan) -> dict:
+    """A PAD scores table: ISO/IEC 30107-3 rates per group (:mod:`faceaudit.audit.pad_run`)."""
+    from faceaudit.audit.pad_inputs import read_pad_scores
+    from faceaudit.audit.pad_run import PadOptions, audit_pad
+
+    assert request.pad_scores is not None
+    options = PadOptions(
+        apcer_targets=plan.apcer_targets, higher_is_attack=request.higher_is_attack,
+        pad_threshold=request.pad_threshold, comparison_threshold=request.comparison_threshold,
+        comparison_lower_is_better=request.lower_is_better, calibration=(
+            None if request.calibration is None else request.path(request.calibration)),
+    )
+    table = read_pad_scores(request.path(request.pad_scores), request.species())
+    return audit_pad(table, plan.settings, options, input_path=str(request.pad_scores),
+                     rules=plan.rules)
 
 
 def _attributes(request: AuditRequest, plan: AuditPlan) -> tuple[inputs.Attributes, str]:

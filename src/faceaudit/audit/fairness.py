@@ -40,6 +40,13 @@ IDENTIFICATION_SUMMARY_KEYS = (
     "fnir_max_geomean",
 )
 
+#: the PAD audit's summaries (ISO/IEC 30107-3 rates, docs/metrics.md "PAD audit"): max/min,
+#: max/geometric mean and max − min over groups of BPCER, APCER (each group's worst species)
+#: and IAPMR, as the ``pad`` section of report.json names them
+PAD_RATES = ("bpcer", "apcer", "iapmr")
+PAD_SUFFIXES = ("ratio", "max_geomean", "difference")
+PAD_SUMMARY_KEYS = tuple(f"{rate}_{suffix}" for rate in PAD_RATES for suffix in PAD_SUFFIXES)
+
 #: each identification summary's name in :data:`SUMMARY_KEYS` (computed with FPIR in place of
 #: FMR, FNIR in place of FNMR)
 IDENTIFICATION_NAMES = {

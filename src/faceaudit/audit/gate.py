@@ -10,7 +10,11 @@ import math
 import re
 from dataclasses import dataclass
 
-from faceaudit.audit.fairness import IDENTIFICATION_SUMMARY_KEYS, SUMMARY_KEYS
+from faceaudit.audit.fairness import (
+    IDENTIFICATION_SUMMARY_KEYS,
+    PAD_SUMMARY_KEYS,
+    SUMMARY_KEYS,
+)
 from faceaudit.audit.gate_rules import (
     FAIL,
     INCONCLUSIVE,
@@ -57,7 +61,7 @@ def parse_rule(expression: str) -> GateRule:
             f"bad --fail-if {expression!r}: expected NAME OP NUMBER[@FMR], e.g. 'fmr_ratio>2'"
         )
     metric = match["metric"]
-    known = tuple(dict.fromkeys(SUMMARY_KEYS + IDENTIFICATION_SUMMARY_KEYS))
+    known = tuple(dict.fromkeys(SUMMARY_KEYS + IDENTIFICATION_SUMMARY_KEYS + PAD_SUMMARY_KEYS))
     if metric not in known:
         raise GateExpressionError(
             f"bad --fail-if {expression!r}: unknown summary {metric!r} "
@@ -81,6 +85,7 @@ RATES_BEHIND = {
     "fnir_ratio": ("fnir",), "fnir_difference": ("fnir",),
     "fmr_max_geomean": ("fmr",), "fnmr_max_geomean": ("fnmr",),
     "fpir_max_geomean": ("fpir",), "fnir_max_geomean": ("fnir",),
+    **{key: (key.split("_")[0],) for key in PAD_SUMMARY_KEYS},  # bpcer_ratio: ("bpcer",)
 }
 
 #: the gate's verdict is its worst rule's, in this order
@@ -119,7 +124,8 @@ def _rates_behind(entry: dict, metric: str) -> list[tuple[str, dict]]:
     summary = entry["summaries"].get(metric) or {}
     over = summary.get("groups")
     identification = any("fpir" in r for r in rows)
-    kinds = RATES_BEHIND.get(metric) or (("fpir", "fnir") if identification else ("fmr", "fnmr"))
+    both = ("apcer", "bpcer") if any("bpcer" in r for r in rows) else ("fmr", "fnmr")  # PAD
+    kinds = RATES_BEHIND.get(metric) or (("fpir", "fnir") if identification else both)
     return [(f"{kind.upper()} of {row['group']!r}", row[kind]) for row in rows
             for kind in kinds
             if isinstance(row.get(kind), dict) and (over is None or row["group"] in over)]

@@ -24,6 +24,7 @@ from faceaudit.audit import html_parts as hp
 from faceaudit.audit import plots
 from faceaudit.audit.comparison_html import comparison_view
 from faceaudit.audit.identification_html import identification_view
+from faceaudit.audit.pad_html import pad_view
 from faceaudit.audit.redaction_html import redaction_view
 from faceaudit.base.errors import InputDataError
 
@@ -75,6 +76,7 @@ def _view(r: Mapping[str, Any]) -> dict[str, Any]:
     primary = _primary_target(r)
     by = ", ".join(prov.get("by") or [])
     redaction = redaction_view(r.get("redaction"))
+    pad = pad_view(r.get("pad"))
     return {
         "title": "faceaudit demographic audit" + (f" by {by}" if by else ""),
         "version": prov.get("faceaudit_version", __version__),
@@ -82,7 +84,8 @@ def _view(r: Mapping[str, Any]) -> dict[str, Any]:
         "provenance": _provenance(prov),
         "gate": _gate(r.get("gate")),
         "warnings": list(r.get("warnings") or []),
-        "summary": _summary(primary) or (redaction["headlines"] if redaction else []),
+        "summary": (_summary(primary) or (redaction["headlines"] if redaction else [])
+                    or (pad["headlines"] if pad else [])),
         "redaction": redaction,
         "data_notes": _data_notes(r.get("data") or {}, by),
         "data_table": _data_table(r.get("data") or {}),
@@ -97,6 +100,7 @@ def _view(r: Mapping[str, Any]) -> dict[str, Any]:
         "score_figure": _score_figure(r.get("histograms"), primary),
         "comparison": _comparison(r, primary),
         "identification": identification_view(r.get("identification")),
+        "pad": pad,
     }
 
 

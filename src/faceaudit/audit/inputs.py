@@ -331,6 +331,12 @@ def _finite_scores(column: pa.ChunkedArray, path: Path) -> np.ndarray:
     return score
 
 
+def score_column(table: pa.Table, name: str, path: Path) -> np.ndarray:
+    """Column ``name`` of ``table`` as finite float64 scores; a non-numeric, empty, NaN or
+    infinite value is an error naming its row (as ``read_scores`` reads ``score``)."""
+    return _finite_scores(table.column(name), path)
+
+
 def _labels(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """A label column as trimmed strings."""
     return pc.utf8_trim_whitespace(column.cast(pa.string()))

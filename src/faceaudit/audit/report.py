@@ -128,6 +128,10 @@ def write_report(report: dict, out_dir: Path) -> list[Path]:
         from faceaudit.audit.comparison_report import write_comparison_csv
 
         paths.append(write_comparison_csv(report["comparison"], out_dir))
+    if report.get("pad"):
+        from faceaudit.audit.pad_report import write_pad_csv
+
+        paths.append(write_pad_csv(report["pad"], out_dir))
     from faceaudit.audit.html import write_html
 
     paths.append(write_html(report, out_dir))

@@ -24,7 +24,7 @@ from faceaudit.audit.terminal import headline, json_summary, print_warnings
 from faceaudit.cli.options import CLUSTER_ENV_VAR, CLUSTER_HELP, EXIT_GATE
 
 # --help panels: which options apply to which input and mode
-INPUT = "Input (exactly one: DATA, --embeddings, --scores, --rates or --lfw)"
+INPUT = "Input (exactly one: DATA, --embeddings, --scores, --rates, --lfw or --pad-scores)"
 MODELS = "Models (DATA, --lfw)"
 GROUPS = "Groups"
 THRESHOLDS = "Thresholds and intervals"
@@ -33,6 +33,7 @@ IDENTIFICATION = "Identification mode (--mode identification)"
 OUTPUT = "Output"
 SIGNING = "Signing"
 COMPUTE = "Compute (DATA, --lfw, --embeddings)"
+PAD = "Presentation attack detection (--pad-scores, ISO/IEC 30107-3)"
 
 
 def policy_point(path: Path) -> tuple[list[float], int]:
@@ -79,6 +80,13 @@ def audit_command(
     lfw: Annotated[
         Path | None,
         typer.Option(help="LFW folder; labels from ../lfw-meta beside it.", rich_help_panel=INPUT),
+    ] = None,
+    pad_scores: Annotated[
+        Path | None,
+        typer.Option("--pad-scores",
+                     help="PAD scores: score, presentation (bona_fide or the attack species), "
+                     "group, subject[, comparison_score]: APCER/BPCER/IAPMR per group.",
+                     rich_help_panel=INPUT),
     ] = None,
     pairs: Annotated[
         Path | None,
@@ -182,13 +190,43 @@ def audit_command(
     ] = "",
     calibration: Annotated[
         Path | None,
-        typer.Option(help="Identification: calibration for the thresholds (default: the "
-                     "backend's shipped one).", rich_help_panel=IDENTIFICATION),
+        typer.Option(help="Identification (and --pad-scores IAPMR): calibration for the "
+                     "thresholds (default: the backend's shipped one).",
+                     rich_help_panel=IDENTIFICATION),
     ] = None,
     policy: Annotated[
         Path | None,
         typer.Option(help="Identification: a deployment policy.toml; its fmr_target and "
                      "max_candidates set the operating point.", rich_help_panel=IDENTIFICATION),
+    ] = None,
+    lower_is_attack: Annotated[
+        bool,
+        typer.Option("--lower-is-attack/--higher-is-attack",
+                     help="PAD score direction: lower means attack, i.e. accepted as bona fide "
+                     "when score >= threshold (the default); --higher-is-attack for "
+                     "attack/spoof scores.", rich_help_panel=PAD),
+    ] = True,
+    pai_species: Annotated[
+        str,
+        typer.Option("--pai-species", help="Declared attack species, comma-separated; any "
+                     "other presentation value is refused.", rich_help_panel=PAD),
+    ] = "",
+    apcer: Annotated[
+        str,
+        typer.Option("--apcer", help="APCER targets of BPCER at APCER (BPCER100, BPCER20, "
+                     "BPCER10), comma-separated.", rich_help_panel=PAD),
+    ] = "1e-2,5e-2,1e-1",
+    pad_threshold: Annotated[
+        float | None,
+        typer.Option("--pad-threshold", help="The vendor's deployed PAD threshold: rates "
+                     "there too (gate rules without @ are judged there).",
+                     rich_help_panel=PAD),
+    ] = None,
+    comparison_threshold: Annotated[
+        float | None,
+        typer.Option("--comparison-threshold", help="IAPMR: an attack matches when its "
+                     "comparison_score >= this (default: --calibration's threshold at the "
+                     "primary --fmr).", rich_help_panel=PAD),
     ] = None,
     out: Annotated[
         Path,
@@ -225,7 +263,9 @@ def audit_command(
         candidates=candidates, repeats=repeats, gallery_templates=gallery_templates,
         gallery_size=gallery_size, calibration=calibration,
         operating_point=partial(policy_point, policy) if policy is not None else None,
-        sign=sign, workers=workers, cluster=cluster,
+        sign=sign, workers=workers, cluster=cluster, pad_scores=pad_scores,
+        higher_is_attack=not lower_is_attack, pai_species=pai_species, apcer=apcer,
+        pad_threshold=pad_threshold, comparison_threshold=comparison_threshold,
     )
     report = run_audit(request, show_progress=True)
     write_report(report, out)
@@ -243,7 +283,15 @@ def present(report: dict, out: Path, as_json: bool) -> None:
     headline (with the side-by-side comparison, if any) and where the report was written."""
     console = Console(stderr=False)
     print_warnings(report, Console(stderr=True))
-    if "identification" in report:
+    if "pad" in report:
+        from faceaudit.audit.pad_terminal import pad_headline, pad_json
+
+        if as_json:
+            print(pad_json(report, out))
+        else:
+            pad_headline(report, console)
+            console.print(f"report written to {out / 'report.json'} and {out / 'report.html'}")
+    elif "identification" in report:
         from faceaudit.audit.identification_terminal import (
             identification_headline,
             identification_json,

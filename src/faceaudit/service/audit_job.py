@@ -37,6 +37,8 @@ class AuditJob:
     alpha: float
     fail_if: Sequence[str]
     operating_points: bool = False  # the worst-group threshold grid
+    pad_scores: str | None = None  # a PAD scores table (faceaudit audit --pad-scores)
+    higher_is_attack: bool = False
 
     def request(self, job_dir: Path) -> AuditRequest:
         """The audit dispatcher's request: inputs read under ``job_dir``, recorded as saved."""
@@ -48,6 +50,8 @@ class AuditJob:
             by=list(self.by), fmr=list(self.targets), bootstrap=self.bootstrap, seed=self.seed,
             alpha=self.alpha, fail_if=list(self.fail_if),
             operating_points=self.operating_points,
+            pad_scores=None if self.pad_scores is None else Path(self.pad_scores),
+            higher_is_attack=self.higher_is_attack,
         )
 
 

@@ -3,8 +3,8 @@
 signed report — the same checks as ``faceaudit policy register-audit``).
 
 Job input: an embeddings Parquet (as written by ``faceaudit embed``) plus an attributes
-CSV/Parquet and ``by``, or a scores CSV. Uploads only: the service never reads a path named by
-a client.
+CSV/Parquet and ``by``, a scores CSV, or a PAD scores CSV. Uploads only: the service never
+reads a path named by a client.
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ def start_audit(
     embeddings: Annotated[UploadFile | None, File(description="Embeddings Parquet.")] = None,
     attributes: Annotated[UploadFile | None, File(description="Attributes CSV/Parquet.")] = None,
     scores: Annotated[UploadFile | None, File(description="Or: a scores CSV.")] = None,
+    pad_scores: Annotated[UploadFile | None, File(
+        description="Or: a PAD scores CSV (score, presentation, group, subject)")] = None,
+    lower_is_attack: Annotated[bool, Form(
+        description="PAD: a lower score means an attack (default); false: higher")] = True,
     by: Annotated[str, Form(max_length=200, description="e.g. sex or sex,race")] = "",
     fmr: Annotated[str, Form(max_length=200, description="Target FMRs")] = "1e-2,1e-3,1e-4",
     bootstrap: Annotated[int, Form(ge=0, le=5000)] = 1000,
@@ -54,8 +58,9 @@ def start_audit(
 
     A report that names its backend is registered with the deployment (bias gate) and logged.
     """
-    if (scores is None) == (embeddings is None):
-        raise PayloadError("give exactly one input: embeddings (with attributes) or scores")
+    if sum(x is not None for x in (scores, embeddings, pad_scores)) != 1:
+        raise PayloadError("give exactly one input: embeddings (with attributes), scores or "
+                           "pad_scores")
     if embeddings is not None and attributes is None:
         raise PayloadError("an embeddings audit needs an attributes file")
     groups_by = [b.strip() for b in by.split(",") if b.strip()]
@@ -66,13 +71,14 @@ def start_audit(
     saved = {
         name: _save(upload, job_dir / "input", name)
         for name, upload in (("embeddings", embeddings), ("attributes", attributes),
-                             ("scores", scores))
+                             ("scores", scores), ("pad_scores", pad_scores))
         if upload is not None
     }
     request = AuditJob(
         embeddings=saved.get("embeddings"), attributes=saved.get("attributes"),
         scores=saved.get("scores"), by=groups_by, targets=targets, bootstrap=bootstrap,
         seed=seed, alpha=alpha, fail_if=list(fail_if or []), operating_points=operating_points,
+        pad_scores=saved.get("pad_scores"), higher_is_attack=not lower_is_attack,
     )
     return ctx.jobs.submit(job_id, key.actor,
                            partial(run_audit_job, ctx.home, key.actor, request=request))

@@ -111,8 +111,10 @@ def detect(
     upsample: UpsampleOpt = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Print the faces in IMAGE: boxes, scores, 5 landmarks (--json), and the detection limits.
+    """Print the faces in IMAGE: boxes, scores, 5 landmarks and quality components (--json), and
+    the detection limits.
 
+    Each face's ``quality`` holds the image quality components of docs/quality.md.
     ``limits.min_face_px`` is the smallest face (in the image's pixels) the detector could find
     within its work budget; smaller faces are not reported.
     """
@@ -123,7 +125,8 @@ def detect(
     width, height = decoded.original_size
     emit({
         "image": {"width": width, "height": height, "format": decoded.format},
-        "faces": [face.to_dict() for face in faces],
+        "faces": [face.to_dict() | {"quality": quality} for face, quality
+                  in zip(faces, api.probe_quality(decoded, faces), strict=True)],
         "limits": limits.to_dict(),
     }, as_json, _faces_view)
 

@@ -643,7 +643,8 @@ class Deployment:
         limit = candidate_limit(top, policy.max_candidates)
         probe = image if isinstance(image, bytes | bytearray | memoryview) \
             else api.read_image_file(Path(image))
-        faces, embeddings = api.face_embeddings_of(bytes(probe), self.embedder)
+        faces, embeddings, qualities = api.face_embeddings_and_quality(bytes(probe),
+                                                                       self.embedder)
         if not faces:
             raise NoFaceError(f"probe image {image_label(image)}: no face found")
         with self._gallery_search(backend_id) as search:
@@ -660,8 +661,9 @@ class Deployment:
                      "fmr": float(f"{self.calibration.fmr_at(h.score):.3g}"), "rank": rank}
                     for rank, h in enumerate(face_hits, start=1)
                 ],
+                "quality": quality,
             }
-            for face, face_hits in zip(faces, hits, strict=True)
+            for face, face_hits, quality in zip(faces, hits, qualities, strict=True)
         ]
         held = utc_iso(held_until) if held_until else None
         result: dict[str, Any] = {
@@ -725,6 +727,9 @@ class Deployment:
                               "result_id": result["result_id"], "faces": len(faces),
                               "candidates": sum(len(f["candidates"]) for f in faces),
                               "use": result["record"], "gate": result.get("gate"),
+                              # each face's quality components, rounded (docs/quality.md)
+                              # (the first MAX_ITEMS faces: a ledger list's limit)
+                              "probe_quality": [f.get("quality") for f in faces[:MAX_ITEMS]],
                               # what the stored candidate lists hold (gallery_record.py)
                               "candidate_commitments": result.get("candidate_commitments")})]
         return events

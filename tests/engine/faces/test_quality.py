@@ -193,3 +193,24 @@ def test_rounded_keeps_every_component() -> None:
     out = quality.rounded(values)
     assert set(out) == set(values)
     assert out["inter_eye_distance_px"] == 1.2 and out["luminance_mean"] == 1.2346
+
+
+def test_probe_quality_of_a_large_image_is_in_its_original_pixels(faces_small: Path,
+                                                                  tmp_path: Path) -> None:
+    photo = faces_small / "face_recognition-mit" / "obama.jpg"
+    decoded = api.open_image(photo)
+    faces, _ = api.detect_in(decoded)
+    big = tmp_path / "big.png"
+    width, height = decoded.original_size
+    Image.fromarray(decoded.pixels).resize((width * 3, height * 3)).save(big)
+    big_decoded = api.open_image(big)
+    assert big_decoded.scale < 1  # decoded at the engine's working size
+    big_faces, _ = api.detect_in(big_decoded)
+    small_q, big_q = api.probe_quality(decoded, faces)[0], api.probe_quality(big_decoded,
+                                                                              big_faces)[0]
+    assert big_q["inter_eye_distance_px"] == pytest.approx(
+        3 * small_q["inter_eye_distance_px"], rel=0.05)
+    assert big_q["face_size_ratio"] == pytest.approx(small_q["face_size_ratio"], rel=0.1)
+    # one decode for identify: the same faces and quality as detect's path
+    found, embeddings, qualities = api.face_embeddings_and_quality(photo.read_bytes())
+    assert len(found) == len(embeddings) == 1 and qualities == api.probe_quality(decoded, faces)

@@ -75,6 +75,7 @@ from faceaudit.ledger.payload import MAX_ITEMS
 from faceaudit.policy import Policy, PolicyRefusal, enforce, load_policy
 from faceaudit.policy.authorisation import Authorisation, urgent_deadline
 from faceaudit.policy.gate import gate_record
+from faceaudit.policy.probe_quality import breach_detail
 
 ImageSource = bytes | Path
 LEDGER_IDS_PER_EVENT = 200
@@ -647,6 +648,8 @@ class Deployment:
                                                                        self.embedder)
         if not faces:
             raise NoFaceError(f"probe image {image_label(image)}: no face found")
+        flags = self._probe_quality_floor(policy, qualities, actor, purpose=purpose, case=case,
+                                          backend_id=backend_id)
         with self._gallery_search(backend_id) as search:
             hits = [search.search_subjects(e, limit, threshold) for e in embeddings]
             gallery_templates = len(search)
@@ -662,8 +665,10 @@ class Deployment:
                     for rank, h in enumerate(face_hits, start=1)
                 ],
                 "quality": quality,
+                **({"quality_flags": flags[index]} if index in flags else {}),
             }
-            for face, face_hits, quality in zip(faces, hits, qualities, strict=True)
+            for index, (face, face_hits, quality)
+            in enumerate(zip(faces, hits, qualities, strict=True))
         ]
         held = utc_iso(held_until) if held_until else None
         result: dict[str, Any] = {
@@ -702,6 +707,26 @@ class Deployment:
             "backend_id": backend_id,
             "receipt": self._receipt(logged[-1]["seq"]),
         }
+
+    def _probe_quality_floor(self, policy: Policy, qualities: list[dict[str, float]],
+                             actor: str, *, purpose: str | None, case: str | None,
+                             backend_id: str | None) -> dict[int, list[dict[str, Any]]]:
+        """Judge the probe against the policy's ``[probe_quality]`` floor: below it, refuse
+        (``probe-quality``, logged) or return the flags of each face below it, by face index
+        (:mod:`faceaudit.policy.probe_quality`)."""
+        floor = policy.probe_quality
+        breaches = floor.breaches(qualities)
+        if not breaches:
+            return {}
+        if floor.on_below == "refuse":
+            self._refuse(actor, "identify", "probe-quality", breach_detail(breaches),
+                         purpose=purpose, case=case, backend_id=backend_id,
+                         extra={"breaches": [b.to_dict() for b in breaches[:MAX_ITEMS]]})
+        flags: dict[int, list[dict[str, Any]]] = {}
+        for breach in breaches:
+            flags.setdefault(breach.face, []).append(
+                {k: v for k, v in breach.to_dict().items() if k != "face"})
+        return flags
 
     @staticmethod
     def _review_crops(probe: bytes, faces: list[dict[str, Any]], policy: Policy,

@@ -39,6 +39,9 @@ NOSE_DEPTH_IED = 0.3
 UNDEREXPOSED_LUMA, OVEREXPOSED_LUMA = 25, 247
 #: The JPEG block size blockiness looks for.
 JPEG_BLOCK = 8
+#: The version of these formulas: part of the embedding cache key (engine/embed_chunk.py), so
+#: results cached under other formulas are recomputed. Bump it with any change here.
+QUALITY_VERSION = 1
 #: Every component :func:`quality_components` returns, in order.
 COMPONENTS: tuple[str, ...] = (
     "inter_eye_distance_px", "face_size_ratio", "yaw_deg", "roll_deg", "luminance_mean",

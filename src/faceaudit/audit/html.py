@@ -24,6 +24,7 @@ from faceaudit.audit import html_parts as hp
 from faceaudit.audit import plots
 from faceaudit.audit.comparison_html import comparison_view
 from faceaudit.audit.identification_html import identification_view
+from faceaudit.audit.quality_html import quality_view
 from faceaudit.audit.redaction_html import redaction_view
 from faceaudit.base.errors import InputDataError
 
@@ -97,6 +98,7 @@ def _view(r: Mapping[str, Any]) -> dict[str, Any]:
         "score_figure": _score_figure(r.get("histograms"), primary),
         "comparison": _comparison(r, primary),
         "identification": identification_view(r.get("identification")),
+        "quality": quality_view(r.get("quality"), r.get("data")),
     }
 
 

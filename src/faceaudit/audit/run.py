@@ -24,6 +24,7 @@ from faceaudit.audit.inputs import (
     encode_labels,
     group_templates,
 )
+from faceaudit.audit.quality_rates import quality_section
 from faceaudit.audit.scoring import BIN_WIDTH, ScoreSet, score_table
 from faceaudit.engine.calibration import from_impostor_histogram, from_points
 
@@ -228,6 +229,10 @@ def audit_embeddings(
         prov["cluster"] = cluster_provenance(client)
     report = rp.build_report(sections, prov, data, warnings + result.warnings, list(rules))
     report["calibration"] = calibration_section(scores, emb.backend_id, input_path)
+    if emb.quality:  # image quality per group, and FNMR by quality band (docs/quality.md)
+        report["quality"] = quality_section(
+            {k: v[keep] for k, v in emb.quality.items()}, emb.matrix[keep], id_codes, codes,
+            grouping.names, report["targets"], report["primary_target"], settings)
     return report
 
 

@@ -63,6 +63,7 @@ def test_a_probe_at_the_floor_is_searched_unflagged(audited_home, calibration, m
                                        f"\nmax_abs_yaw_deg = {abs(quality['yaw_deg'])}")
     found = deployment.identify(actor="o", image=mdtf / "2.png", purpose="p", case="c")
     assert "quality_flags" not in found["faces"][0]
+    assert "quality_flagged" not in _events(audited_home)[-1]["result"]
 
 
 def test_flag_searches_and_flags_the_face_on_its_candidate_list(audited_home, calibration, mdtf,
@@ -77,7 +78,8 @@ def test_flag_searches_and_flags_the_face_on_its_candidate_list(audited_home, ca
     assert face["quality_flags"] == [{"component": "inter_eye_distance_px",
                                       "value": face["quality"]["inter_eye_distance_px"],
                                       "limit": "min_inter_eye_px", "bound": 500.0}]
-    assert _events(audited_home)[-1]["action"] == "identify"
+    event = _events(audited_home)[-1]
+    assert event["action"] == "identify" and event["result"]["quality_flagged"] == [0]
     # the stored result keeps the flag for the reviewers
     assert deployment.store.get_result(found["result_id"])["faces"][0]["quality_flags"] \
         == face["quality_flags"]

@@ -84,6 +84,13 @@ UNIT_NORM_TOLERANCE = 1e-3
 RECOVERY_COMPACT_BOUND_S = 0.5
 
 
+def _flagged(faces: list[dict[str, Any]]) -> dict[str, list[int]]:
+    """``{"quality_flagged": [face indices]}`` for the faces the policy's probe-quality floor
+    flagged (the first MAX_ITEMS), or nothing when none was."""
+    flagged = [i for i, face in enumerate(faces) if face.get("quality_flags")][:MAX_ITEMS]
+    return {"quality_flagged": flagged} if flagged else {}
+
+
 def _now(now: datetime | None = None) -> datetime:
     now = now or datetime.now(UTC)
     return now if now.tzinfo else now.replace(tzinfo=UTC)
@@ -755,6 +762,8 @@ class Deployment:
                               # each face's quality components, rounded (docs/quality.md)
                               # (the first MAX_ITEMS faces: a ledger list's limit)
                               "probe_quality": [f.get("quality") for f in faces[:MAX_ITEMS]],
+                              # the faces the policy's probe-quality floor flagged (if any)
+                              **_flagged(faces),
                               # what the stored candidate lists hold (gallery_record.py)
                               "candidate_commitments": result.get("candidate_commitments")})]
         return events

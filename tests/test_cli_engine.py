@@ -63,6 +63,10 @@ def test_detect_prints_every_face(faces_small: Path) -> None:
     result = json.loads(done.stdout)
     assert len(result["faces"]) == 6
     assert result["limits"]["scale"] == 1.0 and result["limits"]["min_face_px"] == 40
+    # the text view names each face's headline quality components
+    text = faceaudit("detect", faces_small / "face_recognition-mit" / "obama.jpg")
+    assert text.returncode == 0, text.stderr
+    assert "px apart, yaw" in text.stdout and "sharpness" in text.stdout
 
 
 def test_verify_exit_codes(faces_small: Path) -> None:

@@ -75,12 +75,21 @@ def _box_text(box: dict[str, int]) -> str:
     return ", ".join(f"{side} {value}" for side, value in box.items())  # left, top, …
 
 
+def _quality_text(quality: dict | None) -> str:
+    """A face's headline quality components (all of them: --json; docs/quality.md)."""
+    if not quality:
+        return ""
+    return (f"; eyes {quality['inter_eye_distance_px']:g} px apart, yaw {quality['yaw_deg']:g}°, "
+            f"roll {quality['roll_deg']:g}°, sharpness {quality['sharpness']:.3g}")
+
+
 def _faces_view(data: dict) -> str:
     image, faces = data["image"], data["faces"]
     lines = [f"{len(faces)} face{'s' if len(faces) != 1 else ''} in the {image['width']}x"
              f"{image['height']} {image['format']} image (faces under "
              f"{data['limits']['min_face_px']} px cannot be found at this size)"]
     lines += [f"  face {i}: {_box_text(face['box'])}; score {face['score']:.3g}"
+              + _quality_text(face.get("quality"))
               for i, face in enumerate(faces, 1)]
     return "\n".join(lines)
 

@@ -144,3 +144,19 @@ def test_band_and_pair_helpers() -> None:
     first, second, scores = genuine_pairs(matrix, np.array([0, 1, 0, 0]))
     assert sorted(zip(first.tolist(), second.tolist(), strict=True)) == [(0, 2), (0, 3), (2, 3)]
     assert scores.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_an_identification_audit_carries_the_distribution_only() -> None:
+    from dataclasses import replace
+
+    from faceaudit.audit.identification_run import audit_identification
+
+    emb = replace(embeddings_from_table(_table(), "synthetic"), backend_id="dlib-resnet:1")
+    report = audit_identification(emb, _attributes(), ["sex"],
+                                  AuditSettings(targets=[1e-2], reps=20), candidates=5,
+                                  repeats=1, gallery_templates="one", gallery_sizes=[],
+                                  input_kind="embeddings", input_path="synthetic")
+    section = report["quality"]
+    assert [row["group"] for row in section["distribution"]] == report["groups"]
+    assert section["fnmr_by_band"] == [] and "not computed" in section["note"]
+    assert "Image quality per group" in render_html(json.loads(json.dumps(report)))

@@ -173,6 +173,23 @@ def _band_rate(identities: np.ndarray, miss: np.ndarray,
                          note="no genuine pair of this group in this band")
 
 
+def distribution_section(quality: Mapping[str, np.ndarray], codes: np.ndarray,
+                         names: Sequence[str], note: str | None = None) -> dict[str, Any]:
+    """The ``quality`` section without rates by band (``fnmr_by_band`` empty; ``note`` says
+    why, when given): the components and the per-group distribution."""
+    section: dict[str, Any] = {
+        "components": list(quality),
+        "distribution": quality_distribution(quality, codes, names),
+        "band_rule": BAND_RULE,
+        "target_fmr": None,
+        "threshold": None,
+        "fnmr_by_band": [],
+    }
+    if note:
+        section["note"] = note
+    return section
+
+
 def quality_section(
     quality: Mapping[str, np.ndarray],
     matrix: np.ndarray,
@@ -190,14 +207,8 @@ def quality_section(
     that threshold is not supported by the data)."""
     entry = next((t for t in targets if t.get("target_fmr") == primary), None)
     threshold = entry.get("threshold") if entry else None
-    section: dict[str, Any] = {
-        "components": list(quality),
-        "distribution": quality_distribution(quality, codes, names),
-        "band_rule": BAND_RULE,
-        "target_fmr": primary,
-        "threshold": threshold,
-        "fnmr_by_band": [],
-    }
+    section = distribution_section(quality, codes, names)
+    section.update(target_fmr=primary, threshold=threshold)
     if threshold is None or (entry is not None and entry.get("supported") is False):
         section["note"] = "the primary target's threshold is not supported: no FNMR by band"
         return section

@@ -143,7 +143,7 @@ def face_crop(pixels: np.ndarray, landmarks: np.ndarray,
         return np.zeros((out_h, out_w)), np.zeros((out_h, out_w), dtype=bool)
     region = luma(pixels[y0:y1, x0:x1])
     size = (max(2, int(round((x1 - x0) / scale))), max(2, int(round((y1 - y0) / scale))))
-    resized = Image.fromarray(region.astype(np.float32), mode="F").resize(
+    resized = Image.fromarray(region.astype(np.float32)).resize(
         size, Image.Resampling.BILINEAR)
     valid = Image.fromarray(np.full(region.shape, 255, np.uint8)).resize(
         size, Image.Resampling.BILINEAR)

@@ -160,3 +160,34 @@ def test_an_identification_audit_carries_the_distribution_only() -> None:
     assert [row["group"] for row in section["distribution"]] == report["groups"]
     assert section["fnmr_by_band"] == [] and "not computed" in section["note"]
     assert "Image quality per group" in render_html(json.loads(json.dumps(report)))
+
+
+def test_a_pair_list_audit_bands_the_lists_genuine_pairs() -> None:
+    from faceaudit.audit.run import audit_pairs
+
+    emb = embeddings_from_table(_table(), "synthetic")
+    rng = np.random.default_rng(3)
+    ids = np.array(emb.identities)
+    n = len(ids)
+    genuine = [(i, j) for i in range(n) for j in range(i + 1, n) if ids[i] == ids[j]][::2]
+    impostor = [tuple(sorted(rng.choice(n, 2, replace=False))) for _ in range(4000)]
+    impostor = [(int(i), int(j)) for i, j in impostor if ids[i] != ids[j]]
+    listed = genuine + impostor
+    report = audit_pairs(emb, _attributes(), ["sex"],
+                         [(emb.paths[i], emb.paths[j]) for i, j in listed],
+                         AuditSettings(targets=[1e-2], reps=30), input_kind="embeddings",
+                         input_path="synthetic", pairs_path="pairs.csv")
+    report = json.loads(json.dumps(report, allow_nan=False))
+    section = report["quality"]
+    threshold = section["threshold"]
+    assert threshold is not None
+    entry = section["fnmr_by_band"][0]
+    values = emb.quality[entry["component"]]
+    band = np.searchsorted(np.quantile(values, [1 / 3, 2 / 3]), values, side="right")
+    female = np.array([int(i[1:]) % 2 == 1 for i in ids])
+    for b, cell in enumerate(entry["bands"]):
+        for g in cell["groups"]:
+            mine = [(i, j) for i, j in genuine if min(band[i], band[j]) == b
+                    and female[i] == (g["group"] == "female")]
+            misses = sum(float(emb.matrix[i] @ emb.matrix[j]) < threshold for i, j in mine)
+            assert (g["fnmr"]["comparisons"], g["fnmr"]["errors"]) == (len(mine), misses)

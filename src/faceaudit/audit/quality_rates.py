@@ -115,15 +115,19 @@ def fnmr_by_band(
     settings: AuditSettings,
     *,
     higher_is_better: bool = True,
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> list[dict[str, Any]]:
     """FNMR at ``threshold`` per band of each of :data:`BAND_COMPONENTS` and per group.
 
     A genuine pair is a false non-match when its score is below ``threshold`` (above it when
-    lower scores are better), as everywhere in the audit. One entry per component with its
-    tertile ``edges`` and, per band, the ``range`` of the component and each group's FNMR
-    estimate (errors, comparisons, identities, interval).
+    lower scores are better), as everywhere in the audit. ``pairs`` — (first, second, score)
+    of the genuine comparisons — defaults to every genuine pair of the templates
+    (:func:`genuine_pairs`); a pair-list audit gives its own. Tertile edges are over every
+    template whose ``codes`` is a group (≥ 0). One entry per component with its tertile
+    ``edges`` and, per band, the ``range`` of the component and each group's FNMR estimate
+    (errors, comparisons, identities, interval).
     """
-    first, second, scores = genuine_pairs(matrix, id_codes)
+    first, second, scores = genuine_pairs(matrix, id_codes) if pairs is None else pairs
     miss = scores < threshold if higher_is_better else scores > threshold
     group_of_pair = codes[first]
     rng = np.random.default_rng(settings.seed)
@@ -133,7 +137,7 @@ def fnmr_by_band(
     for comp in BAND_COMPONENTS:
         if comp not in quality:
             continue
-        edges = tertile_edges(quality[comp])
+        edges = tertile_edges(quality[comp][codes >= 0])
         if edges is None:
             continue
         band = band_of(quality[comp], edges)
@@ -201,10 +205,11 @@ def quality_section(
     settings: AuditSettings,
     *,
     higher_is_better: bool = True,
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """The report's ``quality`` section: the components, per-group distribution, and FNMR by
     quality band at the primary target's threshold (``fnmr_by_band`` empty, with a note, when
-    that threshold is not supported by the data)."""
+    that threshold is not supported by the data); ``pairs`` as :func:`fnmr_by_band`'s."""
     entry = next((t for t in targets if t.get("target_fmr") == primary), None)
     threshold = entry.get("threshold") if entry else None
     section = distribution_section(quality, codes, names)
@@ -214,5 +219,5 @@ def quality_section(
         return section
     section["fnmr_by_band"] = fnmr_by_band(quality, matrix, id_codes, codes, names,
                                            float(threshold), settings,
-                                           higher_is_better=higher_is_better)
+                                           higher_is_better=higher_is_better, pairs=pairs)
     return section

@@ -295,7 +295,22 @@ def audit_pairs(
     )
     report["calibration"]["backend_id"] = emb.backend_id or ""
     report["data"].update(images=len(emb.paths) + emb.no_face, no_face=emb.no_face)
+    if emb.quality:  # image quality per group; FNMR by band over the list's genuine pairs
+        labelled = grouping.codes >= 0
+        _, id_codes = np.unique(ids.astype(str), return_inverse=True)
+        genuine = table.genuine
+        report["quality"] = quality_section(
+            {k: v[labelled] for k, v in emb.quality.items()}, emb.matrix[labelled],
+            id_codes[labelled], grouping.codes[labelled], grouping.names, report["targets"],
+            report["primary_target"], settings,
+            pairs=(_renumbered(a[genuine], labelled), _renumbered(b[genuine], labelled),
+                   table.score[genuine]))
     return report
+
+
+def _renumbered(rows: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """Template rows as positions among the ``kept`` rows (every row given is kept)."""
+    return (np.cumsum(kept) - 1)[rows]
 
 
 def audit_scores(

@@ -18,7 +18,7 @@ def print_quality(report: dict, console: Console) -> None:
     if not section:
         return
     shown = [c for c in SHOWN if c in section["components"]]
-    table = Table(title="image quality per group: median [quartiles]")
+    table = Table(title="image quality per group: median [Q1, Q3]")
     for col in ("group", *shown):
         table.add_column(col)
     for row in section["distribution"]:
@@ -36,7 +36,11 @@ def print_quality(report: dict, console: Console) -> None:
         for g in entry["bands"][0]["groups"]:
             bands.add_column(g["group"])
         for cell in entry["bands"]:
-            bands.add_row(cell["band"], *(format_estimate(g["fnmr"]) for g in cell["groups"]))
+            low, high = cell["range"]
+            span = (f"< {high:.3g}" if low is None else f">= {low:.3g}" if high is None
+                    else f"{low:.3g}-{high:.3g}")
+            bands.add_row(f"{cell['band']} ({span})",
+                          *(format_estimate(g["fnmr"]) for g in cell["groups"]))
         console.print(bands)
     if section.get("note"):
         console.print(section["note"])

@@ -25,7 +25,7 @@ SHOWN = ("inter_eye_distance_px", "sharpness", "luminance_mean", "yaw_deg")
 def _quartiles(q: dict) -> str:
     if q.get("median") is None:
         return "—"
-    return f"{q['median']:.3g} [{q['q1']:.3g}–{q['q3']:.3g}]"
+    return f"{q['median']:.3g} [{q['q1']:.3g}, {q['q3']:.3g}]"
 
 
 def _estimate(e: dict) -> str:
@@ -47,7 +47,7 @@ def quality_table(report: dict) -> str:
     ftt = {g["group"]: g.get("ftt") for g in report["data"].get("groups", [])}
     shown = [c for c in SHOWN if c in section["components"]]
     lines = ["| group | templates | failure to template | "
-             + " | ".join(f"{c} median [IQR]" for c in shown) + " |",
+             + " | ".join(f"{c} median [Q1, Q3]" for c in shown) + " |",
              "|---|---|---|" + "---|" * len(shown)]
     for row in section["distribution"]:
         rate = ftt.get(row["group"])

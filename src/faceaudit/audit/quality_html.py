@@ -12,7 +12,7 @@ from faceaudit.audit import html_parts as hp
 def _quartiles(q: Mapping[str, Any]) -> str:
     if q.get("median") is None:
         return hp.DASH
-    return f"{q['median']:.3g} [{q['q1']:.3g}–{q['q3']:.3g}]"
+    return f"{q['median']:.3g} [{q['q1']:.3g}, {q['q3']:.3g}]"
 
 
 def _range(bounds: list[float | None]) -> str:
@@ -37,7 +37,7 @@ def quality_view(section: Mapping[str, Any] | None,
                + [_quartiles(row["components"].get(c, {})) for c in components])
         for row in section.get("distribution") or []
     ]
-    tables = [hp.table("Image quality per group: median [quartiles] of each component",
+    tables = [hp.table("Image quality per group: median [Q1, Q3] of each component",
                        ["Group", "Templates", "Failure to template", *components], rows)]
     threshold = section.get("threshold")
     for entry in section.get("fnmr_by_band") or []:

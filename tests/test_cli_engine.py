@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
+
+from faceaudit.engine.faces.quality import COMPONENTS
 
 PROGRESS = "faceaudit: embedding "  # progress lines on stderr (docs/cli.md), not errors
 
@@ -25,7 +28,7 @@ def test_detect_prints_every_face(faces_small: Path) -> None:
     result = json.loads(done.stdout)
     faces = result["faces"]
     assert len(faces) == 6
-    assert set(faces[0]) == {"box", "score", "landmarks"}
+    assert set(faces[0]) == {"box", "score", "landmarks", "quality"}
     for face in faces:  # named fields, not bare lists
         box = face["box"]
         assert set(box) == {"left", "top", "right", "bottom"}
@@ -39,6 +42,15 @@ def test_detect_prints_every_face(faces_small: Path) -> None:
             < marks["right_eye_inner"]["x"] < marks["right_eye_outer"]["x"]
         assert marks["nose_base"]["y"] > marks["left_eye_inner"]["y"]
         assert box["left"] <= marks["nose_base"]["x"] <= box["right"]
+        # the probe's quality components (docs/quality.md), the inter-eye distance between
+        # the eye centres the landmarks give
+        quality = face["quality"]
+        assert list(quality) == list(COMPONENTS)
+        centres = [((marks[f"{side}_eye_outer"]["x"] + marks[f"{side}_eye_inner"]["x"]) / 2,
+                    (marks[f"{side}_eye_outer"]["y"] + marks[f"{side}_eye_inner"]["y"]) / 2)
+                   for side in ("left", "right")]
+        assert abs(quality["inter_eye_distance_px"] - math.dist(*centres)) < 0.2
+        assert 0 < quality["luminance_mean"] < 1 and quality["sharpness"] > 0
     assert result["image"] == {"width": 1280, "height": 886, "format": "JPEG"}
     # by default the first pass does not upsample: not scaled, faces of 80 px or more, which
     # finds all six, so there is no second pass
@@ -51,6 +63,10 @@ def test_detect_prints_every_face(faces_small: Path) -> None:
     result = json.loads(done.stdout)
     assert len(result["faces"]) == 6
     assert result["limits"]["scale"] == 1.0 and result["limits"]["min_face_px"] == 40
+    # the text view names each face's headline quality components
+    text = faceaudit("detect", faces_small / "face_recognition-mit" / "obama.jpg")
+    assert text.returncode == 0, text.stderr
+    assert "px apart, yaw" in text.stdout and "sharpness" in text.stdout
 
 
 def test_verify_exit_codes(faces_small: Path) -> None:

@@ -19,6 +19,7 @@ from faceaudit.base.errors import NoFaceError
 from faceaudit.base.home import Home
 from faceaudit.deployment.operations import Deployment
 from faceaudit.deployment.reviews import TaskRef
+from faceaudit.engine.faces.quality import COMPONENTS
 from faceaudit.gallery import (
     BackendMismatchError,
     ConsentError,
@@ -91,7 +92,11 @@ def test_identify_ranks_the_right_subject_first(deployment, mdtf, audited_home):
     event = list(Ledger(audited_home).events())[-1]
     assert event["purpose"] == "missing person" and event["case"] == "C-1"
     assert set(event["result"]) == {"result_id", "faces", "candidates", "intent_id", "use", "gate",
-                                    "candidate_commitments"}
+                                    "candidate_commitments", "probe_quality"}
+    # the probe's quality components, rounded, as the result gives them (docs/quality.md)
+    assert event["result"]["probe_quality"] == [face["quality"] for face in result["faces"]]
+    assert list(result["faces"][0]["quality"]) == list(COMPONENTS)
+    assert 10 < result["faces"][0]["quality"]["inter_eye_distance_px"] < 60
     assert event["result"]["gate"]["verdict"] == "passed" and event["result"]["gate"]["audit_id"]
     use = event["result"]["use"]  # what EU AI Act Art. 12(3) asks of each use
     assert use["started_at"] <= use["ended_at"] and use["faces_found"] == 1

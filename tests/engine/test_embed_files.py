@@ -10,13 +10,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from faceaudit.base.errors import InputDataError
+from faceaudit.engine import api
 from faceaudit.engine.embed_files import (
+    QUALITY_COLUMNS,
+    EmbeddingCache,
     EmbedSettings,
     embed_dataset,
     embed_paths,
     embeddings_matrix,
     table_metadata,
 )
+from faceaudit.engine.faces.quality import COMPONENTS, QUALITY_VERSION, quality_components
 from faceaudit.engine.models.identity import backend_model_sha256
 
 
@@ -39,8 +43,17 @@ def dataset(tmp_path: Path, faces_small: Path) -> Path:
 def test_dataset_to_parquet_and_cache(dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "faces.parquet"
     table = embed_dataset(dataset, out, workers=1, progress=False)
-    assert table.column_names == ["path", "identity", "face_index", "box", "det_score", "embedding"]
+    assert table.column_names == ["path", "identity", "face_index", "box", "det_score",
+                                  "embedding", *QUALITY_COLUMNS]
     assert table.num_rows == 6
+    # each template's quality components (docs/quality.md), as the engine measures them
+    first = table.column("path").to_pylist()[0]
+    decoded = api.open_image(dataset / first)
+    faces, _ = api.detect_in(decoded)
+    measured = quality_components(decoded.pixels, faces[0])
+    for column, name in zip(QUALITY_COLUMNS, COMPONENTS, strict=True):
+        assert table.column(column)[0].as_py() == pytest.approx(measured[name], rel=1e-4,
+                                                                abs=1e-5)
     meta = table_metadata(pq.read_table(out))
     assert meta["backend_id"] == "dlib-resnet:1"
     # the model file's hash travels with the templates into audits (docs/policy.md)
@@ -62,6 +75,26 @@ def test_dataset_to_parquet_and_cache(dataset: Path, tmp_path: Path) -> None:
     for path, vector in zip(again.column("path").to_pylist(), embeddings_matrix(again),
                             strict=True):
         assert np.array_equal(vector, first[path])
+    by_path = {p: i for i, p in enumerate(table.column("path").to_pylist())}
+    for column in QUALITY_COLUMNS:  # the cache keeps the quality components too
+        cached = again.column(column).to_pylist()
+        assert cached == [table.column(column)[by_path[p]].as_py()
+                          for p in again.column("path").to_pylist()]
+
+
+def test_a_cache_from_before_the_quality_components_is_upgraded(dataset: Path,
+                                                                 tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE faces (key TEXT PRIMARY KEY, boxes BLOB, scores BLOB,"
+                   " embeddings BLOB, face_indices BLOB, dim INTEGER)")
+        db.execute("INSERT INTO faces VALUES ('k', x'', x'', x'', x'', 128)")
+    cache = EmbeddingCache(path)
+    assert cache.get("k") is None  # no quality: recomputed, not served without it
+    cache.close()
+    assert EmbedSettings().key("ab", "dlib-resnet:1").endswith(f"|q{QUALITY_VERSION}")
 
 def test_centre_crop_option_embeds_faceless_images(dataset: Path) -> None:
     table = embed_dataset(dataset, no_face="centre", workers=1, progress=False)

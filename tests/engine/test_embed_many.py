@@ -41,6 +41,11 @@ def test_one_result_per_input_in_order_with_typed_errors(tmp_path: Path,
     assert np.allclose(results[0].embeddings[order], embeddings, atol=1e-5)
     assert results[0].embeddings.dtype == np.float32 and results[0].scores.shape == (6,)
     assert np.array_equal(results[2].embeddings, results[6].embeddings)
+    # each box's quality components, as the one-image call measures them (docs/quality.md)
+    assert [len(r.quality) for r in results] == [len(r.boxes) for r in results]
+    measured = api.probe_quality(api.open_image(obama), api.detect_in(api.open_image(obama))[0])
+    assert {k: round(v, 1) for k, v in results[2].quality[0].items()} == pytest.approx(
+        {k: round(v, 1) for k, v in measured[0].items()}, abs=0.11)
 
 
 def test_cached_rerun_gives_the_same_results(tmp_path: Path, faces_small: Path,

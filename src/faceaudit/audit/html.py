@@ -25,6 +25,7 @@ from faceaudit.audit import plots
 from faceaudit.audit.comparison_html import comparison_view
 from faceaudit.audit.identification_html import identification_view
 from faceaudit.audit.pad_html import pad_view
+from faceaudit.audit.quality_html import quality_view
 from faceaudit.audit.redaction_html import redaction_view
 from faceaudit.base.errors import InputDataError
 
@@ -101,6 +102,7 @@ def _view(r: Mapping[str, Any]) -> dict[str, Any]:
         "comparison": _comparison(r, primary),
         "identification": identification_view(r.get("identification")),
         "pad": pad,
+        "quality": quality_view(r.get("quality"), r.get("data")),
     }
 
 

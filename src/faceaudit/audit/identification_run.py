@@ -22,6 +22,7 @@ from faceaudit.audit.identification import SplitSettings, run_identification
 from faceaudit.audit.identification_gate import evaluate_identification_rules
 from faceaudit.audit.identification_report import identification_section
 from faceaudit.audit.inputs import Attributes, AuditInputError, Embeddings, group_templates
+from faceaudit.audit.quality_rates import distribution_section
 from faceaudit.audit.run import ProgressFactory, failure_to_template
 from faceaudit.base.errors import CalibrationError
 from faceaudit.engine.calibration import load_calibration
@@ -194,6 +195,10 @@ def audit_identification(
     sections = {"groups": list(grouping.names), "targets": []}
     report = rp.build_report(sections, prov, data, warnings, [])
     report["identification"] = section
+    if emb.quality:  # the templates' quality per group (docs/quality.md); no rates by band
+        report["quality"] = distribution_section(
+            {k: v[keep] for k, v in emb.quality.items()}, codes, grouping.names,
+            note="identification audit: FNIR and FPIR by quality band are not computed")
     report["gate"] = evaluate_identification_rules(report, list(rules))
     report["provenance"]["duration_s"] = round(time.perf_counter() - start, 3)
     return report

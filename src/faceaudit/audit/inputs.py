@@ -221,6 +221,9 @@ class Embeddings:
     backend_id: str | None
     no_face_paths: list[str]
     model_sha256: str | None = None
+    #: per template, each image quality component (docs/quality.md) the table carries, keyed
+    #: by component name (``quality_<component>`` columns of ``faceaudit embed``'s Parquet)
+    quality: dict[str, np.ndarray] | None = None
 
     @property
     def no_face(self) -> int:
@@ -266,7 +269,26 @@ def embeddings_from_table(table: pa.Table, source: str) -> Embeddings:
         else [],
         model_sha256=info.get("model_sha256") if isinstance(info.get("model_sha256"), str)
         else None,
+        quality=_quality_columns(table, source),
     )
+
+
+#: the prefix of a faces table's quality columns (engine/embed_files.py's QUALITY_COLUMNS)
+QUALITY_PREFIX = "quality_"
+
+
+def _quality_columns(table: pa.Table, source: str) -> dict[str, np.ndarray] | None:
+    """The ``quality_<component>`` columns as float64 arrays by component (None: none)."""
+    out = {}
+    for name in table.column_names:
+        if not name.startswith(QUALITY_PREFIX):
+            continue
+        try:
+            values = table.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise AuditInputError(f"{source}: {name!r} must be numeric") from None
+        out[name[len(QUALITY_PREFIX):]] = np.asarray(values, dtype=np.float64)
+    return out or None
 
 
 def read_embeddings(path: Path) -> Embeddings:

@@ -24,6 +24,7 @@ from faceaudit.audit.inputs import (
     encode_labels,
     group_templates,
 )
+from faceaudit.audit.quality_rates import quality_section
 from faceaudit.audit.scoring import BIN_WIDTH, ScoreSet, score_table
 from faceaudit.engine.calibration import from_impostor_histogram, from_points
 
@@ -228,6 +229,10 @@ def audit_embeddings(
         prov["cluster"] = cluster_provenance(client)
     report = rp.build_report(sections, prov, data, warnings + result.warnings, list(rules))
     report["calibration"] = calibration_section(scores, emb.backend_id, input_path)
+    if emb.quality:  # image quality per group, and FNMR by quality band (docs/quality.md)
+        report["quality"] = quality_section(
+            {k: v[keep] for k, v in emb.quality.items()}, emb.matrix[keep], id_codes, codes,
+            grouping.names, report["targets"], report["primary_target"], settings)
     return report
 
 
@@ -290,7 +295,22 @@ def audit_pairs(
     )
     report["calibration"]["backend_id"] = emb.backend_id or ""
     report["data"].update(images=len(emb.paths) + emb.no_face, no_face=emb.no_face)
+    if emb.quality:  # image quality per group; FNMR by band over the list's genuine pairs
+        labelled = grouping.codes >= 0
+        _, id_codes = np.unique(ids.astype(str), return_inverse=True)
+        genuine = table.genuine
+        report["quality"] = quality_section(
+            {k: v[labelled] for k, v in emb.quality.items()}, emb.matrix[labelled],
+            id_codes[labelled], grouping.codes[labelled], grouping.names, report["targets"],
+            report["primary_target"], settings,
+            pairs=(_renumbered(a[genuine], labelled), _renumbered(b[genuine], labelled),
+                   table.score[genuine]))
     return report
+
+
+def _renumbered(rows: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """Template rows as positions among the ``kept`` rows (every row given is kept)."""
+    return (np.cumsum(kept) - 1)[rows]
 
 
 def audit_scores(

@@ -19,6 +19,7 @@ from rich.console import Console
 from faceaudit.audit.comparison_terminal import print_comparison
 from faceaudit.audit.dispatch import AuditRequest, run_audit
 from faceaudit.audit.estimates import MIN_IDENTITIES
+from faceaudit.audit.quality_terminal import print_quality
 from faceaudit.audit.report import write_report
 from faceaudit.audit.terminal import headline, json_summary, print_warnings
 from faceaudit.cli.options import CLUSTER_ENV_VAR, CLUSTER_HELP, EXIT_GATE
@@ -306,6 +307,7 @@ def present(report: dict, out: Path, as_json: bool) -> None:
         print(json_summary(report, out))
     else:
         headline(report, console)
+        print_quality(report, console)
         if report.get("comparison"):
             print_comparison(report["comparison"], console, report["primary_target"])
         console.print(f"report written to {out / 'report.json'} and {out / 'report.html'}")

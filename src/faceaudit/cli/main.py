@@ -75,12 +75,21 @@ def _box_text(box: dict[str, int]) -> str:
     return ", ".join(f"{side} {value}" for side, value in box.items())  # left, top, …
 
 
+def _quality_text(quality: dict | None) -> str:
+    """A face's headline quality components (all of them: --json; docs/quality.md)."""
+    if not quality:
+        return ""
+    return (f"; eyes {quality['inter_eye_distance_px']:g} px apart, yaw {quality['yaw_deg']:g}°, "
+            f"roll {quality['roll_deg']:g}°, sharpness {quality['sharpness']:.3g}")
+
+
 def _faces_view(data: dict) -> str:
     image, faces = data["image"], data["faces"]
     lines = [f"{len(faces)} face{'s' if len(faces) != 1 else ''} in the {image['width']}x"
              f"{image['height']} {image['format']} image (faces under "
              f"{data['limits']['min_face_px']} px cannot be found at this size)"]
     lines += [f"  face {i}: {_box_text(face['box'])}; score {face['score']:.3g}"
+              + _quality_text(face.get("quality"))
               for i, face in enumerate(faces, 1)]
     return "\n".join(lines)
 
@@ -111,8 +120,10 @@ def detect(
     upsample: UpsampleOpt = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Print the faces in IMAGE: boxes, scores, 5 landmarks (--json), and the detection limits.
+    """Print the faces in IMAGE: boxes, scores, 5 landmarks and quality components (--json), and
+    the detection limits.
 
+    Each face's ``quality`` holds the image quality components of docs/quality.md.
     ``limits.min_face_px`` is the smallest face (in the image's pixels) the detector could find
     within its work budget; smaller faces are not reported.
     """
@@ -123,7 +134,8 @@ def detect(
     width, height = decoded.original_size
     emit({
         "image": {"width": width, "height": height, "format": decoded.format},
-        "faces": [face.to_dict() for face in faces],
+        "faces": [face.to_dict() | {"quality": quality} for face, quality
+                  in zip(faces, api.probe_quality(decoded, faces), strict=True)],
         "limits": limits.to_dict(),
     }, as_json, _faces_view)
 

@@ -65,6 +65,9 @@ def identify_view(data: dict[str, Any], *, receipt: bool = False) -> str:
                      f"{rid} --face N --candidate ID --decision confirm|reject`")
     for number, face in enumerate(faces, 1):
         lines.append(f"face {number} ({_box(face['box'])}):")
+        for flag in face.get("quality_flags", []):  # the policy's probe-quality floor
+            lines.append(f"  FLAG below the probe-quality floor: {flag['component']} "
+                         f"{flag['value']:g} (limit {flag['limit']} = {flag['bound']:g})")
         candidates = face.get("candidates", [])
         if not candidates:
             lines.append("  no candidate at or above the threshold")

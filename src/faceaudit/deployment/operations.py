@@ -82,12 +82,20 @@ from faceaudit.ledger.payload import MAX_ITEMS
 from faceaudit.policy import Policy, PolicyRefusal, enforce, load_policy
 from faceaudit.policy.authorisation import Authorisation, urgent_deadline
 from faceaudit.policy.gate import gate_record
+from faceaudit.policy.probe_quality import breach_detail
 
 ImageSource = bytes | Path
 LEDGER_IDS_PER_EVENT = 200
 _PREVIEW_ID = "0" * 32
 UNIT_NORM_TOLERANCE = 1e-3
 RECOVERY_COMPACT_BOUND_S = 0.5
+
+
+def _flagged(faces: list[dict[str, Any]]) -> dict[str, list[int]]:
+    """``{"quality_flagged": [face indices]}`` for the faces the policy's probe-quality floor
+    flagged (the first MAX_ITEMS), or nothing when none was."""
+    flagged = [i for i, face in enumerate(faces) if face.get("quality_flags")][:MAX_ITEMS]
+    return {"quality_flagged": flagged} if flagged else {}
 
 
 def _now(now: datetime | None = None) -> datetime:
@@ -672,9 +680,12 @@ class Deployment:
         limit = candidate_limit(top, policy.max_candidates)
         probe = image if isinstance(image, bytes | bytearray | memoryview) \
             else api.read_image_file(Path(image))
-        faces, embeddings = api.face_embeddings_of(bytes(probe), self.embedder)
+        faces, embeddings, qualities = api.face_embeddings_and_quality(bytes(probe),
+                                                                       self.embedder)
         if not faces:
             raise NoFaceError(f"probe image {image_label(image)}: no face found")
+        flags = self._probe_quality_floor(policy, qualities, actor, purpose=purpose, case=case,
+                                          backend_id=backend_id)
         with self._gallery_search(backend_id) as search:
             hits = [search.search_subjects(e, limit, threshold) for e in embeddings]
             gallery_templates = len(search)
@@ -689,8 +700,11 @@ class Deployment:
                      "fmr": float(f"{self.calibration.fmr_at(h.score):.3g}"), "rank": rank}
                     for rank, h in enumerate(face_hits, start=1)
                 ],
+                "quality": quality,
+                **({"quality_flags": flags[index]} if index in flags else {}),
             }
-            for face, face_hits in zip(faces, hits, strict=True)
+            for index, (face, face_hits, quality)
+            in enumerate(zip(faces, hits, qualities, strict=True))
         ]
         held = utc_iso(held_until) if held_until else None
         result: dict[str, Any] = {
@@ -730,6 +744,26 @@ class Deployment:
             "receipt": self._receipt(logged[-1]["seq"]),
         }
 
+    def _probe_quality_floor(self, policy: Policy, qualities: list[dict[str, float]],
+                             actor: str, *, purpose: str | None, case: str | None,
+                             backend_id: str | None) -> dict[int, list[dict[str, Any]]]:
+        """Judge the probe against the policy's ``[probe_quality]`` floor: below it, refuse
+        (``probe-quality``, logged) or return the flags of each face below it, by face index
+        (:mod:`faceaudit.policy.probe_quality`)."""
+        floor = policy.probe_quality
+        breaches = floor.breaches(qualities)
+        if not breaches:
+            return {}
+        if floor.on_below == "refuse":
+            self._refuse(actor, "identify", "probe-quality", breach_detail(breaches),
+                         purpose=purpose, case=case, backend_id=backend_id,
+                         extra={"breaches": [b.to_dict() for b in breaches[:MAX_ITEMS]]})
+        flags: dict[int, list[dict[str, Any]]] = {}
+        for breach in breaches:
+            flags.setdefault(breach.face, []).append(
+                {k: v for k, v in breach.to_dict().items() if k != "face"})
+        return flags
+
     @staticmethod
     def _review_crops(probe: bytes, faces: list[dict[str, Any]], policy: Policy,
                       started: datetime) -> tuple[dict[int, bytes], str | None]:
@@ -754,6 +788,11 @@ class Deployment:
                               "result_id": result["result_id"], "faces": len(faces),
                               "candidates": sum(len(f["candidates"]) for f in faces),
                               "use": result["record"], "gate": result.get("gate"),
+                              # each face's quality components, rounded (docs/quality.md)
+                              # (the first MAX_ITEMS faces: a ledger list's limit)
+                              "probe_quality": [f.get("quality") for f in faces[:MAX_ITEMS]],
+                              # the faces the policy's probe-quality floor flagged (if any)
+                              **_flagged(faces),
                               # what the stored candidate lists hold (gallery_record.py)
                               "candidate_commitments": result.get("candidate_commitments")})]
         return events

@@ -51,6 +51,7 @@ from faceaudit.engine.faces.image import (
     read_image_file,
 )
 from faceaudit.engine.faces.inputs import Color, ImageInput, as_decoded
+from faceaudit.engine.faces.quality import quality_components, rounded
 from faceaudit.engine.models.base import Embedder
 from faceaudit.engine.models.registry import DEFAULT_BACKEND, get_embedder
 
@@ -76,6 +77,8 @@ __all__ = [
     "detect_faces",
     "detect_in",
     "face_embeddings_of",
+    "face_embeddings_and_quality",
+    "probe_quality",
     "open_image",
     "read_image_file",
     "embed_faces",
@@ -244,6 +247,42 @@ def face_embeddings_of(
     decoded = open_image(src)
     faces, embeddings = face_embeddings(decoded.pixels, embedder, detector, upsample)
     return _to_original(faces, decoded), embeddings
+
+
+def _quality_in_pixels(pixels: np.ndarray, faces: list[Face],
+                       scale: float) -> list[dict[str, float]]:
+    """Quality components of ``faces`` (in ``pixels``' coordinates), rounded; the inter-eye
+    distance in the original image's pixels (``scale`` = pixels / original)."""
+    out = []
+    for face in faces:
+        values = quality_components(pixels, face)
+        values["inter_eye_distance_px"] /= scale
+        out.append(rounded(values))
+    return out
+
+
+def probe_quality(decoded: DecodedImage, faces: list[Face]) -> list[dict[str, float]]:
+    """The quality components (:mod:`faceaudit.engine.faces.quality`, rounded) of each of
+    ``faces`` — in the ORIGINAL image's pixels, as :func:`detect_in` returns them — measured
+    on the decoded working-size pixels; inter-eye distance in original pixels."""
+    if decoded.scale != 1.0:
+        height, width = decoded.pixels.shape[:2]
+        faces = [face.scaled(decoded.scale, width, height) for face in faces]
+    return _quality_in_pixels(decoded.pixels, faces, decoded.scale)
+
+
+def face_embeddings_and_quality(
+    src: str | Path | bytes,
+    embedder: Embedder | None = None,
+    detector: Detector | str = "hog",
+    upsample: int | None = None,
+) -> tuple[list[Face], np.ndarray, list[dict[str, float]]]:
+    """:func:`face_embeddings_of` with each face's quality components (:func:`probe_quality`),
+    from one decode."""
+    decoded = open_image(src)
+    faces, embeddings = face_embeddings(decoded.pixels, embedder, detector, upsample)
+    quality = _quality_in_pixels(decoded.pixels, faces, decoded.scale)
+    return _to_original(faces, decoded), embeddings, quality
 
 
 def compare(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from faceaudit.base.errors import FaceAuditError
+from faceaudit.engine.faces.quality import COMPONENTS, QUALITY_VERSION
 from faceaudit.engine.models.registry import DEFAULT_BACKEND, get_embedder
 
 STAGES = ("decode", "detect", "align", "embed")
@@ -31,15 +32,18 @@ class EmbedSettings:
     primary_only: bool = True
 
     def key(self, sha256: str, backend_id: str) -> str:
-        """Cache key for one file's bytes under these settings."""
+        """Cache key for one file's bytes under these settings (and the version of the quality
+        components' formulas, which the cached result holds too)."""
         mode = "primary" if self.primary_only else "all"
         upsample = "auto" if self.upsample is None else self.upsample
-        return f"{sha256}|{backend_id}|{self.detector}|{upsample}|{self.no_face}|{mode}"
+        return (f"{sha256}|{backend_id}|{self.detector}|{upsample}|{self.no_face}|{mode}"
+                f"|q{QUALITY_VERSION}")
 
 
 @dataclass
 class ImageFaces:
-    """What one image produced: boxes, detector scores, embeddings (may be empty)."""
+    """What one image produced: boxes, detector scores, embeddings, each face's quality
+    components (may be empty)."""
 
     boxes: np.ndarray  # (n, 4) int32
     scores: np.ndarray  # (n,) float32
@@ -47,6 +51,14 @@ class ImageFaces:
     face_indices: np.ndarray  # (n,) int32: index among the detector's faces (-1: centre crop)
     error: str | None = None
     error_code: str | None = None  # the typed error's code, e.g. "image-unreadable"
+    # (n, len(COMPONENTS)) float32: faces/quality.py's components, in COMPONENTS order
+    quality: np.ndarray | None = None
+
+    def quality_matrix(self) -> np.ndarray:
+        """The quality components, (n, len(COMPONENTS)) float32 (NaN where not measured)."""
+        if self.quality is None:
+            return np.full((len(self.scores), len(COMPONENTS)), np.nan, np.float32)
+        return np.asarray(self.quality, np.float32).reshape(len(self.scores), len(COMPONENTS))
 
     @classmethod
     def refused(cls, dim: int, error: str, error_code: str) -> ImageFaces:
@@ -58,6 +70,7 @@ class ImageFaces:
             face_indices=np.zeros(0, np.int32),
             error=error,
             error_code=error_code,
+            quality=np.zeros((0, len(COMPONENTS)), np.float32),
         )
 
 
@@ -69,6 +82,12 @@ def _primary(faces: list, image: np.ndarray) -> int:
         for f in faces
     ]
     return int(np.argmin(dists))
+
+
+def _in_original(quality: np.ndarray, scale: float) -> np.ndarray:
+    """The quality rows with the inter-eye distance in the original image's pixels."""
+    quality[:, COMPONENTS.index("inter_eye_distance_px")] /= scale
+    return quality
 
 
 def process_images(
@@ -83,6 +102,7 @@ def process_images(
     from faceaudit.engine.faces.align import face_chips
     from faceaudit.engine.faces.detect import centre_face, detect_faces
     from faceaudit.engine.faces.image import MAX_IMAGE_SIDE, decode_image
+    from faceaudit.engine.faces.quality import quality_components
 
     embedder = get_embedder(settings.backend, settings.model, threads)
     seconds = dict.fromkeys(STAGES, 0.0)
@@ -107,6 +127,7 @@ def process_images(
             faces, indices = [centre_face(image)], [-1]
         t2 = time.perf_counter()
         image_chips = face_chips(image, faces, embedder.chip)
+        quality = [[quality_components(image, f)[name] for name in COMPONENTS] for f in faces]
         t3 = time.perf_counter()
         seconds["decode"] += t1 - t0
         seconds["detect"] += t2 - t1
@@ -121,6 +142,8 @@ def process_images(
                 scores=np.array([f.score for f in faces], dtype=np.float32),
                 embeddings=np.zeros((len(faces), embedder.dim), dtype=np.float32),
                 face_indices=np.array(indices, dtype=np.int32),
+                quality=_in_original(np.array(quality, np.float32).reshape(-1, len(COMPONENTS)),
+                                     decoded.scale),
             )
         )
     t4 = time.perf_counter()

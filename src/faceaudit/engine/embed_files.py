@@ -30,12 +30,15 @@ from faceaudit.base.home import cache_dir
 from faceaudit.base.progress import ProgressReport
 from faceaudit.engine.embed_chunk import STAGES, EmbedSettings, ImageFaces, process_images
 from faceaudit.engine.faces.image import read_image_file
+from faceaudit.engine.faces.quality import COMPONENTS
 from faceaudit.engine.models.identity import embedder_model_sha256
 from faceaudit.engine.models.registry import DEFAULT_BACKEND, get_embedder
 
 if TYPE_CHECKING:  # imported where used: a worker process never needs pyarrow or rich
     import pyarrow as pa
 
+#: the faces table's quality columns, one per component of faces/quality.py (docs/quality.md)
+QUALITY_COLUMNS: tuple[str, ...] = tuple(f"quality_{name}" for name in COMPONENTS)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"}
 NO_FACE_CHOICES = ("skip", "centre")
 
@@ -90,29 +93,36 @@ class EmbeddingCache:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS faces (key TEXT PRIMARY KEY, boxes BLOB, scores BLOB,"
-            " embeddings BLOB, face_indices BLOB, dim INTEGER)"
+            " embeddings BLOB, face_indices BLOB, dim INTEGER, quality BLOB)"
         )
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(faces)")}
+        if "quality" not in columns:  # a cache written before the quality components
+            with self._db:
+                self._db.execute("ALTER TABLE faces ADD COLUMN quality BLOB")
 
     def get(self, key: str) -> ImageFaces | None:
-        """The cached result for ``key``, or None."""
+        """The cached result for ``key``, or None (also for a row without quality)."""
         row = self._db.execute(
-            "SELECT boxes, scores, embeddings, face_indices, dim FROM faces WHERE key = ?", (key,)
+            "SELECT boxes, scores, embeddings, face_indices, dim, quality FROM faces"
+            " WHERE key = ?", (key,)
         ).fetchone()
-        if row is None:
+        if row is None or row[5] is None:
             return None
-        boxes, scores, embeddings, indices, dim = row
+        boxes, scores, embeddings, indices, dim, quality = row
         return ImageFaces(
             boxes=np.frombuffer(boxes, np.int32).reshape(-1, 4),
             scores=np.frombuffer(scores, np.float32),
             embeddings=np.frombuffer(embeddings, np.float32).reshape(-1, dim),
             face_indices=np.frombuffer(indices, np.int32),
+            quality=np.frombuffer(quality, np.float32).reshape(-1, len(COMPONENTS)),
         )
 
     def put_many(self, rows: Iterable[tuple[str, ImageFaces]]) -> None:
         """Store results (images that failed to decode are not cached)."""
         with self._db:
             self._db.executemany(
-                "INSERT OR REPLACE INTO faces VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO faces (key, boxes, scores, embeddings, face_indices, dim,"
+                " quality) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         key,
@@ -121,6 +131,7 @@ class EmbeddingCache:
                         r.embeddings.astype(np.float32).tobytes(),
                         r.face_indices.astype(np.int32).tobytes(),
                         r.embeddings.shape[1],
+                        r.quality_matrix().tobytes(),
                     )
                     for key, r in rows
                     if r.error is None
@@ -202,7 +213,9 @@ def embed_paths(
     """Embed ``paths`` and return the faces table and a run summary.
 
     Columns: ``path`` (relative to ``root`` when given), ``identity``, ``face_index``, ``box``
-    [left, top, right, bottom], ``det_score``, ``embedding`` (unit-norm float32).
+    [left, top, right, bottom], ``det_score``, ``embedding`` (unit-norm float32), and one
+    float32 column ``quality_<component>`` per image quality component (:data:`QUALITY_COLUMNS`,
+    docs/quality.md).
     ``client`` (a ``dask.distributed.Client``) reads, hashes and embeds the images on its
     workers instead of local processes (:mod:`faceaudit.engine.embed_cluster`): same table, same
     cache keys, same refusals.
@@ -316,7 +329,7 @@ def _to_table(
     run: EmbedRun,
 ) -> pa.Table:
     cols: dict[str, list] = {k: [] for k in ("path", "identity", "face_index", "box", "det_score")}
-    vectors = []
+    vectors, quality_rows = [], []
     for i, result in enumerate(results):
         if result is None:
             continue
@@ -334,12 +347,14 @@ def _to_table(
             cols["box"].append(result.boxes[j].tolist())
             cols["det_score"].append(float(result.scores[j]))
             vectors.append(result.embeddings[j])
+            quality_rows.append(result.quality_matrix()[j])
     import pyarrow as pa
 
     from faceaudit.engine import arrow_columns as columns
 
     dim = vectors[0].shape[0] if vectors else 128
     matrix = np.asarray(vectors, dtype=np.float32).reshape(-1, dim)
+    quality = np.asarray(quality_rows, dtype=np.float32).reshape(-1, len(COMPONENTS))
     return pa.Table.from_arrays(
         [
             columns.strings(cols["path"]),
@@ -348,8 +363,11 @@ def _to_table(
             columns.int32_lists(np.asarray(cols["box"], np.int32).reshape(-1, 4)),
             columns.numeric(np.asarray(cols["det_score"], np.float32), pa.float32()),
             columns.float32_vectors(matrix),
+            *(columns.numeric(np.ascontiguousarray(quality[:, k]), pa.float32())
+              for k in range(len(COMPONENTS))),
         ],
-        names=["path", "identity", "face_index", "box", "det_score", "embedding"],
+        names=["path", "identity", "face_index", "box", "det_score", "embedding",
+               *QUALITY_COLUMNS],
     )
 
 

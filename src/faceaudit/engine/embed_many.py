@@ -39,6 +39,7 @@ class ImageEmbeddings:
 
     ``boxes`` are in the image's own pixels, best detector score first, with their detector
     ``scores``; ``embeddings`` is float32 (len(boxes), dim), unit-norm, one row per box.
+    ``quality`` holds each box's image quality components (docs/quality.md).
     ``error`` is the typed error (an :class:`~faceaudit.base.errors.ImageError`) when the input was
     refused; then there are no boxes. An image where no face was found has no boxes and no error
     (see :attr:`no_face`).
@@ -49,6 +50,8 @@ class ImageEmbeddings:
     scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     embeddings: np.ndarray = field(default_factory=lambda: np.zeros((0, 128), np.float32))
     error: ImageError | None = None
+    #: one dict of image quality components per box (docs/quality.md), unrounded
+    quality: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -83,7 +86,13 @@ def embed_many(
         InputDataError: ``workers`` is below 1 or ``paths`` is a single string (not a list).
         FaceAuditError: an unknown backend or detector (nothing was run).
     """
-    from faceaudit.engine.embed_files import EmbedSettings, embed_paths, embeddings_matrix
+    from faceaudit.engine.embed_files import (
+        QUALITY_COLUMNS,
+        EmbedSettings,
+        embed_paths,
+        embeddings_matrix,
+    )
+    from faceaudit.engine.faces.quality import COMPONENTS
     from faceaudit.engine.models.registry import DEFAULT_BACKEND
 
     if isinstance(paths, str | Path):
@@ -104,6 +113,8 @@ def embed_many(
         rows.setdefault(label, []).append(row)
     boxes = np.asarray(table.column("box").to_pylist(), dtype=np.int64).reshape(-1, 4)
     scores = table.column("det_score").to_numpy()
+    quality = {name: table.column(column).to_numpy()
+               for name, column in zip(COMPONENTS, QUALITY_COLUMNS, strict=True)}
     results = []
     for path in files:
         label = str(path)
@@ -119,5 +130,6 @@ def embed_many(
             boxes=[Box(*(int(v) for v in boxes[r])) for r in mine],
             scores=scores[mine].astype(np.float32),
             embeddings=vectors[mine],
+            quality=[{name: float(values[r]) for name, values in quality.items()} for r in mine],
         ))
     return results

@@ -18,6 +18,7 @@ from faceaudit.audit.signing import key_id, parse_public_key_entry
 from faceaudit.base.home import Home
 from faceaudit.policy.authorisation import AuthorisationRules, parse_authorisation_rules
 from faceaudit.policy.errors import PolicyError
+from faceaudit.policy.probe_quality import ProbeQualityFloor, parse_probe_quality
 from faceaudit.policy.record import check_policy_file
 from faceaudit.policy.review_rules import ReviewRules, parse_review_rules
 
@@ -86,6 +87,7 @@ class Policy:
     allow_self_review: bool = False
     authorisation: AuthorisationRules = AuthorisationRules()
     review: ReviewRules = ReviewRules()
+    probe_quality: ProbeQualityFloor = ProbeQualityFloor()
     source: str = "default"
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,6 +105,7 @@ class Policy:
             "allow_self_review": self.allow_self_review,
             "authorisation": self.authorisation.to_dict(),
             "review": self.review.to_dict(),
+            "probe_quality": self.probe_quality.to_dict(),
             "bias_gate": {
                 "max_fmr_ratio": self.bias_gate.max_fmr_ratio,
                 "max_fnmr_ratio": self.bias_gate.max_fnmr_ratio,
@@ -135,6 +138,7 @@ _TOP_KEYS = {
     "allow_self_review",
     "authorisation",
     "review",
+    "probe_quality",
 }
 
 
@@ -181,6 +185,7 @@ def parse_policy(data: bytes, *, source: str) -> Policy:
                                 "allow_self_review"),
         authorisation=parse_authorisation_rules(raw.get("authorisation", {}), OPERATIONS),
         review=parse_review_rules(raw.get("review", {})),
+        probe_quality=parse_probe_quality(raw.get("probe_quality", {})),
         source=source,
     )
 

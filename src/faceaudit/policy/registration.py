@@ -30,8 +30,9 @@ from faceaudit.policy.identification import (
     usable_problem,
 )
 from faceaudit.policy.model import Policy, load_policy
-from faceaudit.policy.recompute import judge, usable_target_problem
+from faceaudit.policy.recompute import usable_target_problem
 from faceaudit.policy.report_trust import trusted_signer
+from faceaudit.policy.worst_group import judge_for_policy
 
 CLOCK_SKEW = timedelta(minutes=5)
 MODEL_INPUT_KINDS = frozenset({"dataset", "lfw", "embeddings"})
@@ -102,7 +103,7 @@ def register_audit_bytes(
                               "detail": refusal.detail[:1000], "report_sha256": digest})
         raise
     verdict = (judge_identification(policy, report, current_gallery_size(home, backend))
-               if identification else judge(policy, report))
+               if identification else judge_for_policy(policy, report))
     path = store_report(home, data, signature)
     event = ledger.append(
         actor,

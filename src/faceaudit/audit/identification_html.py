@@ -59,7 +59,42 @@ def identification_view(section: Mapping[str, Any] | None) -> dict[str, Any] | N
         "composition_table": _composition_table(primary, at),
         "size_figure": _size_figure(primary, at),
         "size_table": _size_table(primary, at),
+        "worst_group_tables": worst_group_tables(section.get("worst_group") or []),
     }
+
+
+def worst_group_tables(entries: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One table per target FPIR of ``--operating-points``: each grid threshold with every
+    probe group's FPIR and FNIR and the ratios, the recommended row marked."""
+    tables = []
+    for entry in entries:
+        grid = entry.get("grid") or []
+        if not grid:
+            continue
+        groups = [str(g["group"]) for g in grid[0]["groups"]]
+        headers = (["Threshold", "1:1 FMR level", "Recommended"]
+                   + [f"FPIR {g}" for g in groups] + [f"FNIR {g}" for g in groups]
+                   + ["FPIR ratio", "FNIR ratio"])
+        rows = [
+            hp.row(
+                [hp.num(p.get("threshold"), ".6g"), hp.num(p.get("fmr_level")),
+                 "yes" if p.get("recommended") else ""]
+                + [hp.estimate_cell(g.get("fpir")) for g in p["groups"]]
+                + [hp.estimate_cell(g.get("fnir")) for g in p["groups"]]
+                + [hp.estimate_cell((p.get("summaries") or {}).get(k))
+                   for k in ("fpir_ratio", "fnir_ratio")],
+                "" if p.get("recommended") else "muted",
+            )
+            for p in grid
+        ]
+        chosen = entry.get("recommended_threshold")
+        caption = (f"Target FPIR {hp.target(entry.get('target_fpir'))} ({entry.get('candidates')}"
+                   f" candidates, gallery of {entry.get('gallery_size', 0):,} subjects): "
+                   "worst-group threshold "
+                   + (hp.num(chosen, ".6g") if chosen is not None
+                      else f"none ({entry.get('note')})"))
+        tables.append(hp.table(caption, headers, rows))
+    return tables
 
 
 def _rates_table(point: Mapping[str, Any]) -> dict[str, Any]:

@@ -408,10 +408,14 @@ def operating_point_rows(rates: ScoreRates, k: int, target: float,
     return rows
 
 
-def operating_point_ratios(rows: list[dict[str, Any]]) -> dict[str, dict]:
-    """``fmr_ratio`` and ``fnmr_ratio`` over the rows with the rate, with their intervals."""
+def operating_point_ratios(rows: list[dict[str, Any]],
+                           keys: Sequence[tuple[str, str]] = (("fmr_ratio", "fmr"),
+                                                              ("fnmr_ratio", "fnmr")),
+                           ) -> dict[str, dict]:
+    """``fmr_ratio`` and ``fnmr_ratio`` (or the ``(ratio, rate)`` ``keys``) over the rows
+    with the rate, with their intervals."""
     out = {}
-    for key, rate in (("fmr_ratio", "fmr"), ("fnmr_ratio", "fnmr")):
+    for key, rate in keys:
         over = [r for r in rows if r[rate]["value"] is not None]
         values = [r[rate]["value"] for r in over]
         ratio = max_min_ratio(values) if len(values) >= 2 else None

@@ -144,13 +144,13 @@ def _composition_figure(point: Mapping[str, Any], at: str) -> dict[str, str]:
                       for i, a in enumerate(labels) for j, b in enumerate(labels))
     return {
         "src": plots.composition_heatmap(comp["fpir"], labels,
-                                         f"Innocent candidates, target FMR {at}"),
+                                         f"Innocent candidates, target FMR {at}")[0],
         "alt": f"Heatmap of the share of non-mated searches returning an innocent candidate, "
                f"by probe group (rows) and candidate group (columns), at target FMR {at}: "
                f"{cells}.",
         "caption": "Composition of false candidates: share of non-mated searches of each probe "
                    "group (row) returning at least one innocent candidate of each group "
-                   "(column); one linear colour scale from 0.",
+                   "(column); one log colour scale, 0 hatched.",
     }
 
 

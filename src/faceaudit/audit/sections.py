@@ -456,13 +456,16 @@ def operating_points_section(rates: ScoreRates, settings: AuditSettings) -> list
 
 
 def det_section(curves: list[DetCurve]) -> list[dict]:
-    """The DET curves as lists."""
+    """The DET curves as lists, with each point's FNMR interval (``null`` lists without a
+    bootstrap; ``null`` entries where a point has none)."""
     return [
         {
             "group": c.group,
             "threshold": [float(x) for x in c.thresholds],
             "fmr": c.fmr.tolist(),
             "fnmr": c.fnmr.tolist(),
+            "fnmr_low": None if c.fnmr_low is None else [clean(v) for v in c.fnmr_low],
+            "fnmr_high": None if c.fnmr_high is None else [clean(v) for v in c.fnmr_high],
         }
         for c in curves
     ]

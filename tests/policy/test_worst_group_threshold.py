@@ -122,3 +122,23 @@ def test_the_policy_change_records_the_threshold_it_adopts(home, auditor, even, 
     _policy(home, auditor, tmp_path, gate="max_fmr_ratio = 3")  # back to calibrated
     change = [e for e in Ledger(home).events() if e["action"] == "policy_change"][-1]
     assert "threshold" not in change["result"]
+
+
+def test_an_identification_audit_counts_only_at_the_adopted_threshold(home, auditor, even,
+                                                                       tmp_path):
+    from audit_evidence import make_identification_report
+
+    _policy(home, auditor, tmp_path, top='threshold = "worst-group"', gate="max_fmr_ratio = 3")
+    auditor.register(home, as_model_audit(even))
+    adopted = _recommended(even)
+    assert _gate(home, "identify").passed
+    # searched at the shipped calibration's threshold: not the one this deployment runs at
+    auditor.register(home, make_identification_report(target_fmr=0.01))
+    refused = _gate(home, "identify")
+    assert not refused.passed and refused.rule == "audit-target-missing", refused.detail
+    assert f"not at the deployment's threshold {adopted!r}" in refused.detail
+    assert _gate(home, "verify").passed  # 1:N audits speak for identify only
+    auditor.register(home, make_identification_report(target_fmr=0.01, threshold=adopted))
+    allowed = _gate(home, "identify")
+    assert allowed.passed and allowed.identification_audit_id is not None
+    assert allowed.threshold == adopted

@@ -55,8 +55,6 @@ def test_a_request_resolves_grouping_rules_mode_and_a_policy_point():
     ({"rates": "r.csv", "mode": "identification"}, AuditInputError, "searches templates"),
     ({"embeddings": ["e"], "mode": "identification", "pairs": "p"}, AuditInputError,
      "--pairs applies to the verification audit only"),
-    ({"embeddings": ["e"], "mode": "identification", "operating_points": True},
-     AuditInputError, "--operating-points applies to the verification audit only"),
     ({"rates": "r.csv", "operating_points": True}, AuditInputError, "not --rates"),
     ({"embeddings": ["e"], "mode": "identification", "gallery_templates": "some",
       "lower_is_better": True}, AuditInputError, "not 'some'"),
@@ -71,6 +69,11 @@ def test_the_first_mistake_is_told_in_a_fixed_order(given, error, message):
     with pytest.raises(error) as caught:
         AuditRequest(**given)
     assert message in str(caught.value)
+
+
+def test_operating_points_apply_to_identification_audits_too():
+    plan = AuditRequest(embeddings=["e"], mode="identification", operating_points=True).plan
+    assert plan.identification and plan.settings.operating_points
 
 
 def test_a_policy_point_is_asked_only_in_identification_mode():

@@ -279,10 +279,6 @@ class AuditRequest(BaseModel):
         if self.pairs is not None:
             raise inputs.AuditInputError("--pairs applies to the verification audit only",
                                          which="--pairs")
-        if self.operating_points:
-            raise inputs.AuditInputError(
-                "--operating-points applies to the verification audit only (not yet to "
-                "identification)", which="--operating-points")
         return True
 
 

@@ -95,8 +95,8 @@ def _view(r: Mapping[str, Any]) -> dict[str, Any]:
         "fairness_tables": _fairness_tables(targets),
         "fairness_notes": _fairness_notes(targets, prov.get("alpha")),
         "operating_tables": _operating_tables(r.get("operating_points") or []),
-        "det_figure": _det_figure(r.get("det"), primary),
-        "heatmap_figures": _heatmap_figures(targets),
+        "det_figure": _det_figure(r.get("det"), targets),
+        "heatmap_figures": heatmap_figures(targets),
         "cross_table": _cross_table(primary),
         "score_figure": _score_figure(r.get("histograms"), primary),
         "comparison": _comparison(r, primary),
@@ -426,24 +426,31 @@ def _fairness_tables(targets: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
     keys = [k for k in hp.SUMMARY_LABELS if any(k in (t.get("summaries") or {}) for t in targets)]
     if not keys:
         return []
+    shared = hp.shared_notes((t.get("summaries") or {}).get(k) for t in targets for k in keys)
     rows = [
         hp.row(
             [hp.SUMMARY_LABELS[k] + f" ({k})"]
-            + [hp.estimate_cell((t.get("summaries") or {}).get(k)) for t in targets]
+            + [hp.estimate_cell((t.get("summaries") or {}).get(k), shared=shared)
+               for t in targets]
         )
         for k in keys
     ]
     headers = ["Summary"] + [f"At FMR {hp.target(t.get('target_fmr'))}" for t in targets]
-    return [hp.table("Fairness summaries [95% CI]", headers, rows)]
+    return [hp.table("Fairness summaries [95% CI]", headers, rows, hp.said_once(shared))]
 
 
 def _fairness_notes(targets: Sequence[Mapping[str, Any]], alpha: float | None) -> list[str]:
-    notes = [
-        f"At FMR {hp.target(t.get('target_fmr'))}, {k}: {s['note']}"
-        for t in targets
-        for k, s in (t.get("summaries") or {}).items()
-        if isinstance(s, Mapping) and s.get("note")
-    ]
+    """Notes below the fairness table: each note of an estimated summary once per target
+    (with the summaries it concerns); the reasons a summary was not estimated are the
+    table's own (its cells, or said once below it)."""
+    notes = []
+    for t in targets:
+        by_note: dict[str, list[str]] = {}
+        for k, s in (t.get("summaries") or {}).items():
+            if isinstance(s, Mapping) and s.get("note") and s.get("value") is not None:
+                by_note.setdefault(str(s["note"]), []).append(k)
+        notes += [f"At FMR {hp.target(t.get('target_fmr'))}, {', '.join(keys)}: {note}"
+                  for note, keys in by_note.items()]
     for t in targets:
         for part in (t.get("summary_groups") or {}).values():
             left = "; ".join(f"{x['group']} ({x['reason']})" for x in part.get("left_out") or [])
@@ -461,41 +468,61 @@ def _fairness_notes(targets: Sequence[Mapping[str, Any]], alpha: float | None) -
     return notes
 
 
+def _mark(e: Mapping[str, Any] | None) -> tuple[float | None, float | None, float | None]:
+    e = e or {}
+    return e.get("value"), e.get("low"), e.get("high")
+
+
 def _det_figure(
-    det: Sequence[Mapping[str, Any]] | None, primary: Mapping[str, Any] | None
+    det: Sequence[Mapping[str, Any]] | None, targets: Sequence[Mapping[str, Any]],
 ) -> dict[str, str] | None:
+    """The DET figure: each group's curve with its FNMR band, every supported target marked
+    with each group's FMR and FNMR there (their intervals as error bars)."""
     if not det:
         return None
     curves = {str(c["group"]): (c.get("fmr") or [], c.get("fnmr") or []) for c in det}
-    points = {}
-    for g in (primary or {}).get("groups") or []:
-        fmr, fnmr = (g.get("fmr") or {}).get("value"), (g.get("fnmr") or {}).get("value")
-        if g.get("supported", True) and fmr is not None and fnmr is not None:
-            points[str(g["group"])] = (fmr, fnmr)
-    at = hp.target((primary or {}).get("target_fmr")) if primary else None
+    bands = {str(c["group"]): (c["fnmr_low"], c["fnmr_high"]) for c in det
+             if c.get("fnmr_low") is not None and c.get("fnmr_high") is not None}
+    marks: list[tuple[float, dict[str, Any]]] = []
+    for t in targets:
+        if t.get("target_fmr") is None or not t.get("supported", True):
+            continue
+        marks.append((float(t["target_fmr"]), {
+            str(g["group"]): (_mark(g.get("fmr")), _mark(g.get("fnmr")))
+            for g in t.get("groups") or [] if g.get("supported", True)}))
+    described = "; ".join(
+        f"at target FMR {hp.target(target)}: "
+        + ", ".join(f"{k} FMR {hp.num(f[0])}, FNMR {hp.num(n[0])}" for k, (f, n) in m.items())
+        for target, m in marks)
     alt = (
         "Detection error trade-off curves, false non-match rate against false match rate on "
-        f"log axes, for groups {', '.join(curves)}. "
-        + "; ".join(
-            f"{k} operates at FMR {hp.num(x)}, FNMR {hp.num(y)}" for k, (x, y) in points.items()
-        )
-        + (f" at the global threshold for target FMR {at}." if points else "")
+        f"log axes, for groups {', '.join(curves)}"
+        + (", with 95% bands of FNMR" if bands else "")
+        + (f". {described}." if described else ".")
     )
+    targets_text = ", ".join(hp.target(target) for target, _ in marks)
     return {
-        "src": plots.det_plot(curves, points),
+        "src": plots.det_plot(curves, bands, marks),
         "alt": alt,
-        "caption": "DET curves per group (within-group comparisons). Lower is better; large "
-        "markers show each group at the global threshold"
-        + (f" for target FMR {at}." if at else "."),
+        "caption": "DET curves per group (within-group comparisons). Lower is better"
+        + ("; shaded: the 95% identity-bootstrap interval of each group's FNMR along its "
+           "curve" if bands else "")
+        + (f"; dotted lines: the target FMRs ({targets_text}), each group at the global "
+           "threshold of each with its FMR and FNMR intervals as error bars." if marks
+           else "."),
     }
 
 
-def _heatmap_figures(targets: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+def heatmap_figures(targets: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The cross-group FMR heatmap of every supported target, all on one log colour scale
+    (:func:`faceaudit.audit.plots.shared_log_limits`); each figure's ``limits`` are the colour
+    limits it was drawn with."""
+    shown = [t for t in targets if t.get("cross_fmr") and t.get("target_fmr") is not None
+             and t.get("supported", True)]
+    limits = plots.shared_log_limits([t["cross_fmr"].get("fmr") or [] for t in shown])
     figures = []
-    for t in targets:
-        cross = t.get("cross_fmr")
-        if not cross or t.get("target_fmr") is None or not t.get("supported", True):
-            continue
+    for t in shown:
+        cross = t["cross_fmr"]
         labels = [str(g) for g in cross.get("groups") or []]
         matrix = cross.get("fmr") or []
         at = hp.target(t["target_fmr"])
@@ -505,13 +532,17 @@ def _heatmap_figures(targets: Sequence[Mapping[str, Any]]) -> list[dict[str, str
             for j, b in enumerate(labels)
             if j >= i
         )
+        src, drawn = plots.fmr_heatmap(matrix, labels, f"Cross-group FMR, target {at}", limits)
         figures.append(
             {
-                "src": plots.fmr_heatmap(matrix, labels, f"Cross-group FMR, target {at}"),
+                "src": src,
+                "limits": drawn,
                 "alt": f"Heatmap of log10 false match rate between groups at target FMR {at}: "
                 f"{cells}.",
                 "caption": f"Impostor FMR between each pair of groups at the global threshold "
-                f"for target FMR {at}; the diagonal is the within-group FMR.",
+                f"for target FMR {at}; the diagonal is the within-group FMR. Every heatmap "
+                f"of this report shares one log colour scale (10^{limits[0]:.2f} to "
+                f"10^{limits[1]:.2f}).",
             }
         )
     return figures

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,8 +113,27 @@ def _flags(e: Mapping[str, Any]) -> Markup:
     return Markup(' <span class="flag">({})</span>').format("; ".join(parts))
 
 
-def estimate_cell(e: Mapping[str, Any] | None, spec: str = ".3g") -> str:
-    """An estimate for a table cell: it may wrap before the interval, never inside a number."""
+def shared_notes(estimates: Iterable[Mapping[str, Any] | None]) -> dict[str, str]:
+    """The reasons several of ``estimates`` were not estimated for, each labelled (``note
+    1``, …) so that a table says it once (:func:`estimate_cell`'s ``shared``,
+    :func:`table`'s ``notes``) instead of in every cell."""
+    counts = Counter(str(e["note"]) for e in estimates
+                     if e and e.get("value") is None and e.get("note"))
+    repeated = [note for note, n in counts.items() if n > 1]
+    return {note: f"note {i}" for i, note in enumerate(repeated, start=1)}
+
+
+def said_once(shared: Mapping[str, str]) -> list[str]:
+    """The notes of :func:`shared_notes`, each once: ``note 1: …``."""
+    return [f"{label}: {note}" for note, label in shared.items()]
+
+
+def estimate_cell(e: Mapping[str, Any] | None, spec: str = ".3g",
+                  shared: Mapping[str, str] | None = None) -> str:
+    """An estimate for a table cell: it may wrap before the interval, never inside a number;
+    a reason for no estimate that ``shared`` labels is referred to by its label."""
+    if shared and e and e.get("value") is None and str(e.get("note")) in shared:
+        return f"not estimated ({shared[str(e['note'])]})"
     if not e or e.get("value") is None or (e.get("low") is None and e.get("high") is None):
         if e and e.get("value") is not None:
             return Markup("{}{}").format(estimate(e, spec), _flags(e))
@@ -128,6 +148,8 @@ def row(cells: Sequence[str], css: str = "") -> dict[str, Any]:
     return {"cells": list(cells), "css": css}
 
 
-def table(caption: str, headers: Sequence[str], rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """One table for the templates: caption, column headers and :func:`row` dicts."""
-    return {"caption": caption, "headers": list(headers), "rows": rows}
+def table(caption: str, headers: Sequence[str], rows: list[dict[str, Any]],
+          notes: Sequence[str] = ()) -> dict[str, Any]:
+    """One table for the templates: caption, column headers, :func:`row` dicts and the notes
+    said once below it (:func:`said_once`)."""
+    return {"caption": caption, "headers": list(headers), "rows": rows, "notes": list(notes)}

@@ -243,13 +243,13 @@ def _count_non_mated(
     probe_group = counts.unit_group[units]
     cand_group = subject_group[cand]
     subset_best = [scores[:, subset].max(axis=1) for subset in subsets]
+    hits = hits_at(scores, counts.thresholds)  # (T, Q): one pass however many thresholds
     for t, threshold in enumerate(counts.thresholds):
         above = cand_scores >= threshold  # (Q, R): false candidates
         counts.false_positive[t] += np.bincount(units, weights=above[:, 0], minlength=n_units
                                                 ).astype(np.int64)
-        counts.impostor_hits[t] += np.bincount(
-            units, weights=(scores >= threshold).sum(axis=1), minlength=n_units
-        ).astype(np.int64)
+        counts.impostor_hits[t] += np.bincount(units, weights=hits[t], minlength=n_units
+                                               ).astype(np.int64)
         np.add.at(counts.false_candidates[t], (np.broadcast_to(probe_group[:, None], cand.shape)
                                                [above], cand_group[above]), 1)
         for g in range(G):
@@ -260,6 +260,24 @@ def _count_non_mated(
             counts.size_false_positive[s, t] += np.bincount(
                 units, weights=best >= threshold, minlength=n_units
             ).astype(np.int64)
+
+
+def hits_at(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """``(T, Q)``: how many of each row's ``scores`` are ``>=`` each of ``thresholds``, in
+    one pass over the matrix (the ``--operating-points`` grid adds dozens of thresholds)."""
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    Q, T = scores.shape[0], len(thresholds)
+    order = np.argsort(thresholds, kind="stable")
+    rows, cols = np.nonzero(scores >= thresholds.min())
+    # level: how many thresholds (ascending) the score reaches, 1..T here
+    level = np.searchsorted(thresholds[order], scores[rows, cols].astype(np.float64),
+                            side="right")
+    per = np.zeros((Q, T + 1), np.int64)
+    np.add.at(per, (rows, level), 1)
+    reached = per[:, ::-1].cumsum(axis=1)[:, ::-1]  # reached[:, j]: level >= j
+    out = np.empty((T, Q), np.int64)
+    out[order] = reached[:, 1:].T
+    return out
 
 
 def _count_mated(

@@ -59,7 +59,42 @@ def identification_view(section: Mapping[str, Any] | None) -> dict[str, Any] | N
         "composition_table": _composition_table(primary, at),
         "size_figure": _size_figure(primary, at),
         "size_table": _size_table(primary, at),
+        "worst_group_tables": worst_group_tables(section.get("worst_group") or []),
     }
+
+
+def worst_group_tables(entries: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One table per target FPIR of ``--operating-points``: each grid threshold with every
+    probe group's FPIR and FNIR and the ratios, the recommended row marked."""
+    tables = []
+    for entry in entries:
+        grid = entry.get("grid") or []
+        if not grid:
+            continue
+        groups = [str(g["group"]) for g in grid[0]["groups"]]
+        headers = (["Threshold", "1:1 FMR level", "Recommended"]
+                   + [f"FPIR {g}" for g in groups] + [f"FNIR {g}" for g in groups]
+                   + ["FPIR ratio", "FNIR ratio"])
+        rows = [
+            hp.row(
+                [hp.num(p.get("threshold"), ".6g"), hp.num(p.get("fmr_level")),
+                 "yes" if p.get("recommended") else ""]
+                + [hp.estimate_cell(g.get("fpir")) for g in p["groups"]]
+                + [hp.estimate_cell(g.get("fnir")) for g in p["groups"]]
+                + [hp.estimate_cell((p.get("summaries") or {}).get(k))
+                   for k in ("fpir_ratio", "fnir_ratio")],
+                "" if p.get("recommended") else "muted",
+            )
+            for p in grid
+        ]
+        chosen = entry.get("recommended_threshold")
+        caption = (f"Target FPIR {hp.target(entry.get('target_fpir'))} ({entry.get('candidates')}"
+                   f" candidates, gallery of {entry.get('gallery_size', 0):,} subjects): "
+                   "worst-group threshold "
+                   + (hp.num(chosen, ".6g") if chosen is not None
+                      else f"none ({entry.get('note')})"))
+        tables.append(hp.table(caption, headers, rows))
+    return tables
 
 
 def _rates_table(point: Mapping[str, Any]) -> dict[str, Any]:
@@ -109,13 +144,13 @@ def _composition_figure(point: Mapping[str, Any], at: str) -> dict[str, str]:
                       for i, a in enumerate(labels) for j, b in enumerate(labels))
     return {
         "src": plots.composition_heatmap(comp["fpir"], labels,
-                                         f"Innocent candidates, target FMR {at}"),
+                                         f"Innocent candidates, target FMR {at}")[0],
         "alt": f"Heatmap of the share of non-mated searches returning an innocent candidate, "
                f"by probe group (rows) and candidate group (columns), at target FMR {at}: "
                f"{cells}.",
         "caption": "Composition of false candidates: share of non-mated searches of each probe "
                    "group (row) returning at least one innocent candidate of each group "
-                   "(column); one linear colour scale from 0.",
+                   "(column); one log colour scale, 0 hatched.",
     }
 
 

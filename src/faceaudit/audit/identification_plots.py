@@ -1,6 +1,6 @@
 """Plots of the identification audit (PNG data URIs, as :mod:`faceaudit.audit.plots`): FPIR
 and FNIR per probe group with intervals, the false-candidate composition as one heatmap on
-one colour scale, and FPIR against gallery size per group on log axes (measured beside
+one log colour scale, and FPIR against gallery size per group on log axes (measured beside
 predicted). Arrays in, images out; nothing is recomputed."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from faceaudit.audit.plots import group_style, to_data_uri
+from faceaudit.audit.plots import group_style, heatmap_limits, log_heatmap_figure, to_data_uri
 
 
 def _errorbars(value: float, low: float | None, high: float | None) -> list[list[float]]:
@@ -40,31 +40,16 @@ def rates_plot(groups: Sequence[str], rates: Mapping[str, Sequence[Mapping | Non
 
 
 def composition_heatmap(matrix: Sequence[Sequence[float | None]], labels: Sequence[str],
-                        title: str) -> str:
+                        title: str) -> tuple[str, tuple[float, float]]:
     """The share of non-mated searches of each probe group (rows) returning an innocent
-    candidate of each group (columns), on one linear colour scale from 0, every cell
-    annotated."""
-    m = np.array([[np.nan if v is None else float(v) for v in row] for row in matrix])
-    n = len(labels)
-    size = max(4.0, 1.0 + 0.9 * n)
-    fig, ax = plt.subplots(figsize=(size + 1.2, size))
-    ax.set_facecolor("#dddddd")
-    top = float(np.nanmax(m)) if np.isfinite(m).any() and np.nanmax(m) > 0 else 1.0
-    image = ax.imshow(m, cmap="cividis", vmin=0.0, vmax=top)
-    cbar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    cbar.set_label("share of non-mated searches")
-    for i in range(n):
-        for j in range(n):
-            v = m[i, j]
-            text = "n/a" if not np.isfinite(v) else f"{v:.3g}"
-            colour = "white" if np.isfinite(v) and v < top / 2 else "black"
-            ax.text(j, i, text, ha="center", va="center", color=colour, fontsize=9)
-    ax.set_xticks(range(n), labels, rotation=30, ha="right")
-    ax.set_yticks(range(n), labels)
-    ax.set_xlabel("Group of the innocent candidate")
-    ax.set_ylabel("Group of the probe")
-    ax.set_title(title)
-    return to_data_uri(fig)
+    candidate of each group (columns), every cell annotated, on a log colour scale as every
+    cross-group heatmap (:func:`faceaudit.audit.plots.log_heatmap_figure`); with the colour
+    limits it was drawn with."""
+    fig = log_heatmap_figure(matrix, labels, title, quantity="share of non-mated searches",
+                             axis_labels=("Group of the innocent candidate",
+                                          "Group of the probe"))
+    limits = heatmap_limits(fig)
+    return to_data_uri(fig), limits
 
 
 def gallery_size_plot(

@@ -16,8 +16,9 @@ import numpy as np
 
 from faceaudit.audit import fairness
 from faceaudit.audit.bootstrap import percentile_interval
-from faceaudit.audit.estimates import clean, rate_estimate
+from faceaudit.audit.estimates import clean, estimate, rate_estimate
 from faceaudit.audit.identification import IdentificationCounts
+from faceaudit.audit.identification_grid import IdentificationGrid, worst_group_grid
 from faceaudit.audit.identification_rates import (
     Composition,
     IdentificationRates,
@@ -26,7 +27,12 @@ from faceaudit.audit.identification_rates import (
     SizeRates,
     identification_rates,
 )
-from faceaudit.audit.sections import missing_summaries, ratio_intervals, summary_estimates
+from faceaudit.audit.sections import (
+    missing_summaries,
+    operating_point_ratios,
+    ratio_intervals,
+    summary_estimates,
+)
 
 # 1:1 summary keys → their identification names
 SUMMARY_NAMES = fairness.IDENTIFICATION_NAMES
@@ -49,20 +55,31 @@ def identification_section(
     confidence: float,
     min_identities: int,
     alpha: float,
+    worst_group: dict[float, dict[int, float]] | None = None,
 ) -> dict:
     """The report section. ``points[t]`` is ``{"target_fmr", "threshold", "threshold_source"}``
     for ``counts.thresholds[t]``; ``requested_sizes`` the gallery sizes asked for (those above
-    the audited size get a prediction only).
+    the audited size get a prediction only); ``worst_group`` (``--operating-points``) maps
+    each target FPIR to its grid's threshold indices (after the points') and the 1:1 FMR
+    level each was calibrated for.
 
-    Computes (:func:`faceaudit.audit.identification_rates.identification_rates`), then
-    presents (:func:`present_identification`)."""
+    Computes (:func:`faceaudit.audit.identification_rates.identification_rates`,
+    :func:`faceaudit.audit.identification_grid.worst_group_grid`), then presents
+    (:func:`present_identification`, :func:`worst_group_section`)."""
     rates = identification_rates(
         counts, requested_sizes=requested_sizes, reps=reps, seed=seed, alpha=alpha
     )
-    return present_identification(
+    section = present_identification(
         rates, points, gallery_templates=gallery_templates, enrol_share=enrol_share, seed=seed,
         confidence=confidence, min_identities=min_identities,
     )
+    if worst_group is not None:
+        grids = [worst_group_grid(rates, target, list(levels), confidence)
+                 for target, levels in worst_group.items()]
+        merged = {t: level for levels in worst_group.values() for t, level in levels.items()}
+        section["worst_group"] = worst_group_section(rates, grids, merged, confidence,
+                                                     min_identities)
+    return section
 
 
 def present_identification(
@@ -223,5 +240,59 @@ def gallery_sizes_section(counts: IdentificationCounts, sizes: list[SizeRates],
                 "prediction only"),
             "prediction": PREDICTION_NOTE,
             "groups": entry_groups,
+        })
+    return out
+
+
+WORST_GROUP_RULE = ("the lowest grid threshold at which every supported probe group's FPIR "
+                    "upper bound is at most the target FPIR")
+
+
+def worst_group_section(rates: IdentificationRates, grids: Sequence[IdentificationGrid],
+                        levels: dict[int, float], confidence: float,
+                        min_identities: int) -> list[dict]:
+    """``identification.worst_group`` (``--operating-points``): per target FPIR, every grid
+    threshold with each probe group's FPIR and FNIR (intervals), the FPIR and FNIR ratios, and
+    the recommended worst-group threshold; ``levels`` maps a threshold index to the 1:1 FMR
+    level it was calibrated for."""
+    counts = rates.counts
+    out = []
+    for grid in grids:
+        points = []
+        for t in grid.rows:
+            at = rates.points[t]
+            rows = []
+            for g, name in enumerate(counts.groups):
+                fpir = (pooled_estimate(at.fpir, g, confidence, min_identities,
+                                        "no non-mated searches from this group")
+                        if grid.supported[g] else
+                        estimate(None, note="too few non-mated searches for the target"))
+                rows.append({
+                    "group": name,
+                    "supported": grid.supported[g],
+                    "fpir": fpir,
+                    "fnir": pooled_estimate(at.fnir, g, confidence, min_identities,
+                                            "no mated searches from this group"),
+                    "non_mated_searches": int(at.fpir.trials[g]),
+                    "mated_searches": int(at.fnir.trials[g]),
+                })
+            points.append({
+                "threshold": float(counts.thresholds[t]),
+                "fmr_level": clean(levels.get(t)),
+                "recommended": t == grid.recommended,
+                "groups": rows,
+                "summaries": operating_point_ratios(
+                    rows, (("fpir_ratio", "fpir"), ("fnir_ratio", "fnir"))),
+            })
+        chosen = next((p for p in points if p["recommended"]), None)
+        out.append({
+            "target_fpir": grid.target_fpir,
+            "rule": WORST_GROUP_RULE,
+            "candidates": counts.candidates,
+            "gallery_size": counts.gallery_size,
+            "recommended_threshold": chosen["threshold"] if chosen else None,
+            "recommended": chosen,
+            "note": grid.note,
+            "grid": points,
         })
     return out

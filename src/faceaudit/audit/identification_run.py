@@ -10,7 +10,7 @@ audited data's own impostor comparisons, said in ``threshold_source``.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from faceaudit.audit.engine import AuditSettings
 from faceaudit.audit.gate import GateRule
 from faceaudit.audit.identification import SplitSettings, run_identification
 from faceaudit.audit.identification_gate import evaluate_identification_rules
+from faceaudit.audit.identification_grid import grid_levels
 from faceaudit.audit.identification_report import identification_section
 from faceaudit.audit.inputs import Attributes, AuditInputError, Embeddings, group_templates
 from faceaudit.audit.quality_rates import distribution_section
@@ -30,6 +31,44 @@ from faceaudit.engine.calibration import load_calibration
 IMPOSTOR_SAMPLE = 2_000_000  # cross-identity pairs drawn when no calibration applies
 
 
+def threshold_rule(emb: Embeddings, calibration: Path | None, seed: int
+                   ) -> tuple[Callable[[float], float | str], str]:
+    """``(threshold_of, source)``: ``threshold_of(fmr)`` is the threshold for a target FMR
+    (the backend's calibration, else the audited data's own impostor sample), or a sentence
+    saying why the target is left out."""
+    cal = None
+    if calibration is not None or emb.backend_id:
+        try:
+            cal = load_calibration(calibration, backend_id=emb.backend_id or "dlib-resnet:1")
+        except CalibrationError:
+            if calibration is not None:
+                raise  # a file the user named must be usable
+    if cal is not None:
+        chosen = cal
+        source = f"calibration {calibration}" if calibration is not None else (
+            f"calibration shipped for {cal.backend_id} ({cal.n_impostor:,} impostor comparisons)")
+
+        def calibrated(target: float) -> float | str:
+            try:
+                return chosen.threshold_for(target)
+            except CalibrationError as exc:
+                return str(exc)
+
+        return calibrated, source
+    scores = np.sort(_impostor_sample(emb, seed))[::-1]
+    source = (f"the audited data's own impostor scores ({len(scores):,} sampled cross-identity "
+              "pairs): no calibration applies to this backend")
+
+    def sampled(target: float) -> float | str:
+        if target * len(scores) < 3:
+            return (f"{len(scores):,} sampled impostor pairs cannot support it (rule of "
+                    "three)")
+        k = int(np.floor(target * len(scores)))  # at most k impostors at or above threshold
+        return float(np.nextafter(scores[k], np.inf)) if k < len(scores) else float(scores[-1])
+
+    return sampled, source
+
+
 def operating_points(
     targets: Sequence[float],
     emb: Embeddings,
@@ -38,40 +77,32 @@ def operating_points(
 ) -> tuple[list[dict], list[str]]:
     """``{"target_fmr", "threshold", "threshold_source"}`` per target the thresholds support,
     and warnings for the targets left out."""
-    warnings: list[str] = []
-    cal = None
-    if calibration is not None or emb.backend_id:
-        try:
-            cal = load_calibration(calibration, backend_id=emb.backend_id or "dlib-resnet:1")
-        except CalibrationError:
-            if calibration is not None:
-                raise  # a file the user named must be usable
-    points = []
-    if cal is not None:
-        source = f"calibration {calibration}" if calibration is not None else (
-            f"calibration shipped for {cal.backend_id} ({cal.n_impostor:,} impostor comparisons)")
-        for target in targets:
-            try:
-                points.append({"target_fmr": float(target),
-                               "threshold": cal.threshold_for(target),
-                               "threshold_source": source})
-            except CalibrationError as exc:
-                warnings.append(f"identification at FMR {target:g} left out: {exc}")
-        return points, warnings
-    scores = _impostor_sample(emb, seed)
-    source = (f"the audited data's own impostor scores ({len(scores):,} sampled cross-identity "
-              "pairs): no calibration applies to this backend")
+    threshold_of, source = threshold_rule(emb, calibration, seed)
+    points, warnings = [], []
     for target in targets:
-        if target * len(scores) < 3:
-            warnings.append(f"identification at FMR {target:g} left out: {len(scores):,} sampled "
-                            "impostor pairs cannot support it (rule of three)")
+        threshold = threshold_of(target)
+        if isinstance(threshold, str):
+            warnings.append(f"identification at FMR {target:g} left out: {threshold}")
             continue
-        k = int(np.floor(target * len(scores)))  # at most k impostors at or above threshold
-        top = np.sort(scores)[::-1]
-        threshold = float(np.nextafter(top[k], np.inf)) if k < len(top) else float(top[-1])
         points.append({"target_fmr": float(target), "threshold": threshold,
                        "threshold_source": source})
     return points, warnings
+
+
+def grid_thresholds(targets: Sequence[float], threshold_of: Callable[[float], float | str],
+                    gallery_size: int) -> dict[float, dict[float, float]]:
+    """Per target FPIR, the worst-group grid's thresholds and the 1:1 FMR level each is the
+    threshold of (:func:`faceaudit.audit.identification_grid.grid_levels`); levels the
+    thresholds cannot reach are left out."""
+    out: dict[float, dict[float, float]] = {}
+    for target in targets:
+        chosen: dict[float, float] = {}
+        for level in grid_levels(float(target), gallery_size):
+            threshold = threshold_of(level)
+            if not isinstance(threshold, str):
+                chosen.setdefault(float(threshold), level)
+        out[float(target)] = chosen
+    return out
 
 
 def _impostor_sample(emb: Embeddings, seed: int) -> np.ndarray:
@@ -131,8 +162,21 @@ def audit_identification(
     warnings += point_warnings
     if not points:
         raise AuditInputError("no target FMR can be turned into a threshold for these data")
+    thresholds = [p["threshold"] for p in points]
+    grid: dict[float, dict[int, float]] | None = None
+    if settings.operating_points:  # the worst-group grid's thresholds follow the points'
+        n_ids = len(set(ids[keep].tolist()))
+        by_target = grid_thresholds(settings.targets, threshold_rule(emb, calibration,
+                                                                     settings.seed)[0],
+                                    max(1, round(enrol_share * n_ids)))
+        grid = {}
+        for target, levels in by_target.items():
+            grid[target] = {}
+            for threshold, level in levels.items():
+                grid[target][len(thresholds)] = level
+                thresholds.append(threshold)
     split = SplitSettings(
-        thresholds=[p["threshold"] for p in points],
+        thresholds=thresholds,
         candidates=candidates,
         repeats=repeats,
         enrol_share=enrol_share,
@@ -150,7 +194,7 @@ def audit_identification(
         counts, points, requested_sizes=gallery_sizes, gallery_templates=gallery_templates,
         enrol_share=enrol_share, seed=settings.seed, reps=settings.reps,
         confidence=settings.confidence, min_identities=settings.min_identities,
-        alpha=settings.alpha,
+        alpha=settings.alpha, worst_group=grid,
     )
     too_big = [n for n in gallery_sizes if n > counts.gallery_size]
     if too_big:

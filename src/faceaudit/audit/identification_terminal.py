@@ -58,7 +58,24 @@ def identification_headline(report: dict, console: Console) -> None:
             measured = _pct(g["fpir"]["value"]) if g["fpir"] else "—"
             parts.append(f"{g['group']} {measured} (predicted {_pct(g['predicted_fpir'])})")
         console.print(f"FPIR at N={size['size']:,} ({kind}): " + ", ".join(parts), markup=False)
+    print_worst_group(section, console)
     print_gate(report, console)
+
+
+def print_worst_group(section: dict, console: Console) -> None:
+    """Per target FPIR (``--operating-points``): the worst-group threshold and each probe
+    group's FPIR and FNIR there."""
+    for entry in section.get("worst_group") or []:
+        t = entry["target_fpir"]
+        chosen = entry["recommended"]
+        if chosen is None:
+            console.print(f"worst-group threshold at FPIR {t:g}: none ({entry['note']})",
+                          markup=False, highlight=False, soft_wrap=True)
+            continue
+        rates = "; ".join(f"{g['group']} FPIR {format_estimate(g['fpir'])}, FNIR "
+                          f"{format_estimate(g['fnir'])}" for g in chosen["groups"])
+        console.print(f"worst-group threshold at FPIR {t:g}: {chosen['threshold']!r} ({rates})",
+                      markup=False, highlight=False, soft_wrap=True)
 
 
 def identification_json(report: dict, out: Path) -> str:
@@ -81,4 +98,6 @@ def identification_json(report: dict, out: Path) -> str:
             for p in section["operating_points"]
         ],
     }
+    if "worst_group" in section:  # --operating-points
+        summary["worst_group"] = section["worst_group"]
     return json.dumps(summary, allow_nan=False)

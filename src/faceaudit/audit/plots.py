@@ -22,6 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 OKABE_ITO = (
     "#0072B2",
@@ -62,53 +63,72 @@ def _log_floor(smallest: float) -> float:
     return float(np.clip(10.0 ** np.floor(np.log10(smallest)), 1e-10, 1e-2))
 
 
-def det_plot(
-    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
-    operating_points: Mapping[str, tuple[float, float]] | None = None,
-    title: str = "DET curves per group",
-) -> str:
-    """Draw NIST-style DET curves (log FMR on x, log FNMR on y), one line per group.
+#: a group's rates at one target: ((FMR, low, high), (FNMR, low, high)); None where unknown
+TargetMark = tuple[tuple[float | None, float | None, float | None],
+                   tuple[float | None, float | None, float | None]]
 
-    ``curves`` maps a group label to ``(fmr, fnmr)`` point lists. Points where either rate
-    is zero cannot be drawn on log axes and are dropped. ``operating_points`` optionally maps
-    a group label to its ``(fmr, fnmr)`` at the global threshold, drawn as a filled marker.
+
+def det_figure(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    bands: Mapping[str, tuple[Sequence[float | None], Sequence[float | None]]] | None = None,
+    targets: Sequence[tuple[float, Mapping[str, TargetMark]]] = (),
+    title: str = "DET curves per group",
+) -> Figure:
+    """NIST-style DET curves (log FMR on x, log FNMR on y), one line per group, as a figure.
+
+    ``curves`` maps a group label to ``(fmr, fnmr)`` point lists; ``bands`` to the FNMR
+    interval ``(low, high)`` at the same points (a shaded band; None entries leave gaps).
+    ``targets`` lists every target FMR with each group's FMR and FNMR there (value, low,
+    high): the target is a dotted vertical line and each group's point a marker with its
+    intervals as error bars. Points where a rate is zero cannot be drawn on log axes and are
+    dropped.
     """
     fig, ax = plt.subplots(figsize=(6.4, 5.2))
     lo_x = lo_y = 1.0
-    for i, (label, (fmr, fnmr)) in enumerate(curves.items()):
+    index = {label: i for i, label in enumerate(curves)}
+    for label, (fmr, fnmr) in curves.items():
         x = np.asarray(fmr, dtype=float)
         y = np.asarray(fnmr, dtype=float)
         keep = (x > 0) & (y > 0)
-        style = group_style(i)
+        style = group_style(index[label])
         if keep.any():
             lo_x = min(lo_x, float(x[keep].min()))
             lo_y = min(lo_y, float(y[keep].min()))
-        ax.plot(
-            x[keep],
-            y[keep],
-            color=style["color"],
-            linestyle=style["linestyle"],
-            marker=style["marker"],
-            markevery=max(1, int(keep.sum()) // 8),
-            markersize=5,
-            linewidth=1.6,
-            label=label,
-        )
-        if operating_points and label in operating_points:
-            px, py = operating_points[label]
-            if px > 0 and py > 0:
-                ax.plot(
-                    [px],
-                    [py],
-                    marker=style["marker"],
-                    markersize=10,
-                    color=style["color"],
-                    markeredgecolor="black",
-                    linestyle="none",
-                )
+        ax.plot(x[keep], y[keep], color=style["color"], linestyle=style["linestyle"],
+                marker=style["marker"], markevery=max(1, int(keep.sum()) // 8), markersize=5,
+                linewidth=1.6, label=label)
+        if bands and label in bands:
+            low = np.array([np.nan if v is None else v for v in bands[label][0]], dtype=float)
+            high = np.array([np.nan if v is None else v for v in bands[label][1]], dtype=float)
+            shown = (x > 0) & np.isfinite(low) & np.isfinite(high) & (high > 0)
+            if shown.any():
+                positive = low[shown][low[shown] > 0]
+                if positive.size:
+                    lo_y = min(lo_y, float(positive.min()))
+                # a lower bound of 0 runs off the log axis: drawn to below its floor
+                ax.fill_between(x[shown], np.where(low[shown] > 0, low[shown], 1e-12),
+                                high[shown], color=style["color"], alpha=0.18, linewidth=0,
+                                label=f"{label} FNMR 95% band")
+    for t, (target, marks) in enumerate(targets):
+        ax.axvline(target, color="black", linestyle=":", linewidth=1,
+                   label="target FMR" if t == 0 else None)
+        ax.annotate(f"{target:g}", (target, 1.0), xytext=(2, -10), textcoords="offset points",
+                    fontsize=7)
+        for label, ((fx, fl, fh), (ny, nl, nh)) in marks.items():
+            if fx is None or ny is None or fx <= 0 or ny <= 0:
+                continue
+            style = group_style(index.get(label, 0))
+            xerr = [[fx - fl if fl is not None else 0.0], [fh - fx if fh is not None else 0.0]]
+            yerr = [[ny - nl if nl is not None and nl > 0 else 0.0],
+                    [nh - ny if nh is not None else 0.0]]
+            ax.errorbar([fx], [ny], xerr=xerr, yerr=yerr, marker=style["marker"],
+                        markersize=8, color=style["color"], markeredgecolor="black",
+                        linestyle="none", capsize=3)
+            lo_x, lo_y = min(lo_x, fx), min(lo_y, ny)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlim(_log_floor(lo_x), 1.0)
+    ax.set_xlim(_log_floor(min(lo_x, *(t for t, _ in targets))) if targets
+                else _log_floor(lo_x), 1.0)
     ax.set_ylim(_log_floor(lo_y), 1.0)
     ax.set_xlabel("False match rate (FMR)")
     ax.set_ylabel("False non-match rate (FNMR)")
@@ -117,45 +137,70 @@ def det_plot(
     ax.grid(True, which="minor", alpha=0.15)
     if curves:
         ax.legend(title="Group", fontsize="small")
-    return to_data_uri(fig)
+    return fig
 
 
-def fmr_heatmap(
+def det_plot(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    bands: Mapping[str, tuple[Sequence[float | None], Sequence[float | None]]] | None = None,
+    targets: Sequence[tuple[float, Mapping[str, TargetMark]]] = (),
+    title: str = "DET curves per group",
+) -> str:
+    """:func:`det_figure` as a PNG data URI."""
+    return to_data_uri(det_figure(curves, bands, targets, title))
+
+
+def shared_log_limits(matrices: Sequence[Sequence[Sequence[float | None]]],
+                      ) -> tuple[float, float]:
+    """``(vmin, vmax)`` in log10 of the positive cells of all ``matrices``: the one colour
+    scale every heatmap of a report shares (half a decade either side when all are equal;
+    ``(-4, 0)`` without a positive cell)."""
+    cells = [float(v) for m in matrices for row in m for v in row
+             if v is not None and np.isfinite(float(v)) and float(v) > 0]
+    if not cells:
+        return -4.0, 0.0
+    vmin, vmax = float(np.log10(min(cells))), float(np.log10(max(cells)))
+    if vmin == vmax:
+        vmin, vmax = vmin - 0.5, vmax + 0.5
+    return vmin, vmax
+
+
+def log_heatmap_figure(
     matrix: Sequence[Sequence[float | None]],
     labels: Sequence[str],
-    title: str = "Cross-group FMR",
-) -> str:
-    """Draw the cross-group FMR matrix as a log10 heatmap with every cell annotated.
+    title: str,
+    limits: tuple[float, float] | None = None,
+    quantity: str = "FMR",
+    axis_labels: tuple[str, str] = ("Group of the other image", "Group of one image"),
+) -> Figure:
+    """A cross-group matrix as a log10 heatmap with every cell annotated, on the colour scale
+    ``limits`` (log10; default: this matrix's own, :func:`shared_log_limits`), its colour bar
+    and a legend for the cells without a colour.
 
-    ``matrix[i][j]`` is the FMR of impostor pairs between group ``labels[i]`` and
-    ``labels[j]`` (``None`` where there are no pairs). Zero cells are shown as ``0`` on a
+    ``matrix[i][j]`` is the rate between group ``labels[i]`` and ``labels[j]`` (``None``
+    where there are no comparisons: "n/a" on grey). Zero cells are shown as ``0`` on a
     hatched background, since log10(0) has no colour.
     """
     m = np.array([[np.nan if v is None else float(v) for v in row] for row in matrix])
-    positive = m[np.isfinite(m) & (m > 0)]
     with np.errstate(divide="ignore", invalid="ignore"):
         logm = np.where(np.isfinite(m) & (m > 0), np.log10(m), np.nan)
+    vmin, vmax = limits if limits is not None else shared_log_limits([matrix])
     n = len(labels)
     size = max(4.0, 1.0 + 0.9 * n)
     fig, ax = plt.subplots(figsize=(size + 1.2, size))
     ax.set_facecolor("#dddddd")
-    if positive.size:
-        vmin, vmax = float(np.log10(positive.min())), float(np.log10(positive.max()))
-        if vmin == vmax:
-            vmin, vmax = vmin - 0.5, vmax + 0.5
-    else:
-        vmin, vmax = -4.0, 0.0
     image = ax.imshow(logm, cmap="cividis", vmin=vmin, vmax=vmax)
     cbar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    cbar.set_label("log10 FMR")
+    cbar.set_label(f"log10 {quantity} (one scale for every heatmap of this report)")
     mid = (vmin + vmax) / 2
+    zeros = False
     for i in range(n):
         for j in range(n):
             v = m[i, j]
             if not np.isfinite(v):
                 text, colour = "n/a", "black"
             elif v == 0:
-                text, colour = "0", "black"
+                text, colour, zeros = "0", "black", True
                 ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", lw=0))
             else:
                 text = f"{v:.1e}"
@@ -163,10 +208,34 @@ def fmr_heatmap(
             ax.text(j, i, text, ha="center", va="center", color=colour, fontsize=9)
     ax.set_xticks(range(n), labels, rotation=30, ha="right")
     ax.set_yticks(range(n), labels)
-    ax.set_xlabel("Group of the other image")
-    ax.set_ylabel("Group of one image")
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
     ax.set_title(title)
-    return to_data_uri(fig)
+    handles = [Patch(facecolor="#dddddd", label="n/a: no comparisons")]
+    if zeros:
+        handles.append(Patch(facecolor="white", hatch="//", label="0: no error"))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2,
+              fontsize="small", frameon=False)
+    return fig
+
+
+def heatmap_limits(fig: Figure) -> tuple[float, float]:
+    """The colour norm limits (log10) a heatmap figure was drawn with."""
+    low, high = fig.axes[0].images[0].get_clim()
+    return float(low), float(high)
+
+
+def fmr_heatmap(
+    matrix: Sequence[Sequence[float | None]],
+    labels: Sequence[str],
+    title: str = "Cross-group FMR",
+    limits: tuple[float, float] | None = None,
+) -> tuple[str, tuple[float, float]]:
+    """The cross-group FMR heatmap (:func:`log_heatmap_figure`) as a PNG data URI, with the
+    colour limits it was drawn with."""
+    fig = log_heatmap_figure(matrix, labels, title, limits)
+    drawn = heatmap_limits(fig)
+    return to_data_uri(fig), drawn
 
 
 def score_histograms(

@@ -15,6 +15,7 @@ import numpy as np
 
 from faceaudit.audit import fairness, metrics
 from faceaudit.audit.bootstrap import bootstrap_with_pairs
+from faceaudit.audit.det_bands import fnmr_bands
 from faceaudit.audit.frame import GroupFrame
 from faceaudit.audit.operating_points import (
     WorstGroupGrid,
@@ -153,6 +154,9 @@ class DetCurve:
     thresholds: np.ndarray
     fmr: np.ndarray
     fnmr: np.ndarray
+    # the identity-bootstrap interval of FNMR at each point (:mod:`faceaudit.audit.det_bands`)
+    fnmr_low: np.ndarray | None = None
+    fnmr_high: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -414,16 +418,22 @@ def coarse_histograms(scores: ScoreSet, tallies: Tallies) -> CoarseHistograms | 
     )
 
 
-def det_curves(scores: ScoreSet, tallies: Tallies) -> list[DetCurve]:
-    """The DET curve of each group with genuine and impostor comparisons."""
-    out = []
-    for g, name in enumerate(scores.groups):
+def det_curves(scores: ScoreSet, tallies: Tallies, settings: AuditSettings | None = None
+               ) -> list[DetCurve]:
+    """The DET curve of each group with genuine and impostor comparisons, with its FNMR band
+    (:func:`faceaudit.audit.det_bands.fnmr_bands`) when ``settings`` asks for a bootstrap and
+    the input names identities."""
+    points = {}
+    for g in range(len(scores.groups)):
         if tallies.impostor_pairs[g] and tallies.genuine_pairs[g]:
-            ks, fmr, fnmr = metrics.det_points(
-                tallies.impostor_within[g], tallies.genuine_within[g]
-            )
-            out.append(DetCurve(name, scores.value(ks), fmr, fnmr))
-    return out
+            points[g] = metrics.det_points(tallies.impostor_within[g], tallies.genuine_within[g])
+    bands = {}
+    if settings is not None and settings.reps > 0 and scores.counter is not None:
+        bands = fnmr_bands(scores, {g: ks for g, (ks, _, _) in points.items()},
+                           settings.reps, settings.seed, settings.confidence)
+    return [DetCurve(scores.groups[g], scores.value(ks), fmr, fnmr,
+                     *bands.get(g, (None, None)))
+            for g, (ks, fmr, fnmr) in points.items()]
 
 
 def score_rates(
@@ -471,7 +481,7 @@ def score_rates(
         eer=GroupFrame(scores.groups, {"eer": [value for value, _ in eers]}),
         eer_thresholds=[scores.value(k) if k >= 0 else None for _, k in eers],
         eer_replicates=eer_reps,
-        det=det_curves(scores, tallies),
+        det=det_curves(scores, tallies, settings),
         histograms=coarse_histograms(scores, tallies),
         bootstrap=boot,
         no_identities=settings.reps > 0 and scores.counter is None,

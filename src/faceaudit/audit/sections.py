@@ -408,10 +408,14 @@ def operating_point_rows(rates: ScoreRates, k: int, target: float,
     return rows
 
 
-def operating_point_ratios(rows: list[dict[str, Any]]) -> dict[str, dict]:
-    """``fmr_ratio`` and ``fnmr_ratio`` over the rows with the rate, with their intervals."""
+def operating_point_ratios(rows: list[dict[str, Any]],
+                           keys: Sequence[tuple[str, str]] = (("fmr_ratio", "fmr"),
+                                                              ("fnmr_ratio", "fnmr")),
+                           ) -> dict[str, dict]:
+    """``fmr_ratio`` and ``fnmr_ratio`` (or the ``(ratio, rate)`` ``keys``) over the rows
+    with the rate, with their intervals."""
     out = {}
-    for key, rate in (("fmr_ratio", "fmr"), ("fnmr_ratio", "fnmr")):
+    for key, rate in keys:
         over = [r for r in rows if r[rate]["value"] is not None]
         values = [r[rate]["value"] for r in over]
         ratio = max_min_ratio(values) if len(values) >= 2 else None
@@ -452,13 +456,16 @@ def operating_points_section(rates: ScoreRates, settings: AuditSettings) -> list
 
 
 def det_section(curves: list[DetCurve]) -> list[dict]:
-    """The DET curves as lists."""
+    """The DET curves as lists, with each point's FNMR interval (``null`` lists without a
+    bootstrap; ``null`` entries where a point has none)."""
     return [
         {
             "group": c.group,
             "threshold": [float(x) for x in c.thresholds],
             "fmr": c.fmr.tolist(),
             "fnmr": c.fnmr.tolist(),
+            "fnmr_low": None if c.fnmr_low is None else [clean(v) for v in c.fnmr_low],
+            "fnmr_high": None if c.fnmr_high is None else [clean(v) for v in c.fnmr_high],
         }
         for c in curves
     ]

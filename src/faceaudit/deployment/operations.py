@@ -83,6 +83,7 @@ from faceaudit.policy import Policy, PolicyRefusal, enforce, load_policy
 from faceaudit.policy.authorisation import Authorisation, urgent_deadline
 from faceaudit.policy.gate import gate_record
 from faceaudit.policy.probe_quality import breach_detail
+from faceaudit.policy.worst_group import operating_threshold
 
 ImageSource = bytes | Path
 LEDGER_IDS_PER_EVENT = 200
@@ -656,7 +657,8 @@ class Deployment:
     ) -> dict[str, Any]:
         """Search every face of ``image`` against the gallery: leads for a human to review.
 
-        Candidates score at least the threshold of the policy's ``fmr_target``; at most ``top``
+        Candidates score at least the threshold of the policy's ``fmr_target`` (or its adopted
+        worst-group one); at most ``top``
         per face (default: the policy's ``max_candidates``; a ``top`` above that cap is refused
         with :class:`InvalidRequestError` naming it); each with the FMR its score corresponds
         to. The probe image and its embeddings are not stored; the result (boxes, candidate
@@ -676,7 +678,7 @@ class Deployment:
         policy, gate = self._enforce_gated("identify", actor, purpose=purpose, case=case,
                                            backend_id=backend_id, authorisation=authorisation,
                                            offence=offence)
-        threshold = self.calibration.threshold_for(policy.fmr_target)
+        threshold = operating_threshold(policy, gate, self.calibration.threshold_for)
         limit = candidate_limit(top, policy.max_candidates)
         probe = image if isinstance(image, bytes | bytearray | memoryview) \
             else api.read_image_file(Path(image))
@@ -816,7 +818,8 @@ class Deployment:
         and the field that picks one).
 
         Against a subject the score is the best over its templates. ``match`` means the score
-        reaches the threshold of the policy's ``fmr_target``.
+        reaches the threshold of the policy's ``fmr_target`` (or the worst-group threshold the
+        policy adopts, :mod:`faceaudit.policy.worst_group`).
         """
         if (image_b is None) == (subject_id is None):
             raise InvalidRequestError("verify needs exactly one of a second image or a subject")
@@ -827,7 +830,7 @@ class Deployment:
         backend_id = self.backend_id
         policy, gate = self._enforce_gated("verify", actor, purpose=purpose, case=case,
                                            backend_id=backend_id)
-        threshold = self.calibration.threshold_for(policy.fmr_target)
+        threshold = operating_threshold(policy, gate, self.calibration.threshold_for)
         # one face per image, as the library's verify: a group photo is refused (naming the
         # count), never silently reduced to its best-scoring face
         probe = api.face_embedding(image_a, face_a, embedder=self.embedder,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from faceaudit.base.home import Home
 from faceaudit.ledger import Ledger
@@ -122,14 +123,17 @@ def install_policy(home: Home, ledger: Ledger, policy_file: Path, actor: str) ->
     The new file is staged (fsynced) beside the policy and archived under its SHA-256
     (``home.policy_archive_path``: every policy ever installed stays readable for the
     oversight report), the ``policy_change`` event (SHA-256 of the old and new files) is
-    appended, and only then does the staged file replace the policy. A ledger that refuses
+    appended (with, for a policy adopting the worst-group threshold, the threshold it adopts:
+    :func:`faceaudit.policy.adoption.adoption_record`), and only then does the staged file
+    replace the policy. A ledger that refuses
     the event leaves the policy as it was; a crash after the event is finished by the next
     :func:`load_policy`. The policy in force is always the one the last ``policy_change``
     event records (see :mod:`faceaudit.policy.record`). Raises :class:`PolicyError` if invalid.
     """
+    from faceaudit.policy.adoption import adoption_record
     from faceaudit.policy.record import recorded_policy, staged_policy_path
 
-    _, data = read_policy_file(policy_file)
+    new_policy, data = read_policy_file(policy_file)
     home.ensure()
     target = home.policy_path
     _, previous = recorded_policy(home)
@@ -143,12 +147,12 @@ def install_policy(home: Home, ledger: Ledger, policy_file: Path, actor: str) ->
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+    change: dict[str, Any] = {"sha256": policy_digest(data), "previous_sha256": previous}
+    adoption = adoption_record(new_policy, home, ledger, datetime.now(UTC))
+    if adoption is not None:  # the worst-group threshold it adopts, per audited backend
+        change["threshold"] = adoption
     try:
-        ledger.append(
-            actor,
-            "policy_change",
-            result={"sha256": policy_digest(data), "previous_sha256": previous},
-        )
+        ledger.append(actor, "policy_change", result=change)
     except BaseException:
         staged.unlink(missing_ok=True)
         raise

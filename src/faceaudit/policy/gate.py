@@ -12,6 +12,12 @@ Identification audits (mode ``identification``, 1:N) speak for ``identify`` only
 size, :mod:`faceaudit.policy.identification`), and when the policy sets
 ``bias_gate.require_identification_audit`` there must be one that is not stale.
 
+A policy that adopts the worst-group threshold (``threshold = "worst-group"``,
+:mod:`faceaudit.policy.worst_group`) has each 1:1 audit judged at the threshold it recommends
+at ``fmr_target``; the governing audit's is the threshold the operation runs at
+(:attr:`GateResult.threshold`), an identification audit counts only when measured at it, and
+without one the gate refuses (``worst-group-threshold-missing``) — waiver or not.
+
 Audits are read only through their ``audit`` events (a file merely present in ``audits/``
 counts for nothing) and their stored copies must hash to the value recorded there. The
 verdict is recomputed from the report's per-group numbers
@@ -41,9 +47,9 @@ from faceaudit.policy.identification import (
     judge_identification,
 )
 from faceaudit.policy.model import Policy
-from faceaudit.policy.recompute import judge
 from faceaudit.policy.registration import CLOCK_SKEW
 from faceaudit.policy.report_trust import trusted_signer
+from faceaudit.policy.worst_group import MISSING_RULE, adopts_worst_group, judge_for_policy
 
 
 @dataclass(frozen=True)
@@ -64,14 +70,22 @@ class GateResult:
     identification_audit_id: str | None = None
     identification_detail: str | None = None
     waived_rule: str | None = None  # the rule a waiver lifted
+    # the governing audit's worst-group threshold (policy ``threshold = "worst-group"``)
+    threshold: float | None = None
 
 
 def gate_record(gate: GateResult) -> dict[str, Any]:
     """What the event of an operation the gate let through records of it: ``verdict``
-    (``passed`` or ``waived``), the rule a waiver lifted, and the audits relied on."""
-    return {"verdict": "waived" if gate.waived else "passed", "waived_rule": gate.waived_rule,
-            "audit_id": gate.audit_id, "audit_seq": gate.seq,
-            "identification_audit_id": gate.identification_audit_id}
+    (``passed`` or ``waived``), the rule a waiver lifted, the audits relied on, and — under
+    a policy adopting the worst-group threshold — ``threshold`` (rule, value, audit)."""
+    record: dict[str, Any] = {
+        "verdict": "waived" if gate.waived else "passed", "waived_rule": gate.waived_rule,
+        "audit_id": gate.audit_id, "audit_seq": gate.seq,
+        "identification_audit_id": gate.identification_audit_id}
+    if gate.threshold is not None:  # the worst-group threshold adopted, and from which audit
+        record["threshold"] = {"rule": "worst-group", "value": gate.threshold,
+                               "audit_id": gate.audit_id}
+    return record
 
 
 def evaluate_gate(
@@ -99,6 +113,12 @@ def evaluate_gate(
                           f"the ledger does not verify against its newest signed tree head, so "
                           f"no audit or policy in it can be relied on: {exc}", None)
     verdict = _evaluate(policy, home, backend_id, now, ledger, operation)
+    if adopts_worst_group(policy) and verdict.threshold is None:
+        # a waiver lifts a verdict; it cannot supply the threshold the policy adopts
+        detail = verdict.detail if verdict.rule == MISSING_RULE else (
+            f"the policy adopts the worst-group threshold and no registered audit gives one "
+            f"({verdict.rule}): {verdict.detail}")
+        return replace(verdict, passed=False, rule=MISSING_RULE, detail=detail)
     reason = policy.bias_gate.waived_because
     if verdict.passed or not reason:
         return verdict
@@ -152,20 +172,25 @@ def _with_identification(policy: Policy, home: Home, backend_id: str, now: datet
                               f"the policy requires an identification audit of {backend_id} "
                               "and none is registered", None)
         return verdict
-    result = judge_registered(policy, home, event, now)
+    result = judge_registered(policy, home, event, now, verdict.threshold)
     if not result.passed:
-        return verdict if result.rule == "stale-audit" and not required else result
+        return verdict if result.rule == "stale-audit" and not required else \
+            replace(result, threshold=verdict.threshold)
     return replace(verdict, identification_audit_id=result.audit_id,
                    identification_detail=result.detail)
 
 
-def judge_registered(policy: Policy, home: Home, event: AuditEvent, now: datetime) -> GateResult:
+def judge_registered(policy: Policy, home: Home, event: AuditEvent, now: datetime,
+                     threshold: float | None = None) -> GateResult:
     """Judge one registered audit: its age, its signer under the current policy, its model
-    file, its stored copy against the ledger, and its recomputed per-group numbers."""
+    file, its stored copy against the ledger, and its recomputed per-group numbers (a 1:1
+    audit at the threshold the policy adopts; an identification audit at ``threshold``, the
+    governing 1:1 audit's worst-group threshold when the policy adopts it)."""
+    adopted: float | None = None
 
     def result(rule: str | None, detail: str) -> GateResult:
         return GateResult(rule is None, rule, detail, event.audit_id, event.seq,
-                          event.created_at)
+                          event.created_at, threshold=adopted)
 
     gate = policy.bias_gate
     label = f"audit {event.audit_id} of {event.backend_id}"
@@ -191,13 +216,18 @@ def judge_registered(policy: Policy, home: Home, event: AuditEvent, now: datetim
                       f"the newest {label} measured a model file other than the one deployed")
     if event.mode == IDENTIFICATION_MODE:
         verdict = judge_identification(policy, record.report,
-                                       current_gallery_size(home, event.backend_id))
+                                       current_gallery_size(home, event.backend_id),
+                                       threshold if adopts_worst_group(policy) else None)
         if verdict.passed:
             return result(None, f"identification {label} {verdict.detail}")
     else:
-        verdict = judge(policy, record.report)
+        verdict = judge_for_policy(policy, record.report)
+        adopted = verdict.threshold
     if verdict.passed:
         numbers = "; ".join(j.text() for j in verdict.judged)
+        if adopted is not None:
+            numbers = (f"at the worst-group threshold {adopted:.6g} (target FMR "
+                       f"{policy.fmr_target:g}), {numbers}")
         return result(None, f"{label} passes" + (f": {numbers}" if numbers else ""))
     assert verdict.rule is not None
     return result(verdict.rule, f"the newest {label}: {verdict.detail}")

@@ -72,15 +72,23 @@ def operating_point(report: dict[str, Any], policy: Policy) -> dict[str, Any] | 
     return None
 
 
-def usable_problem(report: dict[str, Any], policy: Policy) -> str | None:
-    """Why an identification report cannot be judged for this deployment, or None."""
+def usable_problem(report: dict[str, Any], policy: Policy,
+                   threshold: float | None = None, *, any_threshold: bool = False) -> str | None:
+    """Why an identification report cannot be judged for this deployment, or None; the
+    deployment searches at ``threshold`` when given (an adopted worst-group threshold), else
+    at its shipped calibration's — or, with ``any_threshold`` (registering under a policy
+    that adopts the worst-group threshold, which the gate knows only at use), at the one the
+    report searched at."""
     fmr, r = policy.fmr_target, policy.max_candidates
     point = operating_point(report, policy)
     if point is None:
         return (f"the identification audit does not measure the deployment's operating point "
                 f"(FMR {fmr:g} with {r} candidates per search)")
     backend = str((report.get("provenance") or {}).get("backend_id"))
-    threshold = deployed_threshold(backend, fmr)
+    if any_threshold:
+        threshold = point.get("threshold")
+    elif threshold is None:
+        threshold = deployed_threshold(backend, fmr)
     if threshold is None or not same_number(point.get("threshold"), threshold):
         return (f"the identification audit searched at threshold {point.get('threshold')!r}, "
                 f"not at the deployment's threshold {threshold!r} for FMR {fmr:g}")
@@ -111,10 +119,14 @@ def _size_entry(point: dict[str, Any], gallery_size: int) -> dict[str, Any] | No
     return min(candidates, key=lambda e: e["size"]) if candidates else None
 
 
-def judge_identification(policy: Policy, report: dict[str, Any], gallery_size: int) -> Verdict:
+def judge_identification(policy: Policy, report: dict[str, Any], gallery_size: int,
+                         threshold: float | None = None, *,
+                         any_threshold: bool = False) -> Verdict:
     """Recompute the policy's identification rules and the report's own rules from the
-    per-group counts, for a deployment whose gallery holds ``gallery_size`` subjects."""
-    problem = usable_problem(report, policy)
+    per-group counts, for a deployment whose gallery holds ``gallery_size`` subjects and
+    searches at ``threshold`` (default: its shipped calibration's at ``fmr_target``;
+    ``any_threshold``: as :func:`usable_problem`)."""
+    problem = usable_problem(report, policy, threshold, any_threshold=any_threshold)
     if problem is not None:
         return Verdict(False, "audit-target-missing", problem, kind=IDENTIFICATION_MODE)
     point = operating_point(report, policy)

@@ -38,6 +38,10 @@ class RateLimit:
 
 MAX_WAIVER_CHARS = 300
 
+#: what ``threshold`` may say: the shipped calibration's threshold at ``fmr_target``, or the
+#: worst-group threshold of the registered audit in force (:mod:`faceaudit.policy.worst_group`)
+THRESHOLD_RULES = ("calibrated", "worst-group")
+
 #: what ``bias_gate.on_inconclusive`` / ``on_insufficient`` may say
 UNDECIDED_ACTIONS = ("refuse", "allow")
 
@@ -79,6 +83,7 @@ class Policy:
         default_factory=lambda: {"identify": ("purpose", "case"), "verify": ("purpose",)}
     )
     fmr_target: float = 0.001
+    threshold: str = "calibrated"  # one of THRESHOLD_RULES
     max_candidates: int = 10
     rate_limits: dict[str, RateLimit] = field(
         default_factory=lambda: {"identify": RateLimit(100, 1.0)}
@@ -97,6 +102,7 @@ class Policy:
             "allowed_operations": sorted(self.allowed_operations),
             "required_fields": {k: list(v) for k, v in sorted(self.required_fields.items())},
             "fmr_target": self.fmr_target,
+            "threshold": self.threshold,
             "max_candidates": self.max_candidates,
             "rate_limits": {
                 op: {"max_events": r.max_events, "window_hours": r.window_hours}
@@ -132,6 +138,7 @@ _TOP_KEYS = {
     "allowed_operations",
     "required_fields",
     "fmr_target",
+    "threshold",
     "max_candidates",
     "rate_limits",
     "bias_gate",
@@ -177,6 +184,7 @@ def parse_policy(data: bytes, *, source: str) -> Policy:
         required_fields=_required_fields(raw.get("required_fields", d.required_fields)),
         fmr_target=_number(raw.get("fmr_target", d.fmr_target), "fmr_target", low=0.0,
                            high=1.0, open_low=True, open_high=True),
+        threshold=_choice(raw.get("threshold", d.threshold), "threshold", THRESHOLD_RULES),
         max_candidates=_int(raw.get("max_candidates", d.max_candidates), "max_candidates",
                             low=1, high=1000),
         rate_limits=_rate_limits(raw["rate_limits"]) if "rate_limits" in raw else d.rate_limits,
@@ -335,6 +343,12 @@ def _number(
         lo, hi = "(" if open_low else "[", ")" if open_high else "]"
         raise PolicyError(f"{name} = {value} is outside {lo}{low}, {high}{hi}")
     return float(value)
+
+
+def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise PolicyError(f"{name} must be one of {', '.join(repr(c) for c in choices)}")
+    return str(value)
 
 
 def _bool(value: Any, name: str) -> bool:

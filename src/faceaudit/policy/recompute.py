@@ -93,6 +93,8 @@ class Verdict:
     kind: str = "verification"
     # each ratio's recomputed interval and verdict (pass, fail, inconclusive, insufficient)
     judged: tuple[RatioJudgement, ...] = ()
+    # the audit's worst-group threshold it was judged at (policy ``threshold = "worst-group"``)
+    threshold: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """``{"passed", "rule", "detail", "recomputed": {"fmr_ratio", "fnmr_ratio",
@@ -106,6 +108,8 @@ class Verdict:
                           "fnir_ratio": _finite(self.fnir_ratio),
                           "gallery_size": self.gallery_size}
         recomputed["ratios"] = [j.to_dict() for j in self.judged]
+        if self.threshold is not None:
+            recomputed["worst_group_threshold"] = self.threshold
         return {"passed": self.passed, "rule": self.rule, "detail": self.detail,
                 "recomputed": recomputed}
 
@@ -256,15 +260,20 @@ def usable_target_problem(report: dict[str, Any], fmr: float) -> str | None:
     return None
 
 
-def judge(policy: Policy, report: dict[str, Any]) -> Verdict:
-    """Recompute the policy's bias-gate rules and the report's own rules from per-group data."""
+def judge(policy: Policy, report: dict[str, Any], rates: TargetRates | None = None,
+          at: str | None = None) -> Verdict:
+    """Recompute the policy's bias-gate rules and the report's own rules from per-group data:
+    the rates at the policy's ``fmr_target`` (``targets``), or the given ``rates`` (another
+    threshold's, described by ``at``: :mod:`faceaudit.policy.worst_group`)."""
     gate = policy.bias_gate
     fmr = policy.fmr_target
-    problem = usable_target_problem(report, fmr)
-    if problem is not None:
-        return Verdict(False, "audit-target-missing", problem)
-    rates = target_rates(report, fmr)
+    if rates is None:
+        problem = usable_target_problem(report, fmr)
+        if problem is not None:
+            return Verdict(False, "audit-target-missing", problem)
+        rates = target_rates(report, fmr)
     assert rates is not None
+    at = at or f"at FMR {fmr:g}"
     fmr_groups, fnmr_groups = rates.fmr_groups(), rates.fnmr_groups()
     covered = {g.group for g in fmr_groups} & {g.group for g in fnmr_groups}
     missing = [g for g in gate.required_groups if g not in covered]
@@ -272,7 +281,7 @@ def judge(policy: Policy, report: dict[str, Any]) -> Verdict:
     fnmr_ratio = max_min_ratio([g.fnmr for g in fnmr_groups if g.fnmr is not None])
     if missing:
         return Verdict(False, "audit-groups-missing",
-                       f"required group(s) not covered at FMR {fmr:g}: {', '.join(missing)}",
+                       f"required group(s) not covered {at}: {', '.join(missing)}",
                        fmr_ratio, fnmr_ratio)
     judged = []
     limits = [
@@ -297,7 +306,7 @@ def judge(policy: Policy, report: dict[str, Any]) -> Verdict:
         behind = [(f"{kind} of {g.group!r}",
                    g.fmr_estimate if kind == "FMR" else g.fnmr_estimate) for g in chosen]
         judged.append(judge_ratio(name, value, behind, limit, gate.min_identities))
-    where = f"at FMR {fmr:g} (recomputed from the per-group rates)"
+    where = f"{at} (recomputed from the per-group rates)"
     refusal = decide(judged, fail_rules, policy, where)
     if refusal is not None:
         return Verdict(False, *refusal, fmr_ratio, fnmr_ratio, judged=tuple(judged))

@@ -30,8 +30,9 @@ from faceaudit.policy.identification import (
     usable_problem,
 )
 from faceaudit.policy.model import Policy, load_policy
-from faceaudit.policy.recompute import judge, usable_target_problem
+from faceaudit.policy.recompute import usable_target_problem
 from faceaudit.policy.report_trust import trusted_signer
+from faceaudit.policy.worst_group import adopts_worst_group, judge_for_policy
 
 CLOCK_SKEW = timedelta(minutes=5)
 MODEL_INPUT_KINDS = frozenset({"dataset", "lfw", "embeddings"})
@@ -92,7 +93,8 @@ def register_audit_bytes(
         model = _model(prov, backend)
         created = _created(policy, prov, now, source)
         identification = is_identification(report)
-        problem = (usable_problem(report, policy) if identification
+        problem = (usable_problem(report, policy, any_threshold=adopts_worst_group(policy))
+                   if identification
                    else usable_target_problem(report, policy.fmr_target))
         if problem is not None:
             raise AuditRefusal("audit-target-missing", problem)
@@ -101,8 +103,9 @@ def register_audit_bytes(
                       result={"rule": refusal.rule, "operation": refusal.operation,
                               "detail": refusal.detail[:1000], "report_sha256": digest})
         raise
-    verdict = (judge_identification(policy, report, current_gallery_size(home, backend))
-               if identification else judge(policy, report))
+    verdict = (judge_identification(policy, report, current_gallery_size(home, backend),
+                                    any_threshold=adopts_worst_group(policy))
+               if identification else judge_for_policy(policy, report))
     path = store_report(home, data, signature)
     event = ledger.append(
         actor,

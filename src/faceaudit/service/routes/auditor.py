@@ -33,7 +33,7 @@ from faceaudit.policy.identification import (
     judge_identification,
 )
 from faceaudit.policy.model import Policy
-from faceaudit.policy.recompute import judge
+from faceaudit.policy.worst_group import judge_for_policy
 from faceaudit.service.auth import COOKIE_NAME, page_key
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.erasure_text import erasure_sentence
@@ -201,7 +201,7 @@ def _audit_view(ctx: ServiceContext, event: AuditEvent, policy: Policy,
         groups = ", ".join(str(g) for g in report.get("groups") or [])
         judged = {j.name: j.short() for j in verdict.judged}
     elif report is not None:
-        verdict = judge(policy, report)
+        verdict = judge_for_policy(policy, report)
         fmr_ratio, fnmr_ratio = verdict.fmr_ratio, verdict.fnmr_ratio
         groups = ", ".join(str(g) for g in report.get("groups") or [])
         judged = {j.name: j.short() for j in verdict.judged}

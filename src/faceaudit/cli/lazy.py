@@ -109,6 +109,11 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "faceaudit.cli.policy", "policy_app",
         "The deployment policy and its bias gate.",
     ),
+    "report": LazyCommand(
+        "faceaudit.cli.report", "report_app",
+        "Reports for the public and for the deployer: transparency statistics, the"
+        " accountability report.",
+    ),
     "keys": LazyCommand(
         "faceaudit.cli.serve", "keys_app",
         "Create, revoke and list the service's API keys.",

@@ -20,6 +20,7 @@ from faceaudit.policy.authorisation import AuthorisationRules, parse_authorisati
 from faceaudit.policy.errors import PolicyError
 from faceaudit.policy.record import check_policy_file
 from faceaudit.policy.review_rules import ReviewRules, parse_review_rules
+from faceaudit.policy.transparency_rules import TransparencyRules, parse_transparency_rules
 
 OPERATIONS = frozenset({"enrol", "consent", "verify", "identify", "review", "lead", "erase",
                         "purge"})
@@ -86,6 +87,7 @@ class Policy:
     allow_self_review: bool = False
     authorisation: AuthorisationRules = AuthorisationRules()
     review: ReviewRules = ReviewRules()
+    transparency: TransparencyRules = TransparencyRules()
     source: str = "default"
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,6 +105,7 @@ class Policy:
             "allow_self_review": self.allow_self_review,
             "authorisation": self.authorisation.to_dict(),
             "review": self.review.to_dict(),
+            "transparency": self.transparency.to_dict(),
             "bias_gate": {
                 "max_fmr_ratio": self.bias_gate.max_fmr_ratio,
                 "max_fnmr_ratio": self.bias_gate.max_fnmr_ratio,
@@ -135,6 +138,7 @@ _TOP_KEYS = {
     "allow_self_review",
     "authorisation",
     "review",
+    "transparency",
 }
 
 
@@ -181,6 +185,7 @@ def parse_policy(data: bytes, *, source: str) -> Policy:
                                 "allow_self_review"),
         authorisation=parse_authorisation_rules(raw.get("authorisation", {}), OPERATIONS),
         review=parse_review_rules(raw.get("review", {})),
+        transparency=parse_transparency_rules(raw.get("transparency", {})),
         source=source,
     )
 

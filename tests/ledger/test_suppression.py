@@ -21,31 +21,42 @@ from faceaudit.ledger.suppression import (
 counts = st.one_of(st.integers(0, 6), st.integers(0, 40))
 
 
+def _split(draw: st.DrawFn, totals: list[int], parts: int) -> list[list[int]]:
+    """``parts`` rows whose columns add up to ``totals``."""
+    grid = [[0] * len(totals) for _ in range(parts)]
+    for c, total in enumerate(totals):
+        cuts = sorted(draw(st.integers(0, total)) for _ in range(parts - 1))
+        for r, (a, b) in enumerate(zip([0, *cuts], [*cuts, total], strict=True)):
+            grid[r][c] = b - a
+    return grid
+
+
+def _rows(n: int) -> tuple[str, ...]:
+    return tuple(f"r{i}" for i in range(n))
+
+
 @st.composite
 def tables(draw: st.DrawFn) -> tuple[list[Table], int]:
-    """One to three tables over the same columns; some break down one shared population."""
+    """One to three tables over the same columns: separate measures, breakdowns of one shared
+    population (the same column totals) and a breakdown of one row of another table."""
     k = draw(st.integers(1, 8))
     columns = tuple(f"p{i}" for i in range(draw(st.integers(1, 5))))
-    out = []
-    for t in range(draw(st.integers(1, 3))):
-        rows = tuple(f"r{i}" for i in range(draw(st.integers(1, 4))))
-        population = draw(st.sampled_from([None, "searches"]))
-        out.append((f"t{t}", rows, population))
-    # tables of one population must add up to the same column totals: draw one set of
-    # column totals and split it over each table's rows
     shared = [draw(counts) * draw(st.integers(1, 3)) for _ in columns]
     built = []
-    for name, rows, population in out:
-        if population is None:
+    for t in range(draw(st.integers(1, 3))):
+        rows = _rows(draw(st.integers(1, 4)))
+        if draw(st.booleans()):
             grid = [[draw(counts) for _ in columns] for _ in rows]
+            built.append(Table(f"t{t}", rows, columns, tuple(map(tuple, grid))))
         else:
-            grid = [[0] * len(columns) for _ in rows]
-            for c, total in enumerate(shared):
-                cuts = sorted(draw(st.integers(0, total)) for _ in range(len(rows) - 1))
-                parts = [b - a for a, b in zip([0, *cuts], [*cuts, total], strict=True)]
-                for r, part in enumerate(parts):
-                    grid[r][c] = part
-        built.append(Table(name, rows, columns, tuple(tuple(r) for r in grid), population))
+            grid = _split(draw, shared, len(rows))
+            linked = draw(st.booleans())
+            built.append(Table(f"t{t}", rows, columns, tuple(map(tuple, grid)), "searches",
+                               links=(("r0", f"sub{t}"),) if linked else ()))
+            if linked:  # the first row broken down again, in a table of its own
+                sub = _split(draw, grid[0], draw(st.integers(1, 3)))
+                built.append(Table(f"s{t}", _rows(len(sub)), columns, tuple(map(tuple, sub)),
+                                   f"sub{t}"))
     return built, k
 
 

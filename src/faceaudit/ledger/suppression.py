@@ -49,6 +49,9 @@ class Table:
     columns: tuple[str, ...]
     counts: tuple[tuple[int, ...], ...]
     population: str | None = None
+    #: rows that are another table's population (row label → that population): the same
+    #: published figures, e.g. "searches with candidates" broken down elsewhere by count
+    links: tuple[tuple[str, str], ...] = ()
 
     def entries(self) -> dict[Key, int]:
         """Every published entry: cells, row totals and (with a population) column totals and
@@ -56,12 +59,12 @@ class Table:
         out: dict[Key, int] = {}
         for r, row in enumerate(self.rows):
             for c, column in enumerate(self.columns):
-                out[(self.name, row, column)] = self.counts[r][c]
-            out[(self.name, row, TOTAL)] = sum(self.counts[r])
+                out[self.key(row, column)] = self.counts[r][c]
+            out[self.key(row, TOTAL)] = sum(self.counts[r])
         if self.population is not None:
             for c, column in enumerate(self.columns):
-                out[(self.population, TOTAL, column)] = sum(row[c] for row in self.counts)
-            out[(self.population, TOTAL, TOTAL)] = sum(sum(row) for row in self.counts)
+                out[self.key(TOTAL, column)] = sum(row[c] for row in self.counts)
+            out[self.key(TOTAL, TOTAL)] = sum(sum(row) for row in self.counts)
         return out
 
     def equations(self) -> list[Equation]:
@@ -84,6 +87,9 @@ class Table:
             if self.population is None:
                 raise KeyError(f"table {self.name} has no column totals")
             return (self.population, TOTAL, column)
+        link = dict(self.links).get(row)
+        if link is not None:
+            return (link, TOTAL, column)
         return (self.name, row, column)
 
 

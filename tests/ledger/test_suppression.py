@@ -90,7 +90,7 @@ def _by_rank(tables_: list[Table], withheld: set[Key]) -> set[Key]:
             if np.linalg.matrix_rank(np.delete(matrix, i, axis=1)) < full}
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(tables())
 def test_no_withheld_entry_can_be_derived(drawn: tuple[list[Table], int]) -> None:
     tables_, k = drawn

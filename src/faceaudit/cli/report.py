@@ -22,3 +22,8 @@ report_app = typer.Typer(
 def _report() -> None:
     """Reports for the public and for the deployer: transparency statistics, the
     accountability report."""
+
+
+from faceaudit.cli.report_transparency import transparency  # noqa: E402
+
+report_app.command("transparency")(transparency)

@@ -61,17 +61,24 @@ def parse_bound(text: str, name: str, *, end: bool = False) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+def check_choices(unit: str, template: str, *, unit_name: str = "period",
+                  template_name: str = "template") -> None:
+    """Refuse an unknown period unit or template (:class:`TransparencyRequestError` naming
+    the option or field, ``unit_name`` / ``template_name``)."""
+    if template not in TEMPLATES:
+        raise TransparencyRequestError(f"unknown template {template!r}: one of "
+                                       f"{', '.join(TEMPLATES)}", which=template_name)
+    if unit not in UNITS:
+        raise TransparencyRequestError(f"unknown period {unit!r}: one of {', '.join(UNITS)}",
+                                       which=unit_name)
+
+
 def build_transparency(home: Home, start: datetime, end: datetime, *, unit: str = "month",
                        template: str = "full") -> dict[str, Any]:
     """The transparency report of ``[start, end)`` per ``unit`` (month, quarter, year) laid
     out as ``template`` (JSON-ready). Raises :class:`TransparencyRequestError` for an empty
     period, an unknown unit or template."""
-    if template not in TEMPLATES:
-        raise TransparencyRequestError(f"unknown template {template!r}: one of "
-                                       f"{', '.join(TEMPLATES)}", which="template")
-    if unit not in UNITS:
-        raise TransparencyRequestError(f"unknown period {unit!r}: one of {', '.join(UNITS)}",
-                                       which="period")
+    check_choices(unit, template)
     try:
         periods = report_periods(start, end, unit)
     except ValueError as exc:

@@ -33,6 +33,8 @@ Key = tuple[str, str, str]
 Equation = tuple[tuple[Key, int], ...]  # (entry, +1/-1) terms adding up to zero
 # complementary suppression takes cells before row totals before column totals
 _TOTAL_COST = 10**9
+# how many of the cheapest neighbours complementary suppression tries at each step
+_TRIES = 8
 
 
 @dataclass(frozen=True)
@@ -96,33 +98,91 @@ class Table:
 def suppress_tables(tables: Sequence[Table], k: int) -> dict[Key, str]:
     """The entries of ``tables`` to withhold for a smallest published count ``k``: each key
     maps to :data:`PRIMARY` (``0 < n < k``) or :data:`COMPLEMENTARY`. Every entry not in the
-    result is published as it is; no withheld one is :func:`derivable` from them."""
+    result is published as it is; no withheld one is :func:`derivable` from them.
+
+    Each primary entry of a table's own cells is first hidden in the cheapest *swap* inside
+    its table — two cells of its row (a table of separate measures), or the four corners of a
+    rectangle over two of its rows and two columns or totals (a breakdown) — which moves
+    values without changing anything else that is published. What is still derivable then
+    (shared totals, linked rows) takes, one entry at a time, the neighbour that leaves the
+    fewest derivable. Tables that share no total are suppressed apart."""
+    marks: dict[Key, str] = {}
+    for linked in _components(tables):
+        marks.update(_suppress_linked(linked, k))
+    return marks
+
+
+def _components(tables: Sequence[Table]) -> list[list[Table]]:
+    """``tables`` grouped by the totals they share (population and linked rows)."""
+    groups: list[tuple[set[str], list[Table]]] = []
+    for table in tables:
+        names = {n for n in (table.population, *(link for _, link in table.links)) if n}
+        joined = [g for g in groups if g[0] & names]
+        merged: tuple[set[str], list[Table]] = (set(names), [])
+        for group in joined:
+            merged[0].update(group[0])
+            merged[1].extend(group[1])
+            groups.remove(group)
+        merged[1].append(table)
+        groups.append(merged)
+    return [sorted(group, key=tables.index) for _, group in groups]
+
+
+def _suppress_linked(tables: Sequence[Table], k: int) -> dict[Key, str]:
+    """:func:`suppress_tables` for tables linked by their totals."""
     entries: dict[Key, int] = {}
     equations: list[Equation] = []
     for table in tables:
         entries.update(table.entries())
         equations.extend(table.equations())
     marks = {key: PRIMARY for key, n in entries.items() if 0 < n < k}
+    for table in tables:
+        for key in [key for key in table.entries() if marks.get(key) == PRIMARY]:
+            swap = _cheapest_swap(table, key, marks, entries)
+            for other in swap:
+                marks.setdefault(other, COMPLEMENTARY)
     neighbours = _neighbours(equations)
     while marks:
         exposed = derivable(equations, marks)
         if not exposed:
             break
         target = exposed[0]
-        choices = [key for key in neighbours[target] if key not in marks]
-        if not choices:  # cannot happen: every equation has two terms or more
-            choices = [key for key in entries if key not in marks]
+        choices = [key for key in neighbours[target] if key not in marks] or [
+            key for key in entries if key not in marks]
         if not choices:
             break
-        marks[min(choices, key=lambda key: (
+        cheapest = sorted(set(choices), key=lambda key: (_cost(key, entries[key]), key))
+        marks[min(cheapest[:_TRIES], key=lambda key: (
             len(derivable(equations, [*marks, key])), _cost(key, entries[key]), key))] = \
             COMPLEMENTARY
     return marks
 
 
+def _cheapest_swap(table: Table, key: Key, marks: dict[Key, str],
+                   entries: dict[Key, int]) -> list[Key]:
+    """The other entries of the cheapest swap through ``key`` inside ``table`` (empty when
+    ``key`` is a shared total or in a linked row, or the table has no room for one)."""
+    _, row, column = key
+    linked = dict(table.links)
+    if row == TOTAL or row in linked or key != table.key(row, column):
+        return []
+    columns = [c for c in (*table.columns, TOTAL) if c != column]
+    if table.population is None:
+        swaps = [[table.key(row, c)] for c in columns]
+    else:
+        rows = [r for r in table.rows if r != row and r not in linked]
+        swaps = [[table.key(row, c), table.key(r, column), table.key(r, c)]
+                 for r in rows for c in columns]
+    if not swaps:
+        return []
+    return min(swaps, key=lambda keys: (
+        sum(_cost(k, entries[k]) for k in keys if k not in marks), keys))
+
+
 def derivable(equations: Iterable[Equation], withheld: Iterable[Key]) -> list[Key]:
     """The withheld entries whose value the published entries fix through ``equations``
-    (each equation: signed terms adding to zero), in a stable order."""
+    (each equation: signed terms adding to zero), in a stable order: those whose unit vector
+    lies in the row space of the system restricted to the withheld entries."""
     unknown = sorted(set(withheld), key=repr)
     if not unknown:
         return []
@@ -135,16 +195,36 @@ def derivable(equations: Iterable[Equation], withheld: Iterable[Key]) -> list[Ke
                 row[index[key]] += sign
         if row.any():
             rows.append(row)
-    if not rows:
-        return unknown
-    matrix = np.array(rows)
-    _, singular, vt = np.linalg.svd(matrix)
-    rank = int((singular > 1e-9).sum())
-    null = vt[rank:]  # a basis of the solutions' freedom, one row per free direction
-    if null.shape[0] == 0:
-        return unknown
-    free = np.abs(null).max(axis=0) > 1e-9
-    return [key for key, moves in zip(unknown, free, strict=True) if not moves]
+    if not rows:  # in no published addition at all: nothing fixes them
+        return []
+    fixed = _unit_rows(np.array(rows))
+    return [key for key, is_fixed in zip(unknown, fixed, strict=True) if is_fixed]
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """For each column j, whether the unit vector e_j lies in the row space of ``matrix``:
+    in its reduced row echelon form, j is a pivot column whose row has no other entry."""
+    m = matrix.astype(float)
+    rows, cols = m.shape
+    pivots: list[tuple[int, int]] = []
+    r = 0
+    for c in range(cols):
+        if r == rows:
+            break
+        best = r + int(np.argmax(np.abs(m[r:, c])))
+        if abs(m[best, c]) < 1e-9:
+            continue
+        m[[r, best]] = m[[best, r]]
+        m[r] /= m[r, c]
+        others = np.abs(m[:, c]) > 1e-12
+        others[r] = False
+        m[others] -= np.outer(m[others, c], m[r])
+        pivots.append((r, c))
+        r += 1
+    fixed = np.zeros(cols, dtype=bool)
+    for row, c in pivots:
+        fixed[c] = int((np.abs(m[row]) > 1e-9).sum()) == 1
+    return fixed
 
 
 def published(value: int, mark: str | None, k: int) -> int | str:

@@ -35,6 +35,7 @@ from faceaudit.service.routes import (
     reviews,
     subject_list,
     subjects,
+    transparency,
     verify,
 )
 from faceaudit.service.settings import ServiceSettings
@@ -84,7 +85,7 @@ def create_app(
     install_offline_docs(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
     for module in (health, verify, identify, subject_list, subjects, reviews, ledger, reports,
-                   audits, policy, auditor, authorisations, review_page):
+                   audits, policy, auditor, authorisations, review_page, transparency):
         app.include_router(module.router)
     return app
 

@@ -39,14 +39,12 @@ def _set_k(home, k: int) -> None:
 
 @pytest.fixture(scope="module")
 def scripted(tmp_path_factory, mdtf):
-    """The home and the script's own count of what it did."""
-    from conftest import make_calibration
-
+    """The home and the script's own count of what it did (the shipped calibration)."""
     root = tmp_path_factory.mktemp("transparency")
     home = init_home(root / "home")
     audit_evidence.register_passing_audit(home)
     _set_k(home, 1)
-    deployment = Deployment(home, calibration=make_calibration())
+    deployment = Deployment(home)
     for subject, image in (("s-1", "1.png"), ("s-3", "3.png")):
         deployment.enrol(actor="clerk", subject_id=subject, images=[mdtf / image],
                          basis="consent", evidence=f"form-{subject}")

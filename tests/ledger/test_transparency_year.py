@@ -208,3 +208,20 @@ def _recovered(tables: list[Table], unknown: set[tuple[str, str, str]]) -> set[A
                 found.add(missing[0])
                 progress = True
     return found
+
+
+def test_rare_free_text_labels_are_merged_not_published() -> None:
+    year = scripted_year(3)
+    year.add(datetime(YEAR, 5, 2, tzinfo=UTC), "det", "identify", {
+        "result_id": "x", "candidates": 0, "use": {"offence": "arson at 12 Elm St"}},
+        purpose="find John Doe")
+    year.events.sort(key=lambda e: e["time"])
+    periods = report_periods(datetime(YEAR, 1, 1, tzinfo=UTC), datetime(YEAR + 1, 1, 1,
+                                                                        tzinfo=UTC))
+    tables = {t.name: t for t in tally_transparency(year.events, periods, OFFENCES).tables(5)}
+    for name in ("searches_by_purpose", "searches_by_offence"):
+        rows = tables[name].rows
+        assert "find John Doe" not in rows and "arson at 12 Elm St" not in rows
+        assert "other (each given for fewer than k searches)" in rows
+    assert set(OFFENCES) <= set(tables["searches_by_offence"].rows)  # the policy's list stays
+    assert "investigation" in tables["searches_by_purpose"].rows

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from faceaudit.cli import app
 from faceaudit.ledger import Ledger
+from faceaudit.policy import install_policy
 from faceaudit.service.keys import Role
 
 YEAR = datetime.now(UTC).year
@@ -32,7 +33,10 @@ def _query(**extra: str) -> dict[str, str]:
     return {"from": f"{YEAR}-01-01", "to": f"{YEAR}-12-31", "period": "year", **extra}
 
 
-def test_the_report_over_http_is_the_cli_report(service: Service) -> None:
+def test_the_report_over_http_is_the_cli_report(service: Service, tmp_path) -> None:
+    policy = tmp_path / "policy.toml"  # the closed offence list: its rows are published
+    policy.write_text('[authorisation]\noffences = ["robbery", "homicide"]\n')
+    install_policy(service.home, Ledger(service.home), policy, "admin")
     _searches(service, {"robbery": 7, "homicide": 2})
     with service.client(Role.AUDITOR) as client:
         response = client.get("/v1/reports/transparency", params=_query())

@@ -87,7 +87,8 @@ def build_transparency(home: Home, start: datetime, end: datetime, *, unit: str 
     ledger = Ledger(home)
     tally = tally_transparency(ledger.events(None, periods[-1].end), periods,
                                policy.authorisation.offences)
-    tables, suppressed = publish_tables(tally.tables(), policy.transparency.k)
+    tables, suppressed = publish_tables(tally.tables(policy.transparency.k),
+                                        policy.transparency.k)
     verified = ledger.verify()
     laid_out = template_named(template)
     return {

@@ -23,6 +23,8 @@ Event = dict[str, Any]
 UNITS = ("month", "quarter", "year")
 NOT_RECORDED = "not recorded"
 WITH_CANDIDATES = "with 1 or more candidates"
+#: the row of free-text labels too rare to publish (:meth:`TransparencyTally.tables`)
+RARE = "other (each given for fewer than k searches)"
 #: what each population counts (the column totals of the tables that break it down)
 POPULATIONS = {
     "searches": "searches (1:N identifications)",
@@ -135,9 +137,13 @@ class TransparencyTally:
         elif action == "ledger_recovery":
             self._count("integrity", "ledger recoveries (restore-heads, upgrade)", column)
 
-    def tables(self) -> list[Table]:
-        """The count tables (:class:`~faceaudit.ledger.suppression.Table`), in report
-        order."""
+    def tables(self, rare_below: int = 1) -> list[Table]:
+        """The count tables (:class:`~faceaudit.ledger.suppression.Table`), in report order.
+
+        Rows labelled by free text an officer typed — purposes, and offences outside the
+        policy's list — are merged into :data:`RARE` when fewer than ``rare_below`` searches
+        gave that text over the whole report: a rare label can name a person even when its
+        count is suppressed."""
         labels = tuple(p.label for p in self.periods)
         spec: list[tuple[str, str | None, tuple[tuple[str, str], ...]]] = [
             ("searches_by_offence", "searches", ()),
@@ -158,6 +164,8 @@ class TransparencyTally:
         out = []
         for name, population, links in spec:
             rows = self.counts.get(name, {})
+            if name in ("searches_by_purpose", "searches_by_offence"):
+                rows = _merge_rare(rows, rare_below, self.offences)
             out.append(Table(name, tuple(rows), labels, tuple(tuple(v) for v in rows.values()),
                              population, links))
         return out
@@ -214,6 +222,22 @@ class TransparencyTally:
 
     def _count(self, table: str, row: str, column: int, n: int = 1) -> None:
         self._row(table, row)[column] += n
+
+
+def _merge_rare(rows: dict[str, list[int]], below: int,
+                keep: Sequence[str]) -> dict[str, list[int]]:
+    """``rows`` with those of fewer than ``below`` events in all (but ``keep`` and
+    :data:`NOT_RECORDED`) added up into one :data:`RARE` row."""
+    out: dict[str, list[int]] = {}
+    rare: list[int] | None = None
+    for label, values in rows.items():
+        if sum(values) < below and label not in keep and label != NOT_RECORDED:
+            rare = [a + b for a, b in zip(rare or [0] * len(values), values, strict=True)]
+        else:
+            out[label] = values
+    if rare is not None:
+        out[RARE] = rare
+    return out
 
 
 def tally_transparency(events: Iterable[Event], periods: Sequence[Period],

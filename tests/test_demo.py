@@ -32,7 +32,8 @@ def test_bare_machine_tour(tmp_path):
     for name in ["detect.json", "embeddings.parquet", "verify.json", "identify.json",
                  "synthetic-audit/report.json", "synthetic-audit/report.html",
                  "synthetic-audit/report.json.sig", "ledger-export.jsonl",
-                 "oversight/oversight.html", "signed-tree-head.json", "ledger-verify.txt"]:
+                 "oversight/oversight.html", "signed-tree-head.json", "ledger-verify.txt",
+                 "transparency/transparency.html", "transparency/transparency.json"]:
         assert (out / name).is_file(), name
     assert json.loads((out / "verify.json").read_text())["match"] is True
     leads = json.loads((out / "identify.json").read_text())

@@ -78,7 +78,8 @@ _TEMPLATE = """<!doctype html>
 <style>
 body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem;display:block;max-width:100%;overflow-x:auto}
-th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
+table{font-size:.9rem}th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right;
+white-space:nowrap}
 th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}
 tr.total td{font-weight:bold}.asks{color:#444;font-style:italic}.note{color:#444}
 .bad{color:#a00;font-weight:bold}.ok{color:#070}

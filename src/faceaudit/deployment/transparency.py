@@ -10,7 +10,7 @@ bias gate's own rules) and the ledger's verification. ``faceaudit report transpa
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from faceaudit import __version__
@@ -49,15 +49,16 @@ class TransparencyRequestError(InvalidRequestError):
 
 
 def parse_bound(text: str, name: str, *, end: bool = False) -> datetime:
-    """A report bound: ``YYYY-MM-DD`` (UTC; as ``end``, that whole day is included) or an
-    ISO-8601 time; :class:`TransparencyRequestError` naming ``name`` otherwise."""
+    """A report bound: ``YYYY-MM-DD`` (UTC; as ``end``, that whole day is included: the
+    bound is the next day's start, exclusive) or an ISO-8601 time;
+    :class:`TransparencyRequestError` naming ``name`` otherwise."""
     try:
         when = datetime.fromisoformat(text)
     except (TypeError, ValueError):
         raise TransparencyRequestError(f"{name} {text!r} is not YYYY-MM-DD or an ISO-8601 "
                                        "time", which=name) from None
     if len(text) == 10 and end:
-        when = when.replace(hour=23, minute=59, second=59, microsecond=999999)
+        when += timedelta(days=1)  # the day's end: the next day's start, exclusive
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 

@@ -41,13 +41,13 @@ CANDIDATE_BANDS = ("1", "2", "3 to 5", "6 to 10", "more than 10")
 UNAUTHORISED_RULES = frozenset({
     "operation-not-allowed", "required-field", "authorisation-missing", "authorisation-expired",
     "authorisation-kind", "offence-not-listed", "rate-limit", "self-review", "same-reviewer",
-    "lead-not-confirmed", "no-evidence", "lead-not-actioned", "review-complete",
-    "not-a-candidate", "no-candidates"})
-#: refusal rules that are integrity alarms: audit evidence that is altered, unsigned or not
-#: about the model in use
+    "lead-not-confirmed", "no-evidence", "lead-not-actioned"})
+#: refusal rules that are integrity alarms: a ledger that does not verify, audit evidence that
+#: is altered, unsigned, untrusted or not about the model in use
 INTEGRITY_RULES = frozenset({
+    "ledger-unverified", "audit-record-mismatch", "audit-record-unreadable",
     "audit-signature-invalid", "audit-untrusted-key", "audit-unsigned", "audit-model-mismatch",
-    "audit-model-unknown", "audit-not-model", "audit-future", "audit-record"})
+    "audit-model-unknown", "audit-not-model", "audit-future"})
 
 
 @dataclass(frozen=True)

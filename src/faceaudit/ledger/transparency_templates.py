@@ -59,8 +59,10 @@ class Template:
 
 
 _UNAUTHORISED = ("Refusals whose rule is marked 'unauthorised use' are attempted uses the "
-                 "policy does not allow, each refused and logged; 'integrity' rules are audit "
-                 "evidence refused as altered, unsigned or about another model.")
+                 "policy does not allow, each refused and logged; 'integrity' rules are a "
+                 "ledger that did not verify, or audit evidence refused as altered, unsigned, "
+                 "untrusted or about another model. No data breach is known to the system "
+                 "beyond these; the agency adds any it learns of otherwise.")
 
 FULL = Template(
     "full", "Face recognition transparency report", "faceaudit (every published table)",

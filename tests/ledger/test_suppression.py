@@ -60,7 +60,7 @@ def tables(draw: st.DrawFn) -> tuple[list[Table], int]:
     return built, k
 
 
-def _by_subtraction(tables_: list[Table], withheld: set[Key]) -> set[Key]:
+def recovered_by_subtraction(tables_: list[Table], withheld: set[Key]) -> set[Key]:
     """What repeated subtraction recovers: an equation with one unknown term gives it away."""
     equations = [eq for t in tables_ for eq in t.equations()]
     unknown, found = set(withheld), set()
@@ -76,7 +76,7 @@ def _by_subtraction(tables_: list[Table], withheld: set[Key]) -> set[Key]:
     return found
 
 
-def _by_rank(tables_: list[Table], withheld: set[Key]) -> set[Key]:
+def recovered_by_rank(tables_: list[Table], withheld: set[Key]) -> set[Key]:
     """A second, independent linear check: an unknown is fixed when its column is not in the
     span of the other unknowns' columns."""
     equations = [eq for t in tables_ for eq in t.equations()]
@@ -106,8 +106,8 @@ def test_no_withheld_entry_can_be_derived(drawn: tuple[list[Table], int]) -> Non
             assert value == (f"< {k}" if marks[key] == PRIMARY else "withheld")
     assert all(marks[key] == PRIMARY for key, n in entries.items() if 0 < n < k)
     withheld = set(marks)
-    assert not _by_subtraction(tables_, withheld)
-    assert not _by_rank(tables_, withheld)
+    assert not recovered_by_subtraction(tables_, withheld)
+    assert not recovered_by_rank(tables_, withheld)
     assert not derivable([eq for t in tables_ for eq in t.equations()], withheld)
 
 
@@ -117,7 +117,7 @@ def test_a_lone_small_cell_takes_a_partner_in_its_row_and_column() -> None:
     marks = suppress_tables([table], 5)
     assert marks[("offence", "robbery", "2027-01")] == PRIMARY
     assert COMPLEMENTARY in marks.values()
-    assert not _by_subtraction([table], set(marks))
+    assert not recovered_by_subtraction([table], set(marks))
 
 
 def test_k_of_one_publishes_everything() -> None:

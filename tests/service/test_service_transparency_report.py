@@ -64,7 +64,8 @@ def test_bad_requests_are_422_problems(service: Service) -> None:
     with service.client(Role.ADMIN) as client:
         answers = [client.get("/v1/reports/transparency", params=params) for params in (
             _query(template="nevada"), _query(period="week"),
-            {"from": "last spring"}, {"from": f"{YEAR}-06-01", "to": f"{YEAR}-01-01"}, {})]
+            {"from": "last spring"}, {"from": f"{YEAR}-06-01", "to": f"{YEAR}-01-01"},
+            {"to": "soon"})]
     for answer in answers:
         assert answer.status_code == 422, answer.text
         assert answer.headers["content-type"] == "application/problem+json"
@@ -72,6 +73,10 @@ def test_bad_requests_are_422_problems(service: Service) -> None:
     assert "nevada" in answers[0].json()["detail"]
 
 
-def test_an_operator_may_not_read_it(service: Service) -> None:
+def test_an_operator_may_not_read_it_and_the_default_is_this_year(service: Service) -> None:
     with service.client(Role.OPERATOR) as client:
         assert client.get("/v1/reports/transparency", params=_query()).status_code == 403
+    with service.client(Role.AUDITOR) as client:
+        report = client.get("/v1/reports/transparency").json()
+    assert report["period"]["from"] == f"{YEAR}-01-01T00:00:00+00:00"
+    assert report["period"]["columns"][0] == f"{YEAR}-01"

@@ -20,8 +20,10 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 def transparency(
     key: Annotated[ApiKey, Depends(require(Role.AUDITOR, Role.ADMIN))],
     ctx: Annotated[ServiceContext, Depends(get_context)],
-    start: Annotated[str, Query(alias="from", description="First day (YYYY-MM-DD, UTC) or "
-                                                          "an ISO-8601 time, inclusive")],
+    start: Annotated[str | None, Query(alias="from", description="First day (YYYY-MM-DD, "
+                                                                 "UTC) or an ISO-8601 time, "
+                                                                 "inclusive; default 1 January "
+                                                                 "of this year")] = None,
     end: Annotated[str | None, Query(alias="to", description="Last day, included "
                                                              "(YYYY-MM-DD), or an ISO-8601 "
                                                              "time; default now")] = None,
@@ -34,6 +36,7 @@ def transparency(
     JSON as ``faceaudit report transparency --json`` (counts below the policy's
     ``transparency.k`` read ``< k`` or ``withheld``). A bad date, an empty period, an unknown
     period or template: 422 problem+json."""
-    first = parse_bound(start, "from")
-    last = parse_bound(end, "to", end=True) if end else datetime.now(UTC)
+    now = datetime.now(UTC)
+    first = parse_bound(start, "from") if start else datetime(now.year, 1, 1, tzinfo=UTC)
+    last = parse_bound(end, "to", end=True) if end else now
     return build_transparency(ctx.home, first, last, unit=period, template=template)

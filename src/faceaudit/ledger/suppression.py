@@ -100,12 +100,13 @@ def suppress_tables(tables: Sequence[Table], k: int) -> dict[Key, str]:
     maps to :data:`PRIMARY` (``0 < n < k``) or :data:`COMPLEMENTARY`. Every entry not in the
     result is published as it is; no withheld one is :func:`derivable` from them.
 
-    Each primary entry of a table's own cells is first hidden in the cheapest *swap* inside
-    its table — two cells of its row (a table of separate measures), or the four corners of a
-    rectangle over two of its rows and two columns or totals (a breakdown) — which moves
-    values without changing anything else that is published. What is still derivable then
-    (shared totals, linked rows) takes, one entry at a time, the neighbour that leaves the
-    fewest derivable. Tables that share no total are suppressed apart."""
+    Each primary entry of a table's own cells is first hidden with a *swap* inside its table
+    — two cells of its row (a table of separate measures), or the four corners of a rectangle
+    over two of its rows and two columns or totals (a breakdown) — which moves values without
+    changing anything else that is published: one that can move without taking an entry out
+    of the class its mark gives it, if there is one (:func:`_cheapest_swap`). What is still
+    derivable then (shared totals, linked rows) takes, one entry at a time, the neighbour that
+    leaves the fewest derivable. Tables that share no total are suppressed apart."""
     marks: dict[Key, str] = {}
     for linked in _components(tables):
         marks.update(_suppress_linked(linked, k))
@@ -136,9 +137,11 @@ def _suppress_linked(tables: Sequence[Table], k: int) -> dict[Key, str]:
         entries.update(table.entries())
         equations.extend(table.equations())
     marks = {key: PRIMARY for key, n in entries.items() if 0 < n < k}
+    uses = [t.population for t in tables] + [link for t in tables for _, link in t.links]
+    private = {p for p in uses if p is not None and uses.count(p) == 1}
     for table in tables:
         for key in [key for key in table.entries() if marks.get(key) == PRIMARY]:
-            swap = _cheapest_swap(table, key, marks, entries)
+            swap = _cheapest_swap(table, key, marks, entries, k, private)
             for other in swap:
                 marks.setdefault(other, COMPLEMENTARY)
     neighbours = _neighbours(equations)
@@ -159,24 +162,51 @@ def _suppress_linked(tables: Sequence[Table], k: int) -> dict[Key, str]:
 
 
 def _cheapest_swap(table: Table, key: Key, marks: dict[Key, str],
-                   entries: dict[Key, int]) -> list[Key]:
-    """The other entries of the cheapest swap through ``key`` inside ``table`` (empty when
-    ``key`` is a shared total or in a linked row, or the table has no room for one)."""
+                   entries: dict[Key, int], k: int, private: set[str]) -> list[Key]:
+    """The other entries of the best swap through ``key`` inside ``table`` (empty when
+    ``key`` is a shared total or in a linked row, or the table has no room for one). The
+    total row of a population only this table breaks down (``private``) may be a swap's
+    second row.
+
+    A swap moves its entries by ±1 together (``key`` up, its row partner down, …) without
+    changing any published figure. The best is one that can really move — each entry stays
+    in what its mark says of it: a hidden count within 1 … k-1, a withheld one at k or more
+    (a withheld 0 cannot move) — so that even a reader who knows what ``< k`` and
+    ``withheld`` mean finds two values for ``key``; then the cheapest."""
     _, row, column = key
     linked = dict(table.links)
     if row == TOTAL or row in linked or key != table.key(row, column):
         return []
     columns = [c for c in (*table.columns, TOTAL) if c != column]
-    if table.population is None:
-        swaps = [[table.key(row, c)] for c in columns]
-    else:
-        rows = [r for r in table.rows if r != row and r not in linked]
-        swaps = [[table.key(row, c), table.key(r, column), table.key(r, c)]
-                 for r in rows for c in columns]
+    # each swap: its entries with the sign they move by, ``key`` first (+1)
+    swaps: list[list[tuple[Key, int]]] = []
+    for c in columns:
+        along = 1 if TOTAL in (c, column) else -1  # a row's total moves with its cells
+        if table.population is None:
+            swaps.append([(key, 1), (table.key(row, c), along)])
+            continue
+        others = [r for r in table.rows if r != row and r not in linked]
+        if table.population in private:  # its total row moves with one row: nothing else
+            swaps.append([(key, 1), (table.key(row, c), along), (table.key(TOTAL, column), 1),
+                          (table.key(TOTAL, c), along)])
+        swaps.extend([(key, 1), (table.key(row, c), along), (table.key(r, column), -1),
+                      (table.key(r, c), -along)] for r in others)
     if not swaps:
         return []
-    return min(swaps, key=lambda keys: (
-        sum(_cost(k, entries[k]) for k in keys if k not in marks), keys))
+    best = min(swaps, key=lambda swap: (
+        not _movable(swap, entries, k),
+        sum(_cost(e, entries[e]) for e, _ in swap if e not in marks), swap))
+    return [e for e, _ in best[1:]]
+
+
+def _movable(swap: list[tuple[Key, int]], entries: dict[Key, int], k: int) -> bool:
+    """Whether ``swap`` can move by +1 or -1 with every entry staying in its class: a count
+    ``0 < n < k`` within 1 … k-1, any other at k or more."""
+    def stays(value: int, by: int) -> bool:
+        moved = value + by
+        return 1 <= moved <= k - 1 if 0 < value < k else value >= k and moved >= k
+
+    return any(all(stays(entries[e], sign * t) for e, sign in swap) for t in (1, -1))
 
 
 def derivable(equations: Iterable[Equation], withheld: Iterable[Key]) -> list[Key]:

@@ -104,7 +104,9 @@ def suppress_tables(tables: Sequence[Table], k: int) -> dict[Key, str]:
     — two cells of its row (a table of separate measures), or the four corners of a rectangle
     over two of its rows and two columns or totals (a breakdown) — which moves values without
     changing anything else that is published: one that can move without taking an entry out
-    of the class its mark gives it, if there is one (:func:`_cheapest_swap`). What is still
+    of the class its mark gives it, if there is one (:func:`_cheapest_swap`); a primary
+    population total moves with another column's in every breakdown at once
+    (:func:`_population_move`). What is still
     derivable then (shared totals, linked rows) takes, one entry at a time, the neighbour that
     leaves the fewest derivable. Tables that share no total are suppressed apart."""
     marks: dict[Key, str] = {}
@@ -144,6 +146,11 @@ def _suppress_linked(tables: Sequence[Table], k: int) -> dict[Key, str]:
             swap = _cheapest_swap(table, key, marks, entries, k, private)
             for other in swap:
                 marks.setdefault(other, COMPLEMENTARY)
+    shared = [key for key, mark in marks.items()
+              if mark == PRIMARY and key[1] == TOTAL and key[2] != TOTAL]
+    for key in sorted(shared):
+        for other in _population_move(key, tables, marks, entries, k):
+            marks.setdefault(other, COMPLEMENTARY)
     neighbours = _neighbours(equations)
     while marks:
         exposed = derivable(equations, marks)
@@ -197,6 +204,49 @@ def _cheapest_swap(table: Table, key: Key, marks: dict[Key, str],
         not _movable(swap, entries, k),
         sum(_cost(e, entries[e]) for e, _ in swap if e not in marks), swap))
     return [e for e, _ in best[1:]]
+
+
+def _population_move(key: Key, tables: Sequence[Table], marks: dict[Key, str],
+                     entries: dict[Key, int], k: int) -> list[Key]:
+    """The other entries of the best move through a population's total in one column
+    (``key``): that total and another column's move by ±1 in opposite directions, and so
+    does one row of every table that breaks the population down, and one other row of a
+    table where the population is a row — nothing else published changes. Empty when a
+    table has no row to move."""
+    population, _, column = key
+    breakdowns = [t for t in tables if t.population == population]
+    holders = [(t, row) for t in tables for row, link in t.links if link == population]
+    moves: list[list[tuple[Key, int]]] = []
+    for other in (c for c in breakdowns[0].columns if c != column) if breakdowns else ():
+        move = [(key, 1), ((population, TOTAL, other), -1)]
+        parts: list[list[tuple[Key, int]] | None] = [
+            _best_pair(t, [r for r in t.rows if r not in dict(t.links)], column, other, 1,
+                       marks, entries, k) for t in breakdowns]
+        parts += [_best_pair(t, [r for r in t.rows if r != row and r not in dict(t.links)],
+                             column, other, -1, marks, entries, k)
+                  if t.population is not None else [] for t, row in holders]
+        if any(part is None for part in parts):
+            continue
+        moves.append(move + [e for part in parts for e in part or []])
+    if not moves:
+        return []
+    best = min(moves, key=lambda move: (
+        not _movable(move, entries, k),
+        sum(_cost(e, entries[e]) for e, _ in move if e not in marks), move))
+    return [e for e, _ in best[1:]]
+
+
+def _best_pair(table: Table, rows: list[str], column: str, other: str, sign: int,
+               marks: dict[Key, str], entries: dict[Key, int], k: int
+               ) -> list[tuple[Key, int]] | None:
+    """Of ``rows``, the one whose ``column`` moving by ``sign`` and ``other`` by ``-sign`` can
+    move (then the cheapest); None without rows."""
+    pairs = [[(table.key(r, column), sign), (table.key(r, other), -sign)] for r in rows]
+    if not pairs:
+        return None
+    return min(pairs, key=lambda pair: (
+        not _movable(pair, entries, k),
+        sum(_cost(e, entries[e]) for e, _ in pair if e not in marks), pair))
 
 
 def _movable(swap: list[tuple[Key, int]], entries: dict[Key, int], k: int) -> bool:

@@ -60,8 +60,9 @@ def terminal_summary(report: dict[str, Any], paths: list[Path] | None = None) ->
     period, sup = report["period"], report["suppression"]
     searches = next(t for t in report["tables"] if t["name"] == "searches_by_result")
     totals = searches["totals"]
-    lines = [f"{report['template']['title']} ({report['template']['citation']}), "
-             f"{period['from'][:10]} to {period['to'][:10]} by {period['unit']}",
+    lines = [f"{report['template']['title']} — {report['template']['citation']}: "
+             f"{period['from'][:10]} to {period['to'][:10]} (end exclusive), by "
+             f"{period['unit']}",
              "searches: " + ", ".join(f"{c} {v}" for c, v in zip(
                  period["columns"], totals["values"], strict=True))
              + f"; total {totals['total']}",

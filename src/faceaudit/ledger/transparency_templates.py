@@ -65,7 +65,7 @@ _UNAUTHORISED = ("Refusals whose rule is marked 'unauthorised use' are attempted
                  "beyond these; the agency adds any it learns of otherwise.")
 
 FULL = Template(
-    "full", "Face recognition transparency report", "faceaudit (every published table)",
+    "full", "Face recognition transparency report", "every table faceaudit publishes",
     (Section("Use", "Searches by offence, purpose, result, bias gate verdict and "
              "authorisation; 1:1 verifications.",
              ("searches_by_offence", "searches_by_purpose", "searches_by_result",

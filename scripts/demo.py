@@ -6,7 +6,8 @@ score table generated at run time (``scripts/synthetic_vendor.py``). It walks th
 line, one line per step, and writes everything to ``demo-out/``: detect and embed the photos,
 verify two of them, enrol consented subjects in a fresh demo home, see identification refused
 (no audit), audit the synthetic table (generator's rates beside the measured ones), try to
-register it, identify, review, erase, verify the ledger and write the oversight report.
+register it, identify, review, erase, verify the ledger and write the oversight report and
+the public transparency report.
 
 Where LFW is on this machine ($FACEAUDIT_DATA, ./data/lfw, ../shared/data/lfw) the real LFW audit
 by sex runs after the tour (about 10 minutes the first time; embeddings are cached). Where it is
@@ -194,15 +195,12 @@ def reports(tour: Tour) -> None:
 
 
 def transparency_report(tour: Tour, today: str) -> None:
-    """The public transparency report of today's events — only where this faceaudit has the
-    ``report transparency`` command (it arrives with its own branch of issue 23)."""
-    probe = subprocess.run([tour.exe, "report", "transparency", "--help"], capture_output=True,
-                           text=True, env=tour.env, check=False)
-    if probe.returncode != 0:
-        return
-    tour.run("report transparency", "report", "transparency", "--from", today, "--to", today,
-             "--out", tour.out / "transparency")
-    tour.say(f"transparency report of today's events → {_rel(tour.out / 'transparency')}/")
+    """The public transparency report of this year, counts below the policy's k suppressed."""
+    out = tour.out / "transparency"
+    tour.run("report transparency", "report", "transparency", "--from", today[:4] + "-01-01",
+             "--to", today, "--period", "year", "--out", out)
+    tour.say(f"public transparency report of this year, counts below k=5 suppressed → "
+             f"{_rel(out)}/")
 
 
 def _register_and_identify(tour: Tour, audit_dir: Path) -> None:

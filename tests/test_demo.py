@@ -34,7 +34,8 @@ def test_bare_machine_tour(tmp_path):
                  "synthetic-audit/report.json.sig", "ledger-export.jsonl",
                  "oversight/oversight.html", "signed-tree-head.json", "ledger-verify.txt",
                  "case-DEMO-1/case.json", "case-DEMO-1/case.html",
-                 "accountability/accountability.html", "accountability/accountability.md"]:
+                 "accountability/accountability.html", "accountability/accountability.md",
+                 "transparency/transparency.html", "transparency/transparency.json"]:
         assert (out / name).is_file(), name
     assert json.loads((out / "verify.json").read_text())["match"] is True
     leads = json.loads((out / "identify.json").read_text())

@@ -107,6 +107,7 @@ def bad_arguments(place: Path, port: int) -> dict[str, tuple[list[str], int, str
         "ledger export": ([*home, "--out", no_folder], 2, no_folder),
         "ledger report": (["--from", "soon", "--to", "2020-01-01", "--out", plain, *home],
                           2, "--from"),
+        "report transparency": (["--from", "soon", "--to", "2020-01-01", *home], 2, "--from"),
         "ledger sth": (["--key", missing, *home], 2, missing),
         "ledger checkpoint": (["--key", missing, *home], 2, missing),
         "ledger prove": (["--seq", "99", *home], 2, "99"),

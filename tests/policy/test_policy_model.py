@@ -74,3 +74,15 @@ def test_review_table_defaults_to_two_blind_reviewers_and_is_checked():
                 b"reviewers = 2", b"probe_crop_hours = -1", b"probe_crop_hours = 99999"):
         with pytest.raises(PolicyError, match="review"):
             parse_policy(b"[review]\n" + bad + b"\n", source="t")
+
+
+def test_transparency_table_defaults_to_k_5_and_is_checked():
+    assert DEFAULT_POLICY.transparency.k == 5
+    assert DEFAULT_POLICY.to_dict()["transparency"] == {"k": 5}
+    assert parse_policy(EXAMPLE.read_bytes(), source="example").transparency.k == 5
+    assert parse_policy(b"[transparency]\nk = 11\n", source="t").transparency.k == 11
+    for bad in (b"k = 0", b"k = true", b"k = 2.5", b"k = 1001", b"threshold = 5"):
+        with pytest.raises(PolicyError, match="transparency"):
+            parse_policy(b"[transparency]\n" + bad + b"\n", source="t")
+    with pytest.raises(PolicyError, match="transparency"):
+        parse_policy(b"transparency = 5\n", source="t")

@@ -30,6 +30,7 @@ MATRIX: list[tuple[str, str, set[Role]]] = [
     ("GET", "/v1/ledger/consistency", {AUD, ADM}),
     ("GET", "/v1/reports/oversight", {AUD, ADM}),
     ("POST", "/v1/cases/no-such-case/export", {AUD, ADM}),
+    ("GET", "/v1/reports/transparency", {AUD, ADM}),
     ("POST", "/v1/audits", {AUD}),
     ("GET", "/v1/audits/0123456789abcdef", {AUD, ADM}),
     ("GET", "/v1/audits/0123456789abcdef/report.html", {AUD, ADM}),

@@ -27,3 +27,7 @@ def _report() -> None:
 from faceaudit.cli.report_accountability import accountability  # noqa: E402
 
 report_app.command("accountability")(accountability)
+
+from faceaudit.cli.report_transparency import transparency  # noqa: E402
+
+report_app.command("transparency")(transparency)

@@ -21,6 +21,7 @@ from faceaudit.policy.errors import PolicyError
 from faceaudit.policy.probe_quality import ProbeQualityFloor, parse_probe_quality
 from faceaudit.policy.record import check_policy_file
 from faceaudit.policy.review_rules import ReviewRules, parse_review_rules
+from faceaudit.policy.transparency_rules import TransparencyRules, parse_transparency_rules
 
 OPERATIONS = frozenset({"enrol", "consent", "verify", "identify", "review", "lead", "erase",
                         "purge"})
@@ -93,6 +94,7 @@ class Policy:
     authorisation: AuthorisationRules = AuthorisationRules()
     review: ReviewRules = ReviewRules()
     probe_quality: ProbeQualityFloor = ProbeQualityFloor()
+    transparency: TransparencyRules = TransparencyRules()
     source: str = "default"
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,6 +114,7 @@ class Policy:
             "authorisation": self.authorisation.to_dict(),
             "review": self.review.to_dict(),
             "probe_quality": self.probe_quality.to_dict(),
+            "transparency": self.transparency.to_dict(),
             "bias_gate": {
                 "max_fmr_ratio": self.bias_gate.max_fmr_ratio,
                 "max_fnmr_ratio": self.bias_gate.max_fnmr_ratio,
@@ -146,6 +149,7 @@ _TOP_KEYS = {
     "authorisation",
     "review",
     "probe_quality",
+    "transparency",
 }
 
 
@@ -194,6 +198,7 @@ def parse_policy(data: bytes, *, source: str) -> Policy:
         authorisation=parse_authorisation_rules(raw.get("authorisation", {}), OPERATIONS),
         review=parse_review_rules(raw.get("review", {})),
         probe_quality=parse_probe_quality(raw.get("probe_quality", {})),
+        transparency=parse_transparency_rules(raw.get("transparency", {})),
         source=source,
     )
 

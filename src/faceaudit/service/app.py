@@ -36,6 +36,7 @@ from faceaudit.service.routes import (
     reviews,
     subject_list,
     subjects,
+    transparency,
     verify,
 )
 from faceaudit.service.settings import ServiceSettings
@@ -85,7 +86,8 @@ def create_app(
     install_offline_docs(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
     for module in (health, verify, identify, subject_list, subjects, reviews, ledger, reports,
-                   audits, policy, auditor, authorisations, review_page, cases):
+                   audits, policy, auditor, authorisations, review_page, cases,
+                   transparency):
         app.include_router(module.router)
     return app
 

@@ -271,7 +271,24 @@ class GalleryStore:
         (``ledger verify`` and a deployment's first operation: a scan of the gallery)."""
         with self.storage.read() as tx:
             ids = [r[0] for r in tx.execute("SELECT subject_id FROM subjects ORDER BY pk")]
-            return PendingRows(self._rows_of(tx, ids), self._pending(tx))
+            templates: dict[str, list[tuple[int, str]]] = {subject: [] for subject in ids}
+            consents: dict[str, list[str]] = {subject: [] for subject in ids}
+            rows = tx.execute(  # one pass over every template, not a query per subject
+                f"SELECT s.subject_id, t.template_id, t.backend_id, {self.storage.embedding_sql}"
+                " FROM templates t JOIN subjects s ON s.pk = t.subject_pk "
+                "ORDER BY s.pk, t.template_id").fetchall()
+            if rows:
+                vectors = self.storage.embedding_matrix([r[3] for r in rows])
+                for (subject, tid, backend, _), vector in zip(rows, vectors, strict=True):
+                    templates[subject].append(
+                        (int(tid), template_commitment(subject, int(tid), backend, vector)))
+            for subject, *consent in tx.execute(
+                    "SELECT s.subject_id, c.legal_basis, c.evidence, c.obtained_at, "
+                    "c.expires_at FROM consents c JOIN subjects s ON s.pk = c.subject_pk "
+                    "ORDER BY s.pk, c.consent_id").fetchall():
+                consents[subject].append(consent_commitment(subject, *consent))
+            return PendingRows([SubjectRows(subject, templates[subject], consents[subject])
+                                for subject in ids], self._pending(tx))
 
     @staticmethod
     def _pending(tx: Transaction) -> list[dict[str, Any]]:

@@ -12,11 +12,13 @@ from faceaudit.deployment.transparency import build_transparency, parse_bound
 from faceaudit.service.auth import require
 from faceaudit.service.context import ServiceContext, get_context
 from faceaudit.service.keys import ApiKey, Role
+from faceaudit.service.schemas.reports import TransparencyReport
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 
-@router.get("/transparency")
+@router.get("/transparency", response_model=TransparencyReport,
+            response_model_exclude_unset=True)
 def transparency(
     key: Annotated[ApiKey, Depends(require(Role.AUDITOR, Role.ADMIN))],
     ctx: Annotated[ServiceContext, Depends(get_context)],

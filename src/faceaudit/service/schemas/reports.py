@@ -31,3 +31,20 @@ class OversightReport(Open):
     erasures: list[dict[str, Any]]
     audits: list[dict[str, Any]]
     policy_changes: list[dict[str, Any]]
+
+
+class TransparencyReport(Open):
+    """The public transparency report (``faceaudit.deployment.transparency.build_transparency``;
+    the same as ``faceaudit report transparency --json``, format ``faceaudit.transparency/1``,
+    docs/reports.md): counts below the policy's ``transparency.k`` read ``< k`` or
+    ``withheld``."""
+
+    format: str
+    template: dict[str, Any] = Field(description="The statute template and its citation.")
+    period: dict[str, Any] = Field(description="{from, to, unit, columns}.")
+    generated_at: str
+    suppression: dict[str, Any] = Field(description="{k, rule, …}: how small cells are hidden.")
+    system: dict[str, Any]
+    tables: Any = Field(description="The published tables, laid out as the template asks.")
+    audits_in_force: list[dict[str, Any]]
+    integrity: dict[str, Any] = Field(description="{ledger_intact, summary}.")

@@ -91,7 +91,8 @@ def test_identify_ranks_the_right_subject_first(deployment, mdtf, audited_home):
     event = list(Ledger(audited_home).events())[-1]
     assert event["purpose"] == "missing person" and event["case"] == "C-1"
     assert set(event["result"]) == {"result_id", "faces", "candidates", "intent_id", "use", "gate",
-                                    "candidate_commitments"}
+                                    "candidate_commitments", "crop_commitments"}
+    assert event["result"]["crop_commitments"] is None  # the policy keeps no probe crop
     assert event["result"]["gate"]["verdict"] == "passed" and event["result"]["gate"]["audit_id"]
     use = event["result"]["use"]  # what EU AI Act Art. 12(3) asks of each use
     assert use["started_at"] <= use["ended_at"] and use["faces_found"] == 1

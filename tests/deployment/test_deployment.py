@@ -92,7 +92,9 @@ def test_identify_ranks_the_right_subject_first(deployment, mdtf, audited_home):
     event = list(Ledger(audited_home).events())[-1]
     assert event["purpose"] == "missing person" and event["case"] == "C-1"
     assert set(event["result"]) == {"result_id", "faces", "candidates", "intent_id", "use", "gate",
-                                    "candidate_commitments", "probe_quality"}
+                                    "candidate_commitments", "probe_quality",
+                                    "crop_commitments"}
+    assert event["result"]["crop_commitments"] is None  # the policy keeps no probe crop
     # the probe's quality components, rounded, as the result gives them (docs/quality.md)
     assert event["result"]["probe_quality"] == [face["quality"] for face in result["faces"]]
     assert list(result["faces"][0]["quality"]) == list(COMPONENTS)

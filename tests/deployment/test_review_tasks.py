@@ -352,3 +352,62 @@ def test_probe_crops_are_kept_for_the_review_period_then_purged(police, mdtf):
     assert logged["result"]["probe_crops_of"] == [found["result_id"]]
     assert not files or crop[200:264] not in on_disk()  # the crop's bytes left the files
     assert police.get_result(found["result_id"])["tasks"]  # the review itself stays
+
+
+def _insider_sql(home: Home, statement: str, *args) -> None:
+    """What the operator who holds the store's files can do without any key."""
+    import sqlite3
+
+    import psycopg
+
+    url = home.database_url_in_force()
+    if url is None:
+        with sqlite3.connect(home.db_path) as db:
+            db.execute(statement, args)
+        return
+    with psycopg.connect(url) as db:
+        db.execute(statement.replace("?", "%s"), args)
+
+
+def test_a_swapped_probe_crop_or_reference_photo_is_never_shown_to_a_reviewer(police, mdtf):
+    """The case view shows the searched face and the candidate's enrolment photo; an insider
+    who swaps either (so the reviewers confirm a face that was never searched, or compare the
+    probe with someone else's photo) is refused: both are bound to their events."""
+    from faceaudit.gallery.errors import GalleryTamperedError
+
+    staged = police.home.root.parent / "crops.toml"
+    staged.write_text(police.home.policy_path.read_text() + "\n[review]\nprobe_crop_hours = 24\n")
+    install_policy(police.home, police.ledger, staged, "admin")
+    police.erase(actor="dpo", subject_id="s-1")
+    photo = (mdtf / "1.png").read_bytes()
+    police.enrol(actor="clerk", subject_id="s-1", images=[mdtf / "1.png"], basis="consent",
+                 evidence="form-s-1", keep_images=True)
+    found = _search(police, mdtf)
+    ref = TaskRef(task_id=_task(police, found["result_id"]))
+    view = police.review_case(actor="bob", ref=ref)
+    assert view["references"] == {view["task_id"]: photo} and view["probe_crop"]
+    other = (mdtf / "3.png").read_bytes()  # someone else's face
+    _insider_sql(police.home, "UPDATE images SET data = ?", other)
+    with pytest.raises(GalleryTamperedError) as refused:
+        police.review_case(actor="bob", ref=ref)
+    assert refused.value.table == "images"
+    _insider_sql(police.home, "UPDATE images SET data = ?", photo)
+    assert police.review_case(actor="bob", ref=ref)["references"][view["task_id"]] == photo
+    _insider_sql(police.home, "UPDATE probe_crops SET data = ?", view["probe_crop"][:-10])
+    with pytest.raises(GalleryTamperedError) as refused:
+        police.review_case(actor="bob", ref=ref)
+    assert refused.value.table == "probe_crops"
+
+
+def test_a_reference_photo_inserted_for_a_subject_enrolled_without_one_is_refused(police, mdtf):
+    from faceaudit.gallery.errors import GalleryTamperedError
+
+    found = _search(police, mdtf)
+    ref = TaskRef(task_id=_task(police, found["result_id"]))
+    assert police.review_case(actor="bob", ref=ref)["references"] == {
+        police.review_case(actor="bob", ref=ref)["task_id"]: None}
+    _insider_sql(police.home, "INSERT INTO images(subject_pk, data, created_at) SELECT pk, ?, "
+                              "created_at FROM subjects WHERE subject_id = 's-1'",
+                 (mdtf / "3.png").read_bytes())
+    with pytest.raises(GalleryTamperedError, match="enrolment image"):
+        police.review_case(actor="bob", ref=ref)

@@ -16,7 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from faceaudit.gallery.commitments import candidate_commitment, recorded_candidates
+from faceaudit.gallery.commitments import (
+    candidate_commitment,
+    crop_commitment,
+    image_commitment,
+    recorded_candidates,
+)
 from faceaudit.gallery.errors import GalleryTamperedError
 from faceaudit.gallery.records import RowCensus, SubjectRows
 from faceaudit.ledger import Ledger
@@ -31,6 +36,10 @@ class RecordedSubject:
     templates: dict[int, str] = field(default_factory=dict)
     consents: Counter[str] = field(default_factory=Counter)
     bound: bool = True  # False when an enrol event predates row commitments
+    #: the commitments of its kept enrolment images; unchecked (False) when an enrolment kept
+    #: images before image commitments were recorded
+    images: Counter[str] = field(default_factory=Counter)
+    images_bound: bool = True
 
 
 class GalleryRecord:
@@ -43,6 +52,9 @@ class GalleryRecord:
         #: result id -> its identify event's candidate commitments (None: recorded before
         #: results were bound), review decisions and lead records by task id
         self.results: dict[str, dict[str, list[str]] | None] = {}
+        #: result id -> its identify event's probe-crop commitments by face ({} when none was
+        #: kept); results recorded before crops were bound are absent
+        self.crops: dict[str, dict[str, str]] = {}
         self.decisions: dict[str, Counter[tuple[str, str]]] = {}
         self.leads: dict[str, Counter[tuple[str, str, str]]] = {}
         self._state = 0  # the running multiset hash of every recorded template and consent
@@ -165,6 +177,11 @@ class GalleryRecord:
                                     Counter([consent]))
             subject.templates.update(added.templates)
             subject.consents[consent] += 1
+            images = result.get("image_commitments")
+            if isinstance(images, list):
+                subject.images.update(str(c) for c in images)
+            elif result.get("images_kept"):
+                subject.images_bound = False
             self._fold(added, +1)
         elif action == "erase" and isinstance(result.get("subject_id"), str):
             self._drop(result["subject_id"])
@@ -174,6 +191,10 @@ class GalleryRecord:
         elif action == "identify" and isinstance(result.get("result_id"), str):
             committed = result.get("candidate_commitments")
             self.results[result["result_id"]] = committed if isinstance(committed, dict) else None
+            if "crop_commitments" in result:
+                crops = result["crop_commitments"]
+                self.crops[result["result_id"]] = (
+                    {str(k): str(v) for k, v in crops.items()} if isinstance(crops, dict) else {})
         elif action == "review" and isinstance(result.get("task_id"), str):
             self.decisions.setdefault(result["task_id"], Counter())[
                 (str(result.get("reviewer")), str(result.get("decision")))] += 1
@@ -357,6 +378,30 @@ def check_result(record: GalleryRecord, result_id: str, faces: list[dict[str, An
     if {str(i) for i, f in enumerate(faces) if f.get("candidates")} != set(committed):
         raise _tampered("results", f"result_id={result_id}",
                         "its faces are not those its identify event recorded")
+
+
+def check_shown_images(record: GalleryRecord, result_id: str, face: int, crop: bytes | None,
+                       references: dict[str, bytes | None]) -> None:
+    """Refuse (:class:`GalleryTamperedError`) the pictures a reviewer's case view would show
+    unless they are those the record committed to: the probe crop of ``face`` (the identify
+    event's ``crop_commitments``) and each candidate's reference photo (``references``: subject
+    id -> its first kept enrolment image, the enrol events' ``image_commitments``). A swapped
+    picture would have the reviewer confirm a face that was never searched for, or compare
+    the probe with someone else's photo. Pictures recorded before this binding are not
+    checked."""
+    subjects = record.current()
+    committed = record.crops.get(result_id)
+    if crop is not None and committed is not None and \
+            committed.get(str(face)) != crop_commitment(result_id, face, crop):
+        raise _tampered("probe_crops", f"result_id={result_id}, face={face}",
+                        "the kept probe crop is not the one its identify event recorded")
+    for subject_id, image in references.items():
+        subject = subjects.get(subject_id)
+        if image is None or subject is None or not subject.images_bound:
+            continue
+        if image_commitment(subject_id, image) not in subject.images:
+            raise _tampered("images", f"subject_id={subject_id}",
+                            "the kept enrolment image is not one its enrol events recorded")
 
 
 def check_tasks(record: GalleryRecord, tasks: list[dict[str, Any]]) -> None:

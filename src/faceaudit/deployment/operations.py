@@ -56,7 +56,7 @@ from faceaudit.engine import api
 from faceaudit.engine.calibration import Calibration
 from faceaudit.engine.models.base import Embedder
 from faceaudit.gallery.basis import parse_legal_basis
-from faceaudit.gallery.commitments import face_commitments
+from faceaudit.gallery.commitments import crop_commitment, face_commitments, image_commitment
 from faceaudit.gallery.errors import (
     BackendMismatchError,
     ConsentError,
@@ -365,7 +365,7 @@ class Deployment:
     @staticmethod
     def _enrol_events(
         actor: str, subject_id: str, consent: Consent, backend_id: str | None,
-        n_templates: int, duplicates: list[str],
+        n_templates: int, duplicates: list[str], images: Sequence[bytes] = (),
     ) -> Any:
         def events(written: WriteResult) -> list[dict[str, Any]]:
             result = {"subject_id": subject_id, "templates": n_templates,
@@ -373,7 +373,10 @@ class Deployment:
                       # what the rows just written hold, so the gallery can be checked against
                       # the record (deployment/gallery_record.py)
                       "template_commitments": [list(t) for t in written.template_commitments],
-                      "consent_commitment": written.consent_commitment}
+                      "consent_commitment": written.consent_commitment,
+                      # the kept photos a reviewer is shown beside a probe
+                      "image_commitments": [image_commitment(subject_id, data)
+                                            for data in images]}
             if duplicates:
                 result["duplicate_of"] = duplicates
             return [event(actor, "enrol", legal_basis=consent.legal_basis,
@@ -467,7 +470,7 @@ class Deployment:
                 templates=templates, images=images, now=consent.obtained_at, intent=intent,
             ),
             outcome=self._enrol_events(actor, subject_id, consent, backend_id,
-                                       len(templates), duplicates[:100]),
+                                       len(templates), duplicates[:100], images),
             preview=WriteResult([], 0, [subject_id], len(images)),
         )
         self._after_write(
@@ -727,6 +730,10 @@ class Deployment:
             started, _now(), hashlib.sha256(probe).hexdigest(), len(faces), gallery_templates,
             authorisation, offence, held, self.gallery_record.state_digest())
         crops, crops_expire_at = self._review_crops(bytes(probe), out_faces, policy, started)
+        if crops:  # what the reviewers will be shown as the searched faces
+            result["crop_commitments"] = {str(face): crop_commitment(result["result_id"], face,
+                                                                     data)
+                                          for face, data in sorted(crops.items())}
         _, logged = self.oplog.run(
             "identify", actor=actor, purpose=purpose, case=case, backend_id=backend_id,
             write=lambda intent: _saved(self.store.save_result, result, intent,
@@ -796,7 +803,8 @@ class Deployment:
                               # the faces the policy's probe-quality floor flagged (if any)
                               **_flagged(faces),
                               # what the stored candidate lists hold (gallery_record.py)
-                              "candidate_commitments": result.get("candidate_commitments")})]
+                              "candidate_commitments": result.get("candidate_commitments"),
+                              "crop_commitments": result.get("crop_commitments")})]
         return events
 
     def verify(

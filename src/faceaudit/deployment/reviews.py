@@ -24,7 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from faceaudit.deployment.gallery_record import GalleryRecord, check_result, check_tasks
+from faceaudit.deployment.gallery_record import (
+    GalleryRecord,
+    check_result,
+    check_shown_images,
+    check_tasks,
+)
 from faceaudit.deployment.oplog import OperationLog, check_events, event
 from faceaudit.gallery.errors import InvalidRequestError, ResultHeldError
 from faceaudit.gallery.review_tasks import lead_state
@@ -240,8 +245,13 @@ class ReviewDesk:
         as the reviewer may see it."""
         shown = self.show(ref, reviewer, now)
         shown["probe_crop"] = self.store.probe_crop(shown["result_id"], shown["face"])
+        images = {c["subject_id"]: self.store.subject_image(c["subject_id"])
+                  for c in shown["array"] if c["subject_id"]}
+        # what the reviewer is shown is what the record committed to (gallery_record.py)
+        check_shown_images(self.gallery_record, shown["result_id"], shown["face"],
+                           shown["probe_crop"], images)
         shown["references"] = {
-            c["task_id"]: self.store.subject_image(c["subject_id"]) if c["subject_id"] else None
+            c["task_id"]: images[c["subject_id"]] if c["subject_id"] else None
             for c in shown["array"]}
         shown["timeline"] = case_timeline(list(self.ledger.events()), shown["case"], reviewer)
         return shown

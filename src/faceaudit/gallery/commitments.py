@@ -1,6 +1,7 @@
 """What the ledger records of the gallery's rows, so that the store can be checked against the
-record: a SHA-256 commitment per template (its subject, id, backend and embedding bytes) and per
-consent record (its subject, legal basis, evidence, times). Computed from the values as the
+record: a SHA-256 commitment per template (its subject, id, backend and embedding bytes), per
+consent record (its subject, legal basis, evidence, times), per kept enrolment image and per
+kept probe crop (their bytes: what a reviewer is shown). Computed from the values as the
 store holds them — at enrolment from the rows just written, at a check from the rows read — so
 that an inserted, edited or re-assigned row no longer matches what its event committed to.
 """
@@ -29,6 +30,22 @@ def consent_commitment(subject_id: str, legal_basis: str, evidence: str, obtaine
     text = "\0".join(["faceaudit-consent", subject_id, legal_basis, evidence, obtained_at,
                       expires_at or ""])
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def image_commitment(subject_id: str, data: bytes) -> str:
+    """The commitment of one kept enrolment image (its subject and its bytes): the reference
+    photo a reviewer's case view shows beside the probe."""
+    digest = hashlib.sha256(f"faceaudit-image:{subject_id}\0".encode())
+    digest.update(bytes(data))
+    return digest.hexdigest()
+
+
+def crop_commitment(result_id: str, face: int, data: bytes) -> str:
+    """The commitment of one kept probe crop (its search, face index and JPEG bytes): what a
+    reviewer's case view shows as the searched face."""
+    digest = hashlib.sha256(f"faceaudit-crop:{result_id}\0{int(face)}\0".encode())
+    digest.update(bytes(data))
+    return digest.hexdigest()
 
 
 #: candidate commitments per comma-joined chunk (30 × 33 characters fit a ledger text)

@@ -33,7 +33,7 @@ def test_one_embedder_per_thread_count_with_that_many_session_threads(monkeypatc
     monkeypatch.delenv(THREADS_ENV, raising=False)
     one = get_embedder("dlib-resnet", threads=1)
     assert get_embedder("dlib-resnet", threads=1) is one
-    assert one._session.get_session_options().intra_op_num_threads == 1
+    assert one.session().get_session_options().intra_op_num_threads == 1
     cores = len(os.sched_getaffinity(0))
     assert get_embedder("dlib-resnet") is get_embedder("dlib-resnet", threads=cores)
     if cores > 1:

@@ -35,6 +35,10 @@ class DlibResnetEmbedder:
         """Whether the network has been loaded (it is, on the first embedding)."""
         return self._session is not None
 
+    def session(self) -> Any:
+        """The onnxruntime session, opened now if it is not yet."""
+        return self._session or self._open()
+
     def _open(self) -> Any:
         with self._lock:
             if self._session is None:
@@ -56,8 +60,7 @@ class DlibResnetEmbedder:
         batch = np.ascontiguousarray(chips, dtype=np.float32)
         if len(batch) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        session = self._session or self._open()
-        return session.run(None, {self._input: batch})[0]
+        return self.session().run(None, {self._input: batch})[0]
 
     def embed(self, chips: np.ndarray) -> np.ndarray:
         """Unit-norm float32 embeddings of shape (N, 128)."""

@@ -105,3 +105,26 @@ def test_the_cli_exits_5_on_a_refusal_and_prints_a_flag(audited_home, mdtf, tmp_
     as_json = runner.invoke(app, ["identify", str(mdtf / "2.png"), "--purpose", "p", "--case",
                                   "c", "--home", h, "--json"], env=env)
     assert json.loads(as_json.stdout)["faces"][0]["quality_flags"][0]["bound"] == 500.0
+
+
+def test_every_reviewer_sees_that_the_probe_was_below_the_floor(audited_home, calibration, mdtf,
+                                                               tmp_path) -> None:
+    """A flagged probe's review task says so to each reviewer, blind or not (a poor probe is
+    why different people look alike); an unflagged one says nothing."""
+    from faceaudit.deployment.reviews import TaskRef
+
+    deployment = Deployment(audited_home, calibration=calibration)
+    deployment.enrol(actor="clerk", subject_id="p1", images=[mdtf / "1.png"], basis="consent",
+                     evidence="form-1")
+    clean = deployment.identify(actor="o", image=mdtf / "2.png", purpose="p", case="c")
+    with_floor(audited_home, tmp_path, 'min_inter_eye_px = 500\non_below = "flag"')
+    flagged = deployment.identify(actor="o", image=mdtf / "2.png", purpose="p", case="c")
+
+    def shown(result: dict) -> dict:
+        (task,) = deployment.get_result(result["result_id"])["tasks"]
+        return deployment.review_task(actor="reviewer-1", ref=TaskRef(task_id=task["task_id"]))
+
+    assert shown(clean)["quality_flags"] == []
+    view = shown(flagged)
+    assert view["blind"] and view["quality_flags"] == flagged["faces"][0]["quality_flags"]
+    assert view["probe_quality"] == flagged["faces"][0]["quality"]

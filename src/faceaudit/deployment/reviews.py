@@ -88,10 +88,14 @@ def pending_for(tasks: list[dict[str, Any]], reviewer: str, policy: Policy,
 
 
 def present(task: dict[str, Any], face_tasks: list[dict[str, Any]], reviewer: str,
-            policy: Policy, now: datetime) -> dict[str, Any]:
+            policy: Policy, now: datetime, probe: dict[str, Any] | None = None,
+            ) -> dict[str, Any]:
     """One task as ``reviewer`` sees it: the case, the candidate, the face's candidates as a
     photo array and the reviewer's own decision — never another reviewer's; when blind, no
-    score, no rank, the array in the reviewer's own order."""
+    score, no rank, the array in the reviewer's own order. ``probe`` is the searched face as
+    the result stores it: its image quality (``probe_quality``) and the policy's
+    probe-quality floor flags (``quality_flags``: a poor probe is why a candidate may look
+    alike) are shown to every reviewer, blind or not — they say nothing of the candidates."""
     blind = policy.review.blind
 
     def candidate(t: dict[str, Any]) -> dict[str, Any]:
@@ -112,6 +116,8 @@ def present(task: dict[str, Any], face_tasks: list[dict[str, Any]], reviewer: st
             "age_s": _age_s(task, now), "blind": blind,
             "required_reviewers": policy.review.required_reviewers,
             "candidate": candidate(task), "array": [candidate(t) for t in array],
+            "probe_quality": (probe or {}).get("quality"),
+            "quality_flags": list((probe or {}).get("quality_flags", [])),
             "your_decision": _own_decision(task, reviewer)}
 
 
@@ -257,9 +263,11 @@ class ReviewDesk:
         return shown
 
     def _present(self, task: dict[str, Any], reviewer: str, now: datetime) -> dict[str, Any]:
-        face_tasks = [t for t in self._result(task["result_id"])["tasks"]
-                      if t["face"] == task["face"]]
-        return present(task, face_tasks, reviewer, self.policy(), now)
+        result = self._result(task["result_id"])
+        face_tasks = [t for t in result["tasks"] if t["face"] == task["face"]]
+        faces = result["faces"]
+        probe = faces[task["face"]] if 0 <= task["face"] < len(faces) else None
+        return present(task, face_tasks, reviewer, self.policy(), now, probe)
 
     def decide(self, ref: TaskRef, *, actor: str, decision: str, note: str | None,
                now: datetime) -> dict[str, Any]:

@@ -44,7 +44,9 @@ def test_audit_sign_register_and_status(tmp_path):
     status = json.loads(runner.invoke(app, ["policy", "status", "--json", "--backend",
                                             "dlib-resnet:1", *h]).stdout)
     assert status["pad"]["allowed"] and status["pad"]["audit_id"] == body["audit_id"]
-    assert f"PAD audit {body['audit_id']} of {SYSTEM}" in status["sentence"]
+    assert f"PAD audit {body['audit_id']} of {SYSTEM}" in status["pad"]["sentence"]
+    human = runner.invoke(app, ["policy", "status", "--backend", "dlib-resnet:1", *h]).stdout
+    assert status["pad"]["sentence"] in human.replace("\n", " ")
 
     failing = _audit(tmp_path, auditor, "unfair", "--pad-system", SYSTEM, fair=False)
     refused = runner.invoke(app, ["policy", "register-audit", str(failing), *h])

@@ -83,7 +83,7 @@ def test_a_passing_signed_pad_audit_allows_verify(required, auditor, tmp_path, f
     assert event["result"]["mode"] == "pad" and event["result"]["pad_system"] == SYSTEM
     status = policy_status(home, BACKEND)
     assert status["pad"]["audit_id"] == result["audit_id"] and status["pad"]["allowed"]
-    assert SYSTEM in status["sentence"]
+    assert SYSTEM in status["pad"]["sentence"]
 
 
 def test_required_and_absent_refuses_verify_but_not_identify(required):

@@ -281,3 +281,14 @@ def list_audits(home: Home, backend_id: str | None = None) -> list[AuditRecord]:
         except (AuditRecordError, AuditReportError):
             continue
     return records
+
+
+def list_pad_audits(home: Home) -> list[AuditRecord]:
+    """The registered PAD audits, newest evidence first, as :func:`list_audits`."""
+    records = []
+    for event in registered_pad_audits(Ledger(home)):
+        try:
+            records.append(load_registered(home, event))
+        except (AuditRecordError, AuditReportError):
+            continue
+    return records

@@ -51,8 +51,6 @@ def policy_status(
     else:
         sentence = f"Identification with {backend_id} is refused now ({rule}): {detail}."
     pad = pad_status(policy, home, now)
-    if pad is not None:
-        sentence += f" {pad['sentence']}"
     signer = signer_summary(home)
     return {
         "allowed": allowed,

@@ -185,3 +185,28 @@ def test_a_model_audit_report_is_still_registered_as_before(home, auditor, repor
     result = register_audit(home, Ledger(home), report_factory(), "auditor")
     assert result["backend_id"] == BACKEND and "pad_system" not in result
     assert make_report()["provenance"]["backend_id"] == BACKEND
+
+
+def test_the_reports_own_rules_are_recomputed(required, auditor, tmp_path, fair):
+    """A passing table with the auditor's own stricter rule (recomputed: it fails), a rule
+    claimed to pass; a lenient own rule passes; a rule the counts cannot recompute refuses."""
+    def with_rule(metric, op, limit, target=0.05):
+        report = json.loads(json.dumps(fair))
+        report["gate"] = {"passed": True, "verdict": "pass", "rules": [{
+            "expression": f"{metric}{op}{limit}", "metric": metric, "op": op, "limit": limit,
+            "target_fmr": target, "apcer_target": target, "status": "pass"}]}
+        return report
+
+    from faceaudit.policy.pad import judge_pad
+
+    policy = load_policy(required)
+    strict = judge_pad(policy, with_rule("bpcer_difference", ">", 0.0001))
+    assert not strict.passed and strict.rule == "audit-gate-failed"
+    assert "bpcer_difference" in strict.detail
+    assert judge_pad(policy, with_rule("apcer_ratio", ">", 5.0)).passed
+    tight = judge_pad(policy, with_rule("bpcer_ratio", ">", 1.2))
+    assert not tight.passed and tight.rule == "audit-inconclusive"  # 1.04 [0.77, 1.42]
+    assert judge_pad(policy, with_rule("fdr", "<", 0.5)).rule == "audit-gate-failed"
+    assert not _register(required, auditor, tmp_path, with_rule(
+        "bpcer_difference", ">", 0.0001), "strict")["gate"]["passed"]
+    _refused(required, "pad-audit-failed")

@@ -10,18 +10,22 @@ BPCER20). Each group's BPCER is its rejected bona fide presentations over its bo
 presentations; its APCER is that of its worst species (accepted attacks over attacks of that
 species), a group counting for APCER only with, of every species it was attacked with, the
 attacks the rule of three needs for the target. The ``summaries`` and the report's own
-``gate`` are never read. ``bpcer_ratio`` and ``apcer_ratio`` (max/min over groups) are judged
-against ``bias_gate.max_bpcer_ratio`` / ``max_apcer_ratio`` on their log-scale intervals, the
-three-way verdict of the other rules (:mod:`faceaudit.audit.gate_rules`).
+``gate`` verdict are never read; its own ``--fail-if`` rules are recomputed from the counts
+(:mod:`faceaudit.policy.pad_own_rules`). ``bpcer_ratio`` and ``apcer_ratio`` (max/min over
+groups) are judged against ``bias_gate.max_bpcer_ratio`` / ``max_apcer_ratio`` on their
+log-scale intervals, the three-way verdict of the other rules
+(:mod:`faceaudit.audit.gate_rules`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from faceaudit.audit.gate_rules import max_min_ratio, rule_of_three, same_number
+from faceaudit.audit.gate_rules import max_min_ratio
 from faceaudit.audit.pad_system import is_pad_system
 from faceaudit.policy.model import Policy
+from faceaudit.policy.pad_counts import group_rates, pad_point, point_words
+from faceaudit.policy.pad_own_rules import own_rules_problem
 from faceaudit.policy.recompute import Verdict, decide, judge_ratio
 
 PAD_MODE = "pad"
@@ -41,68 +45,6 @@ def pad_system(report: dict[str, Any]) -> str | None:
     return value if is_pad_system(value) else None
 
 
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 \
-        else None
-
-
-def _rate(estimate: Any) -> tuple[float, dict[str, Any]] | None:
-    """(errors / trials, the estimate with that value) from an estimate's counts."""
-    if not isinstance(estimate, dict):
-        return None
-    errors, trials = _count(estimate.get("errors")), _count(estimate.get("comparisons"))
-    if errors is None or not trials or errors > trials:
-        return None
-    return errors / trials, {**estimate, "value": errors / trials}
-
-
-def _points(report: dict[str, Any]) -> list[dict[str, Any]]:
-    section = report.get("pad")
-    points = section.get("operating_points") if isinstance(section, dict) else None
-    return [p for p in points if isinstance(p, dict)] if isinstance(points, list) else []
-
-
-def pad_point(report: dict[str, Any], policy: Policy) -> dict[str, Any] | None:
-    """The operating point the policy judges: the audit's deployed threshold (the point
-    without an APCER target) if it has one, else the one at ``pad_apcer_target``."""
-    points = _points(report)
-    deployed = [p for p in points if p.get("apcer_target") is None]
-    if deployed:
-        return deployed[0]
-    target = policy.bias_gate.pad_apcer_target
-    return next((p for p in points if same_number(p.get("apcer_target"), target)), None)
-
-
-def _where(point: dict[str, Any]) -> str:
-    target = point.get("apcer_target")
-    if target is None:
-        return f"at the deployed PAD threshold {point.get('threshold')!r}"
-    return f"at APCER {float(target):g} (threshold {point.get('threshold')!r})"
-
-
-def group_rates(point: dict[str, Any]) -> tuple[dict[str, dict[str, Any]],
-                                                dict[str, dict[str, Any]]]:
-    """Each group's recomputed BPCER estimate and worst-species APCER estimate at ``point``
-    (a group without bona fide presentations, or short of the attacks the APCER target needs,
-    is left out of that rate)."""
-    target = point.get("apcer_target")
-    need = rule_of_three(float(target)) if isinstance(target, int | float) else 0
-    bpcer: dict[str, dict[str, Any]] = {}
-    apcer: dict[str, dict[str, Any]] = {}
-    for group in point.get("groups") or []:
-        if not isinstance(group, dict):
-            continue
-        name = str(group.get("group"))
-        if (b := _rate(group.get("bpcer"))) is not None:
-            bpcer[name] = b[1]
-        species = group.get("species")
-        rates = [r for est in (species.values() if isinstance(species, dict) else ())
-                 if (r := _rate(est)) is not None]
-        if rates and all((_count(r[1].get("comparisons")) or 0) >= need for r in rates):
-            apcer[name] = max(rates, key=lambda r: r[0])[1]
-    return bpcer, apcer
-
-
 def usable_pad_problem(report: dict[str, Any], policy: Policy) -> str | None:
     """Why a PAD report cannot be judged for this deployment, or None: it names no PAD
     system, or has no operating point the policy judges, or fewer than two groups there
@@ -116,7 +58,7 @@ def usable_pad_problem(report: dict[str, Any], policy: Policy) -> str | None:
                 f"policy's APCER {policy.bias_gate.pad_apcer_target:g}")
     bpcer, apcer = group_rates(point)
     if len(set(bpcer) & set(apcer)) < 2:
-        return (f"{_where(point)} fewer than two groups have both a BPCER and an APCER on "
+        return (f"{point_words(point)} fewer than two groups have both a BPCER and an APCER on "
                 "enough attack presentations")
     return None
 
@@ -130,7 +72,7 @@ def judge_pad(policy: Policy, report: dict[str, Any]) -> Verdict:
     assert point is not None
     gate = policy.bias_gate
     bpcer, apcer = group_rates(point)
-    where = f"{_where(point)} (recomputed from the per-group counts)"
+    where = f"{point_words(point)} (recomputed from the per-group counts)"
     covered = set(bpcer) & set(apcer)
     missing = [g for g in gate.required_groups if g not in covered]
     if missing:
@@ -150,7 +92,7 @@ def judge_pad(policy: Policy, report: dict[str, Any]) -> Verdict:
         behind: list[tuple[str, dict[str, Any] | None]] = [
             (f"{kind} of {g!r}", e) for g, e in rates.items()]
         judged.append(judge_ratio(name, value, behind, limit, gate.min_identities))
-    refusal = decide(judged, PAD_RULES, policy, where)
+    refusal = decide(judged, PAD_RULES, policy, where) or own_rules_problem(report, policy)
     if refusal is not None:
         return Verdict(False, *refusal, kind=PAD_MODE, judged=tuple(judged))
     return Verdict(True, None, f"passes the policy's PAD gate {where}: "

@@ -194,7 +194,9 @@ def test_pad_audit_job_reports_and_is_refused_registration(service: Service) -> 
     assert [p["label"] for p in report["pad"]["operating_points"]] == [
         "BPCER100", "BPCER20", "BPCER10"]
     assert report["gate"]["rules"][0]["expression"] == "bpcer_ratio>100"
-    assert status["result"]["refused"]["rule"] == "audit-not-model"  # a vendor's PAD, no model
+    # a vendor's PAD, no model: registered under its PAD system once signed (the service does
+    # not sign, so the job's report is refused as unsigned: tests/service/test_service_pad_gate)
+    assert status["result"]["refused"]["rule"] == "audit-unsigned"
     assert both.status_code == 422 and "exactly one input" in both.text
 
 

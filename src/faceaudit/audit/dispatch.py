@@ -114,6 +114,7 @@ class AuditRequest(BaseModel):
     apcer: str | list[float] = "1e-2,5e-2,1e-1"  # BPCER100, BPCER20, BPCER10
     pad_threshold: float | None = None  # a vendor's deployed PAD threshold
     comparison_threshold: float | None = None  # IAPMR: attacks matching at this score
+    pad_system: str | None = None  # the PAD system measured, NAME:VERSION (provenance)
     # Models (DATA, --lfw)
     backends: list[str] | None = None
     model: Path | None = None
@@ -223,7 +224,8 @@ class AuditRequest(BaseModel):
             for name, given in (("--higher-is-attack", self.higher_is_attack),
                                 ("--pad-threshold", self.pad_threshold is not None),
                                 ("--comparison-threshold", self.comparison_threshold is not None),
-                                ("--pai-species", bool(self.pai_species))):
+                                ("--pai-species", bool(self.pai_species)),
+                                ("--pad-system", self.pad_system is not None)):
                 if given:
                     raise inputs.AuditInputError(f"{name} applies to --pad-scores only",
                                                  which=name)
@@ -233,6 +235,10 @@ class AuditRequest(BaseModel):
             if given:
                 raise inputs.AuditInputError(f"{name} does not apply to --pad-scores",
                                              which=name)
+        if self.pad_system is not None:
+            from faceaudit.audit.pad_system import check_pad_system
+
+            check_pad_system(self.pad_system)
         return parse_targets(self.apcer, "--apcer")
 
     def species(self) -> list[str] | None:
@@ -366,7 +372,8 @@ def _audit_pad(request: AuditRequest, plan: AuditPlan) -> dict:
     options = PadOptions(
         apcer_targets=plan.apcer_targets, higher_is_attack=request.higher_is_attack,
         pad_threshold=request.pad_threshold, comparison_threshold=request.comparison_threshold,
-        comparison_lower_is_better=request.lower_is_better, calibration=(
+        comparison_lower_is_better=request.lower_is_better, pad_system=request.pad_system,
+        calibration=(
             None if request.calibration is None else request.path(request.calibration)),
     )
     table = read_pad_scores(request.path(request.pad_scores), request.species())

@@ -32,6 +32,7 @@ class PadOptions:
     comparison_threshold: float | None = None  # IAPMR: a match is comparison_score >= this
     comparison_lower_is_better: bool = False  # comparison scores are distances
     calibration: Path | None = None  # IAPMR threshold from a calibration at the primary FMR
+    pad_system: str | None = None  # the PAD system measured, NAME:VERSION (audit/pad_system)
 
 
 def comparison_threshold(options: PadOptions, settings: AuditSettings
@@ -91,6 +92,7 @@ def audit_pad(table: PadTable, settings: AuditSettings, options: PadOptions, *,
                          protocol="pad-scores", threshold_rule="attack-scores",
                          higher_is_better=None, duration_s=time.perf_counter() - start)
     prov["bootstrap_unit"] = "subject"
+    prov["pad_system"] = options.pad_system  # what a policy registers the audit under
     prov["apcer_targets"] = [float(t) for t in options.apcer_targets]
     first = section["operating_points"][0]
     data_section = {

@@ -229,6 +229,12 @@ def audit_command(
                      "comparison_score >= this (default: --calibration's threshold at the "
                      "primary --fmr).", rich_help_panel=PAD),
     ] = None,
+    pad_system: Annotated[
+        str | None,
+        typer.Option("--pad-system", help="The PAD system measured, NAME:VERSION (recorded in "
+                     "the report; a policy registers the audit under it).",
+                     rich_help_panel=PAD),
+    ] = None,
     out: Annotated[
         Path,
         typer.Option("--out", help="Folder for report.json/.html and CSVs.",
@@ -267,6 +273,7 @@ def audit_command(
         sign=sign, workers=workers, cluster=cluster, pad_scores=pad_scores,
         higher_is_attack=not lower_is_attack, pai_species=pai_species, apcer=apcer,
         pad_threshold=pad_threshold, comparison_threshold=comparison_threshold,
+        pad_system=pad_system,
     )
     report = run_audit(request, show_progress=True)
     write_report(report, out)

@@ -90,7 +90,8 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """Say in one sentence whether identification is allowed now, by which audit, or why not;
-    and on a second line which kind of key signs the ledger (a file key is not insider-proof).
+    where the policy names a PAD system, which PAD audit verify runs under (or why it is
+    refused); and which kind of key signs the ledger (a file key is not insider-proof).
 
     Exit 0 when allowed, 5 when refused.
     """
@@ -101,7 +102,9 @@ def status(
         backend = api.get_embedder().backend_id
     result = policy_status(deployment, backend)
     emit(result, as_json, lambda data: (
-        f"{data['sentence']}\nLedger heads are signed by {data['signer']['description']}."))
+        f"{data['sentence']}\n"
+        + (f"{data['pad']['sentence']}\n" if data.get("pad") else "")
+        + f"Ledger heads are signed by {data['signer']['description']}."))
     if not result["allowed"]:
         raise typer.Exit(EXIT_REFUSED)
 

@@ -38,6 +38,7 @@ from faceaudit.policy.identification import (
     judge_identification,
 )
 from faceaudit.policy.model import Policy, load_policy
+from faceaudit.policy.pad import PAD_MODE, judge_pad
 from faceaudit.policy.recompute import judge
 
 
@@ -130,7 +131,9 @@ def _headline(home: Home, policy: Policy, audit: dict[str, Any]) -> dict[str, An
         return {**out, "ratios": None, "note": "the audit event records no report hash"}
     try:
         record = load_registered(home, registered)
-        if audit["mode"] == IDENTIFICATION_MODE:
+        if audit["mode"] == PAD_MODE:  # a vendor's PAD, for verify (policy/pad.py)
+            verdict = judge_pad(policy, record.report)
+        elif audit["mode"] == IDENTIFICATION_MODE:
             verdict = judge_identification(policy, record.report,
                                            current_gallery_size(home, audit["backend_id"]))
         else:

@@ -48,6 +48,7 @@ class AuditEvent:
     model_sha256: str | None
     key_id: str | None
     mode: str = "exhaustive"
+    pad_system: str | None = None  # a PAD audit's NAME:VERSION (backend_id is then "")
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ def parse_report(data: bytes, source: str) -> dict[str, Any]:
     if not isinstance(report, dict) or report.get("schema") not in REPORT_SCHEMAS:
         raise AuditReportError(f"{source}: not a {' or '.join(REPORT_SCHEMAS)} report")
     prov = report.get("provenance")
-    if not isinstance(prov, dict) or not isinstance(prov.get("backend_id"), str):
+    pad = isinstance(prov, dict) and prov.get("input_kind") == "pad"  # names a PAD system
+    if not isinstance(prov, dict) or not (pad or isinstance(prov.get("backend_id"), str)):
         raise AuditReportError(
             f"{source}: the report names no backend (provenance.backend_id); only audits of an "
             "embedding backend can be registered"
@@ -117,8 +119,9 @@ def event_from_ledger(event: dict[str, Any]) -> AuditEvent | None:
     nothing (older events without a report hash never count)."""
     result = event.get("result") or {}
     digest, audit_id = result.get("report_sha256"), result.get("audit_id")
+    pad = result.get("pad_system") if result.get("mode") == "pad" else None
     if not (isinstance(digest, str) and isinstance(audit_id, str)
-            and isinstance(event.get("backend_id"), str)):
+            and (isinstance(event.get("backend_id"), str) or isinstance(pad, str))):
         return None
     try:
         created = parse_time(result.get("created_at"), "ledger")
@@ -130,10 +133,11 @@ def event_from_ledger(event: dict[str, Any]) -> AuditEvent | None:
     mode = result.get("mode")
     return AuditEvent(
         seq=int(event.get("seq", 0)), registered_at=registered, actor=str(event.get("actor")),
-        backend_id=event["backend_id"], audit_id=audit_id, report_sha256=digest,
+        backend_id=event.get("backend_id") or "", audit_id=audit_id, report_sha256=digest,
         created_at=created, model_sha256=model if isinstance(model, str) else None,
         key_id=key if isinstance(key, str) else None,
         mode=mode if isinstance(mode, str) and mode else "exhaustive",
+        pad_system=pad if isinstance(pad, str) else None,
     )
 
 
@@ -191,21 +195,34 @@ _index_lock = threading.Lock()
 
 
 def registered_audits(ledger: Ledger, backend_id: str | None = None) -> list[AuditEvent]:
-    """The ledger's audit registrations (of ``backend_id`` if given), newest evidence first:
-    by the report's ``created_at``, then by registration order.
+    """The ledger's audit registrations of a model (of ``backend_id`` if given), newest
+    evidence first: by the report's ``created_at``, then by registration order. PAD audits
+    are not among them (:func:`registered_pad_audits`).
 
     The ledger is read incrementally and cached per process, so the cost per call is the new
     events only. Raises :class:`LedgerError` for an unreadable audit event.
     """
-    if ledger.home.database_url_in_force():  # PostgreSQL: the lines, with the same filter
-        events = _audit_events(line for line in ledger.log.lines()
-                               if b'"action":"audit"' in line)
-    else:
-        with _index_lock:
-            index = _indexes.setdefault(str(ledger.path), _AuditIndex())
-            events = index.refresh(ledger.path)
-    chosen = [e for e in events if backend_id is None or e.backend_id == backend_id]
+    chosen = [e for e in _all_audits(ledger) if e.pad_system is None
+              and (backend_id is None or e.backend_id == backend_id)]
     return sorted(chosen, key=lambda e: (e.created_at, e.seq), reverse=True)
+
+
+def registered_pad_audits(ledger: Ledger, pad_system: str | None = None) -> list[AuditEvent]:
+    """The ledger's PAD audit registrations (of ``pad_system`` if given), newest evidence
+    first, as :func:`registered_audits`."""
+    chosen = [e for e in _all_audits(ledger) if e.pad_system is not None
+              and (pad_system is None or e.pad_system == pad_system)]
+    return sorted(chosen, key=lambda e: (e.created_at, e.seq), reverse=True)
+
+
+def _all_audits(ledger: Ledger) -> list[AuditEvent]:
+    """Every registration in the ledger, in ledger order."""
+    if ledger.home.database_url_in_force():  # PostgreSQL: the lines, with the same filter
+        return _audit_events(line for line in ledger.log.lines()
+                             if b'"action":"audit"' in line)
+    with _index_lock:
+        index = _indexes.setdefault(str(ledger.path), _AuditIndex())
+        return index.refresh(ledger.path)
 
 
 def load_registered(home: Home, event: AuditEvent) -> AuditRecord:
@@ -259,6 +276,17 @@ def list_audits(home: Home, backend_id: str | None = None) -> list[AuditRecord]:
     their ledger events; a stored copy that fails its hash check is left out."""
     records = []
     for event in registered_audits(Ledger(home), backend_id):
+        try:
+            records.append(load_registered(home, event))
+        except (AuditRecordError, AuditReportError):
+            continue
+    return records
+
+
+def list_pad_audits(home: Home) -> list[AuditRecord]:
+    """The registered PAD audits, newest evidence first, as :func:`list_audits`."""
+    records = []
+    for event in registered_pad_audits(Ledger(home)):
         try:
             records.append(load_registered(home, event))
         except (AuditRecordError, AuditReportError):

@@ -12,6 +12,11 @@ Identification audits (mode ``identification``, 1:N) speak for ``identify`` only
 size, :mod:`faceaudit.policy.identification`), and when the policy sets
 ``bias_gate.require_identification_audit`` there must be one that is not stale.
 
+``verify`` (the authentication path) has, on top of the 1:1 modes, the PAD audit of the
+policy's ``bias_gate.pad_system`` (:mod:`faceaudit.policy.pad_gate`): refused with
+``pad-audit-missing``, ``-untrusted``, ``-failed``, ``-inconclusive`` or ``-insufficient``
+when it does not allow; ``identify`` never reads PAD audits.
+
 A policy that adopts the worst-group threshold (``threshold = "worst-group"``,
 :mod:`faceaudit.policy.worst_group`) has each 1:1 audit judged at the threshold it recommends
 at ``fmr_target``; the governing audit's is the threshold the operation runs at
@@ -33,6 +38,7 @@ from typing import Any
 from faceaudit.base.home import Home
 from faceaudit.engine.models.identity import hash_matches_backend
 from faceaudit.ledger import Ledger, LedgerError
+from faceaudit.policy.audit_age import CLOCK_SKEW
 from faceaudit.policy.audits import (
     AuditEvent,
     AuditRecordError,
@@ -47,7 +53,7 @@ from faceaudit.policy.identification import (
     judge_identification,
 )
 from faceaudit.policy.model import Policy
-from faceaudit.policy.registration import CLOCK_SKEW
+from faceaudit.policy.pad_gate import judge_pad_gate
 from faceaudit.policy.report_trust import trusted_signer
 from faceaudit.policy.worst_group import MISSING_RULE, adopts_worst_group, judge_for_policy
 
@@ -72,6 +78,9 @@ class GateResult:
     waived_rule: str | None = None  # the rule a waiver lifted
     # the governing audit's worst-group threshold (policy ``threshold = "worst-group"``)
     threshold: float | None = None
+    # verify: the PAD audit relied on (policy bias_gate.pad_system: faceaudit.policy.pad_gate)
+    pad_audit_id: str | None = None
+    pad_detail: str | None = None
 
 
 def gate_record(gate: GateResult) -> dict[str, Any]:
@@ -85,6 +94,8 @@ def gate_record(gate: GateResult) -> dict[str, Any]:
     if gate.threshold is not None:  # the worst-group threshold adopted, and from which audit
         record["threshold"] = {"rule": "worst-group", "value": gate.threshold,
                                "audit_id": gate.audit_id}
+    if gate.pad_audit_id is not None:  # verify under a policy naming a PAD system
+        record["pad_audit_id"] = gate.pad_audit_id
     return record
 
 
@@ -156,9 +167,23 @@ def _evaluate(
     failing = [r for r in results if not r.passed and r.rule != "stale-audit"]
     passing = [r for r in results if r.passed]
     verdict = (failing or passing or results)[0]
+    if operation == "verify" and verdict.passed:
+        return _with_pad(policy, home, now, verdict, ledger or Ledger(home))
     if operation != "identify" or not verdict.passed:
         return verdict
     return _with_identification(policy, home, backend_id, now, verdict, identification)
+
+
+def _with_pad(policy: Policy, home: Home, now: datetime, verdict: GateResult,
+              ledger: Ledger) -> GateResult:
+    """For verify: the PAD audit the policy names must allow too
+    (:func:`faceaudit.policy.pad_gate.judge_pad_gate`)."""
+    pad = judge_pad_gate(policy, home, ledger, now)
+    if pad.rule is not None:
+        return replace(verdict, passed=False, rule=pad.rule, detail=pad.detail,
+                       pad_audit_id=pad.audit_id, pad_detail=pad.detail)
+    return replace(verdict, pad_audit_id=pad.audit_id,
+                   pad_detail=pad.detail if pad.audit_id else None)
 
 
 def _with_identification(policy: Policy, home: Home, backend_id: str, now: datetime,

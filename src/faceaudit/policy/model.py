@@ -18,6 +18,7 @@ from faceaudit.audit.signing import key_id, parse_public_key_entry
 from faceaudit.base.home import Home
 from faceaudit.policy.authorisation import AuthorisationRules, parse_authorisation_rules
 from faceaudit.policy.errors import PolicyError
+from faceaudit.policy.pad_rules import PAD_KEYS, pad_policy_dict, parse_pad_policy
 from faceaudit.policy.probe_quality import ProbeQualityFloor, parse_probe_quality
 from faceaudit.policy.record import check_policy_file
 from faceaudit.policy.review_rules import ReviewRules, parse_review_rules
@@ -68,6 +69,12 @@ class BiasGate:
     # max / geometric mean limits (NIST IR 8429), unchecked when None
     max_fmr_max_geomean: float | None = None
     max_fnmr_max_geomean: float | None = None
+    # verify's PAD audit (policy/pad.py): the PAD system it must measure, and its limits
+    require_pad_audit: bool = False
+    pad_system: str = ""  # NAME:VERSION, as the PAD audit's provenance.pad_system
+    max_bpcer_ratio: float = 2.0
+    max_apcer_ratio: float = 2.0
+    pad_apcer_target: float = 0.05  # judged at BPCER20 unless the audit gives a deployed threshold
 
     def trusted_keys(self) -> dict[str, Ed25519PublicKey]:
         """The trusted auditor public keys by key id (entries were validated on parsing)."""
@@ -131,6 +138,7 @@ class Policy:
                 "min_identities": self.bias_gate.min_identities,
                 "max_fmr_max_geomean": self.bias_gate.max_fmr_max_geomean,
                 "max_fnmr_max_geomean": self.bias_gate.max_fnmr_max_geomean,
+                **pad_policy_dict(self.bias_gate),
             },
         }
 
@@ -267,7 +275,7 @@ def _bias_gate(value: Any) -> BiasGate:
             "trusted_auditor_keys", "allow_unsigned_audits", "waived_because",
             "require_identification_audit", "max_fpir_ratio", "max_fnir_ratio",
             "on_inconclusive", "on_insufficient", "min_identities", "max_fmr_max_geomean",
-            "max_fnmr_max_geomean"}
+            "max_fnmr_max_geomean", *PAD_KEYS}
     _no_unknown(table, keys, "bias_gate.")
     d = BiasGate()
     groups = table.get("required_groups", list(d.required_groups))
@@ -301,6 +309,7 @@ def _bias_gate(value: Any) -> BiasGate:
         geomean[key] = None if given is None else _number(given, f"bias_gate.{key}", low=1.0,
                                                           high=math.inf)
     return BiasGate(
+        **parse_pad_policy(table),
         max_fmr_max_geomean=geomean["max_fmr_max_geomean"],
         max_fnmr_max_geomean=geomean["max_fnmr_max_geomean"],
         on_inconclusive=undecided["on_inconclusive"],

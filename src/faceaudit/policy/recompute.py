@@ -99,7 +99,8 @@ class Verdict:
     def to_dict(self) -> dict[str, Any]:
         """``{"passed", "rule", "detail", "recomputed": {"fmr_ratio", "fnmr_ratio",
         "ratios"}}``; for an identification audit ``recomputed`` holds ``fpir_ratio``,
-        ``fnir_ratio`` and ``gallery_size`` instead. ``ratios`` lists each ratio judged with
+        ``fnir_ratio`` and ``gallery_size`` instead, for a PAD audit ``bpcer_ratio`` and
+        ``apcer_ratio``. ``ratios`` lists each ratio judged with
         its value, interval and verdict."""
         recomputed: dict[str, Any] = {"fmr_ratio": _finite(self.fmr_ratio),
                                       "fnmr_ratio": _finite(self.fnmr_ratio)}
@@ -107,6 +108,8 @@ class Verdict:
             recomputed = {"fpir_ratio": _finite(self.fpir_ratio),
                           "fnir_ratio": _finite(self.fnir_ratio),
                           "gallery_size": self.gallery_size}
+        elif self.kind == "pad":  # faceaudit.policy.pad: BPCER and APCER ratios
+            recomputed = {j.name: _finite(j.value) for j in self.judged}
         recomputed["ratios"] = [j.to_dict() for j in self.judged]
         if self.threshold is not None:
             recomputed["worst_group_threshold"] = self.threshold

@@ -13,7 +13,7 @@ per-group numbers (:mod:`faceaudit.policy.recompute`, :mod:`faceaudit.policy.ide
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,8 @@ from faceaudit.audit.signing import signature_path
 from faceaudit.base.home import Home
 from faceaudit.engine.models.identity import SHA256_HEX, hash_matches_backend
 from faceaudit.ledger import Ledger
-from faceaudit.policy.audits import parse_report, parse_time, report_sha256, store_report
+from faceaudit.policy.audit_age import check_created
+from faceaudit.policy.audits import parse_report, report_sha256, store_report
 from faceaudit.policy.errors import AuditRefusal, AuditReportError
 from faceaudit.policy.identification import (
     current_gallery_size,
@@ -29,12 +30,13 @@ from faceaudit.policy.identification import (
     judge_identification,
     usable_problem,
 )
-from faceaudit.policy.model import Policy, load_policy
+from faceaudit.policy.model import load_policy
+from faceaudit.policy.pad import is_pad
+from faceaudit.policy.pad_registration import register_pad_report
 from faceaudit.policy.recompute import usable_target_problem
 from faceaudit.policy.report_trust import trusted_signer
 from faceaudit.policy.worst_group import adopts_worst_group, judge_for_policy
 
-CLOCK_SKEW = timedelta(minutes=5)
 MODEL_INPUT_KINDS = frozenset({"dataset", "lfw", "embeddings"})
 MAX_BACKEND_ID = 200
 
@@ -81,6 +83,9 @@ def register_audit_bytes(
     (logged as ``refused``) for a report that may not count.
     """
     report = parse_report(data, source)
+    if is_pad(report):  # a vendor's PAD, registered under its NAME:VERSION
+        return register_pad_report(home, ledger, data, report, signature, actor,
+                                   source=source, now=now)
     prov = report["provenance"]
     backend = prov["backend_id"]
     if not backend or len(backend) > MAX_BACKEND_ID or not backend.isprintable():
@@ -91,7 +96,7 @@ def register_audit_bytes(
     try:
         key_id = trusted_signer(policy, data, signature)
         model = _model(prov, backend)
-        created = _created(policy, prov, now, source)
+        created = check_created(policy, prov, now, source)
         identification = is_identification(report)
         problem = (usable_problem(report, policy, any_threshold=adopts_worst_group(policy))
                    if identification
@@ -166,16 +171,3 @@ def _model(prov: dict[str, Any], backend: str) -> str:
                            f"the report measured model file {model[:16]}…, not the file this "
                            f"deployment runs as {backend}")
     return model
-
-
-def _created(policy: Policy, prov: dict[str, Any], now: datetime, source: str) -> datetime:
-    created = parse_time(prov.get("created_at"), source)
-    if created > now + CLOCK_SKEW:
-        raise AuditRefusal("audit-future",
-                           f"the report is dated {created.isoformat()}, in the future")
-    max_age = policy.bias_gate.max_audit_age_days
-    if now - created > timedelta(days=max_age):
-        raise AuditRefusal("audit-stale",
-                           f"the report is {(now - created).days} days old; the policy allows "
-                           f"{max_age:g}")
-    return created

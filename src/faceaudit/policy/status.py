@@ -22,8 +22,9 @@ def policy_status(
     """Whether identification with ``backend_id`` is allowed now, by which audit, or why not.
 
     Returns ``{"allowed", "waived", "backend_id", "rule", "detail", "audit_id", "audit_seq",
-    "audit_created_at", "identification_audit_id", "checked_at", "sentence", "signer"}``
-    (``identification_audit_id``: the 1:N audit that allows identification too, if any).
+    "audit_created_at", "identification_audit_id", "checked_at", "sentence", "signer", "pad"}``
+    (``identification_audit_id``: the 1:N audit that allows identification too, if any;
+    ``pad``: the PAD audit in force for verify, :func:`pad_status`).
     ``allowed`` covers the bias gate and whether the policy allows identify at all;
     per-request rules (purpose, case, rate limit) are checked when a request is made.
     """
@@ -49,6 +50,7 @@ def policy_status(
             sentence += " No identification (1:N) audit is registered."
     else:
         sentence = f"Identification with {backend_id} is refused now ({rule}): {detail}."
+    pad = pad_status(policy, home, now)
     signer = signer_summary(home)
     return {
         "allowed": allowed,
@@ -63,4 +65,29 @@ def policy_status(
         "checked_at": now.isoformat(timespec="seconds"),
         "sentence": sentence,
         "signer": signer,
+        "pad": pad,
     }
+
+
+def pad_status(policy: Policy, home: Home, now: datetime) -> dict[str, Any] | None:
+    """The PAD audit in force for ``verify`` (policy ``bias_gate.pad_system``), or None when
+    the policy names no PAD system: ``{"pad_system", "required", "allowed", "rule", "detail",
+    "audit_id", "sentence"}``."""
+    from faceaudit.policy.pad_gate import judge_pad_gate
+
+    system = policy.bias_gate.pad_system
+    if not system:
+        return None
+    pad = judge_pad_gate(policy, home, Ledger(home), now)
+    required = policy.bias_gate.require_pad_audit
+    if pad.rule is not None:
+        sentence = f"Verification is refused by its PAD audit of {system} ({pad.rule}): " \
+                   f"{pad.detail}."
+    elif pad.audit_id is not None:
+        sentence = f"For verification, the {pad.detail}."
+    else:
+        sentence = f"No PAD audit of {system} is in force ({pad.detail}); the policy does " \
+                   "not require one."
+    return {"pad_system": system, "required": required, "allowed": pad.rule is None,
+            "rule": pad.rule, "detail": pad.detail, "audit_id": pad.audit_id,
+            "sentence": sentence}

@@ -39,6 +39,7 @@ class AuditJob:
     operating_points: bool = False  # the worst-group threshold grid
     pad_scores: str | None = None  # a PAD scores table (faceaudit audit --pad-scores)
     higher_is_attack: bool = False
+    pad_system: str | None = None  # the PAD system measured, NAME:VERSION
 
     def request(self, job_dir: Path) -> AuditRequest:
         """The audit dispatcher's request: inputs read under ``job_dir``, recorded as saved."""
@@ -51,7 +52,7 @@ class AuditJob:
             alpha=self.alpha, fail_if=list(self.fail_if),
             operating_points=self.operating_points,
             pad_scores=None if self.pad_scores is None else Path(self.pad_scores),
-            higher_is_attack=self.higher_is_attack,
+            higher_is_attack=self.higher_is_attack, pad_system=self.pad_system,
         )
 
 

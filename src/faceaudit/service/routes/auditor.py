@@ -25,7 +25,7 @@ from faceaudit.ledger import Ledger
 from faceaudit.ledger.oversight import build_oversight
 from faceaudit.ledger.report_period import report_period
 from faceaudit.policy import list_audits, load_policy, policy_status, registered_audits
-from faceaudit.policy.audits import AuditEvent, AuditRecordError, load_registered
+from faceaudit.policy.audits import AuditEvent, AuditRecordError, list_pad_audits, load_registered
 from faceaudit.policy.gate import judge_registered
 from faceaudit.policy.identification import (
     IDENTIFICATION_MODE,
@@ -153,7 +153,7 @@ def registered_report(
     sign-in, a redirect (303) to the sign-in form."""
     if key is None:
         return RedirectResponse("/auditor/login", status_code=303)
-    for record in list_audits(ctx.home):
+    for record in [*list_audits(ctx.home), *list_pad_audits(ctx.home)]:
         if record.audit_id == audit_id:
             return HTMLResponse(_render(record.report),
                                 headers={"Content-Security-Policy": REPORT_CSP})

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
+from faceaudit.audit.pad_system import is_pad_system
 from faceaudit.ledger import Ledger
 from faceaudit.policy import register_audit_bytes
 from faceaudit.service.audit_job import AuditJob, run_audit_job
@@ -53,6 +54,9 @@ def start_audit(
     fail_if: Annotated[list[str] | None, Form(description="Gate rules, e.g. fmr_ratio>2")] = None,
     operating_points: Annotated[bool, Form(
         description="Add the worst-group threshold grid (operating_points)")] = False,
+    pad_system: Annotated[str | None, Form(
+        max_length=200, description="PAD: the PAD system measured, NAME:VERSION (recorded in "
+        "provenance; the audit is registered under it)")] = None,
 ) -> dict[str, Any]:
     """Start an audit in the background; poll ``GET /v1/audits/{job_id}``.
 
@@ -61,6 +65,9 @@ def start_audit(
     if sum(x is not None for x in (scores, embeddings, pad_scores)) != 1:
         raise PayloadError("give exactly one input: embeddings (with attributes), scores or "
                            "pad_scores")
+    if pad_system is not None and (pad_scores is None or not is_pad_system(pad_system)):
+        raise PayloadError("pad_system is a PAD audit's NAME:VERSION (e.g. acme-liveness:4.2), "
+                           "with pad_scores")
     if embeddings is not None and attributes is None:
         raise PayloadError("an embeddings audit needs an attributes file")
     groups_by = [b.strip() for b in by.split(",") if b.strip()]
@@ -79,6 +86,7 @@ def start_audit(
         scores=saved.get("scores"), by=groups_by, targets=targets, bootstrap=bootstrap,
         seed=seed, alpha=alpha, fail_if=list(fail_if or []), operating_points=operating_points,
         pad_scores=saved.get("pad_scores"), higher_is_attack=not lower_is_attack,
+        pad_system=pad_system,
     )
     return ctx.jobs.submit(job_id, key.actor,
                            partial(run_audit_job, ctx.home, key.actor, request=request))

@@ -50,7 +50,10 @@ class Registration(Open):
     """A signed audit report registered with the deployment."""
 
     audit_id: str
-    backend_id: str
+    backend_id: str | None = Field(description="The backend a model audit measured; null for "
+                                   "a PAD audit.")
+    pad_system: str | None = Field(default=None, description="A PAD audit: the PAD system "
+                                   "(NAME:VERSION) it measured and is registered under.")
     created_at: str
     report_sha256: str
     key_id: str | None

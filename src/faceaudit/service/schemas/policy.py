@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from faceaudit.service.schemas.common import Open
@@ -32,3 +34,7 @@ class PolicyStatus(Open):
     checked_at: str
     sentence: str = Field(description="The answer in one sentence.")
     signer: Signer
+    pad: dict[str, Any] | None = Field(
+        default=None, description="The PAD audit in force for verify (policy bias_gate."
+        "pad_system): pad_system, required, allowed, rule, detail, audit_id, sentence; null "
+        "when the policy names no PAD system.")

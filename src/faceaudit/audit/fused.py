@@ -34,10 +34,9 @@ AVAILABLE = numba is not None
 
 _enabled = AVAILABLE and os.environ.get("FACEAUDIT_SCORER", "").lower() != "reference"
 
-BINS_PER_UNIT32 = np.float32(10_000)
-ONE32 = np.float32(1)
-HALF32 = np.float32(0.5)
-NEAR32 = np.float32(0.49)
+BINS_PER_UNIT64 = 10_000.0
+TOP64 = 20_000.0  # the last bin (N_BINS - 1)
+NEAR = 1e-6  # a guess this close to a whole number is checked against the edges
 
 
 def enabled() -> bool:
@@ -73,36 +72,57 @@ def threads() -> int:
 if AVAILABLE:
 
     @njit(inline="always", cache=True)
-    def _bin(s: Any, edges: Any, top: int) -> int:  # pragma: no cover - compiled
-        """Bin of one float32 score: the floor guess, checked against the edges either way."""
-        w = (s + ONE32) * BINS_PER_UNIT32
-        if w < 0:
-            w = np.float32(0)
-        elif w > top:
-            w = np.float32(top)
-        b = int(w)  # w >= 0: truncation is the floor
-        frac = w - np.float32(b)
-        # the guess is right unless w is within 0.01 of a whole number (float32 rounding of
-        # (s + 1) * 10^4 is below 0.003); there it is checked against the printed edges
-        if abs(frac - HALF32) > NEAR32:
-            if b > 0 and s < edges[b]:
-                b -= 1
-            if s >= edges[b + 1]:
-                b += 1
+    def _guess(s):  # pragma: no cover - compiled
+        """``(s + 1) * 10^4`` in float64, clipped to the bins: its floor is the bin of ``s``
+        unless it lies within :data:`NEAR` of a whole number (its rounding error is ~1e-11)."""
+        w = (np.float64(s) + 1.0) * BINS_PER_UNIT64
+        return min(max(w, 0.0), TOP64)
+
+    @njit(inline="always", cache=True)
+    def _near(w):  # pragma: no cover - compiled
+        f = w - np.floor(w)
+        return (f < NEAR) | (f > 1.0 - NEAR)
+
+    @njit(inline="always", cache=True)
+    def _check(s, b, edges):  # pragma: no cover - compiled
+        """The bin guess ``b`` checked against the printed (float32) edges, either way."""
+        if b > 0 and s < edges[b]:
+            b -= 1
+        if s >= edges[b + 1]:
+            b += 1
+        return b
+
+    @njit(inline="always", cache=True)
+    def _bin(s, edges):  # pragma: no cover - compiled
+        """Bin of one float32 score: ``edges[b] <= s < edges[b + 1]``."""
+        w = _guess(s)
+        b = np.int64(w)  # w >= 0: truncation is the floor
+        if _near(w):
+            b = _check(s, b, edges)
         return b
 
     @njit(parallel=True, cache=True, nogil=True)
     def _pass1(S, diag, gen_r, gen_c, edges, n_threads):  # pragma: no cover - compiled
         n, m = S.shape
         nb = len(edges) - 1
-        top = nb - 1
         part = np.zeros((n_threads, nb), np.int32)
         for t in prange(n_threads):
             h = part[t]
+            buf = np.empty(m, np.uint32)
             for i in range(t, n, n_threads):
                 row = S[i]
-                for j in range(i + 1 if diag else 0, m):
-                    h[_bin(row[j], edges, top)] += 1
+                j0 = i + 1 if diag else 0
+                near = False
+                for j in range(j0, m):  # vectorised: the guesses and whether any is near
+                    w = _guess(row[j])
+                    buf[j] = np.uint32(w)
+                    near |= _near(w)
+                if near:  # rare: some score within 1e-6 bins of an edge, checked exactly
+                    for j in range(j0, m):
+                        if _near(_guess(row[j])):
+                            buf[j] = _check(row[j], np.int64(buf[j]), edges)
+                for j in range(j0, m):
+                    h[buf[j]] += 1
         hist = np.zeros(nb, np.int64)
         for t in range(n_threads):
             for k in range(nb):
@@ -111,7 +131,7 @@ if AVAILABLE:
         for g in range(len(gen_r)):
             s = S[gen_r[g], gen_c[g]]
             genuine[g] = s
-            hist[_bin(s, edges, top)] -= 1
+            hist[_bin(s, edges)] -= 1
         return hist, genuine
 
     @njit(inline="always", cache=True)
@@ -125,7 +145,6 @@ if AVAILABLE:
     def _pass2(S, diag, id_a, id_b, thr, cut, pair_low, edges, n_threads):  # pragma: no cover
         n, m = S.shape
         K = len(thr)
-        top = len(edges) - 2
         rows_a = np.zeros((n, K + 1), np.int64)
         part_b = np.zeros((n_threads, m, K + 1), np.int64)
         pairs_in_row = np.zeros(n, np.int64)
@@ -138,7 +157,7 @@ if AVAILABLE:
                 for j in range(i + 1 if diag else 0, m):
                     s = row[j]
                     if s >= cut:
-                        b = _bin(s, edges, top)
+                        b = _bin(s, edges)
                         if b >= thr[0] and ida != id_b[j]:
                             k = _reached(b, thr)
                             rows_a[i, k] += 1
@@ -154,7 +173,6 @@ if AVAILABLE:
     @njit(parallel=True, cache=True, nogil=True)
     def _pass2_pairs(S, diag, id_a, id_b, cut, pair_low, offsets, edges):  # pragma: no cover
         n, m = S.shape
-        top = len(edges) - 2
         total = offsets[n]
         rr = np.empty(total, np.int64)
         cc = np.empty(total, np.int64)
@@ -168,7 +186,7 @@ if AVAILABLE:
             for j in range(i + 1 if diag else 0, m):
                 s = row[j]
                 if s >= cut:
-                    b = _bin(s, edges, top)
+                    b = _bin(s, edges)
                     if b >= pair_low and ida != id_b[j]:
                         rr[at], cc[at], bins[at] = i, j, b
                         at += 1

@@ -164,6 +164,10 @@ def test_random_blocks_with_many_counts():
     _same_pass2(blocks, 0, 1, np.array([5_000, 10_000, 19_000]), np.array([10_000]))
 
 
+def test_kernel_constants_match_the_bins():
+    assert fused.TOP64 == N_BINS - 1 and fused.BINS_PER_UNIT64 * 2 + 1 == N_BINS
+
+
 def test_switch_off_uses_the_reference():
     with fused.use(False):
         assert not fused.enabled()

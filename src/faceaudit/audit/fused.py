@@ -3,12 +3,16 @@
 The reference path (:func:`faceaudit.audit.scoring.pass1_reference`,
 :func:`~faceaudit.audit.scoring.pass2_reference`) bins a block's scores with numpy in several
 passes over memory (guess, fractional part, corrections, masks, ``bincount``). The kernels here
-read each score of the block once, bin it with the same integer arithmetic **and** the same
-comparison against the printed edges (``edges[k] <= score < edges[k + 1]``, on the float32
-edges of :func:`faceaudit.audit.scoring._float32_edges`), and add it to a histogram of their own
-thread (rows interleaved over threads, histograms summed at the end). The scores themselves are
-the block's BLAS product, the same call as the reference's, so counts and genuine scores are
-the same bit for bit (tests/audit/test_fused.py compares both on random and edge-tie data).
+go over each row of the block once: a vectorised loop guesses every bin as the floor of
+``(score + 1) * 10^4`` in float64 (its rounding error is ~1e-11 of a bin, so the guess is the
+bin unless it lies within :data:`NEAR` of a whole number); the rare guesses that close are
+checked against the printed edges either way (``edges[k] <= score < edges[k + 1]``, on the
+float32 edges of :func:`faceaudit.audit.scoring._float32_edges`, the reference's test); then a
+scalar loop adds the row to its thread's histogram (rows interleaved over threads, histograms
+summed at the end). The scores themselves are the block's BLAS product, the same call as the
+reference's (a product computed in row strips is not bit-identical to it in OpenBLAS), so
+counts and genuine scores are the same bit for bit (tests/audit/test_fused.py compares both on
+random and edge-tie data).
 
 :data:`AVAILABLE` says whether numba imported; the scorer uses the kernels when it did, unless
 ``FACEAUDIT_SCORER=reference`` is set or :func:`use` turned them off. Kernels are compiled once
@@ -24,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+numba: Any
 try:
     import numba
     from numba import njit, prange

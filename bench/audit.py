@@ -2,7 +2,7 @@
 table, and peak memory for 200,000 synthetic templates.
 
     .venv/bin/python bench/audit.py [--embeddings E.parquet --attributes A.csv --by sex]
-    .venv/bin/python bench/audit.py --large 200000      # peak memory only (runs minutes)
+    .venv/bin/python bench/audit.py --large 20000   # whole audit: time vs bare, peak RSS
     .venv/bin/python bench/audit.py --table-rows 100000000   # exact scores-table audit
     .venv/bin/python bench/audit.py --identification --lfw PATH  # 1:N audit vs exhaustive 1:1
     .venv/bin/python bench/audit.py --cluster local:2 --lfw PATH   # Dask path vs in-process
@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from faceaudit.audit import fused
 from faceaudit.audit.scoring import BLOCK, TemplateScores, quantise
 
 
@@ -111,12 +112,38 @@ def reset_peak_rss() -> None:
 
 
 def large(n: int) -> None:
+    """The whole 1:1 audit (both passes, identity bootstrap, every section) of ``n`` synthetic
+    templates in two groups, beside the bare blockwise product; prints a CSV line with the
+    seconds of each and the peak RSS (memory is bounded by the blocks, not by n^2)."""
+    from faceaudit.audit.all_pairs import score_templates
+    from faceaudit.audit.engine import AuditSettings, analyse_scores
+
     emb, identity, group = synthetic(n, n // 3)
-    start = time.perf_counter()
     scorer = TemplateScores(emb, identity, group, 2)
-    scorer.score()
+    warm_kernels(scorer)
+    t0 = time.perf_counter()
+    bare_blocks(scorer)
+    t_bare = time.perf_counter() - t0
+    del scorer
+    start = time.perf_counter()
+    scores = score_templates(emb, identity, group, ["g0", "g1"])
+    t_pass1 = time.perf_counter() - start
+    counter, t_pass2 = scores.counter, [0.0]
+    assert counter is not None
+
+    def timed_counter(*args, **kw):
+        t0 = time.perf_counter()
+        out = counter(*args, **kw)
+        t_pass2[0] += time.perf_counter() - t0
+        return out
+
+    scores.counter = timed_counter
+    analyse_scores(scores, AuditSettings())
+    elapsed = time.perf_counter() - start
     peak = peak_rss_gib()
-    print(f"large,{n},{time.perf_counter() - start:.1f},{peak:.2f}")
+    row = f"large,{n},{elapsed:.1f},{peak:.2f},{t_bare:.1f},{t_pass1:.1f},{t_pass2[0]:.1f}"
+    print(row)
+    print_large(row.split(","))
 
 
 def table(rows: int) -> None:
@@ -304,6 +331,9 @@ def main() -> None:
     ap.add_argument("--large", type=int, default=0, help="peak memory run with N templates")
     ap.add_argument("--large-n", type=int, default=200_000, help="templates for the memory run")
     ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--n", type=int, default=13_233,
+                    help="synthetic templates for the side-by-side timing (LFW's 13,233)")
+    ap.add_argument("--repeat", type=int, default=2, help="best of this many warm runs")
     ap.add_argument("--table-rows", type=int, default=0, help="exact scores-table run, N rows")
     ap.add_argument("--identification", action="store_true",
                     help="time the 1:N identification audit against the exhaustive 1:1 audit")
@@ -337,8 +367,9 @@ def main() -> None:
         identity = np.unique(np.asarray(e.identities)[keep], return_inverse=True)[1]
         group, source = g.codes[keep], args.lfw or args.embeddings
     else:
-        emb, identity, group = synthetic(13_233, 5_749)
-        source = "synthetic 13,233 x 128, 5,749 identities"
+        n_ids = max(2, round(args.n * 5_749 / 13_233))
+        emb, identity, group = synthetic(args.n, n_ids)
+        source = f"synthetic {args.n:,} x 128, {n_ids:,} identities"
         if args.identification:
             from faceaudit.audit import inputs
 
@@ -362,58 +393,129 @@ def main() -> None:
         return
     n = len(emb)
     pairs = n * (n - 1) // 2
-    t_bare = min(bare(emb) for _ in range(2))
     scorer = TemplateScores(emb, identity, group, int(group.max()) + 1, workers=args.workers)
-    t_pass1 = float("inf")
-    for _ in range(2):  # best of two, like the bare product: both warm
-        t0 = time.perf_counter()
-        scores = scorer.score()
-        t_pass1 = min(t_pass1, time.perf_counter() - t0)
-    G = scores.impostor_hist.shape[0]
-    imp = scores.impostor_hist[np.triu(np.ones((G, G), dtype=bool))].sum(axis=0)
-    k = int(np.argmax(np.cumsum(imp[::-1])[::-1] <= 1e-3 * imp.sum()))
-    t_pass2 = float("inf")
-    for _ in range(2):
-        t0 = time.perf_counter()
-        scorer.count_impostors(np.array([k - 300, k, k + 300]))
-        t_pass2 = min(t_pass2, time.perf_counter() - t0)
-    per_pair = naive_per_pair(emb, identity, group, args.naive_n)
-    t_naive = per_pair * pairs
-    peak = (
-        subprocess.run(
-            [sys.executable, __file__, "--large", str(args.large_n)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        .stdout.strip()
-        .split(",")
-    )
-    print(f"input: {source}; {n:,} templates, {pairs:,} comparisons; workers={scorer.workers}\n")
-    print("| step | time (s) | vs bare |")
-    print("|---|---|---|")
-    print(f"| bare blockwise E @ E.T | {t_bare:.2f} | 1.0x |")
-    print(
-        f"| scorer pass 1: per-group histograms + genuine scores | {t_pass1:.2f} "
-        f"| {t_pass1 / t_bare:.2f}x |"
-    )
-    print(
-        f"| scorer pass 2: per-identity counts at 3 thresholds (bootstrap) | {t_pass2:.2f} "
-        f"| {t_pass2 / t_bare:.2f}x |"
-    )
-    print(
-        f"| naive per-pair pandas table (timed on {args.naive_n:,} templates, extrapolated) "
-        f"| {t_naive:.1f} | {t_naive / t_bare:.1f}x |"
-    )
-    print(
-        f"\nfull scorer (pass 1 + 2) is {t_naive / (t_pass1 + t_pass2):.0f}x faster than naive; "
-        f"pass 1 alone {t_naive / t_pass1:.0f}x"
-    )
-    print(
-        f"{int(peak[1]):,} synthetic templates (pass 1): "
-        f"{float(peak[2]):.0f} s, peak RSS {float(peak[3]):.2f} GiB"
-    )
+    t_compile = warm_kernels(scorer)
+    paths = [("reference (numpy)", False)] + ([("fused kernel (numba)", True)]
+                                              if fused.AVAILABLE else [])
+    scores: dict = {}
+    with fused.use(False):
+        thr = _thresholds(scorer.score().impostor_hist)
+    wall: dict = {}
+    cpu: dict = {}
 
+    def timed(key, fn) -> None:
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        t, c = time.perf_counter() - t0, time.process_time() - c0
+        wall[key], cpu[key] = min(wall.get(key, t), t), min(cpu.get(key, c), c)
+
+    # rounds interleave every step, so that a load from other processes falls on all alike
+    for _ in range(args.repeat):
+        timed("bare", lambda: bare_blocks(scorer))
+        for name, on in paths:
+            with fused.use(on):
+                timed((1, name), lambda: scores.update(s=scorer.score()))
+                timed((2, name), lambda: scorer.count_impostors(thr))
+    t_bare, c_bare = wall["bare"], cpu["bare"]
+    t_pass1 = {name: wall[1, name] for name, _ in paths}
+    t_pass2 = {name: wall[2, name] for name, _ in paths}
+    if len(t_pass1) == 2:
+        check_equal(scorer, thr)
+    print(f"input: {source}; {n:,} templates, {pairs:,} comparisons; workers={scorer.workers}; "
+          f"numba threads per worker={max(1, fused.threads() // scorer.workers)}; "
+          f"best of {args.repeat}\n")
+    if fused.AVAILABLE:
+        print(f"kernels compiled or loaded from cache in {t_compile:.1f} s (not in the times)\n")
+    print("| step | wall (s) | wall vs bare | CPU s (all threads) | CPU vs bare | target: "
+          "met in wall / in CPU s |")
+    print("|---|---|---|---|---|---|")
+    print(f"| bare blockwise E @ E.T (the scorer's blocks, one BLAS thread per worker) "
+          f"| {t_bare:.3f} | 1.00x | {c_bare:.3f} | 1.00x | |")
+    for p, label, times, target in (
+            (1, "pass 1: per-group histograms + genuine scores", t_pass1, 1.3),
+            (2, "pass 2: per-identity counts at 3 thresholds", t_pass2, 1.2)):
+        for name, t in times.items():
+            ratio, c_ratio = t / t_bare, cpu[p, name] / c_bare
+
+            def met(r: float, target: float = target) -> str:
+                return "met" if r <= target else "not met"
+
+            print(f"| {label}, {name} | {t:.3f} | {ratio:.2f}x | {cpu[p, name]:.3f} | "
+                  f"{c_ratio:.2f}x | <= {target}x: {met(ratio)} / {met(c_ratio)} |")
+    if len(t_pass1) == 2:
+        print("\nfused kernel and reference: histograms, genuine scores and pass-2 counts equal "
+              "bit for bit")
+    if args.naive_n:
+        t_naive = naive_per_pair(emb, identity, group, args.naive_n) * pairs
+        t_full = min(t_pass1.values()) + min(t_pass2.values())
+        print(f"\nnaive per-pair pandas table (timed on {args.naive_n:,} templates, "
+              f"extrapolated): {t_naive:.1f} s, {t_naive / t_full:.0f}x the faster scorer")
+    if args.large_n:
+        peak = (
+            subprocess.run([sys.executable, __file__, "--large", str(args.large_n)],
+                           capture_output=True, text=True, check=True)
+            .stdout.strip().splitlines()[-2].split(",")
+        )
+        print_large(peak)
+
+
+def print_large(row: list[str]) -> None:
+    """One line for a ``large`` CSV row: the whole audit's time beside the bare product's."""
+    n, t, peak, t_bare = int(row[1]), float(row[2]), float(row[3]), float(row[4])
+    t1, t2 = float(row[5]), float(row[6])
+    print(f"{n:,} synthetic templates, whole audit (pass 1, pass 2, bootstrap of 1,000, every "
+          f"section): {t:.1f} s, {t / t_bare:.2f}x the bare blockwise product ({t_bare:.1f} s); "
+          f"of it pass 1 {t1:.1f} s ({t1 / t_bare:.2f}x), pass 2 {t2:.1f} s ({t2 / t_bare:.2f}x), "
+          f"the rest (bootstrap, rates, sections) {t - t1 - t2:.1f} s; peak RSS {peak:.2f} GiB")
+
+
+def best_of(repeat: int, fn) -> float:
+    """Best wall time of ``repeat`` warm runs of ``fn``."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def bare_blocks(scorer: TemplateScores) -> None:
+    """Only the scorer's block products, on its threads (what binning must keep up with)."""
+    for _ in scorer._map(_product_only):
+        pass
+
+
+def _product_only(data, a: int, b: int) -> None:
+    data.product(a, b)
+
+
+def warm_kernels(scorer: TemplateScores) -> float:
+    """Compile (or load from numba's cache) both kernels on one small block; seconds taken."""
+    from faceaudit.audit.scoring import pass1_fused, pass2_fused
+
+    if not fused.AVAILABLE:
+        return 0.0
+    t0 = time.perf_counter()
+    thr = np.array([10_000, 15_000])
+    pass1_fused(scorer.data, 0, 0)
+    pass2_fused(scorer.data, 0, 0, thr, thr)
+    pass2_fused(scorer.data, 0, 0, thr, None)
+    return time.perf_counter() - t0
+
+
+def check_equal(scorer: TemplateScores, thr: np.ndarray) -> None:
+    """Both paths give the same counts, bit for bit (else the bench stops)."""
+    out = {}
+    for on in (False, True):
+        with fused.use(on):
+            s = scorer.score()
+            out[on] = (s, scorer.count_impostors(thr, pair_thresholds=thr))
+    (s0, c0), (s1, c1) = out[False], out[True]
+    assert np.array_equal(s0.impostor_hist, s1.impostor_hist)
+    assert s0.genuine_scores.tobytes() == s1.genuine_scores.tobytes()
+    assert all(np.array_equal(x, y) for x, y in zip(c0[:2], c1[:2], strict=True))
+    assert c0[2] is not None and c1[2] is not None
+    assert np.array_equal(c0[2].matches, c1[2].matches)
 
 if __name__ == "__main__":
     main()

@@ -32,7 +32,7 @@ from typing import Any, overload
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from faceaudit.audit import metrics
+from faceaudit.audit import fused, metrics
 from faceaudit.audit.bootstrap import PairCounts
 from faceaudit.base.errors import FaceAuditError
 from faceaudit.engine.calibration import CURVE_FMRS
@@ -273,7 +273,29 @@ class Pass2Block:
 
 
 def pass1_block(blocks: Blocks, a: int, b: int) -> Pass1Block:
-    """Score block ``(a, b)``: the histogram of its impostor bins and its genuine scores."""
+    """Score block ``(a, b)``: the histogram of its impostor bins and its genuine scores.
+
+    The fused kernel (:mod:`faceaudit.audit.fused`) when numba is there and enabled, else the
+    numpy reference (:func:`pass1_reference`); both give the same result bit for bit.
+    """
+    if fused.enabled():
+        return pass1_fused(blocks, a, b)
+    return pass1_reference(blocks, a, b)
+
+
+def pass1_fused(blocks: Blocks, a: int, b: int) -> Pass1Block:
+    """:func:`pass1_block` by the fused kernel: one pass over the block's BLAS product."""
+    S = blocks.product(a, b)
+    lo, hi = blocks.genuine_span(a, b)
+    ra, rb = blocks.chunks[a][0], blocks.chunks[b][0]
+    h, gs = fused.pass1_counts(S, a == b, blocks.gen_p[lo:hi] - ra, blocks.gen_q[lo:hi] - rb,
+                               _EDGES_PADDED[np.dtype(np.float32)])
+    return Pass1Block(a, b, h, gs)
+
+
+def pass1_reference(blocks: Blocks, a: int, b: int) -> Pass1Block:
+    """:func:`pass1_block` in numpy: :func:`quantise`, a mask and ``bincount`` (the reference
+    the fused kernel is tested against)."""
     S = blocks.product(a, b)
     lo, hi = blocks.genuine_span(a, b)
     ra, rb = blocks.chunks[a][0], blocks.chunks[b][0]
@@ -291,7 +313,53 @@ def pass1_block(blocks: Blocks, a: int, b: int) -> Pass1Block:
 def pass2_block(
     blocks: Blocks, a: int, b: int, thresholds: np.ndarray, pair_thresholds: np.ndarray | None
 ) -> Pass2Block:
-    """Count block ``(a, b)``'s impostor comparisons at or above each threshold bin."""
+    """Count block ``(a, b)``'s impostor comparisons at or above each threshold bin.
+
+    The fused kernel when numba is there and enabled (:func:`pass2_fused`), else the numpy
+    reference (:func:`pass2_reference`); both give the same result bit for bit.
+    """
+    if fused.enabled() and blocks.identity.dtype.kind in "iub":
+        return pass2_fused(blocks, a, b, thresholds, pair_thresholds)
+    return pass2_reference(blocks, a, b, thresholds, pair_thresholds)
+
+
+def _pair_counts(
+    blocks: Blocks, ra: int, rb: int, rr: np.ndarray, cc: np.ndarray, bins: np.ndarray,
+    pthr: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sparse per-unit-pair counts (keys, counts) of the comparisons ``(rr, cc)`` at ``bins``
+    (each at or above ``pthr[0]``) of the block whose chunks start at ``ra``, ``rb``."""
+    U = blocks.n_units
+    ui, uj = blocks.unit_of[ra + rr], blocks.unit_of[rb + cc]
+    pk = np.searchsorted(pthr, bins, side="right")
+    key = (np.minimum(ui, uj) * U + np.maximum(ui, uj)) * (len(pthr) + 1) + pk
+    keys, counts = np.unique(key, return_counts=True)
+    return keys, counts
+
+
+def pass2_fused(
+    blocks: Blocks, a: int, b: int, thresholds: np.ndarray, pair_thresholds: np.ndarray | None
+) -> Pass2Block:
+    """:func:`pass2_block` by the fused kernel: one pass over the block's BLAS product (a
+    second over the rows holding two-way pairs, when ``pair_thresholds`` are asked for)."""
+    thr = thresholds
+    cut = np.float32(bin_edge(int(thr[0])) - 2 * BIN_WIDTH)
+    S = blocks.product(a, b)
+    (ra, sa, _), (rb, sb, _) = blocks.chunks[a], blocks.chunks[b]
+    low = None if pair_thresholds is None else int(pair_thresholds[0])
+    rows_a, rows_b, found = fused.pass2_counts(
+        S, a == b, blocks.identity[ra:sa], blocks.identity[rb:sb], thr, cut, low,
+        _EDGES_PADDED[np.dtype(np.float32)])
+    out = Pass2Block(a, b, rows_a, rows_b)
+    if pair_thresholds is not None and found is not None:
+        out.keys, out.counts = _pair_counts(blocks, ra, rb, *found, pair_thresholds)
+    return out
+
+
+def pass2_reference(
+    blocks: Blocks, a: int, b: int, thresholds: np.ndarray, pair_thresholds: np.ndarray | None
+) -> Pass2Block:
+    """:func:`pass2_block` in numpy (the reference the fused kernel is tested against)."""
     thr = thresholds
     K = len(thr)
     cut = np.float32(bin_edge(int(thr[0])) - 2 * BIN_WIDTH)
@@ -311,12 +379,9 @@ def pass2_block(
 
     out = Pass2Block(a, b, per_row(rr, sa - ra), per_row(cc, sb - rb))
     if pair_thresholds is not None:
-        pthr, U = pair_thresholds, blocks.n_units
-        sel = bins >= pthr[0]
-        ui, uj = blocks.unit_of[ra + rr[sel]], blocks.unit_of[rb + cc[sel]]
-        pk = np.searchsorted(pthr, bins[sel], side="right")
-        key = (np.minimum(ui, uj) * U + np.maximum(ui, uj)) * (len(pthr) + 1) + pk
-        out.keys, out.counts = np.unique(key, return_counts=True)
+        sel = bins >= pair_thresholds[0]
+        out.keys, out.counts = _pair_counts(blocks, ra, rb, rr[sel], cc[sel], bins[sel],
+                                            pair_thresholds)
     return out
 
 
@@ -407,7 +472,10 @@ class TemplateScores:
             for a, b in self.blocks:
                 yield task(self.data, a, b, *args)
             return
-        with blas().limit(limits=1), ThreadPoolExecutor(self.workers) as pool:
+        per_thread = max(1, fused.threads() // self.workers)
+        with blas().limit(limits=1), ThreadPoolExecutor(
+            self.workers, initializer=fused.limit_threads, initargs=(per_thread,)
+        ) as pool:
             pending: deque = deque()
             for a, b in self.blocks:
                 pending.append(pool.submit(task, self.data, a, b, *args))

@@ -11,9 +11,11 @@ from jinja2 import Environment
 _TEMPLATE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Case {{ b.case }} — faceaudit disclosure</title>
 <style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
-table{border-collapse:collapse;margin:.5rem 0 1.5rem;display:block;overflow-x:auto}
-th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}
-pre{white-space:pre-wrap;background:#f7f7f7;padding:.5rem}</style></head><body>
+table{border-collapse:collapse;margin:.5rem 0 1.5rem}
+th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top;
+overflow-wrap:anywhere}
+pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f7f7f7;padding:.5rem}
+</style></head><body>
 <h1>Case {{ b.case }}</h1>
 <p>Face recognition was used in this case. System: {{ b.system.name }} {{ b.system.version }};
 models: {% for backend, sha in b.system.backends.items() %}{{ backend }} (model SHA-256

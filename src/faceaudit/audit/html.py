@@ -532,7 +532,8 @@ def heatmap_figures(targets: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
             for j, b in enumerate(labels)
             if j >= i
         )
-        src, drawn = plots.fmr_heatmap(matrix, labels, f"Cross-group FMR, target {at}", limits)
+        src, drawn = plots.fmr_heatmap(matrix, labels, f"Cross-group FMR, target {at}", limits,
+                                       counts=cross.get("impostor_pairs"))
         figures.append(
             {
                 "src": src,

@@ -111,3 +111,21 @@ def test_a_heatmap_cell_with_too_few_comparisons_is_not_called_empty():
     texts, legend = _grey_cells(plots.log_heatmap_figure([[1e-3]], ["A"], "t", counts=[[9]]))
     assert texts == [] and legend == []
 
+
+
+def test_which_groups_the_summaries_are_over_is_said_once(audited):
+    """Six lines "At FMR …, … are over female, male (every group)." (two summary families at
+    three targets) say one fact: it is said once; a target that leaves a group out is still
+    named with its reason."""
+    report, html = audited
+    assert html.count("(every group)") == 0
+    assert html.count("at every target is over every group (female, male)") == 1
+    from faceaudit.audit.html import _summary_group_notes
+
+    target = dict(report["targets"][0])
+    part = dict(next(iter(target["summary_groups"].values())))
+    part.update(groups=["male"], left_out=[{"group": "female", "reason": "too few pairs"}])
+    target["summary_groups"] = {"fmr": part}
+    notes = _summary_group_notes([target, *report["targets"][1:]])
+    assert notes[0].endswith("over male; left out: female (too few pairs).")
+    assert notes[-1].startswith("Every other summary at every target is over every group")

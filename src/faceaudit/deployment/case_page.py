@@ -25,7 +25,8 @@ check the bundle with <code>faceaudit case verify FOLDER --public-key KEY</code>
 <h2>Timeline</h2>
 <table><tr><th>event</th><th>time</th><th>who</th><th>what</th></tr>
 {% for item in b.events %}{% set e = item.event %}<tr><td>{{ e.seq }}</td><td>{{ e.time }}</td>
-<td>{{ e.actor }}</td><td class="what">{{ e.action }}{% if e.result %}: {{ e.result | tojson }}{% endif %}
+<td>{{ e.actor }}</td><td class="what">
+{{ e.action }}{% if e.result %}: {{ e.result | tojson }}{% endif %}
 </td></tr>{% endfor %}</table>
 <h2>Candidate lists</h2>
 {% for result_id, result in b.results.items() %}<h3>Search {{ result_id }}</h3>

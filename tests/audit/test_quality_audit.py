@@ -192,3 +192,28 @@ def test_a_pair_list_audit_bands_the_lists_genuine_pairs() -> None:
                     and female[i] == (g["group"] == "female")]
             misses = sum(float(emb.matrix[i] @ emb.matrix[j]) < threshold for i, j in mine)
             assert (g["fnmr"]["comparisons"], g["fnmr"]["errors"]) == (len(mine), misses)
+
+
+
+def test_the_quality_tables_fit_a_1280_px_page(tmp_path) -> None:
+    """Every quality component (eleven on the LFW demo) is shown, and no table is wider than
+    its box at 1280 px: components are rows, groups columns (the LFW demo's report, a
+    component per column, cut off the columns past luminance_uniformity)."""
+    import re
+
+    from browser import overflowing
+
+    from faceaudit.engine.faces.quality import COMPONENTS
+
+    table = _table(with_quality=False)
+    rng = np.random.default_rng(3)
+    for c in COMPONENTS:
+        table = table.append_column(f"quality_{c}",
+                                    pa.array(rng.uniform(-20, 120, table.num_rows)
+                                             .astype(np.float32)))
+    report = _audit(table)
+    assert len(report["quality"]["components"]) == len(COMPONENTS) >= 10
+    html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", render_html(report))
+    for component in COMPONENTS:
+        assert f">{component}<" in html, component
+    assert overflowing(html, tmp_path / "wide", "html, .table-wrap, table") == []

@@ -87,3 +87,45 @@ def test_a_repeated_reason_is_said_once_in_the_html(audited):
     assert len(unsupported["summaries"]) > 5  # said in every summary of the report.json
     assert page.count(note) == 1
     assert "not estimated (note 1)" in page
+
+
+def _grey_cells(fig) -> tuple[list[str], list[str]]:
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts if t.get_text() in ("n/a", "too few")]
+    legend = ax.get_legend()
+    return texts, [] if legend is None else [t.get_text() for t in legend.get_texts()]
+
+
+def test_a_heatmap_cell_with_too_few_comparisons_is_not_called_empty():
+    """A cross-group cell that has comparisons, but fewer than its target needs, is "too few",
+    not "n/a: no comparisons" (the demo's synthetic table at 1e-4: 20,000 cross-group pairs);
+    a cell without any comparison is still "n/a", and the legend names only what is drawn."""
+    matrix = [[6.7e-5, None], [None, 8.9e-5]]
+    fig = plots.log_heatmap_figure(matrix, ["A", "B"], "t",
+                                   counts=[[44850, 20000], [20000, 44850]])
+    texts, legend = _grey_cells(fig)
+    assert texts == ["too few", "too few"]
+    assert legend == ["too few comparisons for this target (rule of three)"]
+    fig = plots.log_heatmap_figure(matrix, ["A", "B"], "t", counts=[[44850, 0], [0, 44850]])
+    assert _grey_cells(fig) == (["n/a", "n/a"], ["n/a: no comparisons"])
+    texts, legend = _grey_cells(plots.log_heatmap_figure([[1e-3]], ["A"], "t", counts=[[9]]))
+    assert texts == [] and legend == []
+
+
+
+def test_which_groups_the_summaries_are_over_is_said_once(audited):
+    """Six lines "At FMR …, … are over female, male (every group)." (two summary families at
+    three targets) say one fact: it is said once; a target that leaves a group out is still
+    named with its reason."""
+    report, html = audited
+    assert html.count("(every group)") == 0
+    assert html.count("at every target is over every group (female, male)") == 1
+    from faceaudit.audit.html import _summary_group_notes
+
+    target = dict(report["targets"][0])
+    part = dict(next(iter(target["summary_groups"].values())))
+    part.update(groups=["male"], left_out=[{"group": "female", "reason": "too few pairs"}])
+    target["summary_groups"] = {"fmr": part}
+    notes = _summary_group_notes([target, *report["targets"][1:]])
+    assert notes[0].endswith("over male; left out: female (too few pairs).")
+    assert notes[-1].startswith("Every other summary at every target is over every group")

@@ -178,3 +178,16 @@ def test_intersectional_group_names_keep_the_markdown_table_whole(tmp_path: Path
     assert rows and all(line.startswith("| female\\|black | ") for line in rows)
     header = next(line for line in md.splitlines() if line.startswith("| group |"))
     assert all(line.replace("\\|", "").count("|") == header.count("|") for line in rows)
+
+
+def test_no_label_or_cell_is_wider_than_its_box(tmp_path: Path) -> None:
+    """At 1280 px every row label (a model file's name is one long word), value, caption and
+    table cell wraps inside its own box instead of running into the next column."""
+    from browser import overflowing
+
+    home = init_home(tmp_path / "home")
+    _register(home)
+    _run(home, tmp_path / "out")
+    html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "",
+                  (tmp_path / "out" / "accountability.html").read_text(encoding="utf-8"))
+    assert overflowing(html, tmp_path / "wide", "dt, dd, caption, th, td") == []

@@ -161,3 +161,13 @@ def test_an_unknown_case_exits_2_and_logs_nothing(tmp_path):
     assert result.exit_code == 2 and "NO-SUCH" in result.output
     assert not (tmp_path / "b").exists()
     assert len(list(Ledger(home).events())) == before
+
+
+def test_the_printed_page_keeps_every_event_within_the_page(bundle_dir, tmp_path):
+    """case.html is the page a court prints: at 1280 px no table, cell or policy text is wider
+    than its box (a scrolled or clipped timeline hides part of an event from the reader)."""
+    from browser import overflowing
+
+    folder, _, _ = bundle_dir
+    html = (folder / "case.html").read_text(encoding="utf-8")
+    assert overflowing(html, tmp_path / "wide", "html, table, td, th, pre") == []

@@ -176,6 +176,9 @@ def test_each_template_cites_its_section(scripted, name) -> None:
 
     page = transparency_html(report)
     assert template["citation"] in page.replace("&#39;", "'").replace("&amp;", "&")
+    # the page opens on a sentence naming the template, not on a bare lowercase phrase
+    # ("every table faceaudit publishes. Period: …" on the full template)
+    assert f"<p>Template {name} (" in page
     for section in template["sections"]:
         assert section["heading"] in page
 

@@ -451,20 +451,36 @@ def _fairness_notes(targets: Sequence[Mapping[str, Any]], alpha: float | None) -
                 by_note.setdefault(str(s["note"]), []).append(k)
         notes += [f"At FMR {hp.target(t.get('target_fmr'))}, {', '.join(keys)}: {note}"
                   for note, keys in by_note.items()]
-    for t in targets:
-        for part in (t.get("summary_groups") or {}).values():
-            left = "; ".join(f"{x['group']} ({x['reason']})" for x in part.get("left_out") or [])
-            notes.append(
-                f"At FMR {hp.target(t.get('target_fmr'))}, {', '.join(part['summaries'])} are "
-                f"over {', '.join(part['groups']) or 'no group'}"
-                + (f"; left out: {left}." if left else " (every group).")
-            )
+    notes += _summary_group_notes(targets)
     if alpha is not None:
         notes.append(
             f"α = {hp.num(alpha)} weighs FMR against FNMR in the inequity rate, FDR and GARBE. "
             "Ratios and GARBE: lower is fairer (1 and 0 are perfectly even); FDR: 1 is "
             "perfectly even."
         )
+    return notes
+
+
+def _summary_group_notes(targets: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Which groups each summary is over: a part that leaves a group out is named with its
+    target and the reasons; the parts over every group, when they all are over the same
+    groups, are said once (not once per target and per summary family)."""
+    parts = [(t, part) for t in targets for part in (t.get("summary_groups") or {}).values()]
+    whole = [(t, part) for t, part in parts if not part.get("left_out")]
+    same = len({tuple(part["groups"]) for _, part in whole}) == 1
+    notes = []
+    for t, part in parts:
+        left = "; ".join(f"{x['group']} ({x['reason']})" for x in part.get("left_out") or [])
+        if left or not same:
+            notes.append(
+                f"At FMR {hp.target(t.get('target_fmr'))}, {', '.join(part['summaries'])} are "
+                f"over {', '.join(part['groups']) or 'no group'}"
+                + (f"; left out: {left}." if left else " (every group).")
+            )
+    if whole and same:
+        groups = ", ".join(whole[0][1]["groups"]) or "no group"
+        notes.append(("Every other summary" if len(whole) < len(parts) else "Every summary")
+                     + f" at every target is over every group ({groups}).")
     return notes
 
 
@@ -532,7 +548,8 @@ def heatmap_figures(targets: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
             for j, b in enumerate(labels)
             if j >= i
         )
-        src, drawn = plots.fmr_heatmap(matrix, labels, f"Cross-group FMR, target {at}", limits)
+        src, drawn = plots.fmr_heatmap(matrix, labels, f"Cross-group FMR, target {at}", limits,
+                                       counts=cross.get("impostor_pairs"))
         figures.append(
             {
                 "src": src,

@@ -172,14 +172,17 @@ def log_heatmap_figure(
     limits: tuple[float, float] | None = None,
     quantity: str = "FMR",
     axis_labels: tuple[str, str] = ("Group of the other image", "Group of one image"),
+    counts: Sequence[Sequence[int | None]] | None = None,
 ) -> Figure:
     """A cross-group matrix as a log10 heatmap with every cell annotated, on the colour scale
     ``limits`` (log10; default: this matrix's own, :func:`shared_log_limits`), its colour bar
     and a legend for the cells without a colour.
 
     ``matrix[i][j]`` is the rate between group ``labels[i]`` and ``labels[j]`` (``None``
-    where there are no comparisons: "n/a" on grey). Zero cells are shown as ``0`` on a
-    hatched background, since log10(0) has no colour.
+    where it is not estimated, grey). ``counts[i][j]``, where given, is the number of
+    comparisons behind the cell: a ``None`` cell with comparisons is "too few" (fewer than the
+    target needs, rule of three), one without is "n/a" — the legend names only what is drawn.
+    Zero cells are shown as ``0`` on a hatched background, since log10(0) has no colour.
     """
     m = np.array([[np.nan if v is None else float(v) for v in row] for row in matrix])
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -194,11 +197,15 @@ def log_heatmap_figure(
     cbar.set_label(f"log10 {quantity} (one scale for every heatmap of this report)")
     mid = (vmin + vmax) / 2
     zeros = False
+    shown_grey: set[str] = set()
     for i in range(n):
         for j in range(n):
             v = m[i, j]
             if not np.isfinite(v):
                 text, colour = "n/a", "black"
+                if counts is not None and (counts[i][j] or 0) > 0:
+                    text = "too few"
+                shown_grey.add(text)
             elif v == 0:
                 text, colour, zeros = "0", "black", True
                 ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", lw=0))
@@ -211,11 +218,14 @@ def log_heatmap_figure(
     ax.set_xlabel(axis_labels[0])
     ax.set_ylabel(axis_labels[1])
     ax.set_title(title)
-    handles = [Patch(facecolor="#dddddd", label="n/a: no comparisons")]
+    grey = {"n/a": "n/a: no comparisons",
+            "too few": "too few comparisons for this target (rule of three)"}
+    handles = [Patch(facecolor="#dddddd", label=grey[k]) for k in grey if k in shown_grey]
     if zeros:
         handles.append(Patch(facecolor="white", hatch="//", label="0: no error"))
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2,
-              fontsize="small", frameon=False)
+    if handles:
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=1,
+                  fontsize="small", frameon=False)
     return fig
 
 
@@ -230,10 +240,11 @@ def fmr_heatmap(
     labels: Sequence[str],
     title: str = "Cross-group FMR",
     limits: tuple[float, float] | None = None,
+    counts: Sequence[Sequence[int | None]] | None = None,
 ) -> tuple[str, tuple[float, float]]:
-    """The cross-group FMR heatmap (:func:`log_heatmap_figure`) as a PNG data URI, with the
-    colour limits it was drawn with."""
-    fig = log_heatmap_figure(matrix, labels, title, limits)
+    """The cross-group FMR heatmap (:func:`log_heatmap_figure`; ``counts``: the impostor
+    comparisons behind each cell) as a PNG data URI, with the colour limits it was drawn with."""
+    fig = log_heatmap_figure(matrix, labels, title, limits, counts=counts)
     drawn = heatmap_limits(fig)
     return to_data_uri(fig), drawn
 

@@ -31,14 +31,19 @@ def quality_view(section: Mapping[str, Any] | None,
         return None
     components = list(section.get("components") or [])
     ftt = {g.get("group"): g.get("ftt") for g in (data or {}).get("groups") or []}
+    # one column per group, one row per component: a dozen components side by side would not
+    # fit the page, while groups are few
+    dist = list(section.get("distribution") or [])
     rows = [
-        hp.row([str(row["group"]), hp.count(row.get("templates")),
-                hp.DASH if ftt.get(row["group"]) is None else f"{ftt[row['group']]:.2%}"]
-               + [_quartiles(row["components"].get(c, {})) for c in components])
-        for row in section.get("distribution") or []
+        hp.row(["Templates", *(hp.count(g.get("templates")) for g in dist)]),
+        hp.row(["Failure to template",
+                *(hp.DASH if ftt.get(g["group"]) is None else f"{ftt[g['group']]:.2%}"
+                  for g in dist)]),
+        *(hp.row([c, *(_quartiles(g["components"].get(c, {})) for g in dist)])
+          for c in components),
     ]
     tables = [hp.table("Image quality per group: median [Q1, Q3] of each component",
-                       ["Group", "Templates", "Failure to template", *components], rows)]
+                       ["Component", *(str(g["group"]) for g in dist)], rows)]
     threshold = section.get("threshold")
     for entry in section.get("fnmr_by_band") or []:
         groups = [g["group"] for g in entry["bands"][0]["groups"]] if entry["bands"] else []

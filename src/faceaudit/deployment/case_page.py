@@ -11,9 +11,11 @@ from jinja2 import Environment
 _TEMPLATE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Case {{ b.case }} — faceaudit disclosure</title>
 <style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
-table{border-collapse:collapse;margin:.5rem 0 1.5rem;display:block;overflow-x:auto}
-th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}
-pre{white-space:pre-wrap;background:#f7f7f7;padding:.5rem}</style></head><body>
+table{border-collapse:collapse;margin:.5rem 0 1.5rem}
+th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}
+td.what{overflow-wrap:anywhere}
+pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f7f7f7;padding:.5rem}
+</style></head><body>
 <h1>Case {{ b.case }}</h1>
 <p>Face recognition was used in this case. System: {{ b.system.name }} {{ b.system.version }};
 models: {% for backend, sha in b.system.backends.items() %}{{ backend }} (model SHA-256
@@ -23,7 +25,8 @@ check the bundle with <code>faceaudit case verify FOLDER --public-key KEY</code>
 <h2>Timeline</h2>
 <table><tr><th>event</th><th>time</th><th>who</th><th>what</th></tr>
 {% for item in b.events %}{% set e = item.event %}<tr><td>{{ e.seq }}</td><td>{{ e.time }}</td>
-<td>{{ e.actor }}</td><td>{{ e.action }}{% if e.result %}: {{ e.result | tojson }}{% endif %}
+<td>{{ e.actor }}</td><td class="what">
+{{ e.action }}{% if e.result %}: {{ e.result | tojson }}{% endif %}
 </td></tr>{% endfor %}</table>
 <h2>Candidate lists</h2>
 {% for result_id, result in b.results.items() %}<h3>Search {{ result_id }}</h3>

@@ -86,7 +86,8 @@ tr.total td{font-weight:bold}.asks{color:#444;font-style:italic}.note{color:#444
 .bad{color:#a00;font-weight:bold}.ok{color:#070}
 </style></head><body>
 <h1>{{ r.template.title }}</h1>
-<p>{{ r.template.citation }}. Period: {{ r.period.from }} to {{ r.period.to }} (end exclusive),
+<p>Template {{ r.template.name }} ({{ r.template.citation }}).
+Period: {{ r.period.from }} to {{ r.period.to }} (end exclusive),
 by {{ r.period.unit }}. Generated {{ r.generated_at }} by {{ r.system.name }}
 {{ r.system.version }}.</p>
 <p class="note">Small numbers: {{ r.suppression.rule }} Here k = {{ r.suppression.k }}.</p>

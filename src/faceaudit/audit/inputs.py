@@ -16,15 +16,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from faceaudit.base.errors import InputDataError
+from faceaudit.audit.errors import AuditInputError
 
 GROUP_SEPARATOR = "|"
-
-
-class AuditInputError(InputDataError):
-    """An audit input (attributes, scores, rates, embeddings, LFW) is missing or malformed."""
-
-    code = "audit-input-error"
 
 
 def read_table(path: Path) -> pa.Table:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from faceaudit.audit.inputs import AuditInputError
+from faceaudit.audit.errors import AuditInputError
 
 #: ``NAME:VERSION``: a name and a version of letters, digits and ``. _ + -``, one colon between
 PAD_SYSTEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}:[A-Za-z0-9][A-Za-z0-9._+-]{0,59}$")
@@ -23,7 +23,7 @@ def is_pad_system(value: object) -> bool:
 
 def check_pad_system(value: str, which: str = "--pad-system") -> str:
     """``value`` if it is a ``NAME:VERSION`` PAD system identity; else
-    :class:`~faceaudit.audit.inputs.AuditInputError` naming ``which``."""
+    :class:`~faceaudit.audit.errors.AuditInputError` naming ``which``."""
     if not is_pad_system(value):
         raise AuditInputError(
             f"{which} must be NAME:VERSION (letters, digits, '.', '_', '+', '-'; one ':'), "

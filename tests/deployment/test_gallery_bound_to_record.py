@@ -6,11 +6,9 @@ every row. The insider edits the store with SQL, on both backends."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import audit_evidence
-import psycopg
 import pytest
+from insider_sql import insider_sql
 from typer.testing import CliRunner
 
 from faceaudit.cli import app
@@ -33,14 +31,7 @@ def enrolled(tmp_path, database_url, mdtf, calibration):
     return home, deployment
 
 
-def _sql(home, statement: str, *args) -> None:
-    url = home.database_url_in_force()
-    if url is None:
-        with sqlite3.connect(home.db_path) as db:
-            db.execute(statement, args)
-        return
-    with psycopg.connect(url) as db:
-        db.execute(statement.replace("?", "%s"), args)
+_sql = insider_sql
 
 
 def _bump_generation(home) -> None:

@@ -11,6 +11,7 @@ import json
 
 import audit_evidence
 import pytest
+from insider_sql import insider_sql
 
 from faceaudit.base.home import Home
 from faceaudit.deployment.operations import Deployment
@@ -354,21 +355,6 @@ def test_probe_crops_are_kept_for_the_review_period_then_purged(police, mdtf):
     assert police.get_result(found["result_id"])["tasks"]  # the review itself stays
 
 
-def _insider_sql(home: Home, statement: str, *args) -> None:
-    """What the operator who holds the store's files can do without any key."""
-    import sqlite3
-
-    import psycopg
-
-    url = home.database_url_in_force()
-    if url is None:
-        with sqlite3.connect(home.db_path) as db:
-            db.execute(statement, args)
-        return
-    with psycopg.connect(url) as db:
-        db.execute(statement.replace("?", "%s"), args)
-
-
 def test_a_swapped_probe_crop_or_reference_photo_is_never_shown_to_a_reviewer(police, mdtf):
     """The case view shows the searched face and the candidate's enrolment photo; an insider
     who swaps either (so the reviewers confirm a face that was never searched, or compare the
@@ -387,13 +373,13 @@ def test_a_swapped_probe_crop_or_reference_photo_is_never_shown_to_a_reviewer(po
     view = police.review_case(actor="bob", ref=ref)
     assert view["references"] == {view["task_id"]: photo} and view["probe_crop"]
     other = (mdtf / "3.png").read_bytes()  # someone else's face
-    _insider_sql(police.home, "UPDATE images SET data = ?", other)
+    insider_sql(police.home, "UPDATE images SET data = ?", other)
     with pytest.raises(GalleryTamperedError) as refused:
         police.review_case(actor="bob", ref=ref)
     assert refused.value.table == "images"
-    _insider_sql(police.home, "UPDATE images SET data = ?", photo)
+    insider_sql(police.home, "UPDATE images SET data = ?", photo)
     assert police.review_case(actor="bob", ref=ref)["references"][view["task_id"]] == photo
-    _insider_sql(police.home, "UPDATE probe_crops SET data = ?", view["probe_crop"][:-10])
+    insider_sql(police.home, "UPDATE probe_crops SET data = ?", view["probe_crop"][:-10])
     with pytest.raises(GalleryTamperedError) as refused:
         police.review_case(actor="bob", ref=ref)
     assert refused.value.table == "probe_crops"
@@ -406,7 +392,7 @@ def test_a_reference_photo_inserted_for_a_subject_enrolled_without_one_is_refuse
     ref = TaskRef(task_id=_task(police, found["result_id"]))
     assert police.review_case(actor="bob", ref=ref)["references"] == {
         police.review_case(actor="bob", ref=ref)["task_id"]: None}
-    _insider_sql(police.home, "INSERT INTO images(subject_pk, data, created_at) SELECT pk, ?, "
+    insider_sql(police.home, "INSERT INTO images(subject_pk, data, created_at) SELECT pk, ?, "
                               "created_at FROM subjects WHERE subject_id = 's-1'",
                  (mdtf / "3.png").read_bytes())
     with pytest.raises(GalleryTamperedError, match="enrolment image"):

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from faceaudit.audit.identification_gate import primary_point
-from faceaudit.audit.terminal import format_estimate, print_gate
+from faceaudit.audit.terminal import format_estimate, print_gate, print_worst_group_points
 
 
 def _pct(value: float | None) -> str:
@@ -65,17 +65,8 @@ def identification_headline(report: dict, console: Console) -> None:
 def print_worst_group(section: dict, console: Console) -> None:
     """Per target FPIR (``--operating-points``): the worst-group threshold and each probe
     group's FPIR and FNIR there."""
-    for entry in section.get("worst_group") or []:
-        t = entry["target_fpir"]
-        chosen = entry["recommended"]
-        if chosen is None:
-            console.print(f"worst-group threshold at FPIR {t:g}: none ({entry['note']})",
-                          markup=False, highlight=False, soft_wrap=True)
-            continue
-        rates = "; ".join(f"{g['group']} FPIR {format_estimate(g['fpir'])}, FNIR "
-                          f"{format_estimate(g['fnir'])}" for g in chosen["groups"])
-        console.print(f"worst-group threshold at FPIR {t:g}: {chosen['threshold']!r} ({rates})",
-                      markup=False, highlight=False, soft_wrap=True)
+    print_worst_group_points(section.get("worst_group") or [], console, target="target_fpir",
+                             rates=("FPIR", "FNIR"))
 
 
 def identification_json(report: dict, out: Path) -> str:

@@ -79,17 +79,28 @@ def headline(report: dict, console: Console) -> None:
 def print_operating_points(report: dict, console: Console) -> None:
     """Per target (``--operating-points``): the worst-group threshold and each group's FMR and
     FNMR there, beside those at the global threshold."""
-    for point in report.get("operating_points") or []:
-        t = point["target_fmr"]
-        chosen = point["recommended"]
+    print_worst_group_points(report.get("operating_points") or [], console,
+                             target="target_fmr", rates=("FMR", "FNMR"))
+
+
+def print_worst_group_points(entries: list[dict], console: Console, *, target: str,
+                             rates: tuple[str, str]) -> None:
+    """One line per target of a worst-group grid (1:1 FMR/FNMR or 1:N FPIR/FNIR, named by
+    ``rates``; ``target`` is the entry's target key): the recommended threshold and each
+    group's two rates there, or why there is none."""
+    false_rate, miss_rate = rates
+    for entry in entries:
+        t = entry[target]
+        chosen = entry["recommended"]
         if chosen is None:
-            console.print(f"worst-group threshold at FMR {t:g}: none ({point['note']})",
+            console.print(f"worst-group threshold at {false_rate} {t:g}: none ({entry['note']})",
                           markup=False, highlight=False, soft_wrap=True)
             continue
-        rates = "; ".join(f"{g['group']} FMR {format_estimate(g['fmr'])}, FNMR "
-                          f"{format_estimate(g['fnmr'])}" for g in chosen["groups"])
-        console.print(f"worst-group threshold at FMR {t:g}: {chosen['threshold']!r} ({rates})",
-                      markup=False, highlight=False, soft_wrap=True)
+        shown = "; ".join(
+            f"{g['group']} {false_rate} {format_estimate(g[false_rate.lower()])}, {miss_rate} "
+            f"{format_estimate(g[miss_rate.lower()])}" for g in chosen["groups"])
+        console.print(f"worst-group threshold at {false_rate} {t:g}: {chosen['threshold']!r} "
+                      f"({shown})", markup=False, highlight=False, soft_wrap=True)
 
 
 def gate_value(rule: dict) -> str:
